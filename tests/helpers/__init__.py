@@ -1,0 +1,1 @@
+"""Test helpers: start real Chronicle servers, reach real services."""
