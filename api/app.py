@@ -1,0 +1,139 @@
+"""The ASGI application: health endpoints, then every S3 request through one pipeline:
+parse -> authenticate -> route to one small handler -> render (errors as S3 XML)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from email.utils import formatdate
+from typing import Any
+
+from api.context import ServerContext
+from api.errors import S3Error
+from api.request import S3Request, parse_query, split_path
+from api.response import Response
+from api.router import route
+from domain.errors import DomainError
+
+log = logging.getLogger("chronicle.api")
+
+_counter = [0]
+_NODE = os.urandom(2).hex().upper()
+
+
+def request_id() -> str:
+    _counter[0] += 1
+    return f"{time.time_ns():X}{_NODE}{_counter[0] & 0xFFFF:04X}"[-16:]
+
+
+class ChronicleASGI:
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path.startswith("/minio/health/"):
+            await self._health(path, send)
+            return
+        await self._s3(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.ctx.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _health(self, path: str, send: Any) -> None:
+        status = 200
+        if path.rstrip("/") in ("/minio/health/ready", "/minio/health/cluster"):
+            try:
+                await self.ctx.read(lambda tx: tx.scalar("SELECT 1"))
+            except Exception:  # noqa: BLE001 - the store is unreachable: not ready
+                status = 503
+        elif path.rstrip("/") != "/minio/health/live":
+            status = 404
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _s3(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers: dict[str, str] = {}
+        header_bytes = 0
+        for name, value in scope["headers"]:
+            header_bytes += len(name) + len(value) + 4
+            key = name.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            headers[key] = f"{headers[key]},{text}" if key in headers else text
+        raw_path = scope.get("raw_path")
+        raw = raw_path.decode("latin-1") if raw_path else scope["path"]
+        raw = raw.split("?", 1)[0]
+        client = scope.get("client") or ("", 0)
+        req = S3Request(
+            method=scope["method"],
+            raw_path=raw,
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            receive=receive,
+            client_ip=client[0] if client else "",
+            request_id=request_id(),
+            scheme=scope.get("scheme", "http"),
+        )
+        try:
+            if header_bytes > self.ctx.settings.max_header_bytes:
+                raise S3Error("RequestHeaderSectionTooLarge", status=400)
+            req.bucket, req.key = split_path(raw, headers.get("host", ""), self.ctx.settings.domain)
+            req.query = parse_query(req.query_string)
+            response = await route(req, self.ctx)
+        except S3Error as err:
+            response = error_response(err, req)
+        except DomainError as err:
+            response = error_response(S3Error(err.code, err.message, extra=err.extra), req)
+        except Exception:  # noqa: BLE001 - never a traceback to the client
+            log.exception("internal error on %s %s", req.method, req.raw_path)
+            response = error_response(S3Error("InternalError"), req)
+        await self._send(req, response, send)
+
+    async def _send(self, req: S3Request, response: Response, send: Any) -> None:
+        hdrs = [(b"x-amz-request-id", req.request_id.encode()), (b"server", b"Chronicle")]
+        hdrs.append((b"date", formatdate(usegmt=True).encode()))
+        for name, value in response.headers.items():
+            hdrs.append((name.encode("latin-1"), str(value).encode("latin-1", "replace")))
+        body = response.body
+        if isinstance(body, bytes):
+            if "content-length" not in response.headers:
+                hdrs.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": response.status, "headers": hdrs})
+            await send({"type": "http.response.body", "body": b"" if req.method == "HEAD" else body})
+            return
+        if response.length is not None and "content-length" not in response.headers:
+            hdrs.append((b"content-length", str(response.length).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": hdrs})
+        try:
+            async for chunk in body:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            if isinstance(body, AsyncIterator):
+                aclose = getattr(body, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        await send({"type": "http.response.body", "body": b""})
+
+
+def error_response(err: S3Error, req: S3Request) -> Response:
+    body = err.to_xml(req.resource, req.request_id)
+    headers = {"content-type": "application/xml"}
+    headers.update(err.headers)
+    if req.method == "HEAD" or err.status == 304:
+        # HEAD responses carry no body; the code travels in the status alone.
+        return Response(err.status, headers, b"" if err.status == 304 else body)
+    return Response(err.status, headers, body)

@@ -1,0 +1,57 @@
+"""Everything a handler may use: the event store, the committer, the blob store, settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio
+
+from projections.blobstore import BlobStore
+from projections.committer import GroupCommitter
+from projections.eventstore import Change, ChronicleApplication
+from projections.tx import Tx
+
+T = TypeVar("T")
+
+
+@dataclass
+class Settings:
+    root_user: str
+    root_password: str
+    region: str = "us-east-1"
+    domain: str | None = None
+    max_header_bytes: int = 8 * 1024
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ServerContext:
+    def __init__(self, store: ChronicleApplication, blobs: BlobStore, settings: Settings) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.settings = settings
+        self.committer = GroupCommitter(store)
+        self._limiter = anyio.CapacityLimiter(32)
+
+    def read_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self.store.store.read() as cursor:
+            return fn(Tx(cursor, self.store.store.dialect), *args, **kwargs)
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a query view off the event loop, in a read-only transaction."""
+        call = partial(self.read_sync, fn, *args, **kwargs)
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
+    async def commit(self, change: Change) -> Change:
+        return await self.committer.commit(change)
+
+    def lookup_secret(self, access_key: str) -> str | None:
+        if access_key == self.settings.root_user:
+            return self.settings.root_password
+        return None
+
+    def close(self) -> None:
+        self.committer.close()
+        self.store.close()

@@ -1,0 +1,230 @@
+"""Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, location, versioning,
+and the subresources that exist in S3 but are not configured here yet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.context import ServerContext
+from api.errors import S3Error
+from api.handlers.common import bucket_must_exist, iso8601, valid_bucket_name
+from api.request import S3Request
+from api.response import Response, empty, xml
+from api.xml import X, child, parse, text
+from domain.aggregates import Bucket, bucket_id
+from projections.eventstore import Change
+from projections.namespace_queries import bucket_config, bucket_has_versions, get_bucket, list_buckets
+from projections.tx import Tx
+
+
+def owner_xml(x: X, owner: str) -> None:
+    x.open("Owner").leaf("ID", canonical_id(owner)).leaf("DisplayName", owner).close("Owner")
+
+
+def canonical_id(owner: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"chronicle-user:{owner}".encode()).hexdigest()
+
+
+async def list_all_buckets(req: S3Request, ctx: ServerContext) -> Response:
+    rows = await ctx.read(list_buckets)
+    x = X().open("ListAllMyBucketsResult", xmlns=True)
+    owner_xml(x, req.access_key)
+    x.open("Buckets")
+    for row in rows:
+        x.open("Bucket").leaf("Name", row["name"]).leaf("CreationDate", iso8601(row["created_us"]))
+        x.leaf("BucketRegion", row["region"]).close("Bucket")
+    x.close("Buckets").close("ListAllMyBucketsResult")
+    return xml(x.bytes())
+
+
+async def create_bucket(req: S3Request, ctx: ServerContext) -> Response:
+    name = req.bucket
+    if not valid_bucket_name(name):
+        raise S3Error("InvalidBucketName", extra={"BucketName": name})
+    region = ctx.settings.region
+    body = await req.read_all()
+    if body.strip():
+        doc = parse(body, "CreateBucketConfiguration")
+        constraint = text(doc, "LocationConstraint")
+        if constraint is not None:
+            if constraint == "" or constraint != ctx.settings.region:
+                if constraint not in ("", ctx.settings.region):
+                    raise S3Error(
+                        "InvalidLocationConstraint" if constraint == "" else "IllegalLocationConstraintException",
+                        "The specified location-constraint is not valid" if constraint == "" else None,
+                    )
+            region = constraint or region
+    settings: dict[str, Any] = {}
+    if req.header("x-amz-bucket-object-lock-enabled", "").lower() == "true":
+        settings["object-lock"] = {"enabled": True}
+    actor = req.actor()
+    owner = req.access_key
+
+    def build() -> list[Bucket]:
+        try:
+            bucket = ctx.store.repository.get(bucket_id(name))
+        except Exception:  # noqa: BLE001 - AggregateNotFound: a new name
+            return [Bucket(name=name, region=region, owner=owner, actor=actor, settings=settings)]
+        if bucket.exists:
+            if bucket.owner == owner:
+                raise S3Error("BucketAlreadyOwnedByYou", extra={"BucketName": name})
+            raise S3Error("BucketAlreadyExists", extra={"BucketName": name})
+        bucket.recreate(name=name, region=region, owner=owner, actor=actor, settings=settings)
+        return [bucket]
+
+    def check(tx: Tx) -> None:
+        row = get_bucket(tx, name)
+        if row is not None:
+            code = "BucketAlreadyOwnedByYou" if row["owner"] == owner else "BucketAlreadyExists"
+            raise S3Error(code, extra={"BucketName": name})
+
+    await ctx.commit(Change(build=build, check=check))
+    return empty(200, {"location": f"/{name}"})
+
+
+async def head_bucket(req: S3Request, ctx: ServerContext) -> Response:
+    row = await ctx.read(get_bucket, req.bucket)
+    if row is None:
+        raise S3Error("NoSuchBucket", extra={"BucketName": req.bucket})
+    return empty(200, {"x-amz-bucket-region": row["region"]})
+
+
+async def delete_bucket(req: S3Request, ctx: ServerContext) -> Response:
+    name = req.bucket
+    actor = req.actor()
+
+    def build() -> list[Bucket]:
+        try:
+            bucket = ctx.store.repository.get(bucket_id(name))
+        except Exception:  # noqa: BLE001
+            raise S3Error("NoSuchBucket", extra={"BucketName": name}) from None
+        if not bucket.exists:
+            raise S3Error("NoSuchBucket", extra={"BucketName": name})
+        bucket.delete(actor=actor)
+        return [bucket]
+
+    def check(tx: Tx) -> None:
+        bucket_must_exist(tx, name)
+        if bucket_has_versions(tx, name):
+            raise S3Error("BucketNotEmpty", extra={"BucketName": name})
+
+    await ctx.commit(Change(build=build, check=check))
+    return empty(204)
+
+
+async def get_location(req: S3Request, ctx: ServerContext) -> Response:
+    row = await ctx.read(bucket_must_exist, req.bucket)
+    region = row["region"]
+    x = X().open("LocationConstraint", xmlns=True)
+    x.raw("" if region == "us-east-1" else region).close("LocationConstraint")
+    return xml(x.bytes())
+
+
+async def get_versioning(req: S3Request, ctx: ServerContext) -> Response:
+    row = await ctx.read(bucket_must_exist, req.bucket)
+    x = X().open("VersioningConfiguration", xmlns=True)
+    if row["versioning"]:
+        x.leaf("Status", row["versioning"])
+    x.close("VersioningConfiguration")
+    return xml(x.bytes())
+
+
+async def put_versioning(req: S3Request, ctx: ServerContext) -> Response:
+    doc = parse(await req.read_all(), "VersioningConfiguration")
+    status = text(doc, "Status")
+    mfa = text(doc, "MfaDelete")
+    if status not in ("Enabled", "Suspended") or (mfa is not None and mfa not in ("Enabled", "Disabled")):
+        raise S3Error("IllegalVersioningConfigurationException" if status is not None else "MalformedXML")
+    await update_bucket(req, ctx, lambda b, actor: b.set_versioning(status=status, actor=actor))
+    return empty(200)
+
+
+async def update_bucket(req: S3Request, ctx: ServerContext, mutate: Any, check: Any = None) -> None:
+    """Append one event to an existing bucket's aggregate (loaded fresh on every attempt)."""
+    name = req.bucket
+    actor = req.actor()
+
+    def build() -> list[Bucket]:
+        try:
+            bucket = ctx.store.repository.get(bucket_id(name))
+        except Exception:  # noqa: BLE001
+            raise S3Error("NoSuchBucket", extra={"BucketName": name}) from None
+        if not bucket.exists:
+            raise S3Error("NoSuchBucket", extra={"BucketName": name})
+        mutate(bucket, actor)
+        return [bucket]
+
+    def check_exists(tx: Tx) -> None:
+        bucket_must_exist(tx, name)
+        if check is not None:
+            check(tx)
+
+    await ctx.commit(Change(build=build, check=check_exists))
+
+
+# Subresources S3 has and we do not configure yet: GET answers as AWS does when unset.
+UNCONFIGURED = {
+    "cors": "NoSuchCORSConfiguration",
+    "lifecycle": "NoSuchLifecycleConfiguration",
+    "encryption": "ServerSideEncryptionConfigurationNotFoundError",
+    "object-lock": "ObjectLockConfigurationNotFoundError",
+    "policy": "NoSuchBucketPolicy",
+    "website": "NoSuchWebsiteConfiguration",
+    "replication": "ReplicationConfigurationNotFoundError",
+    "publicAccessBlock": "NoSuchPublicAccessBlockConfiguration",
+    "ownershipControls": "OwnershipControlsNotFoundError",
+}
+
+
+async def get_unconfigured(req: S3Request, ctx: ServerContext, sub: str) -> Response:
+    await ctx.read(bucket_must_exist, req.bucket)
+    if sub == "object-lock":
+        doc = await ctx.read(bucket_config, req.bucket, "object-lock")
+        if doc:
+            x = X().open("ObjectLockConfiguration", xmlns=True).leaf("ObjectLockEnabled", "Enabled")
+            return xml(x.close("ObjectLockConfiguration").bytes())
+    raise S3Error(UNCONFIGURED[sub], extra={"BucketName": req.bucket})
+
+
+async def get_simple_config(req: S3Request, ctx: ServerContext, sub: str) -> Response:
+    """Subresources with a fixed answer: logging, notification, request payment, accelerate."""
+    await ctx.read(bucket_must_exist, req.bucket)
+    bodies = {
+        "logging": X().open("BucketLoggingStatus", xmlns=True).close("BucketLoggingStatus"),
+        "notification": X().open("NotificationConfiguration", xmlns=True).close("NotificationConfiguration"),
+        "requestPayment": X().open("RequestPaymentConfiguration", xmlns=True).leaf("Payer", "BucketOwner").close("RequestPaymentConfiguration"),
+        "accelerate": X().open("AccelerateConfiguration", xmlns=True).close("AccelerateConfiguration"),
+    }
+    return xml(bodies[sub].bytes())
+
+
+async def get_bucket_acl(req: S3Request, ctx: ServerContext) -> Response:
+    row = await ctx.read(bucket_must_exist, req.bucket)
+    return xml(owner_full_control_acl(row["owner"]))
+
+
+def owner_full_control_acl(owner: str) -> bytes:
+    x = X().open("AccessControlPolicy", xmlns=True)
+    owner_xml(x, owner)
+    x.open("AccessControlList")
+    x.raw('<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">')
+    x.leaf("ID", canonical_id(owner)).leaf("DisplayName", owner).raw("</Grantee>")
+    x.leaf("Permission", "FULL_CONTROL").close("Grant")
+    x.close("AccessControlList").close("AccessControlPolicy")
+    return x.bytes()
+
+
+async def put_bucket_acl(req: S3Request, ctx: ServerContext) -> Response:
+    """Only the canned 'private' ACL (what every bucket has) is accepted until ACLs land."""
+    await ctx.read(bucket_must_exist, req.bucket)
+    canned = req.header("x-amz-acl")
+    body = await req.read_all()
+    if canned in (None, "private") and not any(h.startswith("x-amz-grant-") for h in req.headers):
+        if body.strip():
+            doc = parse(body, "AccessControlPolicy")
+            if child(doc, "AccessControlList") is None:
+                raise S3Error("MalformedACLError")
+        return empty(200)
+    raise S3Error("NotImplemented", "ACLs other than private are not implemented yet.")

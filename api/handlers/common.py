@@ -1,0 +1,136 @@
+"""Helpers shared by the handlers: time formats, metadata headers, bucket name rules."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from api.errors import S3Error
+from api.request import S3Request
+
+# Headers stored with an object and returned on GET/HEAD as they were sent.
+STORED_HEADERS = (
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+    "x-amz-website-redirect-location",
+    "x-amz-storage-class",
+)
+MAX_METADATA_BYTES = 2048
+MAX_KEY_BYTES = 1024
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+
+
+def valid_bucket_name(name: str) -> bool:
+    if not _BUCKET_RE.match(name) or ".." in name or ".-" in name or "-." in name:
+        return False
+    if _IP_RE.match(name) or name.startswith("xn--") or name.endswith("-s3alias"):
+        return False
+    return True
+
+
+def iso8601(us: int) -> str:
+    dt = datetime.fromtimestamp(us / 1_000_000, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def http_date(us: int) -> str:
+    return format_datetime(datetime.fromtimestamp(us // 1_000_000, UTC), usegmt=True)
+
+
+def parse_http_date(value: str) -> int | None:
+    """Microseconds since the epoch, or None when the date is not parseable (AWS then
+    ignores the condition)."""
+    try:
+        dt = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp()) * 1_000_000
+
+
+def user_metadata(req: S3Request) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    size = 0
+    for name, value in req.headers.items():
+        if name.startswith("x-amz-meta-"):
+            key = name[len("x-amz-meta-"):]
+            # Clients send UTF-8 bytes in headers; ASGI gives latin-1 text of those bytes.
+            try:
+                decoded = value.encode("latin-1").decode("utf-8")
+            except UnicodeError:
+                decoded = value
+            meta[key] = decoded
+            size += len(key) + len(decoded.encode())
+    if size > MAX_METADATA_BYTES:
+        raise S3Error("MetadataTooLarge", extra={"Size": str(size), "MaxSizeAllowed": str(MAX_METADATA_BYTES)})
+    return meta
+
+
+def stored_headers(req: S3Request) -> dict[str, str]:
+    return {name: req.headers[name] for name in STORED_HEADERS if name in req.headers}
+
+
+def check_key(key: str) -> None:
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise S3Error("KeyTooLongError", extra={"MaxSizeAllowed": str(MAX_KEY_BYTES), "Size": str(len(key.encode()))})
+
+
+def etag_header(etag: str) -> str:
+    return f'"{etag}"'
+
+
+def strip_etag(value: str) -> str:
+    v = value.strip()
+    if v.startswith("W/"):
+        v = v[2:]
+    return v.strip('"')
+
+
+def etag_matches(header_value: str, etag: str) -> bool:
+    for candidate in header_value.split(","):
+        c = candidate.strip()
+        if c == "*" or strip_etag(c) == etag:
+            return True
+    return False
+
+
+def object_headers(row: dict[str, Any]) -> dict[str, str]:
+    """The response headers describing a stored version."""
+    h: dict[str, str] = {
+        "etag": etag_header(row["etag"]),
+        "last-modified": http_date(row["mtime_us"]),
+        "accept-ranges": "bytes",
+    }
+    if row.get("content_type"):
+        h["content-type"] = row["content_type"]
+    for name, value in (row.get("headers") or {}).items():
+        if name == "x-amz-storage-class" and value == "STANDARD":
+            continue
+        h[name] = value
+    for name, value in (row.get("metadata") or {}).items():
+        h[f"x-amz-meta-{name}"] = value.encode("utf-8").decode("latin-1")
+    if row["version_id"] != "null" or row.get("_versioned_bucket"):
+        h["x-amz-version-id"] = row["version_id"]
+    tags = row.get("tags") or {}
+    if tags:
+        h["x-amz-tagging-count"] = str(len(tags))
+    return h
+
+
+def bucket_must_exist(tx: Any, bucket: str) -> dict[str, Any]:
+    from projections.namespace_queries import get_bucket
+
+    row = get_bucket(tx, bucket)
+    if row is None:
+        raise S3Error("NoSuchBucket", resource=f"/{bucket}", extra={"BucketName": bucket})
+    return row

@@ -1,0 +1,191 @@
+"""GetObject and HeadObject: versions, conditionals, ranges, part numbers, overrides."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+
+from api.checksums import header_name
+from api.context import ServerContext
+from api.errors import S3Error
+from api.handlers.common import bucket_must_exist, etag_matches, object_headers, parse_http_date
+from api.request import S3Request
+from api.response import Response
+from projections.blobstore import load_db_blob
+from projections.namespace_queries import latest_version, version_by_id
+from projections.tx import Tx
+
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+
+
+def resolve_version(tx: Tx, bucket: str, key: str, version_id: str | None, *, load_inline: bool) -> dict[str, Any]:
+    b = bucket_must_exist(tx, bucket)
+    if version_id is not None:
+        if version_id != "null" and not re.fullmatch(r"[0-9a-f]{32}", version_id):
+            raise S3Error("InvalidArgument", "Invalid version id specified", extra={"ArgumentName": "versionId", "ArgumentValue": version_id})
+        row = version_by_id(tx, bucket, key, version_id)
+        if row is None:
+            raise S3Error("NoSuchVersion", extra={"Key": key, "VersionId": version_id})
+    else:
+        row = latest_version(tx, bucket, key)
+        if row is None:
+            raise S3Error("NoSuchKey", extra={"Key": key})
+    row["_versioned_bucket"] = b["versioning"] != ""
+    if load_inline and not row["is_delete_marker"]:
+        row["_inline"] = {
+            seg["id"]: load_db_blob(tx, seg["id"]) for seg in row["blob"].get("segments", []) if seg.get("db")
+        }
+    return row
+
+
+def delete_marker_error(row: dict[str, Any], explicit_version: bool) -> S3Error:
+    headers = {"x-amz-delete-marker": "true"}
+    if row["version_id"] != "null" or row.get("_versioned_bucket"):
+        headers["x-amz-version-id"] = row["version_id"]
+    if explicit_version:
+        headers["allow"] = "DELETE"
+        return S3Error("MethodNotAllowed", headers=headers)
+    return S3Error("NoSuchKey", headers=headers, extra={"Key": row["key"]})
+
+
+def check_conditions(req: S3Request, row: dict[str, Any]) -> None:
+    """RFC 7232 order, as S3 applies it: If-Match beats If-Unmodified-Since, and
+    If-None-Match beats If-Modified-Since."""
+    h = req.headers
+    etag, mtime = row["etag"], row["mtime_us"]
+    if_match = h.get("if-match")
+    if if_match is not None:
+        if not etag_matches(if_match, etag):
+            raise S3Error("PreconditionFailed", extra={"Condition": "If-Match"})
+    elif "if-unmodified-since" in h:
+        since = parse_http_date(h["if-unmodified-since"])
+        if since is not None and mtime // 1_000_000 * 1_000_000 > since:
+            raise S3Error("PreconditionFailed", extra={"Condition": "If-Unmodified-Since"})
+    if_none = h.get("if-none-match")
+    not_modified = {"etag": f'"{etag}"', "last-modified": object_headers(row)["last-modified"]}
+    if if_none is not None:
+        if etag_matches(if_none, etag):
+            raise S3Error("NotModified", status=304, headers=not_modified)
+    elif "if-modified-since" in h:
+        since = parse_http_date(h["if-modified-since"])
+        if since is not None and mtime // 1_000_000 * 1_000_000 <= since:
+            raise S3Error("NotModified", status=304, headers=not_modified)
+
+
+def parse_range(value: str, size: int) -> tuple[int, int] | None:
+    """(start, end inclusive) or None when the header is to be ignored (invalid syntax)."""
+    m = _RANGE_RE.match(value.strip())
+    if not m:
+        return None
+    first, last = m.group(1), m.group(2)
+    if first == "" and last == "":
+        return None
+    if first == "":
+        n = int(last)
+        if n == 0:
+            raise S3Error("InvalidRange", headers={"content-range": f"bytes */{size}"}, extra={"ActualObjectSize": str(size), "RangeRequested": value})
+        return max(0, size - n), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if last and end < start:
+        return None
+    if start >= size:
+        raise S3Error("InvalidRange", headers={"content-range": f"bytes */{size}"}, extra={"ActualObjectSize": str(size), "RangeRequested": value})
+    return start, min(end, size - 1)
+
+
+def part_range(row: dict[str, Any], part_number: str) -> tuple[int, int, int]:
+    if not part_number.isdigit() or not 1 <= int(part_number) <= 10000:
+        raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", extra={"ArgumentName": "partNumber", "ArgumentValue": part_number})
+    n = int(part_number)
+    parts = row.get("parts") or []
+    if not parts:
+        if n == 1:
+            return 0, row["size"] - 1, 1
+        raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", status=416)
+    if n > len(parts):
+        raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", status=416)
+    start = sum(int(p["size"]) for p in parts[: n - 1])
+    return start, start + int(parts[n - 1]["size"]) - 1, len(parts)
+
+
+async def get_object(req: S3Request, ctx: ServerContext) -> Response:
+    return await _serve(req, ctx, with_body=True)
+
+
+async def head_object(req: S3Request, ctx: ServerContext) -> Response:
+    return await _serve(req, ctx, with_body=False)
+
+
+async def _serve(req: S3Request, ctx: ServerContext, *, with_body: bool) -> Response:
+    version_id = req.query.get("versionId")
+    row = await ctx.read(resolve_version, req.bucket, req.key, version_id, load_inline=with_body)
+    if row["is_delete_marker"]:
+        raise delete_marker_error(row, version_id is not None)
+    check_conditions(req, row)
+    headers = object_headers(row)
+    size = row["size"]
+    start, end = 0, size - 1
+    status = 200
+    part_number = req.query.get("partNumber")
+    if part_number is not None:
+        start, end, count = part_range(row, part_number)
+        headers["x-amz-mp-parts-count"] = str(count)
+        if row.get("parts"):
+            status = 206
+            headers["content-range"] = f"bytes {start}-{end}/{size}"
+    elif "range" in req.headers and size >= 0:
+        if size == 0:
+            rng = None
+            if _RANGE_RE.match(req.headers["range"].strip()):
+                raise S3Error("InvalidRange", headers={"content-range": "bytes */0"})
+        else:
+            rng = parse_range(req.headers["range"], size)
+        if rng is not None:
+            start, end = rng
+            status = 206
+            headers["content-range"] = f"bytes {start}-{end}/{size}"
+    if status == 200 and req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
+        for algo, value in (row.get("checksum") or {}).items():
+            if algo == "type":
+                continue
+            headers[header_name(algo)] = value
+        ctype = (row.get("checksum") or {}).get("type")
+        if ctype:
+            headers["x-amz-checksum-type"] = ctype
+    for param, header in OVERRIDES.items():
+        if param in req.query:
+            if req.auth is None or req.auth.access_key is None:
+                raise S3Error("InvalidRequest", "Request specific response headers cannot be used for anonymous GET requests.")
+            headers[header] = req.query[param]
+    length = max(0, end - start + 1)
+    headers["content-length"] = str(length)
+    if not with_body or length == 0:
+        return Response(status, headers, b"")
+    return Response(status, headers, stream_blob(ctx, row, start, length), length=length)
+
+
+async def stream_blob(ctx: ServerContext, row: dict[str, Any], start: int, length: int) -> AsyncIterator[bytes]:
+    inline: dict[str, bytes] = row.get("_inline") or {}
+    segments = row["blob"].get("segments", [])
+    if all(seg.get("db") for seg in segments):
+        yield b"".join(ctx.blobs.read_range(segments, start, length, inline.__getitem__))
+        return
+    iterator = ctx.blobs.read_range(segments, start, length, inline.__getitem__)
+    sentinel = object()
+    while True:
+        chunk = await anyio.to_thread.run_sync(next, iterator, sentinel)
+        if chunk is sentinel:
+            return
+        yield chunk  # type: ignore[misc]

@@ -1,0 +1,303 @@
+"""PutObject, CopyObject, DeleteObject, DeleteObjects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+from api.body import DecodedBody
+from api.checksums import header_name
+from api.context import ServerContext
+from api.errors import S3Error
+from api.handlers.common import (
+    bucket_must_exist,
+    check_key,
+    etag_header,
+    etag_matches,
+    iso8601,
+    parse_http_date,
+    stored_headers,
+    user_metadata,
+)
+from api.handlers.object_read import resolve_version
+from api.handlers.tagging import tags_from_header
+from api.request import S3Request
+from api.response import Response, empty, xml
+from api.xml import X, children, parse, text
+from domain.aggregates import DeleteMarker, ObjectVersion
+from projections.eventstore import Change
+from projections.namespace_queries import live_object, version_by_id
+from projections.tx import Tx
+
+DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+
+
+def write_preconditions(req: S3Request, bucket: str, key: str) -> Callable[[Tx], None]:
+    """Checked inside the append transaction, after the store lock: atomic with the write."""
+    if_none = req.headers.get("if-none-match")
+    if_match = req.headers.get("if-match")
+
+    def check(tx: Tx) -> None:
+        bucket_must_exist(tx, bucket)
+        if if_none is None and if_match is None:
+            return
+        current = live_object(tx, bucket, key)
+        if if_none is not None:
+            if if_none.strip() != "*":
+                raise S3Error("NotImplemented", "If-None-Match on writes supports only '*'")
+            if current is not None:
+                raise S3Error("PreconditionFailed", extra={"Condition": "If-None-Match"})
+        if if_match is not None:
+            if current is None:
+                raise S3Error("NoSuchKey", extra={"Key": key})
+            if not etag_matches(if_match, current["etag"]):
+                raise S3Error("PreconditionFailed", extra={"Condition": "If-Match"})
+
+    return check
+
+
+def version_headers(version_id: str | None) -> dict[str, str]:
+    return {"x-amz-version-id": version_id} if version_id and version_id != "null" else {}
+
+
+def require_length(req: S3Request) -> None:
+    if "content-length" not in req.headers and "chunked" not in req.headers.get("transfer-encoding", ""):
+        raise S3Error("MissingContentLength")
+
+
+async def put_object(req: S3Request, ctx: ServerContext) -> Response:
+    if "x-amz-copy-source" in req.headers:
+        return await copy_object(req, ctx)
+    check_key(req.key)
+    require_length(req)
+    meta = user_metadata(req)
+    headers = stored_headers(req)
+    tags = tags_from_header(req.header("x-amz-tagging"))
+    content_type = req.header("content-type") or DEFAULT_CONTENT_TYPE
+    await ctx.read(bucket_must_exist, req.bucket)
+    body = DecodedBody(req)
+    staged = await ctx.blobs.stage(body.chunks(), body.sink, expected_size=body.size)
+    try:
+        checksums = body.verify()
+        checksum_doc: dict[str, Any] = dict(checksums)
+        if checksums:
+            checksum_doc["type"] = "FULL_OBJECT"
+        actor = req.actor()
+        bucket, key, etag = req.bucket, req.key, body.etag
+        change = Change(
+            build=lambda: [
+                ObjectVersion(
+                    bucket=bucket, key=key, size=staged.size, etag=etag, content_type=content_type,
+                    headers=headers, metadata=meta, blob=staged.descriptor(), checksum=checksum_doc,
+                    tags=tags, parts=[], operation=_operation(req), actor=actor,
+                )
+            ],
+            check=write_preconditions(req, bucket, key),
+            blobs=staged.db_rows(),
+        )
+        committed = await ctx.commit(change)
+    except BaseException:
+        ctx.blobs.discard(staged)
+        raise
+    out = {"etag": etag_header(etag), **version_headers(committed.results[0])}
+    for algo, value in checksums.items():
+        out[header_name(algo)] = value
+    if checksums:
+        out["x-amz-checksum-type"] = "FULL_OBJECT"
+    return empty(200, out)
+
+
+def _operation(req: S3Request) -> str:
+    return "Post" if req.method == "POST" else "Put"
+
+
+def parse_copy_source(value: str) -> tuple[str, str, str | None]:
+    source = value
+    version_id = None
+    if "?" in source:
+        source, _, qs = source.partition("?")
+        for pair in qs.split("&"):
+            name, _, val = pair.partition("=")
+            if name == "versionId":
+                version_id = unquote(val)
+    source = unquote(source).lstrip("/")
+    bucket, _, key = source.partition("/")
+    if not bucket or not key:
+        raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})
+    return bucket, key, version_id
+
+
+def check_copy_conditions(req: S3Request, row: dict[str, Any]) -> None:
+    h = req.headers
+    etag, mtime = row["etag"], row["mtime_us"] // 1_000_000 * 1_000_000
+    if "x-amz-copy-source-if-match" in h and not etag_matches(h["x-amz-copy-source-if-match"], etag):
+        raise S3Error("PreconditionFailed", extra={"Condition": "x-amz-copy-source-If-Match"})
+    if "x-amz-copy-source-if-none-match" in h and etag_matches(h["x-amz-copy-source-if-none-match"], etag):
+        raise S3Error("PreconditionFailed", extra={"Condition": "x-amz-copy-source-If-None-Match"})
+    if "x-amz-copy-source-if-unmodified-since" in h and "x-amz-copy-source-if-match" not in h:
+        since = parse_http_date(h["x-amz-copy-source-if-unmodified-since"])
+        if since is not None and mtime > since:
+            raise S3Error("PreconditionFailed", extra={"Condition": "x-amz-copy-source-If-Unmodified-Since"})
+    if "x-amz-copy-source-if-modified-since" in h and "x-amz-copy-source-if-none-match" not in h:
+        since = parse_http_date(h["x-amz-copy-source-if-modified-since"])
+        if since is not None and mtime <= since:
+            raise S3Error("PreconditionFailed", extra={"Condition": "x-amz-copy-source-If-Modified-Since"})
+
+
+async def load_copy_source(req: S3Request, ctx: ServerContext) -> dict[str, Any]:
+    src_bucket, src_key, src_version = parse_copy_source(req.headers["x-amz-copy-source"])
+    row = await ctx.read(resolve_version, src_bucket, src_key, src_version, load_inline=False)
+    if row["is_delete_marker"]:
+        if src_version is not None:
+            raise S3Error("InvalidRequest", "The source of a copy request may not specifically refer to a delete marker by version id.")
+        raise S3Error("NoSuchKey", extra={"Key": src_key})
+    row["_source"] = (src_bucket, src_key, src_version)
+    check_copy_conditions(req, row)
+    return row
+
+
+async def copy_object(req: S3Request, ctx: ServerContext) -> Response:
+    check_key(req.key)
+    src = await load_copy_source(req, ctx)
+    src_bucket, src_key, _ = src["_source"]
+    directive = (req.header("x-amz-metadata-directive") or "COPY").upper()
+    tag_directive = (req.header("x-amz-tagging-directive") or "COPY").upper()
+    if directive not in ("COPY", "REPLACE") or tag_directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown metadata directive.")
+    if directive == "REPLACE":
+        meta, headers = user_metadata(req), stored_headers(req)
+        content_type = req.header("content-type") or DEFAULT_CONTENT_TYPE
+    else:
+        meta, headers, content_type = src["metadata"], dict(src["headers"]), src["content_type"]
+        if "x-amz-storage-class" in req.headers:
+            headers["x-amz-storage-class"] = req.headers["x-amz-storage-class"]
+    tags = tags_from_header(req.header("x-amz-tagging")) if tag_directive == "REPLACE" else src["tags"]
+    if (
+        src_bucket == req.bucket and src_key == req.key and directive == "COPY"
+        and "x-amz-storage-class" not in req.headers and "x-amz-copy-source-version-id" not in req.headers
+        and req.query.get("versionId") is None and not src.get("_versioned_bucket")
+    ):
+        raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+    actor = req.actor()
+    bucket, key = req.bucket, req.key
+    change = Change(
+        build=lambda: [
+            ObjectVersion(
+                bucket=bucket, key=key, size=src["size"], etag=src["etag"], content_type=content_type,
+                headers=headers, metadata=meta, blob=src["blob"], checksum=src["checksum"], tags=tags,
+                parts=[], operation="Copy", actor=actor,
+            )
+        ],
+        check=_copy_check(req, bucket, key, src),
+    )
+    committed = await ctx.commit(change)
+    mtime_us = int(committed.events[0].timestamp.timestamp() * 1_000_000)
+    x = X().open("CopyObjectResult", xmlns=True).leaf("ETag", etag_header(src["etag"]))
+    x.leaf("LastModified", iso8601(mtime_us))
+    for algo, value in (src.get("checksum") or {}).items():
+        if algo != "type":
+            x.leaf(f"Checksum{algo}", value)
+    x.close("CopyObjectResult")
+    out = version_headers(committed.results[0])
+    if src["version_id"] != "null" or src.get("_versioned_bucket"):
+        out["x-amz-copy-source-version-id"] = src["version_id"]
+    return xml(x.bytes(), headers=out)
+
+
+def _copy_check(req: S3Request, bucket: str, key: str, src: dict[str, Any]) -> Callable[[Tx], None]:
+    base = write_preconditions(req, bucket, key)
+    src_id = src["id"]
+
+    def check(tx: Tx) -> None:
+        base(tx)
+        # The source must still exist when the copy is appended (its blob stays referenced).
+        if tx.one("SELECT id FROM ns_versions WHERE id = ?", (src_id,)) is None:
+            raise S3Error("NoSuchKey", extra={"Key": src["key"]})
+
+    return check
+
+
+async def delete_object(req: S3Request, ctx: ServerContext) -> Response:
+    version_id = req.query.get("versionId")
+    result = await delete_one(ctx, req, req.bucket, req.key, version_id)
+    return empty(204, result)
+
+
+async def delete_one(
+    ctx: ServerContext, req: S3Request, bucket: str, key: str, version_id: str | None
+) -> dict[str, str]:
+    actor = req.actor()
+    if version_id is None:
+        change = Change(
+            build=lambda: [DeleteMarker(bucket=bucket, key=key, actor=actor)],
+            check=lambda tx: bucket_must_exist(tx, bucket) and None,
+        )
+        committed = await ctx.commit(change)
+        vid = committed.results[0]
+        if vid is None:
+            return {}
+        return {"x-amz-delete-marker": "true", **version_headers(vid)}
+    if version_id != "null" and not (len(version_id) == 32 and all(c in "0123456789abcdef" for c in version_id)):
+        raise S3Error("InvalidArgument", "Invalid version id specified", extra={"ArgumentName": "versionId", "ArgumentValue": version_id})
+    row = await ctx.read(_find_version, bucket, key, version_id)
+    if row is None:
+        return {"x-amz-version-id": version_id}
+    aggregate_id = row["id"]
+
+    def build() -> list[Any]:
+        from uuid import UUID
+
+        aggregate = ctx.store.repository.get(UUID(aggregate_id))
+        if aggregate.removed:
+            return []
+        aggregate.remove(actor=actor)
+        return [aggregate]
+
+    await ctx.commit(Change(build=build))
+    out = {"x-amz-version-id": version_id}
+    if row["is_delete_marker"]:
+        out["x-amz-delete-marker"] = "true"
+    return out
+
+
+def _find_version(tx: Tx, bucket: str, key: str, version_id: str) -> dict[str, Any] | None:
+    bucket_must_exist(tx, bucket)
+    return version_by_id(tx, bucket, key, version_id)
+
+
+async def delete_objects(req: S3Request, ctx: ServerContext) -> Response:
+    doc = parse(await req.read_all(), "Delete")
+    quiet = (text(doc, "Quiet") or "false").strip().lower() == "true"
+    objects = children(doc, "Object")
+    if len(objects) > 1000 or not objects:
+        raise S3Error("MalformedXML")
+    await ctx.read(bucket_must_exist, req.bucket)
+    targets = []
+    for obj in objects:
+        key = text(obj, "Key")
+        if key is None:
+            raise S3Error("MalformedXML")
+        targets.append((key, text(obj, "VersionId")))
+
+    async def one(key: str, vid: str | None) -> tuple[str, str | None, dict[str, str] | S3Error]:
+        try:
+            return key, vid, await delete_one(ctx, req, req.bucket, key, vid)
+        except S3Error as err:
+            return key, vid, err
+
+    results = await asyncio.gather(*(one(k, v) for k, v in targets))
+    x = X().open("DeleteResult", xmlns=True)
+    for key, vid, outcome in results:
+        if isinstance(outcome, S3Error):
+            x.open("Error").leaf("Key", key).leaf("VersionId", vid).leaf("Code", outcome.code)
+            x.leaf("Message", outcome.message).close("Error")
+        elif not quiet:
+            x.open("Deleted").leaf("Key", key).leaf("VersionId", vid)
+            if outcome.get("x-amz-delete-marker") == "true":
+                x.leaf("DeleteMarker", "true")
+                if vid is None and "x-amz-version-id" in outcome:
+                    x.leaf("DeleteMarkerVersionId", outcome["x-amz-version-id"])
+            x.close("Deleted")
+    return xml(x.close("DeleteResult").bytes())

@@ -1,0 +1,110 @@
+"""S3Request: what a handler needs to know about one HTTP request, parsed once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from api.errors import S3Error
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+BODY_TIMEOUT = float(os.environ.get("CHRONICLE_BODY_TIMEOUT", "20"))
+
+
+@dataclass
+class S3Request:
+    method: str
+    raw_path: str
+    query_string: str
+    headers: dict[str, str]
+    receive: Receive
+    client_ip: str
+    request_id: str
+    scheme: str
+    bucket: str = ""
+    key: str = ""
+    query: dict[str, str] = field(default_factory=dict)
+    auth: Any = None
+    _body_used: bool = False
+
+    @property
+    def resource(self) -> str:
+        if self.key:
+            return f"/{self.bucket}/{self.key}"
+        if self.bucket:
+            return f"/{self.bucket}"
+        return "/"
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name, default)
+
+    @property
+    def access_key(self) -> str:
+        return (self.auth.access_key or "") if self.auth is not None else ""
+
+    def actor(self) -> dict[str, str]:
+        return {
+            "access_key": self.access_key,
+            "parent_user": self.access_key,
+            "source_ip": self.client_ip,
+            "user_agent": self.headers.get("user-agent", ""),
+            "request_id": self.request_id,
+        }
+
+    async def raw_body(self) -> AsyncIterator[bytes]:
+        """The wire body, checked against Content-Length and against stalls."""
+        if self._body_used:
+            raise RuntimeError("body already consumed")
+        self._body_used = True
+        declared = self.headers.get("content-length")
+        expected = int(declared) if declared is not None and declared.isdigit() else None
+        received = 0
+        while True:
+            try:
+                message = await asyncio.wait_for(self.receive(), BODY_TIMEOUT)
+            except TimeoutError as exc:
+                raise S3Error("RequestTimeout") from exc
+            if message["type"] == "http.disconnect":
+                raise S3Error("IncompleteBody")
+            chunk = message.get("body", b"")
+            if chunk:
+                received += len(chunk)
+                yield chunk
+            if not message.get("more_body", False):
+                break
+        if expected is not None and received < expected:
+            raise S3Error("IncompleteBody")
+
+    async def read_all(self, limit: int = 10 * 1024 * 1024) -> bytes:
+        """Small documents (XML bodies). Decodes aws-chunked like any body."""
+        from api.body import decoded_body
+
+        buf = bytearray()
+        async for chunk in decoded_body(self).chunks():
+            buf += chunk
+            if len(buf) > limit:
+                raise S3Error("MaxMessageLengthExceeded")
+        return bytes(buf)
+
+
+def split_path(raw_path: str, host: str, domain: str | None) -> tuple[str, str]:
+    """(bucket, key) from virtual-host style when Host is <bucket>.<domain>, else path style."""
+    path = unquote(raw_path)
+    hostname = host.rsplit(":", 1)[0] if host and not host.startswith("[") else host
+    if domain and hostname and hostname != domain and hostname.endswith("." + domain):
+        bucket = hostname[: -len(domain) - 1]
+        return bucket, path[1:] if path.startswith("/") else path
+    trimmed = path[1:] if path.startswith("/") else path
+    if not trimmed:
+        return "", ""
+    bucket, _, key = trimmed.partition("/")
+    return bucket, key
+
+
+def parse_query(query_string: str) -> dict[str, str]:
+    return dict(parse_qsl(query_string, keep_blank_values=True))

@@ -1,0 +1,99 @@
+"""Maps (method, level, subresource) to one small handler per S3 operation, after
+authentication. Unknown query parameters are ignored, as AWS ignores them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from api.auth.sigv4 import AuthContext, authenticate
+from api.context import ServerContext
+from api.errors import S3Error
+from api.handlers import buckets, listing, multipart, object_read, object_tagging, object_write, tagging
+from api.request import S3Request
+from api.response import Response
+
+Handler = Callable[[S3Request, ServerContext], Awaitable[Response]]
+
+# Subresources recognised at each level, in the order they take precedence.
+BUCKET_SUBRESOURCES = (
+    "uploads", "versions", "versioning", "location", "tagging", "delete", "acl", "policy",
+    "policyStatus", "cors", "lifecycle", "encryption", "object-lock", "website", "replication",
+    "publicAccessBlock", "ownershipControls", "logging", "notification", "requestPayment",
+    "accelerate", "analytics", "metrics", "inventory", "intelligent-tiering",
+)
+OBJECT_SUBRESOURCES = ("uploadId", "uploads", "tagging", "acl", "retention", "legal-hold", "attributes", "restore", "torrent", "select")
+
+ROUTES: dict[tuple[str, str, str], Handler] = {
+    ("GET", "service", ""): buckets.list_all_buckets,
+    ("PUT", "bucket", ""): buckets.create_bucket,
+    ("HEAD", "bucket", ""): buckets.head_bucket,
+    ("DELETE", "bucket", ""): buckets.delete_bucket,
+    ("GET", "bucket", ""): listing.list_objects_v1,
+    ("GET", "bucket", "versions"): listing.list_object_versions,
+    ("GET", "bucket", "location"): buckets.get_location,
+    ("GET", "bucket", "versioning"): buckets.get_versioning,
+    ("PUT", "bucket", "versioning"): buckets.put_versioning,
+    ("GET", "bucket", "tagging"): tagging.get_bucket_tagging,
+    ("PUT", "bucket", "tagging"): tagging.put_bucket_tagging,
+    ("DELETE", "bucket", "tagging"): tagging.delete_bucket_tagging,
+    ("POST", "bucket", "delete"): object_write.delete_objects,
+    ("GET", "bucket", "uploads"): multipart.list_bucket_uploads,
+    ("GET", "bucket", "acl"): buckets.get_bucket_acl,
+    ("PUT", "bucket", "acl"): buckets.put_bucket_acl,
+    ("PUT", "object", ""): object_write.put_object,
+    ("GET", "object", ""): object_read.get_object,
+    ("HEAD", "object", ""): object_read.head_object,
+    ("DELETE", "object", ""): object_write.delete_object,
+    ("POST", "object", "uploads"): multipart.create_upload,
+    ("PUT", "object", "uploadId"): multipart.upload_part,
+    ("POST", "object", "uploadId"): multipart.complete_upload,
+    ("DELETE", "object", "uploadId"): multipart.abort_upload,
+    ("GET", "object", "uploadId"): multipart.list_upload_parts,
+    ("GET", "object", "tagging"): object_tagging.get_object_tagging,
+    ("PUT", "object", "tagging"): object_tagging.put_object_tagging,
+    ("DELETE", "object", "tagging"): object_tagging.delete_object_tagging,
+    ("GET", "object", "acl"): object_tagging.get_object_acl,
+    ("PUT", "object", "acl"): object_tagging.put_object_acl,
+}
+for _sub in buckets.UNCONFIGURED:
+    ROUTES[("GET", "bucket", _sub)] = partial(buckets.get_unconfigured, sub=_sub)
+for _sub in ("logging", "notification", "requestPayment", "accelerate"):
+    ROUTES[("GET", "bucket", _sub)] = partial(buckets.get_simple_config, sub=_sub)
+
+
+def select(req: S3Request) -> tuple[str, str]:
+    if not req.bucket:
+        return "service", ""
+    if not req.key:
+        for sub in BUCKET_SUBRESOURCES:
+            if sub in req.query:
+                return "bucket", sub
+        return "bucket", ""
+    for sub in OBJECT_SUBRESOURCES:
+        if sub in req.query:
+            return "object", sub
+    return "object", ""
+
+
+async def route(req: S3Request, ctx: ServerContext) -> Response:
+    level, sub = select(req)
+    if req.method == "POST" and level == "bucket" and sub == "" and req.headers.get("content-type", "").startswith("multipart/form-data"):
+        from api.handlers.post_object import post_object
+
+        return await post_object(req, ctx)
+    req.auth = authenticate(req.method, req.raw_path, req.query_string, req.headers, ctx.lookup_secret)
+    authorize(req)
+    handler = ROUTES.get((req.method, level, sub))
+    if handler is None:
+        if req.method in ("PUT", "POST", "DELETE") and sub:
+            raise S3Error("NotImplemented", f"The {sub} subresource is not implemented yet.")
+        raise S3Error("MethodNotAllowed")
+    return await handler(req, ctx)
+
+
+def authorize(req: S3Request) -> None:
+    """Only the root identity exists until IAM lands: anonymous requests are denied."""
+    auth: AuthContext = req.auth
+    if auth is None or auth.access_key is None:
+        raise S3Error("AccessDenied")

@@ -1,0 +1,172 @@
+"""`chronicle`: the composition root. Starts the server, migrates, collects garbage."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+DESCRIPTION = """Chronicle: an event-sourced, S3-compatible object service.
+
+Environment:
+  CHRONICLE_ROOT_USER / CHRONICLE_ROOT_PASSWORD  root credentials (required with PostgreSQL;
+                                                 generated once in embedded mode)
+  CHRONICLE_DATABASE_URL   postgresql://user@host:5432/db (default: SQLite in the data dir)
+  CHRONICLE_MASTER_KEY     64 hex chars; required with PostgreSQL, shared by all nodes
+  CHRONICLE_DOMAIN         domain for virtual-host-style requests (<bucket>.<domain>)
+  CHRONICLE_REGION         region reported to clients (default us-east-1)
+"""
+
+
+def _store(args: argparse.Namespace, *, create_table: bool):  # type: ignore[no-untyped-def]
+    from projections.eventstore import open_store
+
+    return open_store(os.environ.get("CHRONICLE_DATABASE_URL"), Path(args.data_dir), create_table=create_table)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    url = os.environ.get("CHRONICLE_DATABASE_URL")
+    print(f"migrating {'PostgreSQL' if url else 'SQLite in ' + args.data_dir} ...", flush=True)
+    app = _store(args, create_table=True)
+    app.close()
+    print("migrate: event store, projection and blob tables are in place")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import ChronicleASGI
+    from api.context import ServerContext, Settings
+    from cli.secrets import root_credentials
+    from projections.blobstore import BlobStore
+
+    logging.basicConfig(level=os.environ.get("CHRONICLE_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = os.environ.get("CHRONICLE_DATABASE_URL")
+    if url and not os.environ.get("CHRONICLE_MASTER_KEY"):
+        print("CHRONICLE_MASTER_KEY is required with PostgreSQL (64 hex characters, the same on every node).", file=sys.stderr)
+        return 2
+    user, password = root_credentials(data_dir, embedded=not url)
+    store = _store(args, create_table=not url or args.create_tables)
+    if url and not args.create_tables:
+        _require_tables(store)
+    settings = Settings(
+        root_user=user,
+        root_password=password,
+        region=os.environ.get("CHRONICLE_REGION", "us-east-1"),
+        domain=args.domain or os.environ.get("CHRONICLE_DOMAIN") or None,
+    )
+    blobs = BlobStore(data_dir / "blobs")
+    ctx = ServerContext(store, blobs, settings)
+    app = ChronicleASGI(ctx)
+    host, _, port = args.address.rpartition(":")
+    config = uvicorn.Config(
+        app,
+        host=host or "127.0.0.1",
+        port=int(port),
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
+        timeout_keep_alive=30,
+        backlog=2048,
+    )
+    server = uvicorn.Server(config)
+    scheme = "https" if args.tls_cert else "http"
+    logging.getLogger("chronicle").info("serving S3 on %s://%s (store: %s)", scheme, args.address, "PostgreSQL" if url else "SQLite")
+    gc_task_interval = float(os.environ.get("CHRONICLE_GC_INTERVAL", "3600"))
+
+    async def main() -> None:
+        gc_task = asyncio.create_task(_periodic_gc(ctx, gc_task_interval))
+        try:
+            await server.serve()
+        finally:
+            gc_task.cancel()
+
+    uvicorn_run(server, main)
+    return 0
+
+
+def uvicorn_run(server, main) -> None:  # type: ignore[no-untyped-def]
+    import uvloop
+
+    uvloop.run(main())
+
+
+async def _periodic_gc(ctx, interval: float) -> None:  # type: ignore[no-untyped-def]
+    from cli.gc import collect
+
+    grace = float(os.environ.get("CHRONICLE_GC_GRACE", "3600"))
+    log = logging.getLogger("chronicle.gc")
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            result = await asyncio.to_thread(collect, ctx.store, ctx.blobs, grace_seconds=grace)
+            log.info("gc pass: %s", result)
+        except Exception:  # noqa: BLE001 - a failed pass is retried next interval
+            log.exception("gc pass failed")
+
+
+def _require_tables(store) -> None:  # type: ignore[no-untyped-def]
+    from projections.tx import Tx
+
+    try:
+        with store.store.read() as cursor:
+            Tx(cursor, store.store.dialect).execute("SELECT 1 FROM ns_buckets LIMIT 1")
+    except Exception:  # noqa: BLE001
+        raise SystemExit("The database has no Chronicle tables yet: run `chronicle migrate` once (same environment), then start the nodes.") from None
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from cli.gc import collect
+    from projections.blobstore import BlobStore
+
+    app = _store(args, create_table=False)
+    result = collect(app, BlobStore(Path(args.data_dir) / "blobs"), grace_seconds=args.grace, progress=True)
+    print(f"removed {result['files']} blob files and {result['rows']} inline blobs")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chronicle", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the S3 API server")
+    serve.add_argument("--address", default="127.0.0.1:9000", help="HOST:PORT to listen on (default 127.0.0.1:9000)")
+    serve.add_argument("--data-dir", default="./data", help="blob directory, SQLite store and key file (default ./data)")
+    serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
+    serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    serve.add_argument("--domain", help="domain for virtual-host-style requests (or CHRONICLE_DOMAIN)")
+    serve.add_argument("--create-tables", action="store_true", help="with PostgreSQL: create tables at start (prefer `chronicle migrate`)")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="create every table once (run before starting PostgreSQL nodes)")
+    migrate.add_argument("--data-dir", default="./data")
+    migrate.set_defaults(func=cmd_migrate)
+
+    gc = sub.add_parser("gc", help="reclaim blobs that no live version or upload part references")
+    gc.add_argument("--data-dir", default="./data")
+    gc.add_argument("--grace", type=float, default=3600.0, help="only blobs older than this many seconds (default 3600)")
+    gc.set_defaults(func=cmd_gc)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""Aggregates of the object store. Pure: no I/O.
+
+Every event class has an explicit, stable TOPIC, so renaming a module never breaks old
+events. One aggregate per object *version* (create-only, a handful of events) keeps the
+write cost independent of a key's history; which version is current is the projection's
+business, never the superseded version's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.actor import Actor
+
+JSON = dict[str, Any]
+
+
+def bucket_id(name: str) -> UUID:
+    """Deterministic id: the primary key of the event store enforces unique bucket names."""
+    return uuid5(NAMESPACE_URL, f"chronicle:bucket:{name}")
+
+
+class Bucket(Aggregate):
+    TOPIC = "chronicle.Bucket"
+
+    @staticmethod
+    def create_id(name: str, **_: Any) -> UUID:
+        return bucket_id(name)
+
+    @event("Created", topic="chronicle.Bucket.Created")
+    def __init__(self, name: str, region: str, owner: str, actor: Actor, settings: JSON) -> None:
+        self.name = name
+        self.region = region
+        self.owner = owner
+        self.settings = settings
+        self.exists = True
+        self.versioning = ""
+
+    @event("Recreated", topic="chronicle.Bucket.Recreated")
+    def recreate(self, name: str, region: str, owner: str, actor: Actor, settings: JSON) -> None:
+        self.region = region
+        self.owner = owner
+        self.settings = settings
+        self.exists = True
+        self.versioning = ""
+
+    @event("Deleted", topic="chronicle.Bucket.Deleted")
+    def delete(self, actor: Actor) -> None:
+        self.exists = False
+
+    @event("VersioningChanged", topic="chronicle.Bucket.VersioningChanged")
+    def set_versioning(self, status: str, actor: Actor) -> None:
+        self.versioning = status
+
+    @event("ConfigurationSet", topic="chronicle.Bucket.ConfigurationSet")
+    def set_configuration(self, name: str, document: Any, actor: Actor) -> None:
+        """A bucket subresource (tagging, policy, cors, ...) replaced as a whole."""
+
+    @event("ConfigurationDeleted", topic="chronicle.Bucket.ConfigurationDeleted")
+    def delete_configuration(self, name: str, actor: Actor) -> None:
+        pass
+
+
+class ObjectVersion(Aggregate):
+    """One stored version of one key. The version id is the aggregate id; the projection
+    shows it as "null" when the bucket was not versioning at that log position."""
+
+    TOPIC = "chronicle.ObjectVersion"
+
+    @event("Created", topic="chronicle.ObjectVersion.Created")
+    def __init__(
+        self,
+        bucket: str,
+        key: str,
+        size: int,
+        etag: str,
+        content_type: str,
+        headers: JSON,
+        metadata: JSON,
+        blob: JSON,
+        checksum: JSON,
+        tags: JSON,
+        parts: list[JSON],
+        operation: str,
+        actor: Actor,
+    ) -> None:
+        self.bucket = bucket
+        self.key = key
+        self.tags = tags
+        self.removed = False
+
+    @event("TagsSet", topic="chronicle.ObjectVersion.TagsSet")
+    def set_tags(self, tags: JSON, actor: Actor) -> None:
+        self.tags = tags
+
+    @event("Removed", topic="chronicle.ObjectVersion.Removed")
+    def remove(self, actor: Actor) -> None:
+        self.removed = True
+
+
+class DeleteMarker(Aggregate):
+    TOPIC = "chronicle.DeleteMarker"
+
+    @event("Created", topic="chronicle.DeleteMarker.Created")
+    def __init__(self, bucket: str, key: str, actor: Actor) -> None:
+        self.bucket = bucket
+        self.key = key
+        self.removed = False
+
+    @event("Removed", topic="chronicle.DeleteMarker.Removed")
+    def remove(self, actor: Actor) -> None:
+        self.removed = True
+
+
+class MultipartUpload(Aggregate):
+    TOPIC = "chronicle.MultipartUpload"
+
+    @event("Created", topic="chronicle.MultipartUpload.Created")
+    def __init__(
+        self,
+        bucket: str,
+        key: str,
+        content_type: str,
+        headers: JSON,
+        metadata: JSON,
+        tags: JSON,
+        checksum_algorithm: str,
+        checksum_type: str,
+        actor: Actor,
+    ) -> None:
+        self.bucket = bucket
+        self.key = key
+        self.state = "open"
+
+    @event("Completed", topic="chronicle.MultipartUpload.Completed")
+    def complete(self, version_id: UUID, actor: Actor) -> None:
+        self.state = "completed"
+
+    @event("Aborted", topic="chronicle.MultipartUpload.Aborted")
+    def abort(self, actor: Actor) -> None:
+        self.state = "aborted"
+
+
+class UploadedPart(Aggregate):
+    """Create-only, one per UploadPart call, so parallel part uploads never collide."""
+
+    TOPIC = "chronicle.UploadedPart"
+
+    @event("Created", topic="chronicle.UploadedPart.Created")
+    def __init__(
+        self,
+        upload_id: UUID,
+        part_number: int,
+        size: int,
+        etag: str,
+        blob: JSON,
+        checksum: JSON,
+        actor: Actor,
+    ) -> None:
+        self.upload_id = upload_id
+        self.part_number = part_number

@@ -1,0 +1,192 @@
+"""The event store: eventsourcing's recorders, extended to apply the namespace projection
+inline, in the transaction that appends the events (DESIGN invariant 2), for a whole batch
+of concurrent requests at once (group commit), each request isolated by a savepoint so a
+failed precondition fails only its own request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Mapper
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from domain.errors import DomainError
+from projections.namespace import NamespaceProjection
+from projections.namespace_schema import namespace_ddl
+from projections.sql import Dialect, PostgresDialect
+from projections.tx import Tx
+
+
+@dataclass
+class Change:
+    """One request's unit of work, committed together with other requests' changes."""
+
+    build: Callable[[], Sequence[Aggregate]]
+    check: Callable[[Tx], None] | None = None
+    blobs: list[tuple[str, bytes]] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    error: BaseException | None = None
+    conflict: bool = False
+    events: list[Any] = field(default_factory=list)
+
+
+class _InlineProjecting:
+    dialect: Dialect
+    projection = NamespaceProjection()
+    mapper: Mapper[UUID] | None = None
+
+    def create_projection_tables(self) -> None:
+        with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            tx = Tx(cursor, self.dialect)
+            for statement in namespace_ddl(self.dialect):
+                tx.execute(statement)
+
+    def read(self) -> Any:
+        """A read-only transaction yielding a cursor (used by query views)."""
+        return self.datastore.transaction(commit=False)  # type: ignore[attr-defined]
+
+    def _apply_change(self, tx: Tx, change: Change) -> None:
+        assert self.mapper is not None
+        if change.check is not None:
+            change.check(tx)
+        for domain_event in change.events:
+            stored = self.mapper.to_stored_event(domain_event)
+            position = self._insert_one(tx, stored)
+            change.positions.append(position)
+            change.results.append(self.projection.apply(tx, position, domain_event))
+        for blob_id, data in change.blobs:
+            tx.execute("INSERT INTO blob_data (id, data) VALUES (?, ?)", (blob_id, data))
+
+    def _insert_one(self, tx: Tx, stored: Any) -> int:
+        raise NotImplementedError
+
+    def _commit(self, cursor: Any, changes: Sequence[Change]) -> None:
+        tx = Tx(cursor, self.dialect)
+        for change in changes:
+            cursor.execute("SAVEPOINT chg")
+            try:
+                self._apply_change(tx, change)
+            except Exception as exc:  # noqa: BLE001 - any failure fails only this change
+                cursor.execute("ROLLBACK TO SAVEPOINT chg")
+                change.positions.clear()
+                change.results.clear()
+                if self.dialect.is_integrity_error(exc):
+                    change.conflict = True
+                else:
+                    change.error = exc
+            else:
+                cursor.execute("RELEASE SAVEPOINT chg")
+
+
+class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
+    dialect = PostgresDialect()
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.create_projection_tables()
+
+    def _insert_one(self, tx: Tx, stored: Any) -> int:
+        tx.cursor.execute(self._insert_sql, (stored.originator_id, stored.originator_version, stored.topic, stored.state))
+        return int(tx.cursor.fetchone()["notification_id"])
+
+    @property
+    def _insert_sql(self) -> str:
+        schema = self.datastore.schema or "public"
+        return (
+            f'INSERT INTO "{schema}"."{self.events_table_name}" '
+            "(originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s) "
+            "RETURNING notification_id"
+        )
+
+    def commit_changes(self, changes: Sequence[Change]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            # Serialises appends across nodes (ids visible in commit order) and makes the
+            # preconditions checked below atomic with the append.
+            self._lock_table(cursor)
+            self._commit(cursor, changes)
+            self._notify_channel(cursor)
+
+
+class SQLiteChronicleRecorder(_InlineProjecting, SQLiteApplicationRecorder):
+    dialect = Dialect()
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.create_projection_tables()
+
+    def _insert_one(self, tx: Tx, stored: Any) -> int:
+        originator_id = stored.originator_id
+        tx.cursor.execute(
+            self.insert_events_statement,
+            (
+                originator_id.hex if isinstance(originator_id, UUID) else originator_id,
+                stored.originator_version,
+                stored.topic,
+                stored.state,
+            ),
+        )
+        return int(tx.cursor.lastrowid)
+
+    def commit_changes(self, changes: Sequence[Change]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            self._commit(cursor, changes)
+
+
+class ChronicleApplication(Application[UUID]):
+    name = "chronicle"
+    is_snapshotting_enabled = False
+
+    @property
+    def store(self) -> PostgresChronicleRecorder | SQLiteChronicleRecorder:
+        recorder = self.recorder
+        assert isinstance(recorder, (PostgresChronicleRecorder, SQLiteChronicleRecorder))
+        return recorder
+
+
+def store_environment(database_url: str | None, data_dir: Path, *, create_table: bool) -> dict[str, str]:
+    """eventsourcing settings for our two deployments: PostgreSQL, or SQLite in the data dir."""
+    env = {"CREATE_TABLE": "y" if create_table else "n"}
+    if database_url:
+        u = urlparse(database_url)
+        if u.scheme not in ("postgres", "postgresql", "postgresql+psycopg"):
+            raise ValueError(f"CHRONICLE_DATABASE_URL must be postgresql://..., got {u.scheme}://")
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            APPLICATION_RECORDER_TOPIC="projections.eventstore:PostgresChronicleRecorder",
+            POSTGRES_DBNAME=unquote(u.path.lstrip("/")) or "chronicle",
+            POSTGRES_HOST=u.hostname or "127.0.0.1",
+            POSTGRES_PORT=str(u.port or 5432),
+            POSTGRES_USER=unquote(u.username or "postgres"),
+            POSTGRES_PASSWORD=unquote(u.password or ""),
+            POSTGRES_POOL_SIZE="16",
+            POSTGRES_MAX_OVERFLOW="32",
+            POSTGRES_CONN_MAX_AGE="",
+        )
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.sqlite",
+            APPLICATION_RECORDER_TOPIC="projections.eventstore:SQLiteChronicleRecorder",
+            SQLITE_DBNAME=str(data_dir / "chronicle.sqlite3"),
+            SQLITE_LOCK_TIMEOUT="30",
+        )
+    return env
+
+
+def open_store(database_url: str | None, data_dir: Path, *, create_table: bool) -> ChronicleApplication:
+    app = ChronicleApplication(env=store_environment(database_url, data_dir, create_table=create_table))
+    app.store.mapper = app.mapper
+    return app
+
+
+class PreconditionFailed(DomainError):
+    pass

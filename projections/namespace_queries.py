@@ -1,0 +1,320 @@
+"""Read side of the namespace: plain queries answering S3 reads from the projection tables.
+Never replays aggregates. Listing pages are index range scans; a delimiter listing jumps
+past each common prefix instead of scanning the keys under it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from projections.tx import Tx
+
+VERSION_COLUMNS = (
+    "id, bucket, key, version_id, position, is_latest, is_delete_marker, size, etag, mtime_us, "
+    "content_type, headers, metadata, blob, checksum, tags, parts, owner, operation"
+)
+JSON_COLUMNS = ("headers", "metadata", "blob", "checksum", "tags", "parts")
+
+
+def decode_version(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    for col in JSON_COLUMNS:
+        if col in row and isinstance(row[col], str):
+            row[col] = orjson.loads(row[col])
+    row["is_latest"] = bool(row["is_latest"])
+    row["is_delete_marker"] = bool(row["is_delete_marker"])
+    return row
+
+
+def successor(prefix: str) -> str:
+    """The least string greater than every string starting with `prefix` (code point order
+    is UTF-8 byte order)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def get_bucket(tx: Tx, name: str) -> dict[str, Any] | None:
+    return tx.one("SELECT * FROM ns_buckets WHERE name = ?", (name,))
+
+
+def list_buckets(tx: Tx) -> list[dict[str, Any]]:
+    return tx.all("SELECT * FROM ns_buckets ORDER BY name")
+
+
+def bucket_config(tx: Tx, bucket: str, name: str) -> Any | None:
+    doc = tx.scalar("SELECT document FROM ns_bucket_configs WHERE bucket = ? AND name = ?", (bucket, name))
+    return None if doc is None else orjson.loads(doc)
+
+
+def bucket_has_versions(tx: Tx, bucket: str) -> bool:
+    return tx.one("SELECT id FROM ns_versions WHERE bucket = ? LIMIT 1", (bucket,)) is not None
+
+
+def latest_version(tx: Tx, bucket: str, key: str) -> dict[str, Any] | None:
+    """The newest version of the key (possibly a delete marker)."""
+    return decode_version(
+        tx.one(f"SELECT {VERSION_COLUMNS} FROM ns_versions WHERE bucket = ? AND key = ? AND is_latest", (bucket, key))
+    )
+
+
+def live_object(tx: Tx, bucket: str, key: str) -> dict[str, Any] | None:
+    row = latest_version(tx, bucket, key)
+    return None if row is None or row["is_delete_marker"] else row
+
+
+def version_by_id(tx: Tx, bucket: str, key: str, version_id: str) -> dict[str, Any] | None:
+    return decode_version(
+        tx.one(
+            f"SELECT {VERSION_COLUMNS} FROM ns_versions WHERE bucket = ? AND key = ? AND version_id = ?",
+            (bucket, key, version_id),
+        )
+    )
+
+
+@dataclass
+class Page:
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    last: str | None = None  # last key or prefix returned (the next marker)
+    last_entry: dict[str, Any] | None = None
+
+
+def _walk(
+    fetch: Any,
+    *,
+    prefix: str,
+    delimiter: str,
+    start: str | None,
+    start_inclusive: bool,
+    max_keys: int,
+    key_of: Any = lambda r: r["key"],
+) -> Page:
+    """Generic listing walk over rows ordered by key. `fetch(lower, inclusive, upper, limit)`
+    returns the next rows."""
+    page = Page()
+    upper = successor(prefix) if prefix else None
+    lower, inclusive = (prefix, True) if prefix and (start is None or start < prefix) else (start, start_inclusive)
+    count = 0
+    batch = min(max_keys + 1, 1001)
+    while True:
+        rows = fetch(lower, inclusive, upper, batch)
+        if not rows:
+            return page
+        jumped = False
+        for row in rows:
+            key = key_of(row)
+            if delimiter:
+                rest = key[len(prefix):]
+                i = rest.find(delimiter)
+                if i >= 0:
+                    common = prefix + rest[: i + len(delimiter)]
+                    if count == max_keys:
+                        page.truncated = True
+                        return page
+                    page.prefixes.append(common)
+                    page.last = common
+                    count += 1
+                    lower, inclusive = successor(common), True
+                    jumped = True
+                    break
+            if count == max_keys:
+                page.truncated = True
+                return page
+            page.entries.append(row)
+            page.last = key
+            page.last_entry = row
+            count += 1
+            lower, inclusive = key, False
+        if not jumped and len(rows) < batch:
+            return page
+        if max_keys == 0:
+            return page
+
+
+def list_objects(
+    tx: Tx, bucket: str, *, prefix: str, delimiter: str, start_after: str | None, max_keys: int
+) -> Page:
+    def fetch(lower: str | None, inclusive: bool, upper: str | None, limit: int) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT key, size, etag, mtime_us, owner, checksum FROM ns_versions "
+            "WHERE bucket = ? AND is_latest AND NOT is_delete_marker"
+        )
+        params: list[Any] = [bucket]
+        if lower is not None:
+            sql += " AND key >= ?" if inclusive else " AND key > ?"
+            params.append(lower)
+        if upper is not None:
+            sql += " AND key < ?"
+            params.append(upper)
+        sql += " ORDER BY key LIMIT ?"
+        params.append(limit)
+        return tx.all(sql, params)
+
+    return _walk(fetch, prefix=prefix, delimiter=delimiter, start=start_after, start_inclusive=False, max_keys=max_keys)
+
+
+def list_versions(
+    tx: Tx,
+    bucket: str,
+    *,
+    prefix: str,
+    delimiter: str,
+    key_marker: str | None,
+    version_marker: str | None,
+    max_keys: int,
+) -> Page:
+    """Versions ordered by key, newest first. Pagination is by (key, position)."""
+    marker_position: int | None = None
+    if key_marker and version_marker:
+        pos = tx.scalar(
+            "SELECT position FROM ns_versions WHERE bucket = ? AND key = ? AND version_id = ?",
+            (bucket, key_marker, version_marker),
+        )
+        marker_position = int(pos) if pos is not None else None
+    state = {"pos": marker_position, "key": key_marker}
+
+    def fetch(lower: str | None, inclusive: bool, upper: str | None, limit: int) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        cols = "id, key, version_id, position, is_latest, is_delete_marker, size, etag, mtime_us, owner, checksum"
+        if state["pos"] is not None and state["key"] is not None:
+            rows = tx.all(
+                f"SELECT {cols} FROM ns_versions WHERE bucket = ? AND key = ? AND position < ? "
+                "ORDER BY position DESC LIMIT ?",
+                (bucket, state["key"], state["pos"], limit),
+            )
+            lower, inclusive = state["key"], False
+            state["pos"] = None
+            if len(rows) >= limit:
+                return rows
+        sql = f"SELECT {cols} FROM ns_versions WHERE bucket = ?"
+        params: list[Any] = [bucket]
+        if lower is not None:
+            sql += " AND key >= ?" if inclusive else " AND key > ?"
+            params.append(lower)
+        if upper is not None:
+            sql += " AND key < ?"
+            params.append(upper)
+        sql += " ORDER BY key, position DESC LIMIT ?"
+        params.append(limit - len(rows))
+        return rows + tx.all(sql, params)
+
+    # The generic walk resumes after a key; versions of one key span rows, so resume by row.
+    page = Page()
+    upper = successor(prefix) if prefix else None
+    lower: str | None
+    if prefix and (key_marker is None or key_marker < prefix):
+        lower, inclusive = prefix, True
+    else:
+        lower, inclusive = key_marker, False
+    count = 0
+    while True:
+        rows = fetch(lower, inclusive, upper, min(max_keys + 1, 1001))
+        if not rows:
+            return page
+        jumped = False
+        for row in rows:
+            key = row["key"]
+            if delimiter:
+                rest = key[len(prefix):]
+                i = rest.find(delimiter)
+                if i >= 0:
+                    common = prefix + rest[: i + len(delimiter)]
+                    if count == max_keys:
+                        page.truncated = True
+                        return page
+                    page.prefixes.append(common)
+                    page.last = common
+                    page.last_entry = None
+                    count += 1
+                    lower, inclusive = successor(common), True
+                    jumped = True
+                    break
+            if count == max_keys:
+                page.truncated = True
+                return page
+            page.entries.append(decode_version(row) or row)
+            page.last = key
+            page.last_entry = row
+            count += 1
+            state["key"], state["pos"] = key, row["position"]
+            lower, inclusive = key, False
+        if jumped:
+            state["pos"] = None
+            continue
+        if len(rows) < min(max_keys + 1, 1001) or max_keys == 0:
+            return page
+
+
+def get_upload(tx: Tx, upload_id: str) -> dict[str, Any] | None:
+    row = tx.one("SELECT * FROM ns_uploads WHERE id = ?", (upload_id,))
+    if row is not None:
+        for col in ("headers", "metadata", "tags"):
+            row[col] = orjson.loads(row[col])
+    return row
+
+
+def list_parts(tx: Tx, upload_id: str, *, marker: int, max_parts: int) -> list[dict[str, Any]]:
+    rows = tx.all(
+        "SELECT * FROM ns_parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?",
+        (upload_id, marker, max_parts),
+    )
+    for row in rows:
+        row["blob"] = orjson.loads(row["blob"])
+        row["checksum"] = orjson.loads(row["checksum"])
+    return rows
+
+
+def all_parts(tx: Tx, upload_id: str) -> dict[int, dict[str, Any]]:
+    return {r["part_number"]: r for r in list_parts(tx, upload_id, marker=0, max_parts=100000)}
+
+
+def list_uploads(
+    tx: Tx, bucket: str, *, prefix: str, delimiter: str, key_marker: str | None, upload_marker: str | None, max_uploads: int
+) -> Page:
+    rows = tx.all(
+        "SELECT * FROM ns_uploads WHERE bucket = ? AND key >= ? ORDER BY key, initiated_us, id",
+        (bucket, prefix),
+    )
+    page = Page()
+    count = 0
+    seen_prefixes: set[str] = set()
+    past_marker = key_marker is None
+    for row in rows:
+        key = row["key"]
+        if prefix and not key.startswith(prefix):
+            continue
+        if not past_marker:
+            if key < (key_marker or ""):
+                continue
+            if key == key_marker:
+                if not upload_marker:
+                    continue
+                if row["id"] == upload_marker:
+                    past_marker = True
+                    continue
+                continue
+            past_marker = True
+        if delimiter:
+            rest = key[len(prefix):]
+            i = rest.find(delimiter)
+            if i >= 0:
+                common = prefix + rest[: i + len(delimiter)]
+                if common in seen_prefixes:
+                    continue
+                if count == max_uploads:
+                    page.truncated = True
+                    return page
+                seen_prefixes.add(common)
+                page.prefixes.append(common)
+                count += 1
+                continue
+        if count == max_uploads:
+            page.truncated = True
+            return page
+        page.entries.append(row)
+        page.last_entry = row
+        count += 1
+    return page

@@ -1,0 +1,58 @@
+"""The two SQL dialects we run on. Statements are written once with `?` placeholders."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+
+class Dialect:
+    name = "sqlite"
+    text_key = "TEXT"  # SQLite's default BINARY collation already orders by UTF-8 bytes
+    blob = "BLOB"
+    bigint = "INTEGER"
+    json = "TEXT"
+
+    def sql(self, statement: str) -> str:
+        return statement
+
+    def is_integrity_error(self, exc: BaseException) -> bool:
+        import sqlite3
+
+        from eventsourcing.persistence import IntegrityError
+
+        return isinstance(exc, (sqlite3.IntegrityError, IntegrityError))
+
+
+class PostgresDialect(Dialect):
+    name = "postgres"
+    text_key = 'TEXT COLLATE "C"'  # byte order, never the database locale
+    blob = "BYTEA"
+    bigint = "BIGINT"
+    json = "TEXT"
+
+    def sql(self, statement: str) -> str:
+        return _to_pyformat(statement)
+
+    def is_integrity_error(self, exc: BaseException) -> bool:
+        import psycopg
+
+        from eventsourcing.persistence import IntegrityError
+
+        return isinstance(exc, (psycopg.IntegrityError, IntegrityError))
+
+
+@lru_cache(maxsize=1024)
+def _to_pyformat(statement: str) -> str:
+    return statement.replace("%", "%%").replace("?", "%s")
+
+
+def rows(cursor: Any) -> list[dict[str, Any]]:
+    """Rows as plain dicts, whichever driver produced them."""
+    fetched = cursor.fetchall()
+    return [dict(r) for r in fetched]
+
+
+def one(cursor: Any) -> dict[str, Any] | None:
+    row = cursor.fetchone()
+    return dict(row) if row is not None else None
