@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,10 @@ def make_tree(root: Path) -> dict[str, bytes]:
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(data)
+        # In the past, so `sync` compares sizes and times deterministically
+        # (S3 LastModified has one-second precision).
+        past = time.time() - 3600
+        os.utime(p, (past, past))
     return files
 
 
