@@ -20,6 +20,7 @@ from domain.errors import DomainError
 log = logging.getLogger("chronicle.api")
 
 _counter = [0]
+DRAIN_LIMIT = 1024 * 1024
 _NODE = os.urandom(2).hex().upper()
 
 
@@ -101,7 +102,26 @@ class ChronicleASGI:
         except Exception:  # noqa: BLE001 - never a traceback to the client
             log.exception("internal error on %s %s", req.method, req.raw_path)
             response = error_response(S3Error("InternalError"), req)
+        await self._drain(req, response)
         await self._send(req, response, send)
+
+    async def _drain(self, req: S3Request, response: Response) -> None:
+        """A response sent before the body was read leaves the body on the connection, where
+        the next request would read it as garbage: read small leftovers, close on large ones."""
+        if req._body_used:
+            return
+        declared = req.headers.get("content-length", "0")
+        chunked = "chunked" in req.headers.get("transfer-encoding", "")
+        if not chunked and (not declared.isdigit() or int(declared) == 0):
+            return
+        if chunked or int(declared) > DRAIN_LIMIT:
+            response.headers["connection"] = "close"
+            return
+        try:
+            async for _ in req.raw_body():
+                pass
+        except S3Error:
+            response.headers["connection"] = "close"
 
     async def _send(self, req: S3Request, response: Response, send: Any) -> None:
         hdrs = [(b"x-amz-request-id", req.request_id.encode()), (b"server", b"Chronicle")]

@@ -82,6 +82,16 @@ class Page:
     last_entry: dict[str, Any] | None = None
 
 
+def _past_common_prefix(lower: str | None, inclusive: bool, prefix: str, delimiter: str) -> tuple[str | None, bool]:
+    """A marker that is itself a common prefix (the last entry of a previous page) resumes
+    after every key rolled up into it."""
+    if lower and delimiter and lower.startswith(prefix) and lower.endswith(delimiter):
+        rest = lower[len(prefix):]
+        if rest and rest.find(delimiter) == len(rest) - len(delimiter):
+            return successor(lower), True
+    return lower, inclusive
+
+
 def _walk(
     fetch: Any,
     *,
@@ -97,6 +107,7 @@ def _walk(
     page = Page()
     upper = successor(prefix) if prefix else None
     lower, inclusive = (prefix, True) if prefix and (start is None or start < prefix) else (start, start_inclusive)
+    lower, inclusive = _past_common_prefix(lower, inclusive, prefix, delimiter)
     count = 0
     batch = min(max_keys + 1, 1001)
     while True:
@@ -209,6 +220,7 @@ def list_versions(
         lower, inclusive = prefix, True
     else:
         lower, inclusive = key_marker, False
+    lower, inclusive = _past_common_prefix(lower, inclusive, prefix, delimiter)
     count = 0
     while True:
         rows = fetch(lower, inclusive, upper, min(max_keys + 1, 1001))
