@@ -278,7 +278,7 @@ def s3_client(server: ChronicleServer, service: str = "s3", **config_kwargs):
         region_name="us-east-1",
         signature_version="s3v4",
         s3={"addressing_style": "path"},
-        retries={"max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": 1, "mode": "standard"},  # no retries: errors surface
         connect_timeout=10,
         read_timeout=60,
     )
