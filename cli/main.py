@@ -135,6 +135,21 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from projections.replay import rebuild_namespace
+
+    app = _store(args, create_table=False)
+
+    def progress(position: int, total: int) -> None:
+        pct = 100.0 * position / total if total else 100.0
+        print(f"\rreplay: position {position}/{total} ({pct:5.1f}%)", end="", flush=True)
+
+    applied = rebuild_namespace(app, progress=progress)
+    print(f"\nreplay: rebuilt the namespace from {applied} events")
+    app.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chronicle", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -151,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="create every table once (run before starting PostgreSQL nodes)")
     migrate.add_argument("--data-dir", default="./data")
     migrate.set_defaults(func=cmd_migrate)
+
+    replay = sub.add_parser("replay", help="rebuild the namespace projection from the event log (stop the servers first)")
+    replay.add_argument("--data-dir", default="./data")
+    replay.set_defaults(func=cmd_replay)
 
     gc = sub.add_parser("gc", help="reclaim blobs that no live version or upload part references")
     gc.add_argument("--data-dir", default="./data")

@@ -107,6 +107,14 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
             "RETURNING notification_id"
         )
 
+    def events_page_sql(self) -> str:
+        schema = self.datastore.schema or "public"
+        return (
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            f'FROM "{schema}"."{self.events_table_name}" WHERE notification_id >= ? '
+            "ORDER BY notification_id LIMIT ?"
+        )
+
     def commit_changes(self, changes: Sequence[Change]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             # Serialises appends across nodes (ids visible in commit order) and makes the
@@ -135,6 +143,12 @@ class SQLiteChronicleRecorder(_InlineProjecting, SQLiteApplicationRecorder):
             ),
         )
         return int(tx.cursor.lastrowid)
+
+    def events_page_sql(self) -> str:
+        return (
+            "SELECT rowid AS notification_id, originator_id, originator_version, topic, state "
+            f"FROM {self.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?"
+        )
 
     def commit_changes(self, changes: Sequence[Change]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
