@@ -164,8 +164,22 @@ def split_query(query_string: str) -> list[tuple[str, str]]:
 
 
 def _canon_value(value: str) -> str:
+    if not value.isascii():
+        return _canon_text(value)
     value = value.strip()
     return " ".join(value.split()) if "  " in value or "\t" in value else value
+
+
+@lru_cache(maxsize=1024)
+def _canon_text(value: str) -> str:
+    """A non-ASCII header value: ASGI hands over the latin-1 text of the wire bytes, while
+    clients (botocore, the AWS SDKs) send UTF-8 and sign the decoded text. Re-decode it as
+    UTF-8 where the bytes are valid UTF-8, then trim as the signer does (str.split)."""
+    try:
+        value = value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        pass
+    return " ".join(value.split())
 
 
 def canonical_request(

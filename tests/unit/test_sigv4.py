@@ -226,6 +226,28 @@ def test_botocore_presigned_roundtrip(url: str) -> None:
     assert ctx.mode == "presigned" and ctx.payload_hash == UNSIGNED_PAYLOAD
 
 
+def test_utf8_header_value_as_asgi_presents_it() -> None:
+    # botocore signs the str value and sends it as UTF-8; ASGI decodes the bytes as latin-1.
+    text = "Hello World\xe9  日本語 über à"
+    m, path, query, headers = header_signed(
+        "PUT", "http://localhost:9000/bucket/k", headers={"x-amz-meta-title": text}, body=b"x"
+    )
+    asgi = {**headers, "x-amz-meta-title": text.encode("utf-8").decode("latin-1")}
+    assert authenticate(m, path, query, asgi, lookup).access_key == AK
+    tampered = {**asgi, "x-amz-meta-title": "Hello World\xe9 日本語 uber".encode().decode("latin-1")}
+    with pytest.raises(S3Error) as e:
+        authenticate(m, path, query, tampered, lookup)
+    assert err(e) == "SignatureDoesNotMatch"
+
+
+def test_non_utf8_header_bytes_signed_as_latin1_text() -> None:
+    # Bytes that are not UTF-8 keep their latin-1 reading (a signer that sent latin-1).
+    m, path, query, headers = header_signed(
+        "PUT", "http://localhost:9000/bucket/k", headers={"x-amz-meta-a": "caf\xe9"}, body=b"x"
+    )
+    assert authenticate(m, path, query, headers, lookup).access_key == AK
+
+
 def test_tampering_rejected() -> None:
     url = "http://localhost:9000/bucket/key?x-id=PutObject&tagging=a"
     m, path, query, headers = header_signed("PUT", url, headers={"x-amz-acl": "private"}, body=b"x")
