@@ -234,7 +234,10 @@ def test_utf8_header_value_as_asgi_presents_it() -> None:
     )
     asgi = {**headers, "x-amz-meta-title": text.encode("utf-8").decode("latin-1")}
     assert authenticate(m, path, query, asgi, lookup).access_key == AK
-    tampered = {**asgi, "x-amz-meta-title": "Hello World\xe9 日本語 uber".encode().decode("latin-1")}
+    tampered = {
+        **asgi,
+        "x-amz-meta-title": "Hello World\xe9 日本語 uber".encode().decode("latin-1"),
+    }
     with pytest.raises(S3Error) as e:
         authenticate(m, path, query, tampered, lookup)
     assert err(e) == "SignatureDoesNotMatch"
