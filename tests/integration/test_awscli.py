@@ -71,12 +71,15 @@ def make_tree(root: Path) -> dict[str, bytes]:
     return files
 
 
-def test_cp_20_mib_up_and_back_identical(aws, bucket, tmp_path):
+def test_cp_20_mib_up_and_back_identical(aws, bucket, tmp_path, s3):
     src = tmp_path / "big.bin"
     with open(src, "wb") as f:
         for _ in range(20):
             f.write(os.urandom(1024 * 1024))
     aws("s3", "cp", str(src), f"s3://{bucket}/big/big.bin")  # multipart (> 8 MiB)
+    head = s3.head_object(Bucket=bucket, Key="big/big.bin")
+    assert head["ContentLength"] == 20 * 1024 * 1024
+    assert head["ETag"].endswith('-3"'), head["ETag"]  # 8 MiB parts: md5-of-md5s "-3"
     back = tmp_path / "back.bin"
     aws("s3", "cp", f"s3://{bucket}/big/big.bin", str(back))
     assert back.stat().st_size == 20 * 1024 * 1024

@@ -639,3 +639,55 @@ def test_sigkill_during_upload_keeps_old_object(server_factory):
     # And the server still takes writes to that key.
     client.put_object(Bucket="crash", Key="k", Body=b"new")
     assert client.get_object(Bucket="crash", Key="k")["Body"].read() == b"new"
+
+
+# -- Virtual-host-style addressing ----------------------------------------------
+
+
+def _vhost_request(srv, method, host, path, body=b"", query=""):
+    """Send a SigV4-signed request to 127.0.0.1 with the given Host header."""
+    import http.client
+
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = f"http://{host}:{srv.port}{path}" + (f"?{query}" if query else "")
+    req = AWSRequest(method=method, url=url, data=body)
+    req.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+    S3SigV4Auth(Credentials(srv.access_key, srv.secret_key), "s3", "us-east-1").add_auth(req)
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    try:
+        conn.putrequest(method, path + (f"?{query}" if query else ""), skip_host=True)
+        conn.putheader("Host", f"{host}:{srv.port}")
+        for name, value in req.headers.items():
+            conn.putheader(name, value)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_virtual_host_style_with_domain(server_factory):
+    srv = server_factory("sqlite", domain="s3.chronicle.test")
+    client = srv.client()  # path style
+    client.create_bucket(Bucket="vhost-bucket")
+    host = "vhost-bucket.s3.chronicle.test"
+
+    status, body = _vhost_request(srv, "PUT", host, "/dir/hello.txt", b"hello vhost")
+    assert status == 200, body
+    # Written virtual-host style, read path style: the same object.
+    assert client.get_object(Bucket="vhost-bucket", Key="dir/hello.txt")["Body"].read() == (
+        b"hello vhost"
+    )
+    status, body = _vhost_request(srv, "GET", host, "/dir/hello.txt")
+    assert (status, body) == (200, b"hello vhost")
+    status, body = _vhost_request(srv, "GET", host, "/", query="list-type=2")
+    assert status == 200
+    assert b"<Key>dir/hello.txt</Key>" in body
+    # The bare domain is the service endpoint: ListBuckets.
+    status, body = _vhost_request(srv, "GET", "s3.chronicle.test", "/")
+    assert status == 200
+    assert b"<Name>vhost-bucket</Name>" in body
