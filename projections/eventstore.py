@@ -20,7 +20,6 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from domain.errors import DomainError
 from projections.namespace import NamespaceProjection
-from projections.namespace_schema import namespace_ddl
 from projections.sql import Dialect, PostgresDialect
 from projections.tx import Tx
 
@@ -43,12 +42,6 @@ class _InlineProjecting:
     dialect: Dialect
     projection = NamespaceProjection()
     mapper: Mapper[UUID] | None = None
-
-    def create_projection_tables(self) -> None:
-        with self.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
-            tx = Tx(cursor, self.dialect)
-            for statement in namespace_ddl(self.dialect):
-                tx.execute(statement)
 
     def read(self) -> Any:
         """A read-only transaction yielding a cursor (used by query views)."""
@@ -90,10 +83,6 @@ class _InlineProjecting:
 class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
     dialect = PostgresDialect()
 
-    def create_table(self) -> None:
-        super().create_table()
-        self.create_projection_tables()
-
     def _insert_one(self, tx: Tx, stored: Any) -> int:
         tx.cursor.execute(self._insert_sql, (stored.originator_id, stored.originator_version, stored.topic, stored.state))
         return int(tx.cursor.fetchone()["notification_id"])
@@ -126,10 +115,6 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
 
 class SQLiteChronicleRecorder(_InlineProjecting, SQLiteApplicationRecorder):
     dialect = Dialect()
-
-    def create_table(self) -> None:
-        super().create_table()
-        self.create_projection_tables()
 
     def _insert_one(self, tx: Tx, stored: Any) -> int:
         originator_id = stored.originator_id
@@ -197,8 +182,15 @@ def store_environment(database_url: str | None, data_dir: Path, *, create_table:
 
 
 def open_store(database_url: str | None, data_dir: Path, *, create_table: bool) -> ChronicleApplication:
-    app = ChronicleApplication(env=store_environment(database_url, data_dir, create_table=create_table))
+    """Open the event store. With create_table, the event table is created by eventsourcing
+    and the projection tables by the Alembic migrations."""
+    env = store_environment(database_url, data_dir, create_table=create_table)
+    app = ChronicleApplication(env=env)
     app.store.mapper = app.mapper
+    if create_table:
+        from projections.migrate import upgrade
+
+        upgrade(database_url, Path(env.get("SQLITE_DBNAME", "")))
     return app
 
 
