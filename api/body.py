@@ -66,7 +66,7 @@ class DecodedBody:
         if trailer:
             algo = _algo_of_header(trailer)
             if algo is None:
-                raise S3Error("InvalidRequest", f"The value specified in the x-amz-trailer header is not supported")
+                raise S3Error("InvalidRequest", "The value specified in the x-amz-trailer header is not supported")
             self.expected.setdefault(algo, None)
         sdk_algo = (checksum_algorithm or h.get("x-amz-sdk-checksum-algorithm") or h.get("x-amz-checksum-algorithm") or "").upper()
         if sdk_algo:

@@ -9,7 +9,15 @@ from functools import partial
 from api.auth.sigv4 import AuthContext, authenticate
 from api.context import ServerContext
 from api.errors import S3Error
-from api.handlers import buckets, listing, multipart, object_read, object_tagging, object_write, tagging
+from api.handlers import (
+    buckets,
+    listing,
+    multipart,
+    object_read,
+    object_tagging,
+    object_write,
+    tagging,
+)
 from api.request import S3Request
 from api.response import Response
 

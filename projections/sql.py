@@ -36,7 +36,6 @@ class PostgresDialect(Dialect):
 
     def is_integrity_error(self, exc: BaseException) -> bool:
         import psycopg
-
         from eventsourcing.persistence import IntegrityError
 
         return isinstance(exc, (psycopg.IntegrityError, IntegrityError))

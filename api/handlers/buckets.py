@@ -13,7 +13,12 @@ from api.response import Response, empty, xml
 from api.xml import X, child, parse, text
 from domain.aggregates import Bucket, bucket_id
 from projections.eventstore import Change
-from projections.namespace_queries import bucket_config, bucket_has_versions, get_bucket, list_buckets
+from projections.namespace_queries import (
+    bucket_config,
+    bucket_has_versions,
+    get_bucket,
+    list_buckets,
+)
 from projections.tx import Tx
 
 

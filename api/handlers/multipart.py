@@ -15,8 +15,22 @@ from api.checksums import ALGORITHMS, combine_composite, combine_full_object_crc
 from api.context import ServerContext
 from api.errors import S3Error
 from api.handlers.buckets import owner_xml
-from api.handlers.common import bucket_must_exist, check_key, etag_header, iso8601, stored_headers, strip_etag, user_metadata
-from api.handlers.object_write import DEFAULT_CONTENT_TYPE, load_copy_source, require_length, version_headers, write_preconditions
+from api.handlers.common import (
+    bucket_must_exist,
+    check_key,
+    etag_header,
+    iso8601,
+    stored_headers,
+    strip_etag,
+    user_metadata,
+)
+from api.handlers.object_write import (
+    DEFAULT_CONTENT_TYPE,
+    load_copy_source,
+    require_length,
+    version_headers,
+    write_preconditions,
+)
 from api.handlers.tagging import tags_from_header
 from api.request import S3Request
 from api.response import Response, xml
