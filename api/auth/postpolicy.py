@@ -171,6 +171,36 @@ def verify_post_policy(
             },
         )
 
+    length_range = check_policy(policy_b64, form, bucket=bucket, key=key, now=now)
+    if content_length is not None:
+        check_content_length(length_range, content_length)
+    return AuthContext(
+        access_key=access_key,
+        mode="post",
+        payload_hash=UNSIGNED_PAYLOAD,
+        signing_key=signing_key,
+        seed_signature=signature,
+        scope=f"{date}/{region}/{service}/{TERMINATOR}",
+        amz_date=amz_date,
+        region=region,
+        service=service,
+        security_token=form.get("x-amz-security-token"),
+        content_length_range=length_range,
+    )
+
+
+def check_policy(
+    policy_b64: str,
+    form: Mapping[str, str],
+    *,
+    bucket: str,
+    key: str,
+    now: datetime | None = None,
+) -> tuple[int, int] | None:
+    """Check a signed policy's expiration and conditions against the form (lower-case names).
+
+    Shared by SigV4 and SigV2 POST forms; returns the content-length-range, if any.
+    """
     policy = _decode_policy(policy_b64)
     if "expiration" not in policy:
         raise _invalid_policy("Policy missing expiration.")
@@ -240,18 +270,4 @@ def verify_post_policy(
     )
     if extra:
         raise _denied("Extra input fields: " + ", ".join(extra))
-    if content_length is not None:
-        check_content_length(length_range, content_length)
-    return AuthContext(
-        access_key=access_key,
-        mode="post",
-        payload_hash=UNSIGNED_PAYLOAD,
-        signing_key=signing_key,
-        seed_signature=signature,
-        scope=f"{date}/{region}/{service}/{TERMINATOR}",
-        amz_date=amz_date,
-        region=region,
-        service=service,
-        security_token=form.get("x-amz-security-token"),
-        content_length_range=length_range,
-    )
+    return length_range

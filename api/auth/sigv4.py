@@ -89,7 +89,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 @dataclass(slots=True)
 class AuthContext:
     access_key: str | None  # None = anonymous
-    mode: str  # "header" | "presigned" | "anonymous" | "post"
+    mode: str  # "header" | "presigned" | "anonymous" | "post" | "header-v2" | "presigned-v2"
     payload_hash: str  # x-amz-content-sha256 value, or UNSIGNED-PAYLOAD
     signing_key: bytes | None = None
     seed_signature: str | None = None
@@ -264,7 +264,8 @@ def authenticate(
     expected_service: str | None = "s3",
     payload_sha256: str | None = None,
 ) -> AuthContext:
-    """Verify a request's SigV4 signature (header or presigned) or classify it as anonymous.
+    """Verify a request's SigV4 or SigV2 signature (header or presigned), or classify it as
+    anonymous.
 
     ``headers`` has lower-case names; ``raw_path``/``query_string`` are exactly as on the wire.
     Raises S3Error on any failure. The payload itself is verified later by the caller
@@ -288,6 +289,12 @@ def authenticate(
             "Signature query string parameter or the Authorization header should be specified",
             extra=_arg("Authorization", authorization),
         )
+    if authorization is not None and authorization.startswith("AWS "):
+        from api.auth import sigv2
+
+        return sigv2.authenticate_header(
+            method, raw_path, query_string, headers, authorization, lookup_secret, now
+        )
     if authorization is not None:
         return _authenticate_header(
             method,
@@ -305,11 +312,9 @@ def authenticate(
             method, raw_path, pairs, headers, lookup_secret, now, expected_service
         )
     if sigv2_query:
-        raise S3Error(
-            "InvalidRequest",
-            "The authorization mechanism you have provided is not supported. "
-            "Please use AWS4-HMAC-SHA256.",
-        )
+        from api.auth import sigv2
+
+        return sigv2.authenticate_query(method, raw_path, query_string, headers, lookup_secret, now)
     return _anonymous(headers)
 
 
@@ -325,12 +330,6 @@ def _authenticate_header(
     payload_sha256: str | None,
 ) -> AuthContext:
     if not authorization.startswith(ALGORITHM + " "):
-        if authorization.startswith("AWS "):
-            raise S3Error(
-                "InvalidRequest",
-                "The authorization mechanism you have provided is not supported. "
-                "Please use AWS4-HMAC-SHA256.",
-            )
         if authorization.startswith("AWS4-ECDSA-P256-SHA256"):
             raise S3Error("NotImplemented", "SigV4a (AWS4-ECDSA-P256-SHA256) is not supported.")
         raise S3Error(
