@@ -27,6 +27,7 @@ from api.request import S3Request
 from api.response import Response, empty, xml
 from api.xml import X, children, parse, text
 from domain.aggregates import DeleteMarker, ObjectVersion
+from projections.blobstore import StagedBlob
 from projections.eventstore import Change
 from projections.namespace_queries import live_object, version_by_id
 from projections.tx import Tx
@@ -81,11 +82,38 @@ async def put_object(req: S3Request, ctx: ServerContext) -> Response:
     staged = await ctx.blobs.stage(body.chunks(), body.sink, expected_size=body.size)
     try:
         checksums = body.verify()
+    except BaseException:
+        ctx.blobs.discard(staged)
+        raise
+    version_id = await commit_version(
+        ctx, req, req.key, staged, etag=body.etag, content_type=content_type, headers=headers,
+        meta=meta, tags=tags, checksums=checksums,
+    )  # fmt: skip
+    return empty(200, write_headers(body.etag, version_id, checksums))
+
+
+async def commit_version(
+    ctx: ServerContext,
+    req: S3Request,
+    key: str,
+    staged: StagedBlob,
+    *,
+    etag: str,
+    content_type: str,
+    headers: dict[str, str],
+    meta: dict[str, str],
+    tags: dict[str, str],
+    checksums: dict[str, str],
+) -> str | None:
+    """Append a new ObjectVersion of req.bucket/key for a staged blob; returns its version id.
+
+    The blob is discarded when the append fails (precondition, missing bucket, ...)."""
+    try:
         checksum_doc: dict[str, Any] = dict(checksums)
         if checksums:
             checksum_doc["type"] = "FULL_OBJECT"
         actor = req.actor()
-        bucket, key, etag = req.bucket, req.key, body.etag
+        bucket = req.bucket
         change = Change(
             build=lambda: [
                 ObjectVersion(
@@ -101,12 +129,17 @@ async def put_object(req: S3Request, ctx: ServerContext) -> Response:
     except BaseException:
         ctx.blobs.discard(staged)
         raise
-    out = {"etag": etag_header(etag), **version_headers(committed.results[0])}
+    return committed.results[0]
+
+
+def write_headers(etag: str, version_id: str | None, checksums: dict[str, str]) -> dict[str, str]:
+    """ETag, x-amz-version-id and x-amz-checksum-* of a written object."""
+    out = {"etag": etag_header(etag), **version_headers(version_id)}
     for algo, value in checksums.items():
         out[header_name(algo)] = value
     if checksums:
         out["x-amz-checksum-type"] = "FULL_OBJECT"
-    return empty(200, out)
+    return out
 
 
 def _operation(req: S3Request) -> str:
