@@ -10,6 +10,7 @@ import base64
 import binascii
 import hmac
 import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from api.errors import S3Error
 # Fields AWS does not require a policy condition for.
 _EXEMPT = frozenset({"x-amz-signature", "file", "policy", "awsaccesskeyid", "signature"})
 _REQUIRED = ("x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature")
+_ISO8601 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
 
 
 def _invalid_policy(detail: str) -> S3Error:
@@ -73,6 +75,8 @@ def check_content_length(length_range: tuple[int, int] | None, size: int) -> Non
 def _parse_expiration(value: Any) -> float:
     if not isinstance(value, str):
         raise _invalid_policy("Invalid 'expiration' value.")
+    if not _ISO8601.fullmatch(value):  # ISO 8601 in UTC, as AWS requires ("...T...Z")
+        raise _invalid_policy(f"Invalid 'expiration' value: '{value}'")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -266,7 +270,9 @@ def check_policy(
     extra = sorted(
         name
         for name in form
-        if name not in covered and name not in _EXEMPT and not name.startswith("x-ignore-")
+        if name not in covered
+        and name not in _EXEMPT
+        and not name.startswith(("x-ignore-", "x-amz-checksum-"))
     )
     if extra:
         raise _denied("Extra input fields: " + ", ".join(extra))

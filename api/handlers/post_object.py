@@ -16,6 +16,7 @@ from python_multipart.multipart import MultipartParseError, MultipartParser, par
 from api.auth.postpolicy import check_content_length, check_policy, verify_post_policy
 from api.auth.sigv2 import verify_post_signature
 from api.auth.sigv4 import UNSIGNED_PAYLOAD, AuthContext
+from api.checksums import ALGORITHMS, Checksum, header_name, is_valid_b64
 from api.context import ServerContext
 from api.errors import S3Error
 from api.handlers.common import (
@@ -179,6 +180,22 @@ def _authenticate(form: dict[str, str], bucket: str, key: str, ctx: ServerContex
     return auth
 
 
+def _checksum(form: dict[str, str]) -> tuple[str, str, Checksum] | None:
+    """The x-amz-checksum-<algorithm> field, if any: (algorithm, expected value, hasher)."""
+    found = [(algo, form[header_name(algo)]) for algo in ALGORITHMS if header_name(algo) in form]
+    if len(found) > 1:
+        raise S3Error(
+            "InvalidRequest",
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+        )
+    if not found:
+        return None
+    algo, value = found[0]
+    if not is_valid_b64(algo, value):
+        raise S3Error("InvalidRequest", f"Value for {header_name(algo)} header is invalid.")
+    return algo, value, Checksum(algo)
+
+
 def _metadata(form: dict[str, str]) -> dict[str, str]:
     meta = {k[len("x-amz-meta-") :]: v for k, v in form.items() if k.startswith("x-amz-meta-")}
     size = sum(len(k) + len(v.encode()) for k, v in meta.items())
@@ -245,28 +262,43 @@ async def _post(req: S3Request, ctx: ServerContext, body: _Body) -> Response:
     headers = {name: form[name] for name in STORED_HEADERS if name in form}
     tags = tags_from_xml(form["tagging"].encode()) if form.get("tagging") else {}
     content_type = form.get("content-type") or DEFAULT_CONTENT_TYPE
+    checksum = _checksum(form)
     await ctx.read(bucket_must_exist, req.bucket)
 
     length_range = auth.content_length_range
     md5 = hashlib.md5()
+
+    def sink(data: bytes) -> None:
+        md5.update(data)
+        if checksum is not None:
+            checksum[2].update(data)
+
     declared = req.headers.get("content-length", "")
     staged = await ctx.blobs.stage(
         form_stream.file_chunks(length_range[1] if length_range else None),
-        md5.update,
+        sink,
         expected_size=int(declared) if declared.isdigit() else None,  # an upper bound
     )
+    checksums: dict[str, str] = {}
     try:
         await form_stream.drain()
         check_content_length(length_range, staged.size)
+        if checksum is not None:
+            algo, expected, hasher = checksum
+            if hasher.b64() != expected:
+                raise S3Error(
+                    "BadDigest", f"The {algo} you specified did not match the calculated checksum."
+                )
+            checksums[algo] = expected
     except BaseException:
         ctx.blobs.discard(staged)
         raise
     etag = md5.hexdigest()
     version_id = await commit_version(
         ctx, req, key, staged, etag=etag, content_type=content_type, headers=headers, meta=meta,
-        tags=tags, checksums={},
+        tags=tags, checksums=checksums,
     )  # fmt: skip
-    return _success(req, form, key, etag, write_headers(etag, version_id, {}))
+    return _success(req, form, key, etag, write_headers(etag, version_id, checksums))
 
 
 def _success(

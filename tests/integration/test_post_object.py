@@ -278,3 +278,29 @@ def test_hand_signed_sigv2_form_with_case_insensitive_names(server, s3, bucket):
     got = s3.get_object(Bucket=bucket, Key="foo.txt")
     assert got["Body"].read() == b"bar" and got["ContentType"] == "text/plain"
     assert urlsplit(server.endpoint).port == server.port
+
+
+def test_checksum_field_verified_and_stored(server, s3, bucket):  # type: ignore[no-untyped-def]
+    data = os.urandom(3000)
+    good = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    fields = presigned(server, bucket, "ck") + [("x-amz-checksum-sha256", good)]
+    status, headers, _ = post(server, bucket, fields, data)
+    assert status == 204 and headers["x-amz-checksum-sha256"] == good
+    got = s3.head_object(Bucket=bucket, Key="ck", ChecksumMode="ENABLED")
+    assert got["ChecksumSHA256"] == good
+    wrong = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+    for value, code in ((wrong, "BadDigest"), ("sailorjerry", "InvalidRequest")):
+        fields = presigned(server, bucket, "ck2") + [("x-amz-checksum-sha256", value)]
+        assert error_of(*post(server, bucket, fields, data)[::2])[:2] == (400, code)
+    with s3_error(None, 404):
+        s3.head_object(Bucket=bucket, Key="ck2")
+
+
+def test_expiration_must_be_iso8601_utc(server, bucket):  # type: ignore[no-untyped-def]
+    expiration = str(datetime.now(UTC) + timedelta(minutes=5))  # "2030-01-01 00:00:00+00:00"
+    b64 = base64.b64encode(json.dumps({"expiration": expiration, "conditions": [
+        {"bucket": bucket}, ["starts-with", "$key", ""]]}).encode()).decode()  # fmt: skip
+    sig = base64.b64encode(hmac.digest(server.secret_key.encode(), b64.encode(), "sha1")).decode()
+    fields = [("key", "k"), ("AWSAccessKeyId", server.access_key), ("policy", b64),
+              ("signature", sig)]  # fmt: skip
+    assert error_of(*post(server, bucket, fields, b"x")[::2])[:2] == (400, "InvalidPolicyDocument")
