@@ -184,7 +184,7 @@ def authenticate_header(
     date = headers.get("date")
     stamp = amz_date if amz_date is not None else date
     request_ts = _from_date_header(stamp)[1] if stamp else None
-    if request_ts is None:
+    if request_ts is None or request_ts < 0:  # AWS refuses dates before the epoch outright
         raise S3Error(
             "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"
         )

@@ -193,6 +193,15 @@ def test_date_skew_and_missing_date() -> None:
         authenticate(m, path, query, headers, lookup, now=late)
     assert code(e) == "RequestTimeTooSkewed"
     authenticate(m, path, query, headers, lookup, now=datetime.now(UTC) + timedelta(minutes=14))
+    before_epoch = {**headers, "x-amz-date": "Tue, 07 Jul 1950 21:53:04 GMT"}
+    with pytest.raises(S3Error) as e:
+        authenticate(m, path, query, before_epoch, lookup)
+    assert code(e) == "AccessDenied"
+    with pytest.raises(S3Error) as e:
+        authenticate(
+            m, path, query, {**headers, "x-amz-date": "Tue, 07 Jul 2010 21:53:04 GMT"}, lookup
+        )
+    assert code(e) == "RequestTimeTooSkewed"
     no_date = {k: v for k, v in headers.items() if k != "date"}
     with pytest.raises(S3Error) as e:
         authenticate(m, path, query, no_date, lookup)
