@@ -114,7 +114,8 @@ class ChronicleASGI:
         chunked = "chunked" in req.headers.get("transfer-encoding", "")
         if not chunked and (not declared.isdigit() or int(declared) == 0):
             return
-        if chunked or int(declared) > DRAIN_LIMIT:
+        expect_continue = req.headers.get("expect", "").lower() == "100-continue"
+        if chunked or expect_continue or int(declared) > DRAIN_LIMIT:
             response.headers["connection"] = "close"
             return
         try:

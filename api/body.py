@@ -20,13 +20,23 @@ STREAMING = ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-T
 
 
 class DecodedBody:
-    def __init__(self, req: S3Request, *, want_md5: bool = True, checksum_algorithm: str | None = None) -> None:
+    def __init__(
+        self,
+        req: S3Request,
+        *,
+        want_md5: bool = True,
+        checksum_algorithm: str | None = None,
+        object_checksums: bool = True,
+    ) -> None:
+        """object_checksums=False: x-amz-checksum-* headers describe something else (the
+        completed object of CompleteMultipartUpload), not this body."""
         self.req = req
         h = req.headers
         self.payload_hash = h.get("x-amz-content-sha256", "")
         self.streaming = self.payload_hash.startswith("STREAMING-")
         encodings = [e.strip() for e in h.get("content-encoding", "").split(",") if e.strip()]
-        self.chunked = self.streaming or "aws-chunked" in encodings
+        # Content-Encoding: aws-chunked alone, with a plain payload hash, is not framing.
+        self.chunked = self.streaming
         self.size: int | None
         if self.chunked:
             decoded = h.get("x-amz-decoded-content-length")
@@ -55,11 +65,11 @@ class DecodedBody:
                 raise S3Error("InvalidDigest")
         # Flexible checksums: declared by header value, by trailer, or by algorithm name.
         self.expected: dict[str, str | None] = {}
-        for algo in ALGORITHMS:
+        for algo in ALGORITHMS if object_checksums else ():
             value = h.get(header_name(algo))
             if value is not None:
                 if not is_valid_b64(algo, value):
-                    raise S3Error("InvalidRequest", f"Value for {header_name(algo)} header is invalid.")
+                    raise S3Error("BadDigest", f"The {algo} you specified did not match the calculated checksum.")
                 self.expected[algo] = value
         trailer = h.get("x-amz-trailer", "").strip().lower()
         self.trailer = trailer or None
@@ -68,7 +78,9 @@ class DecodedBody:
             if algo is None:
                 raise S3Error("InvalidRequest", "The value specified in the x-amz-trailer header is not supported")
             self.expected.setdefault(algo, None)
-        sdk_algo = (checksum_algorithm or h.get("x-amz-sdk-checksum-algorithm") or h.get("x-amz-checksum-algorithm") or "").upper()
+        sdk_algo = (checksum_algorithm or "").upper()
+        if object_checksums:
+            sdk_algo = sdk_algo or (h.get("x-amz-sdk-checksum-algorithm") or h.get("x-amz-checksum-algorithm") or "").upper()
         if sdk_algo:
             if sdk_algo not in ALGORITHMS:
                 raise S3Error("InvalidRequest", "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
@@ -140,5 +152,3 @@ def _algo_of_header(name: str) -> str | None:
     return None
 
 
-def decoded_body(req: S3Request, **kwargs: object) -> DecodedBody:
-    return DecodedBody(req, **kwargs)  # type: ignore[arg-type]

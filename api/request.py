@@ -80,15 +80,18 @@ class S3Request:
         if expected is not None and received < expected:
             raise S3Error("IncompleteBody")
 
-    async def read_all(self, limit: int = 10 * 1024 * 1024) -> bytes:
-        """Small documents (XML bodies). Decodes aws-chunked like any body."""
-        from api.body import decoded_body
+    async def read_all(self, limit: int = 10 * 1024 * 1024, *, object_checksums: bool = True) -> bytes:
+        """Small documents (XML bodies), verified like any body (Content-MD5, checksums)."""
+        from api.body import DecodedBody
 
+        body = DecodedBody(self, want_md5=False, object_checksums=object_checksums)
         buf = bytearray()
-        async for chunk in decoded_body(self).chunks():
+        async for chunk in body.chunks():
             buf += chunk
             if len(buf) > limit:
                 raise S3Error("MaxMessageLengthExceeded")
+        body.sink(bytes(buf))
+        body.verify()
         return bytes(buf)
 
 

@@ -13,6 +13,7 @@ from api.handlers import (
     buckets,
     listing,
     multipart,
+    object_attributes,
     object_read,
     object_tagging,
     object_write,
@@ -20,6 +21,7 @@ from api.handlers import (
 )
 from api.request import S3Request
 from api.response import Response
+from projections.namespace_queries import get_bucket
 
 Handler = Callable[[S3Request, ServerContext], Awaitable[Response]]
 
@@ -62,6 +64,8 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("PUT", "object", "tagging"): object_tagging.put_object_tagging,
     ("DELETE", "object", "tagging"): object_tagging.delete_object_tagging,
     ("GET", "object", "acl"): object_tagging.get_object_acl,
+    ("GET", "object", "attributes"): object_attributes.get_object_attributes,
+    ("GET", "object", "torrent"): object_read.get_torrent,
     ("PUT", "object", "acl"): object_tagging.put_object_acl,
 }
 for _sub in buckets.UNCONFIGURED:
@@ -91,7 +95,7 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
 
         return await post_object(req, ctx)
     req.auth = authenticate(req.method, req.raw_path, req.query_string, req.headers, ctx.lookup_secret)
-    authorize(req)
+    await authorize(req, ctx)
     handler = ROUTES.get((req.method, level, sub))
     if handler is None:
         if req.method in ("PUT", "POST", "DELETE") and sub:
@@ -100,8 +104,12 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
     return await handler(req, ctx)
 
 
-def authorize(req: S3Request) -> None:
-    """Only the root identity exists until IAM lands: anonymous requests are denied."""
+async def authorize(req: S3Request, ctx: ServerContext) -> None:
+    """Only the root identity exists until IAM lands: anonymous requests are denied, except
+    that a bucket which does not exist is reported as such, as S3 does."""
     auth: AuthContext = req.auth
     if auth is None or auth.access_key is None:
+        creating = req.method == "PUT" and not req.key and not req.query
+        if req.bucket and not creating and await ctx.read(get_bucket, req.bucket) is None:
+            raise S3Error("NoSuchBucket", extra={"BucketName": req.bucket})
         raise S3Error("AccessDenied")

@@ -41,6 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import ChronicleASGI
     from api.context import ServerContext, Settings
+    from api.protocol import HalfCloseAwareHttpToolsProtocol
     from cli.secrets import root_credentials
     from projections.blobstore import BlobStore
 
@@ -70,7 +71,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=host or "127.0.0.1",
         port=int(port),
         loop="uvloop",
-        http="httptools",
+        http=HalfCloseAwareHttpToolsProtocol,
+        server_header=False,
+        date_header=False,
         lifespan="on",
         access_log=False,
         log_level="warning",

@@ -56,11 +56,11 @@ class Bucket(Aggregate):
         self.versioning = status
 
     @event("ConfigurationSet", topic="chronicle.Bucket.ConfigurationSet")
-    def set_configuration(self, name: str, document: Any, actor: Actor) -> None:
+    def set_configuration(self, subresource: str, document: Any, actor: Actor) -> None:
         """A bucket subresource (tagging, policy, cors, ...) replaced as a whole."""
 
     @event("ConfigurationDeleted", topic="chronicle.Bucket.ConfigurationDeleted")
-    def delete_configuration(self, name: str, actor: Actor) -> None:
+    def delete_configuration(self, subresource: str, actor: Actor) -> None:
         pass
 
 
@@ -138,6 +138,7 @@ class MultipartUpload(Aggregate):
     @event("Completed", topic="chronicle.MultipartUpload.Completed")
     def complete(self, version_id: UUID, actor: Actor) -> None:
         self.state = "completed"
+        self.version_id = version_id
 
     @event("Aborted", topic="chronicle.MultipartUpload.Aborted")
     def abort(self, actor: Actor) -> None:

@@ -87,12 +87,12 @@ def _set_config(tx: Tx, bucket: str, name: str, document: Any) -> None:
 
 
 def _configuration_set(tx: Tx, position: int, e: Any) -> None:
-    _set_config(tx, _name_of(tx, e), e.name, e.document)
+    _set_config(tx, _name_of(tx, e), e.subresource, e.document)
 
 
 def _configuration_deleted(tx: Tx, position: int, e: Any) -> None:
     tx.execute(
-        "DELETE FROM ns_bucket_configs WHERE bucket = ? AND name = ?", (_name_of(tx, e), e.name)
+        "DELETE FROM ns_bucket_configs WHERE bucket = ? AND name = ?", (_name_of(tx, e), e.subresource)
     )
 
 

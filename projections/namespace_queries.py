@@ -105,6 +105,8 @@ def _walk(
     """Generic listing walk over rows ordered by key. `fetch(lower, inclusive, upper, limit)`
     returns the next rows."""
     page = Page()
+    if max_keys == 0:
+        return page
     upper = successor(prefix) if prefix else None
     lower, inclusive = (prefix, True) if prefix and (start is None or start < prefix) else (start, start_inclusive)
     lower, inclusive = _past_common_prefix(lower, inclusive, prefix, delimiter)
@@ -214,6 +216,8 @@ def list_versions(
 
     # The generic walk resumes after a key; versions of one key span rows, so resume by row.
     page = Page()
+    if max_keys == 0:
+        return page
     upper = successor(prefix) if prefix else None
     lower: str | None
     if prefix and (key_marker is None or key_marker < prefix):

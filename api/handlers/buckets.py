@@ -33,14 +33,28 @@ def canonical_id(owner: str) -> str:
 
 
 async def list_all_buckets(req: S3Request, ctx: ServerContext) -> Response:
-    rows = await ctx.read(list_buckets)
+    prefix = req.query.get("prefix", "")
+    after = req.query.get("continuation-token", "")
+    raw_max = req.query.get("max-buckets")
+    limit = 10000
+    if raw_max is not None:
+        if not raw_max.isdigit() or not 1 <= int(raw_max) <= 10000:
+            raise S3Error("InvalidArgument", "Argument max-buckets must be an integer between 1 and 10000", extra={"ArgumentName": "max-buckets", "ArgumentValue": raw_max})
+        limit = int(raw_max)
+    rows = [r for r in await ctx.read(list_buckets) if r["name"].startswith(prefix) and r["name"] > after]
+    page, truncated = rows[:limit], len(rows) > limit
     x = X().open("ListAllMyBucketsResult", xmlns=True)
     owner_xml(x, req.access_key)
     x.open("Buckets")
-    for row in rows:
+    for row in page:
         x.open("Bucket").leaf("Name", row["name"]).leaf("CreationDate", iso8601(row["created_us"]))
         x.leaf("BucketRegion", row["region"]).close("Bucket")
-    x.close("Buckets").close("ListAllMyBucketsResult")
+    x.close("Buckets")
+    if truncated:
+        x.leaf("ContinuationToken", page[-1]["name"])
+    if prefix:
+        x.leaf("Prefix", prefix)
+    x.close("ListAllMyBucketsResult")
     return xml(x.bytes())
 
 
@@ -74,6 +88,8 @@ async def create_bucket(req: S3Request, ctx: ServerContext) -> Response:
             return [Bucket(name=name, region=region, owner=owner, actor=actor, settings=settings)]
         if bucket.exists:
             if bucket.owner == owner:
+                if region == "us-east-1":
+                    raise _AlreadyOwned()
                 raise S3Error("BucketAlreadyOwnedByYou", extra={"BucketName": name})
             raise S3Error("BucketAlreadyExists", extra={"BucketName": name})
         bucket.recreate(name=name, region=region, owner=owner, actor=actor, settings=settings)
@@ -82,11 +98,20 @@ async def create_bucket(req: S3Request, ctx: ServerContext) -> Response:
     def check(tx: Tx) -> None:
         row = get_bucket(tx, name)
         if row is not None:
+            if row["owner"] == owner and region == "us-east-1":
+                raise _AlreadyOwned()
             code = "BucketAlreadyOwnedByYou" if row["owner"] == owner else "BucketAlreadyExists"
             raise S3Error(code, extra={"BucketName": name})
 
-    await ctx.commit(Change(build=build, check=check))
+    try:
+        await ctx.commit(Change(build=build, check=check))
+    except _AlreadyOwned:
+        pass  # us-east-1 answers 200 and leaves the bucket as it is
     return empty(200, {"location": f"/{name}"})
+
+
+class _AlreadyOwned(Exception):
+    pass
 
 
 async def head_bucket(req: S3Request, ctx: ServerContext) -> Response:

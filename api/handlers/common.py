@@ -77,7 +77,15 @@ def user_metadata(req: S3Request) -> dict[str, str]:
 
 
 def stored_headers(req: S3Request) -> dict[str, str]:
-    return {name: req.headers[name] for name in STORED_HEADERS if name in req.headers}
+    stored = {name: req.headers[name] for name in STORED_HEADERS if name in req.headers}
+    if "content-encoding" in stored:
+        # aws-chunked is transfer framing, not a property of the object.
+        rest = [e.strip() for e in stored["content-encoding"].split(",") if e.strip() and e.strip() != "aws-chunked"]
+        if rest:
+            stored["content-encoding"] = ",".join(rest)
+        else:
+            del stored["content-encoding"]
+    return stored
 
 
 def check_key(key: str) -> None:

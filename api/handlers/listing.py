@@ -51,7 +51,8 @@ async def list_objects_v1(req: S3Request, ctx: ServerContext) -> Response:
     enc = _encoder(req)
     page = await ctx.read(_listing, req.bucket, prefix, delimiter, marker or None, max_keys)
     x = X().open("ListBucketResult", xmlns=True)
-    x.leaf("Name", req.bucket).leaf("Prefix", enc(prefix)).leaf("Marker", enc(marker))
+    # v1 leaves Prefix unencoded (clients decode only Marker, NextMarker, Delimiter and keys).
+    x.leaf("Name", req.bucket).leaf("Prefix", prefix).leaf("Marker", enc(marker))
     x.leaf("MaxKeys", max_keys)
     if delimiter:
         x.leaf("Delimiter", enc(delimiter))
@@ -73,13 +74,11 @@ async def list_objects_v2(req: S3Request, ctx: ServerContext) -> Response:
     max_keys = _max_keys(req)
     enc = _encoder(req)
     start: str | None = start_after or None
-    if token is not None:
+    if token:
         try:
             start = base64.urlsafe_b64decode(token.encode()).decode()
         except (ValueError, UnicodeDecodeError):
             raise S3Error("InvalidArgument", "The continuation token provided is incorrect", extra={"ArgumentName": "continuation-token"}) from None
-        if not token:
-            raise S3Error("InvalidArgument", "The continuation token provided is incorrect", extra={"ArgumentName": "continuation-token"})
     page = await ctx.read(_listing, req.bucket, prefix, delimiter, start, max_keys)
     x = X().open("ListBucketResult", xmlns=True)
     x.leaf("Name", req.bucket).leaf("Prefix", enc(prefix))

@@ -235,7 +235,7 @@ def _upload_and_parts(tx: Tx, bucket: str, key: str, upload_id: str) -> tuple[di
 
 async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
     upload_id = req.query["uploadId"]
-    doc = parse(await req.read_all(), "CompleteMultipartUpload")
+    doc = parse(await req.read_all(object_checksums=False), "CompleteMultipartUpload")
     requested: list[tuple[int, str, dict[str, str]]] = []
     for part in children(doc, "Part"):
         number, etag = text(part, "PartNumber"), text(part, "ETag")
@@ -245,7 +245,12 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
         requested.append((int(number), strip_etag(etag), sums))
     if not requested:
         raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
-    upload, parts = await ctx.read(_upload_and_parts, req.bucket, req.key, upload_id)
+    try:
+        upload, parts = await ctx.read(_upload_and_parts, req.bucket, req.key, upload_id)
+    except S3Error as err:
+        if err.code != "NoSuchUpload":
+            raise
+        return await _already_completed(req, ctx, upload_id, err)
     numbers = [n for n, _, _ in requested]
     if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
         raise S3Error("InvalidPartOrder")
@@ -306,6 +311,25 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
         out[header_name(algo)] = checksum[algo]
         out["x-amz-checksum-type"] = ctype
     return xml(x.close("CompleteMultipartUploadResult").bytes(), headers=out)
+
+
+async def _already_completed(req: S3Request, ctx: ServerContext, upload_id: str, err: S3Error) -> Response:
+    """A retried Complete of an upload that completed: answer as the first time did."""
+    if not _valid_upload_id(upload_id):
+        raise err
+    try:
+        mpu = await anyio.to_thread.run_sync(ctx.store.repository.get, UUID(upload_id))
+    except Exception:  # noqa: BLE001 - no such aggregate
+        raise err from None
+    if mpu.state != "completed" or mpu.bucket != req.bucket or mpu.key != req.key:
+        raise err
+    row = await ctx.read(lambda tx: tx.one("SELECT etag, version_id FROM ns_versions WHERE id = ?", (mpu.version_id.hex,)))
+    if row is None:
+        raise err
+    x = X().open("CompleteMultipartUploadResult", xmlns=True)
+    x.leaf("Location", f"/{req.bucket}/{req.key}").leaf("Bucket", req.bucket).leaf("Key", req.key)
+    x.leaf("ETag", etag_header(row["etag"]))
+    return xml(x.close("CompleteMultipartUploadResult").bytes(), headers=version_headers(row["version_id"]))
 
 
 async def abort_upload(req: S3Request, ctx: ServerContext) -> Response:

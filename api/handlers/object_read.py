@@ -113,11 +113,16 @@ def part_range(row: dict[str, Any], part_number: str) -> tuple[int, int, int]:
     if not parts:
         if n == 1:
             return 0, row["size"] - 1, 1
-        raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", status=416)
+        raise S3Error("InvalidPart", "The requested partnumber is not satisfiable")
     if n > len(parts):
-        raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", status=416)
+        raise S3Error("InvalidPart", "The requested partnumber is not satisfiable")
     start = sum(int(p["size"]) for p in parts[: n - 1])
     return start, start + int(parts[n - 1]["size"]) - 1, len(parts)
+
+
+async def get_torrent(req: S3Request, ctx: ServerContext) -> Response:
+    """Torrents are not served: S3 answers NoSuchKey where it has none."""
+    raise S3Error("NoSuchKey", extra={"Key": req.key})
 
 
 async def get_object(req: S3Request, ctx: ServerContext) -> Response:

@@ -270,7 +270,7 @@ async def delete_one(
         committed = await ctx.commit(change)
         vid = committed.results[0]
         if vid is None:
-            return {}
+            return {"x-amz-delete-marker": "false"}
         return {"x-amz-delete-marker": "true", **version_headers(vid)}
     if version_id != "null" and not (len(version_id) == 32 and all(c in "0123456789abcdef" for c in version_id)):
         raise S3Error("InvalidArgument", "Invalid version id specified", extra={"ArgumentName": "versionId", "ArgumentValue": version_id})

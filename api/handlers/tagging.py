@@ -78,12 +78,12 @@ async def put_bucket_tagging(req: S3Request, ctx: ServerContext) -> Response:
     from api.handlers.buckets import update_bucket
 
     tags = tags_from_xml(await req.read_all(), MAX_BUCKET_TAGS)
-    await update_bucket(req, ctx, lambda b, actor: b.set_configuration(name="tagging", document=tags, actor=actor))
+    await update_bucket(req, ctx, lambda b, actor: b.set_configuration(subresource="tagging", document=tags, actor=actor))
     return empty(204)
 
 
 async def delete_bucket_tagging(req: S3Request, ctx: ServerContext) -> Response:
     from api.handlers.buckets import update_bucket
 
-    await update_bucket(req, ctx, lambda b, actor: b.delete_configuration(name="tagging", actor=actor))
+    await update_bucket(req, ctx, lambda b, actor: b.delete_configuration(subresource="tagging", actor=actor))
     return empty(204)

@@ -91,11 +91,20 @@ def test_bucket_can_be_recreated_after_delete(s3, bucket_name):
         s3.delete_bucket(Bucket=bucket_name)
 
 
-def test_create_existing_own_bucket_is_already_owned_by_you(s3, bucket):
-    # AWS answers 409 BucketAlreadyOwnedByYou in every region but the legacy
-    # us-east-1 (which answers 200); MinIO answers 409 everywhere. We follow 409.
+def test_recreate_own_bucket_in_us_east_1_is_ok_and_keeps_contents(s3, bucket):
+    # AWS's legacy us-east-1 answers 200 to re-creating your own bucket (every other
+    # region answers 409 BucketAlreadyOwnedByYou); Ceph's s3-tests expect the same.
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"x")
+    s3.create_bucket(Bucket=bucket)
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"x"
+
+
+def test_recreate_own_bucket_elsewhere_is_already_owned_by_you(server_factory):
+    srv = server_factory(env={"CHRONICLE_REGION": "eu-west-1"})
+    s3 = srv.client()
+    s3.create_bucket(Bucket="mine", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     with s3_error("BucketAlreadyOwnedByYou", 409):
-        s3.create_bucket(Bucket=bucket)
+        s3.create_bucket(Bucket="mine", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
 
 
 @pytest.mark.parametrize(
