@@ -34,7 +34,6 @@ class DecodedBody:
         h = req.headers
         self.payload_hash = h.get("x-amz-content-sha256", "")
         self.streaming = self.payload_hash.startswith("STREAMING-")
-        encodings = [e.strip() for e in h.get("content-encoding", "").split(",") if e.strip()]
         # Content-Encoding: aws-chunked alone, with a plain payload hash, is not framing.
         self.chunked = self.streaming
         self.size: int | None
