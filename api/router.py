@@ -90,6 +90,11 @@ def select(req: S3Request) -> tuple[str, str]:
 
 async def route(req: S3Request, ctx: ServerContext) -> Response:
     level, sub = select(req)
+    if req.method == "OPTIONS":
+        # A CORS preflight. No bucket has a CORS configuration yet, so none is allowed.
+        if "origin" not in req.headers:
+            raise S3Error("BadRequest", "Insufficient information. Origin request header needed.")
+        raise S3Error("AccessForbidden", "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.", status=403)
     if req.method == "POST" and level == "bucket" and sub == "" and req.headers.get("content-type", "").startswith("multipart/form-data"):
         from api.handlers.post_object import post_object
 

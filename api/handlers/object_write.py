@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -45,11 +46,8 @@ def write_preconditions(req: S3Request, bucket: str, key: str) -> Callable[[Tx],
         if if_none is None and if_match is None:
             return
         current = live_object(tx, bucket, key)
-        if if_none is not None:
-            if if_none.strip() != "*":
-                raise S3Error("NotImplemented", "If-None-Match on writes supports only '*'")
-            if current is not None:
-                raise S3Error("PreconditionFailed", extra={"Condition": "If-None-Match"})
+        if if_none is not None and current is not None and etag_matches(if_none, current["etag"]):
+            raise S3Error("PreconditionFailed", extra={"Condition": "If-None-Match"})
         if if_match is not None:
             if current is None:
                 raise S3Error("NoSuchKey", extra={"Key": key})
@@ -254,18 +252,63 @@ def _copy_check(req: S3Request, bucket: str, key: str, src: dict[str, Any]) -> C
 
 async def delete_object(req: S3Request, ctx: ServerContext) -> Response:
     version_id = req.query.get("versionId")
-    result = await delete_one(ctx, req, req.bucket, req.key, version_id)
+    result = await delete_one(ctx, req, req.bucket, req.key, version_id, delete_conditions_from_headers(req))
     return empty(204, result)
 
 
+@dataclass
+class DeleteConditions:
+    """Conditional delete (If-Match, x-amz-if-match-last-modified-time, -size): checked
+    against the target inside the append transaction; a missing target is no error."""
+
+    etag: str | None = None
+    mtime_us: int | None = None
+    size: int | None = None
+
+    def check(self, tx: Tx, bucket: str, key: str, version_id: str | None) -> None:
+        if self.etag is None and self.mtime_us is None and self.size is None:
+            return
+        target = version_by_id(tx, bucket, key, version_id) if version_id else live_object(tx, bucket, key)
+        if target is None or target["is_delete_marker"]:
+            return
+        if self.etag is not None and not etag_matches(self.etag, target["etag"]):
+            raise S3Error("PreconditionFailed", extra={"Condition": "If-Match"})
+        if self.mtime_us is not None and target["mtime_us"] // 1_000_000 != self.mtime_us // 1_000_000:
+            raise S3Error("PreconditionFailed", extra={"Condition": "x-amz-if-match-last-modified-time"})
+        if self.size is not None and int(target["size"]) != self.size:
+            raise S3Error("PreconditionFailed", extra={"Condition": "x-amz-if-match-size"})
+
+
+def delete_conditions_from_headers(req: S3Request) -> DeleteConditions:
+    h = req.headers
+    size = h.get("x-amz-if-match-size")
+    mtime = h.get("x-amz-if-match-last-modified-time")
+    return DeleteConditions(
+        etag=h.get("if-match"),
+        mtime_us=parse_http_date(mtime) if mtime else None,
+        size=int(size) if size is not None and size.isdigit() else None,
+    )
+
+
 async def delete_one(
-    ctx: ServerContext, req: S3Request, bucket: str, key: str, version_id: str | None
+    ctx: ServerContext,
+    req: S3Request,
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    conditions: DeleteConditions | None = None,
 ) -> dict[str, str]:
     actor = req.actor()
+    conds = conditions or DeleteConditions()
     if version_id is None:
+
+        def check_marker(tx: Tx) -> None:
+            bucket_must_exist(tx, bucket)
+            conds.check(tx, bucket, key, None)
+
         change = Change(
             build=lambda: [DeleteMarker(bucket=bucket, key=key, actor=actor)],
-            check=lambda tx: bucket_must_exist(tx, bucket) and None,
+            check=check_marker,
         )
         committed = await ctx.commit(change)
         vid = committed.results[0]
@@ -288,11 +331,20 @@ async def delete_one(
         aggregate.remove(actor=actor)
         return [aggregate]
 
-    await ctx.commit(Change(build=build))
+    await ctx.commit(Change(build=build, check=lambda tx: conds.check(tx, bucket, key, version_id)))
     out = {"x-amz-version-id": version_id}
     if row["is_delete_marker"]:
         out["x-amz-delete-marker"] = "true"
     return out
+
+
+def _parse_iso(value: str) -> int | None:
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(value.strip().replace("Z", "+00:00")).timestamp() * 1_000_000)
+    except ValueError:
+        return None
 
 
 def _find_version(tx: Tx, bucket: str, key: str, version_id: str) -> dict[str, Any] | None:
@@ -312,15 +364,22 @@ async def delete_objects(req: S3Request, ctx: ServerContext) -> Response:
         key = text(obj, "Key")
         if key is None:
             raise S3Error("MalformedXML")
-        targets.append((key, text(obj, "VersionId")))
+        size = text(obj, "Size")
+        mtime = text(obj, "LastModifiedTime")
+        conds = DeleteConditions(
+            etag=text(obj, "ETag"),
+            mtime_us=_parse_iso(mtime) if mtime else None,
+            size=int(size) if size is not None and size.strip().isdigit() else None,
+        )
+        targets.append((key, text(obj, "VersionId"), conds))
 
-    async def one(key: str, vid: str | None) -> tuple[str, str | None, dict[str, str] | S3Error]:
+    async def one(key: str, vid: str | None, conds: DeleteConditions) -> tuple[str, str | None, dict[str, str] | S3Error]:
         try:
-            return key, vid, await delete_one(ctx, req, req.bucket, key, vid)
+            return key, vid, await delete_one(ctx, req, req.bucket, key, vid, conds)
         except S3Error as err:
             return key, vid, err
 
-    results = await asyncio.gather(*(one(k, v) for k, v in targets))
+    results = await asyncio.gather(*(one(k, v, c) for k, v, c in targets))
     x = X().open("DeleteResult", xmlns=True)
     for key, vid, outcome in results:
         if isinstance(outcome, S3Error):
