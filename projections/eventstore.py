@@ -19,7 +19,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from domain.errors import DomainError
-from projections.namespace import NamespaceProjection
+from projections.inline import InlineProjections
 from projections.sql import Dialect, PostgresDialect
 from projections.tx import Tx
 
@@ -40,7 +40,7 @@ class Change:
 
 class _InlineProjecting:
     dialect: Dialect
-    projection = NamespaceProjection()
+    projection = InlineProjections()
     mapper: Mapper[UUID] | None = None
 
     def read(self) -> Any:

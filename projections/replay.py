@@ -1,4 +1,4 @@
-"""Rebuild the namespace projection from the log: drop its tables, replay every event.
+"""Rebuild the inline projections (namespace and IAM) from the log: drop its tables, replay every event.
 
 Because every column derives from the events, the rebuilt tables equal the ones the live
 system wrote (DESIGN invariant 1). The blob_data table is blob storage and is kept.
@@ -11,8 +11,7 @@ from collections.abc import Callable
 from eventsourcing.persistence import StoredEvent
 
 from projections.eventstore import ChronicleApplication, PostgresChronicleRecorder
-from projections.namespace import NamespaceProjection
-from projections.namespace_schema import PROJECTION_TABLES, namespace_ddl
+from projections.inline import INLINE_TABLES, InlineProjections, inline_ddl
 from projections.tx import Tx
 
 PAGE = 1000
@@ -20,16 +19,16 @@ PAGE = 1000
 
 def rebuild_namespace(app: ChronicleApplication, progress: Callable[[int, int], None] | None = None) -> int:
     store = app.store
-    projection = NamespaceProjection()
+    projection = InlineProjections()
     total = store.max_notification_id() or 0
     applied = 0
     with store.datastore.transaction(commit=True) as cursor:
         if isinstance(store, PostgresChronicleRecorder):
             store._lock_table(cursor)  # no append may interleave with the rebuild
         tx = Tx(cursor, store.dialect)
-        for table in PROJECTION_TABLES:
+        for table in INLINE_TABLES:
             tx.execute(f"DROP TABLE IF EXISTS {table}")
-        for statement in namespace_ddl(store.dialect):
+        for statement in inline_ddl(store.dialect):
             tx.execute(statement)
         start = 1
         while True:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from projections.namespace_schema import PROJECTION_TABLES
+from projections.inline import INLINE_TABLES as PROJECTION_TABLES
 from tests.helpers.server import REPO_ROOT, chronicle_command
 
 

@@ -1,0 +1,27 @@
+"""IAM projection tables: credentials, users, groups, policies, roles.
+
+Revision ID: 0002_iam
+Revises: 0001_namespace
+"""
+
+from alembic import op
+
+from projections.iam_schema import IAM_TABLES, iam_ddl
+from projections.sql import Dialect, PostgresDialect
+
+revision = "0002_iam"
+down_revision = "0001_namespace"
+
+
+def _dialect() -> Dialect:
+    return PostgresDialect() if op.get_bind().dialect.name == "postgresql" else Dialect()
+
+
+def upgrade() -> None:
+    for statement in iam_ddl(_dialect()):
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    for table in IAM_TABLES:
+        op.execute(f"DROP TABLE IF EXISTS {table}")

@@ -1,0 +1,32 @@
+"""The projections applied inline, in the append transaction (DESIGN invariant 2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.iam import IamProjection
+from projections.iam_schema import IAM_TABLES, iam_ddl
+from projections.namespace import NamespaceProjection
+from projections.namespace_schema import PROJECTION_TABLES as NAMESPACE_TABLES
+from projections.namespace_schema import namespace_ddl
+from projections.sql import Dialect
+from projections.tx import Tx
+
+INLINE_TABLES = NAMESPACE_TABLES + IAM_TABLES
+
+
+class InlineProjections:
+    def __init__(self) -> None:
+        self.parts = (NamespaceProjection(), IamProjection())
+
+    def apply(self, tx: Tx, position: int, event: Any) -> Any:
+        result = None
+        for part in self.parts:
+            r = part.apply(tx, position, event)
+            if r is not None:
+                result = r
+        return result
+
+
+def inline_ddl(d: Dialect) -> list[str]:
+    return namespace_ddl(d) + iam_ddl(d)
