@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,12 +29,39 @@ class Settings:
 
 
 class ServerContext:
-    def __init__(self, store: ChronicleApplication, blobs: BlobStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: ChronicleApplication,
+        blobs: BlobStore,
+        settings: Settings,
+        master_key: bytes,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        from api.identity import IdentityStore
+        from api.sealing import Sealer
+
         self.store = store
         self.blobs = blobs
         self.settings = settings
+        self.sealer = Sealer(master_key)
+        self.clock = clock
         self.committer = GroupCommitter(store)
         self._limiter = anyio.CapacityLimiter(32)
+        self.identities = IdentityStore(self)
+
+    def check_master_key(self) -> None:
+        """Record the key's check value on first start; refuse a different key afterwards."""
+        value = self.sealer.check_value()
+        with self.store.store.datastore.transaction(commit=True) as cursor:
+            tx = Tx(cursor, self.store.store.dialect)
+            stored = tx.scalar("SELECT value FROM chronicle_settings WHERE name = 'master-key-check'")
+            if stored is None:
+                tx.execute("INSERT INTO chronicle_settings (name, value) VALUES ('master-key-check', ?) ON CONFLICT (name) DO NOTHING", (value,))
+            elif stored != value:
+                raise SystemExit(
+                    "CHRONICLE_MASTER_KEY does not match the key this database was set up with: "
+                    "start every node with the same key."
+                )
 
     def read_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self.store.store.read() as cursor:
@@ -46,11 +74,6 @@ class ServerContext:
 
     async def commit(self, change: Change) -> Change:
         return await self.committer.commit(change)
-
-    def lookup_secret(self, access_key: str) -> str | None:
-        if access_key == self.settings.root_user:
-            return self.settings.root_password
-        return None
 
     def close(self) -> None:
         self.committer.close()

@@ -30,6 +30,7 @@ class S3Request:
     key: str = ""
     query: dict[str, str] = field(default_factory=dict)
     auth: Any = None
+    identity: Any = None
     _body_used: bool = False
 
     @property

@@ -19,6 +19,7 @@ from api.handlers import (
     object_write,
     tagging,
 )
+from api.identity import Identity, access_key_of
 from api.request import S3Request
 from api.response import Response
 from projections.namespace_queries import get_bucket
@@ -99,7 +100,7 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
         from api.handlers.post_object import post_object
 
         return await post_object(req, ctx)
-    req.auth = authenticate(req.method, req.raw_path, req.query_string, req.headers, ctx.lookup_secret)
+    await authenticate_request(req, ctx)
     await authorize(req, ctx)
     handler = ROUTES.get((req.method, level, sub))
     if handler is None:
@@ -107,6 +108,22 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
             raise S3Error("NotImplemented", f"The {sub} subresource is not implemented yet.")
         raise S3Error("MethodNotAllowed")
     return await handler(req, ctx)
+
+
+async def authenticate_request(req: S3Request, ctx: ServerContext) -> None:
+    """Resolve the claimed key from the IAM lookup (off the event loop), then verify the
+    signature with its secret. Sets req.auth and req.identity."""
+    claimed = access_key_of(req)
+    secret: str | None = None
+    identity: Identity | None = None
+    if claimed:
+        token = req.headers.get("x-amz-security-token") or req.query.get("X-Amz-Security-Token")
+        secret, identity = await ctx.identities.resolve(claimed, token)
+    req.auth = authenticate(
+        req.method, req.raw_path, req.query_string, req.headers,
+        lambda key: secret if key == claimed else None,
+    )
+    req.identity = identity if req.auth.access_key is not None else None
 
 
 async def authorize(req: S3Request, ctx: ServerContext) -> None:

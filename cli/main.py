@@ -63,7 +63,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         domain=args.domain or os.environ.get("CHRONICLE_DOMAIN") or None,
     )
     blobs = BlobStore(data_dir / "blobs")
-    ctx = ServerContext(store, blobs, settings)
+    from cli.secrets import master_key
+
+    ctx = ServerContext(store, blobs, settings, master_key(data_dir))
+    ctx.check_master_key()
     app = ChronicleASGI(ctx)
     host, _, port = args.address.rpartition(":")
     config = uvicorn.Config(

@@ -8,7 +8,7 @@ are read and ignored, as AWS ignores them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import quote
 
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
@@ -164,16 +164,27 @@ def _missing(name: str) -> S3Error:
     )
 
 
-def _authenticate(form: dict[str, str], bucket: str, key: str, ctx: ServerContext) -> AuthContext:
+async def _form_secrets(form: dict[str, str], ctx: ServerContext) -> Callable[[str], str | None]:
+    """Resolve the key the form claims through the IAM lookup before its signature is checked."""
+    claimed = form.get("awsaccesskeyid") or (form.get("x-amz-credential") or "").split("/", 1)[0]
+    if not claimed:
+        return lambda _key: None
+    secret, _identity = await ctx.identities.resolve(claimed, form.get("x-amz-security-token"))
+    return lambda key: secret if key == claimed else None
+
+
+def _authenticate(
+    form: dict[str, str], bucket: str, key: str, lookup_secret: Callable[[str], str | None]
+) -> AuthContext:
     if "awsaccesskeyid" in form and "x-amz-algorithm" not in form:
-        access_key = verify_post_signature(form, ctx.lookup_secret)
+        access_key = verify_post_signature(form, lookup_secret)
         length_range = check_policy(form["policy"], form, bucket=bucket, key=key)
         return AuthContext(
             access_key, "post", UNSIGNED_PAYLOAD,
             security_token=form.get("x-amz-security-token"), content_length_range=length_range,
         )  # fmt: skip
     auth = verify_post_policy(
-        form, bucket=bucket, key=key, content_length=None, lookup_secret=ctx.lookup_secret
+        form, bucket=bucket, key=key, content_length=None, lookup_secret=lookup_secret
     )
     if auth.access_key is None:  # only the root identity exists until IAM lands
         raise S3Error("AccessDenied")
@@ -257,7 +268,7 @@ async def _post(req: S3Request, ctx: ServerContext, body: _Body) -> Response:
     if not key:
         raise _missing("key")
     check_key(key)
-    req.auth = auth = _authenticate(form, req.bucket, key, ctx)
+    req.auth = auth = _authenticate(form, req.bucket, key, await _form_secrets(form, ctx))
     meta = _metadata(form)
     headers = {name: form[name] for name in STORED_HEADERS if name in form}
     tags = tags_from_xml(form["tagging"].encode()) if form.get("tagging") else {}

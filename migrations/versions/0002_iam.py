@@ -20,8 +20,10 @@ def _dialect() -> Dialect:
 def upgrade() -> None:
     for statement in iam_ddl(_dialect()):
         op.execute(statement)
+    # Not a projection: the master key's check value, so a node with another key refuses to start.
+    op.execute("CREATE TABLE IF NOT EXISTS chronicle_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
 def downgrade() -> None:
-    for table in IAM_TABLES:
+    for table in (*IAM_TABLES, "chronicle_settings"):
         op.execute(f"DROP TABLE IF EXISTS {table}")

@@ -1,0 +1,1 @@
+"""MinIO admin API v3 support: madmin's payload encryption, endpoint table, JSON shapes."""
