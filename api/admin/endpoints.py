@@ -78,60 +78,85 @@ def _ep(command: str, method: str, query: tuple[str, ...] = (), **kw) -> Endpoin
 ENDPOINTS: dict[str, Endpoint] = {
     # ---- users ------------------------------------------------------------------------------
     "add-user": _ep(
-        "add-user", "PUT", ("accessKey",),
-        encrypted_request=True, encrypted_response=False,
+        "add-user",
+        "PUT",
+        ("accessKey",),
+        encrypted_request=True,
+        encrypted_response=False,
         description="Create a user or update its secret/status (madmin SetUser/AddUser).",
         request_shape="AddOrUpdateUserReq",
         notes=(
-            "minio-py body: {\"status\":\"enabled\",\"secretKey\":...}; madmin: "
-            "{\"secretKey\":...,\"status\":...} (+\"policy\" omitempty).",
+            'minio-py body: {"status":"enabled","secretKey":...}; madmin: '
+            '{"secretKey":...,"status":...} (+"policy" omitempty).',
             "MinIO refuses accessKey == root or an existing STS/service-account key.",
         ),
     ),
     "remove-user": _ep(
-        "remove-user", "DELETE", ("accessKey",),
-        encrypted_request=False, encrypted_response=False,
+        "remove-user",
+        "DELETE",
+        ("accessKey",),
+        encrypted_request=False,
+        encrypted_response=False,
         description="Delete a user.",
     ),
     "list-users": _ep(
-        "list-users", "GET",
-        encrypted_request=False, encrypted_response=True,
+        "list-users",
+        "GET",
+        encrypted_request=False,
+        encrypted_response=True,
         description="All users: {accessKey: UserInfo} (secretKey never included).",
         optional_query=("bucket",),
         response_shape="list_users_response",
     ),
     "user-info": _ep(
-        "user-info", "GET", ("accessKey",),
-        encrypted_request=False, encrypted_response=False,
+        "user-info",
+        "GET",
+        ("accessKey",),
+        encrypted_request=False,
+        encrypted_response=False,
         description="One user's UserInfo (plain JSON). A user may read its own info.",
         response_shape="user_info",
     ),
     "set-user-status": _ep(
-        "set-user-status", "PUT", ("accessKey", "status"),
-        encrypted_request=False, encrypted_response=False,
+        "set-user-status",
+        "PUT",
+        ("accessKey", "status"),
+        encrypted_request=False,
+        encrypted_response=False,
         description="status=enabled|disabled.",
     ),
     # ---- canned policies --------------------------------------------------------------------
     "add-canned-policy": _ep(
-        "add-canned-policy", "PUT", ("name",),
-        encrypted_request=False, encrypted_response=False,
+        "add-canned-policy",
+        "PUT",
+        ("name",),
+        encrypted_request=False,
+        encrypted_response=False,
         description="Create or replace a policy; the body is the raw policy JSON (not encrypted).",
         request_shape="policy document",
     ),
     "remove-canned-policy": _ep(
-        "remove-canned-policy", "DELETE", ("name",),
-        encrypted_request=False, encrypted_response=False,
+        "remove-canned-policy",
+        "DELETE",
+        ("name",),
+        encrypted_request=False,
+        encrypted_response=False,
         description="Delete a policy.",
     ),
     "list-canned-policies": _ep(
-        "list-canned-policies", "GET",
-        encrypted_request=False, encrypted_response=False,
+        "list-canned-policies",
+        "GET",
+        encrypted_request=False,
+        encrypted_response=False,
         description="{name: policy document} for every policy (plain JSON).",
         response_shape="list_canned_policies_response",
     ),
     "info-canned-policy": _ep(
-        "info-canned-policy", "GET", ("name",),
-        encrypted_request=False, encrypted_response=False,
+        "info-canned-policy",
+        "GET",
+        ("name",),
+        encrypted_request=False,
+        encrypted_response=False,
         description=(
             "Without v: the raw policy document (minio-py). With v=2: PolicyInfo "
             "{PolicyName, Policy, CreateDate, UpdateDate} (mc)."
@@ -140,8 +165,11 @@ ENDPOINTS: dict[str, Endpoint] = {
         response_shape="policy_info",
     ),
     "set-user-or-group-policy": _ep(
-        "set-user-or-group-policy", "PUT", ("policyName", "userOrGroup", "isGroup"),
-        encrypted_request=False, encrypted_response=False,
+        "set-user-or-group-policy",
+        "PUT",
+        ("policyName", "userOrGroup", "isGroup"),
+        encrypted_request=False,
+        encrypted_response=False,
         description=(
             "Replace the entity's policy set with policyName (comma-separated names; "
             "empty = none). isGroup=true|false. Deprecated in madmin v3, gone in v4; "
@@ -150,8 +178,10 @@ ENDPOINTS: dict[str, Endpoint] = {
         clients=("minio-py",),
     ),
     "idp/builtin/policy/attach": _ep(
-        "idp/builtin/policy/attach", "POST",
-        encrypted_request=True, encrypted_response=True,
+        "idp/builtin/policy/attach",
+        "POST",
+        encrypted_request=True,
+        encrypted_response=True,
         description=(
             "Attach policies to a user or group (PolicyAssociationReq) → "
             "PolicyAssociationResp with policiesAttached (only the newly attached)."
@@ -161,19 +191,23 @@ ENDPOINTS: dict[str, Endpoint] = {
         notes=(
             "madmin also accepts 201/204 with no body (older servers); minio-py too.",
             "Nothing to change (all already attached / none attached): 400 "
-            "XMinioAdminPolicyChangeAlreadyApplied, \"The specified policy change is already in effect.\"",
+            'XMinioAdminPolicyChangeAlreadyApplied, "The specified policy change is already in effect."',
         ),
     ),
     "idp/builtin/policy/detach": _ep(
-        "idp/builtin/policy/detach", "POST",
-        encrypted_request=True, encrypted_response=True,
+        "idp/builtin/policy/detach",
+        "POST",
+        encrypted_request=True,
+        encrypted_response=True,
         description="Detach policies; response carries policiesDetached.",
         request_shape="PolicyAssociationReq",
         response_shape="policy_association_response",
     ),
     "idp/builtin/policy-entities": _ep(
-        "idp/builtin/policy-entities", "GET",
-        encrypted_request=False, encrypted_response=True,
+        "idp/builtin/policy-entities",
+        "GET",
+        encrypted_request=False,
+        encrypted_response=True,
         description="Policy ↔ user/group mappings (PolicyEntitiesResult); repeated user/group/policy params.",
         optional_query=("user", "group", "policy"),
         response_shape="PolicyEntitiesResult",
@@ -181,8 +215,10 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     # ---- groups -----------------------------------------------------------------------------
     "update-group-members": _ep(
-        "update-group-members", "PUT",
-        encrypted_request=False, encrypted_response=False,
+        "update-group-members",
+        "PUT",
+        encrypted_request=False,
+        encrypted_response=False,
         description=(
             "GroupAddRemove (plain JSON): add members (creating the group), or with "
             "isRemove remove members — removing with no members deletes the (empty) group."
@@ -190,43 +226,59 @@ ENDPOINTS: dict[str, Endpoint] = {
         request_shape="GroupAddRemove",
     ),
     "groups": _ep(
-        "groups", "GET",
-        encrypted_request=False, encrypted_response=False,
+        "groups",
+        "GET",
+        encrypted_request=False,
+        encrypted_response=False,
         description="JSON array of group names.",
         response_shape="list_groups_response",
     ),
     "group": _ep(
-        "group", "GET", ("group",),
-        encrypted_request=False, encrypted_response=False,
+        "group",
+        "GET",
+        ("group",),
+        encrypted_request=False,
+        encrypted_response=False,
         description="GroupDesc {name, status, members, policy, updatedAt}.",
         response_shape="group_desc",
     ),
     "set-group-status": _ep(
-        "set-group-status", "PUT", ("group", "status"),
-        encrypted_request=False, encrypted_response=False,
+        "set-group-status",
+        "PUT",
+        ("group", "status"),
+        encrypted_request=False,
+        encrypted_response=False,
         description="status=enabled|disabled.",
     ),
     # ---- service accounts -------------------------------------------------------------------
     "add-service-account": _ep(
-        "add-service-account", "PUT",
-        encrypted_request=True, encrypted_response=True,
+        "add-service-account",
+        "PUT",
+        encrypted_request=True,
+        encrypted_response=True,
         description=(
-            "AddServiceAccountReq → AddServiceAccountResp {\"credentials\": Credentials}. "
+            'AddServiceAccountReq → AddServiceAccountResp {"credentials": Credentials}. '
             "No targetUser = for the requester (its parent if it is itself derived)."
         ),
         request_shape="AddServiceAccountReq",
         response_shape="add_service_account_response",
     ),
     "update-service-account": _ep(
-        "update-service-account", "POST", ("accessKey",),
-        encrypted_request=True, encrypted_response=False,
+        "update-service-account",
+        "POST",
+        ("accessKey",),
+        encrypted_request=True,
+        encrypted_response=False,
         description="UpdateServiceAccountReq; answers 204 No Content (madmin requires 204).",
         success_status=204,
         request_shape="UpdateServiceAccountReq",
     ),
     "delete-service-account": _ep(
-        "delete-service-account", "DELETE", ("accessKey",),
-        encrypted_request=False, encrypted_response=False,
+        "delete-service-account",
+        "DELETE",
+        ("accessKey",),
+        encrypted_request=False,
+        encrypted_response=False,
         description=(
             "Delete; answers 204 (madmin requires 204). Another user's key answers "
             "XMinioAdminServiceAccountNotFound, not AccessDenied."
@@ -234,14 +286,20 @@ ENDPOINTS: dict[str, Endpoint] = {
         success_status=204,
     ),
     "list-service-accounts": _ep(
-        "list-service-accounts", "GET", ("user",),
-        encrypted_request=False, encrypted_response=True,
+        "list-service-accounts",
+        "GET",
+        ("user",),
+        encrypted_request=False,
+        encrypted_response=True,
         description="ListServiceAccountsResp {accounts: [ServiceAccountInfo]}; empty user = the requester.",
         response_shape="list_service_accounts_response",
     ),
     "info-service-account": _ep(
-        "info-service-account", "GET", ("accessKey",),
-        encrypted_request=False, encrypted_response=True,
+        "info-service-account",
+        "GET",
+        ("accessKey",),
+        encrypted_request=False,
+        encrypted_response=True,
         description=(
             "InfoServiceAccountResp; policy = the embedded policy, or the parent's "
             "combined policy when impliedPolicy, as an indented JSON string."
@@ -249,15 +307,21 @@ ENDPOINTS: dict[str, Endpoint] = {
         response_shape="info_service_account_response",
     ),
     "info-access-key": _ep(
-        "info-access-key", "GET", ("accessKey",),
-        encrypted_request=False, encrypted_response=True,
+        "info-access-key",
+        "GET",
+        ("accessKey",),
+        encrypted_request=False,
+        encrypted_response=True,
         description="InfoAccessKeyResp: InfoServiceAccountResp + accessKey/userType/userProvider (mc admin accesskey info).",
         clients=("mc",),
         core=False,
     ),
     "list-access-keys-bulk": _ep(
-        "list-access-keys-bulk", "GET", ("listType",),
-        encrypted_request=False, encrypted_response=True,
+        "list-access-keys-bulk",
+        "GET",
+        ("listType",),
+        encrypted_request=False,
+        encrypted_response=True,
         description=(
             "{user: {serviceAccounts: [ServiceAccountInfo], stsKeys: [...]}} "
             "(mc admin accesskey ls); repeated users=, or all=true; listType "
@@ -269,8 +333,10 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     # ---- server -----------------------------------------------------------------------------
     "info": _ep(
-        "info", "GET",
-        encrypted_request=False, encrypted_response=False,
+        "info",
+        "GET",
+        encrypted_request=False,
+        encrypted_response=False,
         description="InfoMessage (plain JSON); mc sends metrics=false&no-cache=false.",
         optional_query=("metrics", "no-cache"),
         response_shape="info_message",

@@ -172,7 +172,9 @@ def _open_stream(
         while len(body) - offset > fragment_len:
             if seq >= _MAX_SEQ:
                 raise ValueError("madmin payload: data limit exceeded")
-            out.append(cipher.decrypt(_nonce(prefix, seq), body[offset : offset + fragment_len], ad))
+            out.append(
+                cipher.decrypt(_nonce(prefix, seq), body[offset : offset + fragment_len], ad)
+            )
             offset += fragment_len
             seq += 1
         out.append(cipher.decrypt(_nonce(prefix, seq), body[offset:], ad_final))

@@ -405,7 +405,9 @@ class AddServiceAccountReq(TypedDict, total=False):
     status: str
 
 
-def parse_add_service_account_request(body: bytes | str | Mapping[str, Any]) -> AddServiceAccountReq:
+def parse_add_service_account_request(
+    body: bytes | str | Mapping[str, Any],
+) -> AddServiceAccountReq:
     """Normalised request: strings default to "", policy/expiration to None, status to enabled.
 
     Applies madmin's client-side validation too (name ≤ 32 chars, starts with a
@@ -516,8 +518,8 @@ def add_service_account_response(
 class ServiceAccountInfo(TypedDict):
     """madmin ``ServiceAccountInfo`` (list-service-accounts items).
 
-    JSON: ``parentUser``, ``accountStatus`` ("on"/"off" in MinIO's store, but
-    mc shows it verbatim — MinIO sends "on"/"off"), ``impliedPolicy``,
+    JSON: ``parentUser``, ``accountStatus`` (MinIO sends its stored "on"/"off";
+    mc prints it verbatim), ``impliedPolicy``,
     ``accessKey``, ``name``/``description`` (omitempty), ``expiration`` (pointer,
     MinIO always sets it; the no-expiry sentinel is 1970-01-01T00:00:00Z).
     """
@@ -659,7 +661,9 @@ def info_message(
         "edition": "",
         "is_leader": True,
         "ilm_expiry_in_progress": False,
-        "api_version": {"backend": {k: {"major": 0, "minor": 0, "patch": 0} for k in ("current", "max", "min")}},
+        "api_version": {
+            "backend": {k: {"major": 0, "minor": 0, "patch": 0} for k in ("current", "max", "min")}
+        },
     }
     message: dict[str, Any] = {"mode": mode, "deploymentID": deployment_id}
     if region:
@@ -690,7 +694,9 @@ def info_message(
     return message
 
 
-def drive(endpoint: str, *, path: str, total: int, used: int, available: int, uuid: str = "") -> dict[str, Any]:
+def drive(
+    endpoint: str, *, path: str, total: int, used: int, available: int, uuid: str = ""
+) -> dict[str, Any]:
     """madmin ``Disk`` with what mc shows (state "ok", space figures)."""
     disk: dict[str, Any] = {
         "endpoint": endpoint,
@@ -715,7 +721,9 @@ def drive(endpoint: str, *, path: str, total: int, used: int, available: int, uu
 # ---- errors -------------------------------------------------------------------------------
 
 
-def error_response(code: str, message: str, *, resource: str = "", request_id: str = "") -> dict[str, str]:
+def error_response(
+    code: str, message: str, *, resource: str = "", request_id: str = ""
+) -> dict[str, str]:
     """The JSON error body MinIO's writeErrorResponseJSON sends (madmin ``ErrorResponse``)."""
     return {
         "Code": code,
