@@ -1,0 +1,306 @@
+"""IAM commands: thin service functions that build IAM aggregates' events (secrets sealed
+first) and commit them; shared by the MinIO admin API, the IAM query API, STS and the CLI."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Any
+from uuid import UUID
+
+from api.context import ServerContext
+from api.errors import S3Error
+from domain.iam import AccessKey, Group, ManagedPolicy, StsSession, User, iam_id
+from projections import iam_queries
+from projections.eventstore import Change
+from projections.tx import Tx
+
+CANNED_POLICY_NAMES = ("readonly", "readwrite", "writeonly", "diagnostics", "consoleAdmin")
+MAX_SERVICE_ACCOUNTS = 100
+_KEY_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def new_access_key(length: int = 20) -> str:
+    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(length))
+
+
+def new_secret_key(length: int = 40) -> str:
+    return secrets.token_urlsafe(30)[:length]
+
+
+def _load(ctx: ServerContext, aggregate_id: UUID) -> Any | None:
+    try:
+        return ctx.store.repository.get(aggregate_id)
+    except Exception:  # noqa: BLE001 - AggregateNotFound
+        return None
+
+
+def _require_user(ctx: ServerContext, name: str) -> User:
+    user = _load(ctx, iam_id("user", name))
+    if user is None or user.deleted:
+        raise S3Error("NoSuchEntity", f"The user with name {name} cannot be found.", status=404, extra={"Code": "XMinioAdminNoSuchUser"})
+    return user
+
+
+def validate_credentials(access_key: str, secret_key: str) -> None:
+    if not 3 <= len(access_key) <= 128 or any(c in access_key for c in "=,/ "):
+        raise S3Error("InvalidArgument", "The access key is invalid: 3 to 128 characters, without '=', ',', '/' or spaces.")
+    if not 8 <= len(secret_key) <= 128:
+        raise S3Error("InvalidArgument", "The secret key is invalid: 8 to 128 characters.")
+
+
+async def add_user(ctx: ServerContext, actor: dict[str, str], name: str, secret_key: str, status: str = "enabled") -> None:
+    validate_credentials(name, secret_key)
+    if name == ctx.settings.root_user:
+        raise S3Error("InvalidArgument", "The root user cannot be added as an IAM user.")
+    sealed = ctx.sealer.seal(secret_key, f"access-key:{name}")
+
+    def build() -> list[Any]:
+        user = _load(ctx, iam_id("user", name))
+        if user is None:
+            return [User(name=name, sealed_secret=sealed, status=status, actor=actor)]
+        if user.deleted:
+            user.recreate(sealed_secret=sealed, status=status, actor=actor)
+        else:  # MinIO's add-user on an existing user resets its secret (and status)
+            user.change_secret(sealed_secret=sealed, actor=actor)
+            if user.status != status:
+                user.set_status(status=status, actor=actor)
+        return [user]
+
+    def check(tx: Tx) -> None:
+        other = iam_queries.key(tx, name)
+        if other is not None and other["kind"] != "user":
+            raise S3Error("InvalidArgument", "An access key with that name already exists.")
+
+    await ctx.commit(Change(build=build, check=check))
+
+
+async def set_user_status(ctx: ServerContext, actor: dict[str, str], name: str, status: str) -> None:
+    if status not in ("enabled", "disabled"):
+        raise S3Error("InvalidArgument", "status must be enabled or disabled")
+
+    def build() -> list[Any]:
+        user = _require_user(ctx, name)
+        user.set_status(status=status, actor=actor)
+        return [user]
+
+    await ctx.commit(Change(build=build))
+
+
+async def remove_user(ctx: ServerContext, actor: dict[str, str], name: str) -> None:
+    def build() -> list[Any]:
+        user = _require_user(ctx, name)
+        user.delete(actor=actor)
+        return [user]
+
+    await ctx.commit(Change(build=build))
+
+
+async def set_user_policies(ctx: ServerContext, actor: dict[str, str], name: str, policies: list[str], *, is_group: bool = False) -> None:
+    await _require_policies(ctx, policies)
+
+    def build() -> list[Any]:
+        target = _require_group(ctx, name) if is_group else _require_user(ctx, name)
+        target.set_policies(policies=policies, actor=actor)
+        return [target]
+
+    await ctx.commit(Change(build=build))
+
+
+async def attach_policies(ctx: ServerContext, actor: dict[str, str], name: str, policies: list[str], *, is_group: bool, detach: bool = False) -> list[str]:
+    """MinIO's idp/builtin/policy/attach|detach: returns the policies now attached."""
+    await _require_policies(ctx, policies)
+    result: list[str] = []
+
+    def build() -> list[Any]:
+        target = _require_group(ctx, name) if is_group else _require_user(ctx, name)
+        current = list(target.policies)
+        if detach:
+            missing = [p for p in policies if p not in current]
+            if missing:
+                raise S3Error("InvalidArgument", f"policy {missing[0]} is not attached", status=400)
+            new = [p for p in current if p not in policies]
+        else:
+            new = current + [p for p in policies if p not in current]
+        result[:] = new
+        target.set_policies(policies=new, actor=actor)
+        return [target]
+
+    await ctx.commit(Change(build=build))
+    return result
+
+
+async def _require_policies(ctx: ServerContext, names: list[str]) -> None:
+    for name in names:
+        if name in CANNED_POLICY_NAMES:
+            continue
+        if await ctx.read(iam_queries.managed_policy, name) is None:
+            raise S3Error("NoSuchEntity", f"The policy {name} does not exist.", status=404, extra={"Code": "XMinioAdminNoSuchPolicy"})
+
+
+def _require_group(ctx: ServerContext, name: str) -> Group:
+    group = _load(ctx, iam_id("group", name))
+    if group is None or group.deleted:
+        raise S3Error("NoSuchEntity", f"The group with name {name} cannot be found.", status=404, extra={"Code": "XMinioAdminNoSuchGroup"})
+    return group
+
+
+async def update_group_members(ctx: ServerContext, actor: dict[str, str], name: str, members: list[str], *, remove: bool) -> None:
+    for member in members:
+        if await ctx.read(iam_queries.user, member) is None:
+            raise S3Error("NoSuchEntity", f"The user with name {member} cannot be found.", status=404, extra={"Code": "XMinioAdminNoSuchUser"})
+
+    def build() -> list[Any]:
+        group = _load(ctx, iam_id("group", name))
+        if remove:
+            if group is None or group.deleted:
+                raise S3Error("NoSuchEntity", f"The group with name {name} cannot be found.", status=404)
+            if not members:  # removing no members deletes an empty group, as MinIO does
+                if group.members:
+                    raise S3Error("InvalidArgument", "The group is not empty.", status=400)
+                group.delete(actor=actor)
+            else:
+                group.remove_members(members=members, actor=actor)
+            return [group]
+        if group is None:
+            group = Group(name=name, actor=actor)
+        elif group.deleted:
+            group.recreate(actor=actor)
+        if members:
+            group.add_members(members=members, actor=actor)
+        return [group]
+
+    await ctx.commit(Change(build=build))
+
+
+async def set_group_status(ctx: ServerContext, actor: dict[str, str], name: str, status: str) -> None:
+    def build() -> list[Any]:
+        group = _require_group(ctx, name)
+        group.set_status(status=status, actor=actor)
+        return [group]
+
+    await ctx.commit(Change(build=build))
+
+
+async def put_policy(ctx: ServerContext, actor: dict[str, str], name: str, document: dict[str, Any]) -> None:
+    if name in CANNED_POLICY_NAMES:
+        raise S3Error("InvalidArgument", "A built-in policy cannot be replaced.")
+
+    def build() -> list[Any]:
+        policy = _load(ctx, iam_id("policy", name))
+        if policy is None:
+            return [ManagedPolicy(name=name, document=document, actor=actor)]
+        policy.update(document=document, actor=actor)
+        return [policy]
+
+    await ctx.commit(Change(build=build))
+
+
+async def remove_policy(ctx: ServerContext, actor: dict[str, str], name: str) -> None:
+    def build() -> list[Any]:
+        policy = _load(ctx, iam_id("policy", name))
+        if policy is None or policy.deleted:
+            raise S3Error("NoSuchEntity", f"The policy {name} does not exist.", status=404, extra={"Code": "XMinioAdminNoSuchPolicy"})
+        policy.delete(actor=actor)
+        return [policy]
+
+    await ctx.commit(Change(build=build))
+
+
+async def add_access_key(
+    ctx: ServerContext,
+    actor: dict[str, str],
+    parent_user: str,
+    *,
+    kind: str = "service",
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    policy: dict[str, Any] | None = None,
+    name: str = "",
+    description: str = "",
+    expiration_us: int | None = None,
+) -> tuple[str, str]:
+    access_key = access_key or new_access_key()
+    secret_key = secret_key or new_secret_key()
+    validate_credentials(access_key, secret_key)
+    if access_key == ctx.settings.root_user:
+        raise S3Error("InvalidArgument", "That access key is reserved.")
+    sealed = ctx.sealer.seal(secret_key, f"access-key:{access_key}")
+
+    def check(tx: Tx) -> None:
+        if parent_user != ctx.settings.root_user and iam_queries.user(tx, parent_user) is None:
+            raise S3Error("NoSuchEntity", f"The user with name {parent_user} cannot be found.", status=404)
+        if iam_queries.key(tx, access_key) is not None:
+            raise S3Error("InvalidArgument", "The access key is already in use.", extra={"Code": "XMinioAdminServiceAccountExists"})
+        if len(iam_queries.keys_of(tx, parent_user)) >= MAX_SERVICE_ACCOUNTS:
+            raise S3Error("InvalidArgument", f"A user may have at most {MAX_SERVICE_ACCOUNTS} service accounts.")
+
+    await ctx.commit(
+        Change(
+            build=lambda: [
+                AccessKey(
+                    access_key=access_key, parent_user=parent_user, sealed_secret=sealed, kind=kind,
+                    policy=policy, name=name, description=description, expiration_us=expiration_us, actor=actor,
+                )
+            ],
+            check=check,
+        )
+    )
+    return access_key, secret_key
+
+
+async def update_access_key(ctx: ServerContext, actor: dict[str, str], access_key: str, changes: dict[str, Any]) -> None:
+    if "secret_key" in changes:
+        secret = changes.pop("secret_key")
+        validate_credentials(access_key, secret)
+        changes["sealed_secret"] = ctx.sealer.seal(secret, f"access-key:{access_key}")
+
+    def build() -> list[Any]:
+        key = _load(ctx, iam_id("access-key", access_key))
+        if key is None or key.deleted:
+            raise S3Error("NoSuchEntity", "The specified service account does not exist.", status=404)
+        key.update(changes=changes, actor=actor)
+        return [key]
+
+    await ctx.commit(Change(build=build))
+
+
+async def delete_access_key(ctx: ServerContext, actor: dict[str, str], access_key: str) -> None:
+    def build() -> list[Any]:
+        key = _load(ctx, iam_id("access-key", access_key))
+        if key is None or key.deleted:
+            raise S3Error("NoSuchEntity", "The specified service account does not exist.", status=404)
+        key.delete(actor=actor)
+        return [key]
+
+    await ctx.commit(Change(build=build))
+
+
+async def create_session(
+    ctx: ServerContext,
+    actor: dict[str, str],
+    parent_user: str,
+    *,
+    duration_seconds: int,
+    policy: dict[str, Any] | None,
+    role: str = "",
+) -> dict[str, Any]:
+    from api.identity import token_hash
+
+    access_key = new_access_key()
+    secret_key = new_secret_key()
+    token = secrets.token_urlsafe(48)
+    expiration_us = int((ctx.clock() + duration_seconds) * 1_000_000)
+    sealed = ctx.sealer.seal(secret_key, f"access-key:{access_key}")
+    await ctx.commit(
+        Change(
+            build=lambda: [
+                StsSession(
+                    access_key=access_key, parent_user=parent_user, sealed_secret=sealed,
+                    token_hash=token_hash(token), role=role, policy=policy,
+                    expiration_us=expiration_us, actor=actor,
+                )
+            ]
+        )
+    )
+    return {"access_key": access_key, "secret_key": secret_key, "session_token": token, "expiration_us": expiration_us}
