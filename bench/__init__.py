@@ -1,0 +1,1 @@
+"""Chronicle benchmark: Chronicle on PostgreSQL vs a null ASGI app, same signed load generator."""
