@@ -64,13 +64,10 @@ def user_metadata(req: S3Request) -> dict[str, str]:
     for name, value in req.headers.items():
         if name.startswith("x-amz-meta-"):
             key = name[len("x-amz-meta-"):]
-            # Clients send UTF-8 bytes in headers; ASGI gives latin-1 text of those bytes.
-            try:
-                decoded = value.encode("latin-1").decode("utf-8")
-            except UnicodeError:
-                decoded = value
-            meta[key] = decoded
-            size += len(key) + len(decoded.encode())
+            # Kept byte for byte as received (ASGI's latin-1 text of the header bytes) and
+            # returned the same way: clients differ in how they encode non-ASCII values.
+            meta[key] = value
+            size += len(key) + len(value)
     if size > MAX_METADATA_BYTES:
         raise S3Error("MetadataTooLarge", extra={"Size": str(size), "MaxSizeAllowed": str(MAX_METADATA_BYTES)})
     return meta
@@ -82,7 +79,7 @@ def stored_headers(req: S3Request) -> dict[str, str]:
         # aws-chunked is transfer framing, not a property of the object.
         rest = [e.strip() for e in stored["content-encoding"].split(",") if e.strip() and e.strip() != "aws-chunked"]
         if rest:
-            stored["content-encoding"] = ",".join(rest)
+            stored["content-encoding"] = ", ".join(rest)
         else:
             del stored["content-encoding"]
     return stored
@@ -126,7 +123,7 @@ def object_headers(row: dict[str, Any]) -> dict[str, str]:
             continue
         h[name] = value
     for name, value in (row.get("metadata") or {}).items():
-        h[f"x-amz-meta-{name}"] = value.encode("utf-8").decode("latin-1")
+        h[f"x-amz-meta-{name}"] = value
     if row["version_id"] != "null" or row.get("_versioned_bucket"):
         h["x-amz-version-id"] = row["version_id"]
     tags = row.get("tags") or {}

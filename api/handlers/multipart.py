@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import anyio
+import orjson
 
 from api.body import DecodedBody
 from api.checksums import ALGORITHMS, combine_composite, combine_full_object_crc, header_name
@@ -278,6 +279,9 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
             else:
                 checksum[algo] = combine_composite(algo, digests)
             checksum["type"] = ctype
+            claimed = req.header(header_name(algo))
+            if claimed is not None and claimed.split("-", 1)[0] != checksum[algo].split("-", 1)[0]:
+                raise S3Error("BadDigest", f"The {algo} you specified did not match the calculated checksum.")
     segments = [seg for p in chosen for seg in p["blob"].get("segments", [])]
     size = sum(int(p["size"]) for p in chosen)
     actor = req.actor()
@@ -323,13 +327,19 @@ async def _already_completed(req: S3Request, ctx: ServerContext, upload_id: str,
         raise err from None
     if mpu.state != "completed" or mpu.bucket != req.bucket or mpu.key != req.key:
         raise err
-    row = await ctx.read(lambda tx: tx.one("SELECT etag, version_id FROM ns_versions WHERE id = ?", (mpu.version_id.hex,)))
+    row = await ctx.read(lambda tx: tx.one("SELECT etag, version_id, checksum FROM ns_versions WHERE id = ?", (mpu.version_id.hex,)))
     if row is None:
         raise err
     x = X().open("CompleteMultipartUploadResult", xmlns=True)
     x.leaf("Location", f"/{req.bucket}/{req.key}").leaf("Bucket", req.bucket).leaf("Key", req.key)
     x.leaf("ETag", etag_header(row["etag"]))
-    return xml(x.close("CompleteMultipartUploadResult").bytes(), headers=version_headers(row["version_id"]))
+    out = version_headers(row["version_id"])
+    checksum = orjson.loads(row["checksum"])
+    for algo, value in checksum.items():
+        if algo != "type":
+            x.leaf(f"Checksum{algo}", value).leaf("ChecksumType", checksum.get("type"))
+            out[header_name(algo)] = value
+    return xml(x.close("CompleteMultipartUploadResult").bytes(), headers=out)
 
 
 async def abort_upload(req: S3Request, ctx: ServerContext) -> Response:

@@ -48,7 +48,7 @@ async def get_object_attributes(req: S3Request, ctx: ServerContext) -> Response:
         marker = _int_header(req, "x-amz-part-number-marker", 0)
         numbered = list(enumerate(parts, start=1))[marker:]
         page = numbered[:max_parts]
-        x.open("ObjectParts").leaf("TotalPartsCount", len(parts)).leaf("PartNumberMarker", marker)
+        x.open("ObjectParts").leaf("PartsCount", len(parts)).leaf("PartNumberMarker", marker)
         if page:
             x.leaf("NextPartNumberMarker", page[-1][0])
         x.leaf("MaxParts", max_parts).leaf("IsTruncated", len(numbered) > max_parts)

@@ -40,7 +40,7 @@ def resolve_version(tx: Tx, bucket: str, key: str, version_id: str | None, *, lo
     else:
         row = latest_version(tx, bucket, key)
         if row is None:
-            raise S3Error("NoSuchKey", extra={"Key": key})
+            raise S3Error("NoSuchKey", headers={"x-amz-delete-marker": "false"}, extra={"Key": key})
     row["_versioned_bucket"] = b["versioning"] != ""
     if load_inline and not row["is_delete_marker"]:
         row["_inline"] = {
@@ -147,6 +147,12 @@ async def _serve(req: S3Request, ctx: ServerContext, *, with_body: bool) -> Resp
     if part_number is not None:
         start, end, count = part_range(row, part_number)
         headers["x-amz-mp-parts-count"] = str(count)
+        parts = row.get("parts") or []
+        if parts:
+            for algo, value in (parts[int(part_number) - 1].get("checksum") or {}).items():
+                headers[header_name(algo)] = value
+            if (row.get("checksum") or {}).get("type"):
+                headers["x-amz-checksum-type"] = row["checksum"]["type"]
         if row.get("parts"):
             status = 206
             headers["content-range"] = f"bytes {start}-{end}/{size}"

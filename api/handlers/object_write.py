@@ -339,8 +339,12 @@ async def delete_one(
 
 
 def _parse_iso(value: str) -> int | None:
+    """LastModifiedTime in DeleteObjects: botocore sends an HTTP date; accept ISO 8601 too."""
     from datetime import datetime
 
+    http = parse_http_date(value)
+    if http is not None:
+        return http
     try:
         return int(datetime.fromisoformat(value.strip().replace("Z", "+00:00")).timestamp() * 1_000_000)
     except ValueError:
