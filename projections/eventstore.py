@@ -5,6 +5,7 @@ failed precondition fails only its own request."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ from projections.inline import InlineProjections
 from projections.sql import Dialect, PostgresDialect
 from projections.tx import Tx
 
+log = logging.getLogger("chronicle.eventstore")
+
 
 @dataclass
 class Change:
@@ -36,6 +39,30 @@ class Change:
     error: BaseException | None = None
     conflict: bool = False
     events: list[Any] = field(default_factory=list)
+    # False when the check reads nothing but bucket rows (cached per batch): such a change
+    # may be checked before earlier changes of its batch are applied.
+    check_reads_objects: bool = True
+
+    def reset(self) -> None:
+        self.results.clear()
+        self.positions.clear()
+        self.error = None
+        self.conflict = False
+
+    @property
+    def create_only(self) -> bool:
+        """Only first events of randomly-identified aggregates: it cannot collide with
+        anything, and changes nothing another change's check reads but object rows."""
+        return all(type(e) in CREATE_ONLY_EVENTS for e in self.events)
+
+
+def _create_only_events() -> frozenset[type]:
+    from domain.aggregates import DeleteMarker, MultipartUpload, ObjectVersion, UploadedPart
+
+    return frozenset({ObjectVersion.Created, DeleteMarker.Created, UploadedPart.Created, MultipartUpload.Created})
+
+
+CREATE_ONLY_EVENTS = _create_only_events()
 
 
 class _InlineProjecting:
@@ -62,14 +89,15 @@ class _InlineProjecting:
     def _insert_one(self, tx: Tx, stored: Any) -> int:
         raise NotImplementedError
 
-    def _commit(self, cursor: Any, changes: Sequence[Change]) -> None:
-        tx = Tx(cursor, self.dialect)
+    def _commit(self, cursor: Any, changes: Sequence[Change], tx: Tx | None = None) -> None:
+        tx = tx or Tx(cursor, self.dialect, cache={})
         for change in changes:
             cursor.execute("SAVEPOINT chg")
             try:
                 self._apply_change(tx, change)
             except Exception as exc:  # noqa: BLE001 - any failure fails only this change
                 cursor.execute("ROLLBACK TO SAVEPOINT chg")
+                tx.cache.clear()
                 change.positions.clear()
                 change.results.clear()
                 if self.dialect.is_integrity_error(exc):
@@ -105,12 +133,77 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
         )
 
     def commit_changes(self, changes: Sequence[Change]) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            # Serialises appends across nodes (ids visible in commit order) and makes the
-            # preconditions checked below atomic with the append.
-            self._lock_table(cursor)
-            self._commit(cursor, changes)
-            self._notify_channel(cursor)
+        try:
+            self._commit_pipelined(changes)
+        except Exception:  # noqa: BLE001 - retry the batch the careful way, change by change
+            log.debug("pipelined commit failed; retrying change by change", exc_info=True)
+            for change in changes:
+                change.reset()
+            with self.datastore.transaction(commit=True) as cursor:
+                self._lock_table(cursor)
+                self._commit(cursor, changes)
+                self._notify_channel(cursor)
+
+    def _commit_pipelined(self, changes: Sequence[Change]) -> None:
+        """The fast path: one transaction in psycopg pipeline mode. Create-only changes are
+        appended together with one multi-row INSERT and their projection writes are
+        pipelined; a change that may collide, or whose check reads objects, first flushes
+        what is pending and then runs alone under a savepoint."""
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline() as pipeline, conn.transaction():
+                cursor = conn.cursor()
+                # Serialises appends across nodes (ids visible in commit order) and makes
+                # the preconditions checked below atomic with the append.
+                self._lock_table(cursor)
+                tx = Tx(cursor, self.dialect, cache={})
+                pending: list[Change] = []
+                for change in changes:
+                    heavy = not change.create_only
+                    if pending and (heavy or change.check_reads_objects):
+                        self._flush(tx, pending)
+                        pending = []
+                    if heavy:
+                        self._commit(cursor, [change], tx=tx)
+                        pipeline.sync()
+                        continue
+                    try:
+                        if change.check is not None:
+                            change.check(tx)
+                    except Exception as exc:  # noqa: BLE001 - a failed check writes nothing
+                        change.error = exc
+                        continue
+                    pending.append(change)
+                if pending:
+                    self._flush(tx, pending)
+                self._notify_channel(cursor)
+                pipeline.sync()
+
+    def _flush(self, tx: Tx, pending: list[Change]) -> None:
+        assert self.mapper is not None
+        stored = [self.mapper.to_stored_event(e) for c in pending for e in c.events]
+        if stored:
+            schema = self.datastore.schema or "public"
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(stored))
+            params: list[Any] = []
+            for s in stored:
+                params.extend((s.originator_id, s.originator_version, s.topic, s.state))
+            tx.cursor.execute(
+                f'INSERT INTO "{schema}"."{self.events_table_name}" '
+                f"(originator_id, originator_version, topic, state) VALUES {values} "
+                "RETURNING notification_id",
+                params,
+            )
+            positions = [int(r["notification_id"]) for r in tx.cursor.fetchall()]
+        else:
+            positions = []
+        i = 0
+        for change in pending:
+            for domain_event in change.events:
+                change.positions.append(positions[i])
+                change.results.append(self.projection.apply(tx, positions[i], domain_event))
+                i += 1
+            for blob_id, data in change.blobs:
+                tx.execute("INSERT INTO blob_data (id, data) VALUES (?, ?)", (blob_id, data))
 
 
 class SQLiteChronicleRecorder(_InlineProjecting, SQLiteApplicationRecorder):

@@ -41,7 +41,12 @@ class NamespaceProjection:
         return handler(tx, position, event)
 
 
+def _forget_bucket(tx: Tx, name: str) -> None:
+    tx.cache.pop(("bucket", name), None)
+
+
 def _bucket_created(tx: Tx, position: int, e: Any) -> None:
+    _forget_bucket(tx, _name_of(tx, e))
     tx.execute("DELETE FROM ns_bucket_configs WHERE bucket = ?", (_name_of(tx, e),))
     tx.execute(
         """INSERT INTO ns_buckets (name, id, owner, region, created_us, versioning, position)
@@ -67,6 +72,7 @@ def _name_of(tx: Tx, e: Any) -> str:
 
 def _bucket_deleted(tx: Tx, position: int, e: Any) -> None:
     name = _name_of(tx, e)
+    _forget_bucket(tx, name)
     tx.execute("DELETE FROM ns_buckets WHERE name = ?", (name,))
     tx.execute("DELETE FROM ns_bucket_configs WHERE bucket = ?", (name,))
     for row in tx.all("SELECT id FROM ns_uploads WHERE bucket = ?", (name,)):
@@ -75,6 +81,7 @@ def _bucket_deleted(tx: Tx, position: int, e: Any) -> None:
 
 
 def _versioning_changed(tx: Tx, position: int, e: Any) -> None:
+    _forget_bucket(tx, _name_of(tx, e))
     tx.execute("UPDATE ns_buckets SET versioning = ? WHERE id = ?", (e.status, e.originator_id.hex))
 
 
@@ -97,10 +104,12 @@ def _configuration_deleted(tx: Tx, position: int, e: Any) -> None:
 
 
 def _versioning(tx: Tx, bucket: str) -> str:
-    status = tx.scalar("SELECT versioning FROM ns_buckets WHERE name = ?", (bucket,))
-    if status is None:
+    from projections.namespace_queries import get_bucket
+
+    row = get_bucket(tx, bucket)
+    if row is None:
         raise LookupError(f"no bucket {bucket!r} at this log position")
-    return status
+    return str(row["versioning"])
 
 
 def _drop_null_version(tx: Tx, bucket: str, key: str) -> None:
@@ -151,7 +160,9 @@ def _object_created(tx: Tx, position: int, e: Any) -> str:
     version_id = version_id_of(e.originator_id) if status == "Enabled" else NULL_VERSION
     if version_id == NULL_VERSION:
         _drop_null_version(tx, e.bucket, e.key)
-    _demote_latest(tx, e.bucket, e.key)
+    if status != "":
+        # A bucket that never versioned holds only null versions: nothing else to demote.
+        _demote_latest(tx, e.bucket, e.key)
     _insert_version(tx, position, e, marker=False, version_id=version_id)
     return version_id
 

@@ -36,7 +36,12 @@ def successor(prefix: str) -> str:
 
 
 def get_bucket(tx: Tx, name: str) -> dict[str, Any] | None:
-    return tx.one("SELECT * FROM ns_buckets WHERE name = ?", (name,))
+    key = ("bucket", name)
+    if key in tx.cache:
+        return tx.cache[key]
+    row = tx.one("SELECT * FROM ns_buckets WHERE name = ?", (name,))
+    tx.cache[key] = row
+    return row
 
 
 def list_buckets(tx: Tx) -> list[dict[str, Any]]:
@@ -92,6 +97,22 @@ def _past_common_prefix(lower: str | None, inclusive: bool, prefix: str, delimit
     return lower, inclusive
 
 
+# A delimiter listing that has just jumped past a common prefix does not know whether the
+# next rows are keys or more prefixes: it fetches a few rows, and more (x4) while no new
+# prefix turns up. Fetching a full page after every jump reads up to 1,000 rows per prefix.
+_JUMP_BATCH = 16
+
+
+def _first_batch(full: int, delimiter: str) -> int:
+    return min(full, _JUMP_BATCH) if delimiter else full
+
+
+def _raw(tx: Tx, sql: str, params: list[Any]) -> list[Any]:
+    """Rows as the driver returns them (indexable by column name): rows a listing skips are
+    never copied into dicts."""
+    return tx.execute(sql, params).fetchall()  # type: ignore[no-any-return]
+
+
 def _walk(
     fetch: Any,
     *,
@@ -111,7 +132,8 @@ def _walk(
     lower, inclusive = (prefix, True) if prefix and (start is None or start < prefix) else (start, start_inclusive)
     lower, inclusive = _past_common_prefix(lower, inclusive, prefix, delimiter)
     count = 0
-    batch = min(max_keys + 1, 1001)
+    full = min(max_keys + 1, 1001)
+    batch = _first_batch(full, delimiter)
     while True:
         rows = fetch(lower, inclusive, upper, batch)
         if not rows:
@@ -136,15 +158,18 @@ def _walk(
             if count == max_keys:
                 page.truncated = True
                 return page
-            page.entries.append(row)
+            entry = dict(row)
+            page.entries.append(entry)
             page.last = key
-            page.last_entry = row
+            page.last_entry = entry
             count += 1
             lower, inclusive = key, False
-        if not jumped and len(rows) < batch:
+        if jumped:
+            batch = _first_batch(full, delimiter)
+            continue
+        if len(rows) < batch:
             return page
-        if max_keys == 0:
-            return page
+        batch = min(full, batch * 4)
 
 
 def list_objects(
@@ -164,9 +189,81 @@ def list_objects(
             params.append(upper)
         sql += " ORDER BY key LIMIT ?"
         params.append(limit)
-        return tx.all(sql, params)
+        return _raw(tx, sql, params)
 
+    if delimiter and max_keys > 0 and tx.dialect.name == "postgres":
+        page = _list_objects_skip_scan(tx, bucket, prefix=prefix, delimiter=delimiter, start_after=start_after, max_keys=max_keys)
+        if page is not None:
+            return page
     return _walk(fetch, prefix=prefix, delimiter=delimiter, start=start_after, start_inclusive=False, max_keys=max_keys)
+
+
+def _list_objects_skip_scan(
+    tx: Tx, bucket: str, *, prefix: str, delimiter: str, start_after: str | None, max_keys: int
+) -> Page | None:
+    """PostgreSQL: the whole delimiter page in one statement. A recursive query takes one
+    index probe per entry: the first live key at or after the bound; when that key lies
+    under a common prefix, the next bound is the prefix's successor (every prefix ends with
+    the delimiter, so its successor is the prefix with the delimiter's last character
+    bumped), otherwise the key itself, exclusive. Same rows, order and markers as `_walk`."""
+    bump = ord(delimiter[-1]) + 1
+    if bump > 0x10FFFF or 0xD800 <= bump <= 0xDFFF:
+        return None
+    page = Page()
+    upper = successor(prefix) if prefix else None
+    lower, inclusive = (prefix, True) if prefix and (start_after is None or start_after < prefix) else (start_after, False)
+    lower, inclusive = _past_common_prefix(lower, inclusive, prefix, delimiter)
+    plen = len(prefix)
+    cut = f"strpos(substr(v.key, {plen + 1}), %(delim)s)"
+    sql = f"""
+        WITH RECURSIVE walk(n, lo, incl, key, size, etag, mtime_us, owner, checksum) AS (
+            SELECT 0, CAST(%(lower)s AS TEXT) COLLATE "C", CAST(%(incl)s AS BOOLEAN),
+                   CAST(NULL AS TEXT) COLLATE "C", CAST(NULL AS BIGINT), CAST(NULL AS TEXT),
+                   CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT)
+          UNION ALL
+            SELECT w.n + 1,
+                   CASE WHEN {cut} > 0 THEN left(v.key, {plen} + {cut} - 2 + %(dlen)s) || %(bump)s
+                        ELSE v.key END,
+                   {cut} > 0,
+                   v.key, v.size, v.etag, v.mtime_us, v.owner, v.checksum
+            FROM walk w CROSS JOIN LATERAL (
+                SELECT key, size, etag, mtime_us, owner, checksum FROM ns_versions
+                WHERE bucket = %(bucket)s AND is_latest AND NOT is_delete_marker
+                  AND key >= w.lo AND (w.incl OR key > w.lo){" AND key < %(upper)s" if upper is not None else ""}
+                ORDER BY key LIMIT 1) v
+            WHERE w.n < %(limit)s
+        )
+        SELECT key, size, etag, mtime_us, owner, checksum FROM walk WHERE n > 0 ORDER BY n"""
+    params = {
+        "lower": lower if lower is not None else "",
+        "incl": inclusive or lower is None,
+        "delim": delimiter,
+        "dlen": len(delimiter),
+        "bump": chr(bump),
+        "bucket": bucket,
+        "upper": upper,
+        "limit": max_keys + 1,
+    }
+    tx.cursor.execute(sql, params)
+    count = 0
+    for row in tx.cursor.fetchall():
+        key = row["key"]
+        if count == max_keys:
+            page.truncated = True
+            break
+        rest = key[plen:]
+        i = rest.find(delimiter)
+        if i >= 0:
+            common = prefix + rest[: i + len(delimiter)]
+            page.prefixes.append(common)
+            page.last = common
+        else:
+            entry = dict(row)
+            page.entries.append(entry)
+            page.last = key
+            page.last_entry = entry
+        count += 1
+    return page
 
 
 def list_versions(
@@ -193,10 +290,11 @@ def list_versions(
         rows: list[dict[str, Any]] = []
         cols = "id, key, version_id, position, is_latest, is_delete_marker, size, etag, mtime_us, owner, checksum"
         if state["pos"] is not None and state["key"] is not None:
-            rows = tx.all(
+            rows = _raw(
+                tx,
                 f"SELECT {cols} FROM ns_versions WHERE bucket = ? AND key = ? AND position < ? "
                 "ORDER BY position DESC LIMIT ?",
-                (bucket, state["key"], state["pos"], limit),
+                [bucket, state["key"], state["pos"], limit],
             )
             lower, inclusive = state["key"], False
             state["pos"] = None
@@ -212,7 +310,7 @@ def list_versions(
             params.append(upper)
         sql += " ORDER BY key, position DESC LIMIT ?"
         params.append(limit - len(rows))
-        return rows + tx.all(sql, params)
+        return rows + _raw(tx, sql, params)
 
     # The generic walk resumes after a key; versions of one key span rows, so resume by row.
     page = Page()
@@ -226,8 +324,10 @@ def list_versions(
         lower, inclusive = key_marker, False
     lower, inclusive = _past_common_prefix(lower, inclusive, prefix, delimiter)
     count = 0
+    full = min(max_keys + 1, 1001)
+    batch = _first_batch(full, delimiter)
     while True:
-        rows = fetch(lower, inclusive, upper, min(max_keys + 1, 1001))
+        rows = fetch(lower, inclusive, upper, batch)
         if not rows:
             return page
         jumped = False
@@ -251,17 +351,20 @@ def list_versions(
             if count == max_keys:
                 page.truncated = True
                 return page
-            page.entries.append(decode_version(row) or row)
+            entry = decode_version(dict(row)) or {}
+            page.entries.append(entry)
             page.last = key
-            page.last_entry = row
+            page.last_entry = entry
             count += 1
             state["key"], state["pos"] = key, row["position"]
             lower, inclusive = key, False
         if jumped:
             state["pos"] = None
+            batch = _first_batch(full, delimiter)
             continue
-        if len(rows) < min(max_keys + 1, 1001) or max_keys == 0:
+        if len(rows) < batch:
             return page
+        batch = min(full, batch * 4)
 
 
 def get_upload(tx: Tx, upload_id: str) -> dict[str, Any] | None:

@@ -8,9 +8,12 @@ from projections.sql import Dialect
 
 
 class Tx:
-    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+    def __init__(self, cursor: Any, dialect: Dialect, cache: dict[str, Any] | None = None) -> None:
         self.cursor = cursor
         self.dialect = dialect
+        # Within one append transaction: rows the projection keeps current (bucket rows),
+        # so a batch of writes to one bucket reads it once.
+        self.cache = cache if cache is not None else {}
 
     def execute(self, statement: str, params: tuple[Any, ...] | list[Any] = ()) -> Any:
         self.cursor.execute(self.dialect.sql(statement), tuple(params))

@@ -57,6 +57,10 @@ def write_preconditions(req: S3Request, bucket: str, key: str) -> Callable[[Tx],
     return check
 
 
+def has_write_conditions(req: S3Request) -> bool:
+    return "if-none-match" in req.headers or "if-match" in req.headers
+
+
 def version_headers(version_id: str | None) -> dict[str, str]:
     return {"x-amz-version-id": version_id} if version_id and version_id != "null" else {}
 
@@ -75,8 +79,10 @@ async def put_object(req: S3Request, ctx: ServerContext) -> Response:
     headers = stored_headers(req)
     tags = tags_from_header(req.header("x-amz-tagging"))
     content_type = req.header("content-type") or DEFAULT_CONTENT_TYPE
-    await ctx.read(bucket_must_exist, req.bucket)
     body = DecodedBody(req)
+    if body.size is None or body.size > ctx.blobs.inline_limit:
+        # Before streaming a large body, not after: small ones are checked at the append.
+        await ctx.read(bucket_must_exist, req.bucket)
     staged = await ctx.blobs.stage(body.chunks(), body.sink, expected_size=body.size)
     try:
         checksums = body.verify()
@@ -122,6 +128,7 @@ async def commit_version(
             ],
             check=write_preconditions(req, bucket, key),
             blobs=staged.db_rows(),
+            check_reads_objects=has_write_conditions(req),
         )
         committed = await ctx.commit(change)
     except BaseException:
