@@ -48,6 +48,9 @@ class ServerContext:
         self.committer = GroupCommitter(store)
         self._limiter = anyio.CapacityLimiter(32)
         self.identities = IdentityStore(self)
+        from api.authz import PolicyCache
+
+        self.policies = PolicyCache()
 
     def check_master_key(self) -> None:
         """Record the key's check value on first start; refuse a different key afterwards."""

@@ -48,10 +48,15 @@ class S3Request:
     def access_key(self) -> str:
         return (self.auth.access_key or "") if self.auth is not None else ""
 
+    @property
+    def principal(self) -> str:
+        """Whose permissions apply: the parent user of a service account or session."""
+        return self.identity.user if self.identity is not None else self.access_key
+
     def actor(self) -> dict[str, str]:
         return {
             "access_key": self.access_key,
-            "parent_user": self.access_key,
+            "parent_user": self.principal,
             "source_ip": self.client_ip,
             "user_agent": self.headers.get("user-agent", ""),
             "request_id": self.request_id,

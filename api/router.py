@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from api.auth.sigv4 import AuthContext, authenticate
+from api.auth.sigv4 import authenticate
 from api.context import ServerContext
 from api.errors import S3Error
 from api.handlers import (
@@ -22,7 +22,6 @@ from api.handlers import (
 from api.identity import Identity, access_key_of
 from api.request import S3Request
 from api.response import Response
-from projections.namespace_queries import get_bucket
 
 Handler = Callable[[S3Request, ServerContext], Awaitable[Response]]
 
@@ -101,7 +100,7 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
 
         return await post_object(req, ctx)
     await authenticate_request(req, ctx)
-    await authorize(req, ctx)
+    await authorize(req, ctx, level, sub)
     handler = ROUTES.get((req.method, level, sub))
     if handler is None:
         if req.method in ("PUT", "POST", "DELETE") and sub:
@@ -126,12 +125,7 @@ async def authenticate_request(req: S3Request, ctx: ServerContext) -> None:
     req.identity = identity if req.auth.access_key is not None else None
 
 
-async def authorize(req: S3Request, ctx: ServerContext) -> None:
-    """Only the root identity exists until IAM lands: anonymous requests are denied, except
-    that a bucket which does not exist is reported as such, as S3 does."""
-    auth: AuthContext = req.auth
-    if auth is None or auth.access_key is None:
-        creating = req.method == "PUT" and not req.key and not req.query
-        if req.bucket and not creating and await ctx.read(get_bucket, req.bucket) is None:
-            raise S3Error("NoSuchBucket", extra={"BucketName": req.bucket})
-        raise S3Error("AccessDenied")
+async def authorize(req: S3Request, ctx: ServerContext, level: str, sub: str) -> None:
+    from api.authz import authorize_request
+
+    await authorize_request(req, ctx, level, sub)

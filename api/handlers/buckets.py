@@ -41,10 +41,13 @@ async def list_all_buckets(req: S3Request, ctx: ServerContext) -> Response:
         if not raw_max.isdigit() or not 1 <= int(raw_max) <= 10000:
             raise S3Error("InvalidArgument", "Argument max-buckets must be an integer between 1 and 10000", extra={"ArgumentName": "max-buckets", "ArgumentValue": raw_max})
         limit = int(raw_max)
+    from api.authz import visible_buckets
+
     rows = [r for r in await ctx.read(list_buckets) if r["name"].startswith(prefix) and r["name"] > after]
+    rows = await visible_buckets(req, ctx, rows)
     page, truncated = rows[:limit], len(rows) > limit
     x = X().open("ListAllMyBucketsResult", xmlns=True)
-    owner_xml(x, req.access_key)
+    owner_xml(x, req.principal)
     x.open("Buckets")
     for row in page:
         x.open("Bucket").leaf("Name", row["name"]).leaf("CreationDate", iso8601(row["created_us"]))
@@ -79,7 +82,7 @@ async def create_bucket(req: S3Request, ctx: ServerContext) -> Response:
     if req.header("x-amz-bucket-object-lock-enabled", "").lower() == "true":
         settings["object-lock"] = {"enabled": True}
     actor = req.actor()
-    owner = req.access_key
+    owner = req.principal
 
     def build() -> list[Bucket]:
         try:

@@ -1,0 +1,300 @@
+"""Authorization: which S3 action a request is, and whether its identity may perform it.
+
+Root may do everything. Anyone else is decided by the policy engine (domain.policy) from the
+identity's policies (its own and its groups', cached per process behind the IAM generation
+number read with the credential, so never stale), the bucket policy, ownership, and session
+policies (a service account's embedded policy, an STS session policy), which only narrow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from api.errors import S3Error
+from domain.errors import DomainError
+from domain.policy import Policy, Request, authorize_detail, canned_policy, parse_policy
+from projections import iam_queries
+from projections.namespace_queries import bucket_config, get_bucket
+
+if TYPE_CHECKING:
+    from api.context import ServerContext
+    from api.identity import Identity
+    from api.request import S3Request
+
+ACCOUNT = "000000000000"
+
+# (method, level, subresource) -> action. Object-level versioned variants are chosen below.
+ACTIONS: dict[tuple[str, str, str], str] = {
+    ("GET", "service", ""): "s3:ListAllMyBuckets",
+    ("PUT", "bucket", ""): "s3:CreateBucket",
+    ("HEAD", "bucket", ""): "s3:ListBucket",
+    ("DELETE", "bucket", ""): "s3:DeleteBucket",
+    ("GET", "bucket", ""): "s3:ListBucket",
+    ("GET", "bucket", "versions"): "s3:ListBucketVersions",
+    ("GET", "bucket", "location"): "s3:GetBucketLocation",
+    ("GET", "bucket", "versioning"): "s3:GetBucketVersioning",
+    ("PUT", "bucket", "versioning"): "s3:PutBucketVersioning",
+    ("GET", "bucket", "tagging"): "s3:GetBucketTagging",
+    ("PUT", "bucket", "tagging"): "s3:PutBucketTagging",
+    ("DELETE", "bucket", "tagging"): "s3:PutBucketTagging",
+    ("POST", "bucket", "delete"): "s3:DeleteObject",
+    ("GET", "bucket", "uploads"): "s3:ListBucketMultipartUploads",
+    ("GET", "bucket", "acl"): "s3:GetBucketAcl",
+    ("PUT", "bucket", "acl"): "s3:PutBucketAcl",
+    ("GET", "bucket", "policy"): "s3:GetBucketPolicy",
+    ("PUT", "bucket", "policy"): "s3:PutBucketPolicy",
+    ("DELETE", "bucket", "policy"): "s3:DeleteBucketPolicy",
+    ("GET", "bucket", "policyStatus"): "s3:GetBucketPolicyStatus",
+    ("GET", "bucket", "notification"): "s3:GetBucketNotification",
+    ("PUT", "bucket", "notification"): "s3:PutBucketNotification",
+    ("GET", "bucket", "cors"): "s3:GetBucketCORS",
+    ("GET", "bucket", "lifecycle"): "s3:GetLifecycleConfiguration",
+    ("GET", "bucket", "encryption"): "s3:GetEncryptionConfiguration",
+    ("GET", "bucket", "object-lock"): "s3:GetBucketObjectLockConfiguration",
+    ("GET", "bucket", "website"): "s3:GetBucketWebsite",
+    ("GET", "bucket", "logging"): "s3:GetBucketLogging",
+    ("GET", "bucket", "replication"): "s3:GetReplicationConfiguration",
+    ("GET", "bucket", "publicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("GET", "bucket", "ownershipControls"): "s3:GetBucketOwnershipControls",
+    ("GET", "bucket", "requestPayment"): "s3:GetBucketRequestPayment",
+    ("GET", "bucket", "accelerate"): "s3:GetAccelerateConfiguration",
+    ("POST", "bucket", ""): "s3:PutObject",
+    ("PUT", "object", ""): "s3:PutObject",
+    ("GET", "object", ""): "s3:GetObject",
+    ("HEAD", "object", ""): "s3:GetObject",
+    ("DELETE", "object", ""): "s3:DeleteObject",
+    ("POST", "object", "uploads"): "s3:PutObject",
+    ("PUT", "object", "uploadId"): "s3:PutObject",
+    ("POST", "object", "uploadId"): "s3:PutObject",
+    ("DELETE", "object", "uploadId"): "s3:AbortMultipartUpload",
+    ("GET", "object", "uploadId"): "s3:ListMultipartUploadParts",
+    ("GET", "object", "tagging"): "s3:GetObjectTagging",
+    ("PUT", "object", "tagging"): "s3:PutObjectTagging",
+    ("DELETE", "object", "tagging"): "s3:DeleteObjectTagging",
+    ("GET", "object", "acl"): "s3:GetObjectAcl",
+    ("PUT", "object", "acl"): "s3:PutObjectAcl",
+    ("GET", "object", "attributes"): "s3:GetObjectAttributes",
+    ("GET", "object", "torrent"): "s3:GetObjectTorrent",
+    ("GET", "object", "retention"): "s3:GetObjectRetention",
+    ("PUT", "object", "retention"): "s3:PutObjectRetention",
+    ("GET", "object", "legal-hold"): "s3:GetObjectLegalHold",
+    ("PUT", "object", "legal-hold"): "s3:PutObjectLegalHold",
+    ("POST", "object", "restore"): "s3:RestoreObject",
+}
+_VERSIONED = {
+    "s3:GetObject": "s3:GetObjectVersion",
+    "s3:DeleteObject": "s3:DeleteObjectVersion",
+    "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
+    "s3:PutObjectTagging": "s3:PutObjectVersionTagging",
+    "s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
+    "s3:GetObjectAcl": "s3:GetObjectVersionAcl",
+    "s3:PutObjectAcl": "s3:PutObjectVersionAcl",
+    "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
+}
+
+
+def action_of(req: S3Request, level: str, sub: str) -> str:
+    action = ACTIONS.get((req.method, level, sub), "s3:*")
+    if "versionId" in req.query and action in _VERSIONED:
+        action = _VERSIONED[action]
+    return action
+
+
+def resource_of(req: S3Request, level: str) -> str:
+    if level == "service":
+        return "*"
+    if level == "bucket":
+        return f"arn:aws:s3:::{req.bucket}"
+    return f"arn:aws:s3:::{req.bucket}/{req.key}"
+
+
+def principal_arn(identity: Identity | None) -> str | None:
+    if identity is None:
+        return None
+    if identity.is_root:
+        return f"arn:aws:iam::{ACCOUNT}:root"
+    if identity.kind == "sts" and identity.role:
+        return f"arn:aws:sts::{ACCOUNT}:assumed-role/{identity.role}/{identity.user}"
+    return f"arn:aws:iam::{ACCOUNT}:user/{identity.user}"
+
+
+def request_context(req: S3Request, identity: Identity | None, now: float) -> dict[str, Any]:
+    ctx: dict[str, Any] = {
+        "aws:sourceip": req.client_ip,
+        "aws:securetransport": "true" if req.scheme == "https" else "false",
+        "aws:currenttime": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:epochtime": str(int(now)),
+        "aws:useragent": req.headers.get("user-agent", ""),
+    }
+    if req.headers.get("referer"):
+        ctx["aws:referer"] = req.headers["referer"]
+    if identity is not None:
+        ctx["aws:username"] = identity.user
+        ctx["aws:userid"] = identity.user
+        ctx["aws:principaltype"] = "Account" if identity.is_root else ("AssumedRole" if identity.kind == "sts" else "User")
+    else:
+        ctx["aws:principaltype"] = "Anonymous"
+    q = req.query
+    for name in ("prefix", "delimiter", "max-keys"):
+        if name in q:
+            ctx[f"s3:{name}"] = q[name]
+    h = req.headers
+    if "x-amz-acl" in h:
+        ctx["s3:x-amz-acl"] = h["x-amz-acl"]
+    if "x-amz-server-side-encryption" in h:
+        ctx["s3:x-amz-server-side-encryption"] = h["x-amz-server-side-encryption"]
+    if "x-amz-copy-source" in h:
+        ctx["s3:x-amz-copy-source"] = h["x-amz-copy-source"]
+    if "x-amz-metadata-directive" in h:
+        ctx["s3:x-amz-metadata-directive"] = h["x-amz-metadata-directive"]
+    if "versionId" in q:
+        ctx["s3:versionid"] = q["versionId"]
+    tagging = h.get("x-amz-tagging")
+    if tagging:
+        from urllib.parse import parse_qsl
+
+        pairs = parse_qsl(tagging, keep_blank_values=True)
+        for k, v in pairs:
+            ctx[f"s3:requestobjecttag/{k.lower()}"] = v
+        ctx["s3:requestobjecttagkeys"] = [k for k, _ in pairs]
+    return ctx
+
+
+class PolicyCache:
+    """Parsed policies per user, valid for one IAM generation; parsed bucket policies per
+    document hash."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, tuple[int, list[Policy]]] = {}
+        self._docs: dict[tuple[str, str], Policy] = {}
+
+    def parsed(self, kind: str, document: Any, bucket: str | None = None) -> Policy:
+        text = document if isinstance(document, str) else orjson.dumps(document).decode()
+        key = (kind + ":" + (bucket or ""), hashlib.sha256(text.encode()).hexdigest())
+        policy = self._docs.get(key)
+        if policy is None:
+            if len(self._docs) > 4096:
+                self._docs.clear()
+            policy = parse_policy(text, kind=kind, bucket=bucket)  # type: ignore[arg-type]
+            self._docs[key] = policy
+        return policy
+
+    async def for_user(self, ctx: ServerContext, user: str, gen: int) -> list[Policy]:
+        cached = self._users.get(user)
+        if cached is not None and cached[0] == gen:
+            return cached[1]
+        sources = await ctx.read(iam_queries.policy_sources, user)
+        policies: list[Policy] = []
+        for name in sources["names"]:
+            if name in sources["documents"]:
+                policies.append(self.parsed("identity", sources["documents"][name]))
+            else:
+                try:
+                    policies.append(canned_policy(name))
+                except (KeyError, ValueError):
+                    continue  # a policy deleted after it was attached grants nothing
+        for document in sources["inline"]:
+            policies.append(self.parsed("identity", document))
+        if len(self._users) > 10_000:
+            self._users.clear()
+        self._users[user] = (gen, policies)
+        return policies
+
+
+def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, Any]:
+    row = get_bucket(tx, bucket)
+    return row, (bucket_config(tx, bucket, "policy") if row is not None else None)
+
+
+async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str, bucket: str | None) -> tuple[bool, str, dict[str, Any] | None]:
+    """(allowed, reason, bucket row) for the request's identity."""
+    identity: Identity | None = req.identity
+    row: dict[str, Any] | None = None
+    bucket_doc = None
+    if bucket:
+        row, bucket_doc = await ctx.read(_bucket_facts, bucket)
+    if identity is not None and identity.is_root:
+        return True, "root", row
+    now = ctx.clock()
+    identity_policies = await ctx.policies.for_user(ctx, identity.user, identity.gen) if identity is not None else []
+    bucket_policy = None
+    if bucket_doc is not None:
+        try:
+            bucket_policy = ctx.policies.parsed("bucket", bucket_doc, bucket)
+        except DomainError:
+            bucket_policy = None
+    session = []
+    if identity is not None and identity.session_policy:
+        try:
+            session.append(ctx.policies.parsed("session", identity.session_policy))
+        except DomainError:
+            return False, "session-policy", row
+    request = Request(
+        action=action,
+        resource=resource,
+        principal=identity.user if identity is not None else None,
+        principal_arn=principal_arn(identity),
+        account=ACCOUNT,
+        context=request_context(req, identity, now),
+    )
+    is_owner = identity is not None and row is not None and row["owner"] == identity.user
+    allowed, reason = authorize_detail(
+        identity_policies=identity_policies,
+        bucket_policy=bucket_policy,
+        acl_allows=False,
+        session_policies=session,
+        req=request,
+        is_root=False,
+        is_owner=is_owner,
+    )
+    return allowed, reason, row
+
+
+async def authorize_request(req: S3Request, ctx: ServerContext, level: str, sub: str) -> None:
+    identity: Identity | None = req.identity
+    if identity is not None and identity.is_root:
+        return
+    action = action_of(req, level, sub)
+    if level == "service":
+        if identity is None:
+            raise S3Error("AccessDenied")
+        return  # ListBuckets filters per bucket
+    bucket = req.bucket
+    allowed, _reason, row = await decide(ctx, req, action, resource_of(req, level), bucket)
+    if allowed:
+        return
+    creating = req.method == "PUT" and level == "bucket" and sub == ""
+    if row is None and not creating:
+        raise S3Error("NoSuchBucket", extra={"BucketName": bucket})
+    raise S3Error("AccessDenied")
+
+
+async def authorize_admin(req: S3Request, ctx: ServerContext, action: str) -> None:
+    """Admin API calls: root, or an identity policy allowing the admin: action."""
+    identity: Identity | None = req.identity
+    if identity is None:
+        raise S3Error("AccessDenied")
+    if identity.is_root:
+        return
+    allowed, _reason, _row = await decide(ctx, req, action, "*", None)
+    if not allowed:
+        raise S3Error("AccessDenied")
+
+
+async def visible_buckets(req: S3Request, ctx: ServerContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ListBuckets shows a user the buckets its policies (or ownership) reach."""
+    identity: Identity | None = req.identity
+    if identity is None or identity.is_root:
+        return rows
+    out = []
+    for row in rows:
+        for action in ("s3:ListBucket", "s3:GetBucketLocation"):
+            allowed, _r, _row = await decide(ctx, req, action, f"arn:aws:s3:::{row['name']}", row["name"])
+            if allowed:
+                out.append(row)
+                break
+    return out
