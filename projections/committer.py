@@ -36,6 +36,9 @@ class GroupCommitter:
 
     async def commit(self, change: Change) -> Change:
         """Append the change; raises its precondition error if it had one."""
+        if change.build_is_pure:
+            change.events = [e for a in change.build() for e in a.collect_events()]
+            change.prebuilt = True
         result = await asyncio.wrap_future(self.submit(change))
         return result
 
@@ -74,8 +77,11 @@ class GroupCommitter:
             change.results = []
             change.positions = []
             try:
-                aggregates = change.build()
-                change.events = [e for a in aggregates for e in a.collect_events()]
+                if change.prebuilt and attempt == 0:
+                    change.prebuilt = False  # a retry builds afresh
+                else:
+                    aggregates = change.build()
+                    change.events = [e for a in aggregates for e in a.collect_events()]
             except Exception as exc:  # noqa: BLE001
                 future.set_exception(exc)
                 continue

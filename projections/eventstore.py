@@ -42,6 +42,10 @@ class Change:
     # False when the check reads nothing but bucket rows (cached per batch): such a change
     # may be checked before earlier changes of its batch are applied.
     check_reads_objects: bool = True
+    # build() does no I/O (it only creates new aggregates): run it on the caller's side,
+    # off the committer's serial path.
+    build_is_pure: bool = False
+    prebuilt: bool = False
 
     def reset(self) -> None:
         self.results.clear()
@@ -197,13 +201,15 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
         else:
             positions = []
         i = 0
+        blobs: list[tuple[str, bytes]] = []
         for change in pending:
             for domain_event in change.events:
                 change.positions.append(positions[i])
                 change.results.append(self.projection.apply(tx, positions[i], domain_event))
                 i += 1
-            for blob_id, data in change.blobs:
-                tx.execute("INSERT INTO blob_data (id, data) VALUES (?, ?)", (blob_id, data))
+            blobs.extend(change.blobs)
+        if blobs:
+            tx.cursor.executemany("INSERT INTO blob_data (id, data) VALUES (%s, %s)", blobs)
 
 
 class SQLiteChronicleRecorder(_InlineProjecting, SQLiteApplicationRecorder):

@@ -126,12 +126,24 @@ def _demote_latest(tx: Tx, bucket: str, key: str) -> None:
     )
 
 
-def _insert_version(tx: Tx, position: int, e: Any, *, marker: bool, version_id: str) -> None:
-    tx.execute(
-        """INSERT INTO ns_versions (id, bucket, key, version_id, position, is_latest,
+_VERSION_UPSERT = """INSERT INTO ns_versions (id, bucket, key, version_id, position, is_latest,
              is_delete_marker, size, etag, mtime_us, content_type, headers, metadata, blob,
-             checksum, tags, parts, owner, operation)
-           VALUES (?, ?, ?, ?, ?, TRUE, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+             checksum, tags, parts, owner, operation, acl)
+           VALUES (?, ?, ?, ?, ?, TRUE, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (bucket, key, version_id) DO UPDATE SET id = excluded.id,
+             position = excluded.position, is_latest = TRUE,
+             is_delete_marker = excluded.is_delete_marker, size = excluded.size,
+             etag = excluded.etag, mtime_us = excluded.mtime_us,
+             content_type = excluded.content_type, headers = excluded.headers,
+             metadata = excluded.metadata, blob = excluded.blob, checksum = excluded.checksum,
+             tags = excluded.tags, parts = excluded.parts, owner = excluded.owner,
+             operation = excluded.operation, acl = excluded.acl"""
+
+
+def _insert_version(tx: Tx, position: int, e: Any, *, marker: bool, version_id: str) -> None:
+    """Insert the version; a new null version replaces the old one in the same statement."""
+    tx.execute(
+        _VERSION_UPSERT,
         (
             e.originator_id.hex,
             e.bucket,
@@ -151,17 +163,22 @@ def _insert_version(tx: Tx, position: int, e: Any, *, marker: bool, version_id: 
             _json([] if marker else e.parts),
             e.actor.get("parent_user") or e.actor.get("access_key", ""),
             "DeleteMarker" if marker else e.operation,
+            _acl_text(None if marker else getattr(e, "acl", None)),
         ),
     )
+
+
+def _acl_text(acl: Any) -> str:
+    """'' when the version has no explicit ACL (private to its owner)."""
+    return "" if acl is None else _json(acl)
 
 
 def _object_created(tx: Tx, position: int, e: Any) -> str:
     status = _versioning(tx, e.bucket)
     version_id = version_id_of(e.originator_id) if status == "Enabled" else NULL_VERSION
-    if version_id == NULL_VERSION:
-        _drop_null_version(tx, e.bucket, e.key)
     if status != "":
-        # A bucket that never versioned holds only null versions: nothing else to demote.
+        # A bucket that never versioned holds only null versions: nothing else to demote,
+        # and the upsert replaces the old null version.
         _demote_latest(tx, e.bucket, e.key)
     _insert_version(tx, position, e, marker=False, version_id=version_id)
     return version_id
@@ -175,8 +192,6 @@ def _marker_created(tx: Tx, position: int, e: Any) -> str | None:
         _promote_newest(tx, e.bucket, e.key)
         return None
     version_id = version_id_of(e.originator_id) if status == "Enabled" else NULL_VERSION
-    if version_id == NULL_VERSION:
-        _drop_null_version(tx, e.bucket, e.key)
     _demote_latest(tx, e.bucket, e.key)
     _insert_version(tx, position, e, marker=True, version_id=version_id)
     return version_id
@@ -206,6 +221,10 @@ def _version_removed(tx: Tx, position: int, e: Any) -> None:
 
 def _tags_set(tx: Tx, position: int, e: Any) -> None:
     tx.execute("UPDATE ns_versions SET tags = ? WHERE id = ?", (_json(e.tags), e.originator_id.hex))
+
+
+def _acl_set(tx: Tx, position: int, e: Any) -> None:
+    tx.execute("UPDATE ns_versions SET acl = ? WHERE id = ?", (_acl_text(e.acl), e.originator_id.hex))
 
 
 def _upload_created(tx: Tx, position: int, e: Any) -> None:
@@ -266,6 +285,7 @@ _HANDLERS: dict[type, Any] = {
     Bucket.ConfigurationDeleted: _configuration_deleted,
     ObjectVersion.Created: _object_created,
     ObjectVersion.TagsSet: _tags_set,
+    ObjectVersion.AclSet: _acl_set,
     ObjectVersion.Removed: _version_removed,
     DeleteMarker.Created: _marker_created,
     DeleteMarker.Removed: _version_removed,

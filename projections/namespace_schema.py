@@ -22,9 +22,10 @@ def namespace_ddl(d: Dialect) -> list[str]:
             size {d.bigint} NOT NULL, etag TEXT NOT NULL, mtime_us {d.bigint} NOT NULL,
             content_type TEXT NOT NULL, headers TEXT NOT NULL, metadata TEXT NOT NULL,
             blob TEXT NOT NULL, checksum TEXT NOT NULL, tags TEXT NOT NULL, parts TEXT NOT NULL,
-            owner TEXT NOT NULL, operation TEXT NOT NULL)""",
+            owner TEXT NOT NULL, operation TEXT NOT NULL, acl TEXT NOT NULL DEFAULT '')""",
         "CREATE INDEX IF NOT EXISTS ns_versions_by_key ON ns_versions (bucket, key, position)",
-        "CREATE INDEX IF NOT EXISTS ns_versions_by_version ON ns_versions (bucket, key, version_id)",
+        # One row per version id of a key: the null version is replaced by an upsert.
+        "CREATE UNIQUE INDEX IF NOT EXISTS ns_versions_by_version ON ns_versions (bucket, key, version_id)",
         # Listing reads only live current versions: a partial index makes a page an index range scan.
         """CREATE UNIQUE INDEX IF NOT EXISTS ns_versions_live ON ns_versions (bucket, key)
             WHERE is_latest AND NOT is_delete_marker""",

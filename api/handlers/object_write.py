@@ -12,6 +12,7 @@ from api.body import DecodedBody
 from api.checksums import header_name
 from api.context import ServerContext
 from api.errors import S3Error
+from api.handlers.acl import object_write_acl
 from api.handlers.common import (
     bucket_must_exist,
     check_key,
@@ -79,6 +80,7 @@ async def put_object(req: S3Request, ctx: ServerContext) -> Response:
     headers = stored_headers(req)
     tags = tags_from_header(req.header("x-amz-tagging"))
     content_type = req.header("content-type") or DEFAULT_CONTENT_TYPE
+    acl = await object_write_acl(req, ctx)
     body = DecodedBody(req)
     if body.size is None or body.size > ctx.blobs.inline_limit:
         # Before streaming a large body, not after: small ones are checked at the append.
@@ -91,7 +93,7 @@ async def put_object(req: S3Request, ctx: ServerContext) -> Response:
         raise
     version_id = await commit_version(
         ctx, req, req.key, staged, etag=body.etag, content_type=content_type, headers=headers,
-        meta=meta, tags=tags, checksums=checksums,
+        meta=meta, tags=tags, checksums=checksums, acl=acl,
     )  # fmt: skip
     return empty(200, write_headers(body.etag, version_id, checksums))
 
@@ -108,6 +110,7 @@ async def commit_version(
     meta: dict[str, str],
     tags: dict[str, str],
     checksums: dict[str, str],
+    acl: dict[str, Any] | None = None,
 ) -> str | None:
     """Append a new ObjectVersion of req.bucket/key for a staged blob; returns its version id.
 
@@ -123,12 +126,13 @@ async def commit_version(
                 ObjectVersion(
                     bucket=bucket, key=key, size=staged.size, etag=etag, content_type=content_type,
                     headers=headers, metadata=meta, blob=staged.descriptor(), checksum=checksum_doc,
-                    tags=tags, parts=[], operation=_operation(req), actor=actor,
+                    tags=tags, parts=[], operation=_operation(req), actor=actor, acl=acl,
                 )
             ],
             check=write_preconditions(req, bucket, key),
             blobs=staged.db_rows(),
             check_reads_objects=has_write_conditions(req),
+            build_is_pure=True,
         )
         committed = await ctx.commit(change)
     except BaseException:
@@ -212,6 +216,7 @@ async def copy_object(req: S3Request, ctx: ServerContext) -> Response:
         if "x-amz-storage-class" in req.headers:
             headers["x-amz-storage-class"] = req.headers["x-amz-storage-class"]
     tags = tags_from_header(req.header("x-amz-tagging")) if tag_directive == "REPLACE" else src["tags"]
+    acl = await object_write_acl(req, ctx)
     if (
         src_bucket == req.bucket and src_key == req.key and directive == "COPY"
         and "x-amz-storage-class" not in req.headers and "x-amz-copy-source-version-id" not in req.headers
@@ -225,7 +230,7 @@ async def copy_object(req: S3Request, ctx: ServerContext) -> Response:
             ObjectVersion(
                 bucket=bucket, key=key, size=src["size"], etag=src["etag"], content_type=content_type,
                 headers=headers, metadata=meta, blob=src["blob"], checksum=src["checksum"], tags=tags,
-                parts=[], operation="Copy", actor=actor,
+                parts=[], operation="Copy", actor=actor, acl=acl,
             )
         ],
         check=_copy_check(req, bucket, key, src),
