@@ -53,7 +53,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("CHRONICLE_MASTER_KEY is required with PostgreSQL (64 hex characters, the same on every node).", file=sys.stderr)
         return 2
     user, password = root_credentials(data_dir, embedded=not url)
-    store = _store(args, create_table=not url or args.create_tables)
+    workers = args.workers or int(os.environ.get("CHRONICLE_WORKERS", "1"))
+    if workers > 1 and not url:
+        print("--workers needs PostgreSQL: the embedded SQLite store serves from one process.", file=sys.stderr)
+        return 2
+    host, _, port = args.address.rpartition(":")
+    sockets = None
+    if workers > 1:
+        # Bind once, then fork before any thread or connection exists: every worker accepts
+        # on the shared socket and has its own event loop, store connections and committer.
+        sockets = [_listen(host or "127.0.0.1", int(port))]
+        _fork_workers(workers)
+    store = _store(args, create_table=(not url or args.create_tables) and not _is_worker_child())
     if url and not args.create_tables:
         _require_tables(store)
     settings = Settings(
@@ -63,12 +74,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         domain=args.domain or os.environ.get("CHRONICLE_DOMAIN") or None,
     )
     blobs = BlobStore(data_dir / "blobs")
+    from api.testclock import FileOffsetClock
     from cli.secrets import master_key
 
-    ctx = ServerContext(store, blobs, settings, master_key(data_dir))
+    clock_file = os.environ.get("CHRONICLE_TEST_CLOCK_FILE")  # tests only: a clock they can move
+    ctx = ServerContext(store, blobs, settings, master_key(data_dir), **({"clock": FileOffsetClock(clock_file)} if clock_file else {}))
     ctx.check_master_key()
     app = ChronicleASGI(ctx)
-    host, _, port = args.address.rpartition(":")
     config = uvicorn.Config(
         app,
         host=host or "127.0.0.1",
@@ -93,12 +105,68 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def main() -> None:
         gc_task = asyncio.create_task(_periodic_gc(ctx, gc_task_interval))
         try:
-            await server.serve()
+            await server.serve(sockets=sockets)
         finally:
             gc_task.cancel()
 
     uvicorn_run(server, main)
     return 0
+
+
+_WORKER_CHILD = False
+
+
+def _is_worker_child() -> bool:
+    return _WORKER_CHILD
+
+
+def _listen(host: str, port: int):  # type: ignore[no-untyped-def]
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _fork_workers(count: int) -> None:
+    """Fork count-1 children; the parent stays a worker too and takes its children down
+    with it on SIGTERM/SIGINT."""
+    import signal
+
+    global _WORKER_CHILD
+    children = []
+    for _ in range(count - 1):
+        pid = os.fork()
+        if pid == 0:
+            _WORKER_CHILD = True
+            return
+        children.append(pid)
+
+    def stop_children(signum, frame):  # type: ignore[no-untyped-def]
+        for child in children:
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    import atexit
+
+    atexit.register(lambda: [os.kill(c, signal.SIGTERM) for c in children if _alive(c)])
+    signal.signal(signal.SIGTERM, stop_children)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 def uvicorn_run(server, main) -> None:  # type: ignore[no-untyped-def]
@@ -166,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
     serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
     serve.add_argument("--domain", help="domain for virtual-host-style requests (or CHRONICLE_DOMAIN)")
+    serve.add_argument("--workers", type=int, default=0, help="with PostgreSQL: worker processes sharing the port (or CHRONICLE_WORKERS; default 1)")
     serve.add_argument("--create-tables", action="store_true", help="with PostgreSQL: create tables at start (prefer `chronicle migrate`)")
     serve.set_defaults(func=cmd_serve)
 
@@ -177,10 +246,17 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--data-dir", default="./data")
     replay.set_defaults(func=cmd_replay)
 
+    from cli.admin import add_admin_parser
+
+    add_admin_parser(sub)  # chronicle admin user|policy|group|svcacct|key|info ...
+
     gc = sub.add_parser("gc", help="reclaim blobs that no live version or upload part references")
     gc.add_argument("--data-dir", default="./data")
     gc.add_argument("--grace", type=float, default=3600.0, help="only blobs older than this many seconds (default 3600)")
     gc.set_defaults(func=cmd_gc)
+    from cli import share
+
+    share.register(sub)  # chronicle share download|upload BUCKET/KEY
     return parser
 
 
