@@ -251,7 +251,46 @@ async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str,
         is_root=False,
         is_owner=is_owner,
     )
+    if not allowed and reason == "implicit-deny" and row is not None:
+        # Only when nothing else allowed it: the ACLs are read for this case alone.
+        if await _acl_allows(ctx, req, identity, action, resource, bucket or ""):
+            allowed, reason = authorize_detail(
+                identity_policies=identity_policies,
+                bucket_policy=bucket_policy,
+                acl_allows=True,
+                session_policies=session,
+                req=request,
+                is_root=False,
+                is_owner=is_owner,
+            )
     return allowed, reason, row
+
+async def _acl_allows(ctx: ServerContext, req: S3Request, identity: Identity | None, action: str, resource: str, bucket: str) -> bool:
+    """Whether the bucket's ACL (bucket-level permissions) or the addressed object version's
+    ACL (object-level ones) grants the caller what `action` needs. Anonymous callers are
+    AllUsers; authenticated ones AuthenticatedUsers too."""
+    from api.handlers.buckets import canonical_id
+    from domain.acl import acl_allows, acl_permission, private_acl
+    from projections.acl_queries import bucket_acl, object_acl
+
+    needed = acl_permission(action)
+    if needed is None:
+        return False
+    level, permission = needed
+    caller = canonical_id(identity.user) if identity is not None else None
+    if level == "bucket":
+        acl = await ctx.read(bucket_acl, bucket)
+    else:
+        prefix = f"arn:aws:s3:::{bucket}/"
+        if not resource.startswith(prefix):
+            return False
+        found = await ctx.read(object_acl, bucket, resource[len(prefix):], req.query.get("versionId"))
+        if found is None or found["is_delete_marker"]:
+            return False
+        acl = found["acl"]
+        if acl is None and found["owner"]:
+            acl = private_acl(canonical_id(found["owner"]), found["owner"])
+    return acl_allows(acl, principal_canonical_id=caller, authenticated=identity is not None, permission=permission)
 
 
 async def authorize_request(req: S3Request, ctx: ServerContext, level: str, sub: str) -> None:

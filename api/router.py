@@ -10,6 +10,8 @@ from api.auth.sigv4 import authenticate
 from api.context import ServerContext
 from api.errors import S3Error
 from api.handlers import (
+    acl,
+    bucket_policy,
     buckets,
     listing,
     multipart,
@@ -49,8 +51,12 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("DELETE", "bucket", "tagging"): tagging.delete_bucket_tagging,
     ("POST", "bucket", "delete"): object_write.delete_objects,
     ("GET", "bucket", "uploads"): multipart.list_bucket_uploads,
-    ("GET", "bucket", "acl"): buckets.get_bucket_acl,
-    ("PUT", "bucket", "acl"): buckets.put_bucket_acl,
+    ("GET", "bucket", "acl"): acl.get_bucket_acl,
+    ("PUT", "bucket", "acl"): acl.put_bucket_acl,
+    ("GET", "bucket", "policy"): bucket_policy.get_bucket_policy,
+    ("PUT", "bucket", "policy"): bucket_policy.put_bucket_policy,
+    ("DELETE", "bucket", "policy"): bucket_policy.delete_bucket_policy,
+    ("GET", "bucket", "policyStatus"): bucket_policy.get_bucket_policy_status,
     ("PUT", "object", ""): object_write.put_object,
     ("GET", "object", ""): object_read.get_object,
     ("HEAD", "object", ""): object_read.head_object,
@@ -63,10 +69,10 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("GET", "object", "tagging"): object_tagging.get_object_tagging,
     ("PUT", "object", "tagging"): object_tagging.put_object_tagging,
     ("DELETE", "object", "tagging"): object_tagging.delete_object_tagging,
-    ("GET", "object", "acl"): object_tagging.get_object_acl,
+    ("GET", "object", "acl"): acl.get_object_acl,
     ("GET", "object", "attributes"): object_attributes.get_object_attributes,
     ("GET", "object", "torrent"): object_read.get_torrent,
-    ("PUT", "object", "acl"): object_tagging.put_object_acl,
+    ("PUT", "object", "acl"): acl.put_object_acl,
 }
 for _sub in buckets.UNCONFIGURED:
     ROUTES[("GET", "bucket", _sub)] = partial(buckets.get_unconfigured, sub=_sub)

@@ -86,15 +86,21 @@ class ObjectVersion(Aggregate):
         parts: list[JSON],
         operation: str,
         actor: Actor,
+        acl: JSON | None = None,
     ) -> None:
         self.bucket = bucket
         self.key = key
         self.tags = tags
+        self.acl = acl  # None: private to the writer (events before ACLs have no field)
         self.removed = False
 
     @event("TagsSet", topic="chronicle.ObjectVersion.TagsSet")
     def set_tags(self, tags: JSON, actor: Actor) -> None:
         self.tags = tags
+
+    @event("AclSet", topic="chronicle.ObjectVersion.AclSet")
+    def set_acl(self, acl: JSON, actor: Actor) -> None:
+        self.acl = acl
 
     @event("Removed", topic="chronicle.ObjectVersion.Removed")
     def remove(self, actor: Actor) -> None:
@@ -130,9 +136,11 @@ class MultipartUpload(Aggregate):
         checksum_algorithm: str,
         checksum_type: str,
         actor: Actor,
+        acl: JSON | None = None,
     ) -> None:
         self.bucket = bucket
         self.key = key
+        self.acl = acl  # given to the version Complete creates
         self.state = "open"
 
     @event("Completed", topic="chronicle.MultipartUpload.Completed")

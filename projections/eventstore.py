@@ -6,6 +6,7 @@ failed precondition fails only its own request."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from domain.errors import DomainError
 from projections.inline import InlineProjections
+from projections.namespace import NULL_VERSION, bulk_null_versions, is_null_version_put
 from projections.sql import Dialect, PostgresDialect
 from projections.tx import Tx
 
@@ -180,7 +182,6 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
                 if pending:
                     self._flush(tx, pending)
                 self._notify_channel(cursor)
-                pipeline.sync()
 
     def _flush(self, tx: Tx, pending: list[Change]) -> None:
         assert self.mapper is not None
@@ -202,14 +203,28 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
             positions = []
         i = 0
         blobs: list[tuple[str, bytes]] = []
+        bulk: list[tuple[int, Any]] = []
         for change in pending:
             for domain_event in change.events:
-                change.positions.append(positions[i])
-                change.results.append(self.projection.apply(tx, positions[i], domain_event))
+                position = positions[i]
                 i += 1
+                change.positions.append(position)
+                # Plain PUTs into never-versioned buckets are applied with one statement per
+                # flush; anything else is applied in order after them.
+                if is_null_version_put(tx, domain_event):
+                    bulk.append((position, domain_event))
+                    change.results.append(NULL_VERSION)
+                    continue
+                if bulk:
+                    bulk_null_versions(tx, bulk)
+                    bulk = []
+                change.results.append(self.projection.apply(tx, position, domain_event))
             blobs.extend(change.blobs)
+        if bulk:
+            bulk_null_versions(tx, bulk)
         if blobs:
-            tx.cursor.executemany("INSERT INTO blob_data (id, data) VALUES (%s, %s)", blobs)
+            values = ", ".join(["(%s, %s)"] * len(blobs))
+            tx.cursor.execute(f"INSERT INTO blob_data (id, data) VALUES {values}", [v for b in blobs for v in b])
 
 
 class SQLiteChronicleRecorder(_InlineProjecting, SQLiteApplicationRecorder):
@@ -265,8 +280,10 @@ def store_environment(database_url: str | None, data_dir: Path, *, create_table:
             POSTGRES_PORT=str(u.port or 5432),
             POSTGRES_USER=unquote(u.username or "postgres"),
             POSTGRES_PASSWORD=unquote(u.password or ""),
-            POSTGRES_POOL_SIZE="16",
-            POSTGRES_MAX_OVERFLOW="32",
+            # Kept connections, and extra ones opened under load and closed after use: many
+            # nodes (and test servers) share one PostgreSQL's max_connections.
+            POSTGRES_POOL_SIZE=os.environ.get("CHRONICLE_PG_POOL_SIZE", "4"),
+            POSTGRES_MAX_OVERFLOW=os.environ.get("CHRONICLE_PG_MAX_OVERFLOW", "12"),
             POSTGRES_CONN_MAX_AGE="",
         )
     else:

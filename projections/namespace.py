@@ -184,6 +184,36 @@ def _object_created(tx: Tx, position: int, e: Any) -> str:
     return version_id
 
 
+def bulk_null_versions(tx: Tx, items: list[tuple[int, Any]]) -> None:
+    """Apply many ObjectVersion.Created events of never-versioned buckets in one statement.
+    Equivalent to applying them one by one: each key keeps only its newest null version."""
+    newest: dict[tuple[str, str], tuple[int, Any]] = {}
+    for position, e in items:
+        newest[(e.bucket, e.key)] = (position, e)
+    rows = list(newest.values())
+    values = ", ".join(["(?, ?, ?, ?, ?, TRUE, FALSE, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+    params: list[Any] = []
+    for position, e in rows:
+        params.extend((
+            e.originator_id.hex, e.bucket, e.key, NULL_VERSION, position, e.size, e.etag, _us(e),
+            e.content_type, _json(e.headers), _json(e.metadata), _json(e.blob), _json(e.checksum),
+            _json(e.tags), _json(e.parts), e.actor.get("parent_user") or e.actor.get("access_key", ""),
+            e.operation,
+        ))
+    head, _, tail = _VERSION_UPSERT.partition("VALUES (?, ?, ?, ?, ?, TRUE, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    tx.execute(head + "VALUES " + values + tail, params)
+
+
+def is_null_version_put(tx: Tx, event: Any) -> bool:
+    """An ObjectVersion.Created in a bucket that never versioned (bulk-appliable)."""
+    if type(event) is not ObjectVersion.Created:
+        return False
+    from projections.namespace_queries import get_bucket
+
+    row = get_bucket(tx, event.bucket)
+    return row is not None and row["versioning"] == ""
+
+
 def _marker_created(tx: Tx, position: int, e: Any) -> str | None:
     status = _versioning(tx, e.bucket)
     if status == "":

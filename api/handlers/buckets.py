@@ -10,7 +10,7 @@ from api.errors import S3Error
 from api.handlers.common import bucket_must_exist, iso8601, valid_bucket_name
 from api.request import S3Request
 from api.response import Response, empty, xml
-from api.xml import X, child, parse, text
+from api.xml import X, parse, text
 from domain.aggregates import Bucket, bucket_id
 from projections.eventstore import Change
 from projections.namespace_queries import (
@@ -83,6 +83,11 @@ async def create_bucket(req: S3Request, ctx: ServerContext) -> Response:
         settings["object-lock"] = {"enabled": True}
     actor = req.actor()
     owner = req.principal
+    from api.handlers.acl import create_bucket_acl
+
+    acl = await create_bucket_acl(req, ctx, owner)
+    if acl is not None:
+        settings["acl"] = acl
 
     def build() -> list[Bucket]:
         try:
@@ -203,7 +208,6 @@ UNCONFIGURED = {
     "lifecycle": "NoSuchLifecycleConfiguration",
     "encryption": "ServerSideEncryptionConfigurationNotFoundError",
     "object-lock": "ObjectLockConfigurationNotFoundError",
-    "policy": "NoSuchBucketPolicy",
     "website": "NoSuchWebsiteConfiguration",
     "replication": "ReplicationConfigurationNotFoundError",
     "publicAccessBlock": "NoSuchPublicAccessBlockConfiguration",
@@ -231,33 +235,3 @@ async def get_simple_config(req: S3Request, ctx: ServerContext, sub: str) -> Res
         "accelerate": X().open("AccelerateConfiguration", xmlns=True).close("AccelerateConfiguration"),
     }
     return xml(bodies[sub].bytes())
-
-
-async def get_bucket_acl(req: S3Request, ctx: ServerContext) -> Response:
-    row = await ctx.read(bucket_must_exist, req.bucket)
-    return xml(owner_full_control_acl(row["owner"]))
-
-
-def owner_full_control_acl(owner: str) -> bytes:
-    x = X().open("AccessControlPolicy", xmlns=True)
-    owner_xml(x, owner)
-    x.open("AccessControlList")
-    x.raw('<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">')
-    x.leaf("ID", canonical_id(owner)).leaf("DisplayName", owner).raw("</Grantee>")
-    x.leaf("Permission", "FULL_CONTROL").close("Grant")
-    x.close("AccessControlList").close("AccessControlPolicy")
-    return x.bytes()
-
-
-async def put_bucket_acl(req: S3Request, ctx: ServerContext) -> Response:
-    """Only the canned 'private' ACL (what every bucket has) is accepted until ACLs land."""
-    await ctx.read(bucket_must_exist, req.bucket)
-    canned = req.header("x-amz-acl")
-    body = await req.read_all()
-    if canned in (None, "private") and not any(h.startswith("x-amz-grant-") for h in req.headers):
-        if body.strip():
-            doc = parse(body, "AccessControlPolicy")
-            if child(doc, "AccessControlList") is None:
-                raise S3Error("MalformedACLError")
-        return empty(200)
-    raise S3Error("NotImplemented", "ACLs other than private are not implemented yet.")

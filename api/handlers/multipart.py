@@ -15,6 +15,7 @@ from api.body import DecodedBody
 from api.checksums import ALGORITHMS, combine_composite, combine_full_object_crc, header_name
 from api.context import ServerContext
 from api.errors import S3Error
+from api.handlers.acl import object_write_acl
 from api.handlers.buckets import owner_xml
 from api.handlers.common import (
     bucket_must_exist,
@@ -68,6 +69,7 @@ async def create_upload(req: S3Request, ctx: ServerContext) -> Response:
     tags = tags_from_header(req.header("x-amz-tagging"))
     algo, ctype = _checksum_settings(req)
     content_type = req.header("content-type") or DEFAULT_CONTENT_TYPE
+    acl = await object_write_acl(req, ctx)
     actor = req.actor()
     bucket, key = req.bucket, req.key
     committed = await ctx.commit(
@@ -75,7 +77,7 @@ async def create_upload(req: S3Request, ctx: ServerContext) -> Response:
             build=lambda: [
                 MultipartUpload(
                     bucket=bucket, key=key, content_type=content_type, headers=headers, metadata=meta,
-                    tags=tags, checksum_algorithm=algo, checksum_type=ctype, actor=actor,
+                    tags=tags, checksum_algorithm=algo, checksum_type=ctype, actor=actor, acl=acl,
                 )
             ],
             check=lambda tx: bucket_must_exist(tx, bucket) and None,
@@ -290,15 +292,15 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
     precheck = write_preconditions(req, bucket, key)
 
     def build() -> list[Any]:
+        mpu = ctx.store.repository.get(UUID(upload_id))
+        if mpu.state != "open":
+            raise S3Error("NoSuchUpload", extra={"UploadId": upload_id})
         version = ObjectVersion(
             bucket=bucket, key=key, size=size, etag=etag, content_type=upload["content_type"],
             headers=upload["headers"], metadata=upload["metadata"], blob={"segments": segments},
             checksum=checksum, tags=upload["tags"], parts=part_list,
-            operation="CompleteMultipartUpload", actor=actor,
+            operation="CompleteMultipartUpload", actor=actor, acl=getattr(mpu, "acl", None),
         )
-        mpu = ctx.store.repository.get(UUID(upload_id))
-        if mpu.state != "open":
-            raise S3Error("NoSuchUpload", extra={"UploadId": upload_id})
         mpu.complete(version_id=version.id, actor=actor)
         return [version, mpu]
 

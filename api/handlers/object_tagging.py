@@ -1,4 +1,4 @@
-"""Get/Put/DeleteObjectTagging and the object ACL read (owner FULL_CONTROL until ACLs land)."""
+"""Get/Put/DeleteObjectTagging."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from uuid import UUID
 
 from api.context import ServerContext
 from api.errors import S3Error
-from api.handlers.buckets import owner_full_control_acl
 from api.handlers.object_read import delete_marker_error, resolve_version
 from api.handlers.tagging import tagging_xml, tags_from_xml
 from api.request import S3Request
@@ -58,16 +57,3 @@ async def put_object_tagging(req: S3Request, ctx: ServerContext) -> Response:
 async def delete_object_tagging(req: S3Request, ctx: ServerContext) -> Response:
     row = await _set_tags(req, ctx, {})
     return empty(204, _vid(row))
-
-
-async def get_object_acl(req: S3Request, ctx: ServerContext) -> Response:
-    row = await _target(req, ctx)
-    return xml(owner_full_control_acl(row["owner"]), headers=_vid(row))
-
-
-async def put_object_acl(req: S3Request, ctx: ServerContext) -> Response:
-    await _target(req, ctx)
-    await req.read_all()
-    if req.header("x-amz-acl", "private") == "private" and not any(h.startswith("x-amz-grant-") for h in req.headers):
-        return empty(200)
-    raise S3Error("NotImplemented", "ACLs other than private are not implemented yet.")

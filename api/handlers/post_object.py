@@ -19,6 +19,7 @@ from api.auth.sigv4 import UNSIGNED_PAYLOAD, AuthContext
 from api.checksums import ALGORITHMS, Checksum, header_name, is_valid_b64
 from api.context import ServerContext
 from api.errors import S3Error
+from api.handlers.acl import object_write_acl
 from api.handlers.common import (
     MAX_METADATA_BYTES,
     STORED_HEADERS,
@@ -275,6 +276,7 @@ async def _post(req: S3Request, ctx: ServerContext, body: _Body) -> Response:
     content_type = form.get("content-type") or DEFAULT_CONTENT_TYPE
     checksum = _checksum(form)
     await ctx.read(bucket_must_exist, req.bucket)
+    acl = await object_write_acl(req, ctx, canned=form.get("acl"))
 
     length_range = auth.content_length_range
     md5 = hashlib.md5()
@@ -307,7 +309,7 @@ async def _post(req: S3Request, ctx: ServerContext, body: _Body) -> Response:
     etag = md5.hexdigest()
     version_id = await commit_version(
         ctx, req, key, staged, etag=etag, content_type=content_type, headers=headers, meta=meta,
-        tags=tags, checksums=checksums,
+        tags=tags, checksums=checksums, acl=acl,
     )  # fmt: skip
     return _success(req, form, key, etag, write_headers(etag, version_id, checksums))
 
