@@ -116,6 +116,7 @@ class _InlineProjecting:
 
 class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
     dialect = PostgresDialect()
+    slow_batches = 0  # batches that fell back to change-by-change (should stay rare)
 
     def _insert_one(self, tx: Tx, stored: Any) -> int:
         tx.cursor.execute(self._insert_sql, (stored.originator_id, stored.originator_version, stored.topic, stored.state))
@@ -143,6 +144,7 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
             self._commit_pipelined(changes)
         except Exception:  # noqa: BLE001 - retry the batch the careful way, change by change
             log.debug("pipelined commit failed; retrying change by change", exc_info=True)
+            self.slow_batches += 1
             for change in changes:
                 change.reset()
             with self.datastore.transaction(commit=True) as cursor:

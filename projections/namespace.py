@@ -140,32 +140,33 @@ _VERSION_UPSERT = """INSERT INTO ns_versions (id, bucket, key, version_id, posit
              operation = excluded.operation, acl = excluded.acl"""
 
 
+def _version_params(position: int, e: Any, *, marker: bool, version_id: str) -> tuple[Any, ...]:
+    return (
+        e.originator_id.hex,
+        e.bucket,
+        e.key,
+        version_id,
+        position,
+        marker,
+        0 if marker else e.size,
+        "" if marker else e.etag,
+        _us(e),
+        "" if marker else e.content_type,
+        _json({} if marker else e.headers),
+        _json({} if marker else e.metadata),
+        _json({} if marker else e.blob),
+        _json({} if marker else e.checksum),
+        _json({} if marker else e.tags),
+        _json([] if marker else e.parts),
+        e.actor.get("parent_user") or e.actor.get("access_key", ""),
+        "DeleteMarker" if marker else e.operation,
+        _acl_text(None if marker else getattr(e, "acl", None)),
+    )
+
+
 def _insert_version(tx: Tx, position: int, e: Any, *, marker: bool, version_id: str) -> None:
     """Insert the version; a new null version replaces the old one in the same statement."""
-    tx.execute(
-        _VERSION_UPSERT,
-        (
-            e.originator_id.hex,
-            e.bucket,
-            e.key,
-            version_id,
-            position,
-            marker,
-            0 if marker else e.size,
-            "" if marker else e.etag,
-            _us(e),
-            "" if marker else e.content_type,
-            _json({} if marker else e.headers),
-            _json({} if marker else e.metadata),
-            _json({} if marker else e.blob),
-            _json({} if marker else e.checksum),
-            _json({} if marker else e.tags),
-            _json([] if marker else e.parts),
-            e.actor.get("parent_user") or e.actor.get("access_key", ""),
-            "DeleteMarker" if marker else e.operation,
-            _acl_text(None if marker else getattr(e, "acl", None)),
-        ),
-    )
+    tx.execute(_VERSION_UPSERT, _version_params(position, e, marker=marker, version_id=version_id))
 
 
 def _acl_text(acl: Any) -> str:
@@ -190,18 +191,13 @@ def bulk_null_versions(tx: Tx, items: list[tuple[int, Any]]) -> None:
     newest: dict[tuple[str, str], tuple[int, Any]] = {}
     for position, e in items:
         newest[(e.bucket, e.key)] = (position, e)
-    rows = list(newest.values())
-    values = ", ".join(["(?, ?, ?, ?, ?, TRUE, FALSE, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+    head, rest = _VERSION_UPSERT.split("VALUES", 1)
+    row, tail = rest.split("ON CONFLICT", 1)
     params: list[Any] = []
-    for position, e in rows:
-        params.extend((
-            e.originator_id.hex, e.bucket, e.key, NULL_VERSION, position, e.size, e.etag, _us(e),
-            e.content_type, _json(e.headers), _json(e.metadata), _json(e.blob), _json(e.checksum),
-            _json(e.tags), _json(e.parts), e.actor.get("parent_user") or e.actor.get("access_key", ""),
-            e.operation,
-        ))
-    head, _, tail = _VERSION_UPSERT.partition("VALUES (?, ?, ?, ?, ?, TRUE, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-    tx.execute(head + "VALUES " + values + tail, params)
+    for position, e in newest.values():
+        params.extend(_version_params(position, e, marker=False, version_id=NULL_VERSION))
+    rows = ", ".join([row.strip()] * len(newest))
+    tx.execute(f"{head} VALUES {rows} ON CONFLICT{tail}", params)
 
 
 def is_null_version_put(tx: Tx, event: Any) -> bool:
