@@ -94,7 +94,12 @@ class ChronicleASGI:
                 raise S3Error("RequestHeaderSectionTooLarge", status=400)
             req.bucket, req.key = split_path(raw, headers.get("host", ""), self.ctx.settings.domain)
             req.query = parse_query(req.query_string)
-            response = await route(req, self.ctx)
+            if raw.startswith("/minio/admin/"):  # the MinIO admin API: JSON errors, madmin bodies
+                from api.admin.router import route_admin
+
+                response = await route_admin(req, self.ctx)
+            else:
+                response = await route(req, self.ctx)
         except S3Error as err:
             response = error_response(err, req)
         except DomainError as err:
