@@ -205,6 +205,23 @@ class PolicyCache:
         return policies
 
 
+_ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["*"], "Resource": ["*"]}]}
+
+
+async def _identity_policies(ctx: ServerContext, identity: Identity | None) -> list[Policy]:
+    """The user's policies (its own and its groups'); for an assumed IAM role's session, the
+    role's inline policies instead; root's own keys and sessions hold root's rights (their
+    session policies still narrow them)."""
+    if identity is None:
+        return []
+    if identity.role:
+        role = await ctx.read(iam_queries.role, identity.role)
+        return [ctx.policies.parsed("identity", doc) for doc in role["inline"].values()] if role else []
+    if identity.user == ctx.settings.root_user:
+        return [ctx.policies.parsed("identity", _ALLOW_ALL)]
+    return await ctx.policies.for_user(ctx, identity.user, identity.gen)
+
+
 def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, Any]:
     row = get_bucket(tx, bucket)
     return row, (bucket_config(tx, bucket, "policy") if row is not None else None)
@@ -220,7 +237,7 @@ async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str,
     if identity is not None and identity.is_root:
         return True, "root", row
     now = ctx.clock()
-    identity_policies = await ctx.policies.for_user(ctx, identity.user, identity.gen) if identity is not None else []
+    identity_policies = await _identity_policies(ctx, identity)
     bucket_policy = None
     if bucket_doc is not None:
         try:

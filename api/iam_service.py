@@ -10,7 +10,7 @@ from uuid import UUID
 
 from api.context import ServerContext
 from api.errors import S3Error
-from domain.iam import AccessKey, Group, ManagedPolicy, StsSession, User, iam_id
+from domain.iam import AccessKey, Group, ManagedPolicy, Role, StsSession, User, iam_id
 from projections import iam_queries
 from projections.eventstore import Change
 from projections.tx import Tx
@@ -49,7 +49,10 @@ def validate_credentials(access_key: str, secret_key: str) -> None:
         raise S3Error("InvalidArgument", "The secret key is invalid: 8 to 128 characters.")
 
 
-async def add_user(ctx: ServerContext, actor: dict[str, str], name: str, secret_key: str, status: str = "enabled") -> None:
+async def add_user(
+    ctx: ServerContext, actor: dict[str, str], name: str, secret_key: str, status: str = "enabled", *, exclusive: bool = False
+) -> None:
+    """exclusive: an existing user is EntityAlreadyExists (IAM CreateUser) instead of a reset."""
     validate_credentials(name, secret_key)
     if name == ctx.settings.root_user:
         raise S3Error("InvalidArgument", "The root user cannot be added as an IAM user.")
@@ -61,6 +64,8 @@ async def add_user(ctx: ServerContext, actor: dict[str, str], name: str, secret_
             return [User(name=name, sealed_secret=sealed, status=status, actor=actor)]
         if user.deleted:
             user.recreate(sealed_secret=sealed, status=status, actor=actor)
+        elif exclusive:
+            raise S3Error("EntityAlreadyExists", f"User with name {name} already exists.", status=409)
         else:  # MinIO's add-user on an existing user resets its secret (and status)
             user.change_secret(sealed_secret=sealed, actor=actor)
             if user.status != status:
@@ -304,3 +309,133 @@ async def create_session(
         )
     )
     return {"access_key": access_key, "secret_key": secret_key, "session_token": token, "expiration_us": expiration_us}
+
+
+# -- inline policies, roles and groups (the IAM query API) ---------------------------------
+
+
+def _no_such_policy(owner_kind: str, owner: str, policy_name: str) -> S3Error:
+    return S3Error("NoSuchEntity", f"The {owner_kind} policy with name {policy_name} cannot be found.", status=404)
+
+
+def _require_inline(owner_kind: str, owner: str, policy_name: str):  # type: ignore[no-untyped-def]
+    def check(tx: Tx) -> None:
+        if iam_queries.inline_policy(tx, owner_kind, owner, policy_name) is None:
+            raise _no_such_policy(owner_kind, owner, policy_name)
+
+    return check
+
+
+async def put_user_inline_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]) -> None:
+    def build() -> list[Any]:
+        user = _require_user(ctx, name)
+        user.put_inline_policy(policy_name=policy_name, document=document, actor=actor)
+        return [user]
+
+    await ctx.commit(Change(build=build))
+
+
+async def delete_user_inline_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str) -> None:
+    def build() -> list[Any]:
+        user = _require_user(ctx, name)
+        user.delete_inline_policy(policy_name=policy_name, actor=actor)
+        return [user]
+
+    await ctx.commit(Change(build=build, check=_require_inline("user", name, policy_name)))
+
+
+def _no_such_role(name: str) -> S3Error:
+    return S3Error("NoSuchEntity", f"The role with name {name} cannot be found.", status=404)
+
+
+def _require_role(ctx: ServerContext, name: str) -> Role:
+    role = _load(ctx, iam_id("role", name))
+    if role is None or role.deleted:
+        raise _no_such_role(name)
+    return role
+
+
+async def create_role(
+    ctx: ServerContext, actor: dict[str, str], name: str, trust_policy: dict[str, Any], *, description: str = "", max_session_seconds: int = 3600
+) -> None:
+    def build() -> list[Any]:
+        role = _load(ctx, iam_id("role", name))
+        if role is None:
+            return [Role(name=name, trust_policy=trust_policy, description=description, max_session_seconds=max_session_seconds, actor=actor)]
+        if not role.deleted:
+            raise S3Error("EntityAlreadyExists", f"Role with name {name} already exists.", status=409)
+        role.recreate(trust_policy=trust_policy, description=description, max_session_seconds=max_session_seconds, actor=actor)
+        return [role]
+
+    await ctx.commit(Change(build=build))
+
+
+async def delete_role(ctx: ServerContext, actor: dict[str, str], name: str) -> None:
+    def build() -> list[Any]:
+        role = _require_role(ctx, name)
+        role.delete(actor=actor)
+        return [role]
+
+    def check(tx: Tx) -> None:
+        if iam_queries.inline_policy_names(tx, "role", name):
+            raise S3Error("DeleteConflict", "Cannot delete entity, must delete policies first.", status=409)
+
+    await ctx.commit(Change(build=build, check=check))
+
+
+async def put_role_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]) -> None:
+    def build() -> list[Any]:
+        role = _require_role(ctx, name)
+        role.put_inline_policy(policy_name=policy_name, document=document, actor=actor)
+        return [role]
+
+    await ctx.commit(Change(build=build))
+
+
+async def delete_role_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str) -> None:
+    def build() -> list[Any]:
+        role = _require_role(ctx, name)
+        role.delete_inline_policy(policy_name=policy_name, actor=actor)
+        return [role]
+
+    await ctx.commit(Change(build=build, check=_require_inline("role", name, policy_name)))
+
+
+async def create_group(ctx: ServerContext, actor: dict[str, str], name: str) -> None:
+    """IAM CreateGroup: an existing group is EntityAlreadyExists."""
+
+    def build() -> list[Any]:
+        group = _load(ctx, iam_id("group", name))
+        if group is None:
+            return [Group(name=name, actor=actor)]
+        if not group.deleted:
+            raise S3Error("EntityAlreadyExists", f"Group with name {name} already exists.", status=409)
+        group.recreate(actor=actor)
+        return [group]
+
+    await ctx.commit(Change(build=build))
+
+
+async def add_user_to_group(ctx: ServerContext, actor: dict[str, str], group_name: str, user_name: str) -> None:
+    """IAM AddUserToGroup: both must exist (MinIO's update-group-members creates the group)."""
+
+    def build() -> list[Any]:
+        _require_user(ctx, user_name)
+        group = _load(ctx, iam_id("group", group_name))
+        if group is None or group.deleted:
+            raise S3Error("NoSuchEntity", f"The group with name {group_name} cannot be found.", status=404)
+        group.add_members(members=[user_name], actor=actor)
+        return [group]
+
+    await ctx.commit(Change(build=build))
+
+
+async def put_group_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]) -> None:
+    def build() -> list[Any]:
+        group = _load(ctx, iam_id("group", name))
+        if group is None or group.deleted:
+            raise S3Error("NoSuchEntity", f"The group with name {name} cannot be found.", status=404)
+        group.put_inline_policy(policy_name=policy_name, document=document, actor=actor)
+        return [group]
+
+    await ctx.commit(Change(build=build))

@@ -79,9 +79,9 @@ class IdentityStore:
         expiration = int(row["expiration_us"] or 0)
         if row["kind"] == "sts":
             if not session_token:
-                raise S3Error("InvalidToken", "The security token included in the request is invalid.", status=403)
+                raise S3Error("InvalidToken")  # 400, "The provided token is malformed or otherwise invalid." as S3 answers
             if not hmac.compare_digest(token_hash(session_token), row["token_hash"]):
-                raise S3Error("InvalidToken", "The security token included in the request is invalid.", status=403)
+                raise S3Error("InvalidToken")  # 400, "The provided token is malformed or otherwise invalid." as S3 answers
             if expiration and now_us >= expiration:
                 raise S3Error("ExpiredToken", "The provided token has expired.", status=400)
         elif expiration and now_us >= expiration:

@@ -105,6 +105,12 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
         from api.handlers.post_object import post_object
 
         return await post_object(req, ctx)
+    if req.method == "POST" and level == "service":
+        from api.sts import query_api, query_api_service
+
+        service = query_api_service(req)  # STS / IAM query API: POST / with Action=, by credential scope
+        if service is not None:
+            return await query_api(req, ctx, service)
     await authenticate_request(req, ctx)
     await authorize(req, ctx, level, sub)
     handler = ROUTES.get((req.method, level, sub))
@@ -115,9 +121,10 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
     return await handler(req, ctx)
 
 
-async def authenticate_request(req: S3Request, ctx: ServerContext) -> None:
+async def authenticate_request(req: S3Request, ctx: ServerContext, *, service: str = "s3", payload_sha256: str | None = None) -> None:
     """Resolve the claimed key from the IAM lookup (off the event loop), then verify the
-    signature with its secret. Sets req.auth and req.identity."""
+    signature with its secret. Sets req.auth and req.identity. service / payload_sha256: for
+    the STS and IAM query APIs (signed for their service, body signed by its hash)."""
     claimed = access_key_of(req)
     secret: str | None = None
     identity: Identity | None = None
@@ -127,6 +134,8 @@ async def authenticate_request(req: S3Request, ctx: ServerContext) -> None:
     req.auth = authenticate(
         req.method, req.raw_path, req.query_string, req.headers,
         lambda key: secret if key == claimed else None,
+        expected_service=service,
+        payload_sha256=payload_sha256,
     )
     req.identity = identity if req.auth.access_key is not None else None
 

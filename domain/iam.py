@@ -184,6 +184,10 @@ class Role(Aggregate):
         self.name = name
         self.deleted = False
 
+    @event("Recreated", topic="chronicle.Role.Recreated")
+    def recreate(self, trust_policy: JSON, description: str, max_session_seconds: int, actor: Actor) -> None:
+        self.deleted = False
+
     @event("InlinePolicyPut", topic="chronicle.Role.InlinePolicyPut")
     def put_inline_policy(self, policy_name: str, document: JSON, actor: Actor) -> None:
         pass

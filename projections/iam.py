@@ -239,6 +239,17 @@ def _role_created(tx: Tx, e: Any) -> None:
     )
 
 
+def _role_recreated(tx: Tx, e: Any) -> None:
+    tx.execute(
+        """INSERT INTO iam_roles (name, trust_policy, description, max_session_seconds, created_us)
+           VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET trust_policy = excluded.trust_policy,
+             description = excluded.description, max_session_seconds = excluded.max_session_seconds,
+             created_us = excluded.created_us""",
+        (_name(tx, e), _json(e.trust_policy), e.description, e.max_session_seconds, _us(e)),
+    )
+
+
 def _role_deleted(tx: Tx, e: Any) -> None:
     name = _name(tx, e)
     tx.execute("DELETE FROM iam_roles WHERE name = ?", (name,))
@@ -271,6 +282,7 @@ _HANDLERS: dict[type, Any] = {
     StsSession.Created: _session_created,
     StsSession.Revoked: _session_revoked,
     Role.Created: _role_created,
+    Role.Recreated: _role_recreated,
     Role.InlinePolicyPut: _inline_put("role"),
     Role.InlinePolicyDeleted: _inline_deleted("role"),
     Role.Deleted: _role_deleted,

@@ -117,3 +117,26 @@ def role(tx: Tx, name: str) -> dict[str, Any] | None:
             for r in tx.all("SELECT name, document FROM iam_inline_policies WHERE owner_kind = 'role' AND owner = ?", (name,))
         }
     return row
+
+
+def list_roles(tx: Tx) -> list[dict[str, Any]]:
+    rows = tx.all("SELECT * FROM iam_roles ORDER BY name")
+    for row in rows:
+        row["trust_policy"] = orjson.loads(row["trust_policy"])
+    return rows
+
+
+def inline_policy(tx: Tx, owner_kind: str, owner: str, name: str) -> Any | None:
+    """One inline policy document of a user, group or role (None when it has none by that name)."""
+    row = tx.one(
+        "SELECT document FROM iam_inline_policies WHERE owner_kind = ? AND owner = ? AND name = ?",
+        (owner_kind, owner, name),
+    )
+    return orjson.loads(row["document"]) if row is not None else None
+
+
+def inline_policy_names(tx: Tx, owner_kind: str, owner: str) -> list[str]:
+    return [
+        r["name"]
+        for r in tx.all("SELECT name FROM iam_inline_policies WHERE owner_kind = ? AND owner = ? ORDER BY name", (owner_kind, owner))
+    ]
