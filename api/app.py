@@ -24,6 +24,18 @@ DRAIN_LIMIT = 1024 * 1024
 _NODE = os.urandom(2).hex().upper()
 
 
+_date = [0, b""]
+
+
+def _http_date() -> bytes:
+    """The Date header, formatted once a second."""
+    now = int(time.time())
+    if now != _date[0]:
+        _date[1] = formatdate(now, usegmt=True).encode()
+        _date[0] = now
+    return _date[1]
+
+
 def request_id() -> str:
     _counter[0] += 1
     return f"{time.time_ns():X}{_NODE}{_counter[0] & 0xFFFF:04X}"[-16:]
@@ -130,8 +142,7 @@ class ChronicleASGI:
             response.headers["connection"] = "close"
 
     async def _send(self, req: S3Request, response: Response, send: Any) -> None:
-        hdrs = [(b"x-amz-request-id", req.request_id.encode()), (b"server", b"Chronicle")]
-        hdrs.append((b"date", formatdate(usegmt=True).encode()))
+        hdrs = [(b"x-amz-request-id", req.request_id.encode()), (b"server", b"Chronicle"), (b"date", _http_date())]
         for name, value in response.headers.items():
             hdrs.append((name.encode("latin-1"), str(value).encode("latin-1", "replace")))
         body = response.body

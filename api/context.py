@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,71 @@ from projections.eventstore import Change, ChronicleApplication
 from projections.tx import Tx
 
 T = TypeVar("T")
+
+
+class ReadConnections:
+    """PostgreSQL connections for single-statement reads, in autocommit mode: a read is
+    one round trip (no BEGIN / ROLLBACK), and taking a connection is a list pop (no pool
+    bookkeeping). Opened on demand, so there are never more than the concurrent readers
+    (bounded by the readers' limiter); a connection that broke is dropped, and the read is
+    tried once more on a fresh one."""
+
+    def __init__(self, connect_kwargs: Callable[[], dict[str, Any]]) -> None:
+        self._kwargs = connect_kwargs
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _connect(self) -> Any:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        kwargs = dict(self._kwargs(), autocommit=True, row_factory=dict_row)
+        kwargs.setdefault("connect_timeout", 5)
+        return psycopg.connect(**kwargs)
+
+    def run(self, fn: Callable[[Any], T]) -> T:
+        import psycopg
+
+        for attempt in (0, 1):
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = self._connect()
+            try:
+                with conn.cursor() as cursor:
+                    result = fn(cursor)
+            except psycopg.OperationalError:
+                if conn.broken or conn.closed:
+                    conn.close()
+                    if attempt == 0:
+                        continue  # a stale connection (server restarted): once more, fresh
+                else:
+                    self._give_back(conn)
+                raise
+            except BaseException:
+                if conn.broken or conn.closed:
+                    conn.close()
+                else:
+                    self._give_back(conn)
+                raise
+            self._give_back(conn)
+            return result
+        raise AssertionError("unreachable")
+
+    def _give_back(self, conn: Any) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 @dataclass
@@ -47,6 +113,14 @@ class ServerContext:
         self.clock = clock
         self.committer = GroupCommitter(store)
         self._limiter = anyio.CapacityLimiter(32)
+        self._reads: ReadConnections | None = None
+        if store.store.dialect.name == "postgres":
+            pool = store.store.datastore.pool  # type: ignore[union-attr]
+            # eventsourcing's connection settings, read at each connect (the password may be
+            # fetched by a callback).
+            self._reads = ReadConnections(
+                lambda: {k: v for k, v in (pool.kwargs or {}).items() if k != "row_factory"}
+            )
         self.identities = IdentityStore(self)
         from api.authz import PolicyCache
 
@@ -70,14 +144,30 @@ class ServerContext:
         with self.store.store.read() as cursor:
             return fn(Tx(cursor, self.store.store.dialect), *args, **kwargs)
 
+    def query_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Like read_sync, for views that need no snapshot shared between statements (one
+        statement, or statements that tolerate a commit in between): on PostgreSQL each
+        statement runs on its own on an autocommit connection, sparing the BEGIN and
+        ROLLBACK round trips of a read-only transaction."""
+        if self._reads is None:
+            return self.read_sync(fn, *args, **kwargs)
+        dialect = self.store.store.dialect
+        return self._reads.run(lambda cursor: fn(Tx(cursor, dialect), *args, **kwargs))
+
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a query view off the event loop, in a read-only transaction."""
         call = partial(self.read_sync, fn, *args, **kwargs)
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)
 
+    async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work (reads, file I/O) off the event loop, sharing the readers' limiter."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+
     async def commit(self, change: Change) -> Change:
         return await self.committer.commit(change)
 
     def close(self) -> None:
+        if self._reads is not None:
+            self._reads.close()
         self.committer.close()
         self.store.close()

@@ -594,7 +594,19 @@ def main() -> int:
         "--keep", action="store_true", help="keep the work directory (data, server log)"
     )
     ap.add_argument("--json", default="/tmp/chronicle-bench/last.json")
+    ap.add_argument(
+        "--only",
+        default="",
+        help="comma-separated scenarios to run: put,get,wrk,list (default: all; wrk implies get); "
+        "--profile then profiles only the selected ones",
+    )
     args = ap.parse_args()
+    scenarios = {"put", "get", "wrk", "list"}
+    only = {s.strip() for s in args.only.split(",") if s.strip()} or set(scenarios)
+    if only - scenarios:
+        ap.error(f"--only: unknown {sorted(only - scenarios)}; choose from {sorted(scenarios)}")
+    if "wrk" in only:
+        only.add("get")
     duration = args.duration or (4.0 if args.quick else 10.0)
     big_keys = args.big_keys or (10_000 if args.quick else 100_000)
     t_start = time.time()
@@ -655,214 +667,219 @@ def main() -> int:
             }
             return best
 
-        # -- PUT 1 KiB, concurrency 32
-        log(f"PUT 1 KiB, concurrency 32, {duration:.0f} s each")
-        put = both(
-            "PUT 1KiB",
-            dict(
-                base,
-                op="put",
-                bucket="bench-put",
-                body_size=1024,
-                concurrency=32,
-                key_prefix="put/",
-            ),
-            "req_per_s",
-        )
-        results["put_1k"] = put
-        ratio = put["chronicle"]["req_per_s"] / put["null"]["req_per_s"]
-        rows.append(
-            (
-                "PUT 1KiB c=32 (req/s)",
-                f"{put['chronicle']['req_per_s']:.0f}",
-                f"{put['null']['req_per_s']:.0f}",
-                f"{ratio:.3f}",
-                ">= 0.15",
-                "PASS" if ratio >= 0.15 else "FAIL",
-            )
-        )
-
-        # -- GET 1 MiB, concurrency 8
-        get_keys = [f"get/obj-{i}-1m" for i in range(8)]
-        keys_file = servers.workdir / "get-keys.txt"
-        keys_file.write_text("\n".join(get_keys))
-        seeded = load(
-            servers,
-            "chronicle",
-            dict(
-                base,
-                op="put",
-                bucket="bench-get",
-                body_size=1 << 20,
-                concurrency=8,
-                mode="keys",
-                keys_file=str(keys_file),
-            ),
-            1,
-        )
-        if seeded["ok"] != len(get_keys):
-            raise RuntimeError(
-                f"could not seed GET objects: {seeded['errors']} {seeded['first_error']}"
-            )
-        log(f"GET 1 MiB, concurrency 8, {duration:.0f} s each")
-        get = both(
-            "GET 1MiB",
-            dict(base, op="get", bucket="bench-get", keys=get_keys, concurrency=8),
-            "mib_per_s",
-        )
-        results["get_1m"] = get
-        ratio = get["chronicle"]["mib_per_s"] / get["null"]["mib_per_s"]
-        rows.append(
-            (
-                "GET 1MiB c=8 (MiB/s)",
-                f"{get['chronicle']['mib_per_s']:.0f}",
-                f"{get['null']['mib_per_s']:.0f}",
-                f"{ratio:.3f}",
-                ">= 0.5",
-                "PASS" if ratio >= 0.5 else "FAIL",
-            )
-        )
-
-        # -- is the load generator the bottleneck? (null app: loadgen vs wrk, and the aiohttp client)
+        put: dict[str, Any] | None = None
         check: dict[str, Any] = {}
-        if not args.skip_wrk and shutil.which("wrk"):
-            wdur = duration
-            log(
-                f"load generator check against the null app: wrk (C) on presigned URLs, {wdur:.0f} s each"
-            )
-            lua = servers.workdir / "put1k.lua"
-            lua.write_text('wrk.method = "PUT"\nwrk.body = string.rep("x", 1024)\n')
-            put_url = signer.presign("PUT", nhost, "/bench-put/wrk/obj")
-            get_url = signer.presign("GET", nhost, "/bench-get/get/obj-0-1m")
-            check["wrk_put_null"] = run_wrk(servers, put_url, 32, wdur, str(lua))
-            check["wrk_get_null"] = run_wrk(servers, get_url, 8, wdur)
-            check["wrk_get_chronicle"] = run_wrk(
-                servers,
-                signer.presign("GET", chost, "/bench-get/get/obj-0-1m"),
-                8,
-                wdur,
-                target="chronicle",
-            )
-            other = "aiohttp" if args.client == "raw" else "raw"
-            check[f"{other}_put_null"] = load(
-                servers,
-                "null",
+        # -- PUT 1 KiB, concurrency 32
+        if "put" in only:
+            log(f"PUT 1 KiB, concurrency 32, {duration:.0f} s each")
+            put = both(
+                "PUT 1KiB",
                 dict(
                     base,
-                    client=other,
-                    duration=wdur,
                     op="put",
                     bucket="bench-put",
                     body_size=1024,
                     concurrency=32,
-                    key_prefix="chk/",
+                    key_prefix="put/",
                 ),
-                args.procs,
+                "req_per_s",
             )
-            check[f"{other}_get_null"] = load(
-                servers,
-                "null",
-                dict(
-                    base,
-                    client=other,
-                    duration=wdur,
-                    op="get",
-                    bucket="bench-get",
-                    keys=get_keys,
-                    concurrency=8,
-                ),
-                args.procs,
+            results["put_1k"] = put
+            ratio = put["chronicle"]["req_per_s"] / put["null"]["req_per_s"]
+            rows.append(
+                (
+                    "PUT 1KiB c=32 (req/s)",
+                    f"{put['chronicle']['req_per_s']:.0f}",
+                    f"{put['null']['req_per_s']:.0f}",
+                    f"{ratio:.3f}",
+                    ">= 0.15",
+                    "PASS" if ratio >= 0.15 else "FAIL",
+                )
             )
-            for k, v in check.items():
-                log(
-                    f"  {k:20s}: {v['req_per_s']:8.0f} req/s {v['mib_per_s']:7.1f} MiB/s | {fmt_cpu(v['cpu'])}"
-                )
-            if check["wrk_get_chronicle"]["non_2xx"]:
-                log(
-                    f"  wrk against chronicle got {check['wrk_get_chronicle']['non_2xx']} non-2xx responses"
-                )
-            results["loadgen_check"] = check
 
-        # -- fill the LIST buckets (a PUT benchmark of empty objects)
-        layout = list_layout(big_keys)
-        fills: dict[str, Any] = {}
-        for bucket, keys in layout.items():
-            keys = list(keys)
-            random.Random(42).shuffle(keys)
-            kf = servers.workdir / f"keys-{bucket}.txt"
-            kf.write_text("\n".join(keys))
-            log(
-                f"filling {bucket} with {len(keys)} empty objects (PUT 0 B, concurrency {args.fill_concurrency})"
-            )
-            r = load(
+        if "get" in only:
+            # -- GET 1 MiB, concurrency 8
+            get_keys = [f"get/obj-{i}-1m" for i in range(8)]
+            keys_file = servers.workdir / "get-keys.txt"
+            keys_file.write_text("\n".join(get_keys))
+            seeded = load(
                 servers,
                 "chronicle",
                 dict(
                     base,
                     op="put",
-                    bucket=bucket,
-                    body_size=0,
-                    concurrency=args.fill_concurrency,
+                    bucket="bench-get",
+                    body_size=1 << 20,
+                    concurrency=8,
                     mode="keys",
-                    keys_file=str(kf),
+                    keys_file=str(keys_file),
                 ),
-                args.procs,
+                1,
             )
-            if r["ok"] != len(keys):
+            if seeded["ok"] != len(get_keys):
                 raise RuntimeError(
-                    f"fill {bucket}: {r['ok']}/{len(keys)} ok, errors {r['errors']} {r['first_error']}"
+                    f"could not seed GET objects: {seeded['errors']} {seeded['first_error']}"
                 )
-            log(
-                f"  {r['req_per_s']:.0f} PUT/s over {r['elapsed_s']:.1f} s, p50 {r['latency_ms']['p50']:.1f} ms p99 {r['latency_ms']['p99']:.1f} ms | {fmt_cpu(r['cpu'])}"
+            log(f"GET 1 MiB, concurrency 8, {duration:.0f} s each")
+            get = both(
+                "GET 1MiB",
+                dict(base, op="get", bucket="bench-get", keys=get_keys, concurrency=8),
+                "mib_per_s",
             )
-            fills[bucket] = r
-        results["fill"] = fills
-        big_fill = fills["bench-list-big"]
-        rows.append(
-            (
-                f"PUT 0B fill c={args.fill_concurrency} (req/s)",
-                f"{big_fill['req_per_s']:.0f}",
-                "",
-                "",
-                "(info)",
-                "",
-            )
-        )
-
-        # -- LIST latency: 100k bucket vs 1k bucket
-        log(
-            f"LIST: one 1000-entry page, {big_keys}-key bucket vs 1000-key bucket (sequential requests)"
-        )
-        lists: dict[str, Any] = {}
-
-        async def do_lists() -> None:
-            for name, small_bucket, query in LIST_CASES:
-                small = await list_latency(chost, signer, small_bucket, query, 30, 6.0)
-                bigr = await list_latency(chost, signer, "bench-list-big", query, 30, 6.0)
-                lists[name] = {
-                    "small": small,
-                    "big": bigr,
-                    "ratio": bigr["p50_ms"] / small["p50_ms"],
-                }
-                log(
-                    f"  {name:15s} 1k: p50 {small['p50_ms']:.1f} ms {small['shape']} | big: p50 {bigr['p50_ms']:.1f} ms {bigr['shape']} | ratio {lists[name]['ratio']:.2f}"
-                )
-
-        asyncio.run(do_lists())
-        results["list"] = lists
-        for name, r in lists.items():
+            results["get_1m"] = get
+            ratio = get["chronicle"]["mib_per_s"] / get["null"]["mib_per_s"]
             rows.append(
                 (
-                    f"LIST {name} p50 ms (big vs 1k)",
-                    f"{r['big']['p50_ms']:.1f}",
-                    f"{r['small']['p50_ms']:.1f}",
-                    f"{r['ratio']:.2f}",
-                    "<= 1.5",
-                    "PASS" if r["ratio"] <= 1.5 else "FAIL",
+                    "GET 1MiB c=8 (MiB/s)",
+                    f"{get['chronicle']['mib_per_s']:.0f}",
+                    f"{get['null']['mib_per_s']:.0f}",
+                    f"{ratio:.3f}",
+                    ">= 0.5",
+                    "PASS" if ratio >= 0.5 else "FAIL",
                 )
             )
 
-        if check:
+        if "wrk" in only:
+            # -- is the load generator the bottleneck? (null app: loadgen vs wrk, and the aiohttp client)
+            if not args.skip_wrk and shutil.which("wrk"):
+                wdur = duration
+                log(
+                    f"load generator check against the null app: wrk (C) on presigned URLs, {wdur:.0f} s each"
+                )
+                lua = servers.workdir / "put1k.lua"
+                lua.write_text('wrk.method = "PUT"\nwrk.body = string.rep("x", 1024)\n')
+                put_url = signer.presign("PUT", nhost, "/bench-put/wrk/obj")
+                get_url = signer.presign("GET", nhost, "/bench-get/get/obj-0-1m")
+                check["wrk_put_null"] = run_wrk(servers, put_url, 32, wdur, str(lua))
+                check["wrk_get_null"] = run_wrk(servers, get_url, 8, wdur)
+                check["wrk_get_chronicle"] = run_wrk(
+                    servers,
+                    signer.presign("GET", chost, "/bench-get/get/obj-0-1m"),
+                    8,
+                    wdur,
+                    target="chronicle",
+                )
+                other = "aiohttp" if args.client == "raw" else "raw"
+                check[f"{other}_put_null"] = load(
+                    servers,
+                    "null",
+                    dict(
+                        base,
+                        client=other,
+                        duration=wdur,
+                        op="put",
+                        bucket="bench-put",
+                        body_size=1024,
+                        concurrency=32,
+                        key_prefix="chk/",
+                    ),
+                    args.procs,
+                )
+                check[f"{other}_get_null"] = load(
+                    servers,
+                    "null",
+                    dict(
+                        base,
+                        client=other,
+                        duration=wdur,
+                        op="get",
+                        bucket="bench-get",
+                        keys=get_keys,
+                        concurrency=8,
+                    ),
+                    args.procs,
+                )
+                for k, v in check.items():
+                    log(
+                        f"  {k:20s}: {v['req_per_s']:8.0f} req/s {v['mib_per_s']:7.1f} MiB/s | {fmt_cpu(v['cpu'])}"
+                    )
+                if check["wrk_get_chronicle"]["non_2xx"]:
+                    log(
+                        f"  wrk against chronicle got {check['wrk_get_chronicle']['non_2xx']} non-2xx responses"
+                    )
+                results["loadgen_check"] = check
+
+        if "list" in only:
+            # -- fill the LIST buckets (a PUT benchmark of empty objects)
+            layout = list_layout(big_keys)
+            fills: dict[str, Any] = {}
+            for bucket, keys in layout.items():
+                keys = list(keys)
+                random.Random(42).shuffle(keys)
+                kf = servers.workdir / f"keys-{bucket}.txt"
+                kf.write_text("\n".join(keys))
+                log(
+                    f"filling {bucket} with {len(keys)} empty objects (PUT 0 B, concurrency {args.fill_concurrency})"
+                )
+                r = load(
+                    servers,
+                    "chronicle",
+                    dict(
+                        base,
+                        op="put",
+                        bucket=bucket,
+                        body_size=0,
+                        concurrency=args.fill_concurrency,
+                        mode="keys",
+                        keys_file=str(kf),
+                    ),
+                    args.procs,
+                )
+                if r["ok"] != len(keys):
+                    raise RuntimeError(
+                        f"fill {bucket}: {r['ok']}/{len(keys)} ok, errors {r['errors']} {r['first_error']}"
+                    )
+                log(
+                    f"  {r['req_per_s']:.0f} PUT/s over {r['elapsed_s']:.1f} s, p50 {r['latency_ms']['p50']:.1f} ms p99 {r['latency_ms']['p99']:.1f} ms | {fmt_cpu(r['cpu'])}"
+                )
+                fills[bucket] = r
+            results["fill"] = fills
+            big_fill = fills["bench-list-big"]
+            rows.append(
+                (
+                    f"PUT 0B fill c={args.fill_concurrency} (req/s)",
+                    f"{big_fill['req_per_s']:.0f}",
+                    "",
+                    "",
+                    "(info)",
+                    "",
+                )
+            )
+
+            # -- LIST latency: 100k bucket vs 1k bucket
+            log(
+                f"LIST: one 1000-entry page, {big_keys}-key bucket vs 1000-key bucket (sequential requests)"
+            )
+            lists: dict[str, Any] = {}
+
+            async def do_lists() -> None:
+                for name, small_bucket, query in LIST_CASES:
+                    small = await list_latency(chost, signer, small_bucket, query, 30, 6.0)
+                    bigr = await list_latency(chost, signer, "bench-list-big", query, 30, 6.0)
+                    lists[name] = {
+                        "small": small,
+                        "big": bigr,
+                        "ratio": bigr["p50_ms"] / small["p50_ms"],
+                    }
+                    log(
+                        f"  {name:15s} 1k: p50 {small['p50_ms']:.1f} ms {small['shape']} | big: p50 {bigr['p50_ms']:.1f} ms {bigr['shape']} | ratio {lists[name]['ratio']:.2f}"
+                    )
+
+            asyncio.run(do_lists())
+            results["list"] = lists
+            for name, r in lists.items():
+                rows.append(
+                    (
+                        f"LIST {name} p50 ms (big vs 1k)",
+                        f"{r['big']['p50_ms']:.1f}",
+                        f"{r['small']['p50_ms']:.1f}",
+                        f"{r['ratio']:.2f}",
+                        "<= 1.5",
+                        "PASS" if r["ratio"] <= 1.5 else "FAIL",
+                    )
+                )
+
+        if check and put is not None:
             for label, ours, theirs in (
                 (
                     "loadgen vs wrk: PUT 1KiB null (req/s)",
@@ -917,37 +934,39 @@ def main() -> int:
                 return t
 
             log("profiling the server with py-spy (extra runs, not counted above)")
-            profiles["put_1k"] = profile_phase(
-                servers,
-                "put",
-                lambda: bg(
-                    dict(
-                        base,
-                        duration=pdur + 1,
-                        op="put",
-                        bucket="bench-put",
-                        body_size=1024,
-                        concurrency=32,
-                        key_prefix="prof/",
-                    )
-                ),
-                pdur,
-            )
-            profiles["get_1m"] = profile_phase(
-                servers,
-                "get",
-                lambda: bg(
-                    dict(
-                        base,
-                        duration=pdur + 1,
-                        op="get",
-                        bucket="bench-get",
-                        keys=get_keys,
-                        concurrency=8,
-                    )
-                ),
-                pdur,
-            )
+            if "put" in only:
+                profiles["put_1k"] = profile_phase(
+                    servers,
+                    "put",
+                    lambda: bg(
+                        dict(
+                            base,
+                            duration=pdur + 1,
+                            op="put",
+                            bucket="bench-put",
+                            body_size=1024,
+                            concurrency=32,
+                            key_prefix="prof/",
+                        )
+                    ),
+                    pdur,
+                )
+            if "get" in only:
+                profiles["get_1m"] = profile_phase(
+                    servers,
+                    "get",
+                    lambda: bg(
+                        dict(
+                            base,
+                            duration=pdur + 1,
+                            op="get",
+                            bucket="bench-get",
+                            keys=get_keys,
+                            concurrency=8,
+                        )
+                    ),
+                    pdur,
+                )
 
             def list_loop():  # type: ignore[no-untyped-def]
                 def run() -> None:
@@ -961,7 +980,8 @@ def main() -> int:
                 t.start()
                 return t
 
-            profiles["list_big_prefixes"] = profile_phase(servers, "list", list_loop, pdur)
+            if "list" in only:
+                profiles["list_big_prefixes"] = profile_phase(servers, "list", list_loop, pdur)
             results["profiles"] = profiles
             for name, p in profiles.items():
                 if not p:

@@ -134,6 +134,30 @@ class BlobStore:
         if staged.path is not None:
             staged.path.unlink(missing_ok=True)
 
+    def read_span(
+        self, segments: list[dict[str, Any]], start: int, length: int, load_db: Callable[[str], bytes]
+    ) -> bytes:
+        """`length` bytes from `start` across segments, as one bytes object (blocking). Files
+        are opened, read with pread and closed within the call: nothing stays open between
+        calls, whatever becomes of the caller."""
+        parts: list[bytes] = []
+        for seg, offset, take in _plan(segments, start, length):
+            if seg.get("db"):
+                parts.append(load_db(seg["id"])[offset : offset + take])
+                continue
+            fd = os.open(self.path_of(seg["id"]), os.O_RDONLY)
+            try:
+                data = os.pread(fd, take, offset)
+                while len(data) < take:
+                    more = os.pread(fd, take - len(data), offset + len(data))
+                    if not more:
+                        raise OSError(f"blob {seg['id']} is shorter than recorded")
+                    data += more
+            finally:
+                os.close(fd)
+            parts.append(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
     def read_range(
         self, segments: list[dict[str, Any]], start: int, length: int, load_db: Callable[[str], bytes]
     ) -> Iterator[bytes]:
@@ -166,6 +190,24 @@ class BlobStore:
                         yield data
             remaining -= take
             pos += seg_size
+
+
+def _plan(segments: list[dict[str, Any]], start: int, length: int) -> Iterator[tuple[dict[str, Any], int, int]]:
+    """(segment, offset within its blob, bytes to take) covering `length` bytes from `start`."""
+    pos = 0
+    remaining = length
+    for seg in segments:
+        if remaining <= 0:
+            break
+        seg_size = int(seg["size"])
+        if start >= pos + seg_size:
+            pos += seg_size
+            continue
+        inner = max(0, start - pos)
+        take = min(seg_size - inner, remaining)
+        yield seg, int(seg.get("offset", 0)) + inner, take
+        remaining -= take
+        pos += seg_size
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -214,29 +214,33 @@ def _list_objects_skip_scan(
     lower, inclusive = (prefix, True) if prefix and (start_after is None or start_after < prefix) else (start_after, False)
     lower, inclusive = _past_common_prefix(lower, inclusive, prefix, delimiter)
     plen = len(prefix)
-    cut = f"strpos(substr(v.key, {plen + 1}), %(delim)s)"
+    # Bounds are inclusive: PostgreSQL text holds no NUL, so in byte order the least string
+    # after k is k || chr(1).
     sql = f"""
-        WITH RECURSIVE walk(n, lo, incl, key, size, etag, mtime_us, owner, checksum) AS (
-            SELECT 0, CAST(%(lower)s AS TEXT) COLLATE "C", CAST(%(incl)s AS BOOLEAN),
+        WITH RECURSIVE walk(n, lo, key, size, etag, mtime_us, owner, checksum) AS (
+            SELECT 0, CAST(%(lower)s AS TEXT) COLLATE "C",
                    CAST(NULL AS TEXT) COLLATE "C", CAST(NULL AS BIGINT), CAST(NULL AS TEXT),
                    CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT)
           UNION ALL
             SELECT w.n + 1,
-                   CASE WHEN {cut} > 0 THEN left(v.key, {plen} + {cut} - 2 + %(dlen)s) || %(bump)s
-                        ELSE v.key END,
-                   {cut} > 0,
+                   CASE WHEN s.i > 0 THEN left(v.key, {plen} + s.i - 2 + %(dlen)s) || %(bump)s
+                        ELSE v.key || chr(1) END,
                    v.key, v.size, v.etag, v.mtime_us, v.owner, v.checksum
             FROM walk w CROSS JOIN LATERAL (
                 SELECT key, size, etag, mtime_us, owner, checksum FROM ns_versions
                 WHERE bucket = %(bucket)s AND is_latest AND NOT is_delete_marker
-                  AND key >= w.lo AND (w.incl OR key > w.lo){" AND key < %(upper)s" if upper is not None else ""}
+                  AND key >= w.lo{" AND key < %(upper)s" if upper is not None else ""}
                 ORDER BY key LIMIT 1) v
+            CROSS JOIN LATERAL (SELECT strpos(substr(v.key, {plen + 1}), %(delim)s) AS i) s
             WHERE w.n < %(limit)s
         )
         SELECT key, size, etag, mtime_us, owner, checksum FROM walk WHERE n > 0 ORDER BY n"""
+    if lower is None:
+        lower = ""
+    elif not inclusive:
+        lower += "\x01"
     params = {
-        "lower": lower if lower is not None else "",
-        "incl": inclusive or lower is None,
+        "lower": lower,
         "delim": delimiter,
         "dlen": len(delimiter),
         "bump": chr(bump),

@@ -15,7 +15,7 @@ from api.handlers.common import bucket_must_exist, etag_matches, object_headers,
 from api.request import S3Request
 from api.response import Response
 from projections.blobstore import load_db_blob
-from projections.namespace_queries import latest_version, version_by_id
+from projections.namespace_queries import VERSION_COLUMNS, decode_version
 from projections.tx import Tx
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -29,19 +29,37 @@ OVERRIDES = {
 }
 
 
+_V_COLUMNS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
+# The bucket and the version in one statement: one round trip, one snapshot.
+_LATEST_SQL = (
+    f"SELECT b.versioning AS bucket_versioning, {_V_COLUMNS} FROM ns_buckets b "
+    "LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.is_latest WHERE b.name = ?"
+)
+_BY_ID_SQL = (
+    f"SELECT b.versioning AS bucket_versioning, {_V_COLUMNS} FROM ns_buckets b "
+    "LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.version_id = ? WHERE b.name = ?"
+)
+
+
 def resolve_version(tx: Tx, bucket: str, key: str, version_id: str | None, *, load_inline: bool) -> dict[str, Any]:
-    b = bucket_must_exist(tx, bucket)
+    if version_id is not None:
+        found = tx.one(_BY_ID_SQL, (key, version_id, bucket))
+    else:
+        found = tx.one(_LATEST_SQL, (key, bucket))
+    if found is None:
+        bucket_must_exist(tx, bucket)  # raises NoSuchBucket
+        raise S3Error("NoSuchBucket", resource=f"/{bucket}", extra={"BucketName": bucket})
+    versioning = found.pop("bucket_versioning")
     if version_id is not None:
         if version_id != "null" and not re.fullmatch(r"[0-9a-f]{32}", version_id):
             raise S3Error("InvalidArgument", "Invalid version id specified", extra={"ArgumentName": "versionId", "ArgumentValue": version_id})
-        row = version_by_id(tx, bucket, key, version_id)
-        if row is None:
+        if found["id"] is None:
             raise S3Error("NoSuchVersion", extra={"Key": key, "VersionId": version_id})
-    else:
-        row = latest_version(tx, bucket, key)
-        if row is None:
-            raise S3Error("NoSuchKey", headers={"x-amz-delete-marker": "false"}, extra={"Key": key})
-    row["_versioned_bucket"] = b["versioning"] != ""
+    elif found["id"] is None:
+        raise S3Error("NoSuchKey", headers={"x-amz-delete-marker": "false"}, extra={"Key": key})
+    row = decode_version(found)
+    assert row is not None
+    row["_versioned_bucket"] = versioning != ""
     if load_inline and not row["is_delete_marker"]:
         row["_inline"] = {
             seg["id"]: load_db_blob(tx, seg["id"]) for seg in row["blob"].get("segments", []) if seg.get("db")
@@ -133,9 +151,25 @@ async def head_object(req: S3Request, ctx: ServerContext) -> Response:
     return await _serve(req, ctx, with_body=False)
 
 
+# A GET reads its metadata and the first span of bytes in one trip to a worker thread;
+# objects up to FIRST_SPAN need no other. Larger ones continue in STREAM_SPAN pieces.
+FIRST_SPAN = 4 * 1024 * 1024
+STREAM_SPAN = 2 * 1024 * 1024
+
+
 async def _serve(req: S3Request, ctx: ServerContext, *, with_body: bool) -> Response:
+    return await ctx.run_sync(_serve_sync, req, ctx, with_body)
+
+
+def _serve_sync(req: S3Request, ctx: ServerContext, with_body: bool) -> Response:
+    """Runs in a worker thread: metadata (one statement), conditions, range, first span."""
     version_id = req.query.get("versionId")
-    row = await ctx.read(resolve_version, req.bucket, req.key, version_id, load_inline=with_body)
+    try:
+        row = ctx.query_sync(resolve_version, req.bucket, req.key, version_id, load_inline=with_body)
+    except OSError:
+        # A small object's bytes vanished between the two statements (its version was
+        # removed and collected meanwhile): ask again within one snapshot.
+        row = ctx.read_sync(resolve_version, req.bucket, req.key, version_id, load_inline=with_body)
     if row["is_delete_marker"]:
         raise delete_marker_error(row, version_id is not None)
     check_conditions(req, row)
@@ -184,19 +218,23 @@ async def _serve(req: S3Request, ctx: ServerContext, *, with_body: bool) -> Resp
     headers["content-length"] = str(length)
     if not with_body or length == 0:
         return Response(status, headers, b"")
-    return Response(status, headers, stream_blob(ctx, row, start, length), length=length)
-
-
-async def stream_blob(ctx: ServerContext, row: dict[str, Any], start: int, length: int) -> AsyncIterator[bytes]:
     inline: dict[str, bytes] = row.get("_inline") or {}
     segments = row["blob"].get("segments", [])
-    if all(seg.get("db") for seg in segments):
-        yield b"".join(ctx.blobs.read_range(segments, start, length, inline.__getitem__))
-        return
-    iterator = ctx.blobs.read_range(segments, start, length, inline.__getitem__)
-    sentinel = object()
-    while True:
-        chunk = await anyio.to_thread.run_sync(next, iterator, sentinel)
-        if chunk is sentinel:
-            return
-        yield chunk  # type: ignore[misc]
+    first = ctx.blobs.read_span(segments, start, min(length, FIRST_SPAN), inline.__getitem__)
+    if len(first) == length:
+        return Response(status, headers, first)
+    return Response(status, headers, stream_rest(ctx, segments, inline, first, start, length), length=length)
+
+
+async def stream_rest(
+    ctx: ServerContext, segments: list[dict[str, Any]], inline: dict[str, bytes], first: bytes, start: int, length: int
+) -> AsyncIterator[bytes]:
+    """The bytes already read, then the rest of the range, one worker-thread trip per span."""
+    yield first
+    pos, left = start + len(first), length - len(first)
+    while left > 0:
+        n = min(left, STREAM_SPAN)
+        chunk = await anyio.to_thread.run_sync(ctx.blobs.read_span, segments, pos, n, inline.__getitem__)
+        yield chunk
+        pos += n
+        left -= n
