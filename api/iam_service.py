@@ -240,17 +240,20 @@ async def add_access_key(
         if len(iam_queries.keys_of(tx, parent_user)) >= MAX_SERVICE_ACCOUNTS:
             raise S3Error("InvalidArgument", f"A user may have at most {MAX_SERVICE_ACCOUNTS} service accounts.")
 
-    await ctx.commit(
-        Change(
-            build=lambda: [
-                AccessKey(
-                    access_key=access_key, parent_user=parent_user, sealed_secret=sealed, kind=kind,
-                    policy=policy, name=name, description=description, expiration_us=expiration_us, actor=actor,
-                )
-            ],
-            check=check,
+    def build() -> list[Any]:
+        fields: dict[str, Any] = dict(
+            parent_user=parent_user, sealed_secret=sealed, kind=kind, policy=policy, name=name,
+            description=description, expiration_us=expiration_us, actor=actor,
         )
-    )
+        existing = _load(ctx, iam_id("access-key", access_key))
+        if existing is None:
+            return [AccessKey(access_key=access_key, **fields)]
+        if not existing.deleted:
+            raise S3Error("InvalidArgument", "The access key is already in use.", extra={"Code": "XMinioAdminServiceAccountExists"})
+        existing.recreate(**fields)
+        return [existing]
+
+    await ctx.commit(Change(build=build, check=check))
     return access_key, secret_key
 
 

@@ -163,6 +163,22 @@ class AccessKey(Aggregate):
         self.parent_user = parent_user
         self.deleted = False
 
+    @event("Recreated", topic="chronicle.AccessKey.Recreated")
+    def recreate(
+        self,
+        parent_user: str,
+        sealed_secret: str,
+        kind: str,
+        policy: JSON | None,
+        name: str,
+        description: str,
+        expiration_us: int | None,
+        actor: Actor,
+    ) -> None:
+        """The same access key issued again after it was deleted."""
+        self.parent_user = parent_user
+        self.deleted = False
+
     @event("Updated", topic="chronicle.AccessKey.Updated")
     def update(self, changes: JSON, actor: Actor) -> None:
         """changes: any of sealed_secret, status, policy, name, description, expiration_us."""

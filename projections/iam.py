@@ -178,13 +178,15 @@ def _policy_deleted(tx: Tx, e: Any) -> None:
 
 
 def _key_created(tx: Tx, e: Any) -> None:
-    _remember(tx, e, "access-key", e.access_key)
+    if hasattr(e, "access_key"):
+        _remember(tx, e, "access-key", e.access_key)
+    access_key = _name(tx, e)
     tx.execute(
         """INSERT INTO iam_keys (access_key, kind, parent_user, sealed_secret, status, policy,
              expiration_us, token_hash, name, description, role, created_us)
            VALUES (?, ?, ?, ?, 'enabled', ?, ?, '', ?, ?, '', ?)""",
         (
-            e.access_key, e.kind, e.parent_user, e.sealed_secret,
+            access_key, e.kind, e.parent_user, e.sealed_secret,
             "" if e.policy is None else _json(e.policy), e.expiration_us or 0,
             e.name, e.description, _us(e),
         ),
@@ -277,6 +279,7 @@ _HANDLERS: dict[type, Any] = {
     ManagedPolicy.Updated: _policy_created,
     ManagedPolicy.Deleted: _policy_deleted,
     AccessKey.Created: _key_created,
+    AccessKey.Recreated: _key_created,
     AccessKey.Updated: _key_updated,
     AccessKey.Deleted: _key_deleted,
     StsSession.Created: _session_created,

@@ -11,7 +11,6 @@ accounts). Secrets are never returned, except a service account's at its creatio
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -27,7 +26,6 @@ from api.admin.madmin_crypto import decrypt_async, encrypt_async
 from api.errors import S3Error
 from api.response import Response
 from domain.errors import DomainError
-from domain.iam import iam_id
 from domain.policy import CANNED_POLICY_NAMES, canned_policy_document, parse_policy
 from projections import iam_queries
 from projections.namespace_queries import list_buckets
@@ -614,9 +612,6 @@ async def add_service_account(call: AdminCall) -> Response:
         _check_secret_key(secret_key)
         if await call.read(iam_queries.key, access_key) is not None:
             raise AdminError("XMinioAdminServiceAccountExists", f"The access key {access_key} is already in use.", 409)
-        if await asyncio.to_thread(_key_history_exists, call.ctx, access_key):
-            # The log keeps every key's history under an id derived from its name.
-            raise AdminError("XMinioAdminServiceAccountExists", f"The access key {access_key} was used before and cannot be reused.", 409)
     policy = _validated_policy(request["policy"], "session") if request.get("policy") else None
     expiration = request.get("expiration")
     if expiration is not None and expiration.timestamp() <= call.ctx.clock():
@@ -643,14 +638,6 @@ async def add_service_account(call: AdminCall) -> Response:
             access_key, secret_key, expiration=_time(_expiration_us(expiration)) or shapes.TIME_SENTINEL
         )
     )
-
-
-def _key_history_exists(ctx: ServerContext, access_key: str) -> bool:
-    try:
-        ctx.store.repository.get(iam_id("access-key", access_key))
-    except Exception:  # noqa: BLE001 - AggregateNotFound: never used
-        return False
-    return True
 
 
 def _status(value: str) -> str:

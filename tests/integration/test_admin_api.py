@@ -380,3 +380,20 @@ def test_server_info(admin):
     assert info["mode"] == "online" and info["deploymentID"]
     assert info["servers"][0]["state"] == "online"
     assert info.get("sqsARN", []) == []
+
+
+def test_deleted_service_account_key_can_be_issued_again(server, admin):
+    key = "REISSUE" + uuid.uuid4().hex[:8].upper()
+    admin.add_service_account(access_key=key, secret_key="first-secret-123")
+    admin.delete_service_account(key)
+    admin.add_service_account(access_key=key, secret_key="second-secret-123", name="again")
+    info = json.loads(admin.get_service_account(key))
+    assert info["parentUser"] == server.access_key and info["name"] == "again"
+    status, _ = failure(admin.add_service_account, access_key=key, secret_key="third-secret-123")
+    assert status == 409
+    # The re-issued key signs with its new secret.
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=key,
+                      aws_secret_access_key="second-secret-123", region_name="us-east-1")
+    assert "Buckets" in s3.list_buckets()
