@@ -161,7 +161,42 @@ def request_context(req: S3Request, identity: Identity | None, now: float) -> di
         for k, v in pairs:
             ctx[f"s3:requestobjecttag/{k.lower()}"] = v
         ctx["s3:requestobjecttagkeys"] = [k for k, _ in pairs]
+    for name in _GRANT_HEADERS:
+        if name in h:
+            ctx[f"s3:{name}"] = h[name]
     return ctx
+
+
+_GRANT_HEADERS = ("x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp", "x-amz-grant-full-control")
+
+
+_EXISTING_TAG_MENTIONS: dict[str, bool] = {}
+
+
+def _mentions_existing_tags(text: str) -> bool:
+    found = _EXISTING_TAG_MENTIONS.get(text)
+    if found is None:
+        if len(_EXISTING_TAG_MENTIONS) > 4096:
+            _EXISTING_TAG_MENTIONS.clear()
+        found = _EXISTING_TAG_MENTIONS[text] = "existingobjecttag" in text.lower()
+    return found
+
+
+def _existing_tags(tx: Any, bucket: str, key: str, version_id: str | None) -> dict[str, str]:
+    from projections.namespace_queries import latest_version, version_by_id
+
+    row = version_by_id(tx, bucket, key, version_id) if version_id else latest_version(tx, bucket, key)
+    return dict(row["tags"] or {}) if row is not None and not row["is_delete_marker"] else {}
+
+
+async def _add_existing_tags(ctx: ServerContext, req: S3Request, context: dict[str, Any], resource: str, bucket: str, policies: list[Policy]) -> None:
+    """s3:ExistingObjectTag/<key>: the addressed object's tags, read only when a policy asks."""
+    prefix = f"arn:aws:s3:::{bucket}/"
+    if not resource.startswith(prefix) or not any(_mentions_existing_tags(p.text) for p in policies):
+        return
+    tags = await ctx.read(_existing_tags, bucket, resource[len(prefix):], req.query.get("versionId"))
+    for k, v in tags.items():
+        context[f"s3:existingobjecttag/{k.lower()}"] = v
 
 
 class PolicyCache:
@@ -250,13 +285,15 @@ async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str,
             session.append(ctx.policies.parsed("session", identity.session_policy))
         except DomainError:
             return False, "session-policy", row
+    context = request_context(req, identity, now)
+    await _add_existing_tags(ctx, req, context, resource, bucket or "", [*identity_policies, *([bucket_policy] if bucket_policy else [])])
     request = Request(
         action=action,
         resource=resource,
         principal=identity.user if identity is not None else None,
         principal_arn=principal_arn(identity),
         account=ACCOUNT,
-        context=request_context(req, identity, now),
+        context=context,
     )
     is_owner = identity is not None and row is not None and row["owner"] == identity.user
     allowed, reason = authorize_detail(
@@ -281,6 +318,7 @@ async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str,
                 is_owner=is_owner,
             )
     return allowed, reason, row
+
 
 async def _acl_allows(ctx: ServerContext, req: S3Request, identity: Identity | None, action: str, resource: str, bucket: str) -> bool:
     """Whether the bucket's ACL (bucket-level permissions) or the addressed object version's

@@ -234,7 +234,10 @@ def acl_xml(acl: Mapping[str, Any]) -> bytes:
         f"<Owner><ID>{escape(owner.get('id', ''))}</ID><DisplayName>{escape(owner.get('name', ''))}</DisplayName></Owner>",
         "<AccessControlList>",
     ]
-    for g in acl.get("grants") or ():
+    grants = list(acl.get("grants") or ())
+    # Groups first (stable otherwise): the order RGW answers in, which s3-tests expect.
+    grants.sort(key=lambda g: g.get("type") != "Group")
+    for g in grants:
         if g.get("type") == "Group":
             inner = f"<URI>{escape(g.get('uri', ''))}</URI>"
             kind = "Group"
@@ -250,6 +253,14 @@ def acl_xml(acl: Mapping[str, Any]) -> bytes:
 
 
 # -- evaluation --------------------------------------------------------------
+
+
+def is_public_acl(acl: Mapping[str, Any] | None) -> bool:
+    """Whether the ACL grants anything to AllUsers or AuthenticatedUsers (AWS's "public")."""
+    return any(
+        g.get("type") == "Group" and g.get("uri") in (ALL_USERS, AUTHENTICATED_USERS)
+        for g in (acl or {}).get("grants") or ()
+    )
 
 
 def acl_allows(

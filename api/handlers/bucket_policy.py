@@ -16,7 +16,9 @@ from api.handlers.common import bucket_must_exist
 from api.request import S3Request
 from api.response import Response, empty, xml
 from api.xml import X
+from domain.acl import is_public_acl
 from domain.policy import MAX_POLICY_BYTES, parse_policy
+from projections.acl_queries import bucket_acl
 from projections.namespace_queries import bucket_config
 
 POLICY = "policy"
@@ -89,6 +91,13 @@ def is_public(document: Any) -> bool:
 
 
 async def get_bucket_policy_status(req: S3Request, ctx: ServerContext) -> Response:
-    document = await _policy(req, ctx)
-    x = X().open("PolicyStatus", xmlns=True).leaf("IsPublic", is_public(document)).close("PolicyStatus")
+    """IsPublic: the bucket policy or the bucket's ACL opens the bucket to everyone."""
+
+    def read(tx: Any) -> tuple[Any, Any]:
+        bucket_must_exist(tx, req.bucket)
+        return bucket_config(tx, req.bucket, POLICY), bucket_acl(tx, req.bucket)
+
+    document, acl = await ctx.read(read)
+    public = (document is not None and is_public(document)) or is_public_acl(acl)
+    x = X().open("PolicyStatus", xmlns=True).leaf("IsPublic", public).close("PolicyStatus")
     return xml(x.bytes())

@@ -50,8 +50,8 @@ def test_canned_bucket_acl_round_trips(server, s3, make_bucket, canned, extra):
     resp = s3.get_bucket_acl(Bucket=name)
     assert resp["Owner"] == {"ID": cid(server.access_key), "DisplayName": server.access_key}
     assert grants_of(resp) == {owner_grant(server)} | extra
-    grantee = resp["Grants"][0]["Grantee"]
-    assert grantee["DisplayName"] == server.access_key
+    users = [g["Grantee"] for g in resp["Grants"] if g["Grantee"]["Type"] == "CanonicalUser"]
+    assert [u["DisplayName"] for u in users] == [server.access_key]
 
 
 def test_create_bucket_with_canned_acl(server, s3, bucket_name):

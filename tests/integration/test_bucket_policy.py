@@ -36,12 +36,18 @@ def test_put_get_delete_round_trip(s3, bucket):
 def test_no_policy_and_no_bucket(s3, bucket, bucket_name):
     with s3_error("NoSuchBucketPolicy", 404):
         s3.get_bucket_policy(Bucket=bucket)
-    with s3_error("NoSuchBucketPolicy", 404):
-        s3.get_bucket_policy_status(Bucket=bucket)
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False
     with s3_error("NoSuchBucket", 404):
         s3.get_bucket_policy(Bucket=bucket_name)
     with s3_error("NoSuchBucket", 404):
         s3.put_bucket_policy(Bucket=bucket_name, Policy=json.dumps(public_read(bucket_name)))
+
+
+def test_policy_status_from_acl(s3, bucket):
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False
+    for canned, public in (("public-read", True), ("authenticated-read", True), ("private", False)):
+        s3.put_bucket_acl(Bucket=bucket, ACL=canned)
+        assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is public
 
 
 def test_policy_status(s3, bucket):
