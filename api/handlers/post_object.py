@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import quote
 
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
@@ -165,13 +166,27 @@ def _missing(name: str) -> S3Error:
     )
 
 
-async def _form_secrets(form: dict[str, str], ctx: ServerContext) -> Callable[[str], str | None]:
-    """Resolve the key the form claims through the IAM lookup before its signature is checked."""
+async def _form_secrets(form: dict[str, str], ctx: ServerContext) -> tuple[Callable[[str], str | None], Any]:
+    """Resolve the key the form claims through the IAM lookup before its signature is checked:
+    (secret lookup, identity)."""
     claimed = form.get("awsaccesskeyid") or (form.get("x-amz-credential") or "").split("/", 1)[0]
     if not claimed:
-        return lambda _key: None
-    secret, _identity = await ctx.identities.resolve(claimed, form.get("x-amz-security-token"))
-    return lambda key: secret if key == claimed else None
+        return (lambda _key: None), None
+    secret, identity = await ctx.identities.resolve(claimed, form.get("x-amz-security-token"))
+    return (lambda key: secret if key == claimed else None), identity
+
+
+async def _authorize(req: S3Request, ctx: ServerContext, key: str) -> None:
+    """The same decision as a PutObject of that key: policies, ownership, ACL (anonymous
+    uploads need a bucket policy or ACL that lets everyone write)."""
+    from api.authz import decide
+
+    allowed, _reason, row = await decide(ctx, req, "s3:PutObject", f"arn:aws:s3:::{req.bucket}/{key}", req.bucket)
+    if allowed:
+        return
+    if row is None:
+        raise S3Error("NoSuchBucket", extra={"BucketName": req.bucket})
+    raise S3Error("AccessDenied")
 
 
 def _authenticate(
@@ -187,8 +202,6 @@ def _authenticate(
     auth = verify_post_policy(
         form, bucket=bucket, key=key, content_length=None, lookup_secret=lookup_secret
     )
-    if auth.access_key is None:  # only the root identity exists until IAM lands
-        raise S3Error("AccessDenied")
     return auth
 
 
@@ -269,7 +282,10 @@ async def _post(req: S3Request, ctx: ServerContext, body: _Body) -> Response:
     if not key:
         raise _missing("key")
     check_key(key)
-    req.auth = auth = _authenticate(form, req.bucket, key, await _form_secrets(form, ctx))
+    lookup, identity = await _form_secrets(form, ctx)
+    req.auth = auth = _authenticate(form, req.bucket, key, lookup)
+    req.identity = identity if auth.access_key is not None else None
+    await _authorize(req, ctx, key)
     meta = _metadata(form)
     headers = {name: form[name] for name in STORED_HEADERS if name in form}
     tags = tags_from_xml(form["tagging"].encode()) if form.get("tagging") else {}

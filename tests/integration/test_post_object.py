@@ -304,3 +304,24 @@ def test_expiration_must_be_iso8601_utc(server, bucket):  # type: ignore[no-unty
     fields = [("key", "k"), ("AWSAccessKeyId", server.access_key), ("policy", b64),
               ("signature", sig)]  # fmt: skip
     assert error_of(*post(server, bucket, fields, b"x")[::2])[:2] == (400, "InvalidPolicyDocument")
+
+
+def test_post_is_authorized_like_put(server, s3, bucket):  # type: ignore[no-untyped-def]
+    """A user with a valid key but no permission on the bucket cannot upload by form; once a
+    policy allows PutObject, it can."""
+    import uuid
+    from types import SimpleNamespace
+
+    from minio import MinioAdmin
+    from minio.credentials import StaticProvider
+
+    admin = MinioAdmin(endpoint=server.address, credentials=StaticProvider(server.access_key, server.secret_key), secure=False)
+    user = "poster" + uuid.uuid4().hex[:6]
+    admin.user_add(user, "poster-secret-1")
+    as_user = SimpleNamespace(endpoint=server.endpoint, access_key=user, secret_key="poster-secret-1")
+    status, _, body = post(server, bucket, presigned(as_user, bucket, "k"), b"data")
+    assert error_of(status, body)[:2] == (403, "AccessDenied")
+    admin.policy_set("readwrite", user=user)
+    status, _, _ = post(server, bucket, presigned(as_user, bucket, "k"), b"data")
+    assert status == 204
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"data"
