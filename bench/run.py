@@ -3,6 +3,8 @@
     python -m bench.run                 # full run (~4-6 min on 2 cores)
     python -m bench.run --quick         # smaller buckets and shorter windows (smoke test)
     python -m bench.run --profile       # also py-spy the server during extra PUT/GET/LIST runs
+    python -m bench.run --only authz    # GET 1 KiB as root vs a plain IAM user (policies evaluated)
+    python -m bench.run --workers 2     # `chronicle serve --workers 2`
 
 Starts a fresh PostgreSQL database (dropped at the end), `chronicle serve` and
 `bench.null_app` on free ports, runs the scenarios, prints a table and writes JSON
@@ -222,6 +224,7 @@ class Servers:
                 f"127.0.0.1:{self.chronicle_port}",
                 "--data-dir",
                 str(data_dir),
+                *(["--workers", str(self.args.workers)] if self.args.workers > 1 else []),
             ],
             env=env,
             cwd=ROOT,
@@ -235,6 +238,21 @@ class Servers:
         self.procs.append(self.null)
         self._wait(f"http://127.0.0.1:{self.chronicle_port}/minio/health/ready", self.chronicle)
         self._wait(f"http://127.0.0.1:{self.null_port}/", self.null)
+
+    def server_pids(self, target: str = "chronicle") -> list[int]:
+        """The server's process and, with --workers, the worker processes it forked."""
+        root = (self.chronicle if target == "chronicle" else self.null).pid
+        pids, todo = [root], [root]
+        while todo:
+            pid = todo.pop()
+            try:
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    kids = [int(x) for x in f.read().split()]
+            except OSError:
+                kids = []
+            pids.extend(kids)
+            todo.extend(kids)
+        return pids
 
     def _wait(self, url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
         deadline = time.time() + timeout
@@ -308,9 +326,11 @@ async def s3(
 def load(servers: Servers, target: str, spec: dict[str, Any], procs: int) -> dict[str, Any]:
     """Run the load generator against "chronicle" or "null" and sample CPU over its window."""
     port = servers.chronicle_port if target == "chronicle" else servers.null_port
-    server = servers.chronicle if target == "chronicle" else servers.null
+    # root's keys unless the spec names another identity (the authz scenario)
     spec = dict(
-        spec, host=f"127.0.0.1:{port}", access_key=servers.user, secret_key=servers.password
+        {"access_key": servers.user, "secret_key": servers.password},
+        **spec,
+        host=f"127.0.0.1:{port}",
     )
     timed = spec.get("mode", "duration") == "duration"
     if timed:
@@ -318,7 +338,7 @@ def load(servers: Servers, target: str, spec: dict[str, Any], procs: int) -> dic
 
     def during(pids: list[int]) -> dict[str, float]:
         win = CpuWindow(
-            {"server": [server.pid], "loadgen": pids},
+            {"server": servers.server_pids(target), "loadgen": pids},
             servers.dbname if target == "chronicle" else None,
         )
         if timed:
@@ -362,9 +382,8 @@ def run_wrk(
         cmd += ["-s", script]
     cmd.append(url)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    server = servers.chronicle if target == "chronicle" else servers.null
     win = CpuWindow(
-        {"server": [server.pid], "wrk": [proc.pid]},
+        {"server": servers.server_pids(target), "wrk": [proc.pid]},
         servers.dbname if target == "chronicle" else None,
     )
     time.sleep(0.5)
@@ -538,6 +557,7 @@ def profile_phase(servers: Servers, name: str, start_load, seconds: float) -> di
             "-r",
             "250",
             "--nonblocking",
+            *(["--subprocesses"] if servers.args.workers > 1 else []),
             "-f",
             "raw",
             "-o",
@@ -578,6 +598,12 @@ def main() -> int:
     )
     ap.add_argument("--procs", type=int, default=1, help="load generator processes (default 1)")
     ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="chronicle serve --workers N (worker processes sharing the port; default 1)",
+    )
+    ap.add_argument(
         "--client",
         choices=["raw", "aiohttp"],
         default="raw",
@@ -597,11 +623,11 @@ def main() -> int:
     ap.add_argument(
         "--only",
         default="",
-        help="comma-separated scenarios to run: put,get,wrk,list (default: all; wrk implies get); "
+        help="comma-separated scenarios to run: put,get,wrk,list,authz (default: all; wrk implies get); "
         "--profile then profiles only the selected ones",
     )
     args = ap.parse_args()
-    scenarios = {"put", "get", "wrk", "list"}
+    scenarios = {"put", "get", "wrk", "list", "authz"}
     only = {s.strip() for s in args.only.split(",") if s.strip()} or set(scenarios)
     if only - scenarios:
         ap.error(f"--only: unknown {sorted(only - scenarios)}; choose from {sorted(scenarios)}")
@@ -616,13 +642,16 @@ def main() -> int:
         "big_keys": big_keys,
         "procs": args.procs,
         "client": args.client,
+        "workers": args.workers,
         "ncpu": NCPU,
     }
     rows: list[tuple[str, str, str, str, str, str]] = []
 
     servers = Servers(args)
     try:
-        log(f"starting chronicle (PostgreSQL database {servers.dbname}) and the null app")
+        log(
+            f"starting chronicle (PostgreSQL database {servers.dbname}, {args.workers} worker(s)) and the null app"
+        )
         servers.start()
         chost = f"127.0.0.1:{servers.chronicle_port}"
         nhost = f"127.0.0.1:{servers.null_port}"
@@ -879,6 +908,61 @@ def main() -> int:
                     )
                 )
 
+        authz: dict[str, Any] | None = None
+        if "authz" in only:
+            # -- cost of authorization: GET 1 KiB c=32 as root vs a plain IAM user
+            from bench import authz as authz_mod
+
+            log("authz: bucket of 100 x 1 KiB, IAM user with 2 attached policies + a bucket policy")
+            authz = authz_mod.setup(servers, base, log, load, s3)
+            who = {
+                "root": {},
+                "user": {"access_key": authz["access_key"], "secret_key": authz["secret_key"]},
+            }
+            aspec = dict(
+                base, op="get", bucket=authz_mod.BUCKET, keys=authz["keys"], concurrency=32
+            )
+            log(f"GET 1 KiB, concurrency 32, root vs user, {duration:.0f} s each")
+            aruns: dict[str, list[dict[str, Any]]] = {"root": [], "user": []}
+            for rnd in range(args.rounds):
+                # alternate which identity goes first, so neither always gets the warmer round
+                order = ("root", "user") if rnd % 2 == 0 else ("user", "root")
+                for ident in order:
+                    r = load(servers, "chronicle", dict(aspec, **who[ident]), args.procs)
+                    aruns[ident].append(r)
+                    log(
+                        f"  GET 1KiB {ident:4s}: {r['req_per_s']:8.0f} req/s p50 {r['latency_ms']['p50']:.1f} ms p99 {r['latency_ms']['p99']:.1f} ms errors {sum(r['errors'].values())} | {fmt_cpu(r['cpu'])}"
+                    )
+            abest = {
+                t: dict(
+                    max(rs, key=lambda r: r["req_per_s"]),
+                    rounds=[round(r["req_per_s"], 1) for r in rs],
+                )
+                for t, rs in aruns.items()
+            }
+            aratio = abest["user"]["req_per_s"] / abest["root"]["req_per_s"]
+            results["authz_get_1k"] = {
+                **abest,
+                "ratio_user_root": round(aratio, 3),
+                "target": ">= 0.8",
+                "pass": aratio >= 0.8,
+                "policies": authz["policies"],
+                "checks": authz["checks"],
+            }
+            log(
+                f"  authz: user {abest['user']['req_per_s']:.0f} req/s vs root {abest['root']['req_per_s']:.0f} req/s = {aratio:.3f} (target >= 0.8)"
+            )
+            rows.append(
+                (
+                    "GET 1KiB c=32 user vs root (req/s)",
+                    f"{abest['user']['req_per_s']:.0f}",
+                    f"{abest['root']['req_per_s']:.0f}",
+                    f"{aratio:.3f}",
+                    ">= 0.8",
+                    "PASS" if aratio >= 0.8 else "FAIL",
+                )
+            )
+
         if check and put is not None:
             for label, ours, theirs in (
                 (
@@ -982,6 +1066,14 @@ def main() -> int:
 
             if "list" in only:
                 profiles["list_big_prefixes"] = profile_phase(servers, "list", list_loop, pdur)
+            if authz is not None:
+                for ident, creds in who.items():
+                    profiles[f"authz_get_1k_{ident}"] = profile_phase(
+                        servers,
+                        f"authz-{ident}",
+                        lambda creds=creds: bg(dict(aspec, duration=pdur + 1, **creds)),
+                        pdur,
+                    )
             results["profiles"] = profiles
             for name, p in profiles.items():
                 if not p:
@@ -999,9 +1091,9 @@ def main() -> int:
     results["elapsed_s"] = time.time() - t_start
     print()
     print(
-        f"Chronicle vs null ASGI app — {NCPU} CPUs, client={args.client}, loadgen procs={args.procs}, best of {args.rounds} x {duration:.0f} s windows, total {results['elapsed_s']:.0f} s"
+        f"Chronicle vs null ASGI app — {NCPU} CPUs, server workers={args.workers}, client={args.client}, loadgen procs={args.procs}, best of {args.rounds} x {duration:.0f} s windows, total {results['elapsed_s']:.0f} s"
     )
-    header = ("scenario", "chronicle", "null/1k", "ratio", "target", "result")
+    header = ("scenario", "chronicle", "null/1k/root", "ratio", "target", "result")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(6)]
     for r in [header, *rows]:
         print(
