@@ -262,13 +262,22 @@ def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, Any]:
     return row, (bucket_config(tx, bucket, "policy") if row is not None else None)
 
 
+def credential_and_bucket(tx: Any, access_key: str, bucket: str) -> tuple[dict[str, Any] | None, tuple[dict[str, Any] | None, Any]]:
+    """The key's credential row and the bucket's facts in one trip to the database."""
+    return iam_queries.credential(tx, access_key), _bucket_facts(tx, bucket)
+
+
 async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str, bucket: str | None) -> tuple[bool, str, dict[str, Any] | None]:
     """(allowed, reason, bucket row) for the request's identity."""
     identity: Identity | None = req.identity
     row: dict[str, Any] | None = None
     bucket_doc = None
     if bucket:
-        row, bucket_doc = await ctx.read(_bucket_facts, bucket)
+        prefetched = getattr(req, "bucket_facts", None)
+        if prefetched is not None and prefetched[0] == bucket:
+            row, bucket_doc = prefetched[1]
+        else:
+            row, bucket_doc = await ctx.query(_bucket_facts, bucket)
     if identity is not None and identity.is_root:
         return True, "root", row
     now = ctx.clock()

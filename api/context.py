@@ -159,6 +159,11 @@ class ServerContext:
         call = partial(self.read_sync, fn, *args, **kwargs)
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)
 
+    async def query(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """query_sync off the event loop: for views that need no shared snapshot."""
+        call = partial(self.query_sync, fn, *args, **kwargs)
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work (reads, file I/O) off the event loop, sharing the readers' limiter."""
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)

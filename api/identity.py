@@ -63,12 +63,16 @@ class IdentityStore:
     def root(self) -> Identity:
         return Identity(self.ctx.settings.root_user, self.ctx.settings.root_user, "root")
 
-    async def resolve(self, access_key: str, session_token: str | None) -> tuple[str, Identity]:
-        """(secret, identity) for a key that may be used now; S3 errors otherwise."""
+    async def resolve(
+        self, access_key: str, session_token: str | None, *, row: dict[str, Any] | None = None, prefetched: bool = False
+    ) -> tuple[str, Identity]:
+        """(secret, identity) for a key that may be used now; S3 errors otherwise. `row` is
+        the credential row when the caller already read it (with prefetched=True)."""
         settings = self.ctx.settings
         if access_key == settings.root_user:
             return settings.root_password, self.root()
-        row = await self.ctx.read(credential, access_key)
+        if not prefetched:
+            row = await self.ctx.query(credential, access_key)
         if row is None:
             raise S3Error("InvalidAccessKeyId")
         if row["status"] != "enabled" or (row["kind"] != "user" and row["parent_status"] not in ("enabled", None)):

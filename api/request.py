@@ -31,6 +31,7 @@ class S3Request:
     query: dict[str, str] = field(default_factory=dict)
     auth: Any = None
     identity: Any = None
+    bucket_facts: Any = None  # (bucket, (row, policy)) read together with the credential
     _body_used: bool = False
 
     @property

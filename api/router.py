@@ -130,7 +130,15 @@ async def authenticate_request(req: S3Request, ctx: ServerContext, *, service: s
     identity: Identity | None = None
     if claimed:
         token = req.headers.get("x-amz-security-token") or req.query.get("X-Amz-Security-Token")
-        secret, identity = await ctx.identities.resolve(claimed, token)
+        if req.bucket and claimed != ctx.settings.root_user:
+            # One trip for both: the key's credential, and the bucket facts authorization needs.
+            from api.authz import credential_and_bucket
+
+            row, facts = await ctx.query(credential_and_bucket, claimed, req.bucket)
+            req.bucket_facts = (req.bucket, facts)
+            secret, identity = await ctx.identities.resolve(claimed, token, row=row, prefetched=True)
+        else:
+            secret, identity = await ctx.identities.resolve(claimed, token)
     req.auth = authenticate(
         req.method, req.raw_path, req.query_string, req.headers,
         lambda key: secret if key == claimed else None,
