@@ -262,9 +262,32 @@ def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, Any]:
     return row, (bucket_config(tx, bucket, "policy") if row is not None else None)
 
 
+_BUCKET_COLUMNS = ("name", "id", "owner", "region", "created_us", "versioning", "position")
+
+
 def credential_and_bucket(tx: Any, access_key: str, bucket: str) -> tuple[dict[str, Any] | None, tuple[dict[str, Any] | None, Any]]:
-    """The key's credential row and the bucket's facts in one trip to the database."""
-    return iam_queries.credential(tx, access_key), _bucket_facts(tx, bucket)
+    """The key's credential row and the bucket's facts (row and policy) in one statement."""
+    bucket_cols = ", ".join(f"b.{c} AS b_{c}" for c in _BUCKET_COLUMNS)
+    row = tx.one(
+        f"""SELECT k.access_key, k.kind, k.parent_user, k.sealed_secret, k.status, k.policy,
+                  k.expiration_us, k.token_hash, k.role, u.status AS parent_status, g.gen,
+                  {bucket_cols}, c.document AS b_policy
+           FROM (SELECT 1 AS one) one
+           LEFT JOIN iam_keys k ON k.access_key = ?
+           LEFT JOIN iam_users u ON u.name = k.parent_user
+           LEFT JOIN iam_generation g ON g.id = 1
+           LEFT JOIN ns_buckets b ON b.name = ?
+           LEFT JOIN ns_bucket_configs c ON c.bucket = b.name AND c.name = 'policy'""",
+        (access_key, bucket),
+    )
+    assert row is not None
+    bucket_row = {c: row[f"b_{c}"] for c in _BUCKET_COLUMNS} if row["b_name"] is not None else None
+    policy = orjson.loads(row["b_policy"]) if row["b_policy"] is not None else None
+    cred = None
+    if row["access_key"] is not None:
+        cred = {k: row[k] for k in ("access_key", "kind", "parent_user", "sealed_secret", "status", "policy",
+                                    "expiration_us", "token_hash", "role", "parent_status", "gen")}
+    return cred, (bucket_row, policy)
 
 
 async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str, bucket: str | None) -> tuple[bool, str, dict[str, Any] | None]:
