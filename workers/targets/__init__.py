@@ -1,0 +1,54 @@
+"""Notification targets: Redis, PostgreSQL, MySQL, AMQP and webhooks, as MinIO feeds them.
+
+Each target takes an ordered batch of already-serialised records (``Delivery``) and
+returns only once the target confirmed all of them, else raises ``TargetError``::
+
+    target = make_target("notify_redis", "1", {"address": "127.0.0.1:6379", "key": "events"})
+    await target.open()
+    await target.deliver(batch)
+    await target.close()
+
+Client libraries are imported only when their target is built.
+"""
+
+from workers.targets.base import Delivery, Target, TargetError, arn, event_log_body
+from workers.targets.config import (
+    AMQPConfig,
+    ConfigError,
+    MySQLConfig,
+    PostgresConfig,
+    RedisConfig,
+    TargetConfig,
+    WebhookConfig,
+    config_class,
+    env_kvs,
+    from_env,
+    make_target,
+    parse_config,
+    redacted,
+    secret_keys,
+    to_kvs,
+)
+
+__all__ = [
+    "AMQPConfig",
+    "ConfigError",
+    "Delivery",
+    "MySQLConfig",
+    "PostgresConfig",
+    "RedisConfig",
+    "Target",
+    "TargetConfig",
+    "TargetError",
+    "WebhookConfig",
+    "arn",
+    "config_class",
+    "env_kvs",
+    "event_log_body",
+    "from_env",
+    "make_target",
+    "parse_config",
+    "redacted",
+    "secret_keys",
+    "to_kvs",
+]
