@@ -64,10 +64,15 @@ def user_metadata(req: S3Request) -> dict[str, str]:
     for name, value in req.headers.items():
         if name.startswith("x-amz-meta-"):
             key = name[len("x-amz-meta-"):]
-            # Kept byte for byte as received (ASGI's latin-1 text of the header bytes) and
-            # returned the same way: clients differ in how they encode non-ASCII values.
-            meta[key] = value
-            size += len(key) + len(value)
+            # ASGI gives the header bytes as latin-1 text. Clients send UTF-8 (botocore) or
+            # latin-1: keep the text they meant, UTF-8 when the bytes are valid UTF-8.
+            raw = value.encode("latin-1")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = value
+            meta[key] = text
+            size += len(key) + len(raw)
     if size > MAX_METADATA_BYTES:
         raise S3Error("MetadataTooLarge", extra={"Size": str(size), "MaxSizeAllowed": str(MAX_METADATA_BYTES)})
     return meta
@@ -109,6 +114,16 @@ def etag_matches(header_value: str, etag: str) -> bool:
     return False
 
 
+def meta_header_value(text: str) -> str:
+    """Header text for a stored metadata value: latin-1 bytes when it fits (what clients
+    decode headers as), else its UTF-8 bytes."""
+    try:
+        text.encode("latin-1")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8").decode("latin-1")
+
+
 def object_headers(row: dict[str, Any]) -> dict[str, str]:
     """The response headers describing a stored version."""
     h: dict[str, str] = {
@@ -123,7 +138,7 @@ def object_headers(row: dict[str, Any]) -> dict[str, str]:
             continue
         h[name] = value
     for name, value in (row.get("metadata") or {}).items():
-        h[f"x-amz-meta-{name}"] = value
+        h[f"x-amz-meta-{name}"] = meta_header_value(value)
     if row["version_id"] != "null" or row.get("_versioned_bucket"):
         h["x-amz-version-id"] = row["version_id"]
     tags = row.get("tags") or {}

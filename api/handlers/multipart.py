@@ -16,7 +16,7 @@ from api.checksums import ALGORITHMS, combine_composite, combine_full_object_crc
 from api.context import ServerContext
 from api.errors import S3Error
 from api.handlers.acl import object_write_acl
-from api.handlers.buckets import owner_xml
+from api.handlers.buckets import canonical_id, owner_xml
 from api.handlers.common import (
     bucket_must_exist,
     check_key,
@@ -380,7 +380,7 @@ async def list_upload_parts(req: S3Request, ctx: ServerContext) -> Response:
     if rows:
         x.leaf("NextPartNumberMarker", rows[-1]["part_number"])
     x.leaf("MaxParts", max_parts).leaf("IsTruncated", truncated)
-    x.open("Initiator").leaf("ID", upload["owner"]).leaf("DisplayName", upload["owner"]).close("Initiator")
+    x.open("Initiator").leaf("ID", canonical_id(upload["owner"])).leaf("DisplayName", upload["owner"]).close("Initiator")
     owner_xml(x, upload["owner"])
     x.leaf("StorageClass", "STANDARD")
     if upload["checksum_algorithm"]:
@@ -419,7 +419,7 @@ async def list_bucket_uploads(req: S3Request, ctx: ServerContext) -> Response:
     x.leaf("MaxUploads", max_uploads).leaf("IsTruncated", page.truncated)
     for row in page.entries:
         x.open("Upload").leaf("Key", row["key"]).leaf("UploadId", row["id"])
-        x.open("Initiator").leaf("ID", row["owner"]).leaf("DisplayName", row["owner"]).close("Initiator")
+        x.open("Initiator").leaf("ID", canonical_id(row["owner"])).leaf("DisplayName", row["owner"]).close("Initiator")
         owner_xml(x, row["owner"])
         x.leaf("StorageClass", "STANDARD").leaf("Initiated", iso8601(row["initiated_us"]))
         if row["checksum_algorithm"]:
