@@ -102,8 +102,10 @@ class ServerContext:
         settings: Settings,
         master_key: bytes,
         clock: Callable[[], float] = time.time,
+        targets: Any = None,
     ) -> None:
         from api.identity import IdentityStore
+        from api.notify_targets import TargetRegistry
         from api.sealing import Sealer
 
         self.store = store
@@ -111,6 +113,7 @@ class ServerContext:
         self.settings = settings
         self.sealer = Sealer(master_key)
         self.clock = clock
+        self.targets: TargetRegistry = targets if targets is not None else TargetRegistry()
         self.committer = GroupCommitter(store)
         self._limiter = anyio.CapacityLimiter(32)
         self._reads: ReadConnections | None = None

@@ -15,6 +15,7 @@ from api.handlers import (
     buckets,
     listing,
     multipart,
+    notification,
     object_attributes,
     object_read,
     object_tagging,
@@ -57,6 +58,8 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("PUT", "bucket", "policy"): bucket_policy.put_bucket_policy,
     ("DELETE", "bucket", "policy"): bucket_policy.delete_bucket_policy,
     ("GET", "bucket", "policyStatus"): bucket_policy.get_bucket_policy_status,
+    ("GET", "bucket", "notification"): notification.get_bucket_notification,
+    ("PUT", "bucket", "notification"): notification.put_bucket_notification,
     ("PUT", "object", ""): object_write.put_object,
     ("GET", "object", ""): object_read.get_object,
     ("HEAD", "object", ""): object_read.head_object,
@@ -76,7 +79,7 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
 }
 for _sub in buckets.UNCONFIGURED:
     ROUTES[("GET", "bucket", _sub)] = partial(buckets.get_unconfigured, sub=_sub)
-for _sub in ("logging", "notification", "requestPayment", "accelerate"):
+for _sub in ("logging", "requestPayment", "accelerate"):
     ROUTES[("GET", "bucket", _sub)] = partial(buckets.get_simple_config, sub=_sub)
 
 

@@ -17,7 +17,11 @@ Environment:
   CHRONICLE_DATABASE_URL   postgresql://user@host:5432/db (default: SQLite in the data dir)
   CHRONICLE_MASTER_KEY     64 hex chars; required with PostgreSQL, shared by all nodes
   CHRONICLE_DOMAIN         domain for virtual-host-style requests (<bucket>.<domain>)
-  CHRONICLE_REGION         region reported to clients (default us-east-1)
+  CHRONICLE_REGION         region reported to clients (default us-east-1); also the region
+                           of notification target ARNs (empty when unset, as MinIO)
+  CHRONICLE_NOTIFY_<TYPE>_<KEY>[_<ID>]  notification targets, as MinIO's MINIO_NOTIFY_*
+                           (e.g. CHRONICLE_NOTIFY_WEBHOOK_ENABLE_1=on,
+                           CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_1=http://...)
 """
 
 
@@ -25,6 +29,15 @@ def _store(args: argparse.Namespace, *, create_table: bool):  # type: ignore[no-
     from projections.eventstore import open_store
 
     return open_store(os.environ.get("CHRONICLE_DATABASE_URL"), Path(args.data_dir), create_table=create_table)
+
+
+def _notify_targets():  # type: ignore[no-untyped-def]
+    """The notification targets configured in the environment (CHRONICLE_NOTIFY_*)."""
+    from api.notify_targets import TargetRegistry
+    from workers.targets import from_env, redacted
+
+    region = os.environ.get("CHRONICLE_REGION", "")  # MinIO's ARNs have no region unless one is set
+    return TargetRegistry.from_configs(from_env(os.environ), redact=redacted, region=region)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -57,6 +70,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if workers > 1 and not url:
         print("--workers needs PostgreSQL: the embedded SQLite store serves from one process.", file=sys.stderr)
         return 2
+    from workers.targets import ConfigError
+
+    try:
+        targets = _notify_targets()
+    except ConfigError as e:
+        print(f"notification targets: {e}", file=sys.stderr)
+        return 2
+    if line := targets.startup_line():
+        logging.getLogger("chronicle").info("%s", line)
     host, _, port = args.address.rpartition(":")
     sockets = None
     if workers > 1:
@@ -78,7 +100,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from cli.secrets import master_key
 
     clock_file = os.environ.get("CHRONICLE_TEST_CLOCK_FILE")  # tests only: a clock they can move
-    ctx = ServerContext(store, blobs, settings, master_key(data_dir), **({"clock": FileOffsetClock(clock_file)} if clock_file else {}))
+    ctx = ServerContext(store, blobs, settings, master_key(data_dir), targets=targets, **({"clock": FileOffsetClock(clock_file)} if clock_file else {}))
     ctx.check_master_key()
     app = ChronicleASGI(ctx)
     config = uvicorn.Config(
