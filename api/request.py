@@ -32,6 +32,7 @@ class S3Request:
     auth: Any = None
     identity: Any = None
     bucket_facts: Any = None  # (bucket, (row, policy)) read together with the credential
+    prefetched_version: Any = None  # (versionId, ("row"|"error", value)) for GET/HEAD object
     _body_used: bool = False
 
     @property

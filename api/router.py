@@ -137,7 +137,10 @@ async def authenticate_request(req: S3Request, ctx: ServerContext, *, service: s
             # One trip for both: the key's credential, and the bucket facts authorization needs.
             from api.authz import credential_and_bucket
 
-            row, facts = await ctx.query(credential_and_bucket, claimed, req.bucket)
+            if req.key and req.method in ("GET", "HEAD") and select(req) == ("object", ""):
+                row, facts, req.prefetched_version = await ctx.query(_credential_bucket_version, claimed, req)
+            else:
+                row, facts = await ctx.query(credential_and_bucket, claimed, req.bucket)
             req.bucket_facts = (req.bucket, facts)
             secret, identity = await ctx.identities.resolve(claimed, token, row=row, prefetched=True)
         else:
@@ -149,6 +152,16 @@ async def authenticate_request(req: S3Request, ctx: ServerContext, *, service: s
         payload_sha256=payload_sha256,
     )
     req.identity = identity if req.auth.access_key is not None else None
+
+
+def _credential_bucket_version(tx, claimed: str, req: S3Request):  # type: ignore[no-untyped-def]
+    """A plain user's GET/HEAD of an object: credential, bucket facts and the version in one
+    trip (the version is only returned once authorization allows it)."""
+    from api.authz import credential_and_bucket
+    from api.handlers.object_read import prefetch_version
+
+    row, facts = credential_and_bucket(tx, claimed, req.bucket)
+    return row, facts, prefetch_version(tx, req)
 
 
 async def authorize(req: S3Request, ctx: ServerContext, level: str, sub: str) -> None:

@@ -158,7 +158,30 @@ STREAM_SPAN = 2 * 1024 * 1024
 
 
 async def _serve(req: S3Request, ctx: ServerContext, *, with_body: bool) -> Response:
+    prefetched = req.prefetched_version
+    if prefetched is not None and prefetched[0] == req.query.get("versionId"):
+        # Read together with the caller's credential (plain users' requests): no second trip.
+        kind, value = prefetched[1]
+        if kind == "error":
+            raise value
+        segments = value["blob"].get("segments", [])
+        if not with_body or value["is_delete_marker"] or all(seg.get("db") for seg in segments):
+            return _serve_row(req, ctx, value, with_body)  # everything is in memory already
+        return await ctx.run_sync(_serve_row, req, ctx, value, with_body)
     return await ctx.run_sync(_serve_sync, req, ctx, with_body)
+
+
+def prefetch_version(tx: Tx, req: S3Request) -> tuple[str | None, tuple[str, Any]] | None:
+    """For GET/HEAD of an object: the version row (with small objects' bytes), or the S3
+    error resolving it gives; None when it cannot be read in one go."""
+    version_id = req.query.get("versionId")
+    try:
+        row = resolve_version(tx, req.bucket, req.key, version_id, load_inline=req.method == "GET")
+    except S3Error as err:
+        return version_id, ("error", err)
+    except OSError:
+        return None
+    return version_id, ("row", row)
 
 
 def _serve_sync(req: S3Request, ctx: ServerContext, with_body: bool) -> Response:
@@ -170,6 +193,12 @@ def _serve_sync(req: S3Request, ctx: ServerContext, with_body: bool) -> Response
         # A small object's bytes vanished between the two statements (its version was
         # removed and collected meanwhile): ask again within one snapshot.
         row = ctx.read_sync(resolve_version, req.bucket, req.key, version_id, load_inline=with_body)
+    return _serve_row(req, ctx, row, with_body)
+
+
+def _serve_row(req: S3Request, ctx: ServerContext, row: dict[str, Any], with_body: bool) -> Response:
+    """Conditions, range and the first span of a resolved version."""
+    version_id = req.query.get("versionId")
     if row["is_delete_marker"]:
         raise delete_marker_error(row, version_id is not None)
     check_conditions(req, row)
