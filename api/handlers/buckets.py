@@ -226,11 +226,10 @@ async def get_unconfigured(req: S3Request, ctx: ServerContext, sub: str) -> Resp
 
 
 async def get_simple_config(req: S3Request, ctx: ServerContext, sub: str) -> Response:
-    """Subresources with a fixed answer: logging, notification, request payment, accelerate."""
+    """Subresources with a fixed answer: logging, request payment, accelerate."""
     await ctx.read(bucket_must_exist, req.bucket)
     bodies = {
         "logging": X().open("BucketLoggingStatus", xmlns=True).close("BucketLoggingStatus"),
-        "notification": X().open("NotificationConfiguration", xmlns=True).close("NotificationConfiguration"),
         "requestPayment": X().open("RequestPaymentConfiguration", xmlns=True).leaf("Payer", "BucketOwner").close("RequestPaymentConfiguration"),
         "accelerate": X().open("AccelerateConfiguration", xmlns=True).close("AccelerateConfiguration"),
     }
