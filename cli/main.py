@@ -59,6 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from projections.blobstore import BlobStore
 
     logging.basicConfig(level=os.environ.get("CHRONICLE_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # `chronicle migrate` shows the steps
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     url = os.environ.get("CHRONICLE_DATABASE_URL")
