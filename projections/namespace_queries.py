@@ -64,6 +64,17 @@ def latest_version(tx: Tx, bucket: str, key: str) -> dict[str, Any] | None:
     )
 
 
+def newest_object_version(tx: Tx, bucket: str, key: str) -> dict[str, Any] | None:
+    """The newest version of the key that is not a delete marker (current or not)."""
+    return decode_version(
+        tx.one(
+            f"SELECT {VERSION_COLUMNS} FROM ns_versions WHERE bucket = ? AND key = ? "
+            "AND NOT is_delete_marker ORDER BY position DESC LIMIT 1",
+            (bucket, key),
+        )
+    )
+
+
 def live_object(tx: Tx, bucket: str, key: str) -> dict[str, Any] | None:
     row = latest_version(tx, bucket, key)
     return None if row is None or row["is_delete_marker"] else row

@@ -31,7 +31,7 @@ from api.xml import X, children, parse, text
 from domain.aggregates import DeleteMarker, ObjectVersion
 from projections.blobstore import StagedBlob
 from projections.eventstore import Change
-from projections.namespace_queries import live_object, version_by_id
+from projections.namespace_queries import live_object, newest_object_version, version_by_id
 from projections.tx import Tx
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
@@ -280,7 +280,9 @@ class DeleteConditions:
     def check(self, tx: Tx, bucket: str, key: str, version_id: str | None) -> None:
         if self.etag is None and self.mtime_us is None and self.size is None:
             return
-        target = version_by_id(tx, bucket, key, version_id) if version_id else live_object(tx, bucket, key)
+        # The addressed version, or the key's newest object version even under a delete
+        # marker (as RGW evaluates it); a key with no object version is no failure.
+        target = version_by_id(tx, bucket, key, version_id) if version_id else newest_object_version(tx, bucket, key)
         if target is None or target["is_delete_marker"]:
             return
         if self.etag is not None and not etag_matches(self.etag, target["etag"]):

@@ -79,3 +79,19 @@ def test_delete_objects_with_etag_conditions(s3, bucket):
     assert [d["Key"] for d in resp["Deleted"]] == ["a"]
     assert [(e["Key"], e["Code"]) for e in resp["Errors"]] == [("b", "PreconditionFailed")]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["b"]
+
+
+def test_conditional_delete_in_versioned_bucket_checks_newest_object_version(s3, make_bucket):
+    bucket = make_bucket(versioning="Enabled")
+    # No object version at all: nothing to fail.
+    assert s3.delete_object(Bucket=bucket, Key="k", IfMatch='"bad"')["ResponseMetadata"]["HTTPStatusCode"] == 204
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"abc")["ETag"]
+    with s3_error("PreconditionFailed", 412):
+        s3.delete_object(Bucket=bucket, Key="k", IfMatchSize=7)
+    assert s3.delete_object(Bucket=bucket, Key="k", IfMatch=etag)["DeleteMarker"]
+    # Under the delete marker the object version is still what conditions are checked against.
+    with s3_error("PreconditionFailed", 412):
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch='"bad"')
+    versions = s3.list_object_versions(Bucket=bucket)
+    # (The first delete, of a key with no versions, still left a delete marker, as S3 does.)
+    assert len(versions["Versions"]) == 1 and len(versions["DeleteMarkers"]) == 2
