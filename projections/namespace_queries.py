@@ -133,9 +133,13 @@ def _walk(
     start_inclusive: bool,
     max_keys: int,
     key_of: Any = lambda r: r["key"],
+    make_entry: Any = dict,
+    on_entry: Any = None,
+    on_jump: Any = None,
 ) -> Page:
     """Generic listing walk over rows ordered by key. `fetch(lower, inclusive, upper, limit)`
-    returns the next rows."""
+    returns the next rows; `make_entry` turns a returned row into an entry; `on_entry(row)`
+    and `on_jump()` let a fetch that resumes within a key (versions) track where it is."""
     page = Page()
     if max_keys == 0:
         return page
@@ -162,6 +166,7 @@ def _walk(
                         return page
                     page.prefixes.append(common)
                     page.last = common
+                    page.last_entry = None
                     count += 1
                     lower, inclusive = successor(common), True
                     jumped = True
@@ -169,13 +174,17 @@ def _walk(
             if count == max_keys:
                 page.truncated = True
                 return page
-            entry = dict(row)
+            entry = make_entry(row)
             page.entries.append(entry)
             page.last = key
             page.last_entry = entry
             count += 1
+            if on_entry is not None:
+                on_entry(row)
             lower, inclusive = key, False
         if jumped:
+            if on_jump is not None:
+                on_jump()
             batch = _first_batch(full, delimiter)
             continue
         if len(rows) < batch:
@@ -327,59 +336,18 @@ def list_versions(
         params.append(limit - len(rows))
         return rows + _raw(tx, sql, params)
 
-    # The generic walk resumes after a key; versions of one key span rows, so resume by row.
-    page = Page()
-    if max_keys == 0:
-        return page
-    upper = successor(prefix) if prefix else None
-    lower: str | None
-    if prefix and (key_marker is None or key_marker < prefix):
-        lower, inclusive = prefix, True
-    else:
-        lower, inclusive = key_marker, False
-    lower, inclusive = _past_common_prefix(lower, inclusive, prefix, delimiter)
-    count = 0
-    full = min(max_keys + 1, 1001)
-    batch = _first_batch(full, delimiter)
-    while True:
-        rows = fetch(lower, inclusive, upper, batch)
-        if not rows:
-            return page
-        jumped = False
-        for row in rows:
-            key = row["key"]
-            if delimiter:
-                rest = key[len(prefix):]
-                i = rest.find(delimiter)
-                if i >= 0:
-                    common = prefix + rest[: i + len(delimiter)]
-                    if count == max_keys:
-                        page.truncated = True
-                        return page
-                    page.prefixes.append(common)
-                    page.last = common
-                    page.last_entry = None
-                    count += 1
-                    lower, inclusive = successor(common), True
-                    jumped = True
-                    break
-            if count == max_keys:
-                page.truncated = True
-                return page
-            entry = decode_version(dict(row)) or {}
-            page.entries.append(entry)
-            page.last = key
-            page.last_entry = entry
-            count += 1
-            state["key"], state["pos"] = key, row["position"]
-            lower, inclusive = key, False
-        if jumped:
-            state["pos"] = None
-            batch = _first_batch(full, delimiter)
-            continue
-        if len(rows) < batch:
-            return page
-        batch = min(full, batch * 4)
+    # Versions of one key span rows: after an entry, the next fetch resumes below its position.
+    def on_entry(row: Any) -> None:
+        state["key"], state["pos"] = row["key"], row["position"]
+
+    def on_jump() -> None:
+        state["pos"] = None
+
+    return _walk(
+        fetch, prefix=prefix, delimiter=delimiter, start=key_marker, start_inclusive=False,
+        max_keys=max_keys, make_entry=lambda row: decode_version(dict(row)) or {},
+        on_entry=on_entry, on_jump=on_jump,
+    )
 
 
 def get_upload(tx: Tx, upload_id: str) -> dict[str, Any] | None:
