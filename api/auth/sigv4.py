@@ -234,6 +234,24 @@ def _parse_credential(value: str) -> tuple[str, str, str, str, str] | None:
     return parts[0], parts[1], parts[2], parts[3], parts[4]
 
 
+def _scope(
+    credential: str, code: str, lead: str, expected_service: str | None
+) -> tuple[str, str, str, str]:
+    """(access key, date, region, service) of a Credential value, or the error `code`
+    (header or query flavour) with AWS's message."""
+    cred = _parse_credential(credential)
+    if cred is None:
+        raise S3Error(code, lead + _CRED_SHAPE)
+    access_key, date, region, service, terminal = cred
+    if terminal != TERMINATOR:
+        raise S3Error(code, f'{lead}incorrect terminal "{terminal}". This endpoint uses "{TERMINATOR}".')
+    if expected_service is not None and service != expected_service:
+        raise S3Error(
+            code, f'{lead}incorrect service "{service}". This endpoint belongs to "{expected_service}".'
+        )
+    return access_key, date, region, service
+
+
 def _valid_payload_hash(value: str) -> bool:
     return value in _SPECIAL_PAYLOADS or (len(value) == 64 and _HEX.issuperset(value))
 
@@ -362,20 +380,9 @@ def _authenticate_header(
             f"{_HDR}the authorization header requires three components: "
             "Credential, SignedHeaders, and Signature.",
         )
-    cred = _parse_credential(credential)
-    if cred is None:
-        raise S3Error("AuthorizationHeaderMalformed", _HDR + _CRED_SHAPE)
-    access_key, date, region, service, terminal = cred
-    if terminal != TERMINATOR:
-        raise S3Error(
-            "AuthorizationHeaderMalformed",
-            f'{_HDR}incorrect terminal "{terminal}". This endpoint uses "{TERMINATOR}".',
-        )
-    if expected_service is not None and service != expected_service:
-        raise S3Error(
-            "AuthorizationHeaderMalformed",
-            f'{_HDR}incorrect service "{service}". This endpoint belongs to "{expected_service}".',
-        )
+    access_key, date, region, service = _scope(
+        credential, "AuthorizationHeaderMalformed", _HDR, expected_service
+    )
 
     # S3 requires x-amz-content-sha256 with header auth (other services hash the body).
     payload_hash = headers.get("x-amz-content-sha256")
@@ -493,20 +500,9 @@ def _authenticate_presigned(
         raise S3Error(
             "AuthorizationQueryParametersError", f'X-Amz-Algorithm only supports "{ALGORITHM}"'
         )
-    cred = _parse_credential(params["X-Amz-Credential"])
-    if cred is None:
-        raise S3Error("AuthorizationQueryParametersError", _QRY + _CRED_SHAPE)
-    access_key, date, region, service, terminal = cred
-    if terminal != TERMINATOR:
-        raise S3Error(
-            "AuthorizationQueryParametersError",
-            f'{_QRY}incorrect terminal "{terminal}". This endpoint uses "{TERMINATOR}".',
-        )
-    if expected_service is not None and service != expected_service:
-        raise S3Error(
-            "AuthorizationQueryParametersError",
-            f'{_QRY}incorrect service "{service}". This endpoint belongs to "{expected_service}".',
-        )
+    access_key, date, region, service = _scope(
+        params["X-Amz-Credential"], "AuthorizationQueryParametersError", _QRY, expected_service
+    )
     expires_raw = params["X-Amz-Expires"]
     if not (expires_raw.isascii() and expires_raw.lstrip("-").isdigit()):
         raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires should be a number")
