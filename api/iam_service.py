@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +27,19 @@ def new_access_key(length: int = 20) -> str:
 
 def new_secret_key(length: int = 40) -> str:
     return secrets.token_urlsafe(30)[:length]
+
+
+async def _update(
+    ctx: ServerContext, load: Callable[[], Any], mutate: Callable[[Any], None], check: Callable[[Tx], None] | None = None
+) -> None:
+    """Append one event to an existing aggregate, loaded afresh on every commit attempt."""
+
+    def build() -> list[Any]:
+        aggregate = load()
+        mutate(aggregate)
+        return [aggregate]
+
+    await ctx.commit(Change(build=build, check=check))
 
 
 def _load(ctx: ServerContext, aggregate_id: UUID) -> Any | None:
@@ -84,21 +98,11 @@ async def set_user_status(ctx: ServerContext, actor: dict[str, str], name: str, 
     if status not in ("enabled", "disabled"):
         raise S3Error("InvalidArgument", "status must be enabled or disabled")
 
-    def build() -> list[Any]:
-        user = _require_user(ctx, name)
-        user.set_status(status=status, actor=actor)
-        return [user]
-
-    await ctx.commit(Change(build=build))
+    await _update(ctx, lambda: _require_user(ctx, name), lambda user: user.set_status(status=status, actor=actor))
 
 
 async def remove_user(ctx: ServerContext, actor: dict[str, str], name: str) -> None:
-    def build() -> list[Any]:
-        user = _require_user(ctx, name)
-        user.delete(actor=actor)
-        return [user]
-
-    await ctx.commit(Change(build=build))
+    await _update(ctx, lambda: _require_user(ctx, name), lambda user: user.delete(actor=actor))
 
 
 async def set_user_policies(ctx: ServerContext, actor: dict[str, str], name: str, policies: list[str], *, is_group: bool = False) -> None:
@@ -179,12 +183,7 @@ async def update_group_members(ctx: ServerContext, actor: dict[str, str], name: 
 
 
 async def set_group_status(ctx: ServerContext, actor: dict[str, str], name: str, status: str) -> None:
-    def build() -> list[Any]:
-        group = _require_group(ctx, name)
-        group.set_status(status=status, actor=actor)
-        return [group]
-
-    await ctx.commit(Change(build=build))
+    await _update(ctx, lambda: _require_group(ctx, name), lambda group: group.set_status(status=status, actor=actor))
 
 
 async def put_policy(ctx: ServerContext, actor: dict[str, str], name: str, document: dict[str, Any]) -> None:
@@ -330,21 +329,11 @@ def _require_inline(owner_kind: str, owner: str, policy_name: str):  # type: ign
 
 
 async def put_user_inline_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]) -> None:
-    def build() -> list[Any]:
-        user = _require_user(ctx, name)
-        user.put_inline_policy(policy_name=policy_name, document=document, actor=actor)
-        return [user]
-
-    await ctx.commit(Change(build=build))
+    await _update(ctx, lambda: _require_user(ctx, name), lambda user: user.put_inline_policy(policy_name=policy_name, document=document, actor=actor))
 
 
 async def delete_user_inline_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str) -> None:
-    def build() -> list[Any]:
-        user = _require_user(ctx, name)
-        user.delete_inline_policy(policy_name=policy_name, actor=actor)
-        return [user]
-
-    await ctx.commit(Change(build=build, check=_require_inline("user", name, policy_name)))
+    await _update(ctx, lambda: _require_user(ctx, name), lambda user: user.delete_inline_policy(policy_name=policy_name, actor=actor), check=_require_inline("user", name, policy_name))
 
 
 def _no_such_role(name: str) -> S3Error:
@@ -387,21 +376,11 @@ async def delete_role(ctx: ServerContext, actor: dict[str, str], name: str) -> N
 
 
 async def put_role_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]) -> None:
-    def build() -> list[Any]:
-        role = _require_role(ctx, name)
-        role.put_inline_policy(policy_name=policy_name, document=document, actor=actor)
-        return [role]
-
-    await ctx.commit(Change(build=build))
+    await _update(ctx, lambda: _require_role(ctx, name), lambda role: role.put_inline_policy(policy_name=policy_name, document=document, actor=actor))
 
 
 async def delete_role_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str) -> None:
-    def build() -> list[Any]:
-        role = _require_role(ctx, name)
-        role.delete_inline_policy(policy_name=policy_name, actor=actor)
-        return [role]
-
-    await ctx.commit(Change(build=build, check=_require_inline("role", name, policy_name)))
+    await _update(ctx, lambda: _require_role(ctx, name), lambda role: role.delete_inline_policy(policy_name=policy_name, actor=actor), check=_require_inline("role", name, policy_name))
 
 
 async def create_group(ctx: ServerContext, actor: dict[str, str], name: str) -> None:
