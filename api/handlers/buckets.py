@@ -131,24 +131,12 @@ async def head_bucket(req: S3Request, ctx: ServerContext) -> Response:
 
 async def delete_bucket(req: S3Request, ctx: ServerContext) -> Response:
     name = req.bucket
-    actor = req.actor()
 
-    def build() -> list[Bucket]:
-        try:
-            bucket = ctx.store.repository.get(bucket_id(name))
-        except Exception:  # noqa: BLE001
-            raise S3Error("NoSuchBucket", extra={"BucketName": name}) from None
-        if not bucket.exists:
-            raise S3Error("NoSuchBucket", extra={"BucketName": name})
-        bucket.delete(actor=actor)
-        return [bucket]
-
-    def check(tx: Tx) -> None:
-        bucket_must_exist(tx, name)
+    def not_empty(tx: Tx) -> None:
         if bucket_has_versions(tx, name):
             raise S3Error("BucketNotEmpty", extra={"BucketName": name})
 
-    await ctx.commit(Change(build=build, check=check))
+    await update_bucket(req, ctx, lambda b, actor: b.delete(actor=actor), check=not_empty)
     return empty(204)
 
 
