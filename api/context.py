@@ -13,7 +13,7 @@ import anyio
 
 from projections.blobstore import BlobStore
 from projections.committer import GroupCommitter
-from projections.eventstore import Change, ChronicleApplication
+from projections.eventstore import Change, ChronicleApplication, pg_connect_kwargs
 from projections.tx import Tx
 
 T = TypeVar("T")
@@ -114,16 +114,12 @@ class ServerContext:
         self.sealer = Sealer(master_key)
         self.clock = clock
         self.targets: TargetRegistry = targets if targets is not None else TargetRegistry()
+        self.delivery: Any = None  # the notification delivery supervisor, when this process runs one
         self.committer = GroupCommitter(store)
         self._limiter = anyio.CapacityLimiter(32)
         self._reads: ReadConnections | None = None
         if store.store.dialect.name == "postgres":
-            pool = store.store.datastore.pool  # type: ignore[union-attr]
-            # eventsourcing's connection settings, read at each connect (the password may be
-            # fetched by a callback).
-            self._reads = ReadConnections(
-                lambda: {k: v for k, v in (pool.kwargs or {}).items() if k != "row_factory"}
-            )
+            self._reads = ReadConnections(lambda: pg_connect_kwargs(store))
         self.identities = IdentityStore(self)
         from api.authz import PolicyCache
 

@@ -126,11 +126,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc_task_interval = float(os.environ.get("CHRONICLE_GC_INTERVAL", "3600"))
 
     async def main() -> None:
+        from cli.delivery import start_delivery
+
         gc_task = asyncio.create_task(_periodic_gc(ctx, gc_task_interval))
+        delivery = None if args.no_delivery else await start_delivery(store, committer=ctx.committer)
+        ctx.delivery = delivery
         try:
             await server.serve(sockets=sockets)
         finally:
             gc_task.cancel()
+            if delivery is not None:
+                await delivery.stop()
 
     uvicorn_run(server, main)
     return 0
@@ -258,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
     serve.add_argument("--domain", help="domain for virtual-host-style requests (or CHRONICLE_DOMAIN)")
     serve.add_argument("--workers", type=int, default=0, help="with PostgreSQL: worker processes sharing the port (or CHRONICLE_WORKERS; default 1)")
+    serve.add_argument(
+        "--no-delivery",
+        action="store_true",
+        help="do not run the notification follower and target workers here (run `chronicle worker` instead)",
+    )
     serve.add_argument("--create-tables", action="store_true", help="with PostgreSQL: create tables at start (prefer `chronicle migrate`)")
     serve.set_defaults(func=cmd_serve)
 

@@ -171,3 +171,30 @@ class UploadedPart(Aggregate):
     ) -> None:
         self.upload_id = upload_id
         self.part_number = part_number
+
+
+class ObjectAccess(Aggregate):
+    """A read (GET/HEAD) of an object that a bucket rule or a listener subscribed to at
+    the time: s3:ObjectAccessed:Get|Head. Create-only, one per read; other reads append
+    nothing. Carries what the notification record needs, as it was read."""
+
+    TOPIC = "chronicle.ObjectAccess"
+
+    @event("Created", topic="chronicle.ObjectAccess.Created")
+    def __init__(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        method: str,  # "Get" or "Head"
+        size: int,
+        etag: str,
+        content_type: str,
+        metadata: JSON,
+        headers: JSON,
+        range: str,
+        content_length: str,
+        actor: Actor,
+    ) -> None:
+        self.bucket = bucket
+        self.key = key

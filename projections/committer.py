@@ -11,6 +11,7 @@ import asyncio
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -25,6 +26,8 @@ MAX_CONFLICT_RETRIES = 8
 class GroupCommitter:
     def __init__(self, app: ChronicleApplication) -> None:
         self.app = app
+        # Called (in the committer thread) after each committed batch: wakes followers.
+        self.on_commit: list[Callable[[], None]] = []
         self._queue: queue.SimpleQueue[tuple[Change, Future[Change], int] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._thread.start()
@@ -104,6 +107,8 @@ class GroupCommitter:
             for _, future, _ in now:
                 future.set_exception(exc)
             return
+        for hook in self.on_commit:
+            hook()
         for change, future, attempt in now:
             if change.conflict:
                 if attempt + 1 >= MAX_CONFLICT_RETRIES:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
@@ -63,9 +63,18 @@ class Change:
 
 
 def _create_only_events() -> frozenset[type]:
-    from domain.aggregates import DeleteMarker, MultipartUpload, ObjectVersion, UploadedPart
+    from domain.aggregates import (
+        DeleteMarker,
+        MultipartUpload,
+        ObjectAccess,
+        ObjectVersion,
+        UploadedPart,
+    )
 
-    return frozenset({ObjectVersion.Created, DeleteMarker.Created, UploadedPart.Created, MultipartUpload.Created})
+    return frozenset({
+        ObjectVersion.Created, DeleteMarker.Created, UploadedPart.Created, MultipartUpload.Created,
+        ObjectAccess.Created,
+    })
 
 
 CREATE_ONLY_EVENTS = _create_only_events()
@@ -138,6 +147,18 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
             f'FROM "{schema}"."{self.events_table_name}" WHERE notification_id >= ? '
             "ORDER BY notification_id LIMIT ?"
         )
+
+    def first_events_sql(self, count: int) -> str:
+        schema = self.datastore.schema or "public"
+        marks = ", ".join(["?"] * count)
+        return (
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            f'FROM "{schema}"."{self.events_table_name}" '
+            f"WHERE originator_id IN ({marks}) AND originator_version = 1"
+        )
+
+    def originator_param(self, originator_id: UUID) -> Any:
+        return originator_id
 
     def commit_changes(self, changes: Sequence[Change]) -> None:
         try:
@@ -251,6 +272,16 @@ class SQLiteChronicleRecorder(_InlineProjecting, SQLiteApplicationRecorder):
             f"FROM {self.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?"
         )
 
+    def first_events_sql(self, count: int) -> str:
+        marks = ", ".join(["?"] * count)
+        return (
+            "SELECT rowid AS notification_id, originator_id, originator_version, topic, state "
+            f"FROM {self.events_table_name} WHERE originator_id IN ({marks}) AND originator_version = 1"
+        )
+
+    def originator_param(self, originator_id: UUID) -> Any:
+        return originator_id.hex
+
     def commit_changes(self, changes: Sequence[Change]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             self._commit(cursor, changes)
@@ -265,6 +296,19 @@ class ChronicleApplication(Application[UUID]):
         recorder = self.recorder
         assert isinstance(recorder, (PostgresChronicleRecorder, SQLiteChronicleRecorder))
         return recorder
+
+    def decode_row(self, row: Mapping[str, Any]) -> Any:
+        """The domain event of an events-table row (as events_page_sql selects it)."""
+        originator_id = row["originator_id"]
+        stored = StoredEvent(
+            originator_id=self.store.convert_originator_id(originator_id)
+            if isinstance(originator_id, str) else originator_id,
+            originator_version=row["originator_version"],
+            topic=row["topic"],
+            state=bytes(row["state"]),
+        )
+        assert self.mapper is not None
+        return self.mapper.to_domain_event(stored)
 
 
 def store_environment(database_url: str | None, data_dir: Path, *, create_table: bool) -> dict[str, str]:
@@ -314,3 +358,10 @@ def open_store(database_url: str | None, data_dir: Path, *, create_table: bool) 
 
 class PreconditionFailed(DomainError):
     pass
+
+
+def pg_connect_kwargs(app: ChronicleApplication) -> dict[str, Any]:
+    """psycopg.connect() keyword arguments for a connection of one's own (the store's pool
+    settings, read at each call: the password may come from a callback)."""
+    pool = app.store.datastore.pool  # type: ignore[union-attr]
+    return {k: v for k, v in (pool.kwargs or {}).items() if k != "row_factory"}

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from eventsourcing.persistence import StoredEvent
-
 from projections.eventstore import ChronicleApplication, PostgresChronicleRecorder
 from projections.inline import INLINE_TABLES, InlineProjections, inline_ddl
 from projections.tx import Tx
@@ -37,14 +35,7 @@ def rebuild_namespace(app: ChronicleApplication, progress: Callable[[int, int], 
             if not rows:
                 break
             for row in rows:
-                stored = StoredEvent(
-                    originator_id=store.convert_originator_id(row["originator_id"])
-                    if isinstance(row["originator_id"], str) else row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-                projection.apply(tx, int(row["notification_id"]), app.mapper.to_domain_event(stored))
+                projection.apply(tx, int(row["notification_id"]), app.decode_row(row))
                 applied += 1
             start = int(rows[-1]["notification_id"]) + 1
             if progress is not None:

@@ -1,0 +1,260 @@
+"""The notification projection: an async, batched follower of the log.
+
+Each step reads a page of events after its tracking position and, in one transaction,
+matches them against the bucket rules as they stood at each event's position, appends
+the matching records to the per-target access view, keeps the namespace view current
+and moves its tracking row — so a crash repeats a whole page or none of it. One page per
+transaction keeps it at thousands of events per second (one transaction per event, as
+eventsourcing's ProcessRunner does, manages a few hundred).
+
+Targets are named ``notify_<subsystem>:<id>`` (the ARN ``arn:minio:sqs::1:redis`` names
+``notify_redis:1``). Records are stored with MinIO's default key escaping; a target set
+to another key encoding rewrites the key when it delivers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from domain.aggregates import Bucket, bucket_id
+from domain.notifications import ARN, NotificationConfig, RulesMap, format_event_time, rules_map
+from domain.notifications.arn import SUBSYSTEM_FOR_TYPE
+from projections.eventstore import ChronicleApplication, PostgresChronicleRecorder
+from projections.notify_events import (
+    FIRST_EVENT_OF,
+    NOTIFICATION_SUBRESOURCE,
+    Notice,
+    VersioningHistory,
+    notice_of,
+)
+from projections.tx import Tx
+
+log = logging.getLogger("chronicle.notify")
+
+FOLLOWER_NAME = "notifications"
+PAGE = 2000
+# pg_try_advisory_xact_lock key: one follower step at a time across processes.
+_FOLLOWER_LOCK = 0x6368726F6E6E6F74  # "chronnot"
+
+
+def target_name(arn: ARN) -> str:
+    """``arn:minio:sqs::1:redis`` → ``notify_redis:1``."""
+    return f"{SUBSYSTEM_FOR_TYPE.get(arn.type, 'notify_' + arn.type)}:{arn.id}"
+
+
+@dataclass(slots=True)
+class BucketState:
+    """What the follower knows of a bucket at its position: rules and versioning."""
+
+    config: dict[str, Any] | None = None
+    versioning: VersioningHistory = field(default_factory=VersioningHistory)
+    _rules: RulesMap | None = None
+
+    @property
+    def rules(self) -> RulesMap:
+        if self._rules is None:
+            self._rules = (
+                rules_map(NotificationConfig.from_dict(self.config)) if self.config else RulesMap()
+            )
+        return self._rules
+
+    def set_config(self, config: dict[str, Any] | None) -> None:
+        self.config = config
+        self._rules = None
+
+    def dumps(self) -> str:
+        return orjson.dumps(
+            {"config": self.config, "versioning": self.versioning.changes}
+        ).decode()
+
+    @classmethod
+    def loads(cls, text: str) -> BucketState:
+        doc = orjson.loads(text)
+        changes = [(int(p), str(s)) for p, s in doc.get("versioning") or []]
+        return cls(config=doc.get("config"), versioning=VersioningHistory(changes))
+
+
+class _BucketStates:
+    """Bucket states read lazily from notify_rules and written back once per step."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.states: dict[str, BucketState] = {}
+        self.dirty: set[str] = set()
+
+    def get(self, bid: str) -> BucketState:
+        state = self.states.get(bid)
+        if state is None:
+            text = self.tx.scalar("SELECT config FROM notify_rules WHERE bucket = ?", (bid,))
+            state = BucketState.loads(text) if text else BucketState()
+            self.states[bid] = state
+        return state
+
+    def replace(self, bid: str, state: BucketState) -> None:
+        self.states[bid] = state
+        self.dirty.add(bid)
+
+    def save(self) -> None:
+        for bid in self.dirty:
+            self.tx.execute("DELETE FROM notify_rules WHERE bucket = ?", (bid,))
+            self.tx.execute(
+                "INSERT INTO notify_rules (bucket, config) VALUES (?, ?)",
+                (bid, self.states[bid].dumps()),
+            )
+
+
+class NotificationFollower:
+    def __init__(
+        self,
+        app: ChronicleApplication,
+        *,
+        region: str = "",
+        page: int = PAGE,
+        on_records: Callable[[set[str]], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.region = region
+        self.page = page
+        self.on_records = on_records  # called with the targets that got new records
+
+    def position(self) -> int:
+        store = self.app.store
+        with store.datastore.transaction(commit=False) as cursor:
+            return _tracking(Tx(cursor, store.dialect))
+
+    def step(self) -> int:
+        """Process up to one page; returns how many events it read (0: caught up, or
+        another process is stepping)."""
+        store = self.app.store
+        touched: set[str] = set()
+        with store.datastore.transaction(commit=True) as cursor:
+            tx = Tx(cursor, store.dialect)
+            if isinstance(store, PostgresChronicleRecorder) and not tx.scalar(
+                "SELECT pg_try_advisory_xact_lock(?)", (_FOLLOWER_LOCK,)
+            ):
+                return 0
+            start = _tracking(tx)
+            rows = tx.all(store.events_page_sql(), (start + 1, self.page))
+            if not rows:
+                return 0
+            events = [(int(r["notification_id"]), self.app.decode_row(r)) for r in rows]
+            touched = self._apply(tx, events)
+            last = events[-1][0]
+            tx.execute("DELETE FROM notify_tracking WHERE name = ?", (FOLLOWER_NAME,))
+            tx.execute(
+                "INSERT INTO notify_tracking (name, position) VALUES (?, ?)", (FOLLOWER_NAME, last)
+            )
+        if touched and self.on_records is not None:
+            self.on_records(touched)
+        return len(rows)
+
+    def run_until_caught_up(self, progress: Callable[[int], None] | None = None) -> int:
+        total = 0
+        while n := self.step():
+            total += n
+            if progress is not None:
+                progress(total)
+        return total
+
+    # -- one page ------------------------------------------------------------------------
+
+    def _apply(self, tx: Tx, events: list[tuple[int, Any]]) -> set[str]:
+        firsts = _first_events(self.app, tx, (e.originator_id for _, e in events if type(e) in FIRST_EVENT_OF))
+        buckets = _BucketStates(tx)
+        access: list[tuple[Any, ...]] = []
+        namespace: dict[tuple[str, str, str], tuple[int, str | None]] = {}
+        for position, event in events:
+            kind = type(event)
+            if kind in (Bucket.Created, Bucket.Recreated):
+                buckets.replace(event.originator_id.hex, BucketState())
+            elif kind is Bucket.Deleted:
+                buckets.replace(event.originator_id.hex, BucketState())
+            elif kind is Bucket.VersioningChanged:
+                bid = event.originator_id.hex
+                buckets.get(bid).versioning.set(position, event.status)
+                buckets.dirty.add(bid)
+            elif kind in (Bucket.ConfigurationSet, Bucket.ConfigurationDeleted):
+                if event.subresource == NOTIFICATION_SUBRESOURCE:
+                    bid = event.originator_id.hex
+                    document = event.document if kind is Bucket.ConfigurationSet else None
+                    buckets.get(bid).set_config(document)
+                    buckets.dirty.add(bid)
+                continue
+            created_at, created = firsts.get(event.originator_id, (0, None))
+            bucket_name = getattr(event, "bucket", None) or getattr(created, "bucket", None)
+            state = buckets.get(bucket_id(bucket_name).hex) if bucket_name else BucketState()
+            notice = notice_of(
+                position, event, created=created, created_at=created_at, versioning=state.versioning
+            )
+            if notice is None or not notice.key:
+                continue  # bucket events reach listeners only, as in MinIO
+            arns = state.rules.match(notice.event_name, notice.key)
+            if not arns:
+                continue
+            record = notice.record_bytes(region=self.region).decode()
+            event_time = record_time(notice)
+            for arn in arns:
+                name = target_name(arn)
+                access.append(
+                    (name, position, notice.event_name, notice.bucket, notice.key, event_time, record)
+                )
+                removed = notice.event_name == "s3:ObjectRemoved:Delete"
+                namespace[(name, notice.bucket, notice.key)] = (position, None if removed else record)
+        if access:
+            _insert_many(
+                tx,
+                "notify_access_view",
+                ("target", "position", "event_name", "bucket", "object_key", "event_time", "record"),
+                access,
+            )
+        for (name, bucket, key), (position, record) in namespace.items():
+            tx.execute(
+                "DELETE FROM notify_namespace_view WHERE target = ? AND bucket = ? AND object_key = ?",
+                (name, bucket, key),
+            )
+            if record is not None:
+                tx.execute(
+                    "INSERT INTO notify_namespace_view (target, bucket, object_key, position, record) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (name, bucket, key, position, record),
+                )
+        buckets.save()
+        return {a[0] for a in access}
+
+
+def record_time(notice: Notice) -> str:
+    return format_event_time(notice.event_time)
+
+
+def _tracking(tx: Tx) -> int:
+    value = tx.scalar("SELECT position FROM notify_tracking WHERE name = ?", (FOLLOWER_NAME,))
+    return int(value or 0)
+
+
+def _first_events(app: ChronicleApplication, tx: Tx, ids: Iterable[UUID]) -> dict[UUID, tuple[int, Any]]:
+    wanted = list(dict.fromkeys(ids))
+    out: dict[UUID, tuple[int, Any]] = {}
+    store = app.store
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i : i + 500]
+        rows = tx.all(store.first_events_sql(len(chunk)), [store.originator_param(u) for u in chunk])
+        for row in rows:
+            event = app.decode_row(row)
+            out[event.originator_id] = (int(row["notification_id"]), event)
+    return out
+
+
+def _insert_many(tx: Tx, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    marks = "(" + ", ".join(["?"] * len(columns)) + ")"
+    for i in range(0, len(rows), 500):
+        chunk = rows[i : i + 500]
+        tx.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * len(chunk))}",
+            [v for row in chunk for v in row],
+        )

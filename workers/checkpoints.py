@@ -1,0 +1,207 @@
+"""Per-target delivery state in the database: checkpoint, fencing epoch and counters.
+
+Only one worker delivers to a target at a time. On PostgreSQL it holds a session
+advisory lock on its own connection (released by the server if the worker dies), and
+every claim bumps the target's epoch. A checkpoint moves only by compare-and-set on the
+epoch, so a worker that lost its lock (network partition, long pause) can no longer
+advance it, whatever it still believes. On SQLite (embedded, one process) the epoch
+alone fences.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from projections.eventstore import (
+    ChronicleApplication,
+    PostgresChronicleRecorder,
+    pg_connect_kwargs,
+)
+from projections.tx import Tx
+
+T = TypeVar("T")
+
+_LOCK_NAMESPACE = 0x43484E54  # "CHNT": the advisory-lock key space of target workers
+
+
+def _now_us() -> int:
+    return int(time.time() * 1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRecord:
+    position: int
+    event_name: str
+    bucket: str
+    key: str
+    event_time: str
+    record: str
+
+
+class CheckpointStore:
+    """The delivery state of one target, read and written on a connection of its own."""
+
+    def __init__(self, app: ChronicleApplication, target: str) -> None:
+        self.app = app
+        self.target = target
+        self.epoch = 0
+        self._conn: Any = None  # PostgreSQL: the connection holding the advisory lock
+        self._pg = isinstance(app.store, PostgresChronicleRecorder)
+
+    # -- running SQL ----------------------------------------------------------------------
+
+    def _run(self, fn: Callable[[Tx], T]) -> T:
+        store = self.app.store
+        if not self._pg:
+            with store.datastore.transaction(commit=True) as cursor:
+                return fn(Tx(cursor, store.dialect))
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            raise LostClaim(f"{self.target}: the connection holding the delivery lock is gone")
+        with self._conn.transaction(), self._conn.cursor() as cursor:
+            return fn(Tx(cursor, store.dialect))
+
+    # -- claiming -------------------------------------------------------------------------
+
+    def try_claim(self) -> bool:
+        """Become the one deliverer of this target; False when another worker is."""
+        if self._pg:
+            import psycopg
+            from psycopg.rows import dict_row
+
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._conn = psycopg.connect(
+                    **pg_connect_kwargs(self.app), autocommit=True, row_factory=dict_row, connect_timeout=5
+                )
+            key = zlib.crc32(self.target.encode())
+            got = self._conn.execute(
+                "SELECT pg_try_advisory_lock(%s, %s) AS got", (_LOCK_NAMESPACE, key)
+            ).fetchone()
+            if not got["got"]:
+                return False
+        self.epoch = self._run(self._bump_epoch)
+        return True
+
+    def _bump_epoch(self, tx: Tx) -> int:
+        now = _now_us()
+        if tx.one("SELECT epoch FROM notify_checkpoints WHERE target = ?", (self.target,)) is None:
+            tx.execute(
+                "INSERT INTO notify_checkpoints (target, position, epoch, delivered, failed, last_error, "
+                "last_error_us, last_delivery_us, updated_us) VALUES (?, 0, 0, 0, 0, '', 0, 0, ?)",
+                (self.target, now),
+            )
+        tx.execute(
+            "UPDATE notify_checkpoints SET epoch = epoch + 1, updated_us = ? WHERE target = ?",
+            (now, self.target),
+        )
+        return int(tx.scalar("SELECT epoch FROM notify_checkpoints WHERE target = ?", (self.target,)))
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()  # ends the session: the advisory lock goes with it
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+            self._conn = None
+
+    # -- delivering -----------------------------------------------------------------------
+
+    def position(self) -> int:
+        return int(
+            self._run(
+                lambda tx: tx.scalar(
+                    "SELECT position FROM notify_checkpoints WHERE target = ?", (self.target,)
+                )
+            )
+            or 0
+        )
+
+    def pending(self, after: int, limit: int) -> list[PendingRecord]:
+        rows = self._run(
+            lambda tx: tx.all(
+                "SELECT position, event_name, bucket, object_key, event_time, record "
+                "FROM notify_access_view WHERE target = ? AND position > ? ORDER BY position LIMIT ?",
+                (self.target, after, limit),
+            )
+        )
+        return [
+            PendingRecord(
+                int(r["position"]), r["event_name"], r["bucket"], r["object_key"], r["event_time"], r["record"]
+            )
+            for r in rows
+        ]
+
+    def advance(self, position: int, delivered: int) -> None:
+        """Move the checkpoint to ``position`` (compare-and-set on our epoch)."""
+        now = _now_us()
+
+        def update(tx: Tx) -> int:
+            cur = tx.execute(
+                "UPDATE notify_checkpoints SET position = ?, delivered = delivered + ?, "
+                "last_delivery_us = ?, updated_us = ? WHERE target = ? AND epoch = ?",
+                (position, delivered, now, now, self.target, self.epoch),
+            )
+            return int(cur.rowcount)
+
+        if self._run(update) != 1:
+            raise LostClaim(f"{self.target}: another worker took over delivery (epoch moved on)")
+
+    def failed(self, count: int, error: str) -> None:
+        now = _now_us()
+
+        def update(tx: Tx) -> int:
+            cur = tx.execute(
+                "UPDATE notify_checkpoints SET failed = failed + ?, last_error = ?, last_error_us = ?, "
+                "updated_us = ? WHERE target = ? AND epoch = ?",
+                (count, error[:1000], now, now, self.target, self.epoch),
+            )
+            return int(cur.rowcount)
+
+        if self._run(update) != 1:
+            raise LostClaim(f"{self.target}: another worker took over delivery (epoch moved on)")
+
+
+class LostClaim(Exception):
+    """This worker is no longer the target's deliverer."""
+
+
+def target_states(app: ChronicleApplication) -> list[dict[str, Any]]:
+    """Every target's delivery state with its lag (events and seconds behind the view)."""
+    store = app.store
+    with store.datastore.transaction(commit=False) as cursor:
+        tx = Tx(cursor, store.dialect)
+        checkpoints = {r["target"]: r for r in tx.all("SELECT * FROM notify_checkpoints")}
+        heads = {
+            r["target"]: r
+            for r in tx.all(
+                "SELECT target, MAX(position) AS head, COUNT(*) AS total FROM notify_access_view GROUP BY target"
+            )
+        }
+        out = []
+        for name in sorted(set(checkpoints) | set(heads)):
+            cp = checkpoints.get(name) or {}
+            position = int(cp.get("position") or 0)
+            lag = tx.one(
+                "SELECT COUNT(*) AS n, MIN(event_time) AS oldest FROM notify_access_view "
+                "WHERE target = ? AND position > ?",
+                (name, position),
+            ) or {}
+            out.append(
+                {
+                    "target": name,
+                    "checkpoint": position,
+                    "head": int((heads.get(name) or {}).get("head") or 0),
+                    "lag_events": int(lag.get("n") or 0),
+                    "oldest_pending": lag.get("oldest") or "",
+                    "epoch": int(cp.get("epoch") or 0),
+                    "delivered": int(cp.get("delivered") or 0),
+                    "failed": int(cp.get("failed") or 0),
+                    "last_error": cp.get("last_error") or "",
+                    "last_error_us": int(cp.get("last_error_us") or 0),
+                    "last_delivery_us": int(cp.get("last_delivery_us") or 0),
+                }
+            )
+        return out

@@ -1,0 +1,146 @@
+"""Runs the notification follower and one delivery loop per enabled target.
+
+The follower turns the log into per-target views; each target's worker delivers its
+view. In-process commits wake the follower at once (``log_appended``) and the follower
+wakes the workers whose targets got records, so delivery latency is a few milliseconds;
+appends by other processes are picked up by polling. Target configuration is reloaded
+when ``generation()`` changes: new targets start, removed or changed ones restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from projections.eventstore import ChronicleApplication
+from projections.notify_follower import NotificationFollower
+from workers.checkpoints import CheckpointStore
+from workers.delivery import TargetWorker
+from workers.targets import TargetConfig, make_target, to_kvs
+
+log = logging.getLogger("chronicle.delivery")
+
+FOLLOWER_POLL = 0.05  # seconds: how often the follower looks for appends of other processes
+CONFIG_POLL = 1.0
+
+
+def target_key(subsystem: str, target_id: str) -> str:
+    return f"{subsystem}:{target_id}"
+
+
+class DeliverySupervisor:
+    def __init__(
+        self,
+        app: ChronicleApplication,
+        load_configs: Callable[[], Mapping[tuple[str, str], TargetConfig]],
+        *,
+        generation: Callable[[], Any] = lambda: 0,
+        region: str = "",
+        follow: bool = True,
+    ) -> None:
+        self.app = app
+        self.load_configs = load_configs
+        self.generation = generation
+        self.follow = follow
+        self.follower = NotificationFollower(app, region=region, on_records=self._records_written)
+        self.workers: dict[str, TargetWorker] = {}
+        self._settings: dict[str, dict[str, str]] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._appended = threading.Event()
+        self._stopping = False
+        self._main: list[asyncio.Task[None]] = []
+
+    # -- wake-ups (called from other threads) ---------------------------------------------
+
+    def log_appended(self) -> None:
+        self._appended.set()
+
+    def _records_written(self, targets: set[str]) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        for name in targets:
+            worker = self.workers.get(name)
+            if worker is not None:
+                loop.call_soon_threadsafe(worker.wake.set)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._reconcile()
+        if self.follow:
+            self._main.append(asyncio.create_task(self._follow(), name="notify-follower"))
+        self._main.append(asyncio.create_task(self._watch_config(), name="notify-config"))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._appended.set()
+        for task in self._main:
+            task.cancel()
+        for worker in self.workers.values():
+            worker.stop()
+        tasks = list(self._tasks.values()) + self._main
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+
+    async def _follow(self) -> None:
+        while not self._stopping:
+            try:
+                n = await asyncio.to_thread(self.follower.step)
+            except Exception:  # noqa: BLE001 - the database may be restarting: try again
+                log.exception("notification follower step failed")
+                n = 0
+                await asyncio.sleep(1.0)
+            if n == 0 and not self._stopping:
+                await asyncio.to_thread(self._appended.wait, FOLLOWER_POLL)
+                self._appended.clear()
+
+    async def _watch_config(self) -> None:
+        seen = self.generation()
+        while not self._stopping:
+            await asyncio.sleep(CONFIG_POLL)
+            try:
+                current = await asyncio.to_thread(self.generation)
+                if current != seen:
+                    seen = current
+                    await self._reconcile()
+            except Exception:  # noqa: BLE001
+                log.exception("reloading notification targets failed")
+
+    async def _reconcile(self) -> None:
+        configs = await asyncio.to_thread(self.load_configs)
+        wanted: dict[str, tuple[str, str, TargetConfig]] = {
+            target_key(sub, tid): (sub, tid, cfg) for (sub, tid), cfg in configs.items() if cfg.enable
+        }
+        for name in list(self.workers):
+            if name not in wanted or to_kvs(wanted[name][2]) != self._settings.get(name):
+                await self._stop_worker(name)
+        for name, (sub, tid, cfg) in wanted.items():
+            if name in self.workers:
+                continue
+            target = make_target(sub, tid, cfg)
+            worker = TargetWorker(
+                CheckpointStore(self.app, name), target, key_encoding=getattr(cfg, "key_encoding", "minio")
+            )
+            self.workers[name] = worker
+            self._settings[name] = to_kvs(cfg)
+            self._tasks[name] = asyncio.create_task(worker.run(), name=f"deliver-{name}")
+            log.info("delivering notifications to %s", name)
+
+    async def _stop_worker(self, name: str) -> None:
+        worker = self.workers.pop(name)
+        self._settings.pop(name, None)
+        worker.stop()
+        task = self._tasks.pop(name)
+        await asyncio.wait([task], timeout=10)
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: {"state": w.stats.state, "delivered": w.stats.delivered, "failed": w.stats.failed}
+            for name, w in self.workers.items()
+        }
