@@ -239,7 +239,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from projections.replay import rebuild_namespace
+    from projections.replay import rebuild_namespace, rebuild_notifications
 
     app = _store(args, create_table=False)
 
@@ -248,7 +248,39 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"\rreplay: position {position}/{total} ({pct:5.1f}%)", end="", flush=True)
 
     applied = rebuild_namespace(app, progress=progress)
-    print(f"\nreplay: rebuilt the namespace from {applied} events")
+    print(f"\nreplay: rebuilt the namespace and IAM tables from {applied} events")
+    region = os.environ.get("CHRONICLE_REGION", "")
+    applied = rebuild_notifications(app, region=region, progress=progress)
+    print(f"\nreplay: rebuilt the notification views from {applied} events")
+    app.close()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Follow the log and deliver notifications, without serving S3."""
+    import signal
+
+    from cli.delivery import start_delivery
+
+    logging.basicConfig(
+        level=os.environ.get("CHRONICLE_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    app = _store(args, create_table=False)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        supervisor = await start_delivery(app)
+        logging.getLogger("chronicle").info(
+            "worker: following the log; delivering to %s", ", ".join(supervisor.workers) or "no targets yet"
+        )
+        await stop.wait()
+        await supervisor.stop()
+
+    uvicorn_run(None, main)
     app.close()
     return 0
 
@@ -276,7 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--data-dir", default="./data")
     migrate.set_defaults(func=cmd_migrate)
 
-    replay = sub.add_parser("replay", help="rebuild the namespace projection from the event log (stop the servers first)")
+    replay = sub.add_parser(
+        "replay",
+        help="rebuild the projections (namespace, IAM, notification views) from the event log (stop the servers first)",
+    )
     replay.add_argument("--data-dir", default="./data")
     replay.set_defaults(func=cmd_replay)
 
@@ -284,6 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_admin_parser(sub)  # chronicle admin user|policy|group|svcacct|key|info ...
 
+    worker = sub.add_parser(
+        "worker",
+        help="follow the log and deliver bucket notifications to their targets (no S3 API); "
+        "several may run: one delivers per target, another takes over when it dies",
+    )
+    worker.add_argument("--data-dir", default="./data", help="data directory (embedded SQLite)")
+    worker.set_defaults(func=cmd_worker)
     gc = sub.add_parser("gc", help="reclaim blobs that no live version or upload part references")
     gc.add_argument("--data-dir", default="./data")
     gc.add_argument("--grace", type=float, default=3600.0, help="only blobs older than this many seconds (default 3600)")

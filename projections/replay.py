@@ -41,3 +41,26 @@ def rebuild_namespace(app: ChronicleApplication, progress: Callable[[int, int], 
             if progress is not None:
                 progress(start - 1, total)
     return applied
+
+
+def rebuild_notifications(
+    app: ChronicleApplication, *, region: str = "", progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Drop the notification views and run the follower over the whole log again. Target
+    checkpoints are delivery state, not projections: they are kept, so targets are not
+    sent again what they already confirmed."""
+    from projections.notify_follower import NotificationFollower
+    from projections.notify_schema import NOTIFY_VIEW_TABLES, notify_ddl
+
+    store = app.store
+    total = store.max_notification_id() or 0
+    with store.datastore.transaction(commit=True) as cursor:
+        tx = Tx(cursor, store.dialect)
+        for table in NOTIFY_VIEW_TABLES:
+            tx.execute(f"DROP TABLE IF EXISTS {table}")
+        for statement in notify_ddl(store.dialect):
+            tx.execute(statement)
+    follower = NotificationFollower(app, region=region, page=PAGE * 5)
+    return follower.run_until_caught_up(
+        None if progress is None else lambda _n: progress(follower.position(), total)
+    )

@@ -7,13 +7,31 @@ import subprocess
 
 import pytest
 
-from projections.inline import INLINE_TABLES as PROJECTION_TABLES
+from projections.inline import INLINE_TABLES
+from projections.notify_schema import NOTIFY_VIEW_TABLES
 from tests.helpers.server import REPO_ROOT, chronicle_command
 
 
+PROJECTION_TABLES = INLINE_TABLES + NOTIFY_VIEW_TABLES
+# A target nobody listens on: its records pile up in the notification views.
+TARGET_ENV = {
+    "CHRONICLE_NOTIFY_WEBHOOK_ENABLE_1": "on",
+    "CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_1": "http://127.0.0.1:9/",
+}
+
+
 def exercise(s3, bucket: str) -> None:
-    """A history with every kind of namespace change."""
+    """A history with every kind of namespace change, and notification rules that change
+    along the way (so replay must match each event against the rules of its time)."""
     s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {"QueueArn": "arn:minio:sqs::1:webhook", "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}
+            ]
+        },
+    )
     s3.put_object(Bucket=bucket, Key="plain", Body=b"one")
     s3.put_object(Bucket=bucket, Key="plain", Body=b"two", Metadata={"m": "v"})
     s3.put_object(Bucket=bucket, Key="dir/a", Body=b"a" * 200_000)
@@ -28,6 +46,18 @@ def exercise(s3, bucket: str) -> None:
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
     s3.put_object(Bucket=bucket, Key="v", Body=b"3")
     s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "team", "Value": "x"}]})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": "arn:minio:sqs::1:webhook",
+                    "Events": ["s3:ObjectCreated:Put"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "mp"}]}},
+                }
+            ]
+        },
+    )
     upload = s3.create_multipart_upload(Bucket=bucket, Key="mpu")
     part = s3.upload_part(Bucket=bucket, Key="mpu", UploadId=upload["UploadId"], PartNumber=1, Body=b"p" * 1000)
     s3.complete_multipart_upload(
@@ -41,6 +71,24 @@ def exercise(s3, bucket: str) -> None:
     s3.create_bucket(Bucket=gone)
     s3.delete_bucket(Bucket=gone)
     s3.create_bucket(Bucket=gone)
+
+
+def wait_for_follower(database_url: str | None, data_dir, timeout: float = 20.0) -> None:
+    """Until the notification follower has read the whole log (it runs in the server)."""
+    import time
+
+    from projections.eventstore import open_store
+    from projections.notify_follower import NotificationFollower
+
+    app = open_store(database_url, data_dir, create_table=False)
+    try:
+        follower = NotificationFollower(app)
+        deadline = time.monotonic() + timeout
+        while follower.position() < (app.store.max_notification_id() or 0):
+            assert time.monotonic() < deadline, "the notification follower did not catch up"
+            time.sleep(0.05)
+    finally:
+        app.close()
 
 
 def dump(database_url: str | None, data_dir) -> dict[str, list[tuple]]:
@@ -63,18 +111,22 @@ def dump(database_url: str | None, data_dir) -> dict[str, list[tuple]]:
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_replay_rebuilds_identical_tables(server_factory, backend, request):
     database_url = request.getfixturevalue("pg_url") if backend == "postgres" else None
-    srv = server_factory(backend, database_url=database_url)
+    srv = server_factory(backend, database_url=database_url, env=TARGET_ENV)
     exercise(srv.client(), "replay-" + backend)
+    wait_for_follower(database_url, srv.data_dir)
     srv.stop()
     before = dump(database_url, srv.data_dir)
     assert len(before["ns_versions"]) == 7 and before["ns_uploads"] and before["ns_parts"]
+    events = [dict(r)["event_name"] for r in before["notify_access_view"]]
+    assert "s3:ObjectCreated:Copy" in events and "s3:ObjectRemoved:DeleteMarkerCreated" in events
+    assert "s3:ObjectCreated:CompleteMultipartUpload" not in events  # rules narrowed by then
 
     res = subprocess.run(
         chronicle_command("replay", "--data-dir", str(srv.data_dir)),
         cwd=str(REPO_ROOT), env=srv.env, capture_output=True, text=True, timeout=120,
     )
     assert res.returncode == 0, res.stderr
-    assert "rebuilt the namespace" in res.stdout
+    assert "rebuilt the namespace" in res.stdout and "rebuilt the notification views" in res.stdout
     after = dump(database_url, srv.data_dir)
     assert after == before
 
