@@ -51,6 +51,8 @@ ACTIONS: dict[tuple[str, str, str], str] = {
     ("GET", "bucket", "policyStatus"): "s3:GetBucketPolicyStatus",
     ("GET", "bucket", "notification"): "s3:GetBucketNotification",
     ("PUT", "bucket", "notification"): "s3:PutBucketNotification",
+    ("GET", "bucket", "events"): "s3:ListenBucketNotification",
+    ("GET", "service", "events"): "s3:ListenNotification",
     ("GET", "bucket", "cors"): "s3:GetBucketCORS",
     ("GET", "bucket", "lifecycle"): "s3:GetLifecycleConfiguration",
     ("GET", "bucket", "encryption"): "s3:GetEncryptionConfiguration",

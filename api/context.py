@@ -116,6 +116,10 @@ class ServerContext:
         self.targets: TargetRegistry = targets if targets is not None else TargetRegistry()
         self.delivery: Any = None  # the notification delivery supervisor, when this process runs one
         self.committer = GroupCommitter(store)
+        from api.notify_subscriptions import Subscriptions
+
+        self.subscriptions = Subscriptions(self)
+        self.subscriptions.attach(self.committer)
         self._limiter = anyio.CapacityLimiter(32)
         self._reads: ReadConnections | None = None
         if store.store.dialect.name == "postgres":
@@ -157,6 +161,17 @@ class ServerContext:
         """Run a query view off the event loop, in a read-only transaction."""
         call = partial(self.read_sync, fn, *args, **kwargs)
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run fn in a transaction that commits, off the event loop: for state that is not
+        in the log (listen API subscribers), never for anything a projection derives."""
+
+        def run() -> T:
+            store = self.store.store
+            with store.datastore.transaction(commit=True) as cursor:
+                return fn(Tx(cursor, store.dialect), *args, **kwargs)
+
+        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
 
     async def query(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """query_sync off the event loop: for views that need no shared snapshot."""

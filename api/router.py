@@ -13,6 +13,7 @@ from api.handlers import (
     acl,
     bucket_policy,
     buckets,
+    listen,
     listing,
     multipart,
     notification,
@@ -33,7 +34,7 @@ BUCKET_SUBRESOURCES = (
     "uploads", "versions", "versioning", "location", "tagging", "delete", "acl", "policy",
     "policyStatus", "cors", "lifecycle", "encryption", "object-lock", "website", "replication",
     "publicAccessBlock", "ownershipControls", "logging", "notification", "requestPayment",
-    "accelerate", "analytics", "metrics", "inventory", "intelligent-tiering",
+    "accelerate", "analytics", "metrics", "inventory", "intelligent-tiering", "events",
 )
 OBJECT_SUBRESOURCES = ("uploadId", "uploads", "tagging", "acl", "retention", "legal-hold", "attributes", "restore", "torrent", "select")
 
@@ -59,6 +60,8 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("DELETE", "bucket", "policy"): bucket_policy.delete_bucket_policy,
     ("GET", "bucket", "policyStatus"): bucket_policy.get_bucket_policy_status,
     ("GET", "bucket", "notification"): notification.get_bucket_notification,
+    ("GET", "bucket", "events"): listen.listen,
+    ("GET", "service", "events"): listen.listen,
     ("PUT", "bucket", "notification"): notification.put_bucket_notification,
     ("PUT", "object", ""): object_write.put_object,
     ("GET", "object", ""): object_read.get_object,
@@ -85,7 +88,7 @@ for _sub in ("logging", "requestPayment", "accelerate"):
 
 def select(req: S3Request) -> tuple[str, str]:
     if not req.bucket:
-        return "service", ""
+        return ("service", "events") if "events" in req.query else ("service", "")
     if not req.key:
         for sub in BUCKET_SUBRESOURCES:
             if sub in req.query:

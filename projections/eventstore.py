@@ -160,6 +160,10 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
     def originator_param(self, originator_id: UUID) -> Any:
         return originator_id
 
+    def head_sql(self) -> str:
+        schema = self.datastore.schema or "public"
+        return f'SELECT MAX(notification_id) AS head FROM "{schema}"."{self.events_table_name}"'
+
     def commit_changes(self, changes: Sequence[Change]) -> None:
         try:
             self._commit_pipelined(changes)
@@ -281,6 +285,9 @@ class SQLiteChronicleRecorder(_InlineProjecting, SQLiteApplicationRecorder):
 
     def originator_param(self, originator_id: UUID) -> Any:
         return originator_id.hex
+
+    def head_sql(self) -> str:
+        return f"SELECT MAX(rowid) AS head FROM {self.events_table_name}"
 
     def commit_changes(self, changes: Sequence[Change]) -> None:
         with self.datastore.transaction(commit=True) as cursor:

@@ -15,10 +15,9 @@ to another key encoding rewrites the key when it delivers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 
 import orjson
 
@@ -33,6 +32,7 @@ from projections.notify_events import (
     VersioningHistory,
     notice_of,
 )
+from projections.notify_reader import first_events
 from projections.tx import Tx
 
 log = logging.getLogger("chronicle.notify")
@@ -165,7 +165,7 @@ class NotificationFollower:
     # -- one page ------------------------------------------------------------------------
 
     def _apply(self, tx: Tx, events: list[tuple[int, Any]]) -> set[str]:
-        firsts = _first_events(self.app, tx, (e.originator_id for _, e in events if type(e) in FIRST_EVENT_OF))
+        firsts = first_events(self.app, tx, (e.originator_id for _, e in events if type(e) in FIRST_EVENT_OF))
         buckets = _BucketStates(tx)
         access: list[tuple[Any, ...]] = []
         namespace: dict[tuple[str, str, str], tuple[int, str | None]] = {}
@@ -235,19 +235,6 @@ def record_time(notice: Notice) -> str:
 def _tracking(tx: Tx) -> int:
     value = tx.scalar("SELECT position FROM notify_tracking WHERE name = ?", (FOLLOWER_NAME,))
     return int(value or 0)
-
-
-def _first_events(app: ChronicleApplication, tx: Tx, ids: Iterable[UUID]) -> dict[UUID, tuple[int, Any]]:
-    wanted = list(dict.fromkeys(ids))
-    out: dict[UUID, tuple[int, Any]] = {}
-    store = app.store
-    for i in range(0, len(wanted), 500):
-        chunk = wanted[i : i + 500]
-        rows = tx.all(store.first_events_sql(len(chunk)), [store.originator_param(u) for u in chunk])
-        for row in rows:
-            event = app.decode_row(row)
-            out[event.originator_id] = (int(row["notification_id"]), event)
-    return out
 
 
 def _insert_many(tx: Tx, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:

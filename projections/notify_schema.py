@@ -10,7 +10,8 @@ The follower reads the log in order and, in one transaction per batch, writes:
 - ``notify_tracking``: the follower's position, in the same transaction.
 
 ``notify_checkpoints`` is not a projection: it is each target's delivery state
-(position delivered up to, fencing epoch, counters). Replay never touches it.
+(position delivered up to, fencing epoch, counters). Replay never touches it. Nor is
+``notify_listeners``: the listen API's live subscribers.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 from projections.sql import Dialect
 
 NOTIFY_VIEW_TABLES = ("notify_rules", "notify_access_view", "notify_namespace_view", "notify_tracking")
-NOTIFY_STATE_TABLES = ("notify_checkpoints",)
+NOTIFY_STATE_TABLES = ("notify_checkpoints", "notify_listeners")
 
 
 def notify_ddl(d: Dialect) -> list[str]:
@@ -37,4 +38,9 @@ def notify_ddl(d: Dialect) -> list[str]:
             target TEXT PRIMARY KEY, position {b} NOT NULL, epoch {b} NOT NULL,
             delivered {b} NOT NULL, failed {b} NOT NULL, last_error TEXT NOT NULL,
             last_error_us {b} NOT NULL, last_delivery_us {b} NOT NULL, updated_us {b} NOT NULL)""",
+        # Listen API subscribers on every node (refreshed while connected), so a GET on any
+        # node knows whether to record an s3:ObjectAccessed event.
+        f"""CREATE TABLE IF NOT EXISTS notify_listeners (
+            id TEXT PRIMARY KEY, bucket TEXT NOT NULL, events TEXT NOT NULL, pattern TEXT NOT NULL,
+            expires_us {b} NOT NULL)""",
     ]

@@ -166,9 +166,39 @@ async def _serve(req: S3Request, ctx: ServerContext, *, with_body: bool) -> Resp
             raise value
         segments = value["blob"].get("segments", [])
         if not with_body or value["is_delete_marker"] or all(seg.get("db") for seg in segments):
-            return _serve_row(req, ctx, value, with_body)  # everything is in memory already
-        return await ctx.run_sync(_serve_row, req, ctx, value, with_body)
-    return await ctx.run_sync(_serve_sync, req, ctx, with_body)
+            response = _serve_row(req, ctx, value, with_body)  # everything is in memory already
+        else:
+            response = await ctx.run_sync(_serve_row, req, ctx, value, with_body)
+        row = value
+    else:
+        response, row = await ctx.run_sync(_serve_sync, req, ctx, with_body)
+    event = "s3:ObjectAccessed:Get" if with_body else "s3:ObjectAccessed:Head"
+    if ctx.subscriptions.wants(req.bucket, req.key, event):
+        await record_access(req, ctx, row, response, event)
+    return response
+
+
+async def record_access(
+    req: S3Request, ctx: ServerContext, row: dict[str, Any], response: Response, event: str
+) -> None:
+    """Append the read to the log before answering: a bucket rule or a listener wants it."""
+    from domain.aggregates import ObjectAccess
+    from projections.eventstore import Change
+
+    actor = req.actor()
+    version_id = "" if row["version_id"] == "null" else row["version_id"]
+
+    def build() -> list[ObjectAccess]:
+        return [
+            ObjectAccess(
+                bucket=req.bucket, key=req.key, version_id=version_id, method=event.rsplit(":", 1)[1],
+                size=row["size"], etag=row["etag"], content_type=row["content_type"],
+                metadata=row["metadata"], headers=row["headers"], range=req.headers.get("range", ""),
+                content_length=response.headers.get("content-length", ""), actor=actor,
+            )
+        ]
+
+    await ctx.commit(Change(build=build, check_reads_objects=False, build_is_pure=True))
 
 
 def prefetch_version(tx: Tx, req: S3Request) -> tuple[str | None, tuple[str, Any]] | None:
@@ -184,7 +214,7 @@ def prefetch_version(tx: Tx, req: S3Request) -> tuple[str | None, tuple[str, Any
     return version_id, ("row", row)
 
 
-def _serve_sync(req: S3Request, ctx: ServerContext, with_body: bool) -> Response:
+def _serve_sync(req: S3Request, ctx: ServerContext, with_body: bool) -> tuple[Response, dict[str, Any]]:
     """Runs in a worker thread: metadata (one statement), conditions, range, first span."""
     version_id = req.query.get("versionId")
     try:
@@ -193,7 +223,7 @@ def _serve_sync(req: S3Request, ctx: ServerContext, with_body: bool) -> Response
         # A small object's bytes vanished between the two statements (its version was
         # removed and collected meanwhile): ask again within one snapshot.
         row = ctx.read_sync(resolve_version, req.bucket, req.key, version_id, load_inline=with_body)
-    return _serve_row(req, ctx, row, with_body)
+    return _serve_row(req, ctx, row, with_body), row
 
 
 def _serve_row(req: S3Request, ctx: ServerContext, row: dict[str, Any], with_body: bool) -> Response:
