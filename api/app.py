@@ -12,6 +12,7 @@ from typing import Any
 
 from api.context import ServerContext
 from api.errors import S3Error
+from api.metrics import METRICS_PATHS, metrics
 from api.request import S3Request, parse_query, split_path
 from api.response import Response
 from api.router import route
@@ -63,6 +64,9 @@ class ChronicleASGI:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.ctx.delivery is not None:  # before the store closes under it
+                    await self.ctx.delivery.stop()
+                    self.ctx.delivery = None
                 self.ctx.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -110,6 +114,8 @@ class ChronicleASGI:
                 from api.admin.router import route_admin
 
                 response = await route_admin(req, self.ctx)
+            elif raw in METRICS_PATHS:
+                response = await metrics(req, self.ctx)
             else:
                 response = await route(req, self.ctx)
         except S3Error as err:

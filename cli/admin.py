@@ -644,6 +644,7 @@ def add_admin_parser(sub: Any) -> None:
 
     leaf(areas, "info", "info", "server information")
     __import__("cli.anonymous", fromlist=["register"]).register(areas)  # anonymous set|get (cli/anonymous.py)
+    __import__("cli.targets", fromlist=["register"]).register(areas)  # targets, prometheus (cli/targets.py)
 
 
 def _client(args: argparse.Namespace) -> AdminClient:

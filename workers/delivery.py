@@ -82,6 +82,10 @@ class TargetWorker:
                     await self._deliver_claimed()
                 except LostClaim as e:
                     log.warning("%s", e)
+                except Exception:  # noqa: BLE001 - e.g. the database restarting: claim again
+                    log.exception("%s: delivery loop failed; starting over from the checkpoint", self.name)
+                    self.stats.state = "retrying"
+                    await self._sleep_backoff(CLAIM_RETRY)
                 finally:
                     await asyncio.to_thread(self.checkpoints.release)
         finally:

@@ -341,6 +341,16 @@ ENDPOINTS: dict[str, Endpoint] = {
         optional_query=("metrics", "no-cache"),
         response_shape="info_message",
     ),
+    # ---- Chronicle's own ----------------------------------------------------------------------
+    "chronicle/targets": _ep(
+        "chronicle/targets",
+        "GET",
+        encrypted_request=False,
+        encrypted_response=False,
+        description="Notification targets' delivery state: checkpoint, lag, counts, last error.",
+        clients=("chronicle",),
+        core=False,
+    ),
 }
 
 

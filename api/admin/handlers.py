@@ -795,7 +795,14 @@ async def server_info(call: AdminCall) -> Response:
     )
 
 
+def _list_targets(call: AdminCall) -> Awaitable[Response]:
+    from api.admin.targets import list_targets
+
+    return list_targets(call)
+
+
 HANDLERS: dict[str, Callable[[AdminCall], Awaitable[Response]]] = {
+    "chronicle/targets": _list_targets,
     "add-user": add_user,
     "remove-user": remove_user,
     "list-users": list_users,
