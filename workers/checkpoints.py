@@ -54,10 +54,11 @@ class CheckpointStore:
 
     # -- running SQL ----------------------------------------------------------------------
 
-    def _run(self, fn: Callable[[Tx], T]) -> T:
+    def _run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
         store = self.app.store
         if not self._pg:
-            with store.datastore.transaction(commit=True) as cursor:
+            # SQLite has one writer: reads must not queue behind the group committer.
+            with store.datastore.transaction(commit=write) as cursor:
                 return fn(Tx(cursor, store.dialect))
         if self._conn is None or self._conn.closed or self._conn.broken:
             raise LostClaim(f"{self.target}: the connection holding the delivery lock is gone")
@@ -114,7 +115,8 @@ class CheckpointStore:
             self._run(
                 lambda tx: tx.scalar(
                     "SELECT position FROM notify_checkpoints WHERE target = ?", (self.target,)
-                )
+                ),
+                write=False,
             )
             or 0
         )
@@ -125,7 +127,8 @@ class CheckpointStore:
                 "SELECT position, event_name, bucket, object_key, event_time, record "
                 "FROM notify_access_view WHERE target = ? AND position > ? ORDER BY position LIMIT ?",
                 (self.target, after, limit),
-            )
+            ),
+            write=False,
         )
         return [
             PendingRecord(
