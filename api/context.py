@@ -105,7 +105,7 @@ class ServerContext:
         targets: Any = None,
     ) -> None:
         from api.identity import IdentityStore
-        from api.notify_targets import TargetRegistry
+        from api.notify_targets import TargetDirectory, TargetRegistry
         from api.sealing import Sealer
 
         self.store = store
@@ -113,7 +113,14 @@ class ServerContext:
         self.settings = settings
         self.sealer = Sealer(master_key)
         self.clock = clock
-        self.targets: TargetRegistry = targets if targets is not None else TargetRegistry()
+        # The notification targets in effect: a TargetDirectory that follows configuration
+        # changes (the server's), or a fixed TargetRegistry.
+        if isinstance(targets, TargetDirectory):
+            self.notify = targets
+        else:
+            self.notify = TargetDirectory()
+            if isinstance(targets, TargetRegistry):
+                self.notify._registry = targets
         self.delivery: Any = None  # the notification delivery supervisor, when this process runs one
         self.committer = GroupCommitter(store)
         from api.notify_subscriptions import Subscriptions
@@ -128,6 +135,18 @@ class ServerContext:
         from api.authz import PolicyCache
 
         self.policies = PolicyCache()
+
+    @property
+    def targets(self) -> Any:
+        """The last known TargetRegistry (no database access): see current_targets."""
+        return self.notify.registry
+
+    async def current_targets(self) -> Any:
+        """The TargetRegistry in effect, rebuilt first if the target configuration changed
+        (checked at most once a second, and at once after a change made here)."""
+        if self.notify.due():
+            await self.read(self.notify.refresh)
+        return self.notify.registry
 
     def check_master_key(self) -> None:
         """Record the key's check value on first start; refuse a different key afterwards."""

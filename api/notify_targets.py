@@ -1,10 +1,17 @@
 """The notification targets this server knows: what bucket rules may name.
 
-Built once at startup by the composition root from the parsed target configurations
-(today the environment, ``CHRONICLE_NOTIFY_*``; stored, event-sourced settings come
-later). The api layer does not import workers: it receives plain configuration objects
-and a redaction function, and keeps only what it needs — each target's subsystem, id,
-ARN type, whether it is enabled, and its settings with secrets masked.
+A ``TargetRegistry`` is an immutable snapshot of the targets in effect on this node (the
+settings stored in the log overlaid by this node's ``CHRONICLE_NOTIFY_*`` environment).
+``TargetDirectory`` keeps the current one per process and rebuilds it when the target
+configuration's generation number changes: it checks that number at most once a second,
+and at once after a change made through this process, so a target set or removed through
+the admin API takes effect without a restart.
+
+The api layer does not import workers: the composition root hands the directory a loader
+(``workers.targets.store.load_effective_configs`` bound to the sealer and environment),
+the settings schema (``workers.targets.config``) and a redaction function, and the
+registry keeps only what it needs — each target's subsystem, id, ARN type, whether it is
+enabled, and its settings with secrets masked.
 
 As in MinIO, a target's ARN is ``arn:minio:sqs:<region>:<id>:<type>`` where the region is
 the configured server region, empty unless one was set (``arn:minio:sqs::1:webhook``).
@@ -12,9 +19,12 @@ the configured server region, empty unless one was set (``arn:minio:sqs::1:webho
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from domain.notifications import ARN
 
@@ -98,3 +108,87 @@ class TargetRegistry:
         target is enabled (MinIO prints nothing then)."""
         arns = self.arns()
         return "SQS ARNs: " + " ".join(arns) if arns else None
+
+
+log = logging.getLogger("chronicle")
+
+Loader = Callable[[Any], Mapping[tuple[str, str], Any]]  # Tx -> {(subsystem, id): config}
+
+
+class TargetSchema(Protocol):
+    """What the api uses of the target settings schema (the ``workers.targets.config``
+    module, handed in by the composition root)."""
+
+    ConfigError: type[Exception]
+    CONFIG_CLASSES: Mapping[str, type]
+
+    def config_class(self, subsystem: str) -> type: ...
+    def valid_keys(self, subsystem: str) -> list[str]: ...
+    def secret_keys(self, subsystem: str) -> list[str]: ...
+    def parse_config(self, subsystem: str, kvs: Mapping[str, str]) -> Any: ...
+    def to_kvs(self, cfg: Any) -> dict[str, str]: ...
+    def redacted(self, cfg: Any) -> dict[str, str]: ...
+    def listing_kvs(self, cfg: Any) -> list[tuple[str, str]]: ...
+    def env_kvs(self, environ: Mapping[str, str]) -> dict[tuple[str, str], dict[str, str]]: ...
+    def env_var_names(self, subsystem: str, target_id: str) -> dict[str, list[str]]: ...
+
+
+def _generation(tx: Any) -> int:
+    return int(tx.scalar("SELECT gen FROM notify_targets_generation WHERE id = 1") or 0)
+
+
+class TargetDirectory:
+    """This process's view of the configured targets, following configuration changes."""
+
+    CHECK_INTERVAL = 1.0  # seconds between generation checks (other nodes' changes)
+
+    def __init__(
+        self,
+        *,
+        load: Loader | None = None,
+        schema: TargetSchema | None = None,
+        redact: Callable[[Any], dict[str, str]] | None = None,
+        environ: Mapping[str, str] | None = None,
+        region: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.load = load
+        self.schema = schema
+        self.redact = redact or (lambda cfg: {})
+        self.environ = environ if environ is not None else {}
+        self.region = region
+        self._clock = clock
+        self._registry = TargetRegistry(region=region)
+        self._generation: int | None = None
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    @property
+    def registry(self) -> TargetRegistry:
+        """The last registry built (no database access)."""
+        return self._registry
+
+    def invalidate(self) -> None:
+        """A change was made through this process: check the generation on next use."""
+        self._checked = float("-inf")
+
+    def due(self) -> bool:
+        return self.load is not None and self._clock() - self._checked >= self.CHECK_INTERVAL
+
+    def refresh(self, tx: Any, *, force: bool = False) -> TargetRegistry:
+        """Rebuild from the store if the generation moved (or force). ``tx``: a Tx."""
+        if self.load is None:
+            return self._registry
+        with self._lock:
+            self._checked = self._clock()
+            generation = _generation(tx)
+            if generation == self._generation and not force:
+                return self._registry
+            before = self._registry.arns() if self._generation is not None else None
+            registry = TargetRegistry.from_configs(self.load(tx), redact=self.redact, region=self.region)
+            self._registry, self._generation = registry, generation
+        arns = registry.arns()
+        if (before is None and arns) or (before is not None and arns != before):
+            # MinIO's startup line, and again whenever the set changes; never settings.
+            log.info("%s", registry.startup_line() or "SQS ARNs: (none)")
+        return registry

@@ -21,7 +21,9 @@ Environment:
                            of notification target ARNs (empty when unset, as MinIO)
   CHRONICLE_NOTIFY_<TYPE>_<KEY>[_<ID>]  notification targets, as MinIO's MINIO_NOTIFY_*
                            (e.g. CHRONICLE_NOTIFY_WEBHOOK_ENABLE_1=on,
-                           CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_1=http://...)
+                           CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_1=http://...); they win over
+                           settings made with `chronicle admin config set`, and are
+                           recorded in the log at start when they differ from it
 """
 
 
@@ -31,13 +33,43 @@ def _store(args: argparse.Namespace, *, create_table: bool):  # type: ignore[no-
     return open_store(os.environ.get("CHRONICLE_DATABASE_URL"), Path(args.data_dir), create_table=create_table)
 
 
-def _notify_targets():  # type: ignore[no-untyped-def]
-    """The notification targets configured in the environment (CHRONICLE_NOTIFY_*)."""
-    from api.notify_targets import TargetRegistry
-    from workers.targets import from_env, redacted
+def _check_notify_env() -> None:
+    """Fail fast on malformed CHRONICLE_NOTIFY_* variables (raises ConfigError)."""
+    from workers.targets import from_env
 
-    region = os.environ.get("CHRONICLE_REGION", "")  # MinIO's ARNs have no region unless one is set
-    return TargetRegistry.from_configs(from_env(os.environ), redact=redacted, region=region)
+    from_env(os.environ)
+
+
+def _target_directory(sealer):  # type: ignore[no-untyped-def]
+    """The notification targets in effect: the stored settings (event-sourced, set with
+    `chronicle admin config set` or the admin API) overlaid by this node's environment."""
+    from api.notify_targets import TargetDirectory
+    from workers.targets import config as schema
+    from workers.targets.store import load_effective_configs
+
+    environ = dict(os.environ)
+    region = environ.get("CHRONICLE_REGION", "")  # MinIO's ARNs have no region unless one is set
+    return TargetDirectory(
+        load=lambda tx: load_effective_configs(tx, sealer.unseal, environ, enabled_only=False),
+        schema=schema,
+        redact=schema.redacted,
+        environ=environ,
+        region=region,
+    )
+
+
+def _start_notify_targets(ctx) -> None:  # type: ignore[no-untyped-def]
+    """Record this node's environment target settings in the log when they differ from
+    it (so replay and the other nodes see them), then load and log the ARNs."""
+    from api.notify_config import ConfigInvalid, record_environment
+
+    try:
+        recorded = record_environment(ctx, os.environ)
+    except ConfigInvalid as e:
+        raise SystemExit(f"notification targets: {e}") from None
+    for name in recorded:
+        logging.getLogger("chronicle").info("recorded the environment's settings of %s in the log", name)
+    ctx.read_sync(ctx.notify.refresh)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -74,12 +106,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from workers.targets import ConfigError
 
     try:
-        targets = _notify_targets()
+        _check_notify_env()
     except ConfigError as e:
         print(f"notification targets: {e}", file=sys.stderr)
         return 2
-    if line := targets.startup_line():
-        logging.getLogger("chronicle").info("%s", line)
     host, _, port = args.address.rpartition(":")
     sockets = None
     if workers > 1:
@@ -101,8 +131,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from cli.secrets import master_key
 
     clock_file = os.environ.get("CHRONICLE_TEST_CLOCK_FILE")  # tests only: a clock they can move
-    ctx = ServerContext(store, blobs, settings, master_key(data_dir), targets=targets, **({"clock": FileOffsetClock(clock_file)} if clock_file else {}))
+    from api.sealing import Sealer
+
+    key = master_key(data_dir)
+    targets = _target_directory(Sealer(key))
+    ctx = ServerContext(store, blobs, settings, key, targets=targets, **({"clock": FileOffsetClock(clock_file)} if clock_file else {}))
     ctx.check_master_key()
+    _start_notify_targets(ctx)
     app = ChronicleASGI(ctx)
     config = uvicorn.Config(
         app,

@@ -1,4 +1,5 @@
-"""The projections applied inline, in the append transaction (DESIGN invariant 2)."""
+"""The projections applied inline, in the append transaction (DESIGN invariant 2): the
+namespace, IAM and the notification target configuration."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from projections.iam_schema import IAM_TABLES, iam_ddl
 from projections.namespace import NamespaceProjection
 from projections.namespace_schema import PROJECTION_TABLES as NAMESPACE_TABLES
 from projections.namespace_schema import namespace_ddl
+from projections.notify_targets import NotifyTargetsProjection
+from projections.notify_targets_schema import NOTIFY_TARGET_TABLES, notify_targets_ddl
 from projections.sql import Dialect
 from projections.tx import Tx
 
-INLINE_TABLES = NAMESPACE_TABLES + IAM_TABLES
+INLINE_TABLES = NAMESPACE_TABLES + IAM_TABLES + NOTIFY_TARGET_TABLES
 
 
 class InlineProjections:
     def __init__(self) -> None:
-        self.parts = (NamespaceProjection(), IamProjection())
+        self.parts = (NamespaceProjection(), IamProjection(), NotifyTargetsProjection())
 
     def apply(self, tx: Tx, position: int, event: Any) -> Any:
         result = None
@@ -29,4 +32,4 @@ class InlineProjections:
 
 
 def inline_ddl(d: Dialect) -> list[str]:
-    return namespace_ddl(d) + iam_ddl(d)
+    return namespace_ddl(d) + iam_ddl(d) + notify_targets_ddl(d)

@@ -331,6 +331,49 @@ ENDPOINTS: dict[str, Endpoint] = {
         clients=("mc",),
         core=False,
     ),
+    # ---- configuration (notification targets) ----------------------------------------------
+    "set-config-kv": _ep(
+        "set-config-kv",
+        "PUT",
+        encrypted_request=True,
+        encrypted_response=False,
+        description=(
+            "Set a notification target's settings: the decrypted body is config KV text, "
+            "'notify_redis:1 address=127.0.0.1:6379 key=events format=namespace' (minio-py "
+            "config_set joins key=value pairs with spaces, unquoted). Empty 200 answer with "
+            "x-minio-config-applied: true (no restart needed)."
+        ),
+        request_shape="config KV text",
+        notes=(
+            "Errors: XMinioConfigError (unknown sub-system or key), "
+            "XMinioAdminConfigBadJSON (settings that do not validate, with the reason).",
+        ),
+    ),
+    "get-config-kv": _ep(
+        "get-config-kv",
+        "GET",
+        ("key",),
+        encrypted_request=False,
+        encrypted_response=True,
+        description=(
+            "Encrypted config KV text for key=notify_redis:1 (one target), notify_redis "
+            "(all of a sub-system) or empty (all targets); '# ENV=value' lines first for "
+            "settings from the environment; secrets left out, DSN passwords masked."
+        ),
+        optional_query=("subSys",),
+        response_shape="config KV text",
+    ),
+    "del-config-kv": _ep(
+        "del-config-kv",
+        "DELETE",
+        encrypted_request=True,
+        encrypted_response=False,
+        description=(
+            "Remove a target: decrypted body 'notify_redis:1' (minio-py config_reset); "
+            "'notify_redis:1 key ...' resets those keys to their defaults."
+        ),
+        request_shape="config KV text",
+    ),
     # ---- server -----------------------------------------------------------------------------
     "info": _ep(
         "info",

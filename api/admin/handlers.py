@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from api import iam_service
+from api import iam_service, notify_config
 from api.admin import shapes
 from api.admin.endpoints import Endpoint
 from api.admin.madmin_crypto import decrypt_async, encrypt_async
@@ -763,6 +763,61 @@ async def info_service_account(call: AdminCall) -> Response:
     )
 
 
+# ---- configuration: notification targets --------------------------------------------------
+
+
+def _config_error(err: Exception, *, deleting: bool = False) -> AdminError:
+    if isinstance(err, notify_config.ConfigInvalid):
+        return AdminError("XMinioAdminConfigBadJSON", str(err), 400)
+    if isinstance(err, notify_config.TargetNotFound):
+        if deleting:
+            return AdminError("XMinioConfigNotFoundError", str(err), 404)
+        return AdminError("XMinioConfigError", str(err), 400)
+    return AdminError("XMinioConfigError", str(err), 400)
+
+
+_CONFIG_ERRORS = (notify_config.ConfigSyntaxError, notify_config.ConfigInvalid, notify_config.TargetNotFound)
+
+
+async def _config_text(call: AdminCall) -> str:
+    try:
+        return (await call.decrypted_body()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_json("the configuration must be UTF-8 text") from None
+
+
+async def set_config_kv(call: AdminCall) -> Response:
+    await call.allow("admin:ConfigUpdate")
+    text = await _config_text(call)
+    try:
+        await notify_config.set_target(call.ctx, call.actor(), text)
+    except _CONFIG_ERRORS as err:
+        raise _config_error(err) from None
+    # Applied at once on every node (MinIO answers this header for dynamic sub-systems).
+    return Response(200, {"content-type": JSON_TYPE, "x-minio-config-applied": "true"}, b"")
+
+
+async def get_config_kv(call: AdminCall) -> Response:
+    await call.allow("admin:ConfigUpdate")  # as MinIO: reading the config is a config right
+    key = call.q("key")
+    try:
+        text = await call.read(lambda tx: notify_config.listing_text(call.ctx, tx, key))
+    except _CONFIG_ERRORS as err:
+        raise _config_error(err) from None
+    data = await encrypt_async(await call.secret(), text.encode())
+    return Response(200, {"content-type": JSON_TYPE}, data)
+
+
+async def del_config_kv(call: AdminCall) -> Response:
+    await call.allow("admin:ConfigUpdate")
+    text = await _config_text(call)
+    try:
+        await notify_config.remove_target(call.ctx, call.actor(), text)
+    except _CONFIG_ERRORS as err:
+        raise _config_error(err, deleting=True) from None
+    return Response(200, {"content-type": JSON_TYPE, "x-minio-config-applied": "true"}, b"")
+
+
 # ---- server -------------------------------------------------------------------------------
 
 
@@ -791,6 +846,7 @@ async def server_info(call: AdminCall) -> Response:
             buckets=len(buckets),
             objects=0,
             region=settings.region,
+            sqs_arns=(await call.ctx.current_targets()).arns(),
         )
     )
 
@@ -824,5 +880,8 @@ HANDLERS: dict[str, Callable[[AdminCall], Awaitable[Response]]] = {
     "delete-service-account": delete_service_account,
     "list-service-accounts": list_service_accounts,
     "info-service-account": info_service_account,
+    "set-config-kv": set_config_kv,
+    "get-config-kv": get_config_kv,
+    "del-config-kv": del_config_kv,
     "info": server_info,
 }

@@ -28,7 +28,7 @@ MAX_CONFIG_BYTES = 1024 * 1024
 async def put_bucket_notification(req: S3Request, ctx: ServerContext) -> Response:
     await ctx.read(bucket_must_exist, req.bucket)
     body = await req.read_all(limit=MAX_CONFIG_BYTES)
-    targets = ctx.targets
+    targets = await ctx.current_targets()
     try:
         config = parse_config(body, region=targets.region, known_arns=targets.known_arns())
     except NotificationError as err:
@@ -56,5 +56,5 @@ async def get_bucket_notification(req: S3Request, ctx: ServerContext) -> Respons
 
     document = await ctx.read(read)
     config = NotificationConfig.from_dict(document) if document else EMPTY
-    targets = ctx.targets
+    targets = await ctx.current_targets()
     return xml(config.for_get(targets.region, targets.known_arns()).to_xml())

@@ -10,7 +10,10 @@
 - ``env_kvs`` / ``from_env`` read ``CHRONICLE_NOTIFY_REDIS_ENABLE_1=on``,
   ``CHRONICLE_NOTIFY_REDIS_ADDRESS_1=...`` (no suffix = the default target id ``_``),
   named as MinIO's ``MINIO_NOTIFY_*`` are.
+- ``listing_kvs(config)`` is what get-config-kv lists (MinIO's order, secrets left out);
+  ``env_var_names`` names a target's variables.
 - ``make_target(subsystem, id, config)`` builds the Target.
+- Stored (event-sourced) settings overlaid by the environment: ``workers.targets.store``.
 
 ``queue_dir``, ``queue_limit``, ``max_open_connections`` and ``comment`` are accepted
 for compatibility and otherwise ignored: the log is the outbox, nothing is spooled.
@@ -397,6 +400,41 @@ def redacted(cfg: TargetConfig) -> dict[str, str]:
         if f.metadata.get("secret"):
             value = f.metadata["redact"](value)
         out[f.name] = value
+    return out
+
+
+_BASE_KEYS = ("queue_dir", "queue_limit", "comment")
+
+
+def listing_kvs(cfg: TargetConfig) -> list[tuple[str, str]]:
+    """The settings as MinIO's get-config-kv lists them: ``enable`` first, the target's own
+    keys, then queue_dir, queue_limit and comment. A secret that is a whole value
+    (password, auth_token, client_key) is left out when set, as MinIO leaves secrets out;
+    a password inside a connection string, DSN or URL is masked."""
+    fields = _public_fields(type(cfg))
+    ordered = (
+        [f for f in fields if f.name == "enable"]
+        + [f for f in fields if f.name != "enable" and f.name not in _BASE_KEYS]
+        + [f for f in fields if f.name in _BASE_KEYS]
+    )
+    out = []
+    for f in ordered:
+        value = _to_str(getattr(cfg, f.name))
+        if f.metadata.get("secret") and value:
+            if f.metadata["redact"] is _redact_whole:
+                continue
+            value = f.metadata["redact"](value)
+        out.append((f.name, value))
+    return out
+
+
+def env_var_names(subsystem: str, target_id: str, prefix: str = "CHRONICLE_NOTIFY_") -> dict[str, list[str]]:
+    """Each key's environment variable name(s) for one target (aliases included)."""
+    cls = config_class(subsystem)
+    suffix = "" if target_id == DEFAULT_ID else "_" + target_id
+    out: dict[str, list[str]] = {}
+    for env_key, key in _env_key_names(cls):
+        out.setdefault(key, []).append(f"{prefix}{cls.ENV}_{env_key}{suffix}")
     return out
 
 
