@@ -1,5 +1,5 @@
-"""`chronicle admin ...`: manage users, policies, groups, service accounts and access keys of
-a running server through the MinIO admin API (SigV4-signed, madmin-encrypted bodies).
+"""`chronicle admin ...`: manage users, policies, groups, service accounts, access keys and
+notification targets (`config set|get|del`) of a running server through the MinIO admin API (SigV4-signed, madmin-encrypted bodies).
 
 Human-readable tables by default, ``--json`` for scripts. Exit codes: 0 success, 1 the server
 refused or could not be reached, 2 bad usage.
@@ -54,6 +54,8 @@ class AdminClient:
         self.access_key = access_key
         self.secret_key = secret_key
         self.region = region
+        # Target ARNs carry a region only when the server was given one (as MinIO).
+        self.region_for_arns = os.environ.get("CHRONICLE_REGION", "")
         kwargs: dict[str, Any] = {"retries": False, "timeout": urllib3.Timeout(connect=10, read=120)}
         if insecure:
             kwargs["cert_reqs"] = "CERT_NONE"
@@ -69,6 +71,7 @@ class AdminClient:
         *,
         encrypt: bool = False,
         decrypt: bool = False,
+        raw: bool = False,
     ) -> Any:
         """Send one admin command; return the decoded JSON answer (None for an empty one)."""
         from botocore.auth import SigV4Auth
@@ -110,6 +113,8 @@ class AdminClient:
                 raise AdminCLIError(f"could not decrypt the server's answer: {exc}") from None
         if not data:
             return None
+        if raw:
+            return data.decode(errors="replace")
         try:
             return json.loads(data)
         except ValueError:
@@ -486,6 +491,44 @@ class Commands:
             f"New secret key for {key}: {secret}\n(the secret key is shown only now)",
         )
 
+    # -- configuration: notification targets ------------------------------------------------
+
+    def config_set(self, target: str, settings: list[str]) -> None:
+        pairs = []
+        for item in settings:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise UsageError(f"{item!r} is not KEY=VALUE (e.g. address=127.0.0.1:6379)")
+            pairs.append(f"{key}={_kv_quote(value)}")
+        if not pairs:
+            raise UsageError("give at least one KEY=VALUE setting, e.g. address=127.0.0.1:6379 key=events")
+        try:
+            self.c.call("PUT", "set-config-kv", body=" ".join([target, *pairs]).encode(), encrypt=True)
+        except ServerError as err:
+            raise AdminCLIError(_config_failure(err, target)) from None
+        arn = _target_arn(target, self.c.region_for_arns)
+        self.emit(
+            {"target": target, "set": True, "arn": arn},
+            f"Set {target} (in effect now, on every node)." + (f"\nARN: {arn}" if arn else ""),
+        )
+
+    def config_get(self, target: str) -> None:
+        try:
+            text = self.c.call("GET", "get-config-kv", {"key": target, "subSys": ""}, decrypt=True, raw=True) or ""
+        except ServerError as err:
+            raise AdminCLIError(_config_failure(err, target)) from None
+        if self.as_json:
+            self.emit(_parse_listing(text), "")
+        else:
+            self.emit(None, text.rstrip("\n") or "(no notification targets configured)")
+
+    def config_del(self, target: str) -> None:
+        try:
+            self.c.call("DELETE", "del-config-kv", body=target.encode(), encrypt=True)
+        except ServerError as err:
+            raise AdminCLIError(_config_failure(err, target)) from None
+        self.emit({"target": target, "removed": True}, f"Removed {target}.")
+
     # -- server -----------------------------------------------------------------------------
 
     def info(self) -> None:
@@ -504,9 +547,58 @@ class Commands:
                 f"Deployment: {info.get('deploymentID', '')}",
                 f"Region:     {info.get('region', '') or '-'}",
                 f"Buckets:    {info.get('buckets', {}).get('count', 0)}",
+                "Targets:    " + ("\n" + " " * 12).join(info.get("sqsARN") or ["-"]),
             ]
         )
         self.emit(info, text)
+
+
+def _kv_quote(value: str) -> str:
+    """A value for config KV text: quoted when it holds spaces (the server strips quotes)."""
+    if not any(c.isspace() for c in value):
+        return value
+    return f"'{value}'" if '"' in value else f'"{value}"'
+
+
+def _config_failure(err: ServerError, target: str) -> str:
+    if err.code == "XMinioConfigNotFoundError":
+        return f"{target} is not configured"
+    if err.code in ("XMinioConfigError", "XMinioAdminConfigBadJSON"):
+        return err.server_message
+    return friendly(err)
+
+
+def _target_arn(target: str, region: str) -> str:
+    """The ARN bucket rules use for ``notify_redis:1`` (empty if the name is not one)."""
+    from workers.targets import config_class
+
+    subsystem, _, target_id = target.partition(":")
+    try:
+        return f"arn:minio:sqs:{region}:{target_id or '_'}:{config_class(subsystem).TYPE}"
+    except ValueError:
+        return ""
+
+
+def _parse_listing(text: str) -> list[dict[str, Any]]:
+    """get-config-kv text → [{"target", "settings", "env"}] for --json."""
+    from api.notify_config import _tokens
+
+    out: list[dict[str, Any]] = []
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("# "):
+            name, _, value = line[2:].partition("=")
+            env[name] = value
+            continue
+        tokens = _tokens(line)
+        if not tokens:
+            continue
+        head = tokens[0] if ":" in tokens[0] else tokens[0] + ":_"
+        settings = dict(t.partition("=")[::2] for t in tokens[1:])
+        settings.setdefault("enable", "on")
+        out.append({"target": head, "settings": settings, "env": env})
+        env = {}
+    return out
 
 
 def _statements(doc: Any) -> list[Any]:
@@ -642,7 +734,15 @@ def add_admin_parser(sub: Any) -> None:
     ):
         leaf(key, cmd, f"key_{cmd}", text).add_argument("key")
 
-    leaf(areas, "info", "info", "server information")
+    config = areas.add_parser("config", help="notification targets (MinIO's config KV)").add_subparsers(dest="admin_sub", metavar="COMMAND")
+    p = leaf(config, "set", "config_set", "set a target's settings, e.g. notify_redis:1 address=127.0.0.1:6379 key=events format=namespace")
+    p.add_argument("target", metavar="TARGET", help="notify_<type>:<id>, e.g. notify_redis:1")
+    p.add_argument("settings", nargs="+", metavar="KEY=VALUE")
+    p = leaf(config, "get", "config_get", "show targets' settings (secrets are never shown)")
+    p.add_argument("target", nargs="?", default="", metavar="TARGET", help="notify_redis:1, notify_redis, or nothing for all")
+    leaf(config, "del", "config_del", "remove a target").add_argument("target", metavar="TARGET")
+
+    leaf(areas, "info", "info", "server information (with the notification target ARNs)")
     __import__("cli.anonymous", fromlist=["register"]).register(areas)  # anonymous set|get (cli/anonymous.py)
     __import__("cli.targets", fromlist=["register"]).register(areas)  # targets, prometheus (cli/targets.py)
 
@@ -712,6 +812,12 @@ def _dispatch(cmds: Commands, action: str, a: argparse.Namespace) -> None:
         cmds.key_reset(a.key)
     elif action == "key_delete":
         cmds.key_delete(a.key)
+    elif action == "config_set":
+        cmds.config_set(a.target, a.settings)
+    elif action == "config_get":
+        cmds.config_get(a.target)
+    elif action == "config_del":
+        cmds.config_del(a.target)
     elif action == "info":
         cmds.info()
     else:  # pragma: no cover - the parser only produces the actions above
@@ -723,7 +829,7 @@ def run(args: argparse.Namespace) -> int:
     if not action:
         print(
             "usage: chronicle admin [--endpoint URL] [--access-key KEY --secret-key SECRET] [--json] [--insecure]\n"
-            "                       {user,policy,group,svcacct,key,info} ...\n"
+            "                       {user,policy,group,svcacct,key,config,info} ...\n"
             "run `chronicle admin AREA --help` for the commands of an area",
             file=sys.stderr,
         )

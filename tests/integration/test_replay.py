@@ -91,6 +91,19 @@ def wait_for_follower(database_url: str | None, data_dir, timeout: float = 20.0)
         app.close()
 
 
+def configure_targets(srv) -> None:
+    """Notification target configuration events: set, changed, removed, set again."""
+    from minio import MinioAdmin
+    from minio.credentials import StaticProvider
+
+    admin = MinioAdmin(endpoint=srv.address, credentials=StaticProvider(srv.access_key, srv.secret_key), secure=False)
+    admin.config_set("notify_redis:1", {"address": "127.0.0.1:6379", "key": "events", "password": "pw-replay"})
+    admin.config_set("notify_redis:1", {"format": "access"})
+    admin.config_set("notify_webhook:gone", {"endpoint": "http://127.0.0.1:1/"})
+    admin.config_reset("notify_webhook:gone")
+    admin.config_set("notify_webhook:gone", {"endpoint": "http://127.0.0.1:2/", "enable": "off"})
+
+
 def dump(database_url: str | None, data_dir) -> dict[str, list[tuple]]:
     from projections.eventstore import open_store
     from projections.tx import Tx
@@ -113,6 +126,7 @@ def test_replay_rebuilds_identical_tables(server_factory, backend, request):
     database_url = request.getfixturevalue("pg_url") if backend == "postgres" else None
     srv = server_factory(backend, database_url=database_url, env=TARGET_ENV)
     exercise(srv.client(), "replay-" + backend)
+    configure_targets(srv)
     wait_for_follower(database_url, srv.data_dir)
     srv.stop()
     before = dump(database_url, srv.data_dir)
@@ -120,6 +134,8 @@ def test_replay_rebuilds_identical_tables(server_factory, backend, request):
     events = [dict(r)["event_name"] for r in before["notify_access_view"]]
     assert "s3:ObjectCreated:Copy" in events and "s3:ObjectRemoved:DeleteMarkerCreated" in events
     assert "s3:ObjectCreated:CompleteMultipartUpload" not in events  # rules narrowed by then
+    # The environment's webhook (recorded at start) and the two set through the admin API.
+    assert len(before["notify_targets"]) == 3 and before["notify_targets_generation"]
 
     res = subprocess.run(
         chronicle_command("replay", "--data-dir", str(srv.data_dir)),
