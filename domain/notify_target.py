@@ -104,6 +104,9 @@ class NotificationTarget(Aggregate):
     def configure(self, settings: dict[str, str], source: str, actor: Actor) -> None:
         """Record new settings: Reconfigured (the first ones are the Configured event)."""
         self.reconfigure(
-            subsystem=self.subsystem, target_id=self.target_id, settings=settings,
-            source=source, actor=actor,
+            subsystem=self.subsystem,
+            target_id=self.target_id,
+            settings=settings,
+            source=source,
+            actor=actor,
         )

@@ -32,7 +32,11 @@ SECRETS = (REDIS_PASSWORD, TOKEN, PG_PASSWORD)
 
 
 def admin_client(server) -> MinioAdmin:
-    return MinioAdmin(endpoint=server.address, credentials=StaticProvider(server.access_key, server.secret_key), secure=False)
+    return MinioAdmin(
+        endpoint=server.address,
+        credentials=StaticProvider(server.access_key, server.secret_key),
+        secure=False,
+    )
 
 
 def failure(call, *args, **kwargs) -> tuple[int, dict]:
@@ -57,7 +61,9 @@ def queue_config(arn: str) -> dict:
 
 
 def put_rule(s3, bucket: str, arn: str) -> None:
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=queue_config(arn))
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration=queue_config(arn)
+    )
 
 
 def rejected_arn(s3, bucket: str, arn: str) -> str:
@@ -77,8 +83,20 @@ def nserver(tmp_path):
 
 def run_cli(server, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
-    env.update(CHRONICLE_ADMIN_ENDPOINT=server.endpoint, CHRONICLE_ROOT_USER=server.access_key, CHRONICLE_ROOT_PASSWORD=server.secret_key)
-    res = subprocess.run(chronicle_command("admin", *args), env=env, cwd=str(REPO_ROOT), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    env.update(
+        CHRONICLE_ADMIN_ENDPOINT=server.endpoint,
+        CHRONICLE_ROOT_USER=server.access_key,
+        CHRONICLE_ROOT_PASSWORD=server.secret_key,
+    )
+    res = subprocess.run(
+        chronicle_command("admin", *args),
+        env=env,
+        cwd=str(REPO_ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     if ok:
         assert res.returncode == 0, f"{args}: {res.stdout}\n{res.stderr}"
     return res
@@ -100,7 +118,18 @@ def test_set_get_del_through_minio_admin_take_effect_without_restart(nserver):
     arn = "arn:minio:sqs::1:redis"
     assert rejected_arn(s3, bucket, arn) == "InvalidArgument"
 
-    assert admin.config_set("notify_redis:1", {"address": "127.0.0.1:6379", "key": "events", "format": "access", "password": REDIS_PASSWORD}) == ""
+    assert (
+        admin.config_set(
+            "notify_redis:1",
+            {
+                "address": "127.0.0.1:6379",
+                "key": "events",
+                "format": "access",
+                "password": REDIS_PASSWORD,
+            },
+        )
+        == ""
+    )
     put_rule(s3, bucket, arn)  # the new target is known at once, no restart
     got = s3.get_bucket_notification_configuration(Bucket=bucket)
     assert got["QueueConfigurations"][0]["QueueArn"] == arn
@@ -133,7 +162,9 @@ def test_set_get_del_through_minio_admin_take_effect_without_restart(nserver):
     log = nserver.stderr_text() + nserver.stdout_text()
     arn_lines = [line for line in log.splitlines() if "SQS ARNs:" in line]
     assert arn_lines[0].endswith("SQS ARNs: arn:minio:sqs::7:webhook")  # at start
-    assert any(line.endswith(f"SQS ARNs: {arn} arn:minio:sqs::7:webhook") for line in arn_lines)  # on change
+    assert any(
+        line.endswith(f"SQS ARNs: {arn} arn:minio:sqs::7:webhook") for line in arn_lines
+    )  # on change
     for secret in SECRETS:
         assert secret not in log
 
@@ -144,9 +175,21 @@ def test_validation_errors_say_what_to_fix(nserver):
         (("notify_kafka:1", {"brokers": "x"}), "XMinioConfigError", "not supported"),
         (("region", {"name": "x"}), "XMinioConfigError", "unknown sub-system"),
         (("notify_redis:1", {"adress": "x"}), "XMinioConfigError", "unknown key 'adress'"),
-        (("notify_redis:1", {"address": "127.0.0.1:6379", "key": "k", "format": "json"}), "XMinioAdminConfigBadJSON", "format must be 'namespace' or 'access'"),
-        (("notify_redis:1", {"address": "127.0.0.1:6379"}), "XMinioAdminConfigBadJSON", "'key' is required"),
-        (("notify_webhook:1", {"endpoint": "ftp://x"}), "XMinioAdminConfigBadJSON", "endpoint must be an http"),
+        (
+            ("notify_redis:1", {"address": "127.0.0.1:6379", "key": "k", "format": "json"}),
+            "XMinioAdminConfigBadJSON",
+            "format must be 'namespace' or 'access'",
+        ),
+        (
+            ("notify_redis:1", {"address": "127.0.0.1:6379"}),
+            "XMinioAdminConfigBadJSON",
+            "'key' is required",
+        ),
+        (
+            ("notify_webhook:1", {"endpoint": "ftp://x"}),
+            "XMinioAdminConfigBadJSON",
+            "endpoint must be an http",
+        ),
     ]
     for args, code, words in cases:
         status, body = failure(admin.config_set, *args)
@@ -158,17 +201,31 @@ def test_secrets_are_sealed_and_redacted(nserver):
     admin = admin_client(nserver)
     conn = f"host=127.0.0.1 port=5432 dbname=events user=chronicle password={PG_PASSWORD} sslmode=disable"
     # minio-py sends the connection string unquoted, spaces and all.
-    admin.config_set("notify_postgres:pg", {"connection_string": conn, "table": "bucketevents", "format": "namespace"})
-    admin.config_set("notify_webhook:hook", {"endpoint": "http://127.0.0.1:1/h", "auth_token": TOKEN})
-    admin.config_set("notify_redis:r", {"address": "127.0.0.1:6379", "key": "k", "password": REDIS_PASSWORD})
+    admin.config_set(
+        "notify_postgres:pg",
+        {"connection_string": conn, "table": "bucketevents", "format": "namespace"},
+    )
+    admin.config_set(
+        "notify_webhook:hook", {"endpoint": "http://127.0.0.1:1/h", "auth_token": TOKEN}
+    )
+    admin.config_set(
+        "notify_redis:r", {"address": "127.0.0.1:6379", "key": "k", "password": REDIS_PASSWORD}
+    )
     text = admin.config_get("")
-    assert 'connection_string="host=127.0.0.1 port=5432 dbname=events user=chronicle password=*redacted* sslmode=disable"' in text
+    assert (
+        'connection_string="host=127.0.0.1 port=5432 dbname=events user=chronicle password=*redacted* sslmode=disable"'
+        in text
+    )
     assert "notify_webhook:hook endpoint=http://127.0.0.1:1/h " in text and "auth_token" not in text
     assert "# CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_7=http://127.0.0.1:1/env" in text
     for secret in SECRETS:
         assert secret not in text
     # Feeding the listing's mask back is refused rather than stored as the password.
-    status, body = failure(admin.config_set, "notify_postgres:pg", {"connection_string": conn.replace(PG_PASSWORD, "*redacted*")})
+    status, body = failure(
+        admin.config_set,
+        "notify_postgres:pg",
+        {"connection_string": conn.replace(PG_PASSWORD, "*redacted*")},
+    )
     assert status == 400 and "real value" in body["Message"]
 
     nserver.stop()
@@ -186,7 +243,9 @@ def test_environment_is_recorded_and_wins_and_replay_rebuilds(nserver):
     # The environment's target was recorded in the log at start, as source "env".
     nserver.stop()
     db = sqlite3.connect(nserver.data_dir / "chronicle.sqlite3")
-    row = db.execute("SELECT settings, enabled, source FROM notify_targets WHERE subsystem = 'notify_webhook' AND target_id = '7'").fetchone()
+    row = db.execute(
+        "SELECT settings, enabled, source FROM notify_targets WHERE subsystem = 'notify_webhook' AND target_id = '7'"
+    ).fetchone()
     db.close()
     assert row is not None and row[1] == 1 and row[2] == "env"
     assert json.loads(row[0])["endpoint"] == "http://127.0.0.1:1/env"
@@ -196,25 +255,46 @@ def test_environment_is_recorded_and_wins_and_replay_rebuilds(nserver):
     # A stored change of a key the environment sets does not win on this node.
     admin.config_set("notify_webhook:7", {"endpoint": "http://127.0.0.1:1/stored"})
     text = admin.config_get("notify_webhook:7")
-    assert "endpoint=http://127.0.0.1:1/env" in text and "# CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_7=" in text
+    assert (
+        "endpoint=http://127.0.0.1:1/env" in text
+        and "# CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_7=" in text
+    )
     # At the next start the environment differs from the log again and is recorded again.
     nserver.stop()
     nserver.start()
-    assert "recorded the environment's settings of notify_webhook:7" in nserver.stderr_text().split("--- chronicle start #3 ---")[-1]
+    assert (
+        "recorded the environment's settings of notify_webhook:7"
+        in nserver.stderr_text().split("--- chronicle start #3 ---")[-1]
+    )
     # Starting with the same environment again records nothing.
     nserver.stop()
     nserver.start()
-    assert "recorded the environment" not in nserver.stderr_text().split("--- chronicle start #4 ---")[-1]
+    assert (
+        "recorded the environment"
+        not in nserver.stderr_text().split("--- chronicle start #4 ---")[-1]
+    )
 
-    admin.config_set("notify_amqp:q", {"url": "amqp://guest:guest@127.0.0.1:5672", "exchange": "x", "exchange_type": "fanout"})
-    admin.config_set("notify_mysql:m", {"dsn_string": "root:pw@tcp(127.0.0.1:3306)/db", "table": "t"})
+    admin.config_set(
+        "notify_amqp:q",
+        {"url": "amqp://guest:guest@127.0.0.1:5672", "exchange": "x", "exchange_type": "fanout"},
+    )
+    admin.config_set(
+        "notify_mysql:m", {"dsn_string": "root:pw@tcp(127.0.0.1:3306)/db", "table": "t"}
+    )
     admin.config_reset("notify_mysql:m")
     nserver.stop()
     from tests.integration.test_replay import dump
 
     before = dump(None, nserver.data_dir)
     assert len(before["notify_targets"]) == 2 and before["notify_targets_generation"]
-    res = subprocess.run(chronicle_command("replay", "--data-dir", str(nserver.data_dir)), cwd=str(REPO_ROOT), env=nserver.env, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        chronicle_command("replay", "--data-dir", str(nserver.data_dir)),
+        cwd=str(REPO_ROOT),
+        env=nserver.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert dump(None, nserver.data_dir) == before
 
@@ -223,16 +303,33 @@ def test_cli_config_and_info(nserver):
     s3 = nserver.client()
     bucket = unique_bucket_name("ncli")
     s3.create_bucket(Bucket=bucket)
-    res = run_cli(nserver, "config", "set", "notify_redis:cli", "address=127.0.0.1:6379", "key=cli-events", "format=access", f"password={REDIS_PASSWORD}", "comment=set from the cli")
+    res = run_cli(
+        nserver,
+        "config",
+        "set",
+        "notify_redis:cli",
+        "address=127.0.0.1:6379",
+        "key=cli-events",
+        "format=access",
+        f"password={REDIS_PASSWORD}",
+        "comment=set from the cli",
+    )
     assert "arn:minio:sqs::cli:redis" in res.stdout
     put_rule(s3, bucket, "arn:minio:sqs::cli:redis")
 
     text = run_cli(nserver, "config", "get", "notify_redis:cli").stdout
-    assert "key=cli-events" in text and 'comment="set from the cli"' in text and REDIS_PASSWORD not in text
+    assert (
+        "key=cli-events" in text
+        and 'comment="set from the cli"' in text
+        and REDIS_PASSWORD not in text
+    )
     listed = json.loads(run_cli(nserver, "--json", "config", "get").stdout)
     by_target = {t["target"]: t for t in listed}
     assert by_target["notify_redis:cli"]["settings"]["format"] == "access"
-    assert by_target["notify_webhook:7"]["env"]["CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_7"] == "http://127.0.0.1:1/env"
+    assert (
+        by_target["notify_webhook:7"]["env"]["CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_7"]
+        == "http://127.0.0.1:1/env"
+    )
 
     info = run_cli(nserver, "info").stdout
     assert "arn:minio:sqs::cli:redis" in info and "arn:minio:sqs::7:webhook" in info
@@ -249,14 +346,21 @@ def test_a_plain_user_cannot_change_targets(nserver):
     admin = admin_client(nserver)
     user, secret = "plain-" + uuid.uuid4().hex[:6], "plain-secret-1"
     admin.user_add(user, secret)
-    plain = MinioAdmin(endpoint=nserver.address, credentials=StaticProvider(user, secret), secure=False)
-    for call, args in ((plain.config_set, ("notify_redis:1", {"address": "127.0.0.1:6379", "key": "k"})), (plain.config_reset, ("notify_webhook:7",))):
+    plain = MinioAdmin(
+        endpoint=nserver.address, credentials=StaticProvider(user, secret), secure=False
+    )
+    for call, args in (
+        (plain.config_set, ("notify_redis:1", {"address": "127.0.0.1:6379", "key": "k"})),
+        (plain.config_reset, ("notify_webhook:7",)),
+    ):
         status, body = failure(call, *args)
         assert status == 403 and body["Code"] == "AccessDenied"
     from cli.admin import AdminClient, ServerError
 
     with pytest.raises(ServerError) as info:
-        AdminClient(nserver.endpoint, user, secret).call("GET", "get-config-kv", {"key": "notify_webhook"}, decrypt=True, raw=True)
+        AdminClient(nserver.endpoint, user, secret).call(
+            "GET", "get-config-kv", {"key": "notify_webhook"}, decrypt=True, raw=True
+        )
     assert info.value.status == 403 and info.value.code == "AccessDenied"
 
 
@@ -272,13 +376,23 @@ def test_other_nodes_follow_changes_on_postgres(tmp_path, pg_url):
     key = master_key()
     try:
         a = factory("postgres", database_url=pg_url, env=ENV, master_key_hex=key)
-        b = factory("postgres", database_url=pg_url, master_key_hex=key, access_key=a.access_key, secret_key=a.secret_key, migrate=False)
+        b = factory(
+            "postgres",
+            database_url=pg_url,
+            master_key_hex=key,
+            access_key=a.access_key,
+            secret_key=a.secret_key,
+            migrate=False,
+        )
         s3_a, s3_b = a.client(), b.client()
         bucket = unique_bucket_name("nodes")
         s3_a.create_bucket(Bucket=bucket)
         put_rule(s3_b, bucket, "arn:minio:sqs::7:webhook")  # recorded by node a's start
 
-        admin_client(a).config_set("notify_redis:shared", {"address": "127.0.0.1:6379", "key": "k", "password": REDIS_PASSWORD})
+        admin_client(a).config_set(
+            "notify_redis:shared",
+            {"address": "127.0.0.1:6379", "key": "k", "password": REDIS_PASSWORD},
+        )
         deadline = time.monotonic() + 5
         while True:
             try:

@@ -25,14 +25,19 @@ from workers.targets.store import (
 
 
 def test_tokens_strip_quotes_like_minio():
-    assert _tokens('notify_redis:1 comment="two words" key=\'k v\' address=a:1') == [
-        "notify_redis:1", "comment=two words", "key=k v", "address=a:1",
+    assert _tokens("notify_redis:1 comment=\"two words\" key='k v' address=a:1") == [
+        "notify_redis:1",
+        "comment=two words",
+        "key=k v",
+        "address=a:1",
     ]
     assert _tokens('dsn_string=u:p"w@tcp(h:3306)/db') == ['dsn_string=u:p"w@tcp(h:3306)/db']
 
 
 def test_parse_kv_line():
-    sub, tid, kvs = parse_kv_line(schema, "notify_postgres:pg connection_string=host=h port=5432 password=x table=t")
+    sub, tid, kvs = parse_kv_line(
+        schema, "notify_postgres:pg connection_string=host=h port=5432 password=x table=t"
+    )
     assert (sub, tid) == ("notify_postgres", "pg")
     assert kvs == {"connection_string": "host=h port=5432 password=x", "table": "t"}
     assert parse_kv_line(schema, "notify_redis address=h:1")[:2] == ("notify_redis", "_")
@@ -78,7 +83,13 @@ def _db(rows: list[tuple[str, str, dict[str, str]]], sealer: Sealer) -> sqlite3.
         sealed = seal_settings(sub, tid, settings, schema.secret_keys(sub), sealer.seal)
         conn.execute(
             "INSERT INTO notify_targets VALUES (?, ?, ?, ?, 'admin', ?)",
-            (sub, tid, orjson.dumps(sealed).decode(), int(settings.get("enable") != "off"), position),
+            (
+                sub,
+                tid,
+                orjson.dumps(sealed).decode(),
+                int(settings.get("enable") != "off"),
+                position,
+            ),
         )
         conn.execute("INSERT OR REPLACE INTO notify_targets_generation VALUES (1, ?)", (position,))
     return conn

@@ -428,7 +428,9 @@ def listing_kvs(cfg: TargetConfig) -> list[tuple[str, str]]:
     return out
 
 
-def env_var_names(subsystem: str, target_id: str, prefix: str = "CHRONICLE_NOTIFY_") -> dict[str, list[str]]:
+def env_var_names(
+    subsystem: str, target_id: str, prefix: str = "CHRONICLE_NOTIFY_"
+) -> dict[str, list[str]]:
     """Each key's environment variable name(s) for one target (aliases included)."""
     cls = config_class(subsystem)
     suffix = "" if target_id == DEFAULT_ID else "_" + target_id

@@ -97,7 +97,11 @@ def stored_settings(conn_or_tx: Any, unseal: Unseal) -> dict[tuple[str, str], di
         try:
             out[(sub, tid)] = unseal_settings(sub, tid, sealed, secret_keys(sub), unseal)
         except (ValueError, ConfigError) as exc:
-            log.error("notification target %s: cannot read its stored settings: %s", target_name(sub, tid), exc)
+            log.error(
+                "notification target %s: cannot read its stored settings: %s",
+                target_name(sub, tid),
+                exc,
+            )
     return out
 
 
