@@ -164,12 +164,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from cli.delivery import start_delivery
 
         gc_task = asyncio.create_task(_periodic_gc(ctx, gc_task_interval))
+        targets_task = asyncio.create_task(_follow_targets(ctx))
         delivery = None if args.no_delivery else await start_delivery(store, committer=ctx.committer)
         ctx.delivery = delivery
         try:
             await server.serve(sockets=sockets)
         finally:
             gc_task.cancel()
+            targets_task.cancel()
             if ctx.delivery is not None:
                 await ctx.delivery.stop()
 
@@ -237,6 +239,18 @@ def uvicorn_run(server, main) -> None:  # type: ignore[no-untyped-def]
     import uvloop
 
     uvloop.run(main())
+
+
+async def _follow_targets(ctx, interval: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    """Notice target changes made through other nodes even when no request asks (so the
+    ARNs are logged when they change); requests check on their own, at most once a second."""
+    log = logging.getLogger("chronicle")
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await ctx.current_targets()
+        except Exception:  # noqa: BLE001 - the store is unreachable: try again later
+            log.debug("notification target refresh failed", exc_info=True)
 
 
 async def _periodic_gc(ctx, interval: float) -> None:  # type: ignore[no-untyped-def]
