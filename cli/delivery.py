@@ -16,11 +16,36 @@ def env_configs() -> Mapping[tuple[str, str], TargetConfig]:
     return from_env(os.environ)
 
 
+def log_configs(
+    app: ChronicleApplication, unseal: Callable[[str, str], str]
+) -> tuple[Callable[[], Mapping[tuple[str, str], TargetConfig]], Callable[[], int]]:
+    """(load_configs, generation) for start_delivery: the targets stored in the log
+    (admin API / CLI / recorded environments) overlaid by this process's environment, and
+    the configuration generation to poll. ``unseal``: ``Sealer(master_key).unseal``."""
+    from projections.tx import Tx
+    from workers.targets.store import load_effective_configs, targets_generation
+
+    environ = dict(os.environ)
+
+    def load() -> Mapping[tuple[str, str], TargetConfig]:
+        with app.store.read() as cursor:
+            return load_effective_configs(Tx(cursor, app.store.dialect), unseal, environ)
+
+    def generation() -> int:
+        with app.store.read() as cursor:
+            return targets_generation(Tx(cursor, app.store.dialect))
+
+    return load, generation
+
+
 def effective_configs(app: ChronicleApplication, data_dir: Path) -> Mapping[tuple[str, str], TargetConfig]:
     """The targets this process would deliver to: stored settings overlaid by the
-    environment's."""
-    del app, data_dir
-    return env_configs()
+    environment's (secrets unsealed with the deployment's master key)."""
+    from api.sealing import Sealer
+    from cli.secrets import master_key
+
+    load, _generation = log_configs(app, Sealer(master_key(data_dir)).unseal)
+    return load()
 
 
 async def start_delivery(

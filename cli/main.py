@@ -161,11 +161,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc_task_interval = float(os.environ.get("CHRONICLE_GC_INTERVAL", "3600"))
 
     async def main() -> None:
-        from cli.delivery import start_delivery
+        from cli.delivery import log_configs, start_delivery
 
         gc_task = asyncio.create_task(_periodic_gc(ctx, gc_task_interval))
         targets_task = asyncio.create_task(_follow_targets(ctx))
-        delivery = None if args.no_delivery else await start_delivery(store, committer=ctx.committer)
+        load_configs, generation = log_configs(store, ctx.sealer.unseal)
+        delivery = None if args.no_delivery else await start_delivery(
+            store, committer=ctx.committer, load_configs=load_configs, generation=generation
+        )
         ctx.delivery = delivery
         try:
             await server.serve(sockets=sockets)
@@ -309,12 +312,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Follow the log and deliver notifications, without serving S3."""
     import signal
 
-    from cli.delivery import start_delivery
+    from api.sealing import Sealer
+    from cli.delivery import log_configs, start_delivery
+    from cli.secrets import master_key
 
     logging.basicConfig(
         level=os.environ.get("CHRONICLE_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if os.environ.get("CHRONICLE_DATABASE_URL") and not os.environ.get("CHRONICLE_MASTER_KEY"):
+        # Stored target secrets are sealed with the deployment's master key.
+        print("CHRONICLE_MASTER_KEY is required with PostgreSQL (the same on every node).", file=sys.stderr)
+        return 2
     app = _store(args, create_table=False)
 
     async def main() -> None:
@@ -322,7 +331,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        supervisor = await start_delivery(app)
+        load_configs, generation = log_configs(app, Sealer(master_key(Path(args.data_dir))).unseal)
+        supervisor = await start_delivery(app, load_configs=load_configs, generation=generation)
         logging.getLogger("chronicle").info(
             "worker: following the log; delivering to %s", ", ".join(supervisor.workers) or "no targets yet"
         )

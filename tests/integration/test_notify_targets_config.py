@@ -409,3 +409,37 @@ def test_other_nodes_follow_changes_on_postgres(tmp_path, pg_url):
             assert REDIS_PASSWORD not in log and TOKEN not in log
     finally:
         factory.close()
+
+
+def test_a_target_set_at_run_time_receives_events(nserver):
+    """The delivery loops follow the stored configuration: a Redis target set through the
+    admin API gets the records of the rule that names it, without a restart."""
+    import time
+
+    import redis
+
+    from tests.helpers.services import REDIS_URL
+
+    admin = admin_client(nserver)
+    s3 = nserver.client()
+    bucket = unique_bucket_name("ndel")
+    s3.create_bucket(Bucket=bucket)
+    list_key = "chronicle-test-" + uuid.uuid4().hex[:10]
+    address = REDIS_URL.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    target_id = uuid.uuid4().hex[:6]
+    admin.config_set(
+        f"notify_redis:{target_id}", {"address": address, "key": list_key, "format": "access"}
+    )
+    put_rule(s3, bucket, f"arn:minio:sqs::{target_id}:redis")
+    s3.put_object(Bucket=bucket, Key="hello.txt", Body=b"hi")
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        deadline = time.monotonic() + 15
+        while r.llen(list_key) == 0:
+            assert time.monotonic() < deadline, nserver.stderr_text()[-2000:]
+            time.sleep(0.1)
+        entry = json.loads(r.lindex(list_key, 0))
+        assert entry[0]["Event"][0]["eventName"] == "s3:ObjectCreated:Put"
+        assert entry[0]["Event"][0]["s3"]["object"]["key"] == "hello.txt"
+    finally:
+        r.delete(list_key)

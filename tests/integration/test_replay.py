@@ -11,7 +11,6 @@ from projections.inline import INLINE_TABLES
 from projections.notify_schema import NOTIFY_VIEW_TABLES
 from tests.helpers.server import REPO_ROOT, chronicle_command
 
-
 PROJECTION_TABLES = INLINE_TABLES + NOTIFY_VIEW_TABLES
 # A target nobody listens on: its records pile up in the notification views.
 TARGET_ENV = {
