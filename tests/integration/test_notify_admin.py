@@ -43,6 +43,7 @@ def target_env(keys: dict[str, str]) -> dict[str, str]:
         "CHRONICLE_NOTIFY_REDIS_ADDRESS_2": host,
         "CHRONICLE_NOTIFY_REDIS_KEY_2": keys["acc"],
         "CHRONICLE_NOTIFY_REDIS_FORMAT_2": "access",
+        "CHRONICLE_NOTIFY_REDIS_KEY_ENCODING_2": "aws",  # keys keep their "/"
         # A webhook nobody listens on: its records pile up.
         "CHRONICLE_NOTIFY_WEBHOOK_ENABLE_9": "on",
         "CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_9": "http://127.0.0.1:9/events",
@@ -148,7 +149,10 @@ def test_replay_backfills_history_with_recorded_or_current_rules(server_factory,
     assert res.returncode == 0, res.stderr
     assert "replayed 4 events" in res.stdout and "100.0%" in res.stderr
     entries = [json.loads(e) for e in client.lrange(keys["acc"], 0, -1)]
-    assert [e[0]["Event"][0]["s3"]["object"]["key"] for e in entries] == [f"old%2F{i}" for i in range(4)]
+    assert [e[0]["Event"][0]["s3"]["object"]["key"] for e in entries] == [f"old/{i}" for i in range(4)]
+    # ... and, live, target 1 (MinIO's default escaping) wrote them with %2F.
+    record = json.loads(client.hget(keys["ns"], f"{bucket}/old/0"))
+    assert record["Records"][0]["s3"]["object"]["key"] == "old%2F0"
 
     # Recorded rules: what target 1 was sent, again, filtered by prefix and events.
     s3.put_object(Bucket=bucket, Key="new/x", Body=b"y")

@@ -411,3 +411,16 @@ def test_go_json_strings():
     assert go_json_string("\u2028\u2029") == b'"\\u2028\\u2029"'
     assert go_json_string("\n\r\t\b\f\x00\x1f") == b'"\\n\\r\\t\\b\\f\\u0000\\u001f"'
     assert go_json_string("é😀") == '"é😀"'.encode()
+
+
+def test_key_encoding_is_validated_and_rewrites_only_the_object_key():
+    from workers.delivery import rekey
+    from workers.targets import ConfigError, parse_config
+
+    cfg = parse_config("notify_webhook", {"endpoint": "http://127.0.0.1:1/", "key_encoding": "aws"})
+    assert cfg.key_encoding == "aws"
+    with pytest.raises(ConfigError, match="key_encoding"):
+        parse_config("notify_webhook", {"endpoint": "http://127.0.0.1:1/", "key_encoding": "url"})
+    record = '{"s3":{"object":{"key":"a%2Fb+c","userMetadata":{"x":"\\"object\\":{\\"key\\":\\"a%2Fb+c\\""}}}}'
+    assert rekey(record, "a/b c", "aws") == record.replace('"key":"a%2Fb+c"', '"key":"a/b+c"', 1)
+    assert rekey(record, "a/b c", "minio") == record

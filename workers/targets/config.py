@@ -33,6 +33,7 @@ REDACTED = "*redacted*"
 DEFAULT_ID = "_"
 
 FORMATS = ("namespace", "access")
+KEY_ENCODINGS = ("minio", "aws")
 
 
 class ConfigError(ValueError):
@@ -102,8 +103,16 @@ class TargetConfig:
     queue_dir: str = ""  # accepted, ignored: the log is the outbox
     queue_limit: int = 0  # accepted, ignored
     comment: str = ""
+    # Chronicle's own: how s3.object.key is written. "minio" (url.QueryEscape, "/" as %2F,
+    # MinIO's default) or "aws" ("/" kept, as AWS writes keys).
+    key_encoding: str = "minio"
 
     def validate(self) -> None:
+        if self.key_encoding not in KEY_ENCODINGS:
+            raise ConfigError(
+                f"{self.SUBSYSTEM}: key_encoding must be 'minio' (MinIO's escaping) or 'aws' "
+                f"(keeps '/'), not {self.key_encoding!r}"
+            )
         if not self.enable:
             return
         for name in self.REQUIRED:
