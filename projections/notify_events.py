@@ -26,6 +26,10 @@ NOTIFICATION_SUBRESOURCE = "notification"
 FIRST_EVENT_OF = (ObjectVersion.TagsSet, ObjectVersion.Removed, DeleteMarker.Removed, Bucket.Deleted)
 
 # MinIO keeps these request headers among an object's "user-defined" metadata, lowercased.
+# DeleteObject and Put/DeleteObjectTagging send their event after an empty response was
+# written, whose Content-Length ("0") MinIO copies into responseElements.
+_EMPTY_RESPONSE = "0"
+
 _SUPPORTED_HEADERS = (
     "content-type", "cache-control", "content-language", "content-encoding", "content-disposition", "expires",
 )
@@ -142,16 +146,22 @@ def notice_of(
         return Notice(
             position, "s3:ObjectCreated:" + event.operation, event.bucket, event.key, when, actor,
             version_id=history.label(str(event.originator_id), position),
-            content_length="0" if event.operation == "Put" else None,
+            # MinIO sends PutObject's event before it writes the response headers (since
+            # 2023), so a Put record has no content-length. Copy and CompleteMultipartUpload
+            # carry the length of their XML response, which the event does not record.
+            content_length=None,
             **_object_facts(event),
         )
     if kind is DeleteMarker.Created:
         if history.at(position) == "":
             # A bucket that never versioned keeps no marker: the delete removes the object.
-            return Notice(position, "s3:ObjectRemoved:Delete", event.bucket, event.key, when, actor)
+            return Notice(
+                position, "s3:ObjectRemoved:Delete", event.bucket, event.key, when, actor,
+                content_length=_EMPTY_RESPONSE,
+            )
         return Notice(
             position, "s3:ObjectRemoved:DeleteMarkerCreated", event.bucket, event.key, when, actor,
-            version_id=history.label(str(event.originator_id), position),
+            version_id=history.label(str(event.originator_id), position), content_length=_EMPTY_RESPONSE,
         )
     if kind is ObjectAccess.Created:
         return Notice(
@@ -172,7 +182,10 @@ def notice_of(
             name = "s3:ObjectCreated:PutTagging" if event.tags else "s3:ObjectCreated:DeleteTagging"
             return Notice(
                 position, name, created.bucket, created.key, when, actor, version_id=version_id,
-                **_object_facts(created),
+                content_length=_EMPTY_RESPONSE, **_object_facts(created),
             )
-        return Notice(position, "s3:ObjectRemoved:Delete", created.bucket, created.key, when, actor, version_id=version_id)
+        return Notice(
+            position, "s3:ObjectRemoved:Delete", created.bucket, created.key, when, actor,
+            version_id=version_id, content_length=_EMPTY_RESPONSE,
+        )
     return None
