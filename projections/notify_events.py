@@ -19,6 +19,7 @@ from typing import Any
 
 from domain.aggregates import Bucket, DeleteMarker, ObjectAccess, ObjectVersion
 from domain.notifications import build_record, dumps_go, sequencer_for
+from projections.namespace import version_id_of
 
 NOTIFICATION_SUBRESOURCE = "notification"
 
@@ -145,7 +146,7 @@ def notice_of(
     if kind is ObjectVersion.Created:
         return Notice(
             position, "s3:ObjectCreated:" + event.operation, event.bucket, event.key, when, actor,
-            version_id=history.label(str(event.originator_id), position),
+            version_id=history.label(version_id_of(event.originator_id), position),
             # MinIO sends PutObject's event before it writes the response headers (since
             # 2023), so a Put record has no content-length. Copy and CompleteMultipartUpload
             # carry the length of their XML response, which the event does not record.
@@ -161,7 +162,7 @@ def notice_of(
             )
         return Notice(
             position, "s3:ObjectRemoved:DeleteMarkerCreated", event.bucket, event.key, when, actor,
-            version_id=history.label(str(event.originator_id), position), content_length=_EMPTY_RESPONSE,
+            version_id=history.label(version_id_of(event.originator_id), position), content_length=_EMPTY_RESPONSE,
         )
     if kind is ObjectAccess.Created:
         return Notice(
@@ -177,7 +178,7 @@ def notice_of(
             return None
         if kind is Bucket.Deleted:
             return Notice(position, "s3:BucketRemoved:*", created.name, "", when, actor)
-        version_id = history.label(str(event.originator_id), created_at)
+        version_id = history.label(version_id_of(event.originator_id), created_at)
         if kind is ObjectVersion.TagsSet:
             name = "s3:ObjectCreated:PutTagging" if event.tags else "s3:ObjectCreated:DeleteTagging"
             return Notice(
