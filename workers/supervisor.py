@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from projections.eventstore import ChronicleApplication
 from projections.notify_follower import NotificationFollower
 from workers.checkpoints import CheckpointStore
-from workers.delivery import TargetWorker
+from workers.delivery import BACKOFF_MAX, TargetWorker
 from workers.targets import TargetConfig, make_target, to_kvs
 
 log = logging.getLogger("chronicle.delivery")
@@ -45,6 +46,8 @@ class DeliverySupervisor:
         self.load_configs = load_configs
         self.generation = generation
         self.follow = follow
+        # The longest wait between retries of a target that is down (seconds).
+        self.backoff_max = float(os.environ.get("CHRONICLE_NOTIFY_BACKOFF_MAX", BACKOFF_MAX))
         self.follower = NotificationFollower(app, region=region, on_records=self._records_written)
         self.workers: dict[str, TargetWorker] = {}
         self._settings: dict[str, dict[str, str]] = {}
@@ -125,7 +128,10 @@ class DeliverySupervisor:
                 continue
             target = make_target(sub, tid, cfg)
             worker = TargetWorker(
-                CheckpointStore(self.app, name), target, key_encoding=getattr(cfg, "key_encoding", "minio")
+                CheckpointStore(self.app, name),
+                target,
+                key_encoding=getattr(cfg, "key_encoding", "minio"),
+                backoff_max=self.backoff_max,
             )
             self.workers[name] = worker
             self._settings[name] = to_kvs(cfg)

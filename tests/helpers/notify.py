@@ -46,32 +46,18 @@ def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "con
 # -- webhook receiver process ---------------------------------------------------------
 
 
-class WebhookProcess:
-    """tests/helpers/webhook_receiver.py in a subprocess: kill it, start it again on the
-    same port, read what it received in arrival order."""
+class PortProcess:
+    """A helper process listening on a fixed port: SIGKILL it, start it again on the same
+    port (as a crashed downstream service comes back)."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
-        self.out = directory / f"webhook-{self.port}.jsonl"
-        self.out.touch()
+    def __init__(self, args: list[str], port: int) -> None:
+        self.args = args
+        self.port = port
         self.proc: subprocess.Popen | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/minio/events"
-
-    def start(self) -> WebhookProcess:
+    def start(self):
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.helpers.webhook_receiver",
-                "--port",
-                str(self.port),
-                "--out",
-                str(self.out),
-            ],
+            [sys.executable, "-m", *self.args],
             cwd=str(REPO_ROOT),
             stdin=subprocess.DEVNULL,
             start_new_session=True,
@@ -80,12 +66,12 @@ class WebhookProcess:
 
         def listening() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"webhook receiver exited with {self.proc.returncode}")
+                raise RuntimeError(f"{self.args[0]} exited with {self.proc.returncode}")
             with socket.socket() as s:
                 s.settimeout(0.2)
                 return s.connect_ex(("127.0.0.1", self.port)) == 0
 
-        wait_until(listening, 15, "the webhook receiver to listen")
+        wait_until(listening, 15, f"{self.args[0]} to listen on {self.port}")
         return self
 
     def kill(self) -> None:
@@ -94,12 +80,38 @@ class WebhookProcess:
             self.proc.wait(10)
         self.proc = None
 
+
+class WebhookProcess(PortProcess):
+    """tests/helpers/webhook_receiver.py in a subprocess; reads what it received, in
+    arrival order."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        port = port or free_port()
+        self.out = directory / f"webhook-{port}.jsonl"
+        self.out.touch()
+        super().__init__(
+            ["tests.helpers.webhook_receiver", "--port", str(port), "--out", str(self.out)], port
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/minio/events"
+
     def requests(self) -> list[dict[str, Any]]:
         lines = self.out.read_text(encoding="utf-8").splitlines()
         return [json.loads(line) for line in lines if line.strip()]
 
     def bodies(self) -> list[bytes]:
         return [r["body"].encode() for r in self.requests()]
+
+
+class TCPProxy(PortProcess):
+    """tests/helpers/tcp_proxy.py: a forwarder to TARGET that tests can kill."""
+
+    def __init__(self, target: str, port: int | None = None) -> None:
+        port = port or free_port()
+        super().__init__(["tests.helpers.tcp_proxy", "--listen", str(port), "--to", target], port)
 
 
 # -- services -------------------------------------------------------------------------
