@@ -32,6 +32,14 @@ def _now_us() -> int:
     return int(time.time() * 1_000_000)
 
 
+def lock_key(target: str) -> int:
+    """The target's advisory-lock key: its CRC-32 as a signed 32-bit integer. PostgreSQL
+    has only pg_try_advisory_lock(int4, int4); a CRC at or above 2**31 passed as a bigint
+    found no function, so such a target (notify_postgres:1) could never be claimed."""
+    key = zlib.crc32(target.encode())
+    return key - (1 << 32) if key >= 1 << 31 else key
+
+
 @dataclass(frozen=True, slots=True)
 class PendingRecord:
     position: int
@@ -77,9 +85,9 @@ class CheckpointStore:
                 self._conn = psycopg.connect(
                     **pg_connect_kwargs(self.app), autocommit=True, row_factory=dict_row, connect_timeout=5
                 )
-            key = zlib.crc32(self.target.encode())
             got = self._conn.execute(
-                "SELECT pg_try_advisory_lock(%s, %s) AS got", (_LOCK_NAMESPACE, key)
+                "SELECT pg_try_advisory_lock(%s::int4, %s::int4) AS got",
+                (_LOCK_NAMESPACE, lock_key(self.target)),
             ).fetchone()
             if not got["got"]:
                 return False

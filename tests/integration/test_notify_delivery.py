@@ -658,3 +658,30 @@ def test_rules_apply_as_of_each_event(server_factory, pg_url, tmp_path):
         worker.terminate()
         worker.wait(10)
         hook.kill()
+
+
+def test_postgres_backend_delivers_to_a_postgresql_target(server_factory, pg_url, targets):
+    """On PostgreSQL each target is claimed with an advisory lock keyed by its name's
+    CRC-32; notify_postgres:1's is above 2**31 (it used to find no lock function)."""
+    env = {
+        "CHRONICLE_NOTIFY_POSTGRES_ENABLE_1": "on",
+        "CHRONICLE_NOTIFY_POSTGRES_CONNECTION_STRING_1": pg_connection_string(),
+        "CHRONICLE_NOTIFY_POSTGRES_TABLE_1": targets.pg_acc + "_pgb",
+        "CHRONICLE_NOTIFY_POSTGRES_FORMAT_1": "access",
+    }
+    srv = server_factory("postgres", database_url=pg_url, env=env)
+    c = srv.client()
+    b = unique_bucket_name("e2epg")
+    c.create_bucket(Bucket=b)
+    c.put_bucket_notification_configuration(
+        Bucket=b, NotificationConfiguration=rules("arn:minio:sqs::1:postgresql")
+    )
+    try:
+        c.put_object(Bucket=b, Key="k", Body=b"1")
+        rows = wait_until(
+            lambda: targets.pg_rows(targets.pg_acc + "_pgb", "SELECT event_data FROM {t}"),
+            what="the row",
+        )
+        assert [r[0]["Records"][0]["s3"]["object"]["key"] for r in rows] == ["k"]
+    finally:
+        targets.pg.execute(f"DROP TABLE IF EXISTS {targets.pg_acc}_pgb")
