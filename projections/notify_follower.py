@@ -69,9 +69,7 @@ class BucketState:
         self._rules = None
 
     def dumps(self) -> str:
-        return orjson.dumps(
-            {"config": self.config, "versioning": self.versioning.changes}
-        ).decode()
+        return orjson.dumps({"config": self.config, "versioning": self.versioning.changes}).decode()
 
     @classmethod
     def loads(cls, text: str) -> BucketState:
@@ -211,28 +209,37 @@ class NotificationFollower:
             for arn in arns:
                 name = target_name(arn)
                 access.append(
-                    (name, position, notice.event_name, notice.bucket, notice.key, event_time, record)
+                    (
+                        name,
+                        position,
+                        notice.event_name,
+                        notice.bucket,
+                        notice.key,
+                        event_time,
+                        record,
+                    )
                 )
                 removed = notice.event_name == "s3:ObjectRemoved:Delete"
-                namespace[(name, notice.bucket, notice.key)] = (position, None if removed else record)
+                namespace[(name, notice.bucket, notice.key)] = (
+                    position,
+                    None if removed else record,
+                )
         if access:
             _insert_many(
                 tx,
                 "notify_access_view",
-                ("target", "position", "event_name", "bucket", "object_key", "event_time", "record"),
+                (
+                    "target",
+                    "position",
+                    "event_name",
+                    "bucket",
+                    "object_key",
+                    "event_time",
+                    "record",
+                ),
                 access,
             )
-        for (name, bucket, key), (position, record) in namespace.items():
-            tx.execute(
-                "DELETE FROM notify_namespace_view WHERE target = ? AND bucket = ? AND object_key = ?",
-                (name, bucket, key),
-            )
-            if record is not None:
-                tx.execute(
-                    "INSERT INTO notify_namespace_view (target, bucket, object_key, position, record) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (name, bucket, key, position, record),
-                )
+        _write_namespace(tx, namespace)
         buckets.save()
         return {a[0] for a in access}
 
@@ -262,4 +269,32 @@ def _insert_many(tx: Tx, table: str, columns: tuple[str, ...], rows: list[tuple[
         tx.execute(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * len(chunk))}",
             [v for row in chunk for v in row],
+        )
+
+
+def _write_namespace(tx: Tx, latest: dict[tuple[str, str, str], tuple[int, str | None]]) -> None:
+    """Bring the namespace view to the page's latest record per (target, bucket, key), in
+    a few statements: one DELETE + INSERT per key (two round trips each) made the
+    follower manage ~200 events/s with five targets on PostgreSQL."""
+    removed: dict[tuple[str, str], list[str]] = {}
+    upserts: list[tuple[Any, ...]] = []
+    for (name, bucket, key), (position, record) in latest.items():
+        removed.setdefault((name, bucket), []).append(key)  # the old row goes either way
+        if record is not None:
+            upserts.append((name, bucket, key, position, record))
+    for (name, bucket), keys in removed.items():
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            tx.execute(
+                "DELETE FROM notify_namespace_view WHERE target = ? AND bucket = ? AND object_key IN ("
+                + ", ".join(["?"] * len(chunk))
+                + ")",
+                (name, bucket, *chunk),
+            )
+    if upserts:
+        _insert_many(
+            tx,
+            "notify_namespace_view",
+            ("target", "bucket", "object_key", "position", "record"),
+            upserts,
         )
