@@ -304,7 +304,9 @@ def config_class(subsystem: str) -> type[TargetConfig]:
 
 
 def _public_fields(cls: type[TargetConfig]) -> list[dataclasses.Field]:
-    return [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
+    fields = [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
+    # MinIO's keys in MinIO's order; Chronicle's own (key_encoding) after them.
+    return sorted(fields, key=lambda f: f.name == "key_encoding")
 
 
 def valid_keys(subsystem: str) -> list[str]:
