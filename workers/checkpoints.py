@@ -70,6 +70,9 @@ class CheckpointStore:
                 return fn(Tx(cursor, store.dialect))
         if self._conn is None or self._conn.closed or self._conn.broken:
             raise LostClaim(f"{self.target}: the connection holding the delivery lock is gone")
+        if not write:  # single statements: autocommit, one round trip
+            with self._conn.cursor() as cursor:
+                return fn(Tx(cursor, store.dialect))
         with self._conn.transaction(), self._conn.cursor() as cursor:
             return fn(Tx(cursor, store.dialect))
 
@@ -145,45 +148,40 @@ class CheckpointStore:
             for r in rows
         ]
 
-    def _ours(self, tx: Tx) -> bool:
-        """Whether our epoch is still the target's (row locked until the transaction ends
-        on PostgreSQL, so no claim can slip in before our update)."""
-        lock = " FOR UPDATE" if self._pg else ""
-        epoch = tx.scalar(f"SELECT epoch FROM notify_checkpoints WHERE target = ?{lock}", (self.target,))
-        return epoch is not None and int(epoch) == self.epoch
-
-    def advance(self, position: int, delivered: int) -> None:
-        """Move the checkpoint to ``position`` (compare-and-set on our epoch)."""
-        now = _now_us()
+    def _update_ours(self, assignments: str, params: tuple[Any, ...]) -> None:
+        """``UPDATE notify_checkpoints SET <assignments>`` for this target, only while the
+        epoch is still ours (compare-and-set); LostClaim otherwise. On PostgreSQL one
+        autocommitted statement; SQLite's cursor has no rowcount, so there the epoch is
+        read back first, in the same transaction."""
+        sql = f"UPDATE notify_checkpoints SET {assignments} WHERE target = ? AND epoch = ?"
+        args = (*params, self.target, self.epoch)
 
         def update(tx: Tx) -> bool:
-            if not self._ours(tx):
+            if self._pg:
+                return tx.one(sql + " RETURNING epoch", args) is not None
+            epoch = tx.scalar("SELECT epoch FROM notify_checkpoints WHERE target = ?", (self.target,))
+            if epoch is None or int(epoch) != self.epoch:
                 return False
-            tx.execute(
-                "UPDATE notify_checkpoints SET position = ?, delivered = delivered + ?, "
-                "last_delivery_us = ?, updated_us = ? WHERE target = ? AND epoch = ?",
-                (position, delivered, now, now, self.target, self.epoch),
-            )
+            tx.execute(sql, args)
             return True
 
-        if not self._run(update):
+        if not self._run(update, write=not self._pg):
             raise LostClaim(f"{self.target}: another worker took over delivery (epoch moved on)")
+
+    def advance(self, position: int, delivered: int) -> None:
+        """Move the checkpoint to ``position``."""
+        now = _now_us()
+        self._update_ours(
+            "position = ?, delivered = delivered + ?, last_delivery_us = ?, updated_us = ?",
+            (position, delivered, now, now),
+        )
 
     def failed(self, count: int, error: str) -> None:
         now = _now_us()
-
-        def update(tx: Tx) -> bool:
-            if not self._ours(tx):
-                return False
-            tx.execute(
-                "UPDATE notify_checkpoints SET failed = failed + ?, last_error = ?, last_error_us = ?, "
-                "updated_us = ? WHERE target = ? AND epoch = ?",
-                (count, error[:1000], now, now, self.target, self.epoch),
-            )
-            return True
-
-        if not self._run(update):
-            raise LostClaim(f"{self.target}: another worker took over delivery (epoch moved on)")
+        self._update_ours(
+            "failed = failed + ?, last_error = ?, last_error_us = ?, updated_us = ?",
+            (count, error[:1000], now, now),
+        )
 
 
 class LostClaim(Exception):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from domain.notifications import encode_key
 from workers.checkpoints import CheckpointStore, LostClaim, PendingRecord
@@ -110,48 +111,62 @@ class TargetWorker:
             pass
         self.wake.clear()
 
+    def _fetch(self, after: int) -> asyncio.Future[list[PendingRecord]]:
+        return asyncio.ensure_future(asyncio.to_thread(self.checkpoints.pending, after, self.batch))
+
     async def _deliver_claimed(self) -> None:
         position = await asyncio.to_thread(self.checkpoints.position)
         opened = False
         delay = BACKOFF_MIN
         self.stats.state = "delivering"
-        while not self._stopping:
-            self.wake.clear()
-            pending = await asyncio.to_thread(self.checkpoints.pending, position, self.batch)
-            if not pending:
-                await self._sleep(IDLE_POLL)
-                continue
-            try:
-                if not opened:
-                    await self.target.open()
-                    opened = True
-                await self.target.deliver([self._delivery(p) for p in pending])
-            except Exception as e:  # noqa: BLE001 - any failure is retried from the checkpoint
-                done = e.delivered if isinstance(e, TargetError) else 0
-                if done:
-                    position = pending[done - 1].position
-                    await asyncio.to_thread(self.checkpoints.advance, position, done)
-                    self.stats.delivered += done
-                reason = describe(e)
-                self.stats.failed += len(pending) - done
-                self.stats.last_error = reason
-                self.stats.state = "retrying"
-                log.warning("%s: delivery failed, retrying in %.1fs: %s", self.name, delay, reason)
-                await asyncio.to_thread(self.checkpoints.failed, len(pending) - done, reason)
-                if opened:
-                    opened = False
-                    try:
-                        await self.target.close()
-                    except Exception:  # noqa: BLE001
-                        pass
-                await self._sleep_backoff(delay)
-                delay = min(delay * 2, self.backoff_max)
-                continue
-            position = pending[-1].position
-            await asyncio.to_thread(self.checkpoints.advance, position, len(pending))
-            self.stats.delivered += len(pending)
-            self.stats.state = "delivering"
-            delay = BACKOFF_MIN
+        self.wake.clear()
+        ahead = self._fetch(position)
+        try:
+            while not self._stopping:
+                pending = await ahead
+                if not pending:
+                    await self._sleep(IDLE_POLL)
+                    ahead = self._fetch(position)
+                    continue
+                # Read the next batch while this one is on its way (catching up after an
+                # outage: the view read overlaps the target's round trips).
+                self.wake.clear()
+                ahead = self._fetch(pending[-1].position)
+                try:
+                    if not opened:
+                        await self.target.open()
+                        opened = True
+                    await self.target.deliver([self._delivery(p) for p in pending])
+                except Exception as e:  # noqa: BLE001 - any failure is retried from the checkpoint
+                    await _discard(ahead)
+                    done = e.delivered if isinstance(e, TargetError) else 0
+                    if done:
+                        position = pending[done - 1].position
+                        await asyncio.to_thread(self.checkpoints.advance, position, done)
+                        self.stats.delivered += done
+                    reason = describe(e)
+                    self.stats.failed += len(pending) - done
+                    self.stats.last_error = reason
+                    self.stats.state = "retrying"
+                    log.warning("%s: delivery failed, retrying in %.1fs: %s", self.name, delay, reason)
+                    await asyncio.to_thread(self.checkpoints.failed, len(pending) - done, reason)
+                    if opened:
+                        opened = False
+                        try:
+                            await self.target.close()
+                        except Exception:  # noqa: BLE001
+                            pass
+                    await self._sleep_backoff(delay)
+                    delay = min(delay * 2, self.backoff_max)
+                    ahead = self._fetch(position)
+                    continue
+                position = pending[-1].position
+                await asyncio.to_thread(self.checkpoints.advance, position, len(pending))
+                self.stats.delivered += len(pending)
+                self.stats.state = "delivering"
+                delay = BACKOFF_MIN
+        finally:
+            await _discard(ahead)
 
     async def _sleep_backoff(self, seconds: float) -> None:
         # Not woken by new records: a target that is down should not be hammered.
@@ -162,3 +177,11 @@ class TargetWorker:
     def _delivery(self, p: PendingRecord) -> Delivery:
         record = rekey(p.record, p.key, self.key_encoding)
         return Delivery(p.position, p.event_name, p.bucket, p.key, p.event_time, record.encode())
+
+
+async def _discard(future: asyncio.Future[Any]) -> None:
+    """Wait for a read we no longer want (it runs in a thread: it cannot be cancelled)."""
+    try:
+        await future
+    except Exception:  # noqa: BLE001 - its failure does not matter any more
+        pass

@@ -259,6 +259,8 @@ class WebhookConfig(TargetConfig):
     # Chronicle extension, not a MinIO key: requests in flight at once. 1 (the default)
     # keeps arrival order; more is faster but the receiver may see records reordered.
     window: int = field(default=1, metadata={"internal": True})
+    # Requests sent ahead of their responses on the one ordered connection.
+    pipeline: int = field(default=32, metadata={"internal": True})
 
     def validate(self) -> None:
         super().validate()
