@@ -8,7 +8,6 @@ policies (a service account's embedded policy, an STS session policy), which onl
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,7 @@ from api.errors import S3Error
 from domain.errors import DomainError
 from domain.policy import Policy, Request, authorize_detail, canned_policy, parse_policy
 from projections import iam_queries
-from projections.namespace_queries import bucket_config, get_bucket
+from projections.namespace_queries import VERSION_COLUMNS, get_bucket
 
 if TYPE_CHECKING:
     from api.context import ServerContext
@@ -124,12 +123,27 @@ def principal_arn(identity: Identity | None) -> str | None:
     return f"arn:aws:iam::{ACCOUNT}:user/{identity.user}"
 
 
+_TIMES: list[Any] = [None, "", ""]  # (second, aws:currenttime, aws:epochtime) of the last request
+
+
+def _times(now: float) -> tuple[str, str]:
+    """aws:currenttime and aws:epochtime, formatted once per second rather than per request."""
+    second = int(now)
+    cached = _TIMES
+    if cached[0] != second:
+        cached[1] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cached[2] = str(second)
+        cached[0] = second
+    return cached[1], cached[2]
+
+
 def request_context(req: S3Request, identity: Identity | None, now: float) -> dict[str, Any]:
+    current, epoch = _times(now)
     ctx: dict[str, Any] = {
         "aws:sourceip": req.client_ip,
         "aws:securetransport": "true" if req.scheme == "https" else "false",
-        "aws:currenttime": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "aws:epochtime": str(int(now)),
+        "aws:currenttime": current,
+        "aws:epochtime": epoch,
         "aws:useragent": req.headers.get("user-agent", ""),
     }
     if req.headers.get("referer"):
@@ -207,16 +221,29 @@ class PolicyCache:
 
     def __init__(self) -> None:
         self._users: dict[str, tuple[int, list[Policy]]] = {}
-        self._docs: dict[tuple[str, str], Policy] = {}
+        self._docs: dict[tuple[str, str, str], Policy] = {}
 
     def parsed(self, kind: str, document: Any, bucket: str | None = None) -> Policy:
+        # Keyed by the document's text itself (at most 20 KiB): a dict lookup, no re-encoding
+        # or hashing of the stored JSON on every request.
         text = document if isinstance(document, str) else orjson.dumps(document).decode()
-        key = (kind + ":" + (bucket or ""), hashlib.sha256(text.encode()).hexdigest())
+        key = (kind, bucket or "", text)
         policy = self._docs.get(key)
         if policy is None:
-            if len(self._docs) > 4096:
+            if len(self._docs) > 1024:
                 self._docs.clear()
             policy = parse_policy(text, kind=kind, bucket=bucket)  # type: ignore[arg-type]
+            self._docs[key] = policy
+        return policy
+
+    def bucket_policy(self, stored: str, bucket: str) -> Policy:
+        """The bucket policy from its stored column (the JSON encoding of the document's
+        text), decoded and parsed only when that column changes."""
+        key = ("bucket-stored", bucket, stored)
+        policy = self._docs.get(key)
+        if policy is None:
+            document = orjson.loads(stored)
+            policy = self.parsed("bucket", document, bucket)
             self._docs[key] = policy
         return policy
 
@@ -259,37 +286,87 @@ async def _identity_policies(ctx: ServerContext, identity: Identity | None) -> l
     return await ctx.policies.for_user(ctx, identity.user, identity.gen)
 
 
-def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, Any]:
+def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, str | None]:
     row = get_bucket(tx, bucket)
-    return row, (bucket_config(tx, bucket, "policy") if row is not None else None)
+    policy = None
+    if row is not None:
+        policy = tx.scalar("SELECT document FROM ns_bucket_configs WHERE bucket = ? AND name = 'policy'", (bucket,))
+    return row, policy
 
 
 _BUCKET_COLUMNS = ("name", "id", "owner", "region", "created_us", "versioning", "position")
+_CREDENTIAL_COLUMNS = ("access_key", "kind", "parent_user", "sealed_secret", "status", "policy", "expiration_us", "token_hash", "role")
+_V_COLUMNS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
+_AUTH_SQL = (
+    "SELECT "
+    + ", ".join(f"k.{c} AS k_{c}" for c in _CREDENTIAL_COLUMNS)
+    + ", u.status AS k_parent_status, g.gen AS k_gen, "
+    + ", ".join(f"b.{c} AS b_{c}" for c in _BUCKET_COLUMNS)
+    + """, c.document AS b_policy{version_columns}
+    FROM (SELECT 1 AS one) one
+    LEFT JOIN iam_keys k ON k.access_key = ?
+    LEFT JOIN iam_users u ON u.name = k.parent_user
+    LEFT JOIN iam_generation g ON g.id = 1
+    LEFT JOIN ns_buckets b ON b.name = ?
+    LEFT JOIN ns_bucket_configs c ON c.bucket = b.name AND c.name = 'policy'{version_join}"""
+)
+_CREDENTIAL_BUCKET_SQL = _AUTH_SQL.format(version_columns="", version_join="")
+# A plain user's GET/HEAD of an object: credential, IAM generation, bucket, bucket policy
+# and the addressed version in ONE statement, so the user's path costs no more round trips
+# than root's (which reads the bucket and version in one statement too).
+_WITH_LATEST_SQL = _AUTH_SQL.format(
+    version_columns=", " + _V_COLUMNS,
+    version_join="\n    LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.is_latest",
+)
+_WITH_VERSION_SQL = _AUTH_SQL.format(
+    version_columns=", " + _V_COLUMNS,
+    version_join="\n    LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.version_id = ?",
+)
+_VERSION_NAMES = tuple(c.strip() for c in VERSION_COLUMNS.split(","))
+
+Facts = tuple[dict[str, Any] | None, str | None]  # the bucket row and its policy's JSON text
 
 
-def credential_and_bucket(tx: Any, access_key: str, bucket: str) -> tuple[dict[str, Any] | None, tuple[dict[str, Any] | None, Any]]:
-    """The key's credential row and the bucket's facts (row and policy) in one statement."""
-    bucket_cols = ", ".join(f"b.{c} AS b_{c}" for c in _BUCKET_COLUMNS)
-    row = tx.one(
-        f"""SELECT k.access_key, k.kind, k.parent_user, k.sealed_secret, k.status, k.policy,
-                  k.expiration_us, k.token_hash, k.role, u.status AS parent_status, g.gen,
-                  {bucket_cols}, c.document AS b_policy
-           FROM (SELECT 1 AS one) one
-           LEFT JOIN iam_keys k ON k.access_key = ?
-           LEFT JOIN iam_users u ON u.name = k.parent_user
-           LEFT JOIN iam_generation g ON g.id = 1
-           LEFT JOIN ns_buckets b ON b.name = ?
-           LEFT JOIN ns_bucket_configs c ON c.bucket = b.name AND c.name = 'policy'""",
-        (access_key, bucket),
-    )
-    assert row is not None
+def _split(row: dict[str, Any]) -> tuple[dict[str, Any] | None, Facts]:
     bucket_row = {c: row[f"b_{c}"] for c in _BUCKET_COLUMNS} if row["b_name"] is not None else None
-    policy = orjson.loads(row["b_policy"]) if row["b_policy"] is not None else None
     cred = None
-    if row["access_key"] is not None:
-        cred = {k: row[k] for k in ("access_key", "kind", "parent_user", "sealed_secret", "status", "policy",
-                                    "expiration_us", "token_hash", "role", "parent_status", "gen")}
-    return cred, (bucket_row, policy)
+    if row["k_access_key"] is not None:
+        cred = {c: row[f"k_{c}"] for c in _CREDENTIAL_COLUMNS}
+        cred["parent_status"] = row["k_parent_status"]
+        cred["gen"] = row["k_gen"]
+    return cred, (bucket_row, row["b_policy"])
+
+
+def credential_and_bucket(tx: Any, access_key: str, bucket: str) -> tuple[dict[str, Any] | None, Facts]:
+    """The key's credential row and the bucket's facts (row and policy text) in one statement."""
+    row = tx.one(_CREDENTIAL_BUCKET_SQL, (access_key, bucket))
+    assert row is not None
+    return _split(row)
+
+
+def credential_bucket_version(tx: Any, access_key: str, bucket: str, key: str, version_id: str | None, *, load_inline: bool) -> tuple[dict[str, Any] | None, Facts, Any]:
+    """credential_and_bucket plus the addressed object version, in one statement. The version
+    comes back as (versionId, ("row"|"error", value)) for object_read._serve; the
+    handler only sees it once authorization allowed the request."""
+    from api.handlers.object_read import finish_version
+
+    if version_id is None:
+        row = tx.one(_WITH_LATEST_SQL, (access_key, bucket, key))
+    else:
+        row = tx.one(_WITH_VERSION_SQL, (access_key, bucket, key, version_id))
+    assert row is not None
+    cred, facts = _split(row)
+    found = None
+    if facts[0] is not None:
+        found = {c: row[c] for c in _VERSION_NAMES}
+        found["bucket_versioning"] = row["b_versioning"]
+    try:
+        version = finish_version(tx, found, bucket, key, version_id, load_inline=load_inline)
+    except S3Error as err:
+        return cred, facts, (version_id, ("error", err))
+    except OSError:
+        return cred, facts, None  # a small object's bytes vanished meanwhile: the handler reads again
+    return cred, facts, (version_id, ("row", version))
 
 
 async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str, bucket: str | None) -> tuple[bool, str, dict[str, Any] | None]:
@@ -310,7 +387,7 @@ async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str,
     bucket_policy = None
     if bucket_doc is not None:
         try:
-            bucket_policy = ctx.policies.parsed("bucket", bucket_doc, bucket)
+            bucket_policy = ctx.policies.bucket_policy(bucket_doc, bucket)
         except DomainError:
             bucket_policy = None
     session = []

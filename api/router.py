@@ -141,7 +141,11 @@ async def authenticate_request(req: S3Request, ctx: ServerContext, *, service: s
             from api.authz import credential_and_bucket
 
             if req.key and req.method in ("GET", "HEAD") and select(req) == ("object", ""):
-                row, facts, req.prefetched_version = await ctx.query(_credential_bucket_version, claimed, req)
+                from api.authz import credential_bucket_version
+
+                row, facts, req.prefetched_version = await ctx.query(
+                    credential_bucket_version, claimed, req.bucket, req.key, req.query.get("versionId"), load_inline=req.method == "GET"
+                )
             else:
                 row, facts = await ctx.query(credential_and_bucket, claimed, req.bucket)
             req.bucket_facts = (req.bucket, facts)
@@ -155,16 +159,6 @@ async def authenticate_request(req: S3Request, ctx: ServerContext, *, service: s
         payload_sha256=payload_sha256,
     )
     req.identity = identity if req.auth.access_key is not None else None
-
-
-def _credential_bucket_version(tx, claimed: str, req: S3Request):  # type: ignore[no-untyped-def]
-    """A plain user's GET/HEAD of an object: credential, bucket facts and the version in one
-    trip (the version is only returned once authorization allows it)."""
-    from api.authz import credential_and_bucket
-    from api.handlers.object_read import prefetch_version
-
-    row, facts = credential_and_bucket(tx, claimed, req.bucket)
-    return row, facts, prefetch_version(tx, req)
 
 
 async def authorize(req: S3Request, ctx: ServerContext, level: str, sub: str) -> None:
