@@ -15,7 +15,13 @@ from botocore.exceptions import ClientError
 
 READ = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"], "Resource": ["arn:aws:s3:::*"]}],
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
+            "Resource": ["arn:aws:s3:::*"],
+        }
+    ],
 }
 
 
@@ -26,7 +32,9 @@ def _client(server, service: str, key: str, secret: str):
         aws_access_key_id=key,
         aws_secret_access_key=secret,
         region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}),
+        config=Config(
+            s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}
+        ),
     )
 
 
@@ -44,7 +52,14 @@ def env(request):
     iam.create_user(UserName=user)
     iam.put_user_policy(UserName=user, PolicyName="read", PolicyDocument=json.dumps(READ))
     key = iam.create_access_key(UserName=user)["AccessKey"]
-    return server, server.client("s3"), _client(server, "s3", key["AccessKeyId"], key["SecretAccessKey"]), iam, user, key["AccessKeyId"]
+    return (
+        server,
+        server.client("s3"),
+        _client(server, "s3", key["AccessKeyId"], key["SecretAccessKey"]),
+        iam,
+        user,
+        key["AccessKeyId"],
+    )
 
 
 def test_user_get_answers_like_root(env, make_bucket):
@@ -77,7 +92,14 @@ def test_bucket_policy_and_key_changes_apply_at_once(env, make_bucket):
     assert reader.get_object(Bucket=bucket, Key="secret/x")["Body"].read() == b"x"
     deny = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/secret/*"}],
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/secret/*",
+            }
+        ],
     }
     root.put_bucket_policy(Bucket=bucket, Policy=json.dumps(deny))
     with pytest.raises(ClientError) as info:
