@@ -9,6 +9,7 @@ policies (a service account's embedded policy, an STS session policy), which onl
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -113,6 +114,13 @@ def resource_of(req: S3Request, level: str) -> str:
     return f"arn:aws:s3:::{req.bucket}/{req.key}"
 
 
+@lru_cache(maxsize=4096)
+def _canonical_id(user: str) -> str:
+    from api.handlers.buckets import canonical_id
+
+    return canonical_id(user)
+
+
 def principal_arn(identity: Identity | None) -> str | None:
     if identity is None:
         return None
@@ -149,6 +157,8 @@ def request_context(req: S3Request, identity: Identity | None, now: float) -> di
     if req.headers.get("referer"):
         ctx["aws:referer"] = req.headers["referer"]
     if identity is not None:
+        if identity.kind == "sts":
+            ctx["sts:authentication"] = "true"  # temporary credentials (GetSessionToken, AssumeRole)
         ctx["aws:username"] = identity.user
         ctx["aws:userid"] = identity.user
         ctx["aws:principaltype"] = "Account" if identity.is_root else ("AssumedRole" if identity.kind == "sts" else "User")
@@ -369,8 +379,11 @@ def credential_bucket_version(tx: Any, access_key: str, bucket: str, key: str, v
     return cred, facts, (version_id, ("row", version))
 
 
-async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str, bucket: str | None) -> tuple[bool, str, dict[str, Any] | None]:
-    """(allowed, reason, bucket row) for the request's identity."""
+async def decide(
+    ctx: ServerContext, req: S3Request, action: str, resource: str, bucket: str | None, *, extra: dict[str, str] | None = None
+) -> tuple[bool, str, dict[str, Any] | None]:
+    """(allowed, reason, bucket row) for the request's identity; `extra`: condition keys that
+    replace the request's own (e.g. s3:prefix when asking whether a key may be listed)."""
     identity: Identity | None = req.identity
     row: dict[str, Any] | None = None
     bucket_doc = None
@@ -397,6 +410,8 @@ async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str,
         except DomainError:
             return False, "session-policy", row
     context = request_context(req, identity, now)
+    if extra:
+        context.update(extra)
     await _add_existing_tags(ctx, req, context, resource, bucket or "", [*identity_policies, *([bucket_policy] if bucket_policy else [])])
     request = Request(
         action=action,
@@ -405,6 +420,7 @@ async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str,
         principal_arn=principal_arn(identity),
         account=ACCOUNT,
         context=context,
+        canonical_id=_canonical_id(identity.user) if identity is not None else None,
     )
     is_owner = identity is not None and row is not None and row["owner"] == identity.user
     allowed, reason = authorize_detail(
@@ -470,12 +486,42 @@ async def authorize_request(req: S3Request, ctx: ServerContext, level: str, sub:
         return  # ListBuckets filters per bucket
     bucket = req.bucket
     allowed, _reason, row = await decide(ctx, req, action, resource_of(req, level), bucket)
+    reading = level == "object" and sub == "" and req.method in ("GET", "HEAD") and row is not None
     if allowed:
+        if reading and await _missing_key(ctx, req) and not await _may_list_key(ctx, req):
+            # As S3: whether a key exists is only told to callers that may list it.
+            raise S3Error("AccessDenied")
         return
     creating = req.method == "PUT" and level == "bucket" and sub == ""
     if row is None and not creating:
         raise S3Error("NoSuchBucket", extra={"BucketName": bucket})
+    if reading and "versionId" not in req.query and await _missing_key(ctx, req) and await _may_list_key(ctx, req):
+        raise S3Error("NoSuchKey", extra={"Key": req.key})  # nothing to read, and it may know that
     raise S3Error("AccessDenied")
+
+
+def _key_exists(tx: Any, bucket: str, key: str) -> bool:
+    from projections.namespace_queries import latest_version
+
+    row = latest_version(tx, bucket, key)
+    return row is not None and not row["is_delete_marker"]
+
+
+async def _missing_key(ctx: ServerContext, req: S3Request) -> bool:
+    """Whether the addressed key has no current object (read with the credential when it was)."""
+    prefetched = req.prefetched_version
+    if prefetched is not None and prefetched[0] == req.query.get("versionId"):
+        kind, value = prefetched[1]
+        return kind == "error" and value.code == "NoSuchKey"
+    if "versionId" in req.query:
+        return False
+    return not await ctx.query(_key_exists, req.bucket, req.key)
+
+
+async def _may_list_key(ctx: ServerContext, req: S3Request) -> bool:
+    """s3:ListBucket on the bucket with s3:prefix = the key."""
+    allowed, _r, _row = await decide(ctx, req, "s3:ListBucket", f"arn:aws:s3:::{req.bucket}", req.bucket, extra={"s3:prefix": req.key})
+    return allowed
 
 
 async def authorize_admin(req: S3Request, ctx: ServerContext, action: str) -> None:

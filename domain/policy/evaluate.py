@@ -88,7 +88,7 @@ class Request:
     def _compute_identities(self) -> frozenset[str]:
         if self.anonymous:
             return frozenset()
-        return _identities(self.account, self.principal, self.principal_arn)
+        return _identities(self.account, self.principal, self.principal_arn, self.canonical_id)
 
 
 @lru_cache(maxsize=4096)
@@ -97,8 +97,10 @@ def _skips_resource(action: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _identities(account: str, principal: str | None, arn: str | None) -> frozenset[str]:
-    """The principal values naming a caller; the same few callers recur, so cached."""
+def _identities(account: str, principal: str | None, arn: str | None, canonical_id: str | None = None) -> frozenset[str]:
+    """The principal values naming a caller; the same few callers recur, so cached. A user is
+    also named by the account-less form of its ARN ("arn:aws:iam:::user/<name>", as MinIO and
+    Ceph write it) and, in either form, by its canonical id instead of its name."""
     ids = {account, f"arn:aws:iam::{account}:root"}
     if principal:
         ids.add(principal)
@@ -107,6 +109,10 @@ def _identities(account: str, principal: str | None, arn: str | None) -> frozens
         m = _USER_ARN.fullmatch(arn)
         if m:
             ids.add(m.group(2))
+            ids.add(f"arn:aws:iam:::user/{m.group(2)}")
+            if canonical_id:
+                ids.add(f"arn:aws:iam:::user/{canonical_id}")
+                ids.add(f"arn:aws:iam::{account}:user/{canonical_id}")
         m = _ASSUMED_ROLE_ARN.fullmatch(arn)
         if m:
             ids.add(f"arn:aws:iam::{m.group(1)}:role/{m.group(2)}")
