@@ -61,6 +61,8 @@ ACTIONS: dict[tuple[str, str, str], str] = {
     ("GET", "bucket", "logging"): "s3:GetBucketLogging",
     ("GET", "bucket", "replication"): "s3:GetReplicationConfiguration",
     ("GET", "bucket", "publicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("PUT", "bucket", "publicAccessBlock"): "s3:PutBucketPublicAccessBlock",
+    ("DELETE", "bucket", "publicAccessBlock"): "s3:PutBucketPublicAccessBlock",
     ("GET", "bucket", "ownershipControls"): "s3:GetBucketOwnershipControls",
     ("GET", "bucket", "requestPayment"): "s3:GetBucketRequestPayment",
     ("GET", "bucket", "accelerate"): "s3:GetAccelerateConfiguration",
@@ -403,6 +405,8 @@ async def decide(
             bucket_policy = ctx.policies.bucket_policy(bucket_doc, bucket)
         except DomainError:
             bucket_policy = None
+        if identity is None and bucket_policy is not None and await _restricts_public_policy(ctx, bucket_doc, bucket or ""):
+            bucket_policy = None  # RestrictPublicBuckets: a public policy opens nothing to anonymous callers
     session = []
     if identity is not None and identity.session_policy:
         try:
@@ -447,6 +451,13 @@ async def decide(
     return allowed, reason, row
 
 
+async def _restricts_public_policy(ctx: ServerContext, stored: str, bucket: str) -> bool:
+    from api.handlers.bucket_policy import is_public
+    from api.handlers.public_access_block import settings
+
+    return is_public(orjson.loads(stored)) and (await ctx.read(settings, bucket))["RestrictPublicBuckets"]
+
+
 async def _acl_allows(ctx: ServerContext, req: S3Request, identity: Identity | None, action: str, resource: str, bucket: str) -> bool:
     """Whether the bucket's ACL (bucket-level permissions) or the addressed object version's
     ACL (object-level ones) grants the caller what `action` needs. Anonymous callers are
@@ -472,6 +483,11 @@ async def _acl_allows(ctx: ServerContext, req: S3Request, identity: Identity | N
         acl = found["acl"]
         if acl is None and found["owner"]:
             acl = private_acl(canonical_id(found["owner"]), found["owner"])
+    if acl and any(g.get("type") == "Group" for g in acl.get("grants") or ()):
+        from api.handlers.public_access_block import settings, without_public_grants
+
+        if (await ctx.read(settings, bucket))["IgnorePublicAcls"]:
+            acl = without_public_grants(acl)
     return acl_allows(acl, principal_canonical_id=caller, authenticated=identity is not None, permission=permission)
 
 

@@ -21,6 +21,7 @@ from api.handlers import (
     object_read,
     object_tagging,
     object_write,
+    public_access_block,
     tagging,
 )
 from api.identity import Identity, access_key_of
@@ -59,6 +60,9 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("PUT", "bucket", "policy"): bucket_policy.put_bucket_policy,
     ("DELETE", "bucket", "policy"): bucket_policy.delete_bucket_policy,
     ("GET", "bucket", "policyStatus"): bucket_policy.get_bucket_policy_status,
+    ("GET", "bucket", "publicAccessBlock"): public_access_block.get_public_access_block,
+    ("PUT", "bucket", "publicAccessBlock"): public_access_block.put_public_access_block,
+    ("DELETE", "bucket", "publicAccessBlock"): public_access_block.delete_public_access_block,
     ("GET", "bucket", "notification"): notification.get_bucket_notification,
     ("GET", "bucket", "events"): listen.listen,
     ("GET", "service", "events"): listen.listen,
@@ -81,7 +85,7 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("PUT", "object", "acl"): acl.put_object_acl,
 }
 for _sub in buckets.UNCONFIGURED:
-    ROUTES[("GET", "bucket", _sub)] = partial(buckets.get_unconfigured, sub=_sub)
+    ROUTES.setdefault(("GET", "bucket", _sub), partial(buckets.get_unconfigured, sub=_sub))
 for _sub in ("logging", "requestPayment", "accelerate"):
     ROUTES[("GET", "bucket", _sub)] = partial(buckets.get_simple_config, sub=_sub)
 
@@ -119,6 +123,8 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
             return await query_api(req, ctx, service)
     await authenticate_request(req, ctx)
     await authorize(req, ctx, level, sub)
+    if req.method in ("PUT", "POST") and level != "service" and (sub in ("", "acl", "uploads")):
+        await public_access_block.refuse_public_acl(req, ctx)  # BlockPublicAcls binds root too
     handler = ROUTES.get((req.method, level, sub))
     if handler is None:
         if req.method in ("PUT", "POST", "DELETE") and sub:
