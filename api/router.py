@@ -123,6 +123,8 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
             return await query_api(req, ctx, service)
     await authenticate_request(req, ctx)
     await authorize(req, ctx, level, sub)
+    if req.bucket and "x-amz-expected-bucket-owner" in req.headers:
+        await _check_expected_owner(req, ctx)
     if req.method in ("PUT", "POST") and level != "service" and (sub in ("", "acl", "uploads")):
         await public_access_block.refuse_public_acl(req, ctx)  # BlockPublicAcls binds root too
     handler = ROUTES.get((req.method, level, sub))
@@ -165,6 +167,20 @@ async def authenticate_request(req: S3Request, ctx: ServerContext, *, service: s
         payload_sha256=payload_sha256,
     )
     req.identity = identity if req.auth.access_key is not None else None
+
+
+async def _check_expected_owner(req: S3Request, ctx: ServerContext) -> None:
+    """x-amz-expected-bucket-owner: AccessDenied unless it names the bucket's owner (by its
+    canonical id, or the account id)."""
+    from api.authz import ACCOUNT
+    from projections.namespace_queries import get_bucket
+
+    row = await ctx.query(get_bucket, req.bucket)
+    if row is None:
+        return  # the handler answers NoSuchBucket
+    expected = req.headers["x-amz-expected-bucket-owner"].strip()
+    if expected not in (ACCOUNT, buckets.canonical_id(row["owner"])):
+        raise S3Error("AccessDenied")
 
 
 async def authorize(req: S3Request, ctx: ServerContext, level: str, sub: str) -> None:
