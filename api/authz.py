@@ -499,7 +499,10 @@ async def authorize_request(req: S3Request, ctx: ServerContext, level: str, sub:
     if level == "service":
         if identity is None:
             raise S3Error("AccessDenied")
-        return  # ListBuckets filters per bucket
+        _allowed, reason, _row = await decide(ctx, req, action, "*", None)
+        if reason.startswith("explicit-deny") or reason == "session-policy":
+            raise S3Error("AccessDenied")
+        return  # otherwise ListBuckets filters per bucket
     bucket = req.bucket
     allowed, _reason, row = await decide(ctx, req, action, resource_of(req, level), bucket)
     reading = level == "object" and sub == "" and req.method in ("GET", "HEAD") and row is not None
