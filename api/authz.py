@@ -8,8 +8,8 @@ policies (a service account's embedded policy, an STS session policy), which onl
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -18,7 +18,7 @@ from api.errors import S3Error
 from domain.errors import DomainError
 from domain.policy import Policy, Request, authorize_detail, canned_policy, parse_policy
 from projections import iam_queries
-from projections.namespace_queries import bucket_config, get_bucket
+from projections.namespace_queries import VERSION_COLUMNS, get_bucket
 
 if TYPE_CHECKING:
     from api.context import ServerContext
@@ -61,6 +61,8 @@ ACTIONS: dict[tuple[str, str, str], str] = {
     ("GET", "bucket", "logging"): "s3:GetBucketLogging",
     ("GET", "bucket", "replication"): "s3:GetReplicationConfiguration",
     ("GET", "bucket", "publicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("PUT", "bucket", "publicAccessBlock"): "s3:PutBucketPublicAccessBlock",
+    ("DELETE", "bucket", "publicAccessBlock"): "s3:PutBucketPublicAccessBlock",
     ("GET", "bucket", "ownershipControls"): "s3:GetBucketOwnershipControls",
     ("GET", "bucket", "requestPayment"): "s3:GetBucketRequestPayment",
     ("GET", "bucket", "accelerate"): "s3:GetAccelerateConfiguration",
@@ -114,6 +116,13 @@ def resource_of(req: S3Request, level: str) -> str:
     return f"arn:aws:s3:::{req.bucket}/{req.key}"
 
 
+@lru_cache(maxsize=4096)
+def _canonical_id(user: str) -> str:
+    from api.handlers.buckets import canonical_id
+
+    return canonical_id(user)
+
+
 def principal_arn(identity: Identity | None) -> str | None:
     if identity is None:
         return None
@@ -124,17 +133,34 @@ def principal_arn(identity: Identity | None) -> str | None:
     return f"arn:aws:iam::{ACCOUNT}:user/{identity.user}"
 
 
+_TIMES: list[Any] = [None, "", ""]  # (second, aws:currenttime, aws:epochtime) of the last request
+
+
+def _times(now: float) -> tuple[str, str]:
+    """aws:currenttime and aws:epochtime, formatted once per second rather than per request."""
+    second = int(now)
+    cached = _TIMES
+    if cached[0] != second:
+        cached[1] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cached[2] = str(second)
+        cached[0] = second
+    return cached[1], cached[2]
+
+
 def request_context(req: S3Request, identity: Identity | None, now: float) -> dict[str, Any]:
+    current, epoch = _times(now)
     ctx: dict[str, Any] = {
         "aws:sourceip": req.client_ip,
         "aws:securetransport": "true" if req.scheme == "https" else "false",
-        "aws:currenttime": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "aws:epochtime": str(int(now)),
+        "aws:currenttime": current,
+        "aws:epochtime": epoch,
         "aws:useragent": req.headers.get("user-agent", ""),
     }
     if req.headers.get("referer"):
         ctx["aws:referer"] = req.headers["referer"]
     if identity is not None:
+        if identity.kind == "sts":
+            ctx["sts:authentication"] = "true"  # temporary credentials (GetSessionToken, AssumeRole)
         ctx["aws:username"] = identity.user
         ctx["aws:userid"] = identity.user
         ctx["aws:principaltype"] = "Account" if identity.is_root else ("AssumedRole" if identity.kind == "sts" else "User")
@@ -207,16 +233,29 @@ class PolicyCache:
 
     def __init__(self) -> None:
         self._users: dict[str, tuple[int, list[Policy]]] = {}
-        self._docs: dict[tuple[str, str], Policy] = {}
+        self._docs: dict[tuple[str, str, str], Policy] = {}
 
     def parsed(self, kind: str, document: Any, bucket: str | None = None) -> Policy:
+        # Keyed by the document's text itself (at most 20 KiB): a dict lookup, no re-encoding
+        # or hashing of the stored JSON on every request.
         text = document if isinstance(document, str) else orjson.dumps(document).decode()
-        key = (kind + ":" + (bucket or ""), hashlib.sha256(text.encode()).hexdigest())
+        key = (kind, bucket or "", text)
         policy = self._docs.get(key)
         if policy is None:
-            if len(self._docs) > 4096:
+            if len(self._docs) > 1024:
                 self._docs.clear()
             policy = parse_policy(text, kind=kind, bucket=bucket)  # type: ignore[arg-type]
+            self._docs[key] = policy
+        return policy
+
+    def bucket_policy(self, stored: str, bucket: str) -> Policy:
+        """The bucket policy from its stored column (the JSON encoding of the document's
+        text), decoded and parsed only when that column changes."""
+        key = ("bucket-stored", bucket, stored)
+        policy = self._docs.get(key)
+        if policy is None:
+            document = orjson.loads(stored)
+            policy = self.parsed("bucket", document, bucket)
             self._docs[key] = policy
         return policy
 
@@ -259,41 +298,94 @@ async def _identity_policies(ctx: ServerContext, identity: Identity | None) -> l
     return await ctx.policies.for_user(ctx, identity.user, identity.gen)
 
 
-def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, Any]:
+def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, str | None]:
     row = get_bucket(tx, bucket)
-    return row, (bucket_config(tx, bucket, "policy") if row is not None else None)
+    policy = None
+    if row is not None:
+        policy = tx.scalar("SELECT document FROM ns_bucket_configs WHERE bucket = ? AND name = 'policy'", (bucket,))
+    return row, policy
 
 
 _BUCKET_COLUMNS = ("name", "id", "owner", "region", "created_us", "versioning", "position")
+_CREDENTIAL_COLUMNS = ("access_key", "kind", "parent_user", "sealed_secret", "status", "policy", "expiration_us", "token_hash", "role")
+_V_COLUMNS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
+_AUTH_SQL = (
+    "SELECT "
+    + ", ".join(f"k.{c} AS k_{c}" for c in _CREDENTIAL_COLUMNS)
+    + ", u.status AS k_parent_status, g.gen AS k_gen, "
+    + ", ".join(f"b.{c} AS b_{c}" for c in _BUCKET_COLUMNS)
+    + """, c.document AS b_policy{version_columns}
+    FROM (SELECT 1 AS one) one
+    LEFT JOIN iam_keys k ON k.access_key = ?
+    LEFT JOIN iam_users u ON u.name = k.parent_user
+    LEFT JOIN iam_generation g ON g.id = 1
+    LEFT JOIN ns_buckets b ON b.name = ?
+    LEFT JOIN ns_bucket_configs c ON c.bucket = b.name AND c.name = 'policy'{version_join}"""
+)
+_CREDENTIAL_BUCKET_SQL = _AUTH_SQL.format(version_columns="", version_join="")
+# A plain user's GET/HEAD of an object: credential, IAM generation, bucket, bucket policy
+# and the addressed version in ONE statement, so the user's path costs no more round trips
+# than root's (which reads the bucket and version in one statement too).
+_WITH_LATEST_SQL = _AUTH_SQL.format(
+    version_columns=", " + _V_COLUMNS,
+    version_join="\n    LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.is_latest",
+)
+_WITH_VERSION_SQL = _AUTH_SQL.format(
+    version_columns=", " + _V_COLUMNS,
+    version_join="\n    LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.version_id = ?",
+)
+_VERSION_NAMES = tuple(c.strip() for c in VERSION_COLUMNS.split(","))
+
+Facts = tuple[dict[str, Any] | None, str | None]  # the bucket row and its policy's JSON text
 
 
-def credential_and_bucket(tx: Any, access_key: str, bucket: str) -> tuple[dict[str, Any] | None, tuple[dict[str, Any] | None, Any]]:
-    """The key's credential row and the bucket's facts (row and policy) in one statement."""
-    bucket_cols = ", ".join(f"b.{c} AS b_{c}" for c in _BUCKET_COLUMNS)
-    row = tx.one(
-        f"""SELECT k.access_key, k.kind, k.parent_user, k.sealed_secret, k.status, k.policy,
-                  k.expiration_us, k.token_hash, k.role, u.status AS parent_status, g.gen,
-                  {bucket_cols}, c.document AS b_policy
-           FROM (SELECT 1 AS one) one
-           LEFT JOIN iam_keys k ON k.access_key = ?
-           LEFT JOIN iam_users u ON u.name = k.parent_user
-           LEFT JOIN iam_generation g ON g.id = 1
-           LEFT JOIN ns_buckets b ON b.name = ?
-           LEFT JOIN ns_bucket_configs c ON c.bucket = b.name AND c.name = 'policy'""",
-        (access_key, bucket),
-    )
-    assert row is not None
+def _split(row: dict[str, Any]) -> tuple[dict[str, Any] | None, Facts]:
     bucket_row = {c: row[f"b_{c}"] for c in _BUCKET_COLUMNS} if row["b_name"] is not None else None
-    policy = orjson.loads(row["b_policy"]) if row["b_policy"] is not None else None
     cred = None
-    if row["access_key"] is not None:
-        cred = {k: row[k] for k in ("access_key", "kind", "parent_user", "sealed_secret", "status", "policy",
-                                    "expiration_us", "token_hash", "role", "parent_status", "gen")}
-    return cred, (bucket_row, policy)
+    if row["k_access_key"] is not None:
+        cred = {c: row[f"k_{c}"] for c in _CREDENTIAL_COLUMNS}
+        cred["parent_status"] = row["k_parent_status"]
+        cred["gen"] = row["k_gen"]
+    return cred, (bucket_row, row["b_policy"])
 
 
-async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str, bucket: str | None) -> tuple[bool, str, dict[str, Any] | None]:
-    """(allowed, reason, bucket row) for the request's identity."""
+def credential_and_bucket(tx: Any, access_key: str, bucket: str) -> tuple[dict[str, Any] | None, Facts]:
+    """The key's credential row and the bucket's facts (row and policy text) in one statement."""
+    row = tx.one(_CREDENTIAL_BUCKET_SQL, (access_key, bucket))
+    assert row is not None
+    return _split(row)
+
+
+def credential_bucket_version(tx: Any, access_key: str, bucket: str, key: str, version_id: str | None, *, load_inline: bool) -> tuple[dict[str, Any] | None, Facts, Any]:
+    """credential_and_bucket plus the addressed object version, in one statement. The version
+    comes back as (versionId, ("row"|"error", value)) for object_read._serve; the
+    handler only sees it once authorization allowed the request."""
+    from api.handlers.object_read import finish_version
+
+    if version_id is None:
+        row = tx.one(_WITH_LATEST_SQL, (access_key, bucket, key))
+    else:
+        row = tx.one(_WITH_VERSION_SQL, (access_key, bucket, key, version_id))
+    assert row is not None
+    cred, facts = _split(row)
+    found = None
+    if facts[0] is not None:
+        found = {c: row[c] for c in _VERSION_NAMES}
+        found["bucket_versioning"] = row["b_versioning"]
+    try:
+        version = finish_version(tx, found, bucket, key, version_id, load_inline=load_inline)
+    except S3Error as err:
+        return cred, facts, (version_id, ("error", err))
+    except OSError:
+        return cred, facts, None  # a small object's bytes vanished meanwhile: the handler reads again
+    return cred, facts, (version_id, ("row", version))
+
+
+async def decide(
+    ctx: ServerContext, req: S3Request, action: str, resource: str, bucket: str | None, *, extra: dict[str, str] | None = None
+) -> tuple[bool, str, dict[str, Any] | None]:
+    """(allowed, reason, bucket row) for the request's identity; `extra`: condition keys that
+    replace the request's own (e.g. s3:prefix when asking whether a key may be listed)."""
     identity: Identity | None = req.identity
     row: dict[str, Any] | None = None
     bucket_doc = None
@@ -310,9 +402,11 @@ async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str,
     bucket_policy = None
     if bucket_doc is not None:
         try:
-            bucket_policy = ctx.policies.parsed("bucket", bucket_doc, bucket)
+            bucket_policy = ctx.policies.bucket_policy(bucket_doc, bucket)
         except DomainError:
             bucket_policy = None
+        if identity is None and bucket_policy is not None and await _restricts_public_policy(ctx, bucket_doc, bucket or ""):
+            bucket_policy = None  # RestrictPublicBuckets: a public policy opens nothing to anonymous callers
     session = []
     if identity is not None and identity.session_policy:
         try:
@@ -320,6 +414,8 @@ async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str,
         except DomainError:
             return False, "session-policy", row
     context = request_context(req, identity, now)
+    if extra:
+        context.update(extra)
     await _add_existing_tags(ctx, req, context, resource, bucket or "", [*identity_policies, *([bucket_policy] if bucket_policy else [])])
     request = Request(
         action=action,
@@ -328,6 +424,7 @@ async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str,
         principal_arn=principal_arn(identity),
         account=ACCOUNT,
         context=context,
+        canonical_id=_canonical_id(identity.user) if identity is not None else None,
     )
     is_owner = identity is not None and row is not None and row["owner"] == identity.user
     allowed, reason = authorize_detail(
@@ -352,6 +449,13 @@ async def decide(ctx: ServerContext, req: S3Request, action: str, resource: str,
                 is_owner=is_owner,
             )
     return allowed, reason, row
+
+
+async def _restricts_public_policy(ctx: ServerContext, stored: str, bucket: str) -> bool:
+    from api.handlers.bucket_policy import is_public
+    from api.handlers.public_access_block import settings
+
+    return is_public(orjson.loads(stored)) and (await ctx.read(settings, bucket))["RestrictPublicBuckets"]
 
 
 async def _acl_allows(ctx: ServerContext, req: S3Request, identity: Identity | None, action: str, resource: str, bucket: str) -> bool:
@@ -379,6 +483,11 @@ async def _acl_allows(ctx: ServerContext, req: S3Request, identity: Identity | N
         acl = found["acl"]
         if acl is None and found["owner"]:
             acl = private_acl(canonical_id(found["owner"]), found["owner"])
+    if acl and any(g.get("type") == "Group" for g in acl.get("grants") or ()):
+        from api.handlers.public_access_block import settings, without_public_grants
+
+        if (await ctx.read(settings, bucket))["IgnorePublicAcls"]:
+            acl = without_public_grants(acl)
     return acl_allows(acl, principal_canonical_id=caller, authenticated=identity is not None, permission=permission)
 
 
@@ -390,15 +499,48 @@ async def authorize_request(req: S3Request, ctx: ServerContext, level: str, sub:
     if level == "service":
         if identity is None:
             raise S3Error("AccessDenied")
-        return  # ListBuckets filters per bucket
+        _allowed, reason, _row = await decide(ctx, req, action, "*", None)
+        if reason.startswith("explicit-deny") or reason == "session-policy":
+            raise S3Error("AccessDenied")
+        return  # otherwise ListBuckets filters per bucket
     bucket = req.bucket
     allowed, _reason, row = await decide(ctx, req, action, resource_of(req, level), bucket)
+    reading = level == "object" and sub == "" and req.method in ("GET", "HEAD") and row is not None
     if allowed:
+        if reading and await _missing_key(ctx, req) and not await _may_list_key(ctx, req):
+            # As S3: whether a key exists is only told to callers that may list it.
+            raise S3Error("AccessDenied")
         return
     creating = req.method == "PUT" and level == "bucket" and sub == ""
     if row is None and not creating:
         raise S3Error("NoSuchBucket", extra={"BucketName": bucket})
+    if reading and "versionId" not in req.query and await _missing_key(ctx, req) and await _may_list_key(ctx, req):
+        raise S3Error("NoSuchKey", extra={"Key": req.key})  # nothing to read, and it may know that
     raise S3Error("AccessDenied")
+
+
+def _key_exists(tx: Any, bucket: str, key: str) -> bool:
+    from projections.namespace_queries import latest_version
+
+    row = latest_version(tx, bucket, key)
+    return row is not None and not row["is_delete_marker"]
+
+
+async def _missing_key(ctx: ServerContext, req: S3Request) -> bool:
+    """Whether the addressed key has no current object (read with the credential when it was)."""
+    prefetched = req.prefetched_version
+    if prefetched is not None and prefetched[0] == req.query.get("versionId"):
+        kind, value = prefetched[1]
+        return kind == "error" and value.code == "NoSuchKey"
+    if "versionId" in req.query:
+        return False
+    return not await ctx.query(_key_exists, req.bucket, req.key)
+
+
+async def _may_list_key(ctx: ServerContext, req: S3Request) -> bool:
+    """s3:ListBucket on the bucket with s3:prefix = the key."""
+    allowed, _r, _row = await decide(ctx, req, "s3:ListBucket", f"arn:aws:s3:::{req.bucket}", req.bucket, extra={"s3:prefix": req.key})
+    return allowed
 
 
 async def authorize_admin(req: S3Request, ctx: ServerContext, action: str) -> None:

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 ENTITY_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 GROUP_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
-MAX_ACCESS_KEYS = 2  # AWS's AccessKeysPerUser quota
+MAX_ACCESS_KEYS = 2
+CANONICAL_ID = re.compile(r"[0-9a-f]{64}")  # AWS's AccessKeysPerUser quota
 
 
 class Call:
@@ -68,6 +69,18 @@ class Call:
             self.need("UserName", ENTITY_NAME)
         return name or self.identity.user
 
+    async def user_param(self) -> str:
+        """UserName, which may also be given as the user's canonical id (the id ACLs, owners
+        and S3 clients such as Ceph's s3-tests know a user by): the user's name either way."""
+        name = self.need("UserName", ENTITY_NAME)
+        if CANONICAL_ID.fullmatch(name) and await self.ctx.read(iam_queries.user, name) is None:
+            from api.handlers.buckets import canonical_id
+
+            for row in await self.ctx.read(iam_queries.list_users):
+                if canonical_id(row["name"]) == name:
+                    return str(row["name"])
+        return name
+
     async def authorize(self, resource: str) -> None:
         if self.identity.is_root:
             return
@@ -88,6 +101,32 @@ class Call:
 
 def arn(kind: str, name: str) -> str:
     return f"arn:aws:iam::{ACCOUNT}:{kind}/{name}"
+
+
+def role_arn(name: str) -> str:
+    """Roles are account-less ("arn:aws:iam:::role/<name>"), as MinIO's and Ceph's role ARNs;
+    AssumeRole takes this form and the one with the account id alike."""
+    return f"arn:aws:iam:::role/{name}"
+
+
+def _role_policy(text: str) -> dict[str, Any]:
+    """A role's permission policy. Ceph accepts (and its clients send) a wildcard Principal in
+    them; it names nobody beyond the role's sessions, so it is dropped before validation.
+    Any other Principal is still MalformedPolicyDocument."""
+    import orjson
+
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _parse(text, "identity")
+    statements = doc.get("Statement") if isinstance(doc, dict) else None
+    items = statements if isinstance(statements, list) else [statements]
+    changed = False
+    for st in items:
+        if isinstance(st, dict) and st.get("Principal") in ("*", {"AWS": "*"}):
+            del st["Principal"]
+            changed = True
+    return _parse(orjson.dumps(doc).decode() if changed else text, "identity")
 
 
 def encoded(document: Any) -> str:
@@ -271,7 +310,7 @@ async def delete_access_key(call: Call) -> Response:
 
 
 async def put_user_policy(call: Call) -> Response:
-    name = call.need("UserName", ENTITY_NAME)
+    name = await call.user_param()
     policy_name = call.need("PolicyName", POLICY_NAME)
     text = call.need("PolicyDocument")
     await call.authorize(arn("user", name))
@@ -289,7 +328,7 @@ async def _inline(call: Call, owner_kind: str, owner: str, policy_name: str) -> 
 
 
 async def get_user_policy(call: Call) -> Response:
-    name = call.need("UserName", ENTITY_NAME)
+    name = await call.user_param()
     policy_name = call.need("PolicyName", POLICY_NAME)
     await call.authorize(arn("user", name))
     await _user_row(call, name)
@@ -298,7 +337,7 @@ async def get_user_policy(call: Call) -> Response:
 
 
 async def list_user_policies(call: Call) -> Response:
-    name = call.need("UserName", ENTITY_NAME)
+    name = await call.user_param()
     await call.authorize(arn("user", name))
     await _user_row(call, name)
     names, tail = _page(call, await call.ctx.read(iam_queries.inline_policy_names, "user", name))
@@ -306,7 +345,7 @@ async def list_user_policies(call: Call) -> Response:
 
 
 async def delete_user_policy(call: Call) -> Response:
-    name = call.need("UserName", ENTITY_NAME)
+    name = await call.user_param()
     policy_name = call.need("PolicyName", POLICY_NAME)
     await call.authorize(arn("user", name))
     await _user_row(call, name)
@@ -321,7 +360,7 @@ def role_xml(row: dict[str, Any]) -> str:
     name = row["name"]
     return (
         leaf("Path", "/") + leaf("RoleName", name) + leaf("RoleId", entity_id("AROA", name))
-        + leaf("Arn", arn("role", name)) + leaf("CreateDate", iso8601(row["created_us"] / 1_000_000))
+        + leaf("Arn", role_arn(name)) + leaf("CreateDate", iso8601(row["created_us"] / 1_000_000))
         + leaf("AssumeRolePolicyDocument", encoded(row["trust_policy"]))
         + (leaf("Description", row["description"]) if row["description"] else "")
         + leaf("MaxSessionDuration", row["max_session_seconds"])
@@ -380,7 +419,7 @@ async def put_role_policy(call: Call) -> Response:
     policy_name = call.need("PolicyName", POLICY_NAME)
     text = call.need("PolicyDocument")
     await call.authorize(arn("role", name))
-    document = _parse(text, "identity")
+    document = _role_policy(text)
     await _role_row(call, name)
     await iam_service.put_role_policy(call.ctx, call.actor(), name, policy_name, document)
     return call.respond()

@@ -21,6 +21,7 @@ from api.handlers import (
     object_read,
     object_tagging,
     object_write,
+    public_access_block,
     tagging,
 )
 from api.identity import Identity, access_key_of
@@ -59,6 +60,9 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("PUT", "bucket", "policy"): bucket_policy.put_bucket_policy,
     ("DELETE", "bucket", "policy"): bucket_policy.delete_bucket_policy,
     ("GET", "bucket", "policyStatus"): bucket_policy.get_bucket_policy_status,
+    ("GET", "bucket", "publicAccessBlock"): public_access_block.get_public_access_block,
+    ("PUT", "bucket", "publicAccessBlock"): public_access_block.put_public_access_block,
+    ("DELETE", "bucket", "publicAccessBlock"): public_access_block.delete_public_access_block,
     ("GET", "bucket", "notification"): notification.get_bucket_notification,
     ("GET", "bucket", "events"): listen.listen,
     ("GET", "service", "events"): listen.listen,
@@ -81,7 +85,7 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("PUT", "object", "acl"): acl.put_object_acl,
 }
 for _sub in buckets.UNCONFIGURED:
-    ROUTES[("GET", "bucket", _sub)] = partial(buckets.get_unconfigured, sub=_sub)
+    ROUTES.setdefault(("GET", "bucket", _sub), partial(buckets.get_unconfigured, sub=_sub))
 for _sub in ("logging", "requestPayment", "accelerate"):
     ROUTES[("GET", "bucket", _sub)] = partial(buckets.get_simple_config, sub=_sub)
 
@@ -119,6 +123,10 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
             return await query_api(req, ctx, service)
     await authenticate_request(req, ctx)
     await authorize(req, ctx, level, sub)
+    if req.bucket and "x-amz-expected-bucket-owner" in req.headers:
+        await _check_expected_owner(req, ctx)
+    if req.method in ("PUT", "POST") and level != "service" and (sub in ("", "acl", "uploads")):
+        await public_access_block.refuse_public_acl(req, ctx)  # BlockPublicAcls binds root too
     handler = ROUTES.get((req.method, level, sub))
     if handler is None:
         if req.method in ("PUT", "POST", "DELETE") and sub:
@@ -141,7 +149,11 @@ async def authenticate_request(req: S3Request, ctx: ServerContext, *, service: s
             from api.authz import credential_and_bucket
 
             if req.key and req.method in ("GET", "HEAD") and select(req) == ("object", ""):
-                row, facts, req.prefetched_version = await ctx.query(_credential_bucket_version, claimed, req)
+                from api.authz import credential_bucket_version
+
+                row, facts, req.prefetched_version = await ctx.query(
+                    credential_bucket_version, claimed, req.bucket, req.key, req.query.get("versionId"), load_inline=req.method == "GET"
+                )
             else:
                 row, facts = await ctx.query(credential_and_bucket, claimed, req.bucket)
             req.bucket_facts = (req.bucket, facts)
@@ -157,14 +169,18 @@ async def authenticate_request(req: S3Request, ctx: ServerContext, *, service: s
     req.identity = identity if req.auth.access_key is not None else None
 
 
-def _credential_bucket_version(tx, claimed: str, req: S3Request):  # type: ignore[no-untyped-def]
-    """A plain user's GET/HEAD of an object: credential, bucket facts and the version in one
-    trip (the version is only returned once authorization allows it)."""
-    from api.authz import credential_and_bucket
-    from api.handlers.object_read import prefetch_version
+async def _check_expected_owner(req: S3Request, ctx: ServerContext) -> None:
+    """x-amz-expected-bucket-owner: AccessDenied unless it names the bucket's owner (by its
+    canonical id, or the account id)."""
+    from api.authz import ACCOUNT
+    from projections.namespace_queries import get_bucket
 
-    row, facts = credential_and_bucket(tx, claimed, req.bucket)
-    return row, facts, prefetch_version(tx, req)
+    row = await ctx.query(get_bucket, req.bucket)
+    if row is None:
+        return  # the handler answers NoSuchBucket
+    expected = req.headers["x-amz-expected-bucket-owner"].strip()
+    if expected not in (ACCOUNT, buckets.canonical_id(row["owner"])):
+        raise S3Error("AccessDenied")
 
 
 async def authorize(req: S3Request, ctx: ServerContext, level: str, sub: str) -> None:

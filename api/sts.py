@@ -41,7 +41,9 @@ VERSIONS = {"sts": "2011-06-15", "iam": "2010-05-08"}
 NAMESPACES = {"sts": STS_NS, "iam": IAM_NS}
 MAX_FORM_BYTES = 256 * 1024
 MAX_SESSION_POLICY_CHARS = 2048
-ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]{1,64})")
+# A role's ARN: account-less as CreateRole reports it (as MinIO's and Ceph's are), or with
+# the account id.
+ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}|):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]{1,64})")
 SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
 
 # How the S3 authentication errors read on the STS / IAM endpoints (AWS's codes there).
@@ -252,7 +254,7 @@ async def assume_role(req: S3Request, ctx: ServerContext, params: dict[str, str]
     high = 43200
     match = ROLE_ARN.fullmatch(role_arn)
     role = None
-    if match is not None and match.group(1) == ACCOUNT:
+    if match is not None and match.group(1) in (ACCOUNT, ""):
         role = await ctx.read(iam_queries.role, match.group(2))
     if role is not None:
         role_name = role["name"]
@@ -285,6 +287,8 @@ def _trusts(ctx: ServerContext, req: S3Request, identity: Identity, role: dict[s
         trust = ctx.policies.parsed("trust", role["trust_policy"])
     except DomainError:
         return False
+    from api.handlers.buckets import canonical_id
+
     request = Request(
         action="sts:AssumeRole",
         resource=role_arn,
@@ -292,6 +296,7 @@ def _trusts(ctx: ServerContext, req: S3Request, identity: Identity, role: dict[s
         principal_arn=caller_arn(identity, ctx.settings.root_user),
         account=ACCOUNT,
         context=request_context(req, identity, ctx.clock()),
+        canonical_id=canonical_id(identity.user),
     )
     return evaluate((trust,), request) is Decision.ALLOW
 

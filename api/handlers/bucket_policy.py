@@ -36,6 +36,11 @@ async def put_bucket_policy(req: S3Request, ctx: ServerContext) -> Response:
     except UnicodeDecodeError:
         raise S3Error("MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'") from None
     parse_policy(text, kind="bucket", bucket=req.bucket)  # DomainError(MalformedPolicy, ...) when invalid
+    if is_public(text):
+        from api.handlers.public_access_block import settings
+
+        if (await ctx.read(settings, req.bucket))["BlockPublicPolicy"]:
+            raise S3Error("AccessDenied")  # BlockPublicPolicy
     await update_bucket(req, ctx, lambda b, actor: b.set_configuration(subresource=POLICY, document=text, actor=actor))
     return empty(204)
 

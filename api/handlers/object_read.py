@@ -46,6 +46,12 @@ def resolve_version(tx: Tx, bucket: str, key: str, version_id: str | None, *, lo
         found = tx.one(_BY_ID_SQL, (key, version_id, bucket))
     else:
         found = tx.one(_LATEST_SQL, (key, bucket))
+    return finish_version(tx, found, bucket, key, version_id, load_inline=load_inline)
+
+
+def finish_version(tx: Tx, found: dict[str, Any] | None, bucket: str, key: str, version_id: str | None, *, load_inline: bool) -> dict[str, Any]:
+    """The checks and decoding after the version row was read (`found`: the bucket's
+    versioning as bucket_versioning and the version's columns, None when there is no bucket)."""
     if found is None:
         bucket_must_exist(tx, bucket)  # raises NoSuchBucket
         raise S3Error("NoSuchBucket", resource=f"/{bucket}", extra={"BucketName": bucket})
@@ -199,19 +205,6 @@ async def record_access(
         ]
 
     await ctx.commit(Change(build=build, check_reads_objects=False, build_is_pure=True))
-
-
-def prefetch_version(tx: Tx, req: S3Request) -> tuple[str | None, tuple[str, Any]] | None:
-    """For GET/HEAD of an object: the version row (with small objects' bytes), or the S3
-    error resolving it gives; None when it cannot be read in one go."""
-    version_id = req.query.get("versionId")
-    try:
-        row = resolve_version(tx, req.bucket, req.key, version_id, load_inline=req.method == "GET")
-    except S3Error as err:
-        return version_id, ("error", err)
-    except OSError:
-        return None
-    return version_id, ("row", row)
 
 
 def _serve_sync(req: S3Request, ctx: ServerContext, with_body: bool) -> tuple[Response, dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 
 from .actions import RESOURCELESS_SERVICES, service_of
 from .conditions import conditions_hold
@@ -71,7 +72,7 @@ class Request:
         setattr_(self, "match_resource", ANY_S3_RESOURCE if r in ("*", "") else r)
         # MinIO admin and KMS actions are not about a bucket: resource
         # elements are ignored for them
-        setattr_(self, "skips_resource", service_of(self.action) in RESOURCELESS_SERVICES)
+        setattr_(self, "skips_resource", _skips_resource(self.action))
         setattr_(self, "anonymous", self.principal is None and self.principal_arn is None)
         setattr_(self, "_identities", None)
 
@@ -87,19 +88,35 @@ class Request:
     def _compute_identities(self) -> frozenset[str]:
         if self.anonymous:
             return frozenset()
-        ids = {self.account, f"arn:aws:iam::{self.account}:root"}
-        if self.principal:
-            ids.add(self.principal)
-        arn = self.principal_arn
-        if arn:
-            ids.add(arn)
-            m = _USER_ARN.fullmatch(arn)
-            if m:
-                ids.add(m.group(2))
-            m = _ASSUMED_ROLE_ARN.fullmatch(arn)
-            if m:
-                ids.add(f"arn:aws:iam::{m.group(1)}:role/{m.group(2)}")
-        return frozenset(ids)
+        return _identities(self.account, self.principal, self.principal_arn, self.canonical_id)
+
+
+@lru_cache(maxsize=4096)
+def _skips_resource(action: str) -> bool:
+    return service_of(action) in RESOURCELESS_SERVICES
+
+
+@lru_cache(maxsize=4096)
+def _identities(account: str, principal: str | None, arn: str | None, canonical_id: str | None = None) -> frozenset[str]:
+    """The principal values naming a caller; the same few callers recur, so cached. A user is
+    also named by the account-less form of its ARN ("arn:aws:iam:::user/<name>", as MinIO and
+    Ceph write it) and, in either form, by its canonical id instead of its name."""
+    ids = {account, f"arn:aws:iam::{account}:root"}
+    if principal:
+        ids.add(principal)
+    if arn:
+        ids.add(arn)
+        m = _USER_ARN.fullmatch(arn)
+        if m:
+            ids.add(m.group(2))
+            ids.add(f"arn:aws:iam:::user/{m.group(2)}")
+            if canonical_id:
+                ids.add(f"arn:aws:iam:::user/{canonical_id}")
+                ids.add(f"arn:aws:iam::{account}:user/{canonical_id}")
+        m = _ASSUMED_ROLE_ARN.fullmatch(arn)
+        if m:
+            ids.add(f"arn:aws:iam::{m.group(1)}:role/{m.group(2)}")
+    return frozenset(ids)
 
 
 class Decision(Enum):

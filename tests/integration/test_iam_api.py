@@ -315,7 +315,7 @@ def test_explicit_deny_beats_allow_across_inline_policies(server, iam, user, mak
 def test_role_lifecycle(iam):
     role_name = name("role")
     created = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(TRUST_ANYONE), Description="test role", MaxSessionDuration=7200)["Role"]
-    assert created["Arn"] == f"arn:aws:iam::000000000000:role/{role_name}"
+    assert created["Arn"] == f"arn:aws:iam:::role/{role_name}"
     assert created["RoleId"].startswith("AROA")
     assert created["AssumeRolePolicyDocument"] == TRUST_ANYONE
     assert created["MaxSessionDuration"] == 7200 and created["Description"] == "test role"
