@@ -131,11 +131,12 @@ class NotificationFollower:
         another process is stepping)."""
         store = self.app.store
         touched: set[str] = set()
-        with store.datastore.transaction(commit=False) as cursor:
-            # Most polls find nothing new: find that out without taking SQLite's writer lock.
-            tx = Tx(cursor, store.dialect)
-            if _tracking(tx) >= int(tx.scalar(store.head_sql()) or 0):
-                return 0
+        if not isinstance(store, PostgresChronicleRecorder):
+            with store.datastore.transaction(commit=False) as cursor:
+                # Most polls find nothing new: find that out without taking SQLite's writer lock.
+                tx = Tx(cursor, store.dialect)
+                if _tracking(tx) >= int(tx.scalar(store.head_sql()) or 0):
+                    return 0
         with store.datastore.transaction(commit=True) as cursor:
             tx = Tx(cursor, store.dialect)
             if isinstance(store, PostgresChronicleRecorder) and not tx.scalar(

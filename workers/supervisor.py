@@ -13,10 +13,15 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from projections.eventstore import ChronicleApplication
+from projections.eventstore import (
+    ChronicleApplication,
+    PostgresChronicleRecorder,
+    pg_connect_kwargs,
+)
 from projections.notify_follower import NotificationFollower
 from workers.checkpoints import CheckpointStore
 from workers.delivery import BACKOFF_MAX, TargetWorker
@@ -56,6 +61,7 @@ class DeliverySupervisor:
         self._appended = threading.Event()
         self._stopping = False
         self._main: list[asyncio.Task[None]] = []
+        self._threads: list[threading.Thread] = []
 
     # -- wake-ups (called from other threads) ---------------------------------------------
 
@@ -77,7 +83,13 @@ class DeliverySupervisor:
         self._loop = asyncio.get_running_loop()
         await self._reconcile()
         if self.follow:
-            self._main.append(asyncio.create_task(self._follow(), name="notify-follower"))
+            # Its own thread, not the event loop's: a follower step is blocking database
+            # work, and the API shares this loop.
+            self._threads.append(threading.Thread(target=self._follow, name="notify-follower", daemon=True))
+            if isinstance(self.app.store, PostgresChronicleRecorder):
+                self._threads.append(threading.Thread(target=self._listen, name="notify-listen", daemon=True))
+            for thread in self._threads:
+                thread.start()
         self._main.append(asyncio.create_task(self._watch_config(), name="notify-config"))
 
     async def stop(self) -> None:
@@ -90,18 +102,41 @@ class DeliverySupervisor:
         tasks = list(self._tasks.values()) + self._main
         if tasks:
             await asyncio.wait(tasks, timeout=10)
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join, 10)
 
-    async def _follow(self) -> None:
+    def _follow(self) -> None:
         while not self._stopping:
             try:
-                n = await asyncio.to_thread(self.follower.step)
+                n = self.follower.step()
             except Exception:  # noqa: BLE001 - the database may be restarting: try again
                 log.exception("notification follower step failed")
                 n = 0
-                await asyncio.sleep(1.0)
+                time.sleep(1.0)
             if n == 0 and not self._stopping:
-                await asyncio.to_thread(self._appended.wait, FOLLOWER_POLL)
+                self._appended.wait(FOLLOWER_POLL)
                 self._appended.clear()
+
+    def _listen(self) -> None:
+        """Appends by other processes wake the follower through the event store's NOTIFY
+        (eventsourcing notifies its channel on every append). LISTEN connections do not
+        survive a database restart: reconnect, and meanwhile the follower polls."""
+        import psycopg
+        from psycopg import sql
+
+        store = self.app.store
+        channel = getattr(store, "channel_name", "")
+        while not self._stopping and channel:
+            try:
+                with psycopg.connect(**pg_connect_kwargs(self.app), autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    while not self._stopping:
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self._appended.set()
+            except Exception as e:  # noqa: BLE001
+                if not self._stopping:
+                    log.warning("listening for appends failed (polling meanwhile): %s", e)
+                    time.sleep(1.0)
 
     async def _watch_config(self) -> None:
         seen = self.generation()
