@@ -217,12 +217,12 @@ def _existing_tags(tx: Any, bucket: str, key: str, version_id: str | None) -> di
     return dict(row["tags"] or {}) if row is not None and not row["is_delete_marker"] else {}
 
 
-async def _add_existing_tags(ctx: ServerContext, req: S3Request, context: dict[str, Any], resource: str, bucket: str, policies: list[Policy]) -> None:
+async def _add_existing_tags(ctx: ServerContext, version_id: str | None, context: dict[str, Any], resource: str, bucket: str, policies: list[Policy]) -> None:
     """s3:ExistingObjectTag/<key>: the addressed object's tags, read only when a policy asks."""
     prefix = f"arn:aws:s3:::{bucket}/"
     if not resource.startswith(prefix) or not any(_mentions_existing_tags(p.text) for p in policies):
         return
-    tags = await ctx.read(_existing_tags, bucket, resource[len(prefix):], req.query.get("versionId"))
+    tags = await ctx.read(_existing_tags, bucket, resource[len(prefix):], version_id)
     for k, v in tags.items():
         context[f"s3:existingobjecttag/{k.lower()}"] = v
 
@@ -381,12 +381,26 @@ def credential_bucket_version(tx: Any, access_key: str, bucket: str, key: str, v
     return cred, facts, (version_id, ("row", version))
 
 
+_REQUEST_VERSION: Any = object()  # decide(): the object version is the request's ?versionId
+
+
 async def decide(
-    ctx: ServerContext, req: S3Request, action: str, resource: str, bucket: str | None, *, extra: dict[str, str] | None = None
+    ctx: ServerContext,
+    req: S3Request,
+    action: str,
+    resource: str,
+    bucket: str | None,
+    *,
+    extra: dict[str, str] | None = None,
+    version_id: str | None = _REQUEST_VERSION,
 ) -> tuple[bool, str, dict[str, Any] | None]:
     """(allowed, reason, bucket row) for the request's identity; `extra`: condition keys that
-    replace the request's own (e.g. s3:prefix when asking whether a key may be listed)."""
+    replace the request's own (e.g. s3:prefix when asking whether a key may be listed);
+    `version_id`: the object version whose tags and ACL count (a copy's source), when it is
+    not the request's own ?versionId."""
     identity: Identity | None = req.identity
+    if version_id is _REQUEST_VERSION:
+        version_id = req.query.get("versionId")
     row: dict[str, Any] | None = None
     bucket_doc = None
     if bucket:
@@ -416,7 +430,7 @@ async def decide(
     context = request_context(req, identity, now)
     if extra:
         context.update(extra)
-    await _add_existing_tags(ctx, req, context, resource, bucket or "", [*identity_policies, *([bucket_policy] if bucket_policy else [])])
+    await _add_existing_tags(ctx, version_id, context, resource, bucket or "", [*identity_policies, *([bucket_policy] if bucket_policy else [])])
     request = Request(
         action=action,
         resource=resource,
@@ -438,7 +452,7 @@ async def decide(
     )
     if not allowed and reason == "implicit-deny" and row is not None:
         # Only when nothing else allowed it: the ACLs are read for this case alone.
-        if await _acl_allows(ctx, req, identity, action, resource, bucket or ""):
+        if await _acl_allows(ctx, version_id, identity, action, resource, bucket or ""):
             allowed, reason = authorize_detail(
                 identity_policies=identity_policies,
                 bucket_policy=bucket_policy,
@@ -458,7 +472,7 @@ async def _restricts_public_policy(ctx: ServerContext, stored: str, bucket: str)
     return is_public(orjson.loads(stored)) and (await ctx.read(settings, bucket))["RestrictPublicBuckets"]
 
 
-async def _acl_allows(ctx: ServerContext, req: S3Request, identity: Identity | None, action: str, resource: str, bucket: str) -> bool:
+async def _acl_allows(ctx: ServerContext, version_id: str | None, identity: Identity | None, action: str, resource: str, bucket: str) -> bool:
     """Whether the bucket's ACL (bucket-level permissions) or the addressed object version's
     ACL (object-level ones) grants the caller what `action` needs. Anonymous callers are
     AllUsers; authenticated ones AuthenticatedUsers too."""
@@ -477,7 +491,7 @@ async def _acl_allows(ctx: ServerContext, req: S3Request, identity: Identity | N
         prefix = f"arn:aws:s3:::{bucket}/"
         if not resource.startswith(prefix):
             return False
-        found = await ctx.read(object_acl, bucket, resource[len(prefix):], req.query.get("versionId"))
+        found = await ctx.read(object_acl, bucket, resource[len(prefix):], version_id)
         if found is None or found["is_delete_marker"]:
             return False
         acl = found["acl"]
@@ -516,6 +530,21 @@ async def authorize_request(req: S3Request, ctx: ServerContext, level: str, sub:
         raise S3Error("NoSuchBucket", extra={"BucketName": bucket})
     if reading and "versionId" not in req.query and await _missing_key(ctx, req) and await _may_list_key(ctx, req):
         raise S3Error("NoSuchKey", extra={"Key": req.key})  # nothing to read, and it may know that
+    raise S3Error("AccessDenied")
+
+
+async def authorize_copy_source(req: S3Request, ctx: ServerContext, bucket: str, key: str, version_id: str | None) -> None:
+    """CopyObject and UploadPartCopy read their source: the caller needs s3:GetObject (or
+    s3:GetObjectVersion) on it, by the same policies and ACLs as a GET of it would."""
+    identity: Identity | None = req.identity
+    if identity is not None and identity.is_root:
+        return
+    action = "s3:GetObjectVersion" if version_id is not None else "s3:GetObject"
+    allowed, _reason, row = await decide(ctx, req, action, f"arn:aws:s3:::{bucket}/{key}", bucket, version_id=version_id)
+    if allowed:
+        return
+    if row is None:
+        raise S3Error("NoSuchBucket", extra={"BucketName": bucket})
     raise S3Error("AccessDenied")
 
 

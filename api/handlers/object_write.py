@@ -12,6 +12,7 @@ from api.body import DecodedBody
 from api.checksums import header_name
 from api.context import ServerContext
 from api.errors import S3Error
+from api.authz import authorize_copy_source
 from api.handlers.acl import object_write_acl
 from api.handlers.common import (
     bucket_must_exist,
@@ -190,6 +191,7 @@ def check_copy_conditions(req: S3Request, row: dict[str, Any]) -> None:
 
 async def load_copy_source(req: S3Request, ctx: ServerContext) -> dict[str, Any]:
     src_bucket, src_key, src_version = parse_copy_source(req.headers["x-amz-copy-source"])
+    await authorize_copy_source(req, ctx, src_bucket, src_key, src_version)
     row = await ctx.read(resolve_version, src_bucket, src_key, src_version, load_inline=False)
     if row["is_delete_marker"]:
         if src_version is not None:
