@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from api.authz import authorize_copy_source
 from api.body import DecodedBody
 from api.checksums import header_name
 from api.context import ServerContext
 from api.errors import S3Error
-from api.authz import authorize_copy_source
 from api.handlers.acl import object_write_acl
 from api.handlers.common import (
     bucket_must_exist,
