@@ -11,7 +11,13 @@ from tests.integration.test_sts import client, error, make_user
 
 CREATE_OWN = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": ["s3:CreateBucket", "s3:ListAllMyBuckets"], "Resource": ["arn:aws:s3:::*"]}],
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:CreateBucket", "s3:ListAllMyBuckets"],
+            "Resource": ["arn:aws:s3:::*"],
+        }
+    ],
 }
 
 
@@ -24,7 +30,14 @@ def source(server, make_bucket):
         root.put_object(Bucket=bucket, Key=key, Body=key.encode())
     policy = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/public/*"}],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/public/*",
+            }
+        ],
     }
     root.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
     return bucket
@@ -43,11 +56,15 @@ def test_copy_object_needs_read_access_to_the_source(source, user_s3):
     s3.copy_object(Bucket=own, Key="copy", CopySource={"Bucket": source, "Key": "public/foo"})
     assert s3.get_object(Bucket=own, Key="copy")["Body"].read() == b"public/foo"
     with pytest.raises(Exception) as exc:
-        s3.copy_object(Bucket=own, Key="stolen", CopySource={"Bucket": source, "Key": "private/foo"})
+        s3.copy_object(
+            Bucket=own, Key="stolen", CopySource={"Bucket": source, "Key": "private/foo"}
+        )
     assert error(exc) == ("AccessDenied", 403)
     # a key the user may not read is denied whether it exists or not (nothing is told)
     with pytest.raises(Exception) as exc:
-        s3.copy_object(Bucket=own, Key="stolen", CopySource={"Bucket": source, "Key": "private/none"})
+        s3.copy_object(
+            Bucket=own, Key="stolen", CopySource={"Bucket": source, "Key": "private/none"}
+        )
     assert error(exc) == ("AccessDenied", 403)
     with pytest.raises(Exception) as exc:
         s3.head_object(Bucket=own, Key="stolen")
@@ -57,7 +74,13 @@ def test_copy_object_needs_read_access_to_the_source(source, user_s3):
 def test_upload_part_copy_needs_read_access_to_the_source(source, user_s3):
     s3, own = user_s3
     upload = s3.create_multipart_upload(Bucket=own, Key="mp")["UploadId"]
-    part = s3.upload_part_copy(Bucket=own, Key="mp", PartNumber=1, UploadId=upload, CopySource={"Bucket": source, "Key": "public/foo"})
+    part = s3.upload_part_copy(
+        Bucket=own,
+        Key="mp",
+        PartNumber=1,
+        UploadId=upload,
+        CopySource={"Bucket": source, "Key": "public/foo"},
+    )
     s3.complete_multipart_upload(
         Bucket=own, Key="mp", UploadId=upload,
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["CopyPartResult"]["ETag"]}]},
@@ -65,7 +88,13 @@ def test_upload_part_copy_needs_read_access_to_the_source(source, user_s3):
     assert s3.get_object(Bucket=own, Key="mp")["Body"].read() == b"public/foo"
     upload = s3.create_multipart_upload(Bucket=own, Key="mp2")["UploadId"]
     with pytest.raises(Exception) as exc:
-        s3.upload_part_copy(Bucket=own, Key="mp2", PartNumber=1, UploadId=upload, CopySource={"Bucket": source, "Key": "private/foo"})
+        s3.upload_part_copy(
+            Bucket=own,
+            Key="mp2",
+            PartNumber=1,
+            UploadId=upload,
+            CopySource={"Bucket": source, "Key": "private/foo"},
+        )
     assert error(exc) == ("AccessDenied", 403)
     assert s3.list_parts(Bucket=own, Key="mp2", UploadId=upload).get("Parts", []) == []
     s3.abort_multipart_upload(Bucket=own, Key="mp2", UploadId=upload)
