@@ -64,6 +64,8 @@ ACTIONS: dict[tuple[str, str, str], str] = {
     ("PUT", "bucket", "publicAccessBlock"): "s3:PutBucketPublicAccessBlock",
     ("DELETE", "bucket", "publicAccessBlock"): "s3:PutBucketPublicAccessBlock",
     ("GET", "bucket", "ownershipControls"): "s3:GetBucketOwnershipControls",
+    ("PUT", "bucket", "ownershipControls"): "s3:PutBucketOwnershipControls",
+    ("DELETE", "bucket", "ownershipControls"): "s3:PutBucketOwnershipControls",
     ("GET", "bucket", "requestPayment"): "s3:GetBucketRequestPayment",
     ("GET", "bucket", "accelerate"): "s3:GetAccelerateConfiguration",
     ("POST", "bucket", ""): "s3:PutObject",
@@ -483,6 +485,10 @@ async def _acl_allows(ctx: ServerContext, version_id: str | None, identity: Iden
     needed = acl_permission(action)
     if needed is None:
         return False
+    from api.handlers.ownership_controls import ENFORCED, ownership
+
+    if await ctx.read(ownership, bucket) == ENFORCED:
+        return False  # ACLs are disabled: they grant nothing
     level, permission = needed
     caller = canonical_id(identity.user) if identity is not None else None
     if level == "bucket":

@@ -71,6 +71,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "NoSuchPublicAccessBlockConfiguration": (404, "The public access block configuration was not found."),
     "NoSuchObjectLockConfiguration": (404, "The specified object does not have an ObjectLock configuration."),
     "ObjectLockConfigurationNotFoundError": (404, "Object Lock configuration does not exist for this bucket."),
+    "AccessControlListNotSupported": (400, "The bucket does not allow ACLs"),
+    "InvalidBucketAclWithObjectOwnership": (400, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"),
     "OwnershipControlsNotFoundError": (404, "The bucket ownership controls were not found."),
     "ReplicationConfigurationNotFoundError": (404, "The replication configuration was not found."),
     "ServerSideEncryptionConfigurationNotFoundError": (404, "The server side encryption configuration was not found."),

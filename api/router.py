@@ -21,6 +21,7 @@ from api.handlers import (
     object_read,
     object_tagging,
     object_write,
+    ownership_controls,
     public_access_block,
     tagging,
 )
@@ -63,6 +64,9 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("GET", "bucket", "publicAccessBlock"): public_access_block.get_public_access_block,
     ("PUT", "bucket", "publicAccessBlock"): public_access_block.put_public_access_block,
     ("DELETE", "bucket", "publicAccessBlock"): public_access_block.delete_public_access_block,
+    ("GET", "bucket", "ownershipControls"): ownership_controls.get_ownership_controls,
+    ("PUT", "bucket", "ownershipControls"): ownership_controls.put_ownership_controls,
+    ("DELETE", "bucket", "ownershipControls"): ownership_controls.delete_ownership_controls,
     ("GET", "bucket", "notification"): notification.get_bucket_notification,
     ("GET", "bucket", "events"): listen.listen,
     ("GET", "service", "events"): listen.listen,

@@ -16,6 +16,7 @@ from api.context import ServerContext
 from api.errors import S3Error
 from api.handlers.buckets import canonical_id, update_bucket
 from api.handlers.common import bucket_must_exist
+from api.handlers.ownership_controls import ENFORCED, PREFERRED, ownership
 from api.request import S3Request
 from api.response import Response, empty, xml
 from domain.acl import (
@@ -89,12 +90,20 @@ async def object_write_acl(req: S3Request, ctx: ServerContext, canned: str | Non
     (nothing extra is read then). Anonymous writers' objects belong to the bucket owner."""
     if canned is None and "x-amz-acl" not in req.headers and not has_grant_headers(req.headers):
         return None
-    owner = req.principal
-    bucket_owner = None
-    if not owner:
-        bucket_owner = (await ctx.read(bucket_must_exist, req.bucket))["owner"]
-        owner = bucket_owner
+    # Object ownership decides whose the object is when an ACL is asked for (only then is it read).
+    row, mode = await ctx.read(_bucket_and_ownership, req.bucket)
+    bucket_owner = row["owner"]
+    wanted = canned if canned is not None else req.headers.get("x-amz-acl")
+    if wanted == "bucket-owner-full-control" and not has_grant_headers(req.headers) and mode in (ENFORCED, PREFERRED):
+        return private_acl(canonical_id(bucket_owner), bucket_owner)  # the bucket owner's object
+    if mode == ENFORCED:
+        raise S3Error("AccessControlListNotSupported")
+    owner = req.principal or bucket_owner
     return await acl_from_request(req, ctx, owner=owner, bucket_owner=bucket_owner, canned=canned)
+
+
+def _bucket_and_ownership(tx: Any, bucket: str) -> tuple[JSON, str | None]:
+    return bucket_must_exist(tx, bucket), ownership(tx, bucket)
 
 
 async def _acl_from_body_or_headers(req: S3Request, ctx: ServerContext, owner: str, bucket_owner: str) -> JSON:
@@ -123,7 +132,9 @@ async def get_bucket_acl(req: S3Request, ctx: ServerContext) -> Response:
 
 
 async def put_bucket_acl(req: S3Request, ctx: ServerContext) -> Response:
-    row = await ctx.read(bucket_must_exist, req.bucket)
+    row, mode = await ctx.read(_bucket_and_ownership, req.bucket)
+    if mode == ENFORCED:
+        raise S3Error("AccessControlListNotSupported")
     owner = row["owner"]
     acl = await _acl_from_body_or_headers(req, ctx, owner, owner)
     await update_bucket(req, ctx, lambda b, actor: b.set_configuration(subresource="acl", document=acl, actor=actor))
@@ -144,33 +155,39 @@ def _vid(row: Mapping[str, Any]) -> dict[str, str]:
     return {}
 
 
-async def _object(req: S3Request, ctx: ServerContext) -> tuple[JSON, JSON, str]:
-    """(version row, its ACL, bucket owner) of the addressed object version."""
+async def _object(req: S3Request, ctx: ServerContext) -> tuple[JSON, JSON, str, str | None]:
+    """(version row, its ACL, bucket owner, the bucket's object ownership) of the addressed
+    object version. Under BucketOwnerEnforced the bucket owner owns it, whatever was stored."""
     from api.handlers.object_read import delete_marker_error, resolve_version
 
     version_id = req.query.get("versionId")
 
-    def read(tx: Any) -> tuple[JSON, JSON | None, str]:
+    def read(tx: Any) -> tuple[JSON, JSON | None, str, str | None]:
         row = resolve_version(tx, req.bucket, req.key, version_id, load_inline=False)
         found = object_acl(tx, req.bucket, req.key, row["version_id"])
-        return row, (found or {}).get("acl"), bucket_must_exist(tx, req.bucket)["owner"]
+        bucket_row, mode = _bucket_and_ownership(tx, req.bucket)
+        return row, (found or {}).get("acl"), bucket_row["owner"], mode
 
-    row, acl, bucket_owner = await ctx.read(read)
+    row, acl, bucket_owner, mode = await ctx.read(read)
     if row["is_delete_marker"]:
         raise delete_marker_error(row, version_id is not None)
-    if acl is None:
+    if mode == ENFORCED:
+        acl = private_acl(canonical_id(bucket_owner), bucket_owner)
+    elif acl is None:
         owner = _owner_of(row["owner"], bucket_owner)
         acl = private_acl(canonical_id(owner), owner)
-    return row, acl, bucket_owner
+    return row, acl, bucket_owner, mode
 
 
 async def get_object_acl(req: S3Request, ctx: ServerContext) -> Response:
-    row, acl, _bucket_owner = await _object(req, ctx)
+    row, acl, _bucket_owner, _mode = await _object(req, ctx)
     return xml(acl_xml(acl), headers=_vid(row))
 
 
 async def put_object_acl(req: S3Request, ctx: ServerContext) -> Response:
-    row, current, bucket_owner = await _object(req, ctx)
+    row, current, bucket_owner, mode = await _object(req, ctx)
+    if mode == ENFORCED:
+        raise S3Error("AccessControlListNotSupported")
     owner = (current.get("owner") or {}).get("name") or _owner_of(row["owner"], bucket_owner)
     acl = await _acl_from_body_or_headers(req, ctx, owner, bucket_owner)
     actor = req.actor()

@@ -88,6 +88,18 @@ async def create_bucket(req: S3Request, ctx: ServerContext) -> Response:
     acl = await create_bucket_acl(req, ctx, owner)
     if acl is not None:
         settings["acl"] = acl
+    object_ownership = req.header("x-amz-object-ownership")
+    if object_ownership is not None:
+        from api.handlers.ownership_controls import (
+            ENFORCED,
+            SUBRESOURCE,
+            acl_is_owner_only,
+            check_mode,
+        )
+
+        settings[SUBRESOURCE] = {"ObjectOwnership": check_mode(object_ownership)}
+        if object_ownership == ENFORCED and not acl_is_owner_only(acl):
+            raise S3Error("InvalidBucketAclWithObjectOwnership")
 
     def build() -> list[Bucket]:
         try:

@@ -368,11 +368,16 @@ async def list_upload_parts(req: S3Request, ctx: ServerContext) -> Response:
         raise S3Error("InvalidArgument", "Argument max-parts must be an integer between 0 and 2147483647")
     marker, max_parts = int(marker_raw), min(int(max_raw), 1000)
 
-    def query(tx: Tx) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        upload = _open_upload(tx, req.bucket, req.key, upload_id)
-        return upload, list_parts(tx, upload_id, marker=marker, max_parts=max_parts + 1)
+    def query(tx: Tx) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+        from api.handlers.ownership_controls import ENFORCED, ownership
 
-    upload, rows = await ctx.read(query)
+        upload = _open_upload(tx, req.bucket, req.key, upload_id)
+        owner = upload["owner"]
+        if ownership(tx, req.bucket) == ENFORCED:
+            owner = bucket_must_exist(tx, req.bucket)["owner"]  # ACLs off: the bucket owner's
+        return upload, list_parts(tx, upload_id, marker=marker, max_parts=max_parts + 1), owner
+
+    upload, rows, owner = await ctx.read(query)
     truncated = len(rows) > max_parts
     rows = rows[:max_parts]
     x = X().open("ListPartsResult", xmlns=True).leaf("Bucket", req.bucket).leaf("Key", req.key).leaf("UploadId", upload_id)
@@ -381,7 +386,7 @@ async def list_upload_parts(req: S3Request, ctx: ServerContext) -> Response:
         x.leaf("NextPartNumberMarker", rows[-1]["part_number"])
     x.leaf("MaxParts", max_parts).leaf("IsTruncated", truncated)
     x.open("Initiator").leaf("ID", canonical_id(upload["owner"])).leaf("DisplayName", upload["owner"]).close("Initiator")
-    owner_xml(x, upload["owner"])
+    owner_xml(x, owner)
     x.leaf("StorageClass", "STANDARD")
     if upload["checksum_algorithm"]:
         x.leaf("ChecksumAlgorithm", upload["checksum_algorithm"]).leaf("ChecksumType", upload["checksum_type"])
