@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -122,7 +123,10 @@ class ServerContext:
             if isinstance(targets, TargetRegistry):
                 self.notify._registry = targets
         self.delivery: Any = None  # the notification delivery supervisor, when this process runs one
-        self.committer = GroupCommitter(store)
+        postgres = store.store.dialect.name == "postgres"
+        # Two committers on PostgreSQL overlap one batch's commit with the next one's send.
+        threads = int(os.environ.get("CHRONICLE_COMMIT_THREADS", "2")) if postgres else 1
+        self.committer = GroupCommitter(store, threads=max(1, threads))
         from api.notify_subscriptions import Subscriptions
 
         self.subscriptions = Subscriptions(self)

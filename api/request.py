@@ -74,7 +74,8 @@ class S3Request:
         received = 0
         while True:
             try:
-                message = await asyncio.wait_for(self.receive(), BODY_TIMEOUT)
+                async with asyncio.timeout(BODY_TIMEOUT):  # cheaper than wait_for: no task
+                    message = await self.receive()
             except TimeoutError as exc:
                 raise S3Error("RequestTimeout") from exc
             if message["type"] == "http.disconnect":

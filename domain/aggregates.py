@@ -14,6 +14,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor
+from domain.ids import random_uuid
 
 JSON = dict[str, Any]
 
@@ -69,6 +70,10 @@ class ObjectVersion(Aggregate):
     shows it as "null" when the bucket was not versioning at that log position."""
 
     TOPIC = "chronicle.ObjectVersion"
+
+    @staticmethod
+    def create_id(**_: Any) -> UUID:
+        return random_uuid()
 
     @event("Created", topic="chronicle.ObjectVersion.Created")
     def __init__(

@@ -10,7 +10,6 @@ instead of copying bytes: {"segments": [{"id": ..., "offset": 0, "size": n, "db"
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import anyio
 
+from domain.ids import random_uuid
 from projections.tx import Tx
 
 READ_CHUNK = 1024 * 1024
@@ -25,7 +25,7 @@ WRITE_BATCH = 1024 * 1024
 
 
 def new_blob_id() -> str:
-    return uuid.uuid4().hex
+    return random_uuid().hex
 
 
 @dataclass

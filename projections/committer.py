@@ -23,14 +23,47 @@ MAX_BATCH = 256
 MAX_CONFLICT_RETRIES = 8
 
 
+class _LoopFuture:
+    """The committer's side of an asyncio future: resolves it on its event loop (lighter
+    than wrapping a concurrent.futures.Future per request)."""
+
+    __slots__ = ("loop", "future")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Change]) -> None:
+        self.loop = loop
+        self.future = future
+
+    def set_result(self, result: Change) -> None:
+        self.loop.call_soon_threadsafe(_resolve, self.future, result, None)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self.loop.call_soon_threadsafe(_resolve, self.future, None, exc)
+
+
+def _resolve(future: asyncio.Future[Change], result: Change | None, exc: BaseException | None) -> None:
+    if future.done():  # the request was cancelled (client went away)
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)  # type: ignore[arg-type]
+
+
 class GroupCommitter:
-    def __init__(self, app: ChronicleApplication) -> None:
+    """threads > 1 (PostgreSQL): while one batch waits for its commit, the next is already
+    built, sent and queued behind the store's table lock, which PostgreSQL hands over the
+    moment the previous batch commits (log order stays the commit order)."""
+
+    def __init__(self, app: ChronicleApplication, threads: int = 1) -> None:
         self.app = app
         # Called (in the committer thread) after each committed batch: wakes followers.
         self.on_commit: list[Callable[[], None]] = []
         self._queue: queue.SimpleQueue[tuple[Change, Future[Change], int] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"group-commit-{i}", daemon=True) for i in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, change: Change) -> Future[Change]:
         future: Future[Change] = Future()
@@ -42,15 +75,19 @@ class GroupCommitter:
         if change.build_is_pure:
             change.events = [e for a in change.build() for e in a.collect_events()]
             change.prebuilt = True
-        result = await asyncio.wrap_future(self.submit(change))
-        return result
+        loop = asyncio.get_running_loop()
+        outcome: asyncio.Future[Change] = loop.create_future()
+        self._queue.put((change, _LoopFuture(loop, outcome), 0))  # type: ignore[arg-type]
+        return await outcome
 
     def commit_sync(self, change: Change) -> Change:
         return self.submit(change).result()
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=10)
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=10)
 
     def _run(self) -> None:
         while True:

@@ -7,20 +7,31 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.pq import TransactionStatus
 
 from domain.errors import DomainError
+from projections.fast_append import (
+    ASSERT_BUCKETS_SQL,
+    BLOBS_SQL,
+    AppendBatch,
+    append_sql,
+    is_plain_put,
+)
 from projections.inline import InlineProjections
 from projections.namespace import NULL_VERSION, bulk_null_versions, is_null_version_put
 from projections.sql import Dialect, PostgresDialect
@@ -48,6 +59,9 @@ class Change:
     # off the committer's serial path.
     build_is_pure: bool = False
     prebuilt: bool = False
+    # Set when check asks nothing but that this bucket exists: on PostgreSQL a batch of such
+    # PUTs may be appended in one round trip, the bucket verified in SQL under the lock.
+    requires_bucket: str | None = None
 
     def reset(self) -> None:
         self.results.clear()
@@ -126,6 +140,16 @@ class _InlineProjecting:
 class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
     dialect = PostgresDialect()
     slow_batches = 0  # batches that fell back to change-by-change (should stay rare)
+    one_trip_batches = 0  # batches of plain PUTs appended in one round trip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # bucket -> its versioning status as last read under the lock: a hint only.
+        self.versioning_hint: dict[str, str] = {}
+        # One careful batch at a time: changes of one aggregate that a batch deferred must
+        # not race each other from two committer threads (one-round-trip batches hold only
+        # new aggregates and may overlap anything).
+        self._careful = threading.Lock()
 
     def _insert_one(self, tx: Tx, stored: Any) -> int:
         tx.cursor.execute(self._insert_sql, (stored.originator_id, stored.originator_version, stored.topic, stored.state))
@@ -165,6 +189,60 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
         return f'SELECT MAX(notification_id) AS head FROM "{schema}"."{self.events_table_name}"'
 
     def commit_changes(self, changes: Sequence[Change]) -> None:
+        plain = [c for c in changes if is_plain_put(c) and self.versioning_hint.get(c.requires_bucket) == ""]
+        if plain and self._append_plain_puts(plain):
+            done = {id(c) for c in plain}
+            changes = [c for c in changes if id(c) not in done]
+        elif plain:
+            for change in plain:
+                change.reset()
+                self.versioning_hint.pop(change.requires_bucket, None)
+        if changes:
+            with self._careful:
+                self._commit_careful(changes)
+
+    def _append_plain_puts(self, changes: Sequence[Change]) -> bool:
+        """One round trip for a batch of plain PUTs (see projections.fast_append). False when
+        the batch was not appended (a bucket is missing or versioned): nothing was written."""
+        batch = AppendBatch(changes, self.mapper)
+        with self.datastore.get_connection() as conn:
+            try:
+                with conn.pipeline() as pipeline:
+                    cursor = conn.cursor()
+                    cursor.execute("BEGIN")
+                    self._lock_table(cursor)
+                    cursor.execute(ASSERT_BUCKETS_SQL, (len(batch.buckets), batch.buckets))
+                    appended = conn.cursor()
+                    appended.execute(self._append_sql, batch.append_params)
+                    if batch.blob_params:
+                        cursor.execute(BLOBS_SQL, batch.blob_params)
+                    self._notify_channel(cursor)
+                    cursor.execute("COMMIT")
+                    pipeline.sync()
+                    rows = appended.fetchall()
+            except psycopg.Error:
+                log.debug("one-round-trip append failed; taking the careful path", exc_info=True)
+                if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                    conn.execute("ROLLBACK")
+                return False
+        batch.finish(rows)
+        self.one_trip_batches += 1
+        return True
+
+    @cached_property
+    def _append_sql(self) -> str:
+        schema = self.datastore.schema or "public"
+        return append_sql(f'"{schema}"."{self.events_table_name}"')
+
+    def _remember_versioning(self, tx: Tx) -> None:
+        for key, row in tx.cache.items():
+            if isinstance(key, tuple) and key[0] == "bucket":
+                if row is None:
+                    self.versioning_hint.pop(key[1], None)
+                else:
+                    self.versioning_hint[key[1]] = row["versioning"]
+
+    def _commit_careful(self, changes: Sequence[Change]) -> None:
         try:
             self._commit_pipelined(changes)
         except Exception:  # noqa: BLE001 - retry the batch the careful way, change by change
@@ -209,6 +287,9 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
                 if pending:
                     self._flush(tx, pending)
                 self._notify_channel(cursor)
+            # Committed: the bucket rows read under the lock tell which buckets' plain PUTs
+            # may take the one-round-trip path next time (it verifies that itself).
+            self._remember_versioning(tx)
 
     def _flush(self, tx: Tx, pending: list[Change]) -> None:
         assert self.mapper is not None

@@ -134,6 +134,7 @@ async def commit_version(
             blobs=staged.db_rows(),
             check_reads_objects=has_write_conditions(req),
             build_is_pure=True,
+            requires_bucket=None if has_write_conditions(req) else bucket,
         )
         committed = await ctx.commit(change)
     except BaseException:
