@@ -14,8 +14,9 @@ from api.context import ServerContext
 from api.errors import S3Error
 from api.metrics import METRICS_PATHS, metrics
 from api.request import S3Request, parse_query, split_path
-from api.response import Response
+from api.response import FileBody, Response
 from api.router import route
+from api.zerocopy import ClientGone, zero_copy_sender
 from domain.errors import DomainError
 
 log = logging.getLogger("chronicle.api")
@@ -161,6 +162,9 @@ class ChronicleASGI:
         if response.length is not None and "content-length" not in response.headers:
             hdrs.append((b"content-length", str(response.length).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": hdrs})
+        if isinstance(body, FileBody):
+            await self._send_files(body, send)
+            return
         try:
             async for chunk in body:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -170,6 +174,41 @@ class ChronicleASGI:
                 if aclose is not None:
                     await aclose()
         await send({"type": "http.response.body", "body": b""})
+
+    async def _send_files(self, body: FileBody, send: Any) -> None:
+        sender = zero_copy_sender(send)
+        if sender is not None:
+            try:
+                await sender(body.spans, self.ctx.readers)
+            except BlockingIOError:
+                pass  # the head is still queued: stream the ordinary way
+            except ClientGone:
+                return  # the connection is closed; nothing more to send
+            else:
+                await send({"type": "http.response.body", "body": b""})
+                return
+        for path, offset, count in body.spans:
+            while count > 0:
+                n = min(count, STREAM_SPAN)
+                chunk = await self.ctx.run_sync(_pread, path, offset, n)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                offset += n
+                count -= n
+        await send({"type": "http.response.body", "body": b""})
+
+
+STREAM_SPAN = 2 * 1024 * 1024
+
+
+def _pread(path: Any, offset: int, count: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.pread(fd, count, offset)
+    finally:
+        os.close(fd)
+    if len(data) != count:
+        raise OSError(f"blob {path} is shorter than recorded")
+    return data
 
 
 def error_response(err: S3Error, req: S3Request) -> Response:

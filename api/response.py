@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 XML_TYPE = "application/xml"
+
+
+@dataclass
+class FileBody:
+    """A body read from blob files: sent with sendfile where the connection allows."""
+
+    spans: list[tuple[Path, int, int]]  # file, offset, count
 
 
 @dataclass
 class Response:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | AsyncIterator[bytes] = b""
+    body: bytes | AsyncIterator[bytes] | FileBody = b""
     length: int | None = None  # Content-Length for streamed bodies
 
 

@@ -158,6 +158,18 @@ class BlobStore:
             parts.append(data)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def file_spans(
+        self, segments: list[dict[str, Any]], start: int, length: int
+    ) -> list[tuple[Path, int, int]] | None:
+        """(file, offset, count) covering the range, or None when part of it lives in the
+        database."""
+        spans = []
+        for seg, offset, take in _plan(segments, start, length):
+            if seg.get("db"):
+                return None
+            spans.append((self.path_of(seg["id"]), offset, take))
+        return spans
+
     def read_range(
         self, segments: list[dict[str, Any]], start: int, length: int, load_db: Callable[[str], bytes]
     ) -> Iterator[bytes]:

@@ -6,14 +6,12 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
-
 from api.checksums import header_name
 from api.context import ServerContext
 from api.errors import S3Error
 from api.handlers.common import bucket_must_exist, etag_matches, object_headers, parse_http_date
 from api.request import S3Request
-from api.response import Response
+from api.response import FileBody, Response
 from projections.blobstore import load_db_blob
 from projections.namespace_queries import VERSION_COLUMNS, decode_version
 from projections.tx import Tx
@@ -161,6 +159,8 @@ async def head_object(req: S3Request, ctx: ServerContext) -> Response:
 # objects up to FIRST_SPAN need no other. Larger ones continue in STREAM_SPAN pieces.
 FIRST_SPAN = 4 * 1024 * 1024
 STREAM_SPAN = 2 * 1024 * 1024
+# From this size on, bodies held in files are sent with sendfile (api.zerocopy).
+SENDFILE_MIN = 256 * 1024
 
 
 async def _serve(req: S3Request, ctx: ServerContext, *, with_body: bool) -> Response:
@@ -272,6 +272,10 @@ def _serve_row(req: S3Request, ctx: ServerContext, row: dict[str, Any], with_bod
         return Response(status, headers, b"")
     inline: dict[str, bytes] = row.get("_inline") or {}
     segments = row["blob"].get("segments", [])
+    if length >= SENDFILE_MIN:
+        spans = ctx.blobs.file_spans(segments, start, length)
+        if spans is not None:
+            return Response(status, headers, FileBody(spans), length=length)
     first = ctx.blobs.read_span(segments, start, min(length, FIRST_SPAN), inline.__getitem__)
     if len(first) == length:
         return Response(status, headers, first)
@@ -286,7 +290,7 @@ async def stream_rest(
     pos, left = start + len(first), length - len(first)
     while left > 0:
         n = min(left, STREAM_SPAN)
-        chunk = await anyio.to_thread.run_sync(ctx.blobs.read_span, segments, pos, n, inline.__getitem__)
+        chunk = await ctx.run_sync(ctx.blobs.read_span, segments, pos, n, inline.__getitem__)
         yield chunk
         pos += n
         left -= n

@@ -1,0 +1,83 @@
+"""Large GET bodies sent from the blob files with sendfile(2): the bytes go from the page
+cache to the socket without passing through Python (no pread copy, no transport buffer).
+
+uvicorn offers no zero-copy extension, so this reaches the connection behind the ASGI
+`send` callable (uvicorn's RequestResponseCycle: its transport and its Content-Length
+bookkeeping). Whenever that is not possible — TLS, another server, bytes still queued in
+the transport — the caller streams the body the ordinary way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+from collections.abc import Callable
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+# A client that stops reading for this long loses the connection, as a stalled body would.
+SEND_TIMEOUT = float(os.environ.get("CHRONICLE_BODY_TIMEOUT", "20"))
+
+Span = tuple[Path, int, int]  # file, offset, byte count
+
+
+class ClientGone(Exception):
+    """The connection broke (or stalled) mid-body: it has been closed."""
+
+
+def zero_copy_sender(send: Any) -> Callable[[list[Span], Executor], Any] | None:
+    """An async `sender(spans, executor)` writing the spans to the connection after the
+    response head, or None when this connection cannot take sendfile."""
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None or not hasattr(cycle, "expected_content_length"):
+        return None
+    if transport.get_extra_info("sslcontext") is not None or transport.is_closing():
+        return None
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return None
+    fd = sock.fileno()
+    if fd < 0:
+        return None
+
+    async def sender(spans: list[Span], executor: Executor) -> None:
+        if transport.get_write_buffer_size():
+            raise BlockingIOError("response head still queued")  # caller falls back
+        loop = asyncio.get_running_loop()
+        # While the worker thread writes, nothing else writes to this connection: uvicorn
+        # sends only what this response's coroutine hands it, and that coroutine waits here.
+        try:
+            sent = await loop.run_in_executor(executor, _send_spans, fd, spans)
+        except OSError as exc:
+            transport.abort()
+            raise ClientGone(str(exc)) from exc
+        cycle.expected_content_length -= sent
+
+    return sender
+
+
+def _send_spans(fd: int, spans: list[Span]) -> int:
+    total = 0
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    for path, offset, count in spans:
+        src = os.open(path, os.O_RDONLY)
+        try:
+            while count > 0:
+                try:
+                    n = os.sendfile(fd, src, offset, count)
+                except BlockingIOError:
+                    if not poller.poll(SEND_TIMEOUT * 1000):
+                        raise TimeoutError("client stopped reading") from None
+                    continue
+                if n == 0:
+                    raise OSError(f"blob {path.name} is shorter than recorded")
+                offset += n
+                count -= n
+                total += n
+        finally:
+            os.close(src)
+    return total
