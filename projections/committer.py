@@ -72,7 +72,10 @@ class GroupCommitter:
 
     async def commit(self, change: Change) -> Change:
         """Append the change; raises its precondition error if it had one."""
-        if change.build_is_pure:
+        if change.new_events is not None:
+            change.events = change.new_events()
+            change.prebuilt = True
+        elif change.build_is_pure:
             change.events = [e for a in change.build() for e in a.collect_events()]
             change.prebuilt = True
         loop = asyncio.get_running_loop()

@@ -30,6 +30,7 @@ from api.request import S3Request
 from api.response import Response, empty, xml
 from api.xml import X, children, parse, text
 from domain.aggregates import DeleteMarker, ObjectVersion
+from domain.created import created_event
 from projections.blobstore import StagedBlob
 from projections.eventstore import Change
 from projections.namespace_queries import live_object, newest_object_version, version_by_id
@@ -120,16 +121,15 @@ async def commit_version(
         checksum_doc: dict[str, Any] = dict(checksums)
         if checksums:
             checksum_doc["type"] = "FULL_OBJECT"
-        actor = req.actor()
         bucket = req.bucket
+        fields: dict[str, Any] = dict(
+            bucket=bucket, key=key, size=staged.size, etag=etag, content_type=content_type,
+            headers=headers, metadata=meta, blob=staged.descriptor(), checksum=checksum_doc,
+            tags=tags, parts=[], operation=_operation(req), actor=req.actor(), acl=acl,
+        )  # fmt: skip
         change = Change(
-            build=lambda: [
-                ObjectVersion(
-                    bucket=bucket, key=key, size=staged.size, etag=etag, content_type=content_type,
-                    headers=headers, metadata=meta, blob=staged.descriptor(), checksum=checksum_doc,
-                    tags=tags, parts=[], operation=_operation(req), actor=actor, acl=acl,
-                )
-            ],
+            build=lambda: [ObjectVersion(**fields)],
+            new_events=lambda: [created_event(ObjectVersion, **fields)],
             check=write_preconditions(req, bucket, key),
             blobs=staged.db_rows(),
             check_reads_objects=has_write_conditions(req),
