@@ -17,7 +17,7 @@ from typing import Any
 
 import anyio
 
-from domain.ids import random_uuid
+from domain.ids import random_hex
 from projections.tx import Tx
 
 READ_CHUNK = 1024 * 1024
@@ -25,7 +25,7 @@ WRITE_BATCH = 1024 * 1024
 
 
 def new_blob_id() -> str:
-    return random_uuid().hex
+    return random_hex()
 
 
 @dataclass
