@@ -224,8 +224,12 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
                     pipeline.sync()
                     rows = appended.fetchall()
             except psycopg.Error:
+                if conn.broken or conn.closed:
+                    # The connection went away: whether the COMMIT landed is unknown, so the
+                    # batch fails as a whole rather than being appended a second time.
+                    raise
                 log.debug("one-round-trip append failed; taking the careful path", exc_info=True)
-                if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                if conn.info.transaction_status != TransactionStatus.IDLE:
                     conn.execute("ROLLBACK")
                 return False
         batch.finish(rows)
