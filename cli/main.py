@@ -166,9 +166,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         gc_task = asyncio.create_task(_periodic_gc(ctx, gc_task_interval))
         targets_task = asyncio.create_task(_follow_targets(ctx))
         load_configs, generation = log_configs(store, ctx.sealer.unseal)
-        # One delivery supervisor per node: forked workers' appends reach it by polling,
-        # and its follower and target loops are single-active anyway (advisory locks), so
-        # more would only contend for them.
+        # One delivery supervisor per node: forked workers' appends wake it through the event
+        # store's NOTIFY, and its follower and target loops are single-active anyway (advisory
+        # locks), so more would only contend for them.
         runs_delivery = not args.no_delivery and not _is_worker_child()
         delivery = None if not runs_delivery else await start_delivery(
             store, committer=ctx.committer, load_configs=load_configs, generation=generation
