@@ -412,7 +412,14 @@ def live(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {}
     try:
         sysm.start_services(targets)
-        sysm.serve(targets, delivery=True)
+        if args.separate_worker:
+            # The production layout: the API node appends, a `chronicle worker` delivers
+            # (woken by the event store's NOTIFY), each with a core of its own.
+            sysm.serve(targets, delivery=False)
+            sysm.worker(targets)
+        else:
+            sysm.serve(targets, delivery=True)
+        result["layout"] = "serve + chronicle worker" if args.separate_worker else "delivery inside serve"
         # The max rate, with delivery running (it is part of the server's work).
         bucket = f"max-{sysm.tag}"
         sysm.s3_setup(bucket, targets)
@@ -579,6 +586,11 @@ def main() -> int:
         "--events", type=int, default=0, help="catch-up events (default 20,000; --quick 5,000)"
     )
     parser.add_argument("--targets", default="redis,postgres,mysql,amqp,webhook")
+    parser.add_argument(
+        "--separate-worker",
+        action="store_true",
+        help="live: deliver from a `chronicle worker` process instead of inside serve",
+    )
     parser.add_argument("--out", default="/tmp/chronicle-bench/notify.json")
     args = parser.parse_args()
     args.events = args.events or (5000 if args.quick else 20000)
