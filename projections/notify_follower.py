@@ -14,6 +14,7 @@ to another key encoding rewrites the key when it delivers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -137,27 +138,41 @@ class NotificationFollower:
                 tx = Tx(cursor, store.dialect)
                 if _tracking(tx) >= int(tx.scalar(store.head_sql()) or 0):
                     return 0
+        pg = isinstance(store, PostgresChronicleRecorder)
         with store.datastore.transaction(commit=True) as cursor:
             tx = Tx(cursor, store.dialect)
-            if isinstance(store, PostgresChronicleRecorder) and not tx.scalar(
-                "SELECT pg_try_advisory_xact_lock(?)", (_FOLLOWER_LOCK,)
-            ):
-                return 0
-            start = _tracking(tx)
+            if pg:
+                # One round trip: the step lock, the position and whether any rules exist.
+                head = tx.one(
+                    "SELECT pg_try_advisory_xact_lock(?) AS got, "
+                    "(SELECT position FROM notify_tracking WHERE name = ?) AS position, "
+                    f"EXISTS ({_ANY_RULES}) AS any_rules",
+                    (_FOLLOWER_LOCK, FOLLOWER_NAME),
+                ) or {}
+                if not head.get("got"):
+                    return 0
+                start, any_rules = int(head.get("position") or 0), bool(head.get("any_rules"))
+            else:
+                start, any_rules = _tracking(tx), _any_rules(tx)
             rows = tx.all(store.events_page_sql(), (start + 1, self.page))
             if not rows:
                 return 0
             last = int(rows[-1]["notification_id"])
-            if not _any_rules(tx) and not any(r["topic"] == _CONFIG_TOPIC for r in rows):
+            if not any_rules and not any(r["topic"] == _CONFIG_TOPIC for r in rows):
                 # No bucket has rules, and none gets any in this page: only bucket events
                 # (versioning history) matter. Most deployments, most of the time.
                 rows = [r for r in rows if r["topic"].startswith("chronicle.Bucket.")]
             events = [(int(r["notification_id"]), self.app.decode_row(r)) for r in rows]
-            touched = self._apply(tx, events)
-            tx.execute("DELETE FROM notify_tracking WHERE name = ?", (FOLLOWER_NAME,))
-            tx.execute(
-                "INSERT INTO notify_tracking (name, position) VALUES (?, ?)", (FOLLOWER_NAME, last)
-            )
+            access, namespace, buckets = self._match(tx, events)
+            # The writes need no answers: on PostgreSQL they go out in one pipeline.
+            with cursor.connection.pipeline() if pg else contextlib.nullcontext():
+                _write(tx, access, namespace, buckets)
+                tx.execute(
+                    "INSERT INTO notify_tracking (name, position) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                    (FOLLOWER_NAME, last),
+                )
+            touched = {a[0] for a in access}
         if touched and self.on_records is not None:
             self.on_records(touched)
         return len(rows)
@@ -172,7 +187,9 @@ class NotificationFollower:
 
     # -- one page ------------------------------------------------------------------------
 
-    def _apply(self, tx: Tx, events: list[tuple[int, Any]]) -> set[str]:
+    def _match(
+        self, tx: Tx, events: list[tuple[int, Any]]
+    ) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str, str], tuple[int, str | None]], _BucketStates]:
         firsts = first_events(self.app, tx, (e.originator_id for _, e in events if type(e) in FIRST_EVENT_OF))
         buckets = _BucketStates(tx)
         access: list[tuple[Any, ...]] = []
@@ -225,24 +242,24 @@ class NotificationFollower:
                     position,
                     None if removed else record,
                 )
-        if access:
-            _insert_many(
-                tx,
-                "notify_access_view",
-                (
-                    "target",
-                    "position",
-                    "event_name",
-                    "bucket",
-                    "object_key",
-                    "event_time",
-                    "record",
-                ),
-                access,
-            )
-        _write_namespace(tx, namespace)
-        buckets.save()
-        return {a[0] for a in access}
+        return access, namespace, buckets
+
+
+def _write(
+    tx: Tx,
+    access: list[tuple[Any, ...]],
+    namespace: dict[tuple[str, str, str], tuple[int, str | None]],
+    buckets: _BucketStates,
+) -> None:
+    if access:
+        _insert_many(
+            tx,
+            "notify_access_view",
+            ("target", "position", "event_name", "bucket", "object_key", "event_time", "record"),
+            access,
+        )
+    _write_namespace(tx, namespace)
+    buckets.save()
 
 
 def record_time(notice: Notice) -> str:
@@ -252,10 +269,12 @@ def record_time(notice: Notice) -> str:
 _CONFIG_TOPIC = "chronicle.Bucket.ConfigurationSet"
 
 
+# Whether any bucket has notification rules (states are stored as {"config":...,...}).
+_ANY_RULES = """SELECT 1 FROM notify_rules WHERE config NOT LIKE '{"config":null%'"""
+
+
 def _any_rules(tx: Tx) -> bool:
-    """Whether any bucket has notification rules (states are stored as
-    ``{"config":...,"versioning":...}``)."""
-    return tx.one("""SELECT bucket FROM notify_rules WHERE config NOT LIKE '{"config":null%' LIMIT 1""") is not None
+    return tx.one(_ANY_RULES + " LIMIT 1") is not None
 
 
 def _tracking(tx: Tx) -> int:
