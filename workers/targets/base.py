@@ -9,10 +9,11 @@ checkpoint, so delivery is at-least-once and in log order.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
+
+from domain.notifications import dumps_go
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,36 +57,10 @@ def arn(target_id: str, target_type: str, region: str = "") -> str:
 
 # -- payloads ------------------------------------------------------------------------
 
-_GO_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\b": "\\b",  # Go >= 1.22
-    "\f": "\\f",  # Go >= 1.22
-    "<": "\\u003c",
-    ">": "\\u003e",
-    "&": "\\u0026",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
-_GO_NEEDS_ESCAPE = re.compile('["\\\\<>&\u2028\u2029\x00-\x1f\ud800-\udfff]')
-
-
-def _go_escape_char(m: re.Match[str]) -> str:
-    c = m.group(0)
-    esc = _GO_ESCAPES.get(c)
-    if esc is not None:
-        return esc
-    if "\ud800" <= c <= "\udfff":  # lone surrogate: Go writes invalid UTF-8 as U+FFFD
-        return "\ufffd"
-    return f"\\u{ord(c):04x}"
-
 
 def go_json_string(s: str) -> bytes:
     """``s`` as Go's encoding/json writes a string (HTML-safe escaping, raw UTF-8)."""
-    return b'"' + _GO_NEEDS_ESCAPE.sub(_go_escape_char, s).encode("utf-8") + b'"'
+    return dumps_go(s)
 
 
 def records_body(record: bytes) -> bytes:
