@@ -29,7 +29,6 @@ from projections.eventstore import ChronicleApplication, PostgresChronicleRecord
 from projections.notify_events import (
     FIRST_EVENT_OF,
     NOTIFICATION_SUBRESOURCE,
-    Notice,
     VersioningHistory,
     notice_of,
 )
@@ -223,7 +222,7 @@ class NotificationFollower:
             if not arns:
                 continue
             record = notice.record_bytes(region=self.region).decode()
-            event_time = record_time(notice)
+            event_time = format_event_time(notice.event_time)
             for arn in arns:
                 name = target_name(arn)
                 access.append(
@@ -261,9 +260,6 @@ def _write(
     _write_namespace(tx, namespace)
     buckets.save()
 
-
-def record_time(notice: Notice) -> str:
-    return format_event_time(notice.event_time)
 
 
 _CONFIG_TOPIC = "chronicle.Bucket.ConfigurationSet"

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-
-from domain.notifications import NotificationConfig, RulesMap, expand, rules_map
+from domain.notifications import NotificationConfig, RulesMap, expand, format_event_time, rules_map
 from projections.eventstore import ChronicleApplication
-from projections.notify_events import Notice
-from projections.notify_follower import record_time, target_name
+from projections.namespace_queries import bucket_config
+from projections.notify_events import NOTIFICATION_SUBRESOURCE, Notice
+from projections.notify_follower import target_name
 from projections.notify_reader import log_head, read_notices
 from projections.tx import Tx
 from workers.checkpoints import PendingRecord
@@ -102,10 +101,8 @@ class _CurrentRules:
 
     def of(self, bucket: str) -> RulesMap:
         if bucket not in self.cache:
-            doc = self.tx.scalar(
-                "SELECT document FROM ns_bucket_configs WHERE bucket = ? AND name = 'notification'", (bucket,)
-            )
-            self.cache[bucket] = rules_map(NotificationConfig.from_dict(orjson.loads(doc))) if doc else RulesMap()
+            doc = bucket_config(self.tx, bucket, NOTIFICATION_SUBRESOURCE)
+            self.cache[bucket] = rules_map(NotificationConfig.from_dict(doc)) if doc else RulesMap()
         return self.cache[bucket]
 
 
@@ -125,7 +122,7 @@ def _current(
 
 def _pending(n: Notice, region: str) -> PendingRecord:
     record = n.record_bytes(region=region).decode()
-    return PendingRecord(n.position, n.event_name, n.bucket, n.key, record_time(n), record)
+    return PendingRecord(n.position, n.event_name, n.bucket, n.key, format_event_time(n.event_time), record)
 
 
 def pages(

@@ -5,10 +5,10 @@ what /minio/v2/metrics/cluster exports."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from api.response import Response
+from domain.notifications import parse_event_time
 from projections.notify_queries import target_states
 
 if TYPE_CHECKING:
@@ -29,8 +29,7 @@ async def delivery_states(ctx: ServerContext) -> list[dict[str, Any]]:
         oldest = state["oldest_pending"]
         lag_seconds = 0.0
         if oldest:
-            t = datetime.strptime(oldest, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-            lag_seconds = max(0.0, now - t.timestamp())
+            lag_seconds = max(0.0, now - parse_event_time(oldest).timestamp())
         failing = state["last_error_us"] > state["last_delivery_us"]
         out.append(
             {
