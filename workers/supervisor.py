@@ -30,6 +30,7 @@ from workers.targets import TargetConfig, make_target, to_kvs
 log = logging.getLogger("chronicle.delivery")
 
 FOLLOWER_POLL = 0.05  # seconds: how often the follower looks for appends of other processes
+LISTENING_POLL = 1.0  # the same while NOTIFY wakes it (PostgreSQL): polling is only the fallback
 CONFIG_POLL = 1.0
 
 
@@ -62,6 +63,7 @@ class DeliverySupervisor:
         self._stopping = False
         self._main: list[asyncio.Task[None]] = []
         self._threads: list[threading.Thread] = []
+        self._listening = False  # NOTIFY wakes the follower: poll rarely
 
     # -- wake-ups (called from other threads) ---------------------------------------------
 
@@ -107,6 +109,9 @@ class DeliverySupervisor:
 
     def _follow(self) -> None:
         while not self._stopping:
+            # Cleared before the step, not after the wait: a wake-up that arrives while
+            # the step runs is not lost (with NOTIFY the next poll may be a second away).
+            self._appended.clear()
             try:
                 n = self.follower.step()
             except Exception:  # noqa: BLE001 - the database may be restarting: try again
@@ -114,8 +119,7 @@ class DeliverySupervisor:
                 n = 0
                 time.sleep(1.0)
             if n == 0 and not self._stopping:
-                self._appended.wait(FOLLOWER_POLL)
-                self._appended.clear()
+                self._appended.wait(LISTENING_POLL if self._listening else FOLLOWER_POLL)
 
     def _listen(self) -> None:
         """Appends by other processes wake the follower through the event store's NOTIFY
@@ -130,10 +134,13 @@ class DeliverySupervisor:
             try:
                 with psycopg.connect(**pg_connect_kwargs(self.app), autocommit=True, connect_timeout=5) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    self._listening = True
                     while not self._stopping:
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self._appended.set()
             except Exception as e:  # noqa: BLE001
+                self._listening = False
+                self._appended.set()  # look now: appends may have gone unnoticed
                 if not self._stopping:
                     log.warning("listening for appends failed (polling meanwhile): %s", e)
                     time.sleep(1.0)
