@@ -529,6 +529,18 @@ class Commands:
             raise AdminCLIError(_config_failure(err, target)) from None
         self.emit({"target": target, "removed": True}, f"Removed {target}.")
 
+    def config_help(self, subsystem: str, key: str) -> None:
+        try:
+            doc = self.c.call("GET", "help-config-kv", {"subSys": subsystem, "key": key})
+        except ServerError as err:
+            raise AdminCLIError(friendly(err)) from None
+        rows = [
+            [k["key"], k["type"], "" if k["optional"] else "required", k["description"]]
+            for k in doc.get("keysHelp", [])
+        ]
+        title = f"{doc['subSys']}: {doc['description']}" if doc.get("subSys") else "Sub-systems:"
+        self.emit(doc, title + "\n" + table(rows, ["KEY", "TYPE", "", "DESCRIPTION"]))
+
     # -- server -----------------------------------------------------------------------------
 
     def info(self) -> None:
@@ -741,6 +753,9 @@ def add_admin_parser(sub: Any) -> None:
     p = leaf(config, "get", "config_get", "show targets' settings (secrets are never shown)")
     p.add_argument("target", nargs="?", default="", metavar="TARGET", help="notify_redis:1, notify_redis, or nothing for all")
     leaf(config, "del", "config_del", "remove a target").add_argument("target", metavar="TARGET")
+    p = leaf(config, "help", "config_help", "the keys a target type takes, with what they mean")
+    p.add_argument("subsystem", nargs="?", default="", metavar="SUBSYS", help="notify_redis, notify_postgres, ... (nothing lists them)")
+    p.add_argument("key", nargs="?", default="", metavar="KEY", help="one key only")
 
     leaf(areas, "info", "info", "server information (with the notification target ARNs)")
     __import__("cli.anonymous", fromlist=["register"]).register(areas)  # anonymous set|get (cli/anonymous.py)
@@ -818,6 +833,8 @@ def _dispatch(cmds: Commands, action: str, a: argparse.Namespace) -> None:
         cmds.config_get(a.target)
     elif action == "config_del":
         cmds.config_del(a.target)
+    elif action == "config_help":
+        cmds.config_help(a.subsystem, a.key)
     elif action == "info":
         cmds.info()
     else:  # pragma: no cover - the parser only produces the actions above

@@ -374,6 +374,22 @@ ENDPOINTS: dict[str, Endpoint] = {
         ),
         request_shape="config KV text",
     ),
+    "help-config-kv": _ep(
+        "help-config-kv",
+        "GET",
+        ("subSys", "key"),
+        encrypted_request=False,
+        encrypted_response=False,
+        description=(
+            "madmin Help as plain JSON {subSys, description, multipleTargets, keysHelp: "
+            "[{key, description, optional, type, multipleTargets}]} for subSys=notify_redis "
+            "(key= narrows it to one key); an empty subSys lists the sub-systems. mc calls it "
+            "for 'mc admin config set ALIAS notify_redis' without keys."
+        ),
+        optional_query=("envVars",),
+        clients=("mc",),
+        core=False,
+    ),
     # ---- server -----------------------------------------------------------------------------
     "info": _ep(
         "info",

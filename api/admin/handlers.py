@@ -818,6 +818,20 @@ async def del_config_kv(call: AdminCall) -> Response:
     return Response(200, {"content-type": JSON_TYPE, "x-minio-config-applied": "true"}, b"")
 
 
+async def help_config_kv(call: AdminCall) -> Response:
+    """madmin Help (plain JSON, as MinIO answers it): what ``mc admin config set ALIAS
+    notify_redis`` prints when given no keys."""
+    await call.allow("admin:ConfigUpdate")
+    from workers.targets.config_help import all_help, subsystem_help
+
+    subsystem = call.q("subSys")
+    try:
+        doc = subsystem_help(subsystem, call.q("key")) if subsystem else all_help()
+    except ValueError as err:  # ConfigError: unknown sub-system or key
+        raise AdminError("XMinioConfigError", str(err), 400) from None
+    return Response(200, {"content-type": JSON_TYPE}, _dumps(doc))
+
+
 # ---- server -------------------------------------------------------------------------------
 
 
@@ -883,5 +897,6 @@ HANDLERS: dict[str, Callable[[AdminCall], Awaitable[Response]]] = {
     "set-config-kv": set_config_kv,
     "get-config-kv": get_config_kv,
     "del-config-kv": del_config_kv,
+    "help-config-kv": help_config_kv,
     "info": server_info,
 }

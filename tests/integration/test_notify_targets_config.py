@@ -443,3 +443,45 @@ def test_a_target_set_at_run_time_receives_events(nserver):
         assert entry[0]["Event"][0]["s3"]["object"]["key"] == "hello.txt"
     finally:
         r.delete(list_key)
+
+
+def test_help_lists_each_targets_keys(nserver):
+    """help-config-kv (what mc prints for `mc admin config set ALIAS notify_redis`) and
+    `chronicle admin config help`: every key a target takes, which are required, what they
+    mean; an unknown sub-system or key is a config error, and plain users are refused."""
+    from cli.admin import AdminClient, ServerError
+
+    client = AdminClient(nserver.endpoint, nserver.access_key, nserver.secret_key)
+    redis = client.call("GET", "help-config-kv", {"subSys": "notify_redis", "key": ""})
+    assert redis["subSys"] == "notify_redis" and redis["multipleTargets"] is True
+    keys = {k["key"]: k for k in redis["keysHelp"]}
+    assert {"enable", "address", "key", "format", "password", "user", "key_encoding"} <= set(keys)
+    assert keys["address"]["optional"] is False and keys["password"]["optional"] is True
+    assert keys["enable"]["type"] == "on|off" and "6379" in keys["address"]["description"]
+    # Every key the help names is one set-config-kv accepts.
+    for sub in ("notify_postgres", "notify_mysql", "notify_amqp", "notify_webhook"):
+        doc = client.call("GET", "help-config-kv", {"subSys": sub, "key": ""})
+        assert all(k["description"] for k in doc["keysHelp"]), sub
+    one = client.call("GET", "help-config-kv", {"subSys": "notify_webhook", "key": "auth_token"})
+    assert [k["key"] for k in one["keysHelp"]] == ["auth_token"]
+    listing = client.call("GET", "help-config-kv", {"subSys": "", "key": ""})
+    assert [k["key"] for k in listing["keysHelp"]] == [
+        "notify_redis", "notify_postgres", "notify_mysql", "notify_amqp", "notify_webhook",
+    ]
+    for query in ({"subSys": "notify_kafkaesque", "key": ""}, {"subSys": "notify_redis", "key": "nope"}):
+        with pytest.raises(ServerError) as info:
+            client.call("GET", "help-config-kv", query)
+        assert info.value.status == 400 and info.value.code == "XMinioConfigError"
+
+    user, secret = "plainh-" + uuid.uuid4().hex[:6], "plain-secret-1"
+    admin_client(nserver).user_add(user, secret)
+    with pytest.raises(ServerError) as info:
+        AdminClient(nserver.endpoint, user, secret).call(
+            "GET", "help-config-kv", {"subSys": "notify_redis", "key": ""}
+        )
+    assert info.value.status == 403
+
+    text = run_cli(nserver, "config", "help", "notify_amqp").stdout
+    assert "notify_amqp:" in text and "delivery_mode" in text and "required" in text
+    as_json = json.loads(run_cli(nserver, "--json", "config", "help", "notify_mysql", "dsn_string").stdout)
+    assert [k["key"] for k in as_json["keysHelp"]] == ["dsn_string"]

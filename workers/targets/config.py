@@ -305,14 +305,14 @@ def config_class(subsystem: str) -> type[TargetConfig]:
     return cls
 
 
-def _public_fields(cls: type[TargetConfig]) -> list[dataclasses.Field]:
+def public_fields(cls: type[TargetConfig]) -> list[dataclasses.Field]:
     fields = [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
     # MinIO's keys in MinIO's order; Chronicle's own (key_encoding) after them.
     return sorted(fields, key=lambda f: f.name == "key_encoding")
 
 
 def valid_keys(subsystem: str) -> list[str]:
-    return [f.name for f in _public_fields(config_class(subsystem))]
+    return [f.name for f in public_fields(config_class(subsystem))]
 
 
 def secret_keys(subsystem: str) -> list[str]:
@@ -370,7 +370,7 @@ def split_host_port(address: str, default_port: int, *, what: str) -> tuple[str,
 def parse_config(subsystem: str, kvs: Mapping[str, str]) -> TargetConfig:
     """MinIO ``key=value`` settings for one target → a validated config."""
     cls = config_class(subsystem)
-    fields = {f.name: f for f in _public_fields(cls)}
+    fields = {f.name: f for f in public_fields(cls)}
     values: dict[str, Any] = {}
     for raw_key, raw_value in kvs.items():
         key = raw_key.strip().lower()
@@ -402,13 +402,13 @@ def _to_str(value: Any) -> str:
 
 def to_kvs(cfg: TargetConfig) -> dict[str, str]:
     """The config as MinIO ``key=value`` strings (secrets included)."""
-    return {f.name: _to_str(getattr(cfg, f.name)) for f in _public_fields(type(cfg))}
+    return {f.name: _to_str(getattr(cfg, f.name)) for f in public_fields(type(cfg))}
 
 
 def redacted(cfg: TargetConfig) -> dict[str, str]:
     """``to_kvs`` with every secret masked: safe for listings and logs."""
     out = {}
-    for f in _public_fields(type(cfg)):
+    for f in public_fields(type(cfg)):
         value = _to_str(getattr(cfg, f.name))
         if f.metadata.get("secret"):
             value = f.metadata["redact"](value)
@@ -424,7 +424,7 @@ def listing_kvs(cfg: TargetConfig) -> list[tuple[str, str]]:
     keys, then queue_dir, queue_limit and comment. A secret that is a whole value
     (password, auth_token, client_key) is left out when set, as MinIO leaves secrets out;
     a password inside a connection string, DSN or URL is masked."""
-    fields = _public_fields(type(cfg))
+    fields = public_fields(type(cfg))
     ordered = (
         [f for f in fields if f.name == "enable"]
         + [f for f in fields if f.name != "enable" and f.name not in _BASE_KEYS]
@@ -566,7 +566,7 @@ _ENV_ALIASES = {"notify_amqp": {"PUBLISHING_CONFIRMS": "publisher_confirms"}}
 
 
 def _env_key_names(cls: type[TargetConfig]) -> list[tuple[str, str]]:
-    names = [(f.name.upper(), f.name) for f in _public_fields(cls)]
+    names = [(f.name.upper(), f.name) for f in public_fields(cls)]
     names += list(_ENV_ALIASES.get(cls.SUBSYSTEM, {}).items())
     return sorted(names, key=lambda n: -len(n[0]))  # longest first: EXCHANGE_TYPE before EXCHANGE
 
