@@ -129,8 +129,9 @@ def redis_client():
     import redis
 
     u = urllib.parse.urlsplit(REDIS_URL)
+    db = int((u.path or "/0").strip("/") or 0)
     client = redis.Redis(
-        host=u.hostname or "127.0.0.1", port=u.port or 6379, socket_connect_timeout=5
+        host=u.hostname or "127.0.0.1", port=u.port or 6379, db=db, socket_connect_timeout=5
     )
     try:
         client.ping()
@@ -189,7 +190,10 @@ def mysql_admin() -> tuple[Any, dict[str, Any]]:
     except (OSError, subprocess.CalledProcessError) as e:
         service_missing("MariaDB/MySQL (root over the unix socket)", e)
     p = {**p, "user": user, "password": password}
-    return pymysql.connect(**p, autocommit=True, connect_timeout=5), p
+    try:
+        return pymysql.connect(**p, autocommit=True, connect_timeout=5), p
+    except pymysql.MySQLError as e:
+        service_missing(f"MariaDB/MySQL at {p['host']}:{p['port']}", e)
 
 
 def mysql_rows(conn, sql: str) -> list[tuple]:

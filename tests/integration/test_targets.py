@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import urllib.parse
-import uuid
 
 import pytest
 
-from tests.helpers.services import AMQP_URL, MYSQL_DSN, PG_DSN, REDIS_URL, service_missing
+from tests.helpers.notify import (
+    amqp_channel,
+    amqp_drain,
+    mysql_admin,
+    mysql_rows,
+    pg_admin,
+    pg_connection_string,
+    redis_address,
+    redis_client,
+    uid,
+)
+from tests.helpers.services import AMQP_URL
 from workers.targets import Delivery, TargetError, make_target
 
 pytestmark = pytest.mark.timeout(120)
@@ -23,10 +32,6 @@ pytestmark = pytest.mark.timeout(120)
 
 def run(coro):
     return asyncio.run(coro)
-
-
-def uid() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 # -- records --------------------------------------------------------------------------
@@ -125,21 +130,9 @@ def test_log_body_escapes_like_go():
 # -- Redis ----------------------------------------------------------------------------
 
 
-def _redis_addr() -> tuple[str, int, int]:
-    u = urllib.parse.urlsplit(REDIS_URL)
-    return u.hostname or "127.0.0.1", u.port or 6379, int((u.path or "/0").strip("/") or 0)
-
-
 @pytest.fixture
 def redis_admin():
-    import redis
-
-    host, port, db = _redis_addr()
-    client = redis.Redis(host=host, port=port, db=db, socket_connect_timeout=5)
-    try:
-        client.ping()
-    except Exception as e:
-        service_missing(f"Redis at {REDIS_URL}", e)
+    client = redis_client()
     keys: list[str] = []
     users: list[str] = []
     yield client, keys, users
@@ -151,8 +144,7 @@ def redis_admin():
 
 
 def redis_target(key: str, fmt: str, **extra):
-    host, port, _db = _redis_addr()
-    cfg = {"address": f"{host}:{port}", "key": key, "format": fmt, **extra}
+    cfg = {"address": redis_address(), "key": key, "format": fmt, **extra}
     return make_target("notify_redis", "1", cfg)
 
 
@@ -275,22 +267,9 @@ def test_redis_unreachable():
 # -- PostgreSQL -----------------------------------------------------------------------
 
 
-def pg_connection_string() -> str:
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    params = conninfo_to_dict(PG_DSN)
-    params.setdefault("sslmode", "disable")
-    return make_conninfo(**params)
-
-
 @pytest.fixture
 def pg_tables():
-    from tests.helpers.services import pg_connect
-
-    try:
-        conn = pg_connect()
-    except Exception as e:
-        service_missing(f"PostgreSQL at {PG_DSN}", e)
+    conn = pg_admin()
     tables: list[str] = []
     yield conn, tables
     for t in tables:
@@ -370,47 +349,9 @@ def test_postgres_bad_credentials():
 # -- MySQL / MariaDB ------------------------------------------------------------------
 
 
-def _mysql_parts() -> dict:
-    u = urllib.parse.urlsplit(MYSQL_DSN)
-    return {
-        "host": u.hostname or "127.0.0.1",
-        "port": u.port or 3306,
-        "user": urllib.parse.unquote(u.username or "root"),
-        "password": urllib.parse.unquote(u.password or ""),
-    }
-
-
-def _mysql_admin_connect():
-    """Connect over TCP; where root may log in only through the unix socket, create a TCP
-    user through the socket first (mariadb client as root)."""
-    import pymysql
-
-    p = _mysql_parts()
-    try:
-        return pymysql.connect(**p, autocommit=True, connect_timeout=5), p
-    except pymysql.err.OperationalError as e:
-        if e.args[0] != 1045:  # not "access denied": the server is not there
-            service_missing(f"MariaDB/MySQL at {p['host']}:{p['port']}", e)
-    user, password = "chronicle", "chronicle-test-pw"
-    sql = (
-        f"CREATE USER IF NOT EXISTS '{user}'@'127.0.0.1' IDENTIFIED BY '{password}'; "
-        f"CREATE USER IF NOT EXISTS '{user}'@'localhost' IDENTIFIED BY '{password}'; "
-        f"GRANT ALL ON *.* TO '{user}'@'127.0.0.1'; GRANT ALL ON *.* TO '{user}'@'localhost';"
-    )
-    try:
-        subprocess.run(["mariadb", "-u", "root", "-e", sql], check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError) as e:
-        service_missing("MariaDB/MySQL (root over the unix socket)", e)
-    p = {**p, "user": user, "password": password}
-    try:
-        return pymysql.connect(**p, autocommit=True, connect_timeout=5), p
-    except pymysql.MySQLError as e:
-        service_missing(f"MariaDB/MySQL at {p['host']}:{p['port']}", e)
-
-
 @pytest.fixture
 def mysql_db():
-    conn, p = _mysql_admin_connect()
+    conn, p = mysql_admin()
     db = f"chronicle_test_{uid()}"
     with conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE {db}")
@@ -420,12 +361,6 @@ def mysql_db():
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {db}")
     conn.close()
-
-
-def mysql_rows(conn, sql: str) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(sql)
-        return list(cur.fetchall())
 
 
 def test_mysql_namespace(mysql_db):
@@ -494,13 +429,7 @@ def test_mysql_bad_password(mysql_db):
 
 @pytest.fixture
 def amqp_admin():
-    import pika
-
-    try:
-        conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    except Exception as e:
-        service_missing(f"RabbitMQ at {AMQP_URL}", e)
-    ch = conn.channel()
+    conn, ch = amqp_channel()
     made: dict[str, list[str]] = {"exchanges": [], "queues": []}
     yield ch, made
     for q in made["queues"]:
@@ -508,15 +437,6 @@ def amqp_admin():
     for x in made["exchanges"]:
         ch.exchange_delete(x)
     conn.close()
-
-
-def drain(ch, queue: str) -> list:
-    out = []
-    while True:
-        method, props, body = ch.basic_get(queue, auto_ack=True)
-        if method is None:
-            return out
-        out.append((props, body))
 
 
 def amqp_cfg(exchange: str, routing_key: str, **extra) -> dict:
@@ -549,7 +469,7 @@ def test_amqp_publishes_minio_messages(amqp_admin):
         await t.close()
 
     run(go())
-    got = drain(ch, queue)
+    got = amqp_drain(ch, queue)
     assert [body for _p, body in got] == [log_body(d) for d in batch]
     for (props, _b), d in zip(got, batch, strict=True):
         assert props.content_type == "application/json"
@@ -595,7 +515,7 @@ def test_amqp_unroutable_message_fails_the_batch(amqp_admin):
 
     with pytest.raises(TargetError, match="unroutable"):
         run(go())
-    assert drain(ch, queue) == []
+    assert amqp_drain(ch, queue) == []
 
 
 def test_amqp_default_exchange_routes_to_the_queue(amqp_admin):
@@ -611,7 +531,7 @@ def test_amqp_default_exchange_routes_to_the_queue(amqp_admin):
         await t.close()
 
     run(go())
-    assert [body for _p, body in drain(ch, queue)] == [log_body(d) for d in batch]
+    assert [body for _p, body in amqp_drain(ch, queue)] == [log_body(d) for d in batch]
 
 
 def test_amqp_mismatched_exchange_is_an_error_and_the_target_recovers(amqp_admin):
@@ -636,7 +556,7 @@ def test_amqp_mismatched_exchange_is_an_error_and_the_target_recovers(amqp_admin
         await right.close()
 
     run(go())
-    assert [b for _p, b in drain(ch, queue)] == [
+    assert [b for _p, b in amqp_drain(ch, queue)] == [
         log_body(delivery(2, PUT, "b.jpg")),
         log_body(delivery(3, PUT, "c.jpg")),
     ]
