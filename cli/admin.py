@@ -215,15 +215,20 @@ class Commands:
         elif text:
             print(text, file=self.out)
 
+    def call(self, *args: Any, about: dict[str, str] | None = None, **kw: Any) -> Any:
+        """The client's call, a server error turned into a message that says what to do;
+        ``about`` names the user / group / policy / key the message speaks of."""
+        try:
+            return self.c.call(*args, **kw)
+        except ServerError as err:
+            raise AdminCLIError(friendly(err, **(about or {}))) from None
+
     # -- users ------------------------------------------------------------------------------
 
     def user_add(self, name: str, secret: str | None) -> None:
         generated = secret is None
         secret = secret or new_secret()
-        try:
-            self.c.call("PUT", "add-user", {"accessKey": name}, {"secretKey": secret, "status": "enabled"}, encrypt=True)
-        except ServerError as err:
-            raise AdminCLIError(friendly(err, user=name)) from None
+        self.call("PUT", "add-user", {"accessKey": name}, {"secretKey": secret, "status": "enabled"}, encrypt=True, about={"user": name})
         data: dict[str, Any] = {"accessKey": name, "status": "enabled"}
         text = f"Added user {name}."
         if generated:
@@ -232,24 +237,15 @@ class Commands:
         self.emit(data, text)
 
     def user_remove(self, name: str) -> None:
-        try:
-            self.c.call("DELETE", "remove-user", {"accessKey": name})
-        except ServerError as err:
-            raise AdminCLIError(friendly(err, user=name)) from None
+        self.call("DELETE", "remove-user", {"accessKey": name}, about={"user": name})
         self.emit({"accessKey": name, "removed": True}, f"Removed user {name}.")
 
     def user_status(self, name: str, status: str) -> None:
-        try:
-            self.c.call("PUT", "set-user-status", {"accessKey": name, "status": status})
-        except ServerError as err:
-            raise AdminCLIError(friendly(err, user=name)) from None
+        self.call("PUT", "set-user-status", {"accessKey": name, "status": status}, about={"user": name})
         self.emit({"accessKey": name, "status": status}, f"User {name} is {status}.")
 
     def user_info(self, name: str) -> None:
-        try:
-            info = self.c.call("GET", "user-info", {"accessKey": name})
-        except ServerError as err:
-            raise AdminCLIError(friendly(err, user=name)) from None
+        info = self.call("GET", "user-info", {"accessKey": name}, about={"user": name})
         data = {"accessKey": name, **info}
         text = "\n".join(
             [
@@ -263,10 +259,7 @@ class Commands:
         self.emit(data, text)
 
     def user_list(self) -> None:
-        try:
-            users = self.c.call("GET", "list-users", decrypt=True) or {}
-        except ServerError as err:
-            raise AdminCLIError(friendly(err)) from None
+        users = self.call("GET", "list-users", decrypt=True) or {}
         data = [{"accessKey": k, **v} for k, v in sorted(users.items())]
         rows = [[u["accessKey"], u.get("status", ""), u.get("policyName") or "-", ", ".join(u.get("memberOf") or []) or "-"] for u in data]
         self.emit(data, table(rows, ["USER", "STATUS", "POLICIES", "GROUPS"]))
@@ -275,31 +268,19 @@ class Commands:
 
     def policy_add(self, name: str, path: str) -> None:
         document = read_json_file(path, "policy file")
-        try:
-            self.c.call("PUT", "add-canned-policy", {"name": name}, json.dumps(document).encode())
-        except ServerError as err:
-            raise AdminCLIError(friendly(err, policy=name)) from None
+        self.call("PUT", "add-canned-policy", {"name": name}, json.dumps(document).encode(), about={"policy": name})
         self.emit({"policy": name, "added": True}, f"Added policy {name}.")
 
     def policy_remove(self, name: str) -> None:
-        try:
-            self.c.call("DELETE", "remove-canned-policy", {"name": name})
-        except ServerError as err:
-            raise AdminCLIError(friendly(err, policy=name)) from None
+        self.call("DELETE", "remove-canned-policy", {"name": name}, about={"policy": name})
         self.emit({"policy": name, "removed": True}, f"Removed policy {name}.")
 
     def policy_info(self, name: str) -> None:
-        try:
-            info = self.c.call("GET", "info-canned-policy", {"name": name, "v": "2"})
-        except ServerError as err:
-            raise AdminCLIError(friendly(err, policy=name)) from None
+        info = self.call("GET", "info-canned-policy", {"name": name, "v": "2"}, about={"policy": name})
         self.emit(info, json.dumps(info.get("Policy", info), indent=2))
 
     def policy_list(self) -> None:
-        try:
-            policies = self.c.call("GET", "list-canned-policies") or {}
-        except ServerError as err:
-            raise AdminCLIError(friendly(err)) from None
+        policies = self.call("GET", "list-canned-policies") or {}
         if self.as_json:
             self.emit(policies, "")
             return
@@ -341,10 +322,7 @@ class Commands:
             self.emit({"group": group, "removed": True}, f"Removed group {group}.")
 
     def group_info(self, group: str) -> None:
-        try:
-            info = self.c.call("GET", "group", {"group": group})
-        except ServerError as err:
-            raise AdminCLIError(friendly(err, group=group)) from None
+        info = self.call("GET", "group", {"group": group}, about={"group": group})
         text = "\n".join(
             [
                 f"Group:    {info['name']}",
@@ -356,17 +334,11 @@ class Commands:
         self.emit(info, text)
 
     def group_status(self, group: str, status: str) -> None:
-        try:
-            self.c.call("PUT", "set-group-status", {"group": group, "status": status})
-        except ServerError as err:
-            raise AdminCLIError(friendly(err, group=group)) from None
+        self.call("PUT", "set-group-status", {"group": group, "status": status}, about={"group": group})
         self.emit({"group": group, "status": status}, f"Group {group} is {status}.")
 
     def group_list(self) -> None:
-        try:
-            groups = self.c.call("GET", "groups") or []
-        except ServerError as err:
-            raise AdminCLIError(friendly(err)) from None
+        groups = self.call("GET", "groups") or []
         self.emit(groups, table([[g] for g in groups], ["GROUP"]))
 
     # -- service accounts -------------------------------------------------------------------
@@ -387,10 +359,7 @@ class Commands:
             body["policy"] = read_json_file(policy, "policy file")
         if expiry:
             body["expiration"] = parse_expiry(expiry)
-        try:
-            resp = self.c.call("PUT", "add-service-account", body=body, encrypt=True, decrypt=True)
-        except ServerError as err:
-            raise AdminCLIError(friendly(err, user=user)) from None
+        resp = self.call("PUT", "add-service-account", body=body, encrypt=True, decrypt=True, about={"user": user})
         creds = resp["credentials"]
         data = {"accessKey": creds["accessKey"], "secretKey": creds["secretKey"], "parentUser": user}
         if expiry:
@@ -401,10 +370,7 @@ class Commands:
         self.emit(data, text)
 
     def svcacct_list(self, user: str) -> None:
-        try:
-            resp = self.c.call("GET", "list-service-accounts", {"user": user}, decrypt=True) or {}
-        except ServerError as err:
-            raise AdminCLIError(friendly(err, user=user)) from None
+        resp = self.call("GET", "list-service-accounts", {"user": user}, decrypt=True, about={"user": user}) or {}
         accounts = resp.get("accounts") or []
         rows = [
             [a["accessKey"], _status_word(a.get("accountStatus", "")), a.get("name") or "-", "implied" if a.get("impliedPolicy") else "embedded", _time_text(a.get("expiration"))]
@@ -424,17 +390,11 @@ class Commands:
         self.emit(info, _svc_text(info))
 
     def svcacct_status(self, key: str, status: str) -> None:
-        try:
-            self.c.call("POST", "update-service-account", {"accessKey": key}, {"newStatus": "on" if status == "enabled" else "off"}, encrypt=True)
-        except ServerError as err:
-            raise AdminCLIError(friendly(err, key=key)) from None
+        self.call("POST", "update-service-account", {"accessKey": key}, {"newStatus": "on" if status == "enabled" else "off"}, encrypt=True, about={"key": key})
         self.emit({"accessKey": key, "status": status}, f"Service account {key} is {status}.")
 
     def svcacct_remove(self, key: str) -> None:
-        try:
-            self.c.call("DELETE", "delete-service-account", {"accessKey": key})
-        except ServerError as err:
-            raise AdminCLIError(friendly(err, key=key)) from None
+        self.call("DELETE", "delete-service-account", {"accessKey": key}, about={"key": key})
         self.emit({"accessKey": key, "removed": True}, f"Removed service account {key}.")
 
     # -- any access key ---------------------------------------------------------------------
@@ -530,10 +490,7 @@ class Commands:
         self.emit({"target": target, "removed": True}, f"Removed {target}.")
 
     def config_help(self, subsystem: str, key: str) -> None:
-        try:
-            doc = self.c.call("GET", "help-config-kv", {"subSys": subsystem, "key": key})
-        except ServerError as err:
-            raise AdminCLIError(friendly(err)) from None
+        doc = self.call("GET", "help-config-kv", {"subSys": subsystem, "key": key})
         rows = [
             [k["key"], k["type"], "" if k["optional"] else "required", k["description"]]
             for k in doc.get("keysHelp", [])
@@ -544,10 +501,7 @@ class Commands:
     # -- server -----------------------------------------------------------------------------
 
     def info(self) -> None:
-        try:
-            info = self.c.call("GET", "info")
-        except ServerError as err:
-            raise AdminCLIError(friendly(err)) from None
+        info = self.call("GET", "info")
         servers = info.get("servers") or [{}]
         s = servers[0]
         text = "\n".join(
@@ -659,7 +613,7 @@ def _missing_user(err: ServerError, members: list[str]) -> str:
 # ---- argument parsing ---------------------------------------------------------------------
 
 
-def _common(*, keys: bool = True) -> argparse.ArgumentParser:
+def common_options(*, keys: bool = True) -> argparse.ArgumentParser:
     """Connection options, accepted before or after the subcommand."""
     p = argparse.ArgumentParser(add_help=False)
     S = argparse.SUPPRESS
@@ -674,7 +628,7 @@ def _common(*, keys: bool = True) -> argparse.ArgumentParser:
 
 def add_admin_parser(sub: Any) -> None:
     """Add `chronicle admin ...` to the top-level subparsers."""
-    common = _common()
+    common = common_options()
     admin = sub.add_parser(
         "admin",
         parents=[common],
@@ -685,7 +639,7 @@ def add_admin_parser(sub: Any) -> None:
     areas = admin.add_subparsers(dest="admin_area", metavar="AREA")
 
     def leaf(parent: Any, name: str, action: str, help_text: str, *, keys: bool = True) -> argparse.ArgumentParser:
-        p = parent.add_parser(name, parents=[common if keys else _common(keys=False)], help=help_text)
+        p = parent.add_parser(name, parents=[common if keys else common_options(keys=False)], help=help_text)
         p.set_defaults(admin_action=action)
         return p
 
@@ -762,7 +716,7 @@ def add_admin_parser(sub: Any) -> None:
     __import__("cli.targets", fromlist=["register"]).register(areas)  # targets, prometheus (cli/targets.py)
 
 
-def _client(args: argparse.Namespace) -> AdminClient:
+def admin_client(args: argparse.Namespace) -> AdminClient:
     env = os.environ
     endpoint = getattr(args, "endpoint", None) or env.get("CHRONICLE_ADMIN_ENDPOINT") or DEFAULT_ENDPOINT
     access = getattr(args, "admin_access_key", None) or env.get("CHRONICLE_ADMIN_ACCESS_KEY") or env.get("CHRONICLE_ROOT_USER")
@@ -852,7 +806,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        cmds = Commands(_client(args), bool(getattr(args, "json", False)))
+        cmds = Commands(admin_client(args), bool(getattr(args, "json", False)))
         _dispatch(cmds, action, args)
     except UsageError as exc:
         print(f"chronicle admin: {exc}", file=sys.stderr)

@@ -15,7 +15,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cli.admin import AdminCLIError, ServerError, UsageError, _client, _common, friendly, table
+from cli.admin import (
+    AdminCLIError,
+    ServerError,
+    UsageError,
+    admin_client,
+    common_options,
+    friendly,
+    table,
+)
 
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -24,7 +32,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 def register(areas: Any) -> None:
     targets = areas.add_parser(
         "targets",
-        parents=[_common()],
+        parents=[common_options()],
         help="notification targets: delivery state, lag, errors; `replay` backfills one",
     )
     targets.set_defaults(func=cmd_targets)
@@ -53,7 +61,7 @@ def register(areas: Any) -> None:
 
     prom = areas.add_parser("prometheus", help="Prometheus scraping of /minio/v2/metrics/cluster")
     psub = prom.add_subparsers(dest="prometheus_command", metavar="generate")
-    gen = psub.add_parser("generate", parents=[_common()], help="print a scrape config with a bearer token")
+    gen = psub.add_parser("generate", parents=[common_options()], help="print a scrape config with a bearer token")
     gen.set_defaults(func=cmd_prometheus_generate)
 
 
@@ -62,7 +70,7 @@ def register(areas: Any) -> None:
 
 def cmd_targets(args: argparse.Namespace) -> int:
     try:
-        client = _client(args)
+        client = admin_client(args)
         data = client.call("GET", "chronicle/targets")
     except UsageError as exc:
         print(f"chronicle admin: {exc}", file=sys.stderr)
@@ -188,7 +196,7 @@ def cmd_prometheus_generate(args: argparse.Namespace) -> int:
     from api.metrics import prometheus_token
 
     try:
-        client = _client(args)
+        client = admin_client(args)
     except UsageError as exc:
         print(f"chronicle admin: {exc}", file=sys.stderr)
         return 2

@@ -206,8 +206,12 @@ def test_plain_user_is_refused(cli):
 
 
 def test_human_output_and_usage(cli):
+    gina = name("gina")
+    cli("user", "add", gina, "gina-secret-1")
     code, out, _ = cli("user", "list", json_out=False)
-    assert code == 0 and out.splitlines()[0].split() == ["USER", "STATUS", "POLICIES", "GROUPS"]
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["USER", "STATUS", "POLICIES", "GROUPS"]
+    assert any(line.split()[:2] == [gina, "enabled"] for line in lines[1:]), out
     code, out, _ = cli("info", json_out=False)
     assert code == 0 and "Status:     online" in out
     _, info, _ = cli("info")
