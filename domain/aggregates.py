@@ -92,7 +92,10 @@ class ObjectVersion(Aggregate):
         operation: str,
         actor: Actor,
         acl: JSON | None = None,
+        response_length: int | None = None,
     ) -> None:
+        # response_length: the length of the XML answer of a Copy / CompleteMultipartUpload,
+        # which MinIO's record carries as responseElements "content-length".
         self.bucket = bucket
         self.key = key
         self.tags = tags

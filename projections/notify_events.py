@@ -128,6 +128,10 @@ def _object_facts(created: Any) -> dict[str, Any]:
     }
 
 
+def _length(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def notice_of(
     position: int,
     event: Any,
@@ -149,8 +153,8 @@ def notice_of(
             version_id=history.label(version_id_of(event.originator_id), position),
             # MinIO sends PutObject's event before it writes the response headers (since
             # 2023), so a Put record has no content-length. Copy and CompleteMultipartUpload
-            # carry the length of their XML response, which the event does not record.
-            content_length=None,
+            # carry the length of their XML response, which their event records.
+            content_length=_length(getattr(event, "response_length", None)),
             **_object_facts(event),
         )
     if kind is DeleteMarker.Created:

@@ -290,6 +290,14 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
     bucket, key = req.bucket, req.key
     part_list = [{"size": int(p["size"]), "etag": p["etag"], "checksum": p["checksum"]} for p in chosen]
     precheck = write_preconditions(req, bucket, key)
+    x = X().open("CompleteMultipartUploadResult", xmlns=True)
+    x.leaf("Location", f"/{bucket}/{key}").leaf("Bucket", bucket).leaf("Key", key).leaf("ETag", etag_header(etag))
+    out: dict[str, str] = {}
+    if algo and algo in checksum:
+        x.leaf(f"Checksum{algo}", checksum[algo]).leaf("ChecksumType", ctype)
+        out[header_name(algo)] = checksum[algo]
+        out["x-amz-checksum-type"] = ctype
+    body = x.close("CompleteMultipartUploadResult").bytes()
 
     def build() -> list[Any]:
         mpu = ctx.store.repository.get(UUID(upload_id))
@@ -300,6 +308,7 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
             headers=upload["headers"], metadata=upload["metadata"], blob={"segments": segments},
             checksum=checksum, tags=upload["tags"], parts=part_list,
             operation="CompleteMultipartUpload", actor=actor, acl=getattr(mpu, "acl", None),
+            response_length=len(body),
         )
         mpu.complete(version_id=version.id, actor=actor)
         return [version, mpu]
@@ -309,14 +318,7 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
         precheck(tx)
 
     committed = await ctx.commit(Change(build=build, check=check))
-    x = X().open("CompleteMultipartUploadResult", xmlns=True)
-    x.leaf("Location", f"/{bucket}/{key}").leaf("Bucket", bucket).leaf("Key", key).leaf("ETag", etag_header(etag))
-    out = version_headers(committed.results[0])
-    if algo and algo in checksum:
-        x.leaf(f"Checksum{algo}", checksum[algo]).leaf("ChecksumType", ctype)
-        out[header_name(algo)] = checksum[algo]
-        out["x-amz-checksum-type"] = ctype
-    return xml(x.close("CompleteMultipartUploadResult").bytes(), headers=out)
+    return xml(body, headers={**version_headers(committed.results[0]), **out})
 
 
 async def _already_completed(req: S3Request, ctx: ServerContext, upload_id: str, err: S3Error) -> Response:

@@ -203,6 +203,15 @@ async def load_copy_source(req: S3Request, ctx: ServerContext) -> dict[str, Any]
     return row
 
 
+def _copy_result(src: dict[str, Any], mtime_us: int) -> bytes:
+    x = X().open("CopyObjectResult", xmlns=True).leaf("ETag", etag_header(src["etag"]))
+    x.leaf("LastModified", iso8601(mtime_us))
+    for algo, value in (src.get("checksum") or {}).items():
+        if algo != "type":
+            x.leaf(f"Checksum{algo}", value)
+    return x.close("CopyObjectResult").bytes()
+
+
 async def copy_object(req: S3Request, ctx: ServerContext) -> Response:
     check_key(req.key)
     src = await load_copy_source(req, ctx)
@@ -228,28 +237,25 @@ async def copy_object(req: S3Request, ctx: ServerContext) -> Response:
         raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
     actor = req.actor()
     bucket, key = req.bucket, req.key
+    # The answer's length goes into the event (for the notification record); LastModified
+    # has a fixed width, so the epoch stands in for the time the commit will give.
+    length = len(_copy_result(src, 0))
     change = Change(
         build=lambda: [
             ObjectVersion(
                 bucket=bucket, key=key, size=src["size"], etag=src["etag"], content_type=content_type,
                 headers=headers, metadata=meta, blob=src["blob"], checksum=src["checksum"], tags=tags,
-                parts=[], operation="Copy", actor=actor, acl=acl,
+                parts=[], operation="Copy", actor=actor, acl=acl, response_length=length,
             )
         ],
         check=_copy_check(req, bucket, key, src),
     )
     committed = await ctx.commit(change)
-    mtime_us = int(committed.events[0].timestamp.timestamp() * 1_000_000)
-    x = X().open("CopyObjectResult", xmlns=True).leaf("ETag", etag_header(src["etag"]))
-    x.leaf("LastModified", iso8601(mtime_us))
-    for algo, value in (src.get("checksum") or {}).items():
-        if algo != "type":
-            x.leaf(f"Checksum{algo}", value)
-    x.close("CopyObjectResult")
+    body = _copy_result(src, int(committed.events[0].timestamp.timestamp() * 1_000_000))
     out = version_headers(committed.results[0])
     if src["version_id"] != "null" or src.get("_versioned_bucket"):
         out["x-amz-copy-source-version-id"] = src["version_id"]
-    return xml(x.bytes(), headers=out)
+    return xml(body, headers=out)
 
 
 def _copy_check(req: S3Request, bucket: str, key: str, src: dict[str, Any]) -> Callable[[Tx], None]:
