@@ -1,5 +1,5 @@
 """Identity aggregates: users, groups, policies, service accounts (and IAM access keys),
-roles and STS sessions. Secrets arrive sealed (ciphertext) from the api boundary, so the
+roles, OpenID Connect providers and STS sessions. Secrets arrive sealed (ciphertext) from the api boundary, so the
 domain and the log only ever hold ciphertext (DESIGN invariant 6).
 
 Ids are uuid5 of the name, so the event store's primary key makes names unique.
@@ -33,13 +33,20 @@ class User(Aggregate):
         self.name = name
         self.status = status
         self.policies: list[str] = []
+        self.path = "/"
         self.deleted = False
 
     @event("Recreated", topic="chronicle.User.Recreated")
     def recreate(self, sealed_secret: str, status: str, actor: Actor) -> None:
         self.status = status
         self.policies = []
+        self.path = "/"
         self.deleted = False
+
+    @event("PathSet", topic="chronicle.User.PathSet")
+    def set_path(self, path: str, actor: Actor) -> None:
+        """The IAM path ("/division/team/"): part of the user's ARN, nothing else."""
+        self.path = path
 
     @event("SecretChanged", topic="chronicle.User.SecretChanged")
     def change_secret(self, sealed_secret: str, actor: Actor) -> None:
@@ -79,6 +86,7 @@ class Group(Aggregate):
         self.members: list[str] = []
         self.status = "enabled"
         self.policies: list[str] = []
+        self.path = "/"
         self.deleted = False
 
     @event("Recreated", topic="chronicle.Group.Recreated")
@@ -86,7 +94,12 @@ class Group(Aggregate):
         self.members = []
         self.status = "enabled"
         self.policies = []
+        self.path = "/"
         self.deleted = False
+
+    @event("PathSet", topic="chronicle.Group.PathSet")
+    def set_path(self, path: str, actor: Actor) -> None:
+        self.path = path
 
     @event("MembersAdded", topic="chronicle.Group.MembersAdded")
     def add_members(self, members: list[str], actor: Actor) -> None:
@@ -106,6 +119,10 @@ class Group(Aggregate):
 
     @event("InlinePolicyPut", topic="chronicle.Group.InlinePolicyPut")
     def put_inline_policy(self, policy_name: str, document: JSON, actor: Actor) -> None:
+        pass
+
+    @event("InlinePolicyDeleted", topic="chronicle.Group.InlinePolicyDeleted")
+    def delete_inline_policy(self, policy_name: str, actor: Actor) -> None:
         pass
 
     @event("Deleted", topic="chronicle.Group.Deleted")
@@ -198,11 +215,28 @@ class Role(Aggregate):
     @event("Created", topic="chronicle.Role.Created")
     def __init__(self, name: str, trust_policy: JSON, description: str, max_session_seconds: int, actor: Actor) -> None:
         self.name = name
+        self.policies: list[str] = []
+        self.path = "/"
         self.deleted = False
 
     @event("Recreated", topic="chronicle.Role.Recreated")
     def recreate(self, trust_policy: JSON, description: str, max_session_seconds: int, actor: Actor) -> None:
+        self.policies = []
+        self.path = "/"
         self.deleted = False
+
+    @event("PathSet", topic="chronicle.Role.PathSet")
+    def set_path(self, path: str, actor: Actor) -> None:
+        self.path = path
+
+    @event("Updated", topic="chronicle.Role.Updated")
+    def update(self, description: str, max_session_seconds: int, actor: Actor) -> None:
+        """UpdateRole: the description and the longest session it allows."""
+
+    @event("PoliciesSet", topic="chronicle.Role.PoliciesSet")
+    def set_policies(self, policies: list[str], actor: Actor) -> None:
+        """The managed policies attached to the role (names, or AWS managed policy ARNs)."""
+        self.policies = list(policies)
 
     @event("InlinePolicyPut", topic="chronicle.Role.InlinePolicyPut")
     def put_inline_policy(self, policy_name: str, document: JSON, actor: Actor) -> None:
@@ -213,6 +247,40 @@ class Role(Aggregate):
         pass
 
     @event("Deleted", topic="chronicle.Role.Deleted")
+    def delete(self, actor: Actor) -> None:
+        self.deleted = True
+
+
+class OidcProvider(Aggregate):
+    """An OpenID Connect identity provider registered through the IAM API; named by its URL
+    without the scheme, as its ARN (arn:aws:iam::<account>:oidc-provider/<name>)."""
+
+    TOPIC = "chronicle.OidcProvider"
+
+    @staticmethod
+    def create_id(name: str, **_: Any) -> UUID:
+        return iam_id("oidc-provider", name)
+
+    @event("Created", topic="chronicle.OidcProvider.Created")
+    def __init__(self, name: str, url: str, client_ids: list[str], thumbprints: list[str], actor: Actor) -> None:
+        self.name = name
+        self.client_ids = list(client_ids)
+        self.deleted = False
+
+    @event("Recreated", topic="chronicle.OidcProvider.Recreated")
+    def recreate(self, url: str, client_ids: list[str], thumbprints: list[str], actor: Actor) -> None:
+        self.client_ids = list(client_ids)
+        self.deleted = False
+
+    @event("ClientIdsSet", topic="chronicle.OidcProvider.ClientIdsSet")
+    def set_client_ids(self, client_ids: list[str], actor: Actor) -> None:
+        self.client_ids = list(client_ids)
+
+    @event("ThumbprintsSet", topic="chronicle.OidcProvider.ThumbprintsSet")
+    def set_thumbprints(self, thumbprints: list[str], actor: Actor) -> None:
+        pass
+
+    @event("Deleted", topic="chronicle.OidcProvider.Deleted")
     def delete(self, actor: Actor) -> None:
         self.deleted = True
 
@@ -237,6 +305,7 @@ class StsSession(Aggregate):
         policy: JSON | None,
         expiration_us: int,
         actor: Actor,
+        session_name: str = "",
     ) -> None:
         self.access_key = access_key
         self.revoked = False
@@ -244,3 +313,12 @@ class StsSession(Aggregate):
     @event("Revoked", topic="chronicle.StsSession.Revoked")
     def revoke(self, actor: Actor) -> None:
         self.revoked = True
+
+
+def _session_created_v1_v2(state: JSON) -> None:
+    """Sessions recorded before AssumeRole kept the RoleSessionName had none."""
+    state["session_name"] = ""
+
+
+StsSession.Created.class_version = 2  # type: ignore[attr-defined]
+StsSession.Created.upcast_v1_v2 = staticmethod(_session_created_v1_v2)  # type: ignore[attr-defined]

@@ -7,12 +7,18 @@ from typing import Any
 
 import orjson
 
-from domain.iam import AccessKey, Group, ManagedPolicy, Role, StsSession, User
+from domain.iam import AccessKey, Group, ManagedPolicy, OidcProvider, Role, StsSession, User
 from projections.tx import Tx
 
 
 def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _document(value: Any) -> str:
+    """A policy document as its author ordered it: GetUserPolicy, GetRole and friends return
+    it as given (the event keeps the order, so a replay writes the same text)."""
+    return orjson.dumps(value).decode()
 
 
 def _us(event: Any) -> int:
@@ -53,9 +59,9 @@ def _user_created(tx: Tx, e: Any) -> None:
         _remember(tx, e, "user", e.name)
     name = _name(tx, e)
     tx.execute(
-        """INSERT INTO iam_users (name, status, policies, created_us, updated_us) VALUES (?, ?, '[]', ?, ?)
+        """INSERT INTO iam_users (name, status, policies, created_us, updated_us, path) VALUES (?, ?, '[]', ?, ?, '/')
            ON CONFLICT (name) DO UPDATE SET status = excluded.status, policies = '[]',
-             created_us = excluded.created_us, updated_us = excluded.updated_us""",
+             created_us = excluded.created_us, updated_us = excluded.updated_us, path = '/'""",
         (name, e.status, _us(e), _us(e)),
     )
     tx.execute(
@@ -83,12 +89,19 @@ def _user_policies(tx: Tx, e: Any) -> None:
     tx.execute("UPDATE iam_users SET policies = ?, updated_us = ? WHERE name = ?", (_json(e.policies), _us(e), _name(tx, e)))
 
 
+def _path_set(table: str):  # type: ignore[no-untyped-def]
+    def apply(tx: Tx, e: Any) -> None:
+        tx.execute(f"UPDATE {table} SET path = ? WHERE name = ?", (e.path, _name(tx, e)))
+
+    return apply
+
+
 def _inline_put(kind: str):  # type: ignore[no-untyped-def]
     def apply(tx: Tx, e: Any) -> None:
         tx.execute(
             """INSERT INTO iam_inline_policies (owner_kind, owner, name, document) VALUES (?, ?, ?, ?)
                ON CONFLICT (owner_kind, owner, name) DO UPDATE SET document = excluded.document""",
-            (kind, _name(tx, e), e.policy_name, _json(e.document)),
+            (kind, _name(tx, e), e.policy_name, _document(e.document)),
         )
 
     return apply
@@ -121,9 +134,10 @@ def _group_created(tx: Tx, e: Any) -> None:
         _remember(tx, e, "group", e.name)
     name = _name(tx, e)
     tx.execute(
-        """INSERT INTO iam_groups (name, status, policies, updated_us) VALUES (?, 'enabled', '[]', ?)
-           ON CONFLICT (name) DO UPDATE SET status = 'enabled', policies = '[]', updated_us = excluded.updated_us""",
-        (name, _us(e)),
+        """INSERT INTO iam_groups (name, status, policies, updated_us, path, created_us) VALUES (?, 'enabled', '[]', ?, '/', ?)
+           ON CONFLICT (name) DO UPDATE SET status = 'enabled', policies = '[]', updated_us = excluded.updated_us,
+             path = '/', created_us = excluded.created_us""",
+        (name, _us(e), _us(e)),
     )
 
 
@@ -166,7 +180,7 @@ def _policy_created(tx: Tx, e: Any) -> None:
     tx.execute(
         """INSERT INTO iam_policies (name, document, created_us, updated_us) VALUES (?, ?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET document = excluded.document, updated_us = excluded.updated_us""",
-        (_name(tx, e), _json(e.document), _us(e), _us(e)),
+        (_name(tx, e), _document(e.document), _us(e), _us(e)),
     )
 
 
@@ -215,10 +229,10 @@ def _session_created(tx: Tx, e: Any) -> None:
     tx.execute(
         """INSERT INTO iam_keys (access_key, kind, parent_user, sealed_secret, status, policy,
              expiration_us, token_hash, name, description, role, created_us)
-           VALUES (?, 'sts', ?, ?, 'enabled', ?, ?, ?, '', '', ?, ?)""",
+           VALUES (?, 'sts', ?, ?, 'enabled', ?, ?, ?, ?, '', ?, ?)""",
         (
             e.access_key, e.parent_user, e.sealed_secret, "" if e.policy is None else _json(e.policy),
-            e.expiration_us, e.token_hash, e.role, _us(e),
+            e.expiration_us, e.token_hash, e.session_name, e.role, _us(e),
         ),
     )
 
@@ -233,23 +247,34 @@ def _session_revoked(tx: Tx, e: Any) -> None:
 def _role_created(tx: Tx, e: Any) -> None:
     _remember(tx, e, "role", e.name)
     tx.execute(
-        """INSERT INTO iam_roles (name, trust_policy, description, max_session_seconds, created_us)
-           VALUES (?, ?, ?, ?, ?)
+        """INSERT INTO iam_roles (name, trust_policy, description, max_session_seconds, created_us, path, policies)
+           VALUES (?, ?, ?, ?, ?, '/', '[]')
            ON CONFLICT (name) DO UPDATE SET trust_policy = excluded.trust_policy,
              description = excluded.description, max_session_seconds = excluded.max_session_seconds""",
-        (e.name, _json(e.trust_policy), e.description, e.max_session_seconds, _us(e)),
+        (e.name, _document(e.trust_policy), e.description, e.max_session_seconds, _us(e)),
     )
 
 
 def _role_recreated(tx: Tx, e: Any) -> None:
     tx.execute(
-        """INSERT INTO iam_roles (name, trust_policy, description, max_session_seconds, created_us)
-           VALUES (?, ?, ?, ?, ?)
+        """INSERT INTO iam_roles (name, trust_policy, description, max_session_seconds, created_us, path, policies)
+           VALUES (?, ?, ?, ?, ?, '/', '[]')
            ON CONFLICT (name) DO UPDATE SET trust_policy = excluded.trust_policy,
              description = excluded.description, max_session_seconds = excluded.max_session_seconds,
-             created_us = excluded.created_us""",
-        (_name(tx, e), _json(e.trust_policy), e.description, e.max_session_seconds, _us(e)),
+             created_us = excluded.created_us, path = '/', policies = '[]'""",
+        (_name(tx, e), _document(e.trust_policy), e.description, e.max_session_seconds, _us(e)),
     )
+
+
+def _role_updated(tx: Tx, e: Any) -> None:
+    tx.execute(
+        "UPDATE iam_roles SET description = ?, max_session_seconds = ? WHERE name = ?",
+        (e.description, e.max_session_seconds, _name(tx, e)),
+    )
+
+
+def _role_policies(tx: Tx, e: Any) -> None:
+    tx.execute("UPDATE iam_roles SET policies = ? WHERE name = ?", (_json(e.policies), _name(tx, e)))
 
 
 def _role_deleted(tx: Tx, e: Any) -> None:
@@ -258,12 +283,39 @@ def _role_deleted(tx: Tx, e: Any) -> None:
     tx.execute("DELETE FROM iam_inline_policies WHERE owner_kind = 'role' AND owner = ?", (name,))
 
 
+# -- OpenID Connect providers -------------------------------------------------------------
+
+
+def _oidc_created(tx: Tx, e: Any) -> None:
+    if hasattr(e, "name"):
+        _remember(tx, e, "oidc-provider", e.name)
+    tx.execute(
+        """INSERT INTO iam_oidc_providers (name, url, client_ids, thumbprints, created_us) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET url = excluded.url, client_ids = excluded.client_ids,
+             thumbprints = excluded.thumbprints, created_us = excluded.created_us""",
+        (_name(tx, e), e.url, _document(e.client_ids), _document(e.thumbprints), _us(e)),
+    )
+
+
+def _oidc_client_ids(tx: Tx, e: Any) -> None:
+    tx.execute("UPDATE iam_oidc_providers SET client_ids = ? WHERE name = ?", (_document(e.client_ids), _name(tx, e)))
+
+
+def _oidc_thumbprints(tx: Tx, e: Any) -> None:
+    tx.execute("UPDATE iam_oidc_providers SET thumbprints = ? WHERE name = ?", (_document(e.thumbprints), _name(tx, e)))
+
+
+def _oidc_deleted(tx: Tx, e: Any) -> None:
+    tx.execute("DELETE FROM iam_oidc_providers WHERE name = ?", (_name(tx, e),))
+
+
 _HANDLERS: dict[type, Any] = {
     User.Created: _user_created,
     User.Recreated: _user_created,
     User.SecretChanged: _user_secret,
     User.StatusChanged: _user_status,
     User.PoliciesSet: _user_policies,
+    User.PathSet: _path_set("iam_users"),
     User.InlinePolicyPut: _inline_put("user"),
     User.InlinePolicyDeleted: _inline_deleted("user"),
     User.Deleted: _user_deleted,
@@ -274,6 +326,8 @@ _HANDLERS: dict[type, Any] = {
     Group.StatusChanged: _group_status,
     Group.PoliciesSet: _group_policies,
     Group.InlinePolicyPut: _inline_put("group"),
+    Group.InlinePolicyDeleted: _inline_deleted("group"),
+    Group.PathSet: _path_set("iam_groups"),
     Group.Deleted: _group_deleted,
     ManagedPolicy.Created: _policy_created,
     ManagedPolicy.Updated: _policy_created,
@@ -287,6 +341,14 @@ _HANDLERS: dict[type, Any] = {
     Role.Created: _role_created,
     Role.Recreated: _role_recreated,
     Role.InlinePolicyPut: _inline_put("role"),
+    Role.PathSet: _path_set("iam_roles"),
+    Role.Updated: _role_updated,
+    Role.PoliciesSet: _role_policies,
     Role.InlinePolicyDeleted: _inline_deleted("role"),
     Role.Deleted: _role_deleted,
+    OidcProvider.Created: _oidc_created,
+    OidcProvider.Recreated: _oidc_created,
+    OidcProvider.ClientIdsSet: _oidc_client_ids,
+    OidcProvider.ThumbprintsSet: _oidc_thumbprints,
+    OidcProvider.Deleted: _oidc_deleted,
 }

@@ -11,10 +11,10 @@ from projections.tx import Tx
 
 
 def credential(tx: Tx, access_key: str) -> dict[str, Any] | None:
-    """The key, its parent user's status, and the IAM generation, in one round trip."""
+    """The key, its parent user's status and path, and the IAM generation, in one round trip."""
     return tx.one(
         """SELECT k.access_key, k.kind, k.parent_user, k.sealed_secret, k.status, k.policy,
-                  k.expiration_us, k.token_hash, k.role, u.status AS parent_status,
+                  k.expiration_us, k.token_hash, k.role, k.name, u.status AS parent_status, u.path AS parent_path,
                   (SELECT gen FROM iam_generation WHERE id = 1) AS gen
            FROM iam_keys k LEFT JOIN iam_users u ON u.name = k.parent_user
            WHERE k.access_key = ?""",
@@ -55,6 +55,33 @@ def group(tx: Tx, name: str) -> dict[str, Any] | None:
 
 def list_groups(tx: Tx) -> list[str]:
     return [r["name"] for r in tx.all("SELECT name FROM iam_groups ORDER BY name")]
+
+
+def group_rows(tx: Tx) -> list[dict[str, Any]]:
+    """Every group's row (the IAM API's ListGroups)."""
+    return tx.all("SELECT * FROM iam_groups ORDER BY name")
+
+
+def groups_of(tx: Tx, user_name: str) -> list[dict[str, Any]]:
+    """The rows of the groups a user belongs to."""
+    return tx.all(
+        "SELECT g.* FROM iam_groups g JOIN iam_group_members m ON m.group_name = g.name WHERE m.user_name = ? ORDER BY g.name",
+        (user_name,),
+    )
+
+
+_NAMED = {"user": "iam_users", "group": "iam_groups", "role": "iam_roles"}
+
+
+def stored_name(tx: Tx, kind: str, name: str) -> str | None:
+    """The name a user, group or role is stored under, found as the IAM API finds it: IAM
+    names are unique regardless of case ("Bob" and "bob" are one user), so an exact match,
+    else the one whose name differs only in case."""
+    table = _NAMED[kind]
+    if tx.scalar(f"SELECT name FROM {table} WHERE name = ?", (name,)) is not None:
+        return name
+    found = tx.scalar(f"SELECT name FROM {table} WHERE lower(name) = lower(?) ORDER BY name LIMIT 1", (name,))
+    return None if found is None else str(found)
 
 
 def managed_policy(tx: Tx, name: str) -> dict[str, Any] | None:
@@ -112,6 +139,12 @@ def role(tx: Tx, name: str) -> dict[str, Any] | None:
     row = tx.one("SELECT * FROM iam_roles WHERE name = ?", (name,))
     if row is not None:
         row["trust_policy"] = orjson.loads(row["trust_policy"])
+        row["policies"] = orjson.loads(row["policies"])
+        row["documents"] = {}
+        for policy in row["policies"]:
+            doc = tx.scalar("SELECT document FROM iam_policies WHERE name = ?", (policy,))
+            if doc is not None:
+                row["documents"][policy] = orjson.loads(doc)
         row["inline"] = {
             r["name"]: orjson.loads(r["document"])
             for r in tx.all("SELECT name, document FROM iam_inline_policies WHERE owner_kind = 'role' AND owner = ?", (name,))
@@ -123,6 +156,7 @@ def list_roles(tx: Tx) -> list[dict[str, Any]]:
     rows = tx.all("SELECT * FROM iam_roles ORDER BY name")
     for row in rows:
         row["trust_policy"] = orjson.loads(row["trust_policy"])
+        row["policies"] = orjson.loads(row["policies"])
     return rows
 
 
@@ -140,3 +174,15 @@ def inline_policy_names(tx: Tx, owner_kind: str, owner: str) -> list[str]:
         r["name"]
         for r in tx.all("SELECT name FROM iam_inline_policies WHERE owner_kind = ? AND owner = ? ORDER BY name", (owner_kind, owner))
     ]
+
+
+def oidc_provider(tx: Tx, name: str) -> dict[str, Any] | None:
+    row = tx.one("SELECT * FROM iam_oidc_providers WHERE name = ?", (name,))
+    if row is not None:
+        row["client_ids"] = orjson.loads(row["client_ids"])
+        row["thumbprints"] = orjson.loads(row["thumbprints"])
+    return row
+
+
+def oidc_providers(tx: Tx) -> list[str]:
+    return [r["name"] for r in tx.all("SELECT name FROM iam_oidc_providers ORDER BY name")]

@@ -6,7 +6,7 @@ from projections.sql import Dialect
 
 IAM_TABLES = (
     "iam_names", "iam_keys", "iam_users", "iam_groups", "iam_group_members", "iam_policies",
-    "iam_inline_policies", "iam_roles", "iam_generation",
+    "iam_inline_policies", "iam_roles", "iam_generation", "iam_oidc_providers",
 )
 
 
@@ -40,4 +40,22 @@ def iam_ddl(d: Dialect) -> list[str]:
         # Bumped (to the log position) by every IAM event: per-process caches of policies
         # compare it instead of going stale.
         f"CREATE TABLE IF NOT EXISTS iam_generation (id INTEGER PRIMARY KEY, gen {b} NOT NULL)",
+    ]
+
+
+def iam_api_ddl(d: Dialect) -> list[str]:
+    """Migration 0006, applied after iam_ddl: the IAM API's paths (users, groups, roles),
+    groups' creation times (their GroupIds differ per creation), the managed policies
+    attached to roles, and OpenID Connect providers."""
+    b = d.bigint
+    return [
+        "ALTER TABLE iam_users ADD COLUMN path TEXT NOT NULL DEFAULT '/'",
+        "ALTER TABLE iam_groups ADD COLUMN path TEXT NOT NULL DEFAULT '/'",
+        f"ALTER TABLE iam_groups ADD COLUMN created_us {b} NOT NULL DEFAULT 0",
+        "ALTER TABLE iam_roles ADD COLUMN path TEXT NOT NULL DEFAULT '/'",
+        "ALTER TABLE iam_roles ADD COLUMN policies TEXT NOT NULL DEFAULT '[]'",
+        # name: the provider's URL without its scheme, as its ARN ends (…:oidc-provider/<name>)
+        f"""CREATE TABLE IF NOT EXISTS iam_oidc_providers (
+            name TEXT PRIMARY KEY, url TEXT NOT NULL, client_ids TEXT NOT NULL,
+            thumbprints TEXT NOT NULL, created_us {b} NOT NULL)""",
     ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections.iam import IamProjection
-from projections.iam_schema import IAM_TABLES, iam_ddl
+from projections.iam_schema import IAM_TABLES, iam_api_ddl, iam_ddl
 from projections.namespace import NamespaceProjection
 from projections.namespace_schema import PROJECTION_TABLES as NAMESPACE_TABLES
 from projections.namespace_schema import namespace_ddl
@@ -32,4 +32,4 @@ class InlineProjections:
 
 
 def inline_ddl(d: Dialect) -> list[str]:
-    return namespace_ddl(d) + iam_ddl(d) + notify_targets_ddl(d)
+    return namespace_ddl(d) + iam_ddl(d) + iam_api_ddl(d) + notify_targets_ddl(d)

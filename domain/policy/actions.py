@@ -187,7 +187,8 @@ IAM_ACTIONS: frozenset[str] = frozenset(
         "GetPolicyVersion DeletePolicyVersion ListPolicyVersions SetDefaultPolicyVersion "
         "ListEntitiesForPolicy PassRole GetAccountSummary GetAccountAuthorizationDetails "
         "CreateOpenIDConnectProvider GetOpenIDConnectProvider DeleteOpenIDConnectProvider "
-        "ListOpenIDConnectProviders ChangePassword CreateLoginProfile GetLoginProfile "
+        "ListOpenIDConnectProviders AddClientIDToOpenIDConnectProvider "
+        "RemoveClientIDFromOpenIDConnectProvider UpdateOpenIDConnectProviderThumbprint ChangePassword CreateLoginProfile GetLoginProfile "
         "UpdateLoginProfile DeleteLoginProfile"
     ).split()
 )
