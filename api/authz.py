@@ -591,7 +591,8 @@ async def authorize_admin(req: S3Request, ctx: ServerContext, action: str) -> No
 
 
 async def visible_buckets(req: S3Request, ctx: ServerContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """ListBuckets shows a user the buckets its policies (or ownership) reach."""
+    """ListBuckets shows a user the buckets its policies (or ownership) reach. A caller that
+    reaches none and may not s3:ListAllMyBuckets is refused, as MinIO and AWS refuse it."""
     identity: Identity | None = req.identity
     if identity is None or identity.is_root:
         return rows
@@ -602,4 +603,6 @@ async def visible_buckets(req: S3Request, ctx: ServerContext, rows: list[dict[st
             if allowed:
                 out.append(row)
                 break
+    if not out and not (await decide(ctx, req, "s3:ListAllMyBuckets", "*", None))[0]:
+        raise S3Error("AccessDenied")
     return out
