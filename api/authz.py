@@ -131,8 +131,8 @@ def principal_arn(identity: Identity | None) -> str | None:
     if identity.is_root:
         return f"arn:aws:iam::{ACCOUNT}:root"
     if identity.kind == "sts" and identity.role:
-        return f"arn:aws:sts::{ACCOUNT}:assumed-role/{identity.role}/{identity.user}"
-    return f"arn:aws:iam::{ACCOUNT}:user/{identity.user}"
+        return f"arn:aws:sts::{ACCOUNT}:assumed-role/{identity.role}/{identity.session_name or identity.user}"
+    return f"arn:aws:iam::{ACCOUNT}:user{identity.path}{identity.user}"
 
 
 _TIMES: list[Any] = [None, "", ""]  # (second, aws:currenttime, aws:epochtime) of the last request
@@ -261,20 +261,30 @@ class PolicyCache:
             self._docs[key] = policy
         return policy
 
-    async def for_user(self, ctx: ServerContext, user: str, gen: int) -> list[Policy]:
-        cached = self._users.get(user)
-        if cached is not None and cached[0] == gen:
-            return cached[1]
-        sources = await ctx.read(iam_queries.policy_sources, user)
+    def _attached(self, names: list[str], documents: dict[str, Any]) -> list[Policy]:
+        """Attached policies by name: stored managed policies, else canned / AWS managed ones."""
         policies: list[Policy] = []
-        for name in sources["names"]:
-            if name in sources["documents"]:
-                policies.append(self.parsed("identity", sources["documents"][name]))
+        for name in names:
+            if name in documents:
+                policies.append(self.parsed("identity", documents[name]))
             else:
                 try:
                     policies.append(canned_policy(name))
                 except (KeyError, ValueError):
                     continue  # a policy deleted after it was attached grants nothing
+        return policies
+
+    def for_role(self, role: dict[str, Any]) -> list[Policy]:
+        """An assumed role's permissions: its attached and inline policies."""
+        policies = self._attached(role["policies"], role["documents"])
+        return policies + [self.parsed("identity", doc) for doc in role["inline"].values()]
+
+    async def for_user(self, ctx: ServerContext, user: str, gen: int) -> list[Policy]:
+        cached = self._users.get(user)
+        if cached is not None and cached[0] == gen:
+            return cached[1]
+        sources = await ctx.read(iam_queries.policy_sources, user)
+        policies = self._attached(sources["names"], sources["documents"])
         for document in sources["inline"]:
             policies.append(self.parsed("identity", document))
         if len(self._users) > 10_000:
@@ -294,7 +304,7 @@ async def _identity_policies(ctx: ServerContext, identity: Identity | None) -> l
         return []
     if identity.role:
         role = await ctx.read(iam_queries.role, identity.role)
-        return [ctx.policies.parsed("identity", doc) for doc in role["inline"].values()] if role else []
+        return ctx.policies.for_role(role) if role else []
     if identity.user == ctx.settings.root_user:
         return [ctx.policies.parsed("identity", _ALLOW_ALL)]
     return await ctx.policies.for_user(ctx, identity.user, identity.gen)
@@ -309,12 +319,12 @@ def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, str | No
 
 
 _BUCKET_COLUMNS = ("name", "id", "owner", "region", "created_us", "versioning", "position")
-_CREDENTIAL_COLUMNS = ("access_key", "kind", "parent_user", "sealed_secret", "status", "policy", "expiration_us", "token_hash", "role")
+_CREDENTIAL_COLUMNS = ("access_key", "kind", "parent_user", "sealed_secret", "status", "policy", "expiration_us", "token_hash", "role", "name")
 _V_COLUMNS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
 _AUTH_SQL = (
     "SELECT "
     + ", ".join(f"k.{c} AS k_{c}" for c in _CREDENTIAL_COLUMNS)
-    + ", u.status AS k_parent_status, g.gen AS k_gen, "
+    + ", u.status AS k_parent_status, u.path AS k_parent_path, g.gen AS k_gen, "
     + ", ".join(f"b.{c} AS b_{c}" for c in _BUCKET_COLUMNS)
     + """, c.document AS b_policy{version_columns}
     FROM (SELECT 1 AS one) one
@@ -347,6 +357,7 @@ def _split(row: dict[str, Any]) -> tuple[dict[str, Any] | None, Facts]:
     if row["k_access_key"] is not None:
         cred = {c: row[f"k_{c}"] for c in _CREDENTIAL_COLUMNS}
         cred["parent_status"] = row["k_parent_status"]
+        cred["parent_path"] = row["k_parent_path"]
         cred["gen"] = row["k_gen"]
     return cred, (bucket_row, row["b_policy"])
 

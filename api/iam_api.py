@@ -1,27 +1,42 @@
 """The AWS IAM query API subset (POST / with Action=..., SigV4 service "iam"), so `aws iam` and
-the SDKs can manage users, access keys, inline policies, roles and groups. Answers in AWS's
-XML (namespace https://iam.amazonaws.com/doc/2010-05-08/); errors NoSuchEntity,
+the SDKs can manage users, access keys, inline and managed policies, roles and groups. Answers
+in AWS's XML (namespace https://iam.amazonaws.com/doc/2010-05-08/); errors NoSuchEntity,
 EntityAlreadyExists, DeleteConflict, LimitExceeded, MalformedPolicyDocument, ValidationError and
 AccessDenied as <ErrorResponse> (rendered by api.sts.query_api).
 
+This module: users, their access keys and inline policies, GetAccountSummary, and the action
+table; groups (api.iam_groups), roles (api.iam_roles), managed policy attachments
+(api.iam_managed) and OpenID Connect providers (api.iam_oidc) beside it, sharing api.iam_call.
+
 Authorization: root, or an identity policy allowing iam:<Action> on the entity's ARN
-(arn:aws:iam::<account>:user/<name>, role/<name>, group/<name>). A user created here exists
+(arn:aws:iam::<account>:user/<path>/<name>, role/..., group/...). A user created here exists
 without a usable secret (a random one nobody is told) until CreateAccessKey gives it keys.
+Names are unique regardless of case, as IAM's: "bob" finds the user "Bob".
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
-from xml.sax.saxutils import escape
 
-from api import iam_service
-from api.authz import ACCOUNT, decide
+from api import iam_groups, iam_managed, iam_oidc, iam_roles, iam_service
+from api.authz import ACCOUNT
 from api.errors import S3Error
-from api.sts import caller_arn, entity_id, iso8601, leaf, query_response, validation_error
-from domain.policy import parse_policy
+from api.iam_call import (
+    ENTITY_NAME,
+    MAX_ACCESS_KEYS,
+    POLICY_NAME,
+    Call,
+    arn,
+    by_name,
+    encoded,
+    inline,
+    leaf_xml,
+    members,
+    no_such,
+    parse,
+)
+from api.sts import iso8601, unique_id, validation_error
 from projections import iam_queries
 
 if TYPE_CHECKING:
@@ -29,124 +44,7 @@ if TYPE_CHECKING:
     from api.request import S3Request
     from api.response import Response
 
-ENTITY_NAME = re.compile(r"[\w+=,.@-]{1,64}")
-GROUP_NAME = re.compile(r"[\w+=,.@-]{1,128}")
-POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
-MAX_ACCESS_KEYS = 2
-CANONICAL_ID = re.compile(r"[0-9a-f]{64}")  # AWS's AccessKeysPerUser quota
-
-
-class Call:
-    """One IAM request: its parameters, caller and the helpers every action uses."""
-
-    def __init__(self, req: S3Request, ctx: ServerContext, action: str, params: dict[str, str]) -> None:
-        self.req = req
-        self.ctx = ctx
-        self.action = action
-        self.params = params
-        self.identity = req.identity
-        self.root_user = ctx.settings.root_user
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        value = self.params.get(name)
-        return default if value is None or value == "" else value
-
-    def need(self, name: str, pattern: re.Pattern[str] | None = None) -> str:
-        value = self.params.get(name)
-        if value is None or value == "":
-            raise validation_error(f"1 validation error detected: Value null at '{name[:1].lower() + name[1:]}' failed to satisfy constraint: Member must not be null")
-        if pattern is not None and not pattern.fullmatch(value):
-            raise validation_error(
-                f"1 validation error detected: Value '{value}' at '{name[:1].lower() + name[1:]}' failed to satisfy constraint: "
-                f"Member must satisfy regular expression pattern: {pattern.pattern}"
-            )
-        return value
-
-    def caller_user(self) -> str:
-        """UserName defaults to the caller (its parent user for keys and sessions)."""
-        name = self.get("UserName")
-        if name is not None and not ENTITY_NAME.fullmatch(name) and name != self.root_user:
-            self.need("UserName", ENTITY_NAME)
-        return name or self.identity.user
-
-    async def user_param(self) -> str:
-        """UserName, which may also be given as the user's canonical id (the id ACLs, owners
-        and S3 clients such as Ceph's s3-tests know a user by): the user's name either way."""
-        name = self.need("UserName", ENTITY_NAME)
-        if CANONICAL_ID.fullmatch(name) and await self.ctx.read(iam_queries.user, name) is None:
-            from api.handlers.buckets import canonical_id
-
-            for row in await self.ctx.read(iam_queries.list_users):
-                if canonical_id(row["name"]) == name:
-                    return str(row["name"])
-        return name
-
-    async def authorize(self, resource: str) -> None:
-        if self.identity.is_root:
-            return
-        allowed, _reason, _row = await decide(self.ctx, self.req, f"iam:{self.action}", resource, None)
-        if not allowed:
-            raise S3Error(
-                "AccessDenied",
-                f"User: {caller_arn(self.identity, self.root_user)} is not authorized to perform: iam:{self.action} on resource: {resource}",
-                status=403,
-            )
-
-    def respond(self, result: str | None = None) -> Response:
-        return query_response(self.req, "iam", self.action, result)
-
-    def actor(self) -> dict[str, str]:
-        return self.req.actor()
-
-
-def arn(kind: str, name: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:{kind}/{name}"
-
-
-def role_arn(name: str) -> str:
-    """Roles are account-less ("arn:aws:iam:::role/<name>"), as MinIO's and Ceph's role ARNs;
-    AssumeRole takes this form and the one with the account id alike."""
-    return f"arn:aws:iam:::role/{name}"
-
-
-def _role_policy(text: str) -> dict[str, Any]:
-    """A role's permission policy. Ceph accepts (and its clients send) a wildcard Principal in
-    them; it names nobody beyond the role's sessions, so it is dropped before validation.
-    Any other Principal is still MalformedPolicyDocument."""
-    import orjson
-
-    try:
-        doc = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return _parse(text, "identity")
-    statements = doc.get("Statement") if isinstance(doc, dict) else None
-    items = statements if isinstance(statements, list) else [statements]
-    changed = False
-    for st in items:
-        if isinstance(st, dict) and st.get("Principal") in ("*", {"AWS": "*"}):
-            del st["Principal"]
-            changed = True
-    return _parse(orjson.dumps(doc).decode() if changed else text, "identity")
-
-
-def encoded(document: Any) -> str:
-    """Policy documents travel URL-encoded (botocore decodes them)."""
-    import orjson
-
-    text = document if isinstance(document, str) else orjson.dumps(document).decode()
-    return quote(text, safe="")
-
-
-def members(tag: str, items: list[str]) -> str:
-    return f"<{tag}>" + "".join(f"<member>{escape(item)}</member>" for item in items) + f"</{tag}>"
-
-
-def no_such(kind: str, name: str) -> S3Error:
-    return S3Error("NoSuchEntity", f"The {kind} with name {name} cannot be found.", status=404)
-
-
-def _parse(document: str, kind: str) -> dict[str, Any]:
-    return parse_policy(document, kind=kind).document  # type: ignore[arg-type]  # DomainError: MalformedPolicyDocument
+leaf = leaf_xml
 
 
 # -- users --------------------------------------------------------------------------------
@@ -155,13 +53,15 @@ def _parse(document: str, kind: str) -> dict[str, Any]:
 def user_xml(row: dict[str, Any]) -> str:
     name = row["name"]
     return (
-        leaf("Path", "/") + leaf("UserName", name) + leaf("UserId", entity_id("AIDA", name))
-        + leaf("Arn", arn("user", name)) + leaf("CreateDate", iso8601(row["created_us"] / 1_000_000))
+        leaf("Path", row["path"]) + leaf("UserName", name) + leaf("UserId", unique_id("AIDA", row))
+        + leaf("Arn", arn("user", name, row["path"])) + leaf("CreateDate", iso8601(row["created_us"] / 1_000_000))
     )
 
 
-async def _user_row(call: Call, name: str) -> dict[str, Any]:
+async def _user(call: Call, name: str) -> dict[str, Any]:
+    """The user `name` (a stored name), authorized on its ARNs; NoSuchEntity when there is none."""
     row = await call.ctx.read(iam_queries.user, name)
+    await call.authorize_user(name, row)
     if row is None:
         raise no_such("user", name)
     return row
@@ -169,53 +69,50 @@ async def _user_row(call: Call, name: str) -> dict[str, Any]:
 
 async def create_user(call: Call) -> Response:
     name = call.need("UserName", ENTITY_NAME)
-    await call.authorize(arn("user", name))
-    if name == call.root_user:
+    path = call.path()
+    await call.authorize(arn("user", name, path))
+    if name.lower() == call.root_user.lower():
         raise S3Error("EntityAlreadyExists", f"User with name {name} already exists.", status=409)
     try:
-        await iam_service.add_user(call.ctx, call.actor(), name, iam_service.new_secret_key(), exclusive=True)
+        await iam_service.add_user(call.ctx, call.actor(), name, iam_service.new_secret_key(), exclusive=True, path=path)
     except S3Error as err:
         if err.code == "InvalidArgument":
             if "already" in err.message:
                 raise S3Error("EntityAlreadyExists", f"User with name {name} already exists.", status=409) from None
             raise validation_error(err.message) from None
         raise
-    return call.respond(f"<User>{user_xml(await _user_row(call, name))}</User>")
+    return call.respond(f"<User>{user_xml(await call.ctx.read(iam_queries.user, name))}</User>")
 
 
 async def get_user(call: Call) -> Response:
     name = call.caller_user()
-    await call.authorize(arn("user", name))
     if name == call.root_user:
+        await call.authorize(f"arn:aws:iam::{ACCOUNT}:root")
         root = leaf("UserId", ACCOUNT) + leaf("Arn", f"arn:aws:iam::{ACCOUNT}:root") + leaf("CreateDate", iso8601(0))
         return call.respond(f"<User>{root}</User>")
-    return call.respond(f"<User>{user_xml(await _user_row(call, name))}</User>")
-
-
-def _page(call: Call, names: list[str]) -> tuple[list[str], str]:
-    """Marker / MaxItems paging over sorted names: (page, IsTruncated + Marker XML)."""
-    marker = call.get("Marker")
-    if marker is not None:
-        names = [n for n in names if n > marker]
-    raw = call.get("MaxItems", "100") or "100"
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise validation_error(f"1 validation error detected: Value '{raw}' at 'maxItems' failed to satisfy constraint: Member must be a number") from None
-    if not 1 <= limit <= 1000:
-        raise validation_error(f"1 validation error detected: Value '{limit}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000")
-    page = names[:limit]
-    if len(names) > limit:
-        return page, leaf("IsTruncated", True) + leaf("Marker", page[-1])
-    return page, leaf("IsTruncated", False)
+    return call.respond(f"<User>{user_xml(await _user(call, await call.stored('user', name)))}</User>")
 
 
 async def list_users(call: Call) -> Response:
     await call.authorize(arn("user", "*"))
-    rows = {r["name"]: r for r in await call.ctx.read(iam_queries.list_users)}
-    page, tail = _page(call, sorted(rows))
-    users = "".join(f"<member>{user_xml(rows[n])}</member>" for n in page)
+    rows = call.with_path_prefix(await call.ctx.read(iam_queries.list_users))
+    page, tail = call.page(rows, by_name)
+    users = "".join(f"<member>{user_xml(r)}</member>" for r in page)
     return call.respond(f"<Users>{users}</Users>{tail}")
+
+
+async def update_user(call: Call) -> Response:
+    name = await call.user_param()
+    row = await _user(call, name)
+    new_name = call.get("NewUserName")
+    if new_name is not None and new_name != name:
+        # A user's name is its MinIO access key and the owner recorded on its buckets and objects.
+        raise S3Error("ValidationError", "Renaming users is not supported by this server.", status=400)
+    if call.get("NewPath") is not None:
+        path = call.path("NewPath")
+        if path != row["path"]:
+            await iam_service.set_path(call.ctx, call.actor(), "user", name, path)
+    return call.respond()
 
 
 def _user_conflicts(tx: Any, name: str) -> str | None:
@@ -224,15 +121,16 @@ def _user_conflicts(tx: Any, name: str) -> str | None:
     if iam_queries.inline_policy_names(tx, "user", name):
         return "Cannot delete entity, must delete policies first."
     row = iam_queries.user(tx, name)
+    if row is not None and row["policies"]:
+        return "Cannot delete entity, must detach all policies first."
     if row is not None and row["groups"]:
         return "Cannot delete entity, must remove users from group first."
     return None
 
 
 async def delete_user(call: Call) -> Response:
-    name = call.need("UserName", ENTITY_NAME)
-    await call.authorize(arn("user", name))
-    await _user_row(call, name)
+    name = await call.user_param()
+    await _user(call, name)
     conflict = await call.ctx.read(_user_conflicts, name)
     if conflict:
         raise S3Error("DeleteConflict", conflict, status=409)
@@ -248,10 +146,13 @@ def _status(value: str) -> str:
 
 
 async def _target_user(call: Call) -> str:
+    """UserName, or the caller itself (root included) when it is left out."""
     name = call.caller_user()
-    await call.authorize(arn("user", name))
-    if name != call.root_user:
-        await _user_row(call, name)
+    if name == call.root_user:
+        await call.authorize(f"arn:aws:iam::{ACCOUNT}:root")
+        return name
+    name = await call.stored("user", name)
+    await _user(call, name)
     return name
 
 
@@ -272,13 +173,14 @@ async def create_access_key(call: Call) -> Response:
 
 async def list_access_keys(call: Call) -> Response:
     name = await _target_user(call)
-    rows = await call.ctx.read(iam_queries.keys_of, name, ("iam",))
+    rows = [dict(r, name=r["access_key"]) for r in await call.ctx.read(iam_queries.keys_of, name, ("iam",))]
+    page, tail = call.page(rows, lambda r: r["access_key"])
     items = "".join(
         "<member>" + leaf("UserName", name) + leaf("AccessKeyId", r["access_key"]) + leaf("Status", _status(r["status"]))
         + leaf("CreateDate", iso8601(r["created_us"] / 1_000_000)) + "</member>"
-        for r in rows
+        for r in page
     )
-    return call.respond(f"<AccessKeyMetadata>{items}</AccessKeyMetadata>" + leaf("IsTruncated", False))
+    return call.respond(f"<AccessKeyMetadata>{items}</AccessKeyMetadata>" + tail)
 
 
 async def _own_key(call: Call, name: str) -> str:
@@ -313,183 +215,76 @@ async def put_user_policy(call: Call) -> Response:
     name = await call.user_param()
     policy_name = call.need("PolicyName", POLICY_NAME)
     text = call.need("PolicyDocument")
-    await call.authorize(arn("user", name))
-    document = _parse(text, "identity")
-    await _user_row(call, name)
+    row = await call.ctx.read(iam_queries.user, name)
+    await call.authorize_user(name, row)
+    document = parse(text, "identity")
+    if row is None:
+        raise no_such("user", name)
     await iam_service.put_user_inline_policy(call.ctx, call.actor(), name, policy_name, document)
     return call.respond()
-
-
-async def _inline(call: Call, owner_kind: str, owner: str, policy_name: str) -> Any:
-    document = await call.ctx.read(iam_queries.inline_policy, owner_kind, owner, policy_name)
-    if document is None:
-        raise S3Error("NoSuchEntity", f"The {owner_kind} policy with name {policy_name} cannot be found.", status=404)
-    return document
 
 
 async def get_user_policy(call: Call) -> Response:
     name = await call.user_param()
     policy_name = call.need("PolicyName", POLICY_NAME)
-    await call.authorize(arn("user", name))
-    await _user_row(call, name)
-    document = await _inline(call, "user", name, policy_name)
+    await _user(call, name)
+    document = await inline(call, "user", name, policy_name)
     return call.respond(leaf("UserName", name) + leaf("PolicyName", policy_name) + leaf("PolicyDocument", encoded(document)))
 
 
 async def list_user_policies(call: Call) -> Response:
     name = await call.user_param()
-    await call.authorize(arn("user", name))
-    await _user_row(call, name)
-    names, tail = _page(call, await call.ctx.read(iam_queries.inline_policy_names, "user", name))
+    await _user(call, name)
+    names, tail = call.page_names(await call.ctx.read(iam_queries.inline_policy_names, "user", name))
     return call.respond(members("PolicyNames", names) + tail)
 
 
 async def delete_user_policy(call: Call) -> Response:
     name = await call.user_param()
     policy_name = call.need("PolicyName", POLICY_NAME)
-    await call.authorize(arn("user", name))
-    await _user_row(call, name)
+    await _user(call, name)
     await iam_service.delete_user_inline_policy(call.ctx, call.actor(), name, policy_name)
     return call.respond()
 
 
-# -- roles --------------------------------------------------------------------------------
+# -- the account --------------------------------------------------------------------------
 
 
-def role_xml(row: dict[str, Any]) -> str:
-    name = row["name"]
-    return (
-        leaf("Path", "/") + leaf("RoleName", name) + leaf("RoleId", entity_id("AROA", name))
-        + leaf("Arn", role_arn(name)) + leaf("CreateDate", iso8601(row["created_us"] / 1_000_000))
-        + leaf("AssumeRolePolicyDocument", encoded(row["trust_policy"]))
-        + (leaf("Description", row["description"]) if row["description"] else "")
-        + leaf("MaxSessionDuration", row["max_session_seconds"])
-    )
+def _summary(tx: Any) -> dict[str, int]:
+    def count(sql: str) -> int:
+        return int(tx.scalar(sql) or 0)
+
+    return {
+        "Users": count("SELECT COUNT(*) FROM iam_users"),
+        "UsersQuota": 5000,
+        "Groups": count("SELECT COUNT(*) FROM iam_groups"),
+        "GroupsQuota": 300,
+        "Roles": count("SELECT COUNT(*) FROM iam_roles"),
+        "RolesQuota": 1000,
+        "Policies": count("SELECT COUNT(*) FROM iam_policies"),
+        "PoliciesQuota": 1500,
+        "AccessKeysPerUserQuota": MAX_ACCESS_KEYS,
+        "GroupsPerUserQuota": 10,
+        "AttachedPoliciesPerUserQuota": 10,
+        "AttachedPoliciesPerGroupQuota": 10,
+        "AttachedPoliciesPerRoleQuota": 10,
+        "PolicySizeQuota": 6144,
+        "UserPolicySizeQuota": 2048,
+        "GroupPolicySizeQuota": 5120,
+    }
 
 
-async def _role_row(call: Call, name: str) -> dict[str, Any]:
-    row = await call.ctx.read(iam_queries.role, name)
-    if row is None:
-        raise no_such("role", name)
-    return row
-
-
-async def create_role(call: Call) -> Response:
-    name = call.need("RoleName", ENTITY_NAME)
-    text = call.need("AssumeRolePolicyDocument")
-    await call.authorize(arn("role", name))
-    trust = _parse(text, "trust")
-    description = call.get("Description", "") or ""
-    if len(description) > 1000:
-        raise validation_error("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000")
-    raw = call.get("MaxSessionDuration", "3600") or "3600"
-    try:
-        max_session = int(raw)
-    except ValueError:
-        raise validation_error(f"1 validation error detected: Value '{raw}' at 'maxSessionDuration' failed to satisfy constraint: Member must be a number") from None
-    if not 3600 <= max_session <= 43200:
-        raise validation_error(f"1 validation error detected: Value '{max_session}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200")
-    await iam_service.create_role(call.ctx, call.actor(), name, trust, description=description, max_session_seconds=max_session)
-    return call.respond(f"<Role>{role_xml(await _role_row(call, name))}</Role>")
-
-
-async def get_role(call: Call) -> Response:
-    name = call.need("RoleName", ENTITY_NAME)
-    await call.authorize(arn("role", name))
-    return call.respond(f"<Role>{role_xml(await _role_row(call, name))}</Role>")
-
-
-async def list_roles(call: Call) -> Response:
-    await call.authorize(arn("role", "*"))
-    rows = {r["name"]: r for r in await call.ctx.read(iam_queries.list_roles)}
-    page, tail = _page(call, sorted(rows))
-    return call.respond("<Roles>" + "".join(f"<member>{role_xml(rows[n])}</member>" for n in page) + "</Roles>" + tail)
-
-
-async def delete_role(call: Call) -> Response:
-    name = call.need("RoleName", ENTITY_NAME)
-    await call.authorize(arn("role", name))
-    await _role_row(call, name)
-    await iam_service.delete_role(call.ctx, call.actor(), name)
-    return call.respond()
-
-
-async def put_role_policy(call: Call) -> Response:
-    name = call.need("RoleName", ENTITY_NAME)
-    policy_name = call.need("PolicyName", POLICY_NAME)
-    text = call.need("PolicyDocument")
-    await call.authorize(arn("role", name))
-    document = _role_policy(text)
-    await _role_row(call, name)
-    await iam_service.put_role_policy(call.ctx, call.actor(), name, policy_name, document)
-    return call.respond()
-
-
-async def get_role_policy(call: Call) -> Response:
-    name = call.need("RoleName", ENTITY_NAME)
-    policy_name = call.need("PolicyName", POLICY_NAME)
-    await call.authorize(arn("role", name))
-    await _role_row(call, name)
-    document = await _inline(call, "role", name, policy_name)
-    return call.respond(leaf("RoleName", name) + leaf("PolicyName", policy_name) + leaf("PolicyDocument", encoded(document)))
-
-
-async def list_role_policies(call: Call) -> Response:
-    name = call.need("RoleName", ENTITY_NAME)
-    await call.authorize(arn("role", name))
-    await _role_row(call, name)
-    names, tail = _page(call, await call.ctx.read(iam_queries.inline_policy_names, "role", name))
-    return call.respond(members("PolicyNames", names) + tail)
-
-
-async def delete_role_policy(call: Call) -> Response:
-    name = call.need("RoleName", ENTITY_NAME)
-    policy_name = call.need("PolicyName", POLICY_NAME)
-    await call.authorize(arn("role", name))
-    await _role_row(call, name)
-    await iam_service.delete_role_policy(call.ctx, call.actor(), name, policy_name)
-    return call.respond()
-
-
-# -- groups -------------------------------------------------------------------------------
-
-
-async def create_group(call: Call) -> Response:
-    name = call.need("GroupName", GROUP_NAME)
-    await call.authorize(arn("group", name))
-    await iam_service.create_group(call.ctx, call.actor(), name)
-    row = await call.ctx.read(iam_queries.group, name)
-    created = row["updated_us"] / 1_000_000 if row else call.ctx.clock()
-    group = (
-        leaf("Path", "/") + leaf("GroupName", name) + leaf("GroupId", entity_id("AGPA", name))
-        + leaf("Arn", arn("group", name)) + leaf("CreateDate", iso8601(created))
-    )
-    return call.respond(f"<Group>{group}</Group>")
-
-
-async def add_user_to_group(call: Call) -> Response:
-    group = call.need("GroupName", GROUP_NAME)
-    name = call.need("UserName", ENTITY_NAME)
-    await call.authorize(arn("group", group))
-    await _user_row(call, name)
-    await iam_service.add_user_to_group(call.ctx, call.actor(), group, name)
-    return call.respond()
-
-
-async def put_group_policy(call: Call) -> Response:
-    group = call.need("GroupName", GROUP_NAME)
-    policy_name = call.need("PolicyName", POLICY_NAME)
-    text = call.need("PolicyDocument")
-    await call.authorize(arn("group", group))
-    document = _parse(text, "identity")
-    await iam_service.put_group_policy(call.ctx, call.actor(), group, policy_name, document)
-    return call.respond()
+async def get_account_summary(call: Call) -> Response:
+    await call.authorize("*")
+    entries = "".join(f"<entry>{leaf('key', k)}{leaf('value', v)}</entry>" for k, v in (await call.ctx.read(_summary)).items())
+    return call.respond(f"<SummaryMap>{entries}</SummaryMap>")
 
 
 ACTIONS: dict[str, Callable[[Call], Awaitable[Response]]] = {
     "CreateUser": create_user,
     "GetUser": get_user,
     "ListUsers": list_users,
+    "UpdateUser": update_user,
     "DeleteUser": delete_user,
     "CreateAccessKey": create_access_key,
     "ListAccessKeys": list_access_keys,
@@ -499,17 +294,11 @@ ACTIONS: dict[str, Callable[[Call], Awaitable[Response]]] = {
     "GetUserPolicy": get_user_policy,
     "ListUserPolicies": list_user_policies,
     "DeleteUserPolicy": delete_user_policy,
-    "CreateRole": create_role,
-    "GetRole": get_role,
-    "ListRoles": list_roles,
-    "DeleteRole": delete_role,
-    "PutRolePolicy": put_role_policy,
-    "GetRolePolicy": get_role_policy,
-    "ListRolePolicies": list_role_policies,
-    "DeleteRolePolicy": delete_role_policy,
-    "CreateGroup": create_group,
-    "AddUserToGroup": add_user_to_group,
-    "PutGroupPolicy": put_group_policy,
+    "GetAccountSummary": get_account_summary,
+    **iam_roles.ACTIONS,
+    **iam_groups.ACTIONS,
+    **iam_managed.ACTIONS,
+    **iam_oidc.ACTIONS,
 }
 
 

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from api.context import ServerContext
 from api.errors import S3Error
-from domain.iam import AccessKey, Group, ManagedPolicy, Role, StsSession, User, iam_id
+from domain.iam import AccessKey, Group, ManagedPolicy, OidcProvider, Role, StsSession, User, iam_id
 from projections import iam_queries
 from projections.eventstore import Change
 from projections.tx import Tx
@@ -63,10 +63,29 @@ def validate_credentials(access_key: str, secret_key: str) -> None:
         raise S3Error("InvalidArgument", "The secret key is invalid: 8 to 128 characters.")
 
 
+def _case_conflict(kind: str, name: str) -> Callable[[Tx], None]:
+    """IAM names are unique regardless of case: creating "bob" while "Bob" exists conflicts."""
+
+    def check(tx: Tx) -> None:
+        found = iam_queries.stored_name(tx, kind, name)
+        if found is not None and found != name:
+            raise S3Error("EntityAlreadyExists", f"{kind.capitalize()} with name {name} already exists.", status=409)
+
+    return check
+
+
 async def add_user(
-    ctx: ServerContext, actor: dict[str, str], name: str, secret_key: str, status: str = "enabled", *, exclusive: bool = False
+    ctx: ServerContext,
+    actor: dict[str, str],
+    name: str,
+    secret_key: str,
+    status: str = "enabled",
+    *,
+    exclusive: bool = False,
+    path: str = "/",
 ) -> None:
-    """exclusive: an existing user is EntityAlreadyExists (IAM CreateUser) instead of a reset."""
+    """exclusive: an existing user (whatever the case of its name) is EntityAlreadyExists (IAM
+    CreateUser) instead of a reset; path: its IAM path."""
     validate_credentials(name, secret_key)
     if name == ctx.settings.root_user:
         raise S3Error("InvalidArgument", "The root user cannot be added as an IAM user.")
@@ -74,10 +93,13 @@ async def add_user(
 
     def build() -> list[Any]:
         user = _load(ctx, iam_id("user", name))
-        if user is None:
-            return [User(name=name, sealed_secret=sealed, status=status, actor=actor)]
-        if user.deleted:
-            user.recreate(sealed_secret=sealed, status=status, actor=actor)
+        if user is None or user.deleted:
+            if user is None:
+                user = User(name=name, sealed_secret=sealed, status=status, actor=actor)
+            else:
+                user.recreate(sealed_secret=sealed, status=status, actor=actor)
+            if path != "/":
+                user.set_path(path=path, actor=actor)
         elif exclusive:
             raise S3Error("EntityAlreadyExists", f"User with name {name} already exists.", status=409)
         else:  # MinIO's add-user on an existing user resets its secret (and status)
@@ -90,6 +112,8 @@ async def add_user(
         other = iam_queries.key(tx, name)
         if other is not None and other["kind"] != "user":
             raise S3Error("InvalidArgument", "An access key with that name already exists.")
+        if exclusive:
+            _case_conflict("user", name)(tx)
 
     await ctx.commit(Change(build=build, check=check))
 
@@ -291,6 +315,7 @@ async def create_session(
     duration_seconds: int,
     policy: dict[str, Any] | None,
     role: str = "",
+    session_name: str = "",
 ) -> dict[str, Any]:
     from api.identity import token_hash
 
@@ -305,7 +330,7 @@ async def create_session(
                 StsSession(
                     access_key=access_key, parent_user=parent_user, sealed_secret=sealed,
                     token_hash=token_hash(token), role=role, policy=policy,
-                    expiration_us=expiration_us, actor=actor,
+                    expiration_us=expiration_us, actor=actor, session_name=session_name,
                 )
             ]
         )
@@ -348,18 +373,32 @@ def _require_role(ctx: ServerContext, name: str) -> Role:
 
 
 async def create_role(
-    ctx: ServerContext, actor: dict[str, str], name: str, trust_policy: dict[str, Any], *, description: str = "", max_session_seconds: int = 3600
+    ctx: ServerContext,
+    actor: dict[str, str],
+    name: str,
+    trust_policy: dict[str, Any],
+    *,
+    description: str = "",
+    max_session_seconds: int = 3600,
+    path: str = "/",
 ) -> None:
     def build() -> list[Any]:
         role = _load(ctx, iam_id("role", name))
         if role is None:
-            return [Role(name=name, trust_policy=trust_policy, description=description, max_session_seconds=max_session_seconds, actor=actor)]
-        if not role.deleted:
+            role = Role(name=name, trust_policy=trust_policy, description=description, max_session_seconds=max_session_seconds, actor=actor)
+        elif not role.deleted:
             raise S3Error("EntityAlreadyExists", f"Role with name {name} already exists.", status=409)
-        role.recreate(trust_policy=trust_policy, description=description, max_session_seconds=max_session_seconds, actor=actor)
+        else:
+            role.recreate(trust_policy=trust_policy, description=description, max_session_seconds=max_session_seconds, actor=actor)
+        if path != "/":
+            role.set_path(path=path, actor=actor)
         return [role]
 
-    await ctx.commit(Change(build=build))
+    await ctx.commit(Change(build=build, check=_case_conflict("role", name)))
+
+
+async def update_role(ctx: ServerContext, actor: dict[str, str], name: str, *, description: str, max_session_seconds: int) -> None:
+    await _update(ctx, lambda: _require_role(ctx, name), lambda role: role.update(description=description, max_session_seconds=max_session_seconds, actor=actor))
 
 
 async def delete_role(ctx: ServerContext, actor: dict[str, str], name: str) -> None:
@@ -369,7 +408,8 @@ async def delete_role(ctx: ServerContext, actor: dict[str, str], name: str) -> N
         return [role]
 
     def check(tx: Tx) -> None:
-        if iam_queries.inline_policy_names(tx, "role", name):
+        row = iam_queries.role(tx, name)
+        if iam_queries.inline_policy_names(tx, "role", name) or (row is not None and row["policies"]):
             raise S3Error("DeleteConflict", "Cannot delete entity, must delete policies first.", status=409)
 
     await ctx.commit(Change(build=build, check=check))
@@ -383,17 +423,75 @@ async def delete_role_policy(ctx: ServerContext, actor: dict[str, str], name: st
     await _update(ctx, lambda: _require_role(ctx, name), lambda role: role.delete_inline_policy(policy_name=policy_name, actor=actor), check=_require_inline("role", name, policy_name))
 
 
-async def create_group(ctx: ServerContext, actor: dict[str, str], name: str) -> None:
-    """IAM CreateGroup: an existing group is EntityAlreadyExists."""
+async def create_group(ctx: ServerContext, actor: dict[str, str], name: str, *, path: str = "/") -> None:
+    """IAM CreateGroup: an existing group (whatever the case of its name) is EntityAlreadyExists."""
 
     def build() -> list[Any]:
         group = _load(ctx, iam_id("group", name))
         if group is None:
-            return [Group(name=name, actor=actor)]
-        if not group.deleted:
+            group = Group(name=name, actor=actor)
+        elif not group.deleted:
             raise S3Error("EntityAlreadyExists", f"Group with name {name} already exists.", status=409)
-        group.recreate(actor=actor)
+        else:
+            group.recreate(actor=actor)
+        if path != "/":
+            group.set_path(path=path, actor=actor)
         return [group]
+
+    await ctx.commit(Change(build=build, check=_case_conflict("group", name)))
+
+
+async def delete_group(ctx: ServerContext, actor: dict[str, str], name: str) -> None:
+    """IAM DeleteGroup: only an empty group without policies (DeleteConflict otherwise)."""
+
+    def check(tx: Tx) -> None:
+        row = iam_queries.group(tx, name)
+        if row is None:
+            return
+        if row["members"]:
+            raise S3Error("DeleteConflict", "Cannot delete entity, must remove users from group first.", status=409)
+        if row["policies"] or iam_queries.inline_policy_names(tx, "group", name):
+            raise S3Error("DeleteConflict", "Cannot delete entity, must delete policies first.", status=409)
+
+    await _update(ctx, lambda: _require_group(ctx, name), lambda group: group.delete(actor=actor), check=check)
+
+
+async def remove_user_from_group(ctx: ServerContext, actor: dict[str, str], group_name: str, user_name: str) -> None:
+    def build() -> list[Any]:
+        group = _require_group(ctx, group_name)
+        if user_name not in group.members:
+            raise S3Error("NoSuchEntity", f"The user with name {user_name} cannot be found in group {group_name}.", status=404)
+        group.remove_members(members=[user_name], actor=actor)
+        return [group]
+
+    await ctx.commit(Change(build=build))
+
+
+async def delete_group_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str) -> None:
+    await _update(ctx, lambda: _require_group(ctx, name), lambda group: group.delete_inline_policy(policy_name=policy_name, actor=actor), check=_require_inline("group", name, policy_name))
+
+
+async def set_path(ctx: ServerContext, actor: dict[str, str], kind: str, name: str, path: str) -> None:
+    """UpdateUser / UpdateGroup NewPath."""
+    load = {"user": _require_user, "group": _require_group, "role": _require_role}[kind]
+    await _update(ctx, lambda: load(ctx, name), lambda entity: entity.set_path(path=path, actor=actor))
+
+
+async def attach_managed(ctx: ServerContext, actor: dict[str, str], kind: str, name: str, policy: str, *, detach: bool = False) -> None:
+    """IAM Attach/Detach{User,Group,Role}Policy: attaching twice is harmless; detaching a
+    policy that is not attached is NoSuchEntity."""
+    load = {"user": _require_user, "group": _require_group, "role": _require_role}[kind]
+
+    def build() -> list[Any]:
+        entity = load(ctx, name)
+        current = list(entity.policies)
+        if detach:
+            if policy not in current:
+                raise S3Error("NoSuchEntity", f"Policy {policy} was not found.", status=404)
+            entity.set_policies(policies=[p for p in current if p != policy], actor=actor)
+        elif policy not in current:
+            entity.set_policies(policies=current + [policy], actor=actor)
+        return [entity]
 
     await ctx.commit(Change(build=build))
 
@@ -421,3 +519,47 @@ async def put_group_policy(ctx: ServerContext, actor: dict[str, str], name: str,
         return [group]
 
     await ctx.commit(Change(build=build))
+
+
+# -- OpenID Connect providers (the IAM query API) ------------------------------------------
+
+
+def _require_oidc(ctx: ServerContext, name: str) -> OidcProvider:
+    provider = _load(ctx, iam_id("oidc-provider", name))
+    if provider is None or provider.deleted:
+        raise S3Error("NoSuchEntity", f"OpenIDConnect Provider not found for arn {name}", status=404)
+    return provider
+
+
+async def create_oidc_provider(ctx: ServerContext, actor: dict[str, str], name: str, url: str, client_ids: list[str], thumbprints: list[str]) -> None:
+    def build() -> list[Any]:
+        provider = _load(ctx, iam_id("oidc-provider", name))
+        if provider is None:
+            return [OidcProvider(name=name, url=url, client_ids=client_ids, thumbprints=thumbprints, actor=actor)]
+        if not provider.deleted:
+            raise S3Error("EntityAlreadyExists", f"Provider with url {url} already exists.", status=409)
+        provider.recreate(url=url, client_ids=client_ids, thumbprints=thumbprints, actor=actor)
+        return [provider]
+
+    await ctx.commit(Change(build=build))
+
+
+async def update_oidc_provider(
+    ctx: ServerContext, actor: dict[str, str], name: str, *, add_client: str | None = None, remove_client: str | None = None, thumbprints: list[str] | None = None
+) -> None:
+    """Add or remove one client id (adding one it has, or removing one it lacks, changes
+    nothing), or replace the thumbprints."""
+
+    def mutate(provider: OidcProvider) -> None:
+        if add_client is not None and add_client not in provider.client_ids:
+            provider.set_client_ids(client_ids=[*provider.client_ids, add_client], actor=actor)
+        if remove_client is not None and remove_client in provider.client_ids:
+            provider.set_client_ids(client_ids=[c for c in provider.client_ids if c != remove_client], actor=actor)
+        if thumbprints is not None:
+            provider.set_thumbprints(thumbprints=thumbprints, actor=actor)
+
+    await _update(ctx, lambda: _require_oidc(ctx, name), mutate)
+
+
+async def delete_oidc_provider(ctx: ServerContext, actor: dict[str, str], name: str) -> None:
+    await _update(ctx, lambda: _require_oidc(ctx, name), lambda provider: provider.delete(actor=actor))

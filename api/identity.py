@@ -27,6 +27,8 @@ class Identity:
     role: str = ""
     gen: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    path: str = "/"  # the parent user's IAM path: part of its ARN
+    session_name: str = ""  # an assumed role's RoleSessionName
 
     @property
     def is_root(self) -> bool:
@@ -94,7 +96,11 @@ class IdentityStore:
         import orjson
 
         policy = orjson.loads(row["policy"]) if row["policy"] else None
-        return secret, Identity(access_key, row["parent_user"], row["kind"], policy, row["role"] or "", int(row["gen"] or 0))
+        session_name = (row.get("name") or "") if row["kind"] == "sts" else ""
+        return secret, Identity(
+            access_key, row["parent_user"], row["kind"], policy, row["role"] or "", int(row["gen"] or 0),
+            path=row.get("parent_path") or "/", session_name=session_name,
+        )
 
     def _secret(self, access_key: str, sealed: str) -> str:
         cached = self._secrets.get(access_key)

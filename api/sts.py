@@ -43,7 +43,7 @@ MAX_FORM_BYTES = 256 * 1024
 MAX_SESSION_POLICY_CHARS = 2048
 # A role's ARN: account-less as CreateRole reports it (as MinIO's and Ceph's are), or with
 # the account id.
-ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}|):role/(?:[\w+=,.@/-]*/)?([\w+=,.@-]{1,64})")
+ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}|):role(/(?:[!-.0-~]+/)*)([\w+=,.@-]{1,64})")
 SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
 
 # How the S3 authentication errors read on the STS / IAM endpoints (AWS's codes there).
@@ -81,6 +81,13 @@ def entity_id(prefix: str, name: str) -> str:
     """A stable AWS-style unique id (AIDA... users, AROA... roles, AGPA... groups)."""
     digest = hashlib.sha256(f"chronicle:{prefix}:{name}".encode()).digest()
     return prefix + base64.b32encode(digest).decode()[:17]
+
+
+def unique_id(prefix: str, row: dict[str, Any]) -> str:
+    """The id of one user, group or role: as AWS's, a new one each time a name is created
+    again after a deletion (derived from the name and its creation time, so a replay of the
+    log gives the same ids)."""
+    return entity_id(prefix, f"{row['name']}@{row['created_us']}")
 
 
 def validation_error(message: str) -> S3Error:
@@ -179,13 +186,14 @@ async def query_api(req: S3Request, ctx: ServerContext, service: str) -> Respons
 
 
 def caller_arn(identity: Identity, root_user: str) -> str:
-    """The ARN GetCallerIdentity reports: root, the user, or the assumed role's session.
-    Service accounts and GetSessionToken / MinIO-style sessions act as their parent user."""
+    """The ARN GetCallerIdentity reports: root, the user (with its path), or the assumed
+    role's session. Service accounts and GetSessionToken / MinIO-style sessions act as their
+    parent user."""
     if identity.is_root or identity.user == root_user:
         return f"arn:aws:iam::{ACCOUNT}:root"
     if identity.kind == "sts" and identity.role:
-        return f"arn:aws:sts::{ACCOUNT}:assumed-role/{identity.role}/{identity.user}"
-    return f"arn:aws:iam::{ACCOUNT}:user/{identity.user}"
+        return f"arn:aws:sts::{ACCOUNT}:assumed-role/{identity.role}/{identity.session_name or identity.user}"
+    return f"arn:aws:iam::{ACCOUNT}:user{identity.path}{identity.user}"
 
 
 # -- STS actions --------------------------------------------------------------------------
@@ -255,7 +263,10 @@ async def assume_role(req: S3Request, ctx: ServerContext, params: dict[str, str]
     match = ROLE_ARN.fullmatch(role_arn)
     role = None
     if match is not None and match.group(1) in (ACCOUNT, ""):
-        role = await ctx.read(iam_queries.role, match.group(2))
+        stored = await ctx.read(iam_queries.stored_name, "role", match.group(3))
+        role = await ctx.read(iam_queries.role, stored) if stored is not None else None
+        if role is not None and match.group(2) != role["path"]:
+            role = None  # another path: not this role's ARN
     if role is not None:
         role_name = role["name"]
         high = max(3600, min(43200, int(role["max_session_seconds"] or 3600)))
@@ -268,10 +279,10 @@ async def assume_role(req: S3Request, ctx: ServerContext, params: dict[str, str]
     duration = _duration(params, 3600, 900, high)
     policy = _session_policy(params)
     session = await iam_service.create_session(
-        ctx, req.actor(), identity.user, duration_seconds=duration, policy=policy, role=role_name
+        ctx, req.actor(), identity.user, duration_seconds=duration, policy=policy, role=role_name, session_name=session_name
     )
-    if role_name:
-        role_id = entity_id("AROA", role_name)
+    if role is not None:
+        role_id = unique_id("AROA", role)
         assumed = leaf("Arn", f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{session_name}") + leaf("AssumedRoleId", f"{role_id}:{session_name}")
     else:  # MinIO-style: no role; MinIO answers the element empty
         assumed = "<Arn></Arn><AssumedRoleId></AssumedRoleId>"
@@ -315,9 +326,12 @@ async def get_caller_identity(req: S3Request, ctx: ServerContext, params: dict[s
     if arn.endswith(":root"):
         user_id = ACCOUNT
     elif identity.kind == "sts" and identity.role:
-        user_id = f"{entity_id('AROA', identity.role)}:{identity.user}"
+        role = await ctx.read(iam_queries.role, identity.role)
+        role_id = unique_id("AROA", role) if role is not None else entity_id("AROA", identity.role)
+        user_id = f"{role_id}:{identity.session_name or identity.user}"
     else:
-        user_id = entity_id("AIDA", identity.user)
+        user = await ctx.read(iam_queries.user, identity.user)
+        user_id = unique_id("AIDA", user) if user is not None else entity_id("AIDA", identity.user)
     result = leaf("Arn", arn) + leaf("UserId", user_id) + leaf("Account", ACCOUNT)
     return query_response(req, "sts", "GetCallerIdentity", result)
 

@@ -80,16 +80,50 @@ CANNED_POLICIES: dict[str, dict[str, Any]] = {
 
 CANNED_POLICY_NAMES: tuple[str, ...] = tuple(CANNED_POLICIES)
 
+# AWS managed policies the IAM API may attach (AttachUserPolicy ... PolicyArn=
+# arn:aws:iam::aws:policy/<name>): the AWS documents, restricted to the services this server
+# has (AWS's S3 ones also name s3-object-lambda, IAM's read-only one iam:Generate*/Simulate*).
+AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
+AWS_MANAGED_POLICIES: dict[str, dict[str, Any]] = {
+    "AdministratorAccess": {
+        "Version": VERSION,
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    },
+    "AmazonS3FullAccess": {
+        "Version": VERSION,
+        "Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": "*"}],
+    },
+    "AmazonS3ReadOnlyAccess": {
+        "Version": VERSION,
+        "Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}],
+    },
+    "IAMFullAccess": {
+        "Version": VERSION,
+        "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}],
+    },
+    "IAMReadOnlyAccess": {
+        "Version": VERSION,
+        "Statement": [{"Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"}],
+    },
+}
+
+
+def _builtin(name: str) -> dict[str, Any]:
+    if name.startswith(AWS_MANAGED_PREFIX):
+        return AWS_MANAGED_POLICIES[name[len(AWS_MANAGED_PREFIX) :]]
+    return CANNED_POLICIES[name]
+
 
 def canned_policy_document(name: str) -> dict[str, Any]:
-    """A fresh copy of a canned policy's JSON document (KeyError if unknown)."""
-    return copy.deepcopy(CANNED_POLICIES[name])
+    """A fresh copy of a canned policy's JSON document: a MinIO canned policy's by name, an
+    AWS managed policy's by its ARN (KeyError if unknown)."""
+    return copy.deepcopy(_builtin(name))
 
 
 @cache
 def canned_policy(name: str) -> Policy:
-    """The parsed canned policy (KeyError if unknown)."""
-    doc = CANNED_POLICIES[name]
+    """The parsed canned (or AWS managed, by ARN) policy (KeyError if unknown)."""
+    doc = _builtin(name)
     return parse_policy(json.dumps(doc, separators=(",", ":")), kind="identity")
 
 

@@ -103,6 +103,27 @@ def configure_targets(srv) -> None:
     admin.config_set("notify_webhook:gone", {"endpoint": "http://127.0.0.1:2/", "enable": "off"})
 
 
+def exercise_iam(srv) -> None:
+    """IAM entities with paths, attachments, OIDC providers and a named role session."""
+    import json
+
+    iam = srv.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "*"}}]}
+    iam.create_user(UserName="replay-user", Path="/team/")
+    iam.update_user(UserName="replay-user", NewPath="/team/moved/")
+    iam.attach_user_policy(UserName="replay-user", PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    iam.create_group(GroupName="replay-group", Path="/team/")
+    iam.put_group_policy(GroupName="replay-group", PolicyName="gone", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}))
+    iam.delete_group_policy(GroupName="replay-group", PolicyName="gone")
+    iam.create_role(RoleName="replay-role", Path="/team/", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.update_role(RoleName="replay-role", Description="replayed", MaxSessionDuration=7200)
+    iam.attach_role_policy(RoleName="replay-role", PolicyArn="arn:aws:iam::aws:policy/AmazonS3FullAccess")
+    arn = iam.create_open_id_connect_provider(Url="https://id.example.com", ClientIDList=["a"], ThumbprintList=["b" * 40])["OpenIDConnectProviderArn"]
+    iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="c")
+    iam.update_open_id_connect_provider_thumbprint(OpenIDConnectProviderArn=arn, ThumbprintList=["d" * 40])
+    srv.client("sts").assume_role(RoleArn="arn:aws:iam:::role/team/replay-role", RoleSessionName="replayed-session")
+
+
 def dump(database_url: str | None, data_dir) -> dict[str, list[tuple]]:
     from projections.eventstore import open_store
     from projections.tx import Tx
@@ -125,6 +146,7 @@ def test_replay_rebuilds_identical_tables(server_factory, backend, request):
     database_url = request.getfixturevalue("pg_url") if backend == "postgres" else None
     srv = server_factory(backend, database_url=database_url, env=TARGET_ENV)
     exercise(srv.client(), "replay-" + backend)
+    exercise_iam(srv)
     configure_targets(srv)
     wait_for_follower(database_url, srv.data_dir)
     srv.stop()
@@ -135,6 +157,7 @@ def test_replay_rebuilds_identical_tables(server_factory, backend, request):
     assert "s3:ObjectCreated:CompleteMultipartUpload" not in events  # rules narrowed by then
     # The environment's webhook (recorded at start) and the two set through the admin API.
     assert len(before["notify_targets"]) == 3 and before["notify_targets_generation"]
+    assert before["iam_oidc_providers"] and any("replayed-session" in str(r) for r in before["iam_keys"])
 
     res = subprocess.run(
         chronicle_command("replay", "--data-dir", str(srv.data_dir)),
