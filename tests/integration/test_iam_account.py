@@ -302,6 +302,15 @@ def test_managed_policies_grant_what_they_say(server, iam, make_bucket):
     with pytest.raises(ClientError) as e:  # read-only
         user_iam.create_user(UserName=unique())
     assert error(e) == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as e:  # and it cannot widen its own rights
+        user_iam.attach_user_policy(
+            UserName=user_name, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+        )
+    assert error(e) == ("AccessDenied", 403)
+    assert [
+        p["PolicyArn"]
+        for p in iam.list_attached_user_policies(UserName=user_name)["AttachedPolicies"]
+    ] == [IAM_READ]
 
     group_name = iam.create_group(GroupName=unique("g"))["Group"]["GroupName"]
     iam.add_user_to_group(GroupName=group_name, UserName=user_name)
