@@ -38,6 +38,16 @@ def _http_date() -> bytes:
     return _date[1]
 
 
+def _origin(scope: dict[str, Any]) -> str:
+    server = scope.get("server")
+    if not server or server[1] is None:
+        return ""
+    host = server[0]
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{scope.get('scheme', 'http')}://{host}:{server[1]}"
+
+
 def request_id() -> str:
     _counter[0] += 1
     return f"{time.time_ns():X}{_NODE}{_counter[0] & 0xFFFF:04X}"[-16:]
@@ -105,6 +115,7 @@ class ChronicleASGI:
             client_ip=client[0] if client else "",
             request_id=request_id(),
             scheme=scope.get("scheme", "http"),
+            origin=_origin(scope),
         )
         try:
             if header_bytes > self.ctx.settings.max_header_bytes:

@@ -16,6 +16,7 @@ import anyio
 
 from projections.blobstore import BlobStore
 from projections.committer import GroupCommitter
+from projections.deployment import KEY_CHECK_SETTING, deployment_id_for
 from projections.eventstore import Change, ChronicleApplication, pg_connect_kwargs
 from projections.tx import Tx
 
@@ -155,14 +156,18 @@ class ServerContext:
             await self.read(self.notify.refresh)
         return self.notify.registry
 
+    @property
+    def deployment_id(self) -> str:
+        return deployment_id_for(self.sealer.check_value())
+
     def check_master_key(self) -> None:
         """Record the key's check value on first start; refuse a different key afterwards."""
         value = self.sealer.check_value()
         with self.store.store.datastore.transaction(commit=True) as cursor:
             tx = Tx(cursor, self.store.store.dialect)
-            stored = tx.scalar("SELECT value FROM chronicle_settings WHERE name = 'master-key-check'")
+            stored = tx.scalar("SELECT value FROM chronicle_settings WHERE name = ?", (KEY_CHECK_SETTING,))
             if stored is None:
-                tx.execute("INSERT INTO chronicle_settings (name, value) VALUES ('master-key-check', ?) ON CONFLICT (name) DO NOTHING", (value,))
+                tx.execute("INSERT INTO chronicle_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (KEY_CHECK_SETTING, value))
             elif stored != value:
                 raise SystemExit(
                     "CHRONICLE_MASTER_KEY does not match the key this database was set up with: "

@@ -26,6 +26,7 @@ class S3Request:
     client_ip: str
     request_id: str
     scheme: str
+    origin: str = ""  # this node's endpoint as the client reached it, "http://10.0.0.1:9000"
     bucket: str = ""
     key: str = ""
     query: dict[str, str] = field(default_factory=dict)
@@ -62,6 +63,7 @@ class S3Request:
             "source_ip": self.client_ip,
             "user_agent": self.headers.get("user-agent", ""),
             "request_id": self.request_id,
+            "node": self.origin,
         }
 
     async def raw_body(self) -> AsyncIterator[bytes]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from domain.aggregates import Bucket, DeleteMarker, ObjectAccess, ObjectVersion
 from domain.notifications import build_record, dumps_go, sequencer_for
+from projections.deployment import node_id
 from projections.namespace import version_id_of
 
 NOTIFICATION_SUBRESOURCE = "notification"
@@ -52,9 +53,13 @@ class Notice:
     content_length: str | None = None
     range: str = ""
 
-    def record(self, *, region: str = "", key_encoding: str = "minio") -> dict[str, Any]:
+    def record(self, *, region: str = "", key_encoding: str = "minio", deployment_id: str = "") -> dict[str, Any]:
         principal = self.actor.get("parent_user") or self.actor.get("access_key") or ""
+        origin = self.actor.get("node", "")
         return build_record(
+            node_id=node_id(origin),
+            origin_endpoint=origin,
+            deployment_id=deployment_id,
             event_name=self.event_name,
             bucket=self.bucket,
             key=self.key,
@@ -75,8 +80,8 @@ class Notice:
             key_encoding=key_encoding,
         )
 
-    def record_bytes(self, *, region: str = "", key_encoding: str = "minio") -> bytes:
-        return dumps_go(self.record(region=region, key_encoding=key_encoding))
+    def record_bytes(self, *, region: str = "", key_encoding: str = "minio", deployment_id: str = "") -> bytes:
+        return dumps_go(self.record(region=region, key_encoding=key_encoding, deployment_id=deployment_id))
 
 
 class VersioningHistory:

@@ -25,6 +25,7 @@ import orjson
 from domain.aggregates import Bucket, bucket_id
 from domain.notifications import ARN, NotificationConfig, RulesMap, format_event_time, rules_map
 from domain.notifications.arn import SUBSYSTEM_FOR_TYPE
+from projections.deployment import deployment_id
 from projections.eventstore import ChronicleApplication, PostgresChronicleRecorder
 from projections.notify_events import (
     FIRST_EVENT_OF,
@@ -120,6 +121,7 @@ class NotificationFollower:
         self.region = region
         self.page = page
         self.on_records = on_records  # called with the targets that got new records
+        self._deployment: str | None = None
 
     def position(self) -> int:
         store = self.app.store
@@ -190,6 +192,8 @@ class NotificationFollower:
         self, tx: Tx, events: list[tuple[int, Any]]
     ) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str, str], tuple[int, str | None]], _BucketStates]:
         firsts = first_events(self.app, tx, (e.originator_id for _, e in events if type(e) in FIRST_EVENT_OF))
+        if not self._deployment:
+            self._deployment = deployment_id(tx)
         buckets = _BucketStates(tx)
         access: list[tuple[Any, ...]] = []
         namespace: dict[tuple[str, str, str], tuple[int, str | None]] = {}
@@ -221,7 +225,7 @@ class NotificationFollower:
             arns = state.rules.match(notice.event_name, notice.key)
             if not arns:
                 continue
-            record = notice.record_bytes(region=self.region).decode()
+            record = notice.record_bytes(region=self.region, deployment_id=self._deployment).decode()
             event_time = format_event_time(notice.event_time)
             for arn in arns:
                 name = target_name(arn)

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.notifications import NotificationConfig, RulesMap, expand, format_event_time, rules_map
+from projections.deployment import deployment_id
 from projections.eventstore import ChronicleApplication
 from projections.namespace_queries import bucket_config
 from projections.notify_events import NOTIFICATION_SUBRESOURCE, Notice
@@ -111,17 +112,18 @@ def _current(
 ) -> tuple[list[PendingRecord], int, bool]:
     notices, last, full = read_notices(tx, app, after, PAGE)
     rules = _CurrentRules(tx)
+    deployment = deployment_id(tx)
     out: list[PendingRecord] = []
     for n in notices:
         if not n.key or not flt.accepts(n.bucket, n.key, n.event_name):
             continue
         if any(target_name(arn) == name for arn in rules.of(n.bucket).match(n.event_name, n.key)):
-            out.append(_pending(n, region))
+            out.append(_pending(n, region, deployment))
     return out, last, full
 
 
-def _pending(n: Notice, region: str) -> PendingRecord:
-    record = n.record_bytes(region=region).decode()
+def _pending(n: Notice, region: str, deployment: str) -> PendingRecord:
+    record = n.record_bytes(region=region, deployment_id=deployment).decode()
     return PendingRecord(n.position, n.event_name, n.bucket, n.key, format_event_time(n.event_time), record)
 
 

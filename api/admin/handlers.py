@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -849,11 +848,9 @@ async def server_info(call: AdminCall) -> Response:
     buckets = await call.read(list_buckets)
     host = call.req.headers.get("host", "")
     settings = call.ctx.settings
-    # Stable for a deployment (its master key), different between deployments.
-    deployment = str(uuid.uuid5(uuid.NAMESPACE_URL, f"chronicle:deployment:{call.ctx.sealer.check_value()}"))
     return call.json(
         shapes.info_message(
-            deployment_id=deployment,
+            deployment_id=call.ctx.deployment_id,
             endpoint=host,
             version=_version(),
             uptime_seconds=int(time.time() - _STARTED),

@@ -87,7 +87,7 @@ async def _stream(
 ) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     disconnected = loop.create_task(_wait_disconnect(req))
-    region = ctx.targets.region
+    region, deployment = ctx.targets.region, ctx.deployment_id
     interval = ping if ping is not None else LEGACY_KEEPALIVE
     last_sent = loop.time()
     last_touch = loop.time()
@@ -95,7 +95,8 @@ async def _stream(
         while not disconnected.done():
             notices, position, full = await ctx.read(read_notices, ctx.store, position, PAGE)
             lines = [
-                namespace_value(dumps_go(n.record(region=region, key_encoding="raw"))) + b"\n"
+                namespace_value(dumps_go(n.record(region=region, key_encoding="raw", deployment_id=deployment)))
+                + b"\n"
                 for n in notices
                 if listener.matches(n.bucket, n.key, n.event_name)
             ]

@@ -8,6 +8,7 @@ from Chronicle's record code, so a drift in either shows up as a diff.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -344,6 +345,7 @@ class Normalized:
     def __init__(self) -> None:
         self.sequencers: list[int] = []
         self.times: list[str] = []
+        self.deployments: set[str] = set()
 
     def record(self, rec: dict[str, Any]) -> dict[str, Any]:
         rec = json.loads(json.dumps(rec))
@@ -357,12 +359,19 @@ class Normalized:
         assert rec["source"]["userAgent"].startswith("Boto3/"), rec["source"]["userAgent"]
         rec["source"]["userAgent"] = UA
         resp = rec["responseElements"]
+        # The node that served the request and the deployment, in MinIO's forms: the hex
+        # SHA-256 of the node's host:port, its endpoint URL, a UUID.
+        origin = resp["x-minio-origin-endpoint"]
+        assert re.fullmatch(r"https?://127\.0\.0\.1:\d+", origin), resp
+        host_port = origin.split("://", 1)[1]
+        assert resp["x-amz-id-2"] == hashlib.sha256(host_port.encode()).hexdigest(), resp
+        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", resp["x-minio-deployment-id"]), resp
+        self.deployments.add(resp["x-minio-deployment-id"])
         for name, placeholder in (
             ("x-amz-id-2", NODE),
             ("x-minio-deployment-id", DEPLOYMENT),
             ("x-minio-origin-endpoint", ENDPOINT),
         ):
-            assert name in resp, resp  # present, as in MinIO; the value is the deployment's
             resp[name] = placeholder
         return rec
 

@@ -312,7 +312,7 @@ def check_sequencers(norm: Normalized) -> None:
     ), "sequencer must grow in log order"
 
 
-def test_webhook_gets_minio_event_logs(scenario, targets):
+def test_webhook_gets_minio_event_logs(scenario, targets, nserver):
     expected, buckets = scenario
     bodies = wait_until(
         lambda: (
@@ -332,6 +332,18 @@ def test_webhook_gets_minio_event_logs(scenario, targets):
     got = [go_json(norm.log(b)) for b in bodies]
     assert_records(got, [go_json(event_log(r, b, k)) for b, k, r in expected])
     check_sequencers(norm)
+    # One deployment, the one the admin API reports; the node is the server the client used.
+    from minio import MinioAdmin
+    from minio.credentials import StaticProvider
+
+    admin = MinioAdmin(
+        endpoint=nserver.address,
+        credentials=StaticProvider(nserver.access_key, nserver.secret_key),
+        secure=False,
+    )
+    assert norm.deployments == {json.loads(admin.info())["deploymentID"]}
+    first = json.loads(bodies[0])["Records"][0]["responseElements"]
+    assert first["x-minio-origin-endpoint"] == f"http://{nserver.address}"
     reqs = [
         r
         for r in targets.webhook.requests()
