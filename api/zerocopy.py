@@ -49,14 +49,26 @@ def zero_copy_sender(send: Any) -> Callable[[list[Span], Executor], Any] | None:
         loop = asyncio.get_running_loop()
         # While the worker thread writes, nothing else writes to this connection: uvicorn
         # sends only what this response's coroutine hands it, and that coroutine waits here.
+        # The thread writes to a duplicate of the descriptor: when the client resets the
+        # connection, the event loop closes the transport's descriptor at once, and its
+        # number may be handed to the next accepted connection — the thread must never
+        # write this body there.
+        # The thread closes it (this coroutine may be cancelled while the thread writes).
         try:
-            sent = await loop.run_in_executor(executor, _send_spans, fd, spans)
+            sent = await loop.run_in_executor(executor, _send_spans_and_close, os.dup(fd), spans)
         except OSError as exc:
             transport.abort()
             raise ClientGone(str(exc)) from exc
         cycle.expected_content_length -= sent
 
     return sender
+
+
+def _send_spans_and_close(fd: int, spans: list[Span]) -> int:
+    try:
+        return _send_spans(fd, spans)
+    finally:
+        os.close(fd)
 
 
 def _send_spans(fd: int, spans: list[Span]) -> int:
