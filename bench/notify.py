@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bench.loadgen import RawClient, percentiles, spawn
-from bench.run import PG_ADMIN_URL, free_port, log
+from bench.run import NCPU, PG_ADMIN_URL, CpuWindow, free_port, log
 from bench.sigv4 import Signer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +88,8 @@ class System:
         self.tag = uuid.uuid4().hex[:8]
         self.user, self.password = "benchadmin", secrets.token_hex(16)
         self.procs: list[subprocess.Popen] = []
+        self.receiver: subprocess.Popen | None = None
+        self.worker_proc: subprocess.Popen | None = None
         self.hook_port = free_port()
         self.hook_out = self.workdir / "webhook.log"
         self.redis_key = f"chronicle-bench-{self.tag}"
@@ -157,19 +159,18 @@ class System:
             stdout=subprocess.DEVNULL,
         )
         if "webhook" in targets:
-            self.procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.notify",
-                        "--receiver",
-                        str(self.hook_port),
-                        str(self.hook_out),
-                    ],
-                    cwd=ROOT,
-                )
+            self.receiver = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.notify",
+                    "--receiver",
+                    str(self.hook_port),
+                    str(self.hook_out),
+                ],
+                cwd=ROOT,
             )
+            self.procs.append(self.receiver)
         if "mysql" in targets:
             import pymysql
 
@@ -230,7 +231,20 @@ class System:
             stderr=subprocess.STDOUT,
         )
         self.procs.append(proc)
+        self.worker_proc = proc
         return proc
+
+    def cpu_window(self, loadgen: list[int]) -> CpuWindow:
+        """CPU (cores) of serve, the delivery worker, the load generator, the webhook
+        receiver, our database's PostgreSQL backends and the rest of the machine (`other`:
+        other people's jobs on a shared machine)."""
+        groups = {
+            "server": [self.server.pid],
+            "worker": [self.worker_proc.pid] if self.worker_proc else [],
+            "loadgen": loadgen,
+            "receiver": [self.receiver.pid] if self.receiver else [],
+        }
+        return CpuWindow(groups, self.dbname)
 
     def stop(self) -> None:
         for p in self.procs:
@@ -303,6 +317,13 @@ class System:
         asyncio.run(go())
 
     def load(self, bucket: str, seconds: float, prefix: str) -> dict[str, Any]:
+        def during(pids: list[int]) -> dict[str, float]:
+            win = self.cpu_window(pids + [os.getpid()])  # we pop Redis and sample the lag
+            time.sleep(max(0.0, spec["start_at"] + spec["warmup"] - time.time()))
+            win.start()
+            time.sleep(seconds)
+            return win.stop()
+
         spec = {
             "host": self.host,
             "access_key": self.user,
@@ -316,7 +337,7 @@ class System:
             "key_prefix": prefix,
             "start_at": time.time() + 1.0,
         }
-        return spawn(spec, procs=2)
+        return spawn(spec, procs=2, during=during)
 
     # -- delivery state ----------------------------------------------------------------------
 
@@ -335,6 +356,15 @@ class System:
         ):
             out[target] = int(pending)
         return out
+
+
+def fmt_cpu(cpu: dict[str, float]) -> str:
+    order = ["server", "worker", "postgres", "loadgen", "receiver", "other"]
+    return (
+        "cpu(cores) "
+        + " ".join(f"{k}={cpu[k]:.2f}" for k in order if k in cpu)
+        + f" | machine busy {cpu['machine_busy']:.2f}/{NCPU}"
+    )
 
 
 # ---------------------------------------------------------------- (i) live latency
@@ -419,7 +449,9 @@ def live(args: argparse.Namespace) -> dict[str, Any]:
             sysm.worker(targets)
         else:
             sysm.serve(targets, delivery=True)
-        result["layout"] = "serve + chronicle worker" if args.separate_worker else "delivery inside serve"
+        result["layout"] = (
+            "serve + chronicle worker" if args.separate_worker else "delivery inside serve"
+        )
         # The max rate, with delivery running (it is part of the server's work).
         bucket = f"max-{sysm.tag}"
         sysm.s3_setup(bucket, targets)
@@ -459,10 +491,12 @@ def live(args: argparse.Namespace) -> dict[str, Any]:
             "errors": res.get("errors"),
             "lag_samples": samples,
             "drained_after_s": drained,
+            "cpu": res["during"],
         }
         log(
             f"max {max_rate:.0f} PUT/s; lag samples {samples}; drained {drained}s after the load stopped"
         )
+        log(f"max: {fmt_cpu(res['during'])}")
 
         # Half that rate: latency from the PUT response to the arrival.
         rate = max_rate / 2
@@ -472,7 +506,11 @@ def live(args: argparse.Namespace) -> dict[str, Any]:
         popped.clear()
         log(f"latency at {rate:.0f} PUT/s for {seconds:.0f} s")
         signer = Signer(sysm.user, sysm.password, "us-east-1")
+        win = sysm.cpu_window([os.getpid()])
+        win.start()
         responses = asyncio.run(paced_puts(sysm.host, signer, bucket, rate, seconds, 32))
+        result["half_cpu"] = cpu = win.stop()
+        log(f"half rate: {fmt_cpu(cpu)}")
         time.sleep(2.0)
         stop.set()
         popper.join()
