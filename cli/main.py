@@ -295,7 +295,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from projections.replay import rebuild_namespace, rebuild_notifications
+    from projections.replay import FollowerBusy, rebuild_namespace, rebuild_notifications
 
     app = _store(args, create_table=False)
 
@@ -306,7 +306,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     applied = rebuild_namespace(app, progress=progress)
     print(f"\nreplay: rebuilt the namespace and IAM tables from {applied} events")
     region = os.environ.get("CHRONICLE_REGION", "")
-    applied = rebuild_notifications(app, region=region, progress=progress)
+    try:
+        applied = rebuild_notifications(app, region=region, progress=progress)
+    except FollowerBusy as e:
+        print(f"\nreplay: {e}", file=sys.stderr)
+        app.close()
+        return 2
     print(f"\nreplay: rebuilt the notification views from {applied} events")
     app.close()
     return 0

@@ -14,8 +14,8 @@ to another key encoding rewrites the key when it delivers.
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +26,11 @@ from domain.aggregates import Bucket, bucket_id
 from domain.notifications import ARN, NotificationConfig, RulesMap, format_event_time, rules_map
 from domain.notifications.arn import SUBSYSTEM_FOR_TYPE
 from projections.deployment import deployment_id
-from projections.eventstore import ChronicleApplication, PostgresChronicleRecorder
+from projections.eventstore import (
+    ChronicleApplication,
+    PostgresChronicleRecorder,
+    pg_connect_kwargs,
+)
 from projections.notify_events import (
     FIRST_EVENT_OF,
     NOTIFICATION_SUBRESOURCE,
@@ -40,7 +44,7 @@ log = logging.getLogger("chronicle.notify")
 
 FOLLOWER_NAME = "notifications"
 PAGE = 2000
-# pg_try_advisory_xact_lock key: one follower step at a time across processes.
+# Advisory lock key: one active follower across processes (held by its session).
 _FOLLOWER_LOCK = 0x6368726F6E6E6F74  # "chronnot"
 
 
@@ -80,11 +84,12 @@ class BucketState:
 
 
 class _BucketStates:
-    """Bucket states read lazily from notify_rules and written back once per step."""
+    """Bucket states read lazily from notify_rules (unless ``states`` already holds them)
+    and written back once per step."""
 
-    def __init__(self, tx: Tx) -> None:
+    def __init__(self, tx: Tx, states: dict[str, BucketState] | None = None) -> None:
         self.tx = tx
-        self.states: dict[str, BucketState] = {}
+        self.states: dict[str, BucketState] = {} if states is None else states
         self.dirty: set[str] = set()
 
     def get(self, bid: str) -> BucketState:
@@ -108,6 +113,17 @@ class _BucketStates:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What one committed step added to the access view: every record of log positions
+    (after, upto], per target (a target missing from ``records`` got none). Handed to
+    in-process workers so they need not read back what the follower just wrote."""
+
+    after: int
+    upto: int
+    records: dict[str, list[tuple[Any, ...]]]  # target → (position, event_name, bucket, key, event_time, record)
+
+
 class NotificationFollower:
     def __init__(
         self,
@@ -115,13 +131,25 @@ class NotificationFollower:
         *,
         region: str = "",
         page: int = PAGE,
-        on_records: Callable[[set[str]], None] | None = None,
+        on_records: Callable[[Appended], None] | None = None,
     ) -> None:
         self.app = app
         self.region = region
         self.page = page
-        self.on_records = on_records  # called with the targets that got new records
+        self.on_records = on_records  # called after every step that committed
         self._deployment: str | None = None
+        # Bucket states as this follower last wrote them, valid while the tracking position
+        # is still the one it committed (no other process stepped in between): most steps
+        # then read no notify_rules row.
+        self._states: dict[str, BucketState] = {}
+        self._states_at = -1
+        # PostgreSQL: the connection holding the follower's session lock (one active
+        # follower across processes), and the position it has written.
+        self._conn: Any = None
+        self._holding = False
+        self._position = 0
+        self._retry_at = 0.0
+        self._page_sql = ""
 
     def position(self) -> int:
         store = self.app.store
@@ -130,53 +158,137 @@ class NotificationFollower:
 
     def step(self) -> int:
         """Process up to one page; returns how many events it read (0: caught up, or
-        another process is stepping)."""
+        another process's follower holds the log)."""
+        try:
+            if isinstance(self.app.store, PostgresChronicleRecorder):
+                done = self._step_pg()
+            else:
+                done = self._step_sqlite()
+        except BaseException:
+            self._states_at = -1  # the cached states may hold this failed step's changes
+            self._release()  # did the write commit? Whoever follows next reads the position
+            raise
+        if done is None:
+            return 0
+        appended, count = done
+        if self.on_records is not None:
+            self.on_records(appended)
+        return count
+
+    def _step_sqlite(self) -> tuple[Appended, int] | None:
         store = self.app.store
-        touched: set[str] = set()
-        if not isinstance(store, PostgresChronicleRecorder):
-            with store.datastore.transaction(commit=False) as cursor:
-                # Most polls find nothing new: find that out without taking SQLite's writer lock.
-                tx = Tx(cursor, store.dialect)
-                if _tracking(tx) >= int(tx.scalar(store.head_sql()) or 0):
-                    return 0
-        pg = isinstance(store, PostgresChronicleRecorder)
+        with store.datastore.transaction(commit=False) as cursor:
+            # Most polls find nothing new: find that out without taking SQLite's writer lock.
+            tx = Tx(cursor, store.dialect)
+            if _tracking(tx) >= int(tx.scalar(store.head_sql()) or 0):
+                return None
         with store.datastore.transaction(commit=True) as cursor:
             tx = Tx(cursor, store.dialect)
-            if pg:
-                # One round trip: the step lock, the position and whether any rules exist.
-                head = tx.one(
-                    "SELECT pg_try_advisory_xact_lock(?) AS got, "
-                    "(SELECT position FROM notify_tracking WHERE name = ?) AS position, "
-                    f"EXISTS ({_ANY_RULES}) AS any_rules",
-                    (_FOLLOWER_LOCK, FOLLOWER_NAME),
-                ) or {}
-                if not head.get("got"):
-                    return 0
-                start, any_rules = int(head.get("position") or 0), bool(head.get("any_rules"))
-            else:
-                start, any_rules = _tracking(tx), _any_rules(tx)
+            start = _tracking(tx)
             rows = tx.all(store.events_page_sql(), (start + 1, self.page))
             if not rows:
-                return 0
-            last = int(rows[-1]["notification_id"])
-            if not any_rules and not any(r["topic"] == _CONFIG_TOPIC for r in rows):
-                # No bucket has rules, and none gets any in this page: only bucket events
-                # (versioning history) matter. Most deployments, most of the time.
-                rows = [r for r in rows if r["topic"].startswith("chronicle.Bucket.")]
-            events = [(int(r["notification_id"]), self.app.decode_row(r)) for r in rows]
-            access, namespace, buckets = self._match(tx, events)
-            # The writes need no answers: on PostgreSQL they go out in one pipeline.
-            with cursor.connection.pipeline() if pg else contextlib.nullcontext():
-                _write(tx, access, namespace, buckets)
-                tx.execute(
-                    "INSERT INTO notify_tracking (name, position) VALUES (?, ?) "
-                    "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-                    (FOLLOWER_NAME, last),
-                )
-            touched = {a[0] for a in access}
-        if touched and self.on_records is not None:
-            self.on_records(touched)
-        return len(rows)
+                return None
+            appended = self._apply(tx, start, _any_rules(tx), rows)
+        return appended, len(rows)
+
+    def _step_pg(self) -> tuple[Appended, int] | None:
+        """Two round trips, both single autocommitted statements: the page of events, then
+        every view write with the tracking row (one statement is one transaction). Under
+        load each round trip costs this thread a wait for the GIL, and a transaction
+        block would add BEGIN and COMMIT."""
+        conn = self._session()
+        if conn is None:
+            return None
+        store = self.app.store
+        assert isinstance(store, PostgresChronicleRecorder)
+        tx = Tx(conn.cursor(), store.dialect)
+        start = self._position
+        self._page_sql = self._page_sql or _page_sql(store)
+        rows = tx.all(self._page_sql, (start, self.page))
+        if not rows or rows[0].get("notification_id") is None:
+            return None
+        access, namespace, buckets, last = self._match_page(tx, start, bool(rows[0]["any_rules"]), rows)
+        states = [(bid, buckets.states[bid].dumps()) for bid in buckets.dirty]
+        params = [*_columns(access, 7), *_namespace_columns(namespace), *_columns(states, 2)]
+        conn.execute(_WRITE_SQL, [*params, FOLLOWER_NAME, last])
+        self._position = self._states_at = last
+        return _appended(start, last, access), len(rows)
+
+    def _session(self) -> Any:
+        """The connection holding the follower lock, or None while another process's
+        follower holds it (asked again at most once a second). The lock is the session's:
+        a follower that dies or loses its connection lets another take over, and writes
+        only ever go through the session that holds it."""
+        import psycopg
+        from psycopg.rows import dict_row
+
+        conn = self._conn
+        if conn is not None and (conn.closed or conn.broken):
+            self._release()
+            conn = None
+        if conn is not None and self._holding:
+            return conn
+        now = time.monotonic()
+        if now < self._retry_at:
+            return None
+        self._retry_at = now + STANDBY_RETRY
+        if conn is None:
+            conn = psycopg.connect(
+                **pg_connect_kwargs(self.app), autocommit=True, row_factory=dict_row, connect_timeout=5
+            )
+            self._conn = conn
+            # The views are a projection: a step that a crash loses is made again, the
+            # same, from the log (whose appends did wait for the disk). So a step need not
+            # wait for its WAL flush; a checkpoint that moves past its records flushes it
+            # anyway (WAL is flushed in order).
+            conn.execute("SET synchronous_commit = off")
+        row = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (_FOLLOWER_LOCK,)).fetchone()
+        if not row or not row["got"]:
+            return None
+        self._holding = True
+        self._position = _tracking(Tx(conn.cursor(), self.app.store.dialect))
+        self._states_at = -1  # another follower may have moved the rules meanwhile
+        return conn
+
+    def _release(self) -> None:
+        conn, self._conn = self._conn, None
+        self._holding = False
+        if conn is not None:
+            try:
+                conn.close()  # ends the session: the follower lock goes with it
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+
+    def close(self) -> None:
+        self._release()
+
+    def _apply(self, tx: Tx, start: int, any_rules: bool, rows: list[dict[str, Any]]) -> Appended:
+        """(SQLite) Match a page of events after ``start``; write the views and the tracking row."""
+        access, namespace, buckets, last = self._match_page(tx, start, any_rules, rows)
+        _write(tx, access, namespace, buckets)
+        tx.execute(
+            "INSERT INTO notify_tracking (name, position) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+            (FOLLOWER_NAME, last),
+        )
+        self._states_at = last  # (reset by step() if the commit fails)
+        return _appended(start, last, access)
+
+    def _match_page(
+        self, tx: Tx, start: int, any_rules: bool, rows: list[dict[str, Any]]
+    ) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str, str], tuple[int, str | None]], _BucketStates, int]:
+        last = int(rows[-1]["notification_id"])
+        if not any_rules and not any(r["topic"] == _CONFIG_TOPIC for r in rows):
+            # No bucket has rules, and none gets any in this page: only bucket events
+            # (versioning history) matter. Most deployments, most of the time.
+            rows = [r for r in rows if r["topic"].startswith("chronicle.Bucket.")]
+        events = [(int(r["notification_id"]), self.app.decode_row(r)) for r in rows]
+        if self._states_at != start or len(self._states) > _STATES_CACHED:
+            self._states = {}
+        self._states_at = -1  # until this step's writes are committed
+        buckets = _BucketStates(tx, self._states)
+        access, namespace = self._match(tx, events, buckets)
+        return access, namespace, buckets, last
 
     def run_until_caught_up(self, progress: Callable[[int], None] | None = None) -> int:
         total = 0
@@ -189,12 +301,11 @@ class NotificationFollower:
     # -- one page ------------------------------------------------------------------------
 
     def _match(
-        self, tx: Tx, events: list[tuple[int, Any]]
-    ) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str, str], tuple[int, str | None]], _BucketStates]:
+        self, tx: Tx, events: list[tuple[int, Any]], buckets: _BucketStates
+    ) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str, str], tuple[int, str | None]]]:
         firsts = first_events(self.app, tx, (e.originator_id for _, e in events if type(e) in FIRST_EVENT_OF))
         if not self._deployment:
             self._deployment = deployment_id(tx)
-        buckets = _BucketStates(tx)
         access: list[tuple[Any, ...]] = []
         namespace: dict[tuple[str, str, str], tuple[int, str | None]] = {}
         for position, event in events:
@@ -245,7 +356,7 @@ class NotificationFollower:
                     position,
                     None if removed else record,
                 )
-        return access, namespace, buckets
+        return access, namespace
 
 
 def _write(
@@ -265,12 +376,65 @@ def _write(
     buckets.save()
 
 
-
 _CONFIG_TOPIC = "chronicle.Bucket.ConfigurationSet"
+_STATES_CACHED = 10_000  # buckets whose state the follower keeps between steps
+STANDBY_RETRY = 1.0  # seconds between attempts to take the follower lock from another process
 
 
 # Whether any bucket has notification rules (states are stored as {"config":...,...}).
 _ANY_RULES = """SELECT 1 FROM notify_rules WHERE config NOT LIKE '{"config":null%'"""
+
+
+def _page_sql(store: PostgresChronicleRecorder) -> str:
+    """Whether any rules exist and the page of events after a position, in one statement
+    (one row with null event columns when there are none)."""
+    page = store.events_page_sql().replace("notification_id >= ?", "notification_id > ?")
+    return (
+        f"SELECT h.any_rules, e.* FROM (SELECT EXISTS ({_ANY_RULES}) AS any_rules) h "
+        f"LEFT JOIN LATERAL ({page}) e ON true"
+    )
+
+
+# PostgreSQL: a step's writes in one statement (so one transaction without BEGIN and
+# COMMIT round trips), whole columns as binary arrays: the text is constant (parsed once
+# by psycopg, prepared by the server) and the records' quotes need no escaping. A VALUES
+# list per row made psycopg parse a new, long statement every step. Namespace rows the
+# page removes are deleted, the others upserted (disjoint keys: one statement may not
+# touch a row twice).
+_WRITE_SQL = """
+WITH a AS (
+  INSERT INTO notify_access_view (target, position, event_name, bucket, object_key, event_time, record)
+  SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[])
+), d AS (
+  DELETE FROM notify_namespace_view v USING unnest(%b::text[], %b::text[], %b::text[]) AS x(target, bucket, key)
+  WHERE v.target = x.target AND v.bucket = x.bucket AND v.object_key = x.key
+), n AS (
+  INSERT INTO notify_namespace_view (target, bucket, object_key, position, record)
+  SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[])
+  ON CONFLICT (target, bucket, object_key) DO UPDATE SET position = excluded.position, record = excluded.record
+), r AS (
+  INSERT INTO notify_rules (bucket, config) SELECT * FROM unnest(%b::text[], %b::text[])
+  ON CONFLICT (bucket) DO UPDATE SET config = excluded.config
+)
+INSERT INTO notify_tracking (name, position) VALUES (%b, %b)
+ON CONFLICT (name) DO UPDATE SET position = excluded.position"""
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+def _namespace_columns(latest: dict[tuple[str, str, str], tuple[int, str | None]]) -> list[list[Any]]:
+    removed = [key for key, (_, record) in latest.items() if record is None]
+    upserts = [(*key, position, record) for key, (position, record) in latest.items() if record is not None]
+    return [*_columns(removed, 3), *_columns(upserts, 5)]
+
+
+def _appended(start: int, last: int, access: list[tuple[Any, ...]]) -> Appended:
+    records: dict[str, list[tuple[Any, ...]]] = {}
+    for row in access:
+        records.setdefault(row[0], []).append(row[1:])
+    return Appended(start, last, records)
 
 
 def _any_rules(tx: Tx) -> bool:

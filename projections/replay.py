@@ -43,6 +43,10 @@ def rebuild_namespace(app: ChronicleApplication, progress: Callable[[int, int], 
     return applied
 
 
+class FollowerBusy(RuntimeError):
+    """Another process's notification follower holds the log (PostgreSQL)."""
+
+
 def rebuild_notifications(
     app: ChronicleApplication, *, region: str = "", progress: Callable[[int, int], None] | None = None
 ) -> int:
@@ -61,6 +65,16 @@ def rebuild_notifications(
         for statement in notify_ddl(store.dialect):
             tx.execute(statement)
     follower = NotificationFollower(app, region=region, page=PAGE * 5)
-    return follower.run_until_caught_up(
-        None if progress is None else lambda _n: progress(follower.position(), total)
-    )
+    try:
+        applied = follower.run_until_caught_up(
+            None if progress is None else lambda _n: progress(follower.position(), total)
+        )
+        if follower.position() < total:
+            # On PostgreSQL a running follower holds the follower lock: this one stood by.
+            raise FollowerBusy(
+                "the notification follower of a running server or worker holds the log: "
+                "stop every `chronicle serve` and `chronicle worker` before replaying"
+            )
+        return applied
+    finally:
+        follower.close()

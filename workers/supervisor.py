@@ -22,7 +22,7 @@ from projections.eventstore import (
     PostgresChronicleRecorder,
     pg_connect_kwargs,
 )
-from projections.notify_follower import NotificationFollower
+from projections.notify_follower import Appended, NotificationFollower
 from workers.checkpoints import CheckpointStore
 from workers.delivery import BACKOFF_MAX, TargetWorker
 from workers.targets import TargetConfig, make_target, to_kvs
@@ -70,11 +70,11 @@ class DeliverySupervisor:
     def log_appended(self) -> None:
         self._appended.set()
 
-    def _records_written(self, targets: set[str]) -> None:
+    def _records_written(self, appended: Appended) -> None:
         loop = self._loop
         if loop is None:
             return
-        for name in targets:
+        for name in appended.records:
             worker = self.workers.get(name)
             if worker is not None:
                 loop.call_soon_threadsafe(worker.wake.set)
@@ -106,6 +106,7 @@ class DeliverySupervisor:
             await asyncio.wait(tasks, timeout=10)
         for thread in self._threads:
             await asyncio.to_thread(thread.join, 10)
+        self.follower.close()
 
     def _follow(self) -> None:
         while not self._stopping:

@@ -8,7 +8,8 @@ lost, re-sent only from where delivery resumed.
 - Redis: the target's ACL user loses its password (and its connections) and gets it back;
 - `chronicle worker` (PostgreSQL, server --no-delivery) is SIGKILLed mid-batch and rerun;
 - the embedded server (SQLite) is SIGKILLed between the writes and their delivery;
-- two `chronicle worker` processes: one delivers, the other takes over when it is killed.
+- two `chronicle worker` processes: one delivers, the other takes over when it is killed;
+  likewise for the follower that turns the log into the views.
 """
 
 from __future__ import annotations
@@ -357,6 +358,47 @@ def test_two_workers_one_delivers_and_the_other_takes_over(server_factory, pg_ur
         got = wait_all(lambda: from_logs(hook.bodies(), b), first + second)
         assert_lossless(got, first + second)
         assert lock_holder(pg_url) == standby
+    finally:
+        for w in workers.values():
+            w.stop()
+        hook.kill()
+
+
+def follower_holder(pg_url: str) -> str | None:
+    """application_name of the session holding the notification follower's lock (one
+    bigint key: PostgreSQL shows its halves as classid and objid)."""
+    from projections.notify_follower import _FOLLOWER_LOCK
+
+    with pg_connect(pg_url) as conn:
+        row = conn.execute(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.classid = %s "
+            "AND l.objid = %s AND a.datname = current_database()",
+            (_FOLLOWER_LOCK >> 32, _FOLLOWER_LOCK & 0xFFFFFFFF),
+        ).fetchone()
+        return row[0] if row else None
+
+
+def test_the_follower_moves_to_the_other_worker_when_its_own_dies(server_factory, pg_url, tmp_path):
+    hook = WebhookProcess(tmp_path).start()
+    srv = pg_server_without_delivery(server_factory, pg_url, hook)
+    c = srv.client(max_pool_connections=16)
+    b = bucket_with_rule(c, "arn:minio:sqs::1:webhook")
+    workers = {
+        name: Worker(srv.env, tmp_path / f"{name}.log", name) for name in ("worker-a", "worker-b")
+    }
+    try:
+        first = keys("first", 200)
+        put_many(c, b, first)
+        wait_all(lambda: from_logs(hook.bodies(), b), first)
+        active = wait_until(lambda: follower_holder(pg_url), 10, "the follower lock")
+        standby = next(n for n in workers if n != active)
+        workers[active].kill()
+        second = keys("second", WRITES)
+        put_many(c, b, second)
+        got = wait_all(lambda: from_logs(hook.bodies(), b), first + second)
+        assert_lossless(got, first + second)
+        assert follower_holder(pg_url) == standby
     finally:
         for w in workers.values():
             w.stop()
