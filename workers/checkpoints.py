@@ -21,6 +21,7 @@ from projections.eventstore import (
     PostgresChronicleRecorder,
     pg_connect_kwargs,
 )
+from projections.notify_follower import FOLLOWER_NAME
 from projections.tx import Tx
 
 T = TypeVar("T")
@@ -88,6 +89,9 @@ class CheckpointStore:
                 self._conn = psycopg.connect(
                     **pg_connect_kwargs(self.app), autocommit=True, row_factory=dict_row, connect_timeout=5
                 )
+                # A checkpoint a crash loses only means records are sent again (delivery
+                # is at-least-once): moving it need not wait for the disk.
+                self._conn.execute("SET synchronous_commit = off")
             got = self._conn.execute(
                 "SELECT pg_try_advisory_lock(%s::int4, %s::int4) AS got",
                 (_LOCK_NAMESPACE, lock_key(self.target)),
@@ -132,21 +136,35 @@ class CheckpointStore:
             or 0
         )
 
-    def pending(self, after: int, limit: int) -> list[PendingRecord]:
-        rows = self._run(
-            lambda tx: tx.all(
-                "SELECT position, event_name, bucket, object_key, event_time, record "
-                "FROM notify_access_view WHERE target = ? AND position > ? ORDER BY position LIMIT ?",
-                (self.target, after, limit),
-            ),
-            write=False,
+    def read_view(self, after: int, limit: int) -> tuple[list[PendingRecord], int]:
+        """Up to ``limit`` records after ``after`` and the follower's position, as of one
+        moment: when fewer than ``limit`` come back, the view holds no other record for
+        this target up to that position (the follower writes both in one transaction)."""
+        view = (
+            "SELECT position, event_name, bucket, object_key, event_time, record "
+            "FROM notify_access_view WHERE target = ? AND position > ? ORDER BY position LIMIT ?"
         )
-        return [
-            PendingRecord(
-                int(r["position"]), r["event_name"], r["bucket"], r["object_key"], r["event_time"], r["record"]
-            )
-            for r in rows
-        ]
+        # One statement: one snapshot of both tables.
+        sql = (
+            f"SELECT * FROM ({view}) v UNION ALL "
+            "SELECT position, NULL, NULL, NULL, NULL, NULL FROM notify_tracking WHERE name = ?"
+        )
+        rows = self._run(
+            lambda tx: tx.all(sql, (self.target, after, limit, FOLLOWER_NAME)), write=False
+        )
+        tracked = 0
+        records = []
+        for r in rows:
+            if r["event_name"] is None:
+                tracked = int(r["position"])
+            else:
+                records.append(
+                    PendingRecord(
+                        int(r["position"]), r["event_name"], r["bucket"], r["object_key"], r["event_time"], r["record"]
+                    )
+                )
+        records.sort(key=lambda p: p.position)  # UNION ALL promises no order
+        return records, tracked
 
     def _update_ours(self, assignments: str, params: tuple[Any, ...]) -> None:
         """``UPDATE notify_checkpoints SET <assignments>`` for this target, only while the

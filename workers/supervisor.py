@@ -1,10 +1,11 @@
 """Runs the notification follower and one delivery loop per enabled target.
 
 The follower turns the log into per-target views; each target's worker delivers its
-view. In-process commits wake the follower at once (``log_appended``) and the follower
-wakes the workers whose targets got records, so delivery latency is a few milliseconds;
-appends by other processes are picked up by polling. Target configuration is reloaded
-when ``generation()`` changes: new targets start, removed or changed ones restart.
+view. In-process commits wake the follower at once (``log_appended``), appends by other
+processes through the event store's NOTIFY, and the follower hands what each step
+committed straight to the workers (they read the view only to catch up), so delivery
+takes a few milliseconds. Target configuration is reloaded when ``generation()``
+changes: new targets start, removed or changed ones restart.
 """
 
 from __future__ import annotations
@@ -71,13 +72,16 @@ class DeliverySupervisor:
         self._appended.set()
 
     def _records_written(self, appended: Appended) -> None:
+        """(Follower thread.) Hand a committed step's records to the target workers: one
+        wake-up of the event loop per step, and the workers deliver without reading them
+        back from the view."""
         loop = self._loop
-        if loop is None:
-            return
-        for name in appended.records:
-            worker = self.workers.get(name)
-            if worker is not None:
-                loop.call_soon_threadsafe(worker.wake.set)
+        if loop is not None:
+            loop.call_soon_threadsafe(self._offer, appended)
+
+    def _offer(self, appended: Appended) -> None:
+        for name, worker in self.workers.items():
+            worker.offer(appended.after, appended.upto, appended.records.get(name, []))
 
     # -- lifecycle ------------------------------------------------------------------------
 
