@@ -239,7 +239,7 @@ class System:
         receiver, our database's PostgreSQL backends and the rest of the machine (`other`:
         other people's jobs on a shared machine)."""
         groups = {
-            "server": [self.server.pid],
+            "server": _with_children(self.server.pid),  # serve --workers N forks
             "worker": [self.worker_proc.pid] if self.worker_proc else [],
             "loadgen": loadgen,
             "receiver": [self.receiver.pid] if self.receiver else [],
@@ -356,6 +356,20 @@ class System:
         ):
             out[target] = int(pending)
         return out
+
+
+def _with_children(root: int) -> list[int]:
+    pids, todo = [root], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                kids = [int(x) for x in f.read().split()]
+        except OSError:
+            kids = []
+        pids.extend(kids)
+        todo.extend(kids)
+    return pids
 
 
 def fmt_cpu(cpu: dict[str, float]) -> str:
