@@ -23,13 +23,16 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.pq import TransactionStatus
+from psycopg.rows import tuple_row
 
 from domain.errors import DomainError
 from projections.fast_append import (
-    ASSERT_BUCKETS_SQL,
-    BLOBS_SQL,
+    BUCKET_ASSERTION,
+    CALL_SQL,
+    EVENTS_SCHEMA,
+    EVENTS_TABLE,
+    FUNCTION,
     AppendBatch,
-    append_sql,
     is_plain_put,
 )
 from projections.inline import InlineProjections
@@ -38,6 +41,8 @@ from projections.sql import Dialect, PostgresDialect
 from projections.tx import Tx
 
 log = logging.getLogger("chronicle.eventstore")
+
+UNDEFINED_FUNCTION = "42883"
 
 
 @dataclass
@@ -205,30 +210,26 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
                 self._commit_careful(changes)
 
     def _append_plain_puts(self, changes: Sequence[Change]) -> bool:
-        """One round trip for a batch of plain PUTs (see projections.fast_append). False when
+        """One statement for a batch of plain PUTs (see projections.fast_append). False when
         the batch was not appended (a bucket is missing or versioned): nothing was written."""
+        if not self._append_function:
+            return False
         batch = AppendBatch(changes, self.mapper)
         with self.datastore.get_connection() as conn:
             try:
-                with conn.pipeline() as pipeline:
-                    cursor = conn.cursor()
-                    cursor.execute("BEGIN")
-                    self._lock_table(cursor)
-                    cursor.execute(ASSERT_BUCKETS_SQL, (len(batch.buckets), batch.buckets))
-                    appended = conn.cursor()
-                    appended.execute(self._append_sql, batch.append_params)
-                    if batch.blob_params:
-                        cursor.execute(BLOBS_SQL, batch.blob_params)
-                    self._notify_channel(cursor)
-                    cursor.execute("COMMIT")
-                    pipeline.sync()
-                    rows = appended.fetchall()
-            except psycopg.Error:
+                with conn.cursor(row_factory=tuple_row) as cursor:
+                    cursor.execute(CALL_SQL, (batch.doc, batch.data, self._lock_timeout), prepare=True)
+                    rows = cursor.fetchall()
+            except psycopg.Error as exc:
                 if conn.broken or conn.closed:
                     # The connection went away: whether the COMMIT landed is unknown, so the
                     # batch fails as a whole rather than being appended a second time.
                     raise
-                log.debug("one-round-trip append failed; taking the careful path", exc_info=True)
+                if exc.sqlstate == UNDEFINED_FUNCTION:
+                    log.warning("%s is missing (run `chronicle migrate`): PUTs take the slower path", FUNCTION)
+                    self._append_function = False
+                elif exc.sqlstate != BUCKET_ASSERTION:
+                    log.debug("one-statement append failed; taking the careful path", exc_info=True)
                 if conn.info.transaction_status != TransactionStatus.IDLE:
                     conn.execute("ROLLBACK")
                 return False
@@ -237,9 +238,13 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
         return True
 
     @cached_property
-    def _append_sql(self) -> str:
-        schema = self.datastore.schema or "public"
-        return append_sql(f'"{schema}"."{self.events_table_name}"')
+    def _append_function(self) -> bool:
+        """The function is written for eventsourcing's default table of this application."""
+        return (self.datastore.schema or "public", self.events_table_name) == (EVENTS_SCHEMA, EVENTS_TABLE)
+
+    @cached_property
+    def _lock_timeout(self) -> str:
+        return f"{self.datastore.lock_timeout}s"
 
     def _remember_versioning(self, tx: Tx) -> None:
         for key, row in tx.cache.items():

@@ -1,0 +1,23 @@
+"""The database function that appends a batch of plain PUTs in one statement
+(projections.fast_append). PostgreSQL only: SQLite appends in-process.
+
+Revision ID: 0006_append_function
+Revises: 0005_notify_targets
+"""
+
+from alembic import op
+
+from projections.fast_append import FUNCTION, function_ddl
+
+revision = "0006_append_function"
+down_revision = "0005_notify_targets"
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(function_ddl())
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP FUNCTION IF EXISTS {FUNCTION}(jsonb, bytea, text)")
