@@ -22,6 +22,7 @@ from api.auth.sigv4 import (
     STREAMING_PAYLOAD_TRAILER,
     STREAMING_UNSIGNED_TRAILER,
     AuthContext,
+    hmac_sha256,
 )
 from api.errors import S3Error
 
@@ -221,7 +222,7 @@ class AwsChunkedDecoder:
         digest = self._hasher.hexdigest()
         self._hasher = hashlib.sha256()
         sts = f"{self._chunk_prefix}{self._prev_sig}\n{EMPTY_SHA256}\n{digest}"
-        expected = hmac.digest(self._key, sts.encode(), "sha256").hex()
+        expected = hmac_sha256(self._key, sts.encode()).hex()
         if not hmac.compare_digest(expected.encode(), self._chunk_sig):
             raise _bad_signature()
         self._prev_sig = expected
@@ -269,7 +270,7 @@ class AwsChunkedDecoder:
                 raise _malformed_trailer("Missing x-amz-trailer-signature.")
             digest = hashlib.sha256("".join(self._trailer_lines).encode()).hexdigest()
             sts = f"{self._trailer_prefix}{self._prev_sig}\n{digest}"
-            expected = hmac.digest(self._key, sts.encode(), "sha256").hex()
+            expected = hmac_sha256(self._key, sts.encode()).hex()
             if not (
                 self._trailer_sig.isascii()
                 and hmac.compare_digest(expected.encode(), self._trailer_sig.encode())

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
+from typing import Any
 from urllib.parse import quote, unquote
 
 from api.errors import S3Error
@@ -114,8 +115,33 @@ def derive_signing_key(secret: str, date: str, region: str, service: str) -> byt
     return hmac.digest(k, b"aws4_request", "sha256")
 
 
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+@lru_cache(maxsize=4096)
+def _hmac_states(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256's inner and outer hashes after the padded key (RFC 2104)."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
+
+
+def hmac_sha256(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256 from the key's cached hash states. hmac.digest costs ~7 us on OpenSSL 3
+    (it looks the algorithm up on every call) and releases the GIL around that, so on a
+    busy server each signature check also waited for the GIL; this is ~1 us and keeps it."""
+    inner, outer = _hmac_states(key)
+    inner = inner.copy()
+    inner.update(message)
+    outer = outer.copy()
+    outer.update(inner.digest())
+    return outer.digest()
+
+
 def hmac_hex(key: bytes, message: str) -> str:
-    return hmac.digest(key, message.encode(), "sha256").hex()
+    return hmac_sha256(key, message.encode()).hex()
 
 
 def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
@@ -627,7 +653,7 @@ def _verify(
         for payload in payloads:
             creq = canonical_request(method, uri, canon_query, headers, signed_headers, payload)
             sts = string_to_sign(amz_date, scope, creq)
-            expected = hmac.digest(key, sts.encode(), "sha256").hex().encode()
+            expected = hmac_sha256(key, sts.encode()).hex().encode()
             if hmac.compare_digest(expected, provided):
                 return payload
             if not first_canonical:
