@@ -46,16 +46,20 @@ def zero_copy_sender(send: Any) -> Callable[[list[Span], Executor], Any] | None:
     async def sender(spans: list[Span], executor: Executor) -> None:
         if transport.get_write_buffer_size():
             raise BlockingIOError("response head still queued")  # caller falls back
-        loop = asyncio.get_running_loop()
-        # While the worker thread writes, nothing else writes to this connection: uvicorn
-        # sends only what this response's coroutine hands it, and that coroutine waits here.
-        # The thread writes to a duplicate of the descriptor: when the client resets the
-        # connection, the event loop closes the transport's descriptor at once, and its
-        # number may be handed to the next accepted connection — the thread must never
-        # write this body there.
-        # The thread closes it (this coroutine may be cancelled while the thread writes).
+        # First from the event loop thread, without waiting: the socket's send buffer usually
+        # takes a whole span at once, and then no worker thread is woken at all.
         try:
-            sent = await loop.run_in_executor(executor, _send_spans_and_close, os.dup(fd), spans)
+            sent, rest = _send_ready(fd, spans)
+            if rest:
+                # While the worker thread writes, nothing else writes to this connection:
+                # uvicorn sends only what this response's coroutine hands it, and that
+                # coroutine waits here. The thread writes to a duplicate of the descriptor
+                # and closes it itself (this coroutine may be cancelled meanwhile): when the
+                # client resets the connection, the event loop closes the transport's
+                # descriptor at once, and its number may go to the next accepted connection,
+                # which must never receive the rest of this body.
+                loop = asyncio.get_running_loop()
+                sent += await loop.run_in_executor(executor, _send_spans_and_close, os.dup(fd), rest)
         except OSError as exc:
             transport.abort()
             raise ClientGone(str(exc)) from exc
@@ -69,6 +73,29 @@ def _send_spans_and_close(fd: int, spans: list[Span]) -> int:
         return _send_spans(fd, spans)
     finally:
         os.close(fd)
+
+
+def _send_ready(fd: int, spans: list[Span]) -> tuple[int, list[Span]]:
+    """Send what the socket takes now; returns the bytes sent and the spans still to send."""
+    total = 0
+    for i, (path, offset, count) in enumerate(spans):
+        src = os.open(path, os.O_RDONLY)
+        try:
+            while count > 0:
+                try:
+                    n = os.sendfile(fd, src, offset, count)
+                except BlockingIOError:
+                    n = -1
+                if n <= 0:
+                    if n == 0:
+                        raise OSError(f"blob {path.name} is shorter than recorded")
+                    return total, [(path, offset, count), *spans[i + 1 :]]
+                offset += n
+                count -= n
+                total += n
+        finally:
+            os.close(src)
+    return total, []
 
 
 def _send_spans(fd: int, spans: list[Span]) -> int:
