@@ -362,23 +362,23 @@ def _split(row: dict[str, Any]) -> tuple[dict[str, Any] | None, Facts]:
     return cred, (bucket_row, row["b_policy"])
 
 
-def credential_and_bucket(tx: Any, access_key: str, bucket: str) -> tuple[dict[str, Any] | None, Facts]:
+async def credential_and_bucket(ctx: ServerContext, access_key: str, bucket: str) -> tuple[dict[str, Any] | None, Facts]:
     """The key's credential row and the bucket's facts (row and policy text) in one statement."""
-    row = tx.one(_CREDENTIAL_BUCKET_SQL, (access_key, bucket))
+    row = await ctx.fetch_one(_CREDENTIAL_BUCKET_SQL, (access_key, bucket))
     assert row is not None
     return _split(row)
 
 
-def credential_bucket_version(tx: Any, access_key: str, bucket: str, key: str, version_id: str | None, *, load_inline: bool) -> tuple[dict[str, Any] | None, Facts, Any]:
+async def credential_bucket_version(ctx: ServerContext, access_key: str, bucket: str, key: str, version_id: str | None, *, load_inline: bool) -> tuple[dict[str, Any] | None, Facts, Any]:
     """credential_and_bucket plus the addressed object version, in one statement. The version
     comes back as (versionId, ("row"|"error", value)) for object_read._serve; the
     handler only sees it once authorization allowed the request."""
-    from api.handlers.object_read import finish_version
+    from api.handlers.object_read import check_version, load_inline_async
 
     if version_id is None:
-        row = tx.one(_WITH_LATEST_SQL, (access_key, bucket, key))
+        row = await ctx.fetch_one(_WITH_LATEST_SQL, (access_key, bucket, key))
     else:
-        row = tx.one(_WITH_VERSION_SQL, (access_key, bucket, key, version_id))
+        row = await ctx.fetch_one(_WITH_VERSION_SQL, (access_key, bucket, key, version_id))
     assert row is not None
     cred, facts = _split(row)
     found = None
@@ -386,7 +386,9 @@ def credential_bucket_version(tx: Any, access_key: str, bucket: str, key: str, v
         found = {c: row[c] for c in _VERSION_NAMES}
         found["bucket_versioning"] = row["b_versioning"]
     try:
-        version = finish_version(tx, found, bucket, key, version_id, load_inline=load_inline)
+        version = check_version(found, bucket, key, version_id)
+        if load_inline and not version["is_delete_marker"]:
+            version["_inline"] = await load_inline_async(ctx, version)
     except S3Error as err:
         return cred, facts, (version_id, ("error", err))
     except OSError:

@@ -18,6 +18,7 @@ from projections.blobstore import BlobStore
 from projections.committer import GroupCommitter
 from projections.deployment import KEY_CHECK_SETTING, deployment_id_for
 from projections.eventstore import Change, ChronicleApplication, pg_connect_kwargs
+from projections.pg_async import AsyncReads
 from projections.tx import Tx
 
 T = TypeVar("T")
@@ -88,6 +89,14 @@ class ReadConnections:
             conn.close()
 
 
+def _conninfo(kwargs: dict[str, Any]) -> str:
+    from psycopg.conninfo import make_conninfo
+
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    kwargs.setdefault("connect_timeout", 5)
+    return make_conninfo("", **kwargs, client_encoding="utf8")
+
+
 @dataclass
 class Settings:
     root_user: str
@@ -137,8 +146,10 @@ class ServerContext:
         # Readers' threads (at most 32 reads and file reads at a time, as before).
         self.readers = ThreadPoolExecutor(max_workers=32, thread_name_prefix="chronicle-read")
         self._reads: ReadConnections | None = None
+        self._areads: AsyncReads | None = None
         if store.store.dialect.name == "postgres":
             self._reads = ReadConnections(lambda: pg_connect_kwargs(store))
+            self._areads = AsyncReads(lambda: _conninfo(pg_connect_kwargs(store)))
         self.identities = IdentityStore(self)
         from api.authz import PolicyCache
 
@@ -209,6 +220,14 @@ class ServerContext:
         """query_sync off the event loop: for views that need no shared snapshot."""
         return await self._offload(partial(self.query_sync, fn, *args, **kwargs))
 
+    async def fetch_one(self, statement: str, params: tuple[Any, ...] = ()) -> dict[str, Any] | None:
+        """One statement's first row, for views that need no snapshot shared with another
+        statement: on PostgreSQL straight from the event loop (projections.pg_async, no
+        worker thread), on SQLite through query()."""
+        if self._areads is not None:
+            return await self._areads.one(statement, params)
+        return await self.query(lambda tx: tx.one(statement, params))
+
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work (reads, file I/O) off the event loop, on the readers' threads."""
         return await self._offload(partial(fn, *args))
@@ -223,6 +242,8 @@ class ServerContext:
         return await self.committer.commit(change)
 
     def close(self) -> None:
+        if self._areads is not None:
+            self._areads.close()
         if self._reads is not None:
             self._reads.close()
         self.committer.close()

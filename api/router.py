@@ -155,11 +155,11 @@ async def authenticate_request(req: S3Request, ctx: ServerContext, *, service: s
             if req.key and req.method in ("GET", "HEAD") and select(req) == ("object", ""):
                 from api.authz import credential_bucket_version
 
-                row, facts, req.prefetched_version = await ctx.query(
-                    credential_bucket_version, claimed, req.bucket, req.key, req.query.get("versionId"), load_inline=req.method == "GET"
+                row, facts, req.prefetched_version = await credential_bucket_version(
+                    ctx, claimed, req.bucket, req.key, req.query.get("versionId"), load_inline=req.method == "GET"
                 )
             else:
-                row, facts = await ctx.query(credential_and_bucket, claimed, req.bucket)
+                row, facts = await credential_and_bucket(ctx, claimed, req.bucket)
             req.bucket_facts = (req.bucket, facts)
             secret, identity = await ctx.identities.resolve(claimed, token, row=row, prefetched=True)
         else:

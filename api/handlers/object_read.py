@@ -9,7 +9,7 @@ from typing import Any
 from api.checksums import header_name
 from api.context import ServerContext
 from api.errors import S3Error
-from api.handlers.common import bucket_must_exist, etag_matches, object_headers, parse_http_date
+from api.handlers.common import etag_matches, object_headers, parse_http_date
 from api.request import S3Request
 from api.response import FileBody, Response
 from projections.blobstore import load_db_blob
@@ -47,11 +47,46 @@ def resolve_version(tx: Tx, bucket: str, key: str, version_id: str | None, *, lo
     return finish_version(tx, found, bucket, key, version_id, load_inline=load_inline)
 
 
+async def resolve_version_async(
+    ctx: ServerContext, bucket: str, key: str, version_id: str | None, *, load_inline: bool
+) -> dict[str, Any]:
+    """resolve_version from the event loop (ServerContext.fetch_one): each statement on its
+    own, so a small object's bytes may vanish in between (OSError: ask resolve_version)."""
+    if version_id is not None:
+        found = await ctx.fetch_one(_BY_ID_SQL, (key, version_id, bucket))
+    else:
+        found = await ctx.fetch_one(_LATEST_SQL, (key, bucket))
+    row = check_version(found, bucket, key, version_id)
+    if load_inline and not row["is_delete_marker"]:
+        row["_inline"] = await load_inline_async(ctx, row)
+    return row
+
+
+_BLOB_SQL = "SELECT data FROM blob_data WHERE id = ?"
+
+
+async def load_inline_async(ctx: ServerContext, row: dict[str, Any]) -> dict[str, bytes]:
+    inline: dict[str, bytes] = {}
+    for blob_id in inline_ids(row):
+        found = await ctx.fetch_one(_BLOB_SQL, (blob_id,))
+        if found is None:
+            raise OSError(f"blob {blob_id} missing from blob_data")
+        inline[blob_id] = bytes(found["data"])
+    return inline
+
+
 def finish_version(tx: Tx, found: dict[str, Any] | None, bucket: str, key: str, version_id: str | None, *, load_inline: bool) -> dict[str, Any]:
+    """check_version, then the bytes of a small object (held in the database)."""
+    row = check_version(found, bucket, key, version_id)
+    if load_inline and not row["is_delete_marker"]:
+        row["_inline"] = {blob_id: load_db_blob(tx, blob_id) for blob_id in inline_ids(row)}
+    return row
+
+
+def check_version(found: dict[str, Any] | None, bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
     """The checks and decoding after the version row was read (`found`: the bucket's
     versioning as bucket_versioning and the version's columns, None when there is no bucket)."""
     if found is None:
-        bucket_must_exist(tx, bucket)  # raises NoSuchBucket
         raise S3Error("NoSuchBucket", resource=f"/{bucket}", extra={"BucketName": bucket})
     versioning = found.pop("bucket_versioning")
     if version_id is not None:
@@ -64,11 +99,12 @@ def finish_version(tx: Tx, found: dict[str, Any] | None, bucket: str, key: str, 
     row = decode_version(found)
     assert row is not None
     row["_versioned_bucket"] = versioning != ""
-    if load_inline and not row["is_delete_marker"]:
-        row["_inline"] = {
-            seg["id"]: load_db_blob(tx, seg["id"]) for seg in row["blob"].get("segments", []) if seg.get("db")
-        }
     return row
+
+
+def inline_ids(row: dict[str, Any]) -> list[str]:
+    """The ids of the version's blobs held in the database."""
+    return [seg["id"] for seg in row["blob"].get("segments", []) if seg.get("db")]
 
 
 def delete_marker_error(row: dict[str, Any], explicit_version: bool) -> S3Error:
@@ -164,20 +200,23 @@ SENDFILE_MIN = 256 * 1024
 
 
 async def _serve(req: S3Request, ctx: ServerContext, *, with_body: bool) -> Response:
+    version_id = req.query.get("versionId")
     prefetched = req.prefetched_version
-    if prefetched is not None and prefetched[0] == req.query.get("versionId"):
+    if prefetched is not None and prefetched[0] == version_id:
         # Read together with the caller's credential (plain users' requests): no second trip.
-        kind, value = prefetched[1]
+        kind, row = prefetched[1]
         if kind == "error":
-            raise value
-        segments = value["blob"].get("segments", [])
-        if not with_body or value["is_delete_marker"] or all(seg.get("db") for seg in segments):
-            response = _serve_row(req, ctx, value, with_body)  # everything is in memory already
-        else:
-            response = await ctx.run_sync(_serve_row, req, ctx, value, with_body)
-        row = value
+            raise row
     else:
-        response, row = await ctx.run_sync(_serve_sync, req, ctx, with_body)
+        try:
+            row = await resolve_version_async(ctx, req.bucket, req.key, version_id, load_inline=with_body)
+        except OSError:
+            # A small object's bytes vanished between the two statements (its version was
+            # removed and collected meanwhile): ask again within one snapshot.
+            row = await ctx.read(resolve_version, req.bucket, req.key, version_id, load_inline=with_body)
+    response = _serve_row(req, ctx, row, with_body, may_block=False)
+    if response is None:  # the first span is to be read from files: off the event loop
+        response = await ctx.run_sync(_serve_row, req, ctx, row, with_body)
     event = "s3:ObjectAccessed:Get" if with_body else "s3:ObjectAccessed:Head"
     if ctx.subscriptions.wants(req.bucket, req.key, event):
         await record_access(req, ctx, row, response, event)
@@ -207,20 +246,9 @@ async def record_access(
     await ctx.commit(Change(build=build, check_reads_objects=False, build_is_pure=True))
 
 
-def _serve_sync(req: S3Request, ctx: ServerContext, with_body: bool) -> tuple[Response, dict[str, Any]]:
-    """Runs in a worker thread: metadata (one statement), conditions, range, first span."""
-    version_id = req.query.get("versionId")
-    try:
-        row = ctx.query_sync(resolve_version, req.bucket, req.key, version_id, load_inline=with_body)
-    except OSError:
-        # A small object's bytes vanished between the two statements (its version was
-        # removed and collected meanwhile): ask again within one snapshot.
-        row = ctx.read_sync(resolve_version, req.bucket, req.key, version_id, load_inline=with_body)
-    return _serve_row(req, ctx, row, with_body), row
-
-
-def _serve_row(req: S3Request, ctx: ServerContext, row: dict[str, Any], with_body: bool) -> Response:
-    """Conditions, range and the first span of a resolved version."""
+def _serve_row(req: S3Request, ctx: ServerContext, row: dict[str, Any], with_body: bool, *, may_block: bool = True) -> Response | None:
+    """Conditions, range and the first span of a resolved version. None when the first span
+    is to be read from files and may_block is False."""
     version_id = req.query.get("versionId")
     if row["is_delete_marker"]:
         raise delete_marker_error(row, version_id is not None)
@@ -276,6 +304,8 @@ def _serve_row(req: S3Request, ctx: ServerContext, row: dict[str, Any], with_bod
         spans = ctx.blobs.file_spans(segments, start, length)
         if spans is not None:
             return Response(status, headers, FileBody(spans), length=length)
+    if not may_block and not all(seg.get("db") for seg in segments):
+        return None
     first = ctx.blobs.read_span(segments, start, min(length, FIRST_SPAN), inline.__getitem__)
     if len(first) == length:
         return Response(status, headers, first)
