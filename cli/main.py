@@ -116,7 +116,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Bind once, then fork before any thread or connection exists: every worker accepts
         # on the shared socket and has its own event loop, store connections and committer.
         sockets = [_listen(host or "127.0.0.1", int(port))]
-        _fork_workers(workers)
+        from cli.acceptor import Shares
+
+        shares = Shares(workers)
+        shares.index = _fork_workers(workers)
     store = _store(args, create_table=(not url or args.create_tables) and not _is_worker_child())
     if url and not args.create_tables:
         _require_tables(store)
@@ -174,9 +177,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             store, committer=ctx.committer, load_configs=load_configs, generation=generation
         )
         ctx.delivery = delivery
+        acceptor = None
+        if sockets:  # --workers: the shared socket, accepted one connection per loop turn
+            from cli.acceptor import Acceptor
+
+            acceptor = Acceptor(sockets[0], server, shares)
+            accepting = asyncio.create_task(acceptor.run())
         try:
-            await server.serve(sockets=sockets)
+            await server.serve(sockets=[] if sockets else None)
         finally:
+            if acceptor is not None:
+                acceptor.stop()
+                accepting.cancel()
             gc_task.cancel()
             targets_task.cancel()
             if ctx.delivery is not None:
@@ -205,18 +217,18 @@ def _listen(host: str, port: int):  # type: ignore[no-untyped-def]
     return sock
 
 
-def _fork_workers(count: int) -> None:
+def _fork_workers(count: int) -> int:
     """Fork count-1 children; the parent stays a worker too and takes its children down
-    with it on SIGTERM/SIGINT."""
+    with it on SIGTERM/SIGINT. Returns this worker's number (the parent's is 0)."""
     import signal
 
     global _WORKER_CHILD
     children = []
-    for _ in range(count - 1):
+    for n in range(1, count):
         pid = os.fork()
         if pid == 0:
             _WORKER_CHILD = True
-            return
+            return n
         children.append(pid)
 
     def stop_children(signum, frame):  # type: ignore[no-untyped-def]
@@ -232,6 +244,7 @@ def _fork_workers(count: int) -> None:
 
     atexit.register(lambda: [os.kill(c, signal.SIGTERM) for c in children if _alive(c)])
     signal.signal(signal.SIGTERM, stop_children)
+    return 0
 
 
 def _alive(pid: int) -> bool:

@@ -205,7 +205,9 @@ class AsyncReads:
             return self._rows(stmt, result)
         raise AssertionError("unreachable")
 
-    async def _execute(self, conn: _Connection, stmt: _Statement, values: list[bytes | None]) -> pq.PGresult:
+    async def _execute(
+        self, conn: _Connection, stmt: _Statement, values: list[bytes | None]
+    ) -> pq.PGresult:
         if stmt.name not in conn.prepared:
             conn.pg.send_prepare(stmt.name, stmt.text)
             _raise_for(await conn.result(), pq.ExecStatus.COMMAND_OK)

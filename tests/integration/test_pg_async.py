@@ -87,7 +87,9 @@ def test_a_cancelled_read_closes_its_connection_and_others_go_on(pg_url):
             with pytest.raises(asyncio.CancelledError):
                 await slow
             assert reads._count == 0  # closed, not returned busy to the idle list
-            results = await asyncio.gather(*(reads.one("SELECT ?::integer AS n", (i,)) for i in range(10)))
+            results = await asyncio.gather(
+                *(reads.one("SELECT ?::integer AS n", (i,)) for i in range(10))
+            )
             return results, reads._count
         finally:
             reads.close()
@@ -102,7 +104,10 @@ def test_connections_stay_bounded_under_concurrency(pg_url):
         reads = _reads(pg_url, max_connections=3)
         try:
             results = await asyncio.gather(
-                *(reads.one("SELECT pg_sleep(0.02)::text AS s, ?::integer AS n", (i,)) for i in range(30))
+                *(
+                    reads.one("SELECT pg_sleep(0.02)::text AS s, ?::integer AS n", (i,))
+                    for i in range(30)
+                )
             )
             with psycopg.connect(pg_url, autocommit=True) as admin:
                 open_now = admin.execute(
