@@ -2,7 +2,7 @@
 
 A batch of plain PUTs (new ObjectVersions in buckets that never versioned, no condition
 but "the bucket exists") is appended by one call of the database function
-`chronicle_append_puts` (migration 0006), in autocommit, so the call is its own
+`chronicle_append_puts` (migration 0007), in autocommit, so the call is its own
 transaction: it takes the store's table lock (as eventsourcing's recorder does), asserts
 that every bucket exists unversioned, inserts the events and upserts their null versions,
 inserts the blobs and notifies the store's channel. One prepared statement, one round trip;

@@ -1,16 +1,16 @@
 """The database function that appends a batch of plain PUTs in one statement
 (projections.fast_append). PostgreSQL only: SQLite appends in-process.
 
-Revision ID: 0006_append_function
-Revises: 0005_notify_targets
+Revision ID: 0007_append_function
+Revises: 0006_iam_api
 """
 
 from alembic import op
 
 from projections.fast_append import FUNCTION, function_ddl
 
-revision = "0006_append_function"
-down_revision = "0005_notify_targets"
+revision = "0007_append_function"
+down_revision = "0006_iam_api"
 
 
 def upgrade() -> None:
