@@ -29,10 +29,9 @@ from api.iam_call import (
     Call,
     arn,
     by_name,
-    encoded,
-    inline,
+    inline_policy_names_response,
+    inline_policy_response,
     leaf_xml,
-    members,
     no_such,
     parse,
 )
@@ -228,15 +227,13 @@ async def get_user_policy(call: Call) -> Response:
     name = await call.user_param()
     policy_name = call.need("PolicyName", POLICY_NAME)
     await _user(call, name)
-    document = await inline(call, "user", name, policy_name)
-    return call.respond(leaf("UserName", name) + leaf("PolicyName", policy_name) + leaf("PolicyDocument", encoded(document)))
+    return await inline_policy_response(call, "user", name, policy_name)
 
 
 async def list_user_policies(call: Call) -> Response:
     name = await call.user_param()
     await _user(call, name)
-    names, tail = call.page_names(await call.ctx.read(iam_queries.inline_policy_names, "user", name))
-    return call.respond(members("PolicyNames", names) + tail)
+    return await inline_policy_names_response(call, "user", name)
 
 
 async def delete_user_policy(call: Call) -> Response:

@@ -212,6 +212,22 @@ def parse(document: str, kind: str) -> dict[str, Any]:
     return parse_policy(document, kind=kind).document  # type: ignore[arg-type]  # DomainError: MalformedPolicyDocument
 
 
+async def inline_policy_response(call: Call, owner_kind: str, owner: str, policy_name: str) -> Response:
+    """Get{User,Group,Role}Policy's answer: the owner's name, the policy's, its document."""
+    document = await inline(call, owner_kind, owner, policy_name)
+    return call.respond(
+        leaf_xml(f"{owner_kind.capitalize()}Name", owner)
+        + leaf_xml("PolicyName", policy_name)
+        + leaf_xml("PolicyDocument", encoded(document))
+    )
+
+
+async def inline_policy_names_response(call: Call, owner_kind: str, owner: str) -> Response:
+    """List{User,Group,Role}Policies' answer, paged."""
+    names, tail = call.page_names(await call.ctx.read(iam_queries.inline_policy_names, owner_kind, owner))
+    return call.respond(members("PolicyNames", names) + tail)
+
+
 async def inline(call: Call, owner_kind: str, owner: str, policy_name: str) -> Any:
     document = await call.ctx.read(iam_queries.inline_policy, owner_kind, owner, policy_name)
     if document is None:

@@ -14,10 +14,9 @@ from api.iam_call import (
     Call,
     arn,
     by_name,
-    encoded,
-    inline,
+    inline_policy_names_response,
+    inline_policy_response,
     leaf_xml,
-    members,
     no_such,
     parse,
 )
@@ -147,20 +146,12 @@ async def put_group_policy(call: Call) -> Response:
 async def get_group_policy(call: Call) -> Response:
     policy_name = call.need("PolicyName", POLICY_NAME)
     group, _row = await _group(call)
-    document = await inline(call, "group", group, policy_name)
-    return call.respond(
-        leaf_xml("GroupName", group)
-        + leaf_xml("PolicyName", policy_name)
-        + leaf_xml("PolicyDocument", encoded(document))
-    )
+    return await inline_policy_response(call, "group", group, policy_name)
 
 
 async def list_group_policies(call: Call) -> Response:
     group, _row = await _group(call)
-    names, tail = call.page_names(
-        await call.ctx.read(iam_queries.inline_policy_names, "group", group)
-    )
-    return call.respond(members("PolicyNames", names) + tail)
+    return await inline_policy_names_response(call, "group", group)
 
 
 async def delete_group_policy(call: Call) -> Response:

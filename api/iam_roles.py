@@ -13,9 +13,9 @@ from api.iam_call import (
     Call,
     by_name,
     encoded,
-    inline,
+    inline_policy_names_response,
+    inline_policy_response,
     leaf_xml,
-    members,
     no_such,
     parse,
     role_arn,
@@ -157,20 +157,12 @@ async def put_role_policy(call: Call) -> Response:
 async def get_role_policy(call: Call) -> Response:
     policy_name = call.need("PolicyName", POLICY_NAME)
     name, _row = await _role(call)
-    document = await inline(call, "role", name, policy_name)
-    return call.respond(
-        leaf_xml("RoleName", name)
-        + leaf_xml("PolicyName", policy_name)
-        + leaf_xml("PolicyDocument", encoded(document))
-    )
+    return await inline_policy_response(call, "role", name, policy_name)
 
 
 async def list_role_policies(call: Call) -> Response:
     name, _row = await _role(call)
-    names, tail = call.page_names(
-        await call.ctx.read(iam_queries.inline_policy_names, "role", name)
-    )
-    return call.respond(members("PolicyNames", names) + tail)
+    return await inline_policy_names_response(call, "role", name)
 
 
 async def delete_role_policy(call: Call) -> Response:
