@@ -229,6 +229,25 @@ async def _add_existing_tags(ctx: ServerContext, version_id: str | None, context
         context[f"s3:existingobjecttag/{k.lower()}"] = v
 
 
+_UNKNOWN: Any = object()
+
+
+def _names_read(policies: tuple[Any, ...]) -> tuple[str, ...] | None:
+    """The context keys any of (identity policies, bucket policy, session policies) reads."""
+    identity, bucket, session = policies
+    names: set[str] = set()
+    for policy in (*identity, *((bucket,) if bucket is not None else ()), *session):
+        keys = policy.context_keys
+        if keys is None:
+            return None
+        names |= keys
+    return tuple(sorted(names))
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
 class PolicyCache:
     """Parsed policies per user, valid for one IAM generation; parsed bucket policies per
     document hash."""
@@ -236,6 +255,31 @@ class PolicyCache:
     def __init__(self) -> None:
         self._users: dict[str, tuple[int, list[Policy]]] = {}
         self._docs: dict[tuple[str, str, str], Policy] = {}
+        # Decisions, keyed by everything they are a function of: the policy objects
+        # themselves (a changed policy is a new object), the action, resource and caller,
+        # and the values of the context keys those policies read.
+        self.decisions: dict[tuple[Any, ...], tuple[bool, str]] = {}
+        self._context_names: dict[tuple[Any, ...], tuple[str, ...] | None] = {}
+
+    def decision_key(
+        self, policies: tuple[Any, ...], action: str, resource: str, user: str | None, arn: str | None, is_owner: bool, context: dict[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """The memo key of a decision, None when it cannot be memoized (a policy reads an
+        open-ended set of context keys)."""
+        names = self._context_names.get(policies, _UNKNOWN)
+        if names is _UNKNOWN:
+            if len(self._context_names) > 1024:
+                self._context_names.clear()
+            names = self._context_names[policies] = _names_read(policies)
+        if names is None:
+            return None
+        values = tuple(_hashable(context.get(n)) for n in names)  # type: ignore[union-attr]
+        return (policies, action, resource, user, arn, is_owner, values)
+
+    def remember_decision(self, key: tuple[Any, ...], decided: tuple[bool, str]) -> None:
+        if len(self.decisions) > 16_384:
+            self.decisions.clear()
+        self.decisions[key] = decided
 
     def parsed(self, kind: str, document: Any, bucket: str | None = None) -> Policy:
         # Keyed by the document's text itself (at most 20 KiB): a dict lookup, no re-encoding
@@ -350,23 +394,61 @@ _VERSION_NAMES = tuple(c.strip() for c in VERSION_COLUMNS.split(","))
 
 Facts = tuple[dict[str, Any] | None, str | None]  # the bucket row and its policy's JSON text
 
+# A key this process already knows at the current IAM generation needs only that generation
+# read with the bucket (IdentityStore.known): the statement is root's own plus two index
+# probes, instead of joining the key and its user as well.
+_GEN = "(SELECT gen FROM iam_generation WHERE id = 1) AS k_gen"
+_POLICY = "(SELECT document FROM ns_bucket_configs c WHERE c.bucket = b.name AND c.name = 'policy') AS b_policy"
+_B_COLUMNS = ", ".join(f"b.{c} AS b_{c}" for c in _BUCKET_COLUMNS)
+_KNOWN_BUCKET_SQL = f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY} FROM ns_buckets b WHERE b.name = ?"
+_KNOWN_LATEST_SQL = (
+    f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY}, {_V_COLUMNS} FROM ns_buckets b "
+    "LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.is_latest WHERE b.name = ?"
+)
+_KNOWN_VERSION_SQL = (
+    f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY}, {_V_COLUMNS} FROM ns_buckets b "
+    "LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.version_id = ? WHERE b.name = ?"
+)
 
-def _split(row: dict[str, Any]) -> tuple[dict[str, Any] | None, Facts]:
+
+def _facts(row: dict[str, Any]) -> Facts:
     bucket_row = {c: row[f"b_{c}"] for c in _BUCKET_COLUMNS} if row["b_name"] is not None else None
-    cred = None
-    if row["k_access_key"] is not None:
-        cred = {c: row[f"k_{c}"] for c in _CREDENTIAL_COLUMNS}
-        cred["parent_status"] = row["k_parent_status"]
-        cred["parent_path"] = row["k_parent_path"]
-        cred["gen"] = row["k_gen"]
-    return cred, (bucket_row, row["b_policy"])
+    return bucket_row, row["b_policy"]
+
+
+def _credential(row: dict[str, Any]) -> dict[str, Any] | None:
+    if row["k_access_key"] is None:
+        return None
+    cred = {c: row[f"k_{c}"] for c in _CREDENTIAL_COLUMNS}
+    cred["parent_status"] = row["k_parent_status"]
+    cred["parent_path"] = row["k_parent_path"]
+    cred["gen"] = row["k_gen"]
+    return cred
+
+
+async def _auth_row(
+    ctx: ServerContext, access_key: str, known_sql: str, known_params: tuple[Any, ...], full_sql: str, full_params: tuple[Any, ...]
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(credential, row) in one statement: the light one when the key's credential is known
+    at the generation the statement reads, else (first use, a changed generation, no such
+    bucket) the one that reads the credential too."""
+    known = ctx.identities.known(access_key)
+    if known is not None:
+        row = await ctx.fetch_one(known_sql, known_params)
+        if row is not None and row["k_gen"] == known["gen"]:
+            return known, row
+    row = await ctx.fetch_one(full_sql, full_params)
+    assert row is not None
+    cred = _credential(row)
+    if cred is not None:
+        ctx.identities.remember(cred)
+    return cred, row
 
 
 async def credential_and_bucket(ctx: ServerContext, access_key: str, bucket: str) -> tuple[dict[str, Any] | None, Facts]:
     """The key's credential row and the bucket's facts (row and policy text) in one statement."""
-    row = await ctx.fetch_one(_CREDENTIAL_BUCKET_SQL, (access_key, bucket))
-    assert row is not None
-    return _split(row)
+    cred, row = await _auth_row(ctx, access_key, _KNOWN_BUCKET_SQL, (bucket,), _CREDENTIAL_BUCKET_SQL, (access_key, bucket))
+    return cred, _facts(row)
 
 
 async def credential_bucket_version(ctx: ServerContext, access_key: str, bucket: str, key: str, version_id: str | None, *, load_inline: bool) -> tuple[dict[str, Any] | None, Facts, Any]:
@@ -376,11 +458,12 @@ async def credential_bucket_version(ctx: ServerContext, access_key: str, bucket:
     from api.handlers.object_read import check_version, load_inline_async
 
     if version_id is None:
-        row = await ctx.fetch_one(_WITH_LATEST_SQL, (access_key, bucket, key))
+        cred, row = await _auth_row(ctx, access_key, _KNOWN_LATEST_SQL, (key, bucket), _WITH_LATEST_SQL, (access_key, bucket, key))
     else:
-        row = await ctx.fetch_one(_WITH_VERSION_SQL, (access_key, bucket, key, version_id))
-    assert row is not None
-    cred, facts = _split(row)
+        cred, row = await _auth_row(
+            ctx, access_key, _KNOWN_VERSION_SQL, (key, version_id, bucket), _WITH_VERSION_SQL, (access_key, bucket, key, version_id)
+        )
+    facts = _facts(row)
     found = None
     if facts[0] is not None:
         found = {c: row[c] for c in _VERSION_NAMES}
@@ -446,28 +529,31 @@ async def decide(
     if extra:
         context.update(extra)
     await _add_existing_tags(ctx, version_id, context, resource, bucket or "", [*identity_policies, *([bucket_policy] if bucket_policy else [])])
-    request = Request(
-        action=action,
-        resource=resource,
-        principal=identity.user if identity is not None else None,
-        principal_arn=principal_arn(identity),
-        account=ACCOUNT,
-        context=context,
-        canonical_id=_canonical_id(identity.user) if identity is not None else None,
-    )
-    is_owner = identity is not None and row is not None and row["owner"] == identity.user
-    allowed, reason = authorize_detail(
-        identity_policies=identity_policies,
-        bucket_policy=bucket_policy,
-        acl_allows=False,
-        session_policies=session,
-        req=request,
-        is_root=False,
-        is_owner=is_owner,
-    )
+    arn = principal_arn(identity)
+    user = identity.user if identity is not None else None
+    is_owner = identity is not None and row is not None and row["owner"] == user
+    policies = (tuple(identity_policies), bucket_policy, tuple(session))
+    memo = ctx.policies.decision_key(policies, action, resource, user, arn, is_owner, context)
+    decided = ctx.policies.decisions.get(memo) if memo is not None else None
+    request = None
+    if decided is None:
+        request = _request(action, resource, user, arn, context)
+        decided = authorize_detail(
+            identity_policies=identity_policies,
+            bucket_policy=bucket_policy,
+            acl_allows=False,
+            session_policies=session,
+            req=request,
+            is_root=False,
+            is_owner=is_owner,
+        )
+        if memo is not None:
+            ctx.policies.remember_decision(memo, decided)
+    allowed, reason = decided
     if not allowed and reason == "implicit-deny" and row is not None:
         # Only when nothing else allowed it: the ACLs are read for this case alone.
         if await _acl_allows(ctx, version_id, identity, action, resource, bucket or ""):
+            request = request or _request(action, resource, user, arn, context)
             allowed, reason = authorize_detail(
                 identity_policies=identity_policies,
                 bucket_policy=bucket_policy,
@@ -478,6 +564,18 @@ async def decide(
                 is_owner=is_owner,
             )
     return allowed, reason, row
+
+
+def _request(action: str, resource: str, user: str | None, arn: str | None, context: dict[str, Any]) -> Request:
+    return Request(
+        action=action,
+        resource=resource,
+        principal=user,
+        principal_arn=arn,
+        account=ACCOUNT,
+        context=context,
+        canonical_id=_canonical_id(user) if user is not None else None,
+    )
 
 
 async def _restricts_public_policy(ctx: ServerContext, stored: str, bucket: str) -> bool:

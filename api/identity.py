@@ -61,6 +61,20 @@ class IdentityStore:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self._secrets: dict[str, tuple[str, str]] = {}
+        self._known: dict[str, dict[str, Any]] = {}
+        # access key -> (credential row, session token, secret, identity, expiration in us)
+        self._resolved: dict[str, tuple[dict[str, Any], str | None, str, Identity, int]] = {}
+
+    def known(self, access_key: str) -> dict[str, Any] | None:
+        """The key's credential row as last read, with the IAM generation it was read at
+        ("gen"): valid while the database's generation is still that one (every IAM change
+        moves it, in the change's own transaction)."""
+        return self._known.get(access_key)
+
+    def remember(self, row: dict[str, Any]) -> None:
+        if len(self._known) > 10_000:
+            self._known.clear()
+        self._known[row["access_key"]] = row
 
     def root(self) -> Identity:
         return Identity(self.ctx.settings.root_user, self.ctx.settings.root_user, "root")
@@ -77,6 +91,13 @@ class IdentityStore:
             row = await self.ctx.query(credential, access_key)
         if row is None:
             raise S3Error("InvalidAccessKeyId")
+        resolved = self._resolved.get(access_key)
+        if resolved is not None and resolved[0] is row and _same_token(resolved[1], session_token):
+            # The same credential row as last time (IdentityStore.known) and the same token:
+            # only the clock can have changed the answer.
+            expiration = resolved[4]
+            if not expiration or int(self.ctx.clock() * 1_000_000) < expiration:
+                return resolved[2], resolved[3]
         if row["status"] != "enabled" or (row["kind"] != "user" and row["parent_status"] not in ("enabled", None)):
             raise S3Error("InvalidAccessKeyId", "The access key ID you provided has been disabled.")
         if row["kind"] != "user" and row["parent_status"] is None and row["parent_user"] != settings.root_user:
@@ -97,10 +118,14 @@ class IdentityStore:
 
         policy = orjson.loads(row["policy"]) if row["policy"] else None
         session_name = (row.get("name") or "") if row["kind"] == "sts" else ""
-        return secret, Identity(
+        identity = Identity(
             access_key, row["parent_user"], row["kind"], policy, row["role"] or "", int(row["gen"] or 0),
             path=row.get("parent_path") or "/", session_name=session_name,
         )
+        if len(self._resolved) > 10_000:
+            self._resolved.clear()
+        self._resolved[access_key] = (row, session_token, secret, identity, expiration)
+        return secret, identity
 
     def _secret(self, access_key: str, sealed: str) -> str:
         cached = self._secrets.get(access_key)
@@ -111,6 +136,13 @@ class IdentityStore:
             self._secrets.clear()
         self._secrets[access_key] = (sealed, secret)
         return secret
+
+
+def _same_token(known: str | None, given: str | None) -> bool:
+    """In constant time: the token that was verified for this row is a secret too."""
+    if known is None or given is None:
+        return known is given
+    return hmac.compare_digest(known.encode(), given.encode())
 
 
 def now() -> float:

@@ -280,7 +280,9 @@ class Servers:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        if self.db_created:
+        if self.db_created and self.args.keep:
+            log(f"kept database {self.dbname}")
+        elif self.db_created:
             try:
                 self._pg(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
             except Exception as exc:  # noqa: BLE001
@@ -557,6 +559,9 @@ def profile_phase(servers: Servers, name: str, start_load, seconds: float) -> di
             "-r",
             "250",
             "--nonblocking",
+            *os.environ.get(
+                "BENCH_PYSPY_ARGS", ""
+            ).split(),  # e.g. --gil: Python CPU only, no idle waits
             *(["--subprocesses"] if servers.args.workers > 1 else []),
             "-f",
             "raw",
@@ -617,7 +622,9 @@ def main() -> int:
     )
     ap.add_argument("--skip-wrk", action="store_true")
     ap.add_argument(
-        "--keep", action="store_true", help="keep the work directory (data, server log)"
+        "--keep",
+        action="store_true",
+        help="keep the work directory (data, server log) and the database",
     )
     ap.add_argument("--json", default="/tmp/chronicle-bench/last.json")
     ap.add_argument(

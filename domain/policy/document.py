@@ -301,7 +301,16 @@ class Policy:
     """A parsed policy. `text` is the document as given (what Get*Policy
     returns); `document` the decoded JSON. Treat as immutable."""
 
-    __slots__ = ("kind", "version", "id", "statements", "text", "document", "_by_action")
+    __slots__ = (
+        "kind",
+        "version",
+        "id",
+        "statements",
+        "text",
+        "document",
+        "_by_action",
+        "_context_keys",
+    )
 
     def __init__(
         self,
@@ -320,6 +329,17 @@ class Policy:
         self.text = text
         self.document = document
         self._by_action: dict[str, tuple[Statement, ...]] = {}
+        self._context_keys: frozenset[str] | None | bool = False  # False: not computed yet
+
+    @property
+    def context_keys(self) -> frozenset[str] | None:
+        """The request-context keys a decision under this policy can depend on: its
+        condition keys and the policy variables in its resources and condition values. None
+        when that set is open-ended (a key that is itself a pattern)."""
+        keys = self._context_keys
+        if keys is False:
+            keys = self._context_keys = _context_keys(self.statements)
+        return keys  # type: ignore[return-value]
 
     @property
     def checks_principal(self) -> bool:
@@ -339,6 +359,20 @@ class Policy:
 
     def __repr__(self) -> str:
         return f"Policy(kind={self.kind!r}, statements={len(self.statements)})"
+
+
+def _context_keys(statements: tuple[Statement, ...]) -> frozenset[str] | None:
+    keys: set[str] = set()
+    for st in statements:
+        templates = list(st._res_templates)
+        for c in st.conditions:
+            if "*" in c.key or "$" in c.key or "?" in c.key:
+                return None
+            keys.add(c.key)
+            templates.extend(Template(v, variables=True) for v in c.values if "${" in v)
+        for t in templates:
+            keys.update(part[1] for part in t.parts if part[0] == "var")
+    return frozenset(keys)
 
 
 # --- validation helpers -----------------------------------------------------------

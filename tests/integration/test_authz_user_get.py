@@ -111,3 +111,58 @@ def test_bucket_policy_and_key_changes_apply_at_once(env, make_bucket):
     with pytest.raises(ClientError) as info:
         reader.get_object(Bucket=bucket, Key="secret/x")
     assert _code(info) == ("InvalidAccessKeyId", 403)
+
+
+def test_iam_changes_on_one_node_apply_on_the_other_at_once(server_factory, pg_url, tmp_path):
+    """A node keeps the credentials it has seen, but only for as long as the database's IAM
+    generation is the one it read them at: a key disabled, a policy removed or a user deleted
+    through node A is refused by node B's very next request, which had just been allowed."""
+    import os
+
+    from tests.helpers.server import master_key
+
+    shared = dict(
+        database_url=pg_url,
+        master_key_hex=master_key(),
+        access_key="chronicleroot",
+        secret_key="shared-secret-" + os.urandom(6).hex(),
+        data_dir=tmp_path / "shared-blobs",
+    )
+    node_a = server_factory("postgres", migrate=True, **shared)
+    node_b = server_factory("postgres", migrate=False, **shared)
+    iam = node_a.client("iam")
+    root = node_a.client("s3")
+    bucket = "gen-" + uuid.uuid4().hex[:12]
+    root.create_bucket(Bucket=bucket)
+    root.put_object(Bucket=bucket, Key="k", Body=b"v")
+    user = f"reader-{uuid.uuid4().hex[:10]}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="read", PolicyDocument=json.dumps(READ))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    reader = _client(node_b, "s3", key["AccessKeyId"], key["SecretAccessKey"])
+
+    def allowed() -> bool:
+        try:
+            assert reader.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+            reader.list_objects_v2(Bucket=bucket)
+            return True
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] in ("AccessDenied", "InvalidAccessKeyId"), (
+                exc.response
+            )
+            return False
+
+    for _ in range(3):
+        assert allowed()
+        iam.update_access_key(UserName=user, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+        assert not allowed()
+        iam.update_access_key(UserName=user, AccessKeyId=key["AccessKeyId"], Status="Active")
+        assert allowed()
+        iam.delete_user_policy(UserName=user, PolicyName="read")
+        assert not allowed()
+        iam.put_user_policy(UserName=user, PolicyName="read", PolicyDocument=json.dumps(READ))
+    assert allowed()
+    iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
+    with pytest.raises(ClientError) as info:
+        reader.get_object(Bucket=bucket, Key="k")
+    assert _code(info) == ("InvalidAccessKeyId", 403)
