@@ -362,6 +362,15 @@ async def abort_upload(req: S3Request, ctx: ServerContext) -> Response:
     return Response(204, {}, b"")
 
 
+async def _acl_owner(ctx: ServerContext, upload_id: str) -> str | None:
+    """Whose the completed object will be when the upload asked for an ACL (under
+    BucketOwnerPreferred, bucket-owner-full-control makes it the bucket owner's): the ACL
+    lives on the upload's aggregate, not in ns_uploads."""
+    mpu = await ctx.run_sync(ctx.store.repository.get, UUID(upload_id))
+    acl = getattr(mpu, "acl", None)
+    return acl["owner"]["name"] if acl else None
+
+
 async def list_upload_parts(req: S3Request, ctx: ServerContext) -> Response:
     upload_id = req.query["uploadId"]
     marker_raw = req.query.get("part-number-marker", "0") or "0"
@@ -380,6 +389,8 @@ async def list_upload_parts(req: S3Request, ctx: ServerContext) -> Response:
         return upload, list_parts(tx, upload_id, marker=marker, max_parts=max_parts + 1), owner
 
     upload, rows, owner = await ctx.read(query)
+    if owner == upload["owner"]:
+        owner = await _acl_owner(ctx, upload_id) or owner
     truncated = len(rows) > max_parts
     rows = rows[:max_parts]
     x = X().open("ListPartsResult", xmlns=True).leaf("Bucket", req.bucket).leaf("Key", req.key).leaf("UploadId", upload_id)

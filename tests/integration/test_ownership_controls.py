@@ -152,5 +152,10 @@ def test_preferred_and_object_writer(server, s3, make_bucket, writer):
         assert owner_of(other, bucket, "plain") == name
         assert owner_of(other, bucket, "bofc") == bofc_owner
         assert owner_of(other, bucket, "private") == name
+        # An upload's ListParts shows as Owner whose the object will be; the Initiator stays.
+        for acl, expected in (("bucket-owner-full-control", bofc_owner), ("private", name)):
+            upload = other.create_multipart_upload(Bucket=bucket, Key=f"mpu-{acl}", ACL=acl)
+            parts = other.list_parts(Bucket=bucket, Key=f"mpu-{acl}", UploadId=upload["UploadId"])
+            assert (parts["Owner"]["DisplayName"], parts["Initiator"]["DisplayName"]) == (expected, name)
         other.put_object_acl(Bucket=bucket, Key="plain", ACL="private")
         other.put_bucket_acl(Bucket=bucket, ACL="private")
