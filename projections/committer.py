@@ -25,19 +25,56 @@ MAX_CONFLICT_RETRIES = 8
 
 class _LoopFuture:
     """The committer's side of an asyncio future: resolves it on its event loop (lighter
-    than wrapping a concurrent.futures.Future per request)."""
+    than wrapping a concurrent.futures.Future per request). Outcomes are collected while a
+    batch is settled and handed to each loop in one wake-up (see _Settled)."""
 
-    __slots__ = ("loop", "future")
+    __slots__ = ("loop", "future", "settled")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Change]) -> None:
         self.loop = loop
         self.future = future
+        self.settled: _Settled | None = None
 
     def set_result(self, result: Change) -> None:
-        self.loop.call_soon_threadsafe(_resolve, self.future, result, None)
+        if self.settled is not None:
+            self.settled.add(self.loop, self.future, result, None)
+        else:
+            self.loop.call_soon_threadsafe(_resolve, self.future, result, None)
 
     def set_exception(self, exc: BaseException) -> None:
-        self.loop.call_soon_threadsafe(_resolve, self.future, None, exc)
+        if self.settled is not None:
+            self.settled.add(self.loop, self.future, None, exc)
+        else:
+            self.loop.call_soon_threadsafe(_resolve, self.future, None, exc)
+
+
+class _Settled:
+    """A batch's outcomes per event loop: one call_soon_threadsafe (one write to the loop's
+    self-pipe, one wake-up) per loop and batch instead of one per request."""
+
+    __slots__ = ("by_loop",)
+
+    def __init__(self) -> None:
+        self.by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, Any]]] = {}
+
+    def add(self, loop: asyncio.AbstractEventLoop, future: Any, result: Any, exc: Any) -> None:
+        items = self.by_loop.get(loop)
+        if items is None:
+            items = self.by_loop[loop] = []
+        items.append((future, result, exc))
+
+    def flush(self) -> None:
+        by_loop, self.by_loop = self.by_loop, {}
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve_all, items)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
+
+
+def _resolve_all(items: list[tuple[Any, Any, Any]]) -> None:
+    for future, result, exc in items:
+        _resolve(future, result, exc)
 
 
 def _resolve(future: asyncio.Future[Change], result: Change | None, exc: BaseException | None) -> None:
@@ -107,10 +144,19 @@ class GroupCommitter:
                     self._queue.put(None)
                     break
                 batch.append(nxt)
+            settled = _Settled()
+            for entry in batch:
+                if type(entry[1]) is _LoopFuture:
+                    entry[1].settled = settled
             try:
                 self._commit_batch(batch)
             except Exception:  # noqa: BLE001 - never let the committer die
                 log.exception("group commit failed")
+            finally:
+                for entry in batch:
+                    if type(entry[1]) is _LoopFuture:
+                        entry[1].settled = None  # a deferred or retried change settles alone
+                settled.flush()
 
     def _commit_batch(self, batch: list[tuple[Change, Future[Change], int]]) -> None:
         ready: list[tuple[Change, Future[Change], int]] = []

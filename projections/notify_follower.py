@@ -150,6 +150,10 @@ class NotificationFollower:
         self._position = 0
         self._retry_at = 0.0
         self._page_sql = ""
+        # The last step found no bucket with notification rules (nor any configured in its
+        # page): nothing can be delivered from the events it skipped, so the supervisor may
+        # step less often (see workers.supervisor).
+        self.no_rules = False
 
     def position(self) -> int:
         store = self.app.store
@@ -277,11 +281,22 @@ class NotificationFollower:
     def _match_page(
         self, tx: Tx, start: int, any_rules: bool, rows: list[dict[str, Any]]
     ) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str, str], tuple[int, str | None]], _BucketStates, int]:
-        last = int(rows[-1]["notification_id"])
-        if not any_rules and not any(r["topic"] == _CONFIG_TOPIC for r in rows):
-            # No bucket has rules, and none gets any in this page: only bucket events
-            # (versioning history) matter. Most deployments, most of the time.
-            rows = [r for r in rows if r["topic"].startswith("chronicle.Bucket.")]
+        self.no_rules = False
+        if not any_rules:
+            configured = next((i for i, r in enumerate(rows) if r["topic"] == _CONFIG_TOPIC), None)
+            if configured is not None:
+                # Rules may start here: this step ends with the configuration event, and the
+                # next one reads whether rules exist (PostgreSQL sent no state of the events
+                # after it, see _page_sql).
+                rows = rows[: configured + 1]
+            else:
+                self.no_rules = True
+            # No bucket has rules before the page's last event: only bucket events
+            # (versioning history, configuration) matter. Most deployments, most of the time.
+            last = int(rows[-1]["notification_id"])
+            rows = [r for r in rows if r["topic"].startswith(_BUCKET_TOPICS)]
+        else:
+            last = int(rows[-1]["notification_id"])
         events = [(int(r["notification_id"]), self.app.decode_row(r)) for r in rows]
         if self._states_at != start or len(self._states) > _STATES_CACHED:
             self._states = {}
@@ -377,6 +392,7 @@ def _write(
 
 
 _CONFIG_TOPIC = "chronicle.Bucket.ConfigurationSet"
+_BUCKET_TOPICS = "chronicle.Bucket."
 _STATES_CACHED = 10_000  # buckets whose state the follower keeps between steps
 STANDBY_RETRY = 1.0  # seconds between attempts to take the follower lock from another process
 
@@ -387,10 +403,14 @@ _ANY_RULES = """SELECT 1 FROM notify_rules WHERE config NOT LIKE '{"config":null
 
 def _page_sql(store: PostgresChronicleRecorder) -> str:
     """Whether any rules exist and the page of events after a position, in one statement
-    (one row with null event columns when there are none)."""
+    (one row with null event columns when there are none). While no bucket has rules only
+    bucket events are decoded (see _match_page): the other events' states stay in the
+    database (a null state)."""
     page = store.events_page_sql().replace("notification_id >= ?", "notification_id > ?")
     return (
-        f"SELECT h.any_rules, e.* FROM (SELECT EXISTS ({_ANY_RULES}) AS any_rules) h "
+        "SELECT h.any_rules, e.notification_id, e.originator_id, e.originator_version, e.topic, "
+        f"CASE WHEN h.any_rules OR e.topic LIKE '{_BUCKET_TOPICS}%' THEN e.state END AS state "
+        f"FROM (SELECT EXISTS ({_ANY_RULES}) AS any_rules) h "
         f"LEFT JOIN LATERAL ({page}) e ON true"
     )
 

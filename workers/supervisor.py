@@ -34,6 +34,11 @@ log = logging.getLogger("chronicle.delivery")
 FOLLOWER_POLL = 0.05  # seconds: how often the follower looks for appends of other processes
 LISTENING_POLL = 1.0  # the same while NOTIFY wakes it (PostgreSQL): polling is only the fallback
 CONFIG_POLL = 1.0
+# While no bucket has notification rules the follower only keeps the buckets' versioning
+# history and its position: it steps at most this often (seconds) instead of after every
+# append, and catches up in one page. Rules, once configured, apply from their event's
+# position whatever the delay (the follower reads the log in order).
+NO_RULES_PAUSE = 0.1
 
 
 def target_key(subsystem: str, target_id: str) -> str:
@@ -63,6 +68,7 @@ class DeliverySupervisor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._appended = threading.Event()
         self._stopping = False
+        self._stopped = threading.Event()
         self._main: list[asyncio.Task[None]] = []
         self._threads: list[threading.Thread] = []
         self._listening = False  # NOTIFY wakes the follower: poll rarely
@@ -131,6 +137,7 @@ class DeliverySupervisor:
 
     async def _stop(self) -> None:
         self._stopping = True
+        self._stopped.set()
         self._appended.set()
         for task in self._main:
             task.cancel()
@@ -154,7 +161,12 @@ class DeliverySupervisor:
                 log.exception("notification follower step failed")
                 n = 0
                 time.sleep(1.0)
-            if n == 0 and not self._stopping:
+            if self._stopping:
+                break
+            if n and self.follower.no_rules:
+                # Nothing to deliver: let appends accumulate rather than step for each.
+                self._stopped.wait(NO_RULES_PAUSE)
+            elif n == 0:
                 self._appended.wait(LISTENING_POLL if self._listening else FOLLOWER_POLL)
 
     def _listen(self) -> None:
