@@ -139,6 +139,15 @@ class ServerContext:
         # Two committers on PostgreSQL overlap one batch's commit with the next one's send.
         threads = int(os.environ.get("CHRONICLE_COMMIT_THREADS", "2")) if postgres else 1
         self.committer = GroupCommitter(store, threads=max(1, threads))
+        if postgres:
+            from projections.loop_append import LoopAppender
+
+            self.committer.appender = LoopAppender(
+                store.store,
+                lambda: _conninfo(pg_connect_kwargs(store)),
+                hooks=self.committer.on_commit,
+                connections=max(1, threads),
+            )
         from api.notify_subscriptions import Subscriptions
 
         self.subscriptions = Subscriptions(self)
@@ -244,6 +253,8 @@ class ServerContext:
     def close(self) -> None:
         if self._areads is not None:
             self._areads.close()
+        if self.committer.appender is not None:
+            self.committer.appender.close()
         if self._reads is not None:
             self._reads.close()
         self.committer.close()

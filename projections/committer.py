@@ -95,6 +95,9 @@ class GroupCommitter:
         self.app = app
         # Called (in the committer thread) after each committed batch: wakes followers.
         self.on_commit: list[Callable[[], None]] = []
+        # PostgreSQL servers: plain PUTs appended from the event loop (see
+        # projections.loop_append); everything else, and what it refuses, comes here.
+        self.appender: Any = None
         self._queue: queue.SimpleQueue[tuple[Change, Future[Change], int] | None] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(target=self._run, name=f"group-commit-{i}", daemon=True) for i in range(threads)
@@ -115,6 +118,11 @@ class GroupCommitter:
         elif change.build_is_pure:
             change.events = [e for a in change.build() for e in a.collect_events()]
             change.prebuilt = True
+        appender = self.appender
+        if appender is not None and change.prebuilt and appender.accepts(change):
+            if await appender.commit(change):
+                return change
+            change.prebuilt = True  # not appended: the careful path, same events
         loop = asyncio.get_running_loop()
         outcome: asyncio.Future[Change] = loop.create_future()
         self._queue.put((change, _LoopFuture(loop, outcome), 0))  # type: ignore[arg-type]
