@@ -179,3 +179,64 @@ def test_two_committer_threads_keep_every_outcome(pg_url, tmp_path):
     assert rows == newest
     assert app.repository.get(bucket.id).version == 1 + 12
     app.close()
+
+
+def test_plain_puts_from_the_event_loop_keep_outcomes_and_fall_back(pg_url, tmp_path):
+    """projections.loop_append: one batch per loop turn over libpq, the same rows as the
+    committer threads' one-statement path; a stale hint hands the batch back unwritten."""
+    import asyncio
+
+    from api.context import _conninfo
+    from projections.committer import GroupCommitter
+    from projections.eventstore import pg_connect_kwargs
+    from projections.loop_append import LoopAppender
+
+    app = open_store(pg_url, tmp_path, create_table=True)
+    store = app.store
+    versioned = Bucket(name="loop-versioned", region="us-east-1", owner="root", actor={}, settings={})
+    _commit_bucket(store, Bucket(name="loop", region="us-east-1", owner="root", actor={}, settings={}), versioned)
+    store.commit_changes([_plain_put("loop", "w", b"w"), _plain_put("loop-versioned", "w", b"w")])
+    assert store.versioning_hint == {"loop": "", "loop-versioned": ""}
+    committer = GroupCommitter(app, threads=1)
+    hooked: list[int] = []
+    committer.on_commit.append(lambda: hooked.append(1))
+    committer.appender = LoopAppender(
+        store, lambda: _conninfo(pg_connect_kwargs(app)), hooks=committer.on_commit, connections=2
+    )
+    changes = [_plain_put("loop", f"k{i % 3}", f"v{i}".encode()) for i in range(20)]
+    for change in changes:
+        change.prebuilt = True
+
+    async def main() -> list[Change]:
+        done = await asyncio.gather(*(committer.commit(c) for c in changes))
+        # Another node turns versioning on: this node's hint is stale.
+        versioned.set_versioning("Enabled", actor={})
+        _commit_bucket(store, versioned)
+        store.versioning_hint["loop-versioned"] = ""
+        late = _plain_put("loop-versioned", "a", b"2")
+        late.prebuilt = True
+        done.append(await committer.commit(late))
+        committer.appender.close()
+        return done
+
+    before = store.one_trip_batches
+    done = asyncio.run(main())
+    committer.close()
+
+    assert all(c.error is None for c in done)
+    assert [c.results for c in done[:20]] == [["null"]] * 20
+    # Batched: fewer batches than PUTs, each hooked once.
+    assert 1 <= store.one_trip_batches - before < 20 and len(hooked) >= 1
+    late = done[20]
+    assert late.results == [late.events[0].originator_id.hex]  # versioned: the careful path
+    assert store.versioning_hint.get("loop-versioned") == "Enabled"
+    with store.read() as cursor:
+        tx = Tx(cursor, store.dialect)
+        rows = tx.all("SELECT key, position, version_id FROM ns_versions WHERE bucket = 'loop' AND key <> 'w' ORDER BY key")
+        newest = {f"k{i % 3}": changes[i] for i in range(20)}
+        assert [(r["key"], r["position"], r["version_id"]) for r in rows] == [
+            (k, c.positions[0], "null") for k, c in sorted(newest.items())
+        ]
+        ids = [c.blobs[0][0] for c in changes]
+        assert tx.scalar(f"SELECT count(*) FROM blob_data WHERE id IN ({', '.join('?' * len(ids))})", ids) == 20
+    app.close()
