@@ -8,8 +8,8 @@ savepoints and no reads, only the one statement `chronicle_append_puts`: here th
 loop collects the PUTs that arrive within one turn, sends the batch on a connection of its
 own whose socket it watches (as projections.pg_async does for reads), and resolves the
 requests' futures itself when the result arrives. At most ``connections`` batches are in
-flight per process (one queued behind the store's table lock while the other commits, as
-the two committer threads did); PUTs arriving meanwhile wait for the next batch.
+flight per process (one by default, see api.context); PUTs arriving meanwhile wait for the
+next batch.
 
 Durability is unchanged: the statement runs in autocommit, so a success result means the
 function's transaction (events, namespace rows, blob bytes) committed with
@@ -50,7 +50,7 @@ class LoopAppender:
         conninfo: Callable[[], str],
         *,
         hooks: Sequence[Callable[[], None]] = (),
-        connections: int = 2,
+        connections: int = 1,
     ) -> None:
         self.store = store  # a PostgresChronicleRecorder
         self._conninfo = conninfo
