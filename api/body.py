@@ -64,8 +64,8 @@ class DecodedBody:
                 raise S3Error("InvalidDigest")
         # Flexible checksums: declared by header value, by trailer, or by algorithm name.
         self.expected: dict[str, str | None] = {}
-        for algo in ALGORITHMS if object_checksums else ():
-            value = h.get(header_name(algo))
+        for algo, name in _HEADERS if object_checksums else ():
+            value = h.get(name)
             if value is not None:
                 if not is_valid_b64(algo, value):
                     raise S3Error("BadDigest", f"The {algo} you specified did not match the calculated checksum.")
@@ -142,6 +142,9 @@ class DecodedBody:
     def etag(self) -> str:
         assert self.md5 is not None
         return self.md5.hexdigest()
+
+
+_HEADERS = tuple((algo, header_name(algo)) for algo in ALGORITHMS)
 
 
 def _algo_of_header(name: str) -> str | None:

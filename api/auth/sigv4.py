@@ -223,8 +223,24 @@ def canonical_request(
     return f"{method}\n{uri}\n{canon_query}\n{''.join(lines)}\n{signed_headers}\n{payload_hash}"
 
 
+_AMZ_DATES: dict[str, int | None] = {}  # recent values: most requests of a second share one
+
+
 def parse_amz_date(value: str) -> int | None:
     """Epoch seconds for "YYYYMMDDTHHMMSSZ", None if malformed (no regex, no strptime: hot path)."""
+    try:
+        return _AMZ_DATES[value]
+    except (KeyError, TypeError):
+        pass
+    result = _parse_amz_date(value)
+    if type(value) is str:
+        if len(_AMZ_DATES) >= 64:
+            _AMZ_DATES.clear()
+        _AMZ_DATES[value] = result
+    return result
+
+
+def _parse_amz_date(value: str) -> int | None:
     if len(value) != 16 or value[8] != "T" or value[15] != "Z":
         return None
     digits = value[:8] + value[9:15]
