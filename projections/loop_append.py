@@ -96,6 +96,9 @@ class LoopAppender:
 
     def _dispatch(self) -> None:
         self._scheduled = False
+        while self._idle and self._idle[-1].closed:  # the server closed it while idle
+            self._idle.pop()
+            self._count -= 1
         while self._pending and (self._idle or self._count < self._max):
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             if self._idle:
@@ -113,7 +116,14 @@ class LoopAppender:
                 except BaseException:
                     self._count -= 1
                     raise
-            await self._append(conn, batch)
+            try:
+                await self._append(conn, batch)
+            except _NotSent:
+                # A connection that had died while idle (the server restarted): nothing
+                # reached the server, so the batch may go once more on a fresh one.
+                conn.close()
+                conn = await self._connect()
+                await self._append(conn, batch)
         except BaseException as exc:  # every request of the batch hears of it
             failure = exc if isinstance(exc, Exception) else psycopg.OperationalError("append interrupted")
             for _, future in batch:
@@ -137,8 +147,13 @@ class LoopAppender:
         changes = [change for change, _ in batch]
         appended = AppendBatch(changes, store.mapper)
         pg = conn.pg
+        if conn.closed or pg.status != pq.ConnStatus.OK:
+            raise _NotSent
         if _NAME not in conn.prepared:
-            pg.send_prepare(_NAME, _CALL)
+            try:
+                pg.send_prepare(_NAME, _CALL)
+            except psycopg.OperationalError as exc:
+                raise _NotSent from exc
             result = await conn.result()
             if result.status != pq.ExecStatus.COMMAND_OK:
                 _refused(store, changes, result)
@@ -186,6 +201,10 @@ class LoopAppender:
         for conn in idle:
             conn.close()
             self._count -= 1
+
+
+class _NotSent(Exception):
+    """The connection failed before the batch was sent."""
 
 
 def _settle(batch: list[tuple[Any, asyncio.Future[bool]]], outcome: bool) -> None:

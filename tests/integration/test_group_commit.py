@@ -240,3 +240,46 @@ def test_plain_puts_from_the_event_loop_keep_outcomes_and_fall_back(pg_url, tmp_
         ids = [c.blobs[0][0] for c in changes]
         assert tx.scalar(f"SELECT count(*) FROM blob_data WHERE id IN ({', '.join('?' * len(ids))})", ids) == 20
     app.close()
+
+
+def test_event_loop_appends_survive_a_connection_killed_while_idle(pg_url, tmp_path):
+    import asyncio
+
+    import psycopg
+
+    from api.context import _conninfo
+    from projections.committer import GroupCommitter
+    from projections.eventstore import pg_connect_kwargs
+    from projections.loop_append import LoopAppender
+
+    app = open_store(pg_url, tmp_path, create_table=True)
+    store = app.store
+    _commit_bucket(store, Bucket(name="kill", region="us-east-1", owner="root", actor={}, settings={}))
+    store.commit_changes([_plain_put("kill", "w", b"w")])
+    committer = GroupCommitter(app, threads=1)
+    committer.appender = LoopAppender(store, lambda: _conninfo(pg_connect_kwargs(app)))
+
+    def put(key: str) -> Change:
+        change = _plain_put("kill", key, b"x")
+        change.prebuilt = True
+        return change
+
+    async def main() -> list[Change]:
+        first = await committer.commit(put("a"))
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE %s AND pid <> pg_backend_pid()",
+                ("%chronicle_append_puts%",),
+            ).fetchall()
+        assert killed == [(True,)]
+        await asyncio.sleep(0.3)  # the loop notices the closed socket
+        second = await committer.commit(put("b"))
+        committer.appender.close()
+        return [first, second]
+
+    before = store.one_trip_batches
+    done = asyncio.run(main())
+    committer.close()
+    assert [c.error for c in done] == [None, None] and store.one_trip_batches - before == 2
+    app.close()
