@@ -167,12 +167,19 @@ class DeliverySupervisor:
                 # Nothing to deliver: let appends accumulate rather than step for each.
                 self._stopped.wait(NO_RULES_PAUSE)
             elif n == 0:
-                self._appended.wait(LISTENING_POLL if self._listening else FOLLOWER_POLL)
+                poll = LISTENING_POLL if self._listening else FOLLOWER_POLL
+                if self.follower.no_rules:
+                    poll = max(poll, NO_RULES_PAUSE)  # nothing to deliver: no hurry
+                self._appended.wait(poll)
 
     def _listen(self) -> None:
         """Appends by other processes wake the follower through the event store's NOTIFY
         (eventsourcing notifies its channel on every append). LISTEN connections do not
-        survive a database restart: reconnect, and meanwhile the follower polls."""
+        survive a database restart: reconnect, and meanwhile the follower polls.
+
+        While no bucket has rules the follower steps on its own clock (NO_RULES_PAUSE), so
+        the connection stops listening: no wake-up of this thread, nor of its PostgreSQL
+        backend, per append. It listens again as soon as a step finds rules."""
         import psycopg
         from psycopg import sql
 
@@ -181,9 +188,18 @@ class DeliverySupervisor:
         while not self._stopping and channel:
             try:
                 with psycopg.connect(**pg_connect_kwargs(self.app), autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    self._listening = True
+                    listening = False
                     while not self._stopping:
+                        wanted = not self.follower.no_rules
+                        if wanted != listening:
+                            verb = "LISTEN {}" if wanted else "UNLISTEN {}"
+                            conn.execute(sql.SQL(verb).format(sql.Identifier(channel)))
+                            listening = self._listening = wanted
+                            if wanted:
+                                self._appended.set()  # appends before LISTEN went unheard
+                        if not listening:
+                            self._stopped.wait(NO_RULES_PAUSE)
+                            continue
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self._appended.set()
             except Exception as e:  # noqa: BLE001
