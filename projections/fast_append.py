@@ -126,12 +126,17 @@ $fn$"""
 def is_plain_put(change: Any) -> bool:
     """A change this path can append: new ObjectVersions whose only precondition is that
     their bucket exists."""
-    if change.requires_bucket is None or not change.events:
+    bucket = change.requires_bucket
+    events = change.events
+    if bucket is None or not events:
         return False
-    return all(
-        type(e) is ObjectVersion.Created and e.bucket == change.requires_bucket
-        for e in change.events
-    )
+    for e in events:  # (a loop, not all() over a generator: once per PUT)
+        if type(e) is not _CREATED or e.bucket != bucket:
+            return False
+    return True
+
+
+_CREATED = ObjectVersion.Created
 
 
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
