@@ -39,3 +39,16 @@ def test_replaying_it_gives_the_aggregate_and_ids_differ():
         {"grants": []},
     )
     assert len({created_event(ObjectVersion, **FIELDS).originator_id for _ in range(1000)}) == 1000
+
+
+def test_made_without_the_dataclass_init_it_equals_one_made_with_it():
+    made = created_event(ObjectVersion, **FIELDS)
+    rebuilt = type(made)(**vars(made))  # through the dataclass __init__ (and its id check)
+    assert rebuilt == made and list(vars(rebuilt)) == list(vars(made))
+
+
+def test_unknown_fields_are_still_refused():
+    import pytest
+
+    with pytest.raises(TypeError):
+        created_event(ObjectVersion, **FIELDS, bogus=1)
