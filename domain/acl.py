@@ -112,7 +112,7 @@ _GRANTEE = re.compile(r'\s*([A-Za-z]+)\s*=\s*(?:"([^"]*)"|([^,\s]*))\s*(?:,|$)')
 
 
 def has_grant_headers(headers: Mapping[str, str]) -> bool:
-    return any(h in headers for h in GRANT_HEADERS)
+    return not headers.keys().isdisjoint(GRANT_HEADERS)
 
 
 def _grantee(kind: str, value: str, permission: str, resolve: Resolver) -> JSON:

@@ -91,11 +91,11 @@ def sets_public_acl(req: S3Request) -> bool:
     h = req.headers
     if h.get("x-amz-acl", "").strip().lower() in PUBLIC_CANNED:
         return True
-    return any(
-        uri in h.get(name, "")
-        for name in _GRANT_HEADERS
-        for uri in (ALL_USERS, AUTHENTICATED_USERS)
-    )
+    for name in _GRANT_HEADERS:  # (a loop, not any() over a generator: once per write)
+        value = h.get(name)
+        if value and (ALL_USERS in value or AUTHENTICATED_USERS in value):
+            return True
+    return False
 
 
 async def refuse_public_acl(req: S3Request, ctx: ServerContext) -> None:
