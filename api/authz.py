@@ -8,6 +8,7 @@ policies (a service account's embedded policy, an STS session policy), which onl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -266,15 +267,24 @@ class PolicyCache:
     ) -> tuple[Any, ...] | None:
         """The memo key of a decision, None when it cannot be memoized (a policy reads an
         open-ended set of context keys)."""
+        names = self.names_read(policies)
+        if names is None:
+            return None
+        values = tuple(_hashable(context.get(n)) for n in names)  # type: ignore[union-attr]
+        return (policies, action, resource, user, arn, is_owner, values)
+
+    def names_read(self, policies: tuple[Any, ...]) -> tuple[str, ...] | None:
         names = self._context_names.get(policies, _UNKNOWN)
         if names is _UNKNOWN:
             if len(self._context_names) > 1024:
                 self._context_names.clear()
             names = self._context_names[policies] = _names_read(policies)
-        if names is None:
-            return None
-        values = tuple(_hashable(context.get(n)) for n in names)  # type: ignore[union-attr]
-        return (policies, action, resource, user, arn, is_owner, values)
+        return names
+
+    def cached_user(self, user: str, gen: int) -> list[Policy] | None:
+        """The user's parsed policies if already read at this IAM generation."""
+        cached = self._users.get(user)
+        return cached[1] if cached is not None and cached[0] == gen else None
 
     def remember_decision(self, key: tuple[Any, ...], decided: tuple[bool, str]) -> None:
         if len(self.decisions) > 16_384:
@@ -362,7 +372,8 @@ def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, str | No
     return row, policy
 
 
-_BUCKET_COLUMNS = ("name", "id", "owner", "region", "created_us", "versioning", "position")
+# What authorization reads of the bucket (existence, owner) and the version lookup its versioning.
+_BUCKET_COLUMNS = ("name", "owner", "versioning")
 _CREDENTIAL_COLUMNS = ("access_key", "kind", "parent_user", "sealed_secret", "status", "policy", "expiration_us", "token_hash", "role", "name")
 _V_COLUMNS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
 _AUTH_SQL = (
@@ -509,6 +520,10 @@ async def decide(
             row, bucket_doc = await ctx.query(_bucket_facts, bucket)
     if identity is not None and identity.is_root:
         return True, "root", row
+    if extra is None:
+        decided = _remembered(ctx, req, identity, action, resource, bucket, row, bucket_doc)
+        if decided is not None and (decided[0] or decided[1] != "implicit-deny" or row is None):
+            return decided[0], decided[1], row
     now = ctx.clock()
     identity_policies = await _identity_policies(ctx, identity)
     bucket_policy = None
@@ -564,6 +579,51 @@ async def decide(
                 is_owner=is_owner,
             )
     return allowed, reason, row
+
+
+# Context keys whose value request_context would give, read straight from the request: a
+# decision already memoized is found without building the whole context.
+_CONTEXT_VALUE: dict[str, Callable[[S3Request, Identity], Any]] = {
+    "aws:sourceip": lambda req, _i: req.client_ip,
+    "aws:securetransport": lambda req, _i: "true" if req.scheme == "https" else "false",
+    "aws:useragent": lambda req, _i: req.headers.get("user-agent", ""),
+    "aws:username": lambda _r, identity: identity.user,
+    "aws:userid": lambda _r, identity: identity.user,
+    "s3:prefix": lambda req, _i: req.query.get("prefix"),
+    "s3:delimiter": lambda req, _i: req.query.get("delimiter"),
+    "s3:max-keys": lambda req, _i: req.query.get("max-keys"),
+}
+
+
+def _remembered(
+    ctx: ServerContext, req: S3Request, identity: Identity | None, action: str, resource: str, bucket: str | None, row: dict[str, Any] | None, bucket_doc: str | None
+) -> tuple[bool, str] | None:
+    """The memoized decision for a plain user's request, when its policies are cached and
+    read only context keys of _CONTEXT_VALUE; None sends decide() the long way (which
+    memoizes under the same key)."""
+    if identity is None or identity.role or identity.user == ctx.settings.root_user:
+        return None
+    identity_policies = ctx.policies.cached_user(identity.user, identity.gen)
+    if identity_policies is None:
+        return None
+    try:
+        bucket_policy = ctx.policies.bucket_policy(bucket_doc, bucket or "") if bucket_doc is not None else None
+        session = (ctx.policies.parsed("session", identity.session_policy),) if identity.session_policy else ()
+    except DomainError:
+        return None
+    policies = (tuple(identity_policies), bucket_policy, session)
+    names = ctx.policies.names_read(policies)
+    if names is None:
+        return None
+    values = []
+    for name in names:
+        value = _CONTEXT_VALUE.get(name)
+        if value is None:
+            return None
+        values.append(_hashable(value(req, identity)))
+    is_owner = row is not None and row["owner"] == identity.user
+    key = (policies, action, resource, identity.user, principal_arn(identity), is_owner, tuple(values))
+    return ctx.policies.decisions.get(key)
 
 
 def _request(action: str, resource: str, user: str | None, arn: str | None, context: dict[str, Any]) -> Request:

@@ -91,3 +91,104 @@ def test_policies_without_conditions_share_one_decision_per_resource():
     cache = PolicyCache()
     policies = ((_policy({}),), _policy({"Principal": "*"}, kind="bucket"), ())
     assert _key(cache, policies, BASE) == _key(cache, policies, {"aws:sourceip": "1.2.3.4"})
+
+
+def test_remembered_decisions_follow_the_request_values():
+    """decide() answers from its memo once a decision is known: asking again and again with
+    values that alternate must keep giving each its own answer."""
+    import asyncio
+    import time
+
+    from api.authz import ACTIONS, authorize_request
+    from api.errors import S3Error
+    from api.identity import Identity
+    from api.request import S3Request
+
+    assert ("GET", "bucket", "") in ACTIONS
+    # Explicit denials (an implicit one would go on to read the ACLs from the database).
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"},
+            {
+                "Effect": "Deny",
+                "Action": "s3:ListBucket",
+                "Resource": "arn:aws:s3:::b",
+                "Condition": {"StringNotLike": {"s3:prefix": "home/${aws:username}/*"}},
+            },
+            {
+                "Effect": "Deny",
+                "Action": "s3:ListBucket",
+                "Resource": "arn:aws:s3:::b",
+                "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+            },
+        ],
+    }
+    listing = parse_policy(json.dumps(document), kind="identity")
+
+    class Ctx:
+        class settings:  # noqa: N801
+            root_user = "root"
+
+        policies = PolicyCache()
+        clock = staticmethod(time.time)
+
+    ctx = Ctx()
+    ctx.policies._users["alice"] = (7, [listing])
+
+    async def allowed(prefix: str, ip: str) -> bool:
+        req = S3Request(
+            "GET",
+            "/b",
+            f"prefix={prefix}",
+            {"host": "x"},
+            None,
+            ip,
+            "rid",
+            "http",
+            bucket="b",
+            query={"prefix": prefix},
+        )
+        req.identity = Identity("alice", "alice", "user", gen=7)
+        req.bucket_facts = ("b", ({"name": "b", "owner": "root", "versioning": ""}, None))
+        try:
+            await authorize_request(req, ctx, "bucket", "")
+        except S3Error as err:
+            assert err.code == "AccessDenied"
+            return False
+        return True
+
+    async def run() -> None:
+        for _ in range(3):
+            assert await allowed("home/alice/docs", "10.1.2.3")
+            assert not await allowed("home/bob/docs", "10.1.2.3")
+            assert not await allowed("home/alice/docs", "192.168.0.1")
+
+    asyncio.run(run())
+    assert len(ctx.policies.decisions) == 3
+    # And the short way (no context built) finds each of them.
+    from api.authz import _remembered
+
+    for prefix, ip, expected in (
+        ("home/alice/docs", "10.1.2.3", True),
+        ("home/bob/docs", "10.1.2.3", False),
+        ("home/alice/docs", "192.168.0.1", False),
+    ):
+        req = S3Request(
+            "GET",
+            "/b",
+            "",
+            {"host": "x"},
+            None,
+            ip,
+            "rid",
+            "http",
+            bucket="b",
+            query={"prefix": prefix},
+        )
+        req.identity = Identity("alice", "alice", "user", gen=7)
+        row = {"name": "b", "owner": "root", "versioning": ""}
+        decided = _remembered(
+            ctx, req, req.identity, "s3:ListBucket", "arn:aws:s3:::b", "b", row, None
+        )
+        assert decided is not None and decided[0] is expected
