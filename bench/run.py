@@ -23,6 +23,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -929,9 +930,16 @@ def main() -> int:
             aspec = dict(
                 base, op="get", bucket=authz_mod.BUCKET, keys=authz["keys"], concurrency=32
             )
-            log(f"GET 1 KiB, concurrency 32, root vs user, {duration:.0f} s each")
+            # The same code's rate moves by a fifth from one window to the next on a shared
+            # machine, and slowly: the ratio is the median of back-to-back (root, user)
+            # pairs, at least four of them, which cancels the drift that a best-of-each
+            # comparison of windows far apart does not.
+            arounds = max(args.rounds, 4)
+            log(
+                f"GET 1 KiB, concurrency 32, root vs user, {arounds} pairs of {duration:.0f} s windows"
+            )
             aruns: dict[str, list[dict[str, Any]]] = {"root": [], "user": []}
-            for rnd in range(args.rounds):
+            for rnd in range(arounds):
                 # alternate which identity goes first, so neither always gets the warmer round
                 order = ("root", "user") if rnd % 2 == 0 else ("user", "root")
                 for ident in order:
@@ -940,30 +948,40 @@ def main() -> int:
                     log(
                         f"  GET 1KiB {ident:4s}: {r['req_per_s']:8.0f} req/s p50 {r['latency_ms']['p50']:.1f} ms p99 {r['latency_ms']['p99']:.1f} ms errors {sum(r['errors'].values())} | {fmt_cpu(r['cpu'])}"
                     )
+            pairs = [
+                u["req_per_s"] / r["req_per_s"]
+                for u, r in zip(aruns["user"], aruns["root"], strict=True)
+            ]
+            amedian = {t: statistics.median(r["req_per_s"] for r in rs) for t, rs in aruns.items()}
             abest = {
                 t: dict(
                     max(rs, key=lambda r: r["req_per_s"]),
                     rounds=[round(r["req_per_s"], 1) for r in rs],
+                    median_req_per_s=round(amedian[t], 1),
                 )
                 for t, rs in aruns.items()
             }
-            aratio = abest["user"]["req_per_s"] / abest["root"]["req_per_s"]
+            aratio = statistics.median(pairs)
+            best_ratio = abest["user"]["req_per_s"] / abest["root"]["req_per_s"]
             results["authz_get_1k"] = {
                 **abest,
                 "ratio_user_root": round(aratio, 3),
+                "pair_ratios": [round(x, 3) for x in pairs],
+                "best_round_ratio": round(best_ratio, 3),
                 "target": ">= 0.8",
                 "pass": aratio >= 0.8,
                 "policies": authz["policies"],
                 "checks": authz["checks"],
             }
             log(
-                f"  authz: user {abest['user']['req_per_s']:.0f} req/s vs root {abest['root']['req_per_s']:.0f} req/s = {aratio:.3f} (target >= 0.8)"
+                f"  authz: user/root per pair {', '.join(f'{x:.3f}' for x in pairs)}: median {aratio:.3f} (target >= 0.8); "
+                f"best rounds: user {abest['user']['req_per_s']:.0f} vs root {abest['root']['req_per_s']:.0f} req/s = {best_ratio:.3f}"
             )
             rows.append(
                 (
-                    "GET 1KiB c=32 user vs root (req/s)",
-                    f"{abest['user']['req_per_s']:.0f}",
-                    f"{abest['root']['req_per_s']:.0f}",
+                    "GET 1KiB c=32 user vs root (req/s, median)",
+                    f"{amedian['user']:.0f}",
+                    f"{amedian['root']:.0f}",
                     f"{aratio:.3f}",
                     ">= 0.8",
                     "PASS" if aratio >= 0.8 else "FAIL",
