@@ -30,7 +30,7 @@ import psycopg
 from psycopg import pq
 
 from projections.fast_append import BUCKET_ASSERTION, FUNCTION, AppendBatch, is_plain_put
-from projections.pg_async import _Connection, _ignore_notice
+from projections.pg_async import _Connection, close_idle, connect
 
 log = logging.getLogger("chronicle.loop_append")
 
@@ -108,7 +108,9 @@ class LoopAppender:
                 self._count += 1
             asyncio.get_running_loop().create_task(self._run(conn, batch))
 
-    async def _run(self, conn: _Connection | None, batch: list[tuple[Any, asyncio.Future[bool]]]) -> None:
+    async def _run(
+        self, conn: _Connection | None, batch: list[tuple[Any, asyncio.Future[bool]]]
+    ) -> None:
         try:
             if conn is None:
                 try:
@@ -125,7 +127,11 @@ class LoopAppender:
                 conn = await self._connect()
                 await self._append(conn, batch)
         except BaseException as exc:  # every request of the batch hears of it
-            failure = exc if isinstance(exc, Exception) else psycopg.OperationalError("append interrupted")
+            failure = (
+                exc
+                if isinstance(exc, Exception)
+                else psycopg.OperationalError("append interrupted")
+            )
             for _, future in batch:
                 if not future.done():
                     future.set_exception(failure)
@@ -133,7 +139,11 @@ class LoopAppender:
                 raise
         finally:
             if conn is not None:
-                if conn.closed or self._closed or conn.pg.transaction_status != pq.TransactionStatus.IDLE:
+                if (
+                    conn.closed
+                    or self._closed
+                    or conn.pg.transaction_status != pq.TransactionStatus.IDLE
+                ):
                     conn.close()
                     self._count -= 1
                 else:
@@ -142,7 +152,9 @@ class LoopAppender:
                 self._scheduled = True
                 asyncio.get_running_loop().call_soon(self._dispatch)
 
-    async def _append(self, conn: _Connection, batch: list[tuple[Any, asyncio.Future[bool]]]) -> None:
+    async def _append(
+        self, conn: _Connection, batch: list[tuple[Any, asyncio.Future[bool]]]
+    ) -> None:
         store = self.store
         changes = [change for change, _ in batch]
         appended = AppendBatch(changes, store.mapper)
@@ -173,7 +185,10 @@ class LoopAppender:
             return
         get = result.get_value
         rows = [
-            (int.from_bytes(get(r, 0), "big", signed=True), int.from_bytes(get(r, 1), "big", signed=True))
+            (
+                int.from_bytes(get(r, 0), "big", signed=True),
+                int.from_bytes(get(r, 1), "big", signed=True),
+            )
             for r in range(result.ntuples)
         ]
         appended.finish(rows)
@@ -183,24 +198,13 @@ class LoopAppender:
         _settle(batch, True)
 
     async def _connect(self) -> _Connection:
-        loop = asyncio.get_running_loop()
-        pgconn = await loop.run_in_executor(None, pq.PGconn.connect, self._conninfo().encode())
-        if pgconn.status != pq.ConnStatus.OK:
-            message = (pgconn.error_message or b"").decode(errors="replace")
-            pgconn.finish()
-            raise psycopg.OperationalError(f"connection failed: {message}")
-        pgconn.nonblocking = 1
-        pgconn.notice_handler = _ignore_notice
-        return _Connection(pgconn, loop)
+        return await connect(self._conninfo())
 
     def close(self) -> None:
         """Close idle connections (from the event loop's thread); busy ones close when their
         batch ends."""
         self._closed = True
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-            self._count -= 1
+        self._count -= close_idle(self._idle)
 
 
 class _NotSent(Exception):

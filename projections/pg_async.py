@@ -258,16 +258,7 @@ class AsyncReads:
                 raise
 
     async def _connect(self) -> _Connection:
-        loop = asyncio.get_running_loop()
-        conninfo = self._conninfo().encode()
-        pgconn = await loop.run_in_executor(None, pq.PGconn.connect, conninfo)
-        if pgconn.status != pq.ConnStatus.OK:
-            message = (pgconn.error_message or b"").decode(errors="replace")
-            pgconn.finish()
-            raise psycopg.OperationalError(f"connection failed: {message}")
-        pgconn.nonblocking = 1
-        pgconn.notice_handler = _ignore_notice
-        return _Connection(pgconn, loop)
+        return await connect(self._conninfo())
 
     def _give_back(self, conn: _Connection, *, broken: bool) -> None:
         if broken or conn.closed or self._closed:
@@ -288,10 +279,30 @@ class AsyncReads:
         """Close idle connections (from the event loop's thread); busy ones close when their
         read ends."""
         self._closed = True
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-            self._count -= 1
+        self._count -= close_idle(self._idle)
+
+
+def close_idle(idle: list[_Connection]) -> int:
+    """Close and forget the connections of an idle list; returns how many there were."""
+    closing = list(idle)
+    idle.clear()
+    for conn in closing:
+        conn.close()
+    return len(closing)
+
+
+async def connect(conninfo: str) -> _Connection:
+    """A nonblocking libpq connection watched by the running event loop (the connecting
+    itself, which blocks, on a worker thread)."""
+    loop = asyncio.get_running_loop()
+    pgconn = await loop.run_in_executor(None, pq.PGconn.connect, conninfo.encode())
+    if pgconn.status != pq.ConnStatus.OK:
+        message = (pgconn.error_message or b"").decode(errors="replace")
+        pgconn.finish()
+        raise psycopg.OperationalError(f"connection failed: {message}")
+    pgconn.nonblocking = 1
+    pgconn.notice_handler = _ignore_notice
+    return _Connection(pgconn, loop)
 
 
 def _ignore_notice(result: pq.PGresult) -> None:

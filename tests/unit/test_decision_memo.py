@@ -136,7 +136,7 @@ def test_remembered_decisions_follow_the_request_values():
     ctx = Ctx()
     ctx.policies._users["alice"] = (7, [listing])
 
-    async def allowed(prefix: str, ip: str) -> bool:
+    def listing_request(prefix: str, ip: str) -> S3Request:
         req = S3Request(
             "GET",
             "/b",
@@ -150,6 +150,10 @@ def test_remembered_decisions_follow_the_request_values():
             query={"prefix": prefix},
         )
         req.identity = Identity("alice", "alice", "user", gen=7)
+        return req
+
+    async def allowed(prefix: str, ip: str) -> bool:
+        req = listing_request(prefix, ip)
         req.bucket_facts = ("b", ({"name": "b", "owner": "root", "versioning": ""}, None))
         try:
             await authorize_request(req, ctx, "bucket", "")
@@ -174,19 +178,7 @@ def test_remembered_decisions_follow_the_request_values():
         ("home/bob/docs", "10.1.2.3", False),
         ("home/alice/docs", "192.168.0.1", False),
     ):
-        req = S3Request(
-            "GET",
-            "/b",
-            "",
-            {"host": "x"},
-            None,
-            ip,
-            "rid",
-            "http",
-            bucket="b",
-            query={"prefix": prefix},
-        )
-        req.identity = Identity("alice", "alice", "user", gen=7)
+        req = listing_request(prefix, ip)
         row = {"name": "b", "owner": "root", "versioning": ""}
         decided = _remembered(
             ctx, req, req.identity, "s3:ListBucket", "arn:aws:s3:::b", "b", row, None
