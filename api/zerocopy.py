@@ -77,6 +77,19 @@ def _send_spans_and_close(fd: int, spans: list[Span]) -> int:
 
 def _send_ready(fd: int, spans: list[Span]) -> tuple[int, list[Span]]:
     """Send what the socket takes now; returns the bytes sent and the spans still to send."""
+    return _sendfile(fd, spans, None)
+
+
+def _send_spans(fd: int, spans: list[Span]) -> int:
+    """Send every span, waiting (at most SEND_TIMEOUT at a time) for the socket to drain."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return _sendfile(fd, spans, poller)[0]
+
+
+def _sendfile(fd: int, spans: list[Span], poller: Any) -> tuple[int, list[Span]]:
+    """sendfile the spans; on a full socket, wait with `poller` or (None) stop and return
+    the spans still to send."""
     total = 0
     for i, (path, offset, count) in enumerate(spans):
         src = os.open(path, os.O_RDONLY)
@@ -85,30 +98,8 @@ def _send_ready(fd: int, spans: list[Span]) -> tuple[int, list[Span]]:
                 try:
                     n = os.sendfile(fd, src, offset, count)
                 except BlockingIOError:
-                    n = -1
-                if n <= 0:
-                    if n == 0:
-                        raise OSError(f"blob {path.name} is shorter than recorded")
-                    return total, [(path, offset, count), *spans[i + 1 :]]
-                offset += n
-                count -= n
-                total += n
-        finally:
-            os.close(src)
-    return total, []
-
-
-def _send_spans(fd: int, spans: list[Span]) -> int:
-    total = 0
-    poller = select.poll()
-    poller.register(fd, select.POLLOUT)
-    for path, offset, count in spans:
-        src = os.open(path, os.O_RDONLY)
-        try:
-            while count > 0:
-                try:
-                    n = os.sendfile(fd, src, offset, count)
-                except BlockingIOError:
+                    if poller is None:
+                        return total, [(path, offset, count), *spans[i + 1 :]]
                     if not poller.poll(SEND_TIMEOUT * 1000):
                         raise TimeoutError("client stopped reading") from None
                     continue
@@ -119,4 +110,4 @@ def _send_spans(fd: int, spans: list[Span]) -> int:
                 total += n
         finally:
             os.close(src)
-    return total
+    return total, []

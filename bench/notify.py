@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bench.loadgen import RawClient, percentiles, spawn
-from bench.run import NCPU, PG_ADMIN_URL, CpuWindow, free_port, log
+from bench.run import NCPU, PG_ADMIN_URL, CpuWindow, free_port, log, with_children
 from bench.sigv4 import Signer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -239,7 +239,7 @@ class System:
         receiver, our database's PostgreSQL backends and the rest of the machine (`other`:
         other people's jobs on a shared machine)."""
         groups = {
-            "server": _with_children(self.server.pid),  # serve --workers N forks
+            "server": with_children(self.server.pid),  # serve --workers N forks
             "worker": [self.worker_proc.pid] if self.worker_proc else [],
             "loadgen": loadgen,
             "receiver": [self.receiver.pid] if self.receiver else [],
@@ -356,20 +356,6 @@ class System:
         ):
             out[target] = int(pending)
         return out
-
-
-def _with_children(root: int) -> list[int]:
-    pids, todo = [root], [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            with open(f"/proc/{pid}/task/{pid}/children") as f:
-                kids = [int(x) for x in f.read().split()]
-        except OSError:
-            kids = []
-        pids.extend(kids)
-        todo.extend(kids)
-    return pids
 
 
 def fmt_cpu(cpu: dict[str, float]) -> str:

@@ -65,6 +65,21 @@ def _proc_ticks(pid: int) -> int | None:
         return None
 
 
+def with_children(root: int) -> list[int]:
+    """A process and its descendants (serve --workers N forks its workers)."""
+    pids, todo = [root], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                kids = [int(x) for x in f.read().split()]
+        except OSError:
+            kids = []
+        pids.extend(kids)
+        todo.extend(kids)
+    return pids
+
+
 def _postgres_pids(dbname: str) -> list[int]:
     """Backends of our database plus PostgreSQL's shared writers (WAL writer etc.)."""
     pids = []
@@ -242,18 +257,7 @@ class Servers:
 
     def server_pids(self, target: str = "chronicle") -> list[int]:
         """The server's process and, with --workers, the worker processes it forked."""
-        root = (self.chronicle if target == "chronicle" else self.null).pid
-        pids, todo = [root], [root]
-        while todo:
-            pid = todo.pop()
-            try:
-                with open(f"/proc/{pid}/task/{pid}/children") as f:
-                    kids = [int(x) for x in f.read().split()]
-            except OSError:
-                kids = []
-            pids.extend(kids)
-            todo.extend(kids)
-        return pids
+        return with_children((self.chronicle if target == "chronicle" else self.null).pid)
 
     def _wait(self, url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
         deadline = time.time() + timeout
