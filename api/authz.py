@@ -615,15 +615,15 @@ def _remembered(
     names = ctx.policies.names_read(policies)
     if names is None:
         return None
-    values = []
+    context = {}
     for name in names:
         value = _CONTEXT_VALUE.get(name)
         if value is None:
             return None
-        values.append(_hashable(value(req, identity)))
+        context[name] = value(req, identity)
     is_owner = row is not None and row["owner"] == identity.user
-    key = (policies, action, resource, identity.user, principal_arn(identity), is_owner, tuple(values))
-    return ctx.policies.decisions.get(key)
+    key = ctx.policies.decision_key(policies, action, resource, identity.user, principal_arn(identity), is_owner, context)
+    return ctx.policies.decisions.get(key) if key is not None else None
 
 
 def _request(action: str, resource: str, user: str | None, arn: str | None, context: dict[str, Any]) -> Request:

@@ -145,12 +145,10 @@ class DecodedBody:
 
 
 _HEADERS = tuple((algo, header_name(algo)) for algo in ALGORITHMS)
+_ALGO_OF_HEADER = {name: algo for algo, name in _HEADERS}
 
 
 def _algo_of_header(name: str) -> str | None:
-    for algo in ALGORITHMS:
-        if header_name(algo) == name:
-            return algo
-    return None
+    return _ALGO_OF_HEADER.get(name)
 
 
