@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 XML_TYPE = "application/xml"
 
@@ -13,7 +12,7 @@ XML_TYPE = "application/xml"
 class FileBody:
     """A body read from blob files: sent with sendfile where the connection allows."""
 
-    spans: list[tuple[Path, int, int]]  # file, offset, count
+    spans: list[tuple[str, int, int]]  # file, offset, count
 
 
 @dataclass

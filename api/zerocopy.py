@@ -14,13 +14,12 @@ import os
 import select
 from collections.abc import Callable
 from concurrent.futures import Executor
-from pathlib import Path
 from typing import Any
 
 # A client that stops reading for this long loses the connection, as a stalled body would.
 SEND_TIMEOUT = float(os.environ.get("CHRONICLE_BODY_TIMEOUT", "20"))
 
-Span = tuple[Path, int, int]  # file, offset, byte count
+Span = tuple[str, int, int]  # file, offset, byte count
 
 
 class ClientGone(Exception):
@@ -104,7 +103,7 @@ def _sendfile(fd: int, spans: list[Span], poller: Any) -> tuple[int, list[Span]]
                         raise TimeoutError("client stopped reading") from None
                     continue
                 if n == 0:
-                    raise OSError(f"blob {path.name} is shorter than recorded")
+                    raise OSError(f"blob {os.path.basename(path)} is shorter than recorded")
                 offset += n
                 count -= n
                 total += n

@@ -9,7 +9,7 @@ from typing import Any
 from api.checksums import header_name
 from api.context import ServerContext
 from api.errors import S3Error
-from api.handlers.common import etag_matches, object_headers, parse_http_date
+from api.handlers.common import etag_matches, http_date, object_headers, parse_http_date
 from api.request import S3Request
 from api.response import FileBody, Response
 from projections.blobstore import load_db_blob
@@ -131,14 +131,17 @@ def check_conditions(req: S3Request, row: dict[str, Any]) -> None:
         if since is not None and mtime // 1_000_000 * 1_000_000 > since:
             raise S3Error("PreconditionFailed", extra={"Condition": "If-Unmodified-Since"})
     if_none = h.get("if-none-match")
-    not_modified = {"etag": f'"{etag}"', "last-modified": object_headers(row)["last-modified"]}
     if if_none is not None:
         if etag_matches(if_none, etag):
-            raise S3Error("NotModified", status=304, headers=not_modified)
+            raise _not_modified(etag, mtime)
     elif "if-modified-since" in h:
         since = parse_http_date(h["if-modified-since"])
         if since is not None and mtime // 1_000_000 * 1_000_000 <= since:
-            raise S3Error("NotModified", status=304, headers=not_modified)
+            raise _not_modified(etag, mtime)
+
+
+def _not_modified(etag: str, mtime_us: int) -> S3Error:
+    return S3Error("NotModified", status=304, headers={"etag": f'"{etag}"', "last-modified": http_date(mtime_us)})
 
 
 def parse_range(value: str, size: int) -> tuple[int, int] | None:
