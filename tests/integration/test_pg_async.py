@@ -120,3 +120,69 @@ def test_connections_stay_bounded_under_concurrency(pg_url):
     numbers, open_now = asyncio.run(run())
     assert numbers == list(range(30))
     assert open_now <= 3
+
+
+def test_concurrent_reads_share_one_pipelined_connection(pg_url):
+    """Reads in flight together go down one connection (up to `depth` of them) and each is
+    answered with its own row, in whatever order the callers wait."""
+
+    async def run():
+        reads = _reads(pg_url, max_connections=4, depth=16)
+        try:
+            results = await asyncio.gather(
+                *(reads.one("SELECT ?::integer AS n, pg_backend_pid() AS pid", (i,)) for i in range(16))
+            )
+            return results, reads._count
+        finally:
+            reads.close()
+
+    results, count = asyncio.run(run())
+    assert [r["n"] for r in results] == list(range(16))
+    assert len({r["pid"] for r in results}) == 1
+    assert count == 1
+
+
+def test_one_failing_read_in_a_pipeline_spares_the_others(pg_url):
+    """Each read carries its own Sync: a division by zero, or a statement that does not even
+    prepare, fails only its own caller; the reads queued around it are answered."""
+
+    async def run():
+        reads = _reads(pg_url, max_connections=1)
+        try:
+            calls = []
+            for i in range(9):
+                if i == 3:
+                    calls.append(reads.one("SELECT 1 / ?::integer AS n", (0,)))
+                elif i == 6:
+                    calls.append(reads.one("SELECT * FROM no_such_table WHERE ? = ?", (i, i)))
+                else:
+                    calls.append(reads.one("SELECT ?::integer AS n", (i,)))
+            return await asyncio.gather(*calls, return_exceptions=True)
+        finally:
+            reads.close()
+
+    results = asyncio.run(run())
+    assert isinstance(results[3], psycopg.errors.DivisionByZero)
+    assert isinstance(results[6], psycopg.errors.UndefinedTable)
+    assert [r["n"] for i, r in enumerate(results) if i not in (3, 6)] == [0, 1, 2, 4, 5, 7, 8]
+
+
+def test_reads_pending_on_a_dropped_connection_are_asked_again(pg_url):
+    async def run():
+        reads = _reads(pg_url, max_connections=1)
+        try:
+            first = await reads.one("SELECT pg_backend_pid() AS pid")
+            pending = [
+                asyncio.ensure_future(reads.one("SELECT pg_sleep(0.3)::text AS s, ?::integer AS n, pg_backend_pid() AS pid", (i,)))
+                for i in range(5)
+            ]
+            await asyncio.sleep(0.1)
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (first["pid"],))
+            return first["pid"], await asyncio.gather(*pending)
+        finally:
+            reads.close()
+
+    dropped, results = asyncio.run(run())
+    assert [r["n"] for r in results] == list(range(5))
+    assert all(r["pid"] != dropped for r in results)
