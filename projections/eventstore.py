@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 from uuid import UUID
 
 import psycopg
@@ -418,12 +418,13 @@ def store_environment(database_url: str | None, data_dir: Path, *, create_table:
         u = urlparse(database_url)
         if u.scheme not in ("postgres", "postgresql", "postgresql+psycopg"):
             raise ValueError(f"CHRONICLE_DATABASE_URL must be postgresql://..., got {u.scheme}://")
+        host, port = _url_host_port(u)
         env.update(
             PERSISTENCE_MODULE="eventsourcing.postgres",
             APPLICATION_RECORDER_TOPIC="projections.eventstore:PostgresChronicleRecorder",
             POSTGRES_DBNAME=unquote(u.path.lstrip("/")) or "chronicle",
-            POSTGRES_HOST=u.hostname or "127.0.0.1",
-            POSTGRES_PORT=str(u.port or 5432),
+            POSTGRES_HOST=host,
+            POSTGRES_PORT=port,
             POSTGRES_USER=unquote(u.username or "postgres"),
             POSTGRES_PASSWORD=unquote(u.password or ""),
             # Kept connections, and extra ones opened under load and closed after use: many
@@ -441,6 +442,23 @@ def store_environment(database_url: str | None, data_dir: Path, *, create_table:
             SQLITE_LOCK_TIMEOUT="30",
         )
     return env
+
+
+def _url_host_port(u: ParseResult) -> tuple[str, str]:
+    """Host and port of a libpq connection URI, including its two spellings of a Unix-socket
+    directory: `postgresql:///db?host=/var/run/postgresql` and a percent-encoded host,
+    `postgresql://%2Fvar%2Frun%2Fpostgresql/db` (the socket saves PostgreSQL and us the TCP
+    loopback on every statement when both run on one host)."""
+    query = parse_qs(u.query)
+    host = query.get("host", [""])[0]
+    if not host:
+        netloc_host = u.netloc.rpartition("@")[2]
+        if netloc_host.startswith("%2F") or netloc_host.startswith("%2f"):
+            host = unquote(netloc_host.split(":", 1)[0])
+        else:
+            host = u.hostname or "127.0.0.1"
+    port = query.get("port", [""])[0] or (str(u.port) if u.port else "") or "5432"
+    return host, port
 
 
 def open_store(database_url: str | None, data_dir: Path, *, create_table: bool) -> ChronicleApplication:
