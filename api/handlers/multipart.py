@@ -33,6 +33,7 @@ from api.handlers.object_write import (
     version_headers,
     write_preconditions,
 )
+from api.handlers.ownership_controls import ENFORCED, PREFERRED, ownership
 from api.handlers.tagging import tags_from_header
 from api.request import S3Request
 from api.response import Response, xml
@@ -362,6 +363,13 @@ async def abort_upload(req: S3Request, ctx: ServerContext) -> Response:
     return Response(204, {}, b"")
 
 
+def _enforced_owner(tx: Tx, bucket: str) -> str | None:
+    """The bucket owner, when BucketOwnerEnforced makes every object (and upload) theirs."""
+    if ownership(tx, bucket) == ENFORCED:
+        return bucket_must_exist(tx, bucket)["owner"]
+    return None
+
+
 async def _acl_owner(ctx: ServerContext, upload_id: str) -> str | None:
     """Whose the completed object will be when the upload asked for an ACL (under
     BucketOwnerPreferred, bucket-owner-full-control makes it the bucket owner's): the ACL
@@ -379,18 +387,12 @@ async def list_upload_parts(req: S3Request, ctx: ServerContext) -> Response:
         raise S3Error("InvalidArgument", "Argument max-parts must be an integer between 0 and 2147483647")
     marker, max_parts = int(marker_raw), min(int(max_raw), 1000)
 
-    def query(tx: Tx) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
-        from api.handlers.ownership_controls import ENFORCED, ownership
-
+    def query(tx: Tx) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
         upload = _open_upload(tx, req.bucket, req.key, upload_id)
-        owner = upload["owner"]
-        if ownership(tx, req.bucket) == ENFORCED:
-            owner = bucket_must_exist(tx, req.bucket)["owner"]  # ACLs off: the bucket owner's
-        return upload, list_parts(tx, upload_id, marker=marker, max_parts=max_parts + 1), owner
+        return upload, list_parts(tx, upload_id, marker=marker, max_parts=max_parts + 1), _enforced_owner(tx, req.bucket)
 
-    upload, rows, owner = await ctx.read(query)
-    if owner == upload["owner"]:
-        owner = await _acl_owner(ctx, upload_id) or owner
+    upload, rows, enforced_owner = await ctx.read(query)
+    owner = enforced_owner or await _acl_owner(ctx, upload["id"]) or upload["owner"]
     truncated = len(rows) > max_parts
     rows = rows[:max_parts]
     x = X().open("ListPartsResult", xmlns=True).leaf("Bucket", req.bucket).leaf("Key", req.key).leaf("UploadId", upload_id)
@@ -424,9 +426,16 @@ async def list_bucket_uploads(req: S3Request, ctx: ServerContext) -> Response:
 
     def query(tx: Tx):  # type: ignore[no-untyped-def]
         bucket_must_exist(tx, req.bucket)
-        return list_uploads(tx, req.bucket, prefix=prefix, delimiter=delimiter, key_marker=key_marker, upload_marker=upload_marker, max_uploads=max_uploads)
+        page = list_uploads(tx, req.bucket, prefix=prefix, delimiter=delimiter, key_marker=key_marker, upload_marker=upload_marker, max_uploads=max_uploads)
+        return page, ownership(tx, req.bucket), _enforced_owner(tx, req.bucket)
 
-    page = await ctx.read(query)
+    page, mode, enforced_owner = await ctx.read(query)
+    # Owner: whose each object will be, as in ListParts. Only under BucketOwnerPreferred can
+    # an upload's ACL (bucket-owner-full-control) hand it to the bucket owner; that ACL lives
+    # on the upload's aggregate, so it is read in that mode alone.
+    owners = {}
+    for row in page.entries:
+        owners[row["id"]] = enforced_owner or (await _acl_owner(ctx, row["id"]) if mode == PREFERRED else None) or row["owner"]
     x = X().open("ListMultipartUploadsResult", xmlns=True).leaf("Bucket", req.bucket)
     x.leaf("KeyMarker", key_marker or "").leaf("UploadIdMarker", upload_marker or "")
     if page.truncated and page.last_entry is not None:
@@ -438,7 +447,7 @@ async def list_bucket_uploads(req: S3Request, ctx: ServerContext) -> Response:
     for row in page.entries:
         x.open("Upload").leaf("Key", row["key"]).leaf("UploadId", row["id"])
         x.open("Initiator").leaf("ID", canonical_id(row["owner"])).leaf("DisplayName", row["owner"]).close("Initiator")
-        owner_xml(x, row["owner"])
+        owner_xml(x, owners[row["id"]])
         x.leaf("StorageClass", "STANDARD").leaf("Initiated", iso8601(row["initiated_us"]))
         if row["checksum_algorithm"]:
             x.leaf("ChecksumAlgorithm", row["checksum_algorithm"]).leaf("ChecksumType", row["checksum_type"])

@@ -128,6 +128,8 @@ def test_enforced_disables_acls(server, s3, bucket, writer):
         assert error(exc) == ("AccessControlListNotSupported", 400)
     upload = other.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
     assert other.list_parts(Bucket=bucket, Key="m", UploadId=upload)["Owner"]["DisplayName"] == root
+    listed = other.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    assert [(u["Owner"]["DisplayName"], u["Initiator"]["DisplayName"]) for u in listed] == [(root, _name)]
     other.abort_multipart_upload(Bucket=bucket, Key="m", UploadId=upload)
     # the object made public-read before no longer opens to anonymous callers
     s3.delete_bucket_policy(Bucket=bucket)
@@ -157,5 +159,7 @@ def test_preferred_and_object_writer(server, s3, make_bucket, writer):
             upload = other.create_multipart_upload(Bucket=bucket, Key=f"mpu-{acl}", ACL=acl)
             parts = other.list_parts(Bucket=bucket, Key=f"mpu-{acl}", UploadId=upload["UploadId"])
             assert (parts["Owner"]["DisplayName"], parts["Initiator"]["DisplayName"]) == (expected, name)
+            listed = other.list_multipart_uploads(Bucket=bucket, Prefix=f"mpu-{acl}")["Uploads"]
+            assert [(u["Owner"]["DisplayName"], u["Initiator"]["DisplayName"]) for u in listed] == [(expected, name)]
         other.put_object_acl(Bucket=bucket, Key="plain", ACL="private")
         other.put_bucket_acl(Bucket=bucket, ACL="private")
