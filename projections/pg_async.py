@@ -87,17 +87,40 @@ class _Statement:
         self.shape: tuple[tuple[str, ...], tuple[Callable[[bytes], Any], ...]] | None = None
 
 
-class _Connection:
-    """One libpq connection whose socket the event loop watches for as long as it lives."""
+class _Watched:
+    """A libpq connection whose socket the event loop watches for as long as it lives."""
 
     def __init__(self, pgconn: pq.PGconn, loop: asyncio.AbstractEventLoop) -> None:
         self.pg = pgconn
         self.loop = loop
         self.fd = pgconn.socket
         self.prepared: set[bytes] = set()
-        self.waiter: asyncio.Future[None] | None = None
+        self.writing = False  # a writer is registered for the rest of the output buffer
         self.closed = False
         loop.add_reader(self.fd, self._readable)
+
+    def _readable(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.loop.remove_reader(self.fd)
+            if self.writing:
+                self.loop.remove_writer(self.fd)
+        except (OSError, ValueError, RuntimeError):
+            pass
+        self.pg.finish()
+
+
+class _Connection(_Watched):
+    """One statement at a time: `result()` waits for the command's result."""
+
+    def __init__(self, pgconn: pq.PGconn, loop: asyncio.AbstractEventLoop) -> None:
+        self.waiter: asyncio.Future[None] | None = None
+        super().__init__(pgconn, loop)
 
     def _readable(self) -> None:
         try:
@@ -137,16 +160,6 @@ class _Connection:
             finally:
                 self.waiter = None
 
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        try:
-            self.loop.remove_reader(self.fd)
-        except (OSError, ValueError, RuntimeError):
-            pass
-        self.pg.finish()
-
 
 def _raise_for(result: pq.PGresult, expected: pq.ExecStatus) -> None:
     if result.status == expected:
@@ -174,7 +187,7 @@ class _Pending:
         self.future = future
 
 
-class _Pipeline:
+class _Pipeline(_Watched):
     """A libpq connection in pipeline mode: reads are sent as they come, each followed by its
     own Sync (so one read's error aborts nothing else), and answered in order.
 
@@ -184,17 +197,12 @@ class _Pipeline:
     without that wake-up, and one connection per process keeps its backend warm."""
 
     def __init__(self, pgconn: pq.PGconn, loop: asyncio.AbstractEventLoop) -> None:
-        self.pg = pgconn
-        self.loop = loop
-        self.fd = pgconn.socket
-        self.prepared: set[bytes] = set()  # sent; a failed Prepare is forgotten again
+        # self.prepared: sent; a failed Prepare is forgotten again
         self.pending: deque[_Pending] = deque()
         self.partial: list[pq.PGresult] = []  # the results of the command being read
-        self.writing = False
         self.retiring = False  # takes no new reads; closes once the pending ones are answered
-        self.closed = False
         pgconn.enter_pipeline_mode()
-        loop.add_reader(self.fd, self._readable)
+        super().__init__(pgconn, loop)
 
     def send(self, stmt: _Statement, values: list[bytes | None]) -> asyncio.Future[pq.PGresult]:
         pg = self.pg
@@ -286,18 +294,6 @@ class _Pipeline:
     @property
     def broken(self) -> bool:
         return self.closed or self.pg.status != pq.ConnStatus.OK
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        try:
-            self.loop.remove_reader(self.fd)
-            if self.writing:
-                self.loop.remove_writer(self.fd)
-        except (OSError, ValueError, RuntimeError):
-            pass
-        self.pg.finish()
 
 
 class AsyncReads:
