@@ -218,24 +218,40 @@ class _Pipeline(_Watched):
         return future
 
     def _flush(self) -> None:
-        if self.pg.flush() and not self.writing:  # the output buffer is full: finish when writable
-            self.writing = True
-            self.loop.add_writer(self.fd, self._writable)
+        if self.pg.flush():  # the output buffer is full: finish when writable
+            if not self.writing:
+                self.writing = True
+                self.loop.add_writer(self.fd, self._writable)
+            # libpq reads what the server sent while it cannot write (so that neither side
+            # blocks on the other): results may now wait in its buffer, not on the socket.
+            self.loop.call_soon(self._take_results)
 
     def _writable(self) -> None:
         try:
             if self.pg.flush():
+                self._take_results()
                 return
         except psycopg.OperationalError as exc:
             self._fail(exc)
             return
         self.writing = False
         self.loop.remove_writer(self.fd)
+        self._take_results()
 
     def _readable(self) -> None:
+        try:
+            self.pg.consume_input()
+        except psycopg.OperationalError as exc:
+            self._fail(exc)
+            return
+        self._take_results()
+
+    def _take_results(self) -> None:
+        """Hand out every result libpq has whole in its input buffer."""
+        if self.closed:
+            return
         pg = self.pg
         try:
-            pg.consume_input()
             while not pg.is_busy():
                 result = pg.get_result()
                 if result is None:

@@ -186,3 +186,22 @@ def test_reads_pending_on_a_dropped_connection_are_asked_again(pg_url):
     dropped, results = asyncio.run(run())
     assert [r["n"] for r in results] == list(range(5))
     assert all(r["pid"] != dropped for r in results)
+
+
+def test_a_read_larger_than_the_socket_buffer_goes_out_whole_beside_small_ones(pg_url):
+    """A parameter of several MiB cannot leave in one write: the rest goes as the socket
+    drains, while libpq may take in the answers to the reads queued before it."""
+
+    async def run():
+        reads = _reads(pg_url, max_connections=1)
+        big = "x" * (12 * 1024 * 1024)
+        try:
+            small_before = [reads.one("SELECT ?::integer AS n", (i,)) for i in range(5)]
+            large = reads.one("SELECT length(?::text) AS n", (big,))
+            small_after = [reads.one("SELECT ?::integer AS n", (i,)) for i in range(5, 10)]
+            return await asyncio.wait_for(asyncio.gather(*small_before, large, *small_after), 30)
+        finally:
+            reads.close()
+
+    results = asyncio.run(run())
+    assert [r["n"] for r in results] == [0, 1, 2, 3, 4, 12 * 1024 * 1024, 5, 6, 7, 8, 9]
