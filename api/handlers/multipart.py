@@ -425,9 +425,10 @@ async def list_bucket_uploads(req: S3Request, ctx: ServerContext) -> Response:
     max_uploads = min(int(max_raw), 1000)
 
     def query(tx: Tx):  # type: ignore[no-untyped-def]
-        bucket_must_exist(tx, req.bucket)
+        bucket = bucket_must_exist(tx, req.bucket)
         page = list_uploads(tx, req.bucket, prefix=prefix, delimiter=delimiter, key_marker=key_marker, upload_marker=upload_marker, max_uploads=max_uploads)
-        return page, ownership(tx, req.bucket), _enforced_owner(tx, req.bucket)
+        mode = ownership(tx, req.bucket)
+        return page, mode, bucket["owner"] if mode == ENFORCED else None
 
     page, mode, enforced_owner = await ctx.read(query)
     # Owner: whose each object will be, as in ListParts. Only under BucketOwnerPreferred can
