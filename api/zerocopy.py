@@ -61,6 +61,9 @@ def zero_copy_sender(send: Any) -> Callable[[list[Span], Executor], Any] | None:
                 sent += await loop.run_in_executor(executor, _send_spans_and_close, os.dup(fd), rest)
         except OSError as exc:
             transport.abort()
+            # abort() hands connection_lost to the loop's next turn; let it run, so uvicorn
+            # sees the cycle as disconnected rather than as an app that left a body unfinished.
+            await asyncio.sleep(0)
             raise ClientGone(str(exc)) from exc
         cycle.expected_content_length -= sent
 

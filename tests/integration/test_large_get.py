@@ -82,4 +82,7 @@ def test_client_leaving_mid_body_does_not_disturb_the_server(server, s3, bucket)
         )
     )
     assert status == 200 and got == body
-    assert "Traceback" not in server.stderr_text()
+    log = server.stderr_text()
+    assert "Traceback" not in log
+    # An abandoned body is the client's doing, not an application fault worth an error line.
+    assert "without completing response" not in log
