@@ -16,13 +16,15 @@ from api.metrics import METRICS_PATHS, metrics
 from api.request import S3Request, parse_query, split_path
 from api.response import FileBody, Response
 from api.router import route
-from api.zerocopy import ClientGone, zero_copy_sender
+from api.zerocopy import ClientGone, abort_connection, zero_copy_sender
 from domain.errors import DomainError
+from projections.blobstore import BlobMissing
 
 log = logging.getLogger("chronicle.api")
 
 _counter = [0]
 DRAIN_LIMIT = 1024 * 1024
+MISSING_DATA = "We encountered an internal error: the object's data is missing on the server. Please contact its administrator."
 _NODE = os.urandom(2).hex().upper()
 
 
@@ -134,6 +136,9 @@ class ChronicleASGI:
             response = error_response(err, req)
         except DomainError as err:
             response = error_response(S3Error(err.code, err.message, extra=err.extra), req)
+        except BlobMissing as exc:
+            log.error("%s %s: the object's data is missing (%s); answered 500", req.method, req.raw_path, exc)
+            response = error_response(S3Error("InternalError", MISSING_DATA), req)
         except Exception:  # noqa: BLE001 - never a traceback to the client
             log.exception("internal error on %s %s", req.method, req.raw_path)
             response = error_response(S3Error("InternalError"), req)
@@ -173,12 +178,18 @@ class ChronicleASGI:
         if response.length is not None and "content-length" not in response.headers:
             hdrs.append((b"content-length", str(response.length).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": hdrs})
-        if isinstance(body, FileBody):
-            await self._send_files(body, send)
-            return
         try:
+            if isinstance(body, FileBody):
+                await self._send_files(body, send)
+                return
             async for chunk in body:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except BlobMissing as exc:
+            # The status line is gone: never end a short body as if it were complete.
+            log.error("%s %s: the object's data went missing mid-body (%s); connection aborted", req.method, req.raw_path, exc)
+            if not await abort_connection(send):
+                raise
+            return
         finally:
             if isinstance(body, AsyncIterator):
                 aclose = getattr(body, "aclose", None)
@@ -212,13 +223,16 @@ STREAM_SPAN = 2 * 1024 * 1024
 
 
 def _pread(path: Any, offset: int, count: int) -> bytes:
-    fd = os.open(path, os.O_RDONLY)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise BlobMissing(f"blob {os.path.basename(path)} is missing") from None
     try:
         data = os.pread(fd, count, offset)
     finally:
         os.close(fd)
     if len(data) != count:
-        raise OSError(f"blob {path} is shorter than recorded")
+        raise BlobMissing(f"blob {os.path.basename(path)} is shorter than recorded")
     return data
 
 

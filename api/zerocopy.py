@@ -16,6 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
+from projections.blobstore import BlobMissing
+
 # A client that stops reading for this long loses the connection, as a stalled body would.
 SEND_TIMEOUT = float(os.environ.get("CHRONICLE_BODY_TIMEOUT", "20"))
 
@@ -24,6 +26,20 @@ Span = tuple[str, int, int]  # file, offset, byte count
 
 class ClientGone(Exception):
     """The connection broke (or stalled) mid-body: it has been closed."""
+
+
+async def abort_connection(send: Any) -> bool:
+    """Reset the connection behind uvicorn's `send` mid-body, so the client sees the body
+    end short of its Content-Length as an error rather than a complete object. False when
+    the connection cannot be reached (another server): the caller raises instead."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        return False
+    transport.abort()
+    # abort() hands connection_lost to the loop's next turn; let it run, so uvicorn sees the
+    # cycle as disconnected rather than as an app that left a body unfinished.
+    await asyncio.sleep(0)
+    return True
 
 
 def zero_copy_sender(send: Any) -> Callable[[list[Span], Executor], Any] | None:
@@ -59,11 +75,11 @@ def zero_copy_sender(send: Any) -> Callable[[list[Span], Executor], Any] | None:
                 # which must never receive the rest of this body.
                 loop = asyncio.get_running_loop()
                 sent += await loop.run_in_executor(executor, _send_spans_and_close, os.dup(fd), rest)
+        except BlobMissing:
+            await abort_connection(send)
+            raise
         except OSError as exc:
-            transport.abort()
-            # abort() hands connection_lost to the loop's next turn; let it run, so uvicorn
-            # sees the cycle as disconnected rather than as an app that left a body unfinished.
-            await asyncio.sleep(0)
+            await abort_connection(send)
             raise ClientGone(str(exc)) from exc
         cycle.expected_content_length -= sent
 
@@ -94,7 +110,10 @@ def _sendfile(fd: int, spans: list[Span], poller: Any) -> tuple[int, list[Span]]
     the spans still to send."""
     total = 0
     for i, (path, offset, count) in enumerate(spans):
-        src = os.open(path, os.O_RDONLY)
+        try:
+            src = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise BlobMissing(f"blob {os.path.basename(path)} is missing") from None
         try:
             while count > 0:
                 try:
@@ -106,7 +125,7 @@ def _sendfile(fd: int, spans: list[Span], poller: Any) -> tuple[int, list[Span]]
                         raise TimeoutError("client stopped reading") from None
                     continue
                 if n == 0:
-                    raise OSError(f"blob {os.path.basename(path)} is shorter than recorded")
+                    raise BlobMissing(f"blob {os.path.basename(path)} is shorter than recorded")
                 offset += n
                 count -= n
                 total += n

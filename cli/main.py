@@ -274,10 +274,12 @@ async def _follow_targets(ctx, interval: float = 5.0) -> None:  # type: ignore[n
 
 
 async def _periodic_gc(ctx, interval: float) -> None:  # type: ignore[no-untyped-def]
-    from cli.gc import collect
+    from workers.blob_gc import check_grace, collect
 
     grace = float(os.environ.get("CHRONICLE_GC_GRACE", "3600"))
     log = logging.getLogger("chronicle.gc")
+    if (warning := check_grace(grace)) is not None:
+        log.warning("CHRONICLE_GC_GRACE: %s", warning)
     while True:
         await asyncio.sleep(interval)
         try:
@@ -298,9 +300,11 @@ def _require_tables(store) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from cli.gc import collect
     from projections.blobstore import BlobStore
+    from workers.blob_gc import check_grace, collect
 
+    if (warning := check_grace(args.grace)) is not None:
+        print(f"warning: {warning}", file=sys.stderr)
     app = _store(args, create_table=False)
     result = collect(app, BlobStore(Path(args.data_dir) / "blobs"), grace_seconds=args.grace, progress=True)
     print(f"removed {result['files']} blob files and {result['rows']} inline blobs")

@@ -10,6 +10,7 @@ instead of copying bytes: {"segments": [{"id": ..., "offset": 0, "size": n, "db"
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,15 @@ from projections.tx import Tx
 
 READ_CHUNK = 1024 * 1024
 WRITE_BATCH = 1024 * 1024
+# A file written for a request must be committed within this many seconds of being written,
+# or the request fails: garbage collection relies on it (workers.blob_gc, point 4), so any
+# grace period longer than this is safe while servers write.
+STAGE_DEADLINE = 600.0
+
+
+class BlobMissing(OSError):
+    """Bytes that a committed version references are not in the blob store (removed from
+    outside, or collected under a read that began before its version was removed)."""
 
 
 def new_blob_id() -> str:
@@ -37,11 +47,17 @@ class StagedBlob:
     inline: bytes | None = None  # small object: goes to blob_data with the event
     path: Path | None = None
     digests: dict[str, Any] = field(default_factory=dict)
+    staged_at: float = field(default_factory=time.time)  # when the bytes were on disk
 
     def descriptor(self) -> dict[str, Any]:
         if self.size == 0:
             return {"segments": []}
         return {"segments": [{"id": self.blob_id, "offset": 0, "size": self.size, "db": self.inline is not None}]}
+
+    @property
+    def file_written_at(self) -> float | None:
+        """When the file this blob lives in was written (None: the bytes are inline)."""
+        return self.staged_at if self.path is not None else None
 
     def db_rows(self) -> list[tuple[str, bytes]]:
         return [(self.blob_id, self.inline)] if self.inline is not None and self.size else []
@@ -151,18 +167,37 @@ class BlobStore:
             if seg.get("db"):
                 parts.append(load_db(seg["id"])[offset : offset + take])
                 continue
-            fd = os.open(self.file_name(seg["id"]), os.O_RDONLY)
+            fd = self._open(seg["id"])
             try:
                 data = os.pread(fd, take, offset)
                 while len(data) < take:
                     more = os.pread(fd, take - len(data), offset + len(data))
                     if not more:
-                        raise OSError(f"blob {seg['id']} is shorter than recorded")
+                        raise BlobMissing(f"blob {seg['id']} is shorter than recorded")
                     data += more
             finally:
                 os.close(fd)
             parts.append(data)
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _open(self, blob_id: str) -> int:
+        try:
+            return os.open(self.file_name(blob_id), os.O_RDONLY)
+        except FileNotFoundError:
+            raise BlobMissing(f"blob {blob_id} is missing") from None
+
+    def check_present(self, segments: list[dict[str, Any]], start: int, length: int) -> None:
+        """Raise BlobMissing unless every file holding the range is there and long enough:
+        a GET asks before it sends its status line (a stat per file, no read)."""
+        for seg, offset, take in _plan(segments, start, length):
+            if seg.get("db"):
+                continue
+            try:
+                size = os.stat(self.file_name(seg["id"])).st_size
+            except FileNotFoundError:
+                raise BlobMissing(f"blob {seg['id']} is missing") from None
+            if size < offset + take:
+                raise BlobMissing(f"blob {seg['id']} is shorter than recorded")
 
     def file_spans(
         self, segments: list[dict[str, Any]], start: int, length: int
@@ -197,13 +232,13 @@ class BlobStore:
                 data = load_db(seg["id"])
                 yield data[offset : offset + take]
             else:
-                with open(self.file_name(seg["id"]), "rb") as f:
+                with os.fdopen(self._open(seg["id"]), "rb") as f:
                     f.seek(offset)
                     left = take
                     while left > 0:
                         data = f.read(min(READ_CHUNK, left))
                         if not data:
-                            raise OSError(f"blob {seg['id']} is shorter than recorded")
+                            raise BlobMissing(f"blob {seg['id']} is shorter than recorded")
                         left -= len(data)
                         yield data
             remaining -= take
@@ -238,5 +273,5 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[by
 def load_db_blob(tx: Tx, blob_id: str) -> bytes:
     data = tx.scalar("SELECT data FROM blob_data WHERE id = ?", (blob_id,))
     if data is None:
-        raise OSError(f"blob {blob_id} missing from blob_data")
+        raise BlobMissing(f"blob {blob_id} missing from blob_data")
     return bytes(data)

@@ -112,6 +112,7 @@ class GroupCommitter:
 
     async def commit(self, change: Change) -> Change:
         """Append the change; raises its precondition error if it had one."""
+        change.check_staging_deadline()
         if change.new_events is not None:
             change.events = change.new_events()
             change.prebuilt = True
@@ -174,6 +175,7 @@ class GroupCommitter:
             change.results = []
             change.positions = []
             try:
+                change.check_staging_deadline()  # it may have waited in the queue
                 if change.prebuilt and attempt == 0:
                     change.prebuilt = False  # a retry builds afresh
                 else:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +28,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
 from domain.errors import DomainError
+from projections.blobstore import STAGE_DEADLINE
 from projections.fast_append import (
     BUCKET_ASSERTION,
     CALL_SQL,
@@ -70,12 +73,20 @@ class Change:
     # Set when check asks nothing but that this bucket exists: on PostgreSQL a batch of such
     # PUTs may be appended in one round trip, the bucket verified in SQL under the lock.
     requires_bucket: str | None = None
+    # When the oldest blob file this change writes was written: past STAGE_DEADLINE the
+    # change is refused, because garbage collection may then reclaim the file (see
+    # workers.blob_gc).
+    files_written_at: float | None = None
 
     def reset(self) -> None:
         self.results.clear()
         self.positions.clear()
         self.error = None
         self.conflict = False
+
+    def check_staging_deadline(self) -> None:
+        if self.files_written_at is not None and time.time() - self.files_written_at > STAGE_DEADLINE:
+            raise StagingExpired()
 
     @property
     def create_only(self) -> bool:
@@ -110,6 +121,17 @@ class _InlineProjecting:
     def read(self) -> Any:
         """A read-only transaction yielding a cursor (used by query views)."""
         return self.datastore.transaction(commit=False)  # type: ignore[attr-defined]
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Any]:
+        """A transaction whose every statement sees one moment of the database (garbage
+        collection decides from one). SQLite's read transaction already does (WAL: the
+        snapshot is taken at its first read); PostgreSQL's default, READ COMMITTED, takes a
+        new snapshot per statement, so it is asked for REPEATABLE READ."""
+        with self.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            if self.dialect.name == "postgres":
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield cursor
 
     def _apply_change(self, tx: Tx, change: Change) -> None:
         assert self.mapper is not None
@@ -476,6 +498,13 @@ def open_store(database_url: str | None, data_dir: Path, *, create_table: bool) 
 
 class PreconditionFailed(DomainError):
     pass
+
+
+class StagingExpired(DomainError):
+    """The request's bytes were written too long before its commit (see Change)."""
+
+    def __init__(self) -> None:
+        super().__init__("ServiceUnavailable", "The upload took too long to be recorded; please retry it.")
 
 
 def pg_connect_kwargs(app: ChronicleApplication) -> dict[str, Any]:

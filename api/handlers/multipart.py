@@ -28,6 +28,7 @@ from api.handlers.common import (
 )
 from api.handlers.object_write import (
     DEFAULT_CONTENT_TYPE,
+    copy_source_still_exists,
     load_copy_source,
     require_length,
     version_headers,
@@ -145,6 +146,7 @@ async def upload_part(req: S3Request, ctx: ServerContext) -> Response:
                 ],
                 check=_upload_still_open(upload_id),
                 blobs=staged.db_rows(),
+                files_written_at=staged.file_written_at,
             )
         )
     except BaseException:
@@ -214,7 +216,7 @@ async def _upload_part_copy(req: S3Request, ctx: ServerContext, upload: dict[str
                 UploadedPart(upload_id=UUID(upload_id), part_number=number, size=length, etag=etag,
                              blob={"segments": segments}, checksum=checksum, actor=actor)
             ],
-            check=_upload_still_open(upload_id),
+            check=_part_copy_check(upload_id, src),
         )
     )
     mtime = int(committed.events[0].timestamp.timestamp() * 1_000_000)
@@ -225,6 +227,34 @@ async def _upload_part_copy(req: S3Request, ctx: ServerContext, upload: dict[str
     if src["version_id"] != "null" or src.get("_versioned_bucket"):
         out["x-amz-copy-source-version-id"] = src["version_id"]
     return xml(x.close("CopyPartResult").bytes(), headers=out)
+
+
+def _part_copy_check(upload_id: str, src: dict[str, Any]):  # type: ignore[no-untyped-def]
+    still_open = _upload_still_open(upload_id)
+
+    def check(tx: Tx) -> None:
+        still_open(tx)
+        copy_source_still_exists(tx, src)  # the part points at the source's blobs
+
+    return check
+
+
+def _parts_unchanged(upload_id: str, chosen: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
+    """Each part the completion chose is still the one uploaded under its number: a part
+    uploaded again meanwhile would leave the chosen blob unreferenced, and garbage collection
+    free to reclaim it (workers.blob_gc)."""
+    expected = {int(p["part_number"]): p["id"] for p in chosen}
+
+    def check(tx: Tx) -> None:
+        current = {
+            int(r["part_number"]): r["id"]
+            for r in tx.all("SELECT part_number, id FROM ns_parts WHERE upload_id = ?", (upload_id,))
+        }
+        for number, part_id in expected.items():
+            if current.get(number) != part_id:
+                raise S3Error("InvalidPart", extra={"UploadId": upload_id, "PartNumber": str(number)})
+
+    return check
 
 
 def _inline_of(tx: Tx, segments: list[dict[str, Any]]) -> dict[str, bytes]:
@@ -314,8 +344,11 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
         mpu.complete(version_id=version.id, actor=actor)
         return [version, mpu]
 
+    parts_unchanged = _parts_unchanged(upload_id, chosen)
+
     def check(tx: Tx) -> None:
         _upload_still_open(upload_id)(tx)
+        parts_unchanged(tx)
         precheck(tx)
 
     committed = await ctx.commit(Change(build=build, check=check))

@@ -12,7 +12,7 @@ from api.errors import S3Error
 from api.handlers.common import etag_matches, http_date, object_headers, parse_http_date
 from api.request import S3Request
 from api.response import FileBody, Response
-from projections.blobstore import load_db_blob
+from projections.blobstore import BlobMissing, load_db_blob
 from projections.namespace_queries import VERSION_COLUMNS, decode_version
 from projections.tx import Tx
 
@@ -70,7 +70,7 @@ async def load_inline_async(ctx: ServerContext, row: dict[str, Any]) -> dict[str
     for blob_id in inline_ids(row):
         found = await ctx.fetch_one(_BLOB_SQL, (blob_id,))
         if found is None:
-            raise OSError(f"blob {blob_id} missing from blob_data")
+            raise BlobMissing(f"blob {blob_id} missing from blob_data")
         inline[blob_id] = bytes(found["data"])
     return inline
 
@@ -303,12 +303,16 @@ def _serve_row(req: S3Request, ctx: ServerContext, row: dict[str, Any], with_bod
         return Response(status, headers, b"")
     inline: dict[str, bytes] = row.get("_inline") or {}
     segments = row["blob"].get("segments", [])
+    # Missing bytes are found before the status line is sent (an error answer, not a body
+    # cut short): workers.blob_gc explains how a read can outlive its object's bytes.
     if length >= SENDFILE_MIN:
         spans = ctx.blobs.file_spans(segments, start, length)
         if spans is not None:
+            ctx.blobs.check_present(segments, start, length)
             return Response(status, headers, FileBody(spans), length=length)
     if not may_block and not all(seg.get("db") for seg in segments):
         return None
+    ctx.blobs.check_present(segments, start, length)
     first = ctx.blobs.read_span(segments, start, min(length, FIRST_SPAN), inline.__getitem__)
     if len(first) == length:
         return Response(status, headers, first)

@@ -135,6 +135,7 @@ async def commit_version(
             check_reads_objects=has_write_conditions(req),
             build_is_pure=True,
             requires_bucket=None if has_write_conditions(req) else bucket,
+            files_written_at=staged.file_written_at,
         )
         committed = await ctx.commit(change)
     except BaseException:
@@ -260,15 +261,20 @@ async def copy_object(req: S3Request, ctx: ServerContext) -> Response:
 
 def _copy_check(req: S3Request, bucket: str, key: str, src: dict[str, Any]) -> Callable[[Tx], None]:
     base = write_preconditions(req, bucket, key)
-    src_id = src["id"]
 
     def check(tx: Tx) -> None:
         base(tx)
-        # The source must still exist when the copy is appended (its blob stays referenced).
-        if tx.one("SELECT id FROM ns_versions WHERE id = ?", (src_id,)) is None:
-            raise S3Error("NoSuchKey", extra={"Key": src["key"]})
+        copy_source_still_exists(tx, src)
 
     return check
+
+
+def copy_source_still_exists(tx: Tx, src: dict[str, Any]) -> None:
+    """Checked in the append transaction of anything that points at a source version's
+    blobs (CopyObject, UploadPartCopy): the source row still exists, so it existed all along
+    since it was read, and garbage collection saw its blobs referenced (workers.blob_gc)."""
+    if tx.one("SELECT id FROM ns_versions WHERE id = ?", (src["id"],)) is None:
+        raise S3Error("NoSuchKey", extra={"Key": src["key"]})
 
 
 async def delete_object(req: S3Request, ctx: ServerContext) -> Response:
