@@ -193,7 +193,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_prometheus_generate(args: argparse.Namespace) -> int:
-    from api.metrics import prometheus_token
+    from api.prometheus_token import prometheus_token
 
     try:
         client = admin_client(args)
