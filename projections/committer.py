@@ -13,6 +13,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from time import perf_counter
 from typing import Any
 
 from projections.eventstore import Change, ChronicleApplication
@@ -98,6 +99,10 @@ class GroupCommitter:
         # PostgreSQL servers: plain PUTs appended from the event loop (see
         # projections.loop_append); everything else, and what it refuses, comes here.
         self.appender: Any = None
+        # Instruments (api.store_metrics sets them): each change's wait for its append, in
+        # seconds (queueing for a batch included), and each committed batch's size.
+        self.observe_append: Callable[[float], None] | None = None
+        self.observe_batch: Callable[[int], None] | None = None
         self._queue: queue.SimpleQueue[tuple[Change, Future[Change], int] | None] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(target=self._run, name=f"group-commit-{i}", daemon=True) for i in range(threads)
@@ -113,6 +118,14 @@ class GroupCommitter:
     async def commit(self, change: Change) -> Change:
         """Append the change; raises its precondition error if it had one."""
         change.check_staging_deadline()
+        started = perf_counter()
+        try:
+            return await self._commit(change)
+        finally:
+            if self.observe_append is not None:
+                self.observe_append(perf_counter() - started)
+
+    async def _commit(self, change: Change) -> Change:
         if change.new_events is not None:
             change.events = change.new_events()
             change.prebuilt = True
@@ -130,7 +143,12 @@ class GroupCommitter:
         return await outcome
 
     def commit_sync(self, change: Change) -> Change:
-        return self.submit(change).result()
+        started = perf_counter()
+        try:
+            return self.submit(change).result()
+        finally:
+            if self.observe_append is not None:
+                self.observe_append(perf_counter() - started)
 
     def close(self) -> None:
         for _ in self._threads:
@@ -203,6 +221,8 @@ class GroupCommitter:
             for _, future, _ in now:
                 future.set_exception(exc)
             return
+        if self.observe_batch is not None:
+            self.observe_batch(len(now))
         for hook in self.on_commit:
             hook()
         for change, future, attempt in now:

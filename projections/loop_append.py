@@ -62,6 +62,7 @@ class LoopAppender:
         self._scheduled = False
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.observe_batch: Callable[[int], None] | None = None  # see GroupCommitter
 
     def accepts(self, change: Any) -> bool:
         store = self.store
@@ -193,6 +194,8 @@ class LoopAppender:
         ]
         appended.finish(rows)
         store.one_trip_batches += 1
+        if self.observe_batch is not None:
+            self.observe_batch(len(batch))
         for hook in self._hooks:
             hook()
         _settle(batch, True)
