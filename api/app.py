@@ -8,11 +8,12 @@ import os
 import time
 from collections.abc import AsyncIterator
 from email.utils import formatdate
+from time import perf_counter
 from typing import Any
 
 from api.context import ServerContext
 from api.errors import S3Error
-from api.metrics import METRICS_PATHS, metrics
+from api.metrics import METRICS_PATHS, ServerMetrics
 from api.request import S3Request, parse_query, split_path
 from api.response import FileBody, Response
 from api.router import route
@@ -58,6 +59,7 @@ def request_id() -> str:
 class ChronicleASGI:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
+        self.metrics = ServerMetrics(ctx)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -97,6 +99,7 @@ class ChronicleASGI:
         await send({"type": "http.response.body", "body": b""})
 
     async def _s3(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        started = perf_counter()
         headers: dict[str, str] = {}
         header_bytes = 0
         for name, value in scope["headers"]:
@@ -119,6 +122,7 @@ class ChronicleASGI:
             scheme=scope.get("scheme", "http"),
             origin=_origin(scope),
         )
+        api = -1  # the S3 API this request counts under (api.request_metrics)
         try:
             if header_bytes > self.ctx.settings.max_header_bytes:
                 raise S3Error("RequestHeaderSectionTooLarge", status=400)
@@ -129,8 +133,9 @@ class ChronicleASGI:
 
                 response = await route_admin(req, self.ctx)
             elif raw in METRICS_PATHS:
-                response = await metrics(req, self.ctx)
+                response = await self.metrics.scrape(req)
             else:
+                api = self.metrics.s3.begin(req)
                 response = await route(req, self.ctx)
         except S3Error as err:
             response = error_response(err, req)
@@ -142,8 +147,19 @@ class ChronicleASGI:
         except Exception:  # noqa: BLE001 - never a traceback to the client
             log.exception("internal error on %s %s", req.method, req.raw_path)
             response = error_response(S3Error("InternalError"), req)
+        except BaseException:  # cancelled (the server is stopping): no longer in flight
+            if api >= 0:
+                self.metrics.s3.abandoned(api)
+            raise
         await self._drain(req, response)
-        await self._send(req, response, send)
+        if api < 0:
+            await self._send(req, response, send)
+            return
+        responded = perf_counter()
+        try:
+            await self._send(req, response, send)
+        finally:
+            self.metrics.s3.end(api, req, response, started, responded)
 
     async def _drain(self, req: S3Request, response: Response) -> None:
         """A response sent before the body was read leaves the body on the connection, where

@@ -1,12 +1,24 @@
-"""Prometheus metrics at ``/minio/v2/metrics/cluster`` (and ``/node``), with
-prometheus-client. Notification delivery per target, from the database, so every node
-reports the same figures whichever worker delivers:
+"""Prometheus metrics at ``/minio/v2/metrics/cluster`` (and ``/node``), under MinIO's v2
+names, labels and types where MinIO has the metric, so that MinIO's Grafana dashboards
+work; ``chronicle_*`` otherwise. Every family carries MinIO's ``server`` label: this
+node's address as the scrape reached it.
 
-- MinIO's ``minio_notify_events_sent_total`` / ``minio_notify_events_errors_total``
-  (summed over targets) and ``minio_notify_target_total_events`` /
-  ``minio_notify_target_failed_events`` / ``minio_notify_target_queue_length`` per
-  target (labels ``target_id``, ``target_name`` as in MinIO's v3 metrics);
-- ``chronicle_notify_target_*``: checkpoint, head, lag in events and seconds, up.
+- S3 requests (api.request_metrics): ``minio_s3_requests_*`` by API name,
+  ``minio_s3_traffic_*``, ``chronicle_s3_request_duration_seconds``;
+- the event store (api.store_metrics): append time and group-commit size, the log's
+  head, the notification follower's position and lag;
+- notification delivery per target, from the database (every node reports the same
+  figures whichever worker delivers): MinIO's ``minio_notify_events_sent_total`` /
+  ``minio_notify_events_errors_total`` (summed over targets) and
+  ``minio_notify_target_total_events`` / ``minio_notify_target_failed_events`` /
+  ``minio_notify_target_queue_length`` per target (labels ``target_id``, ``target_name``);
+  ``chronicle_notify_target_*``: checkpoint, head, lag in seconds, up;
+- the process (api.process_metrics): prometheus-client's ``process_*``, ``python_gc_*``,
+  ``python_info``.
+
+The request and event-store figures are this node's (summed over its workers); the
+others come from the database. MinIO's cluster endpoint also gathers its peers' figures:
+scrape every Chronicle node.
 
 Authentication as MinIO's: a bearer JWT (HS512, issuer "prometheus", subject an access
 key, signed with its secret — `chronicle admin prometheus generate` prints one), or a
@@ -19,12 +31,19 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+import jwt
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from api.admin.targets import delivery_states
+from api.authz import authorize_admin
 from api.errors import S3Error
+from api.exposition import Family, render
+from api.process_metrics import ProcessMetrics
+from api.prometheus_token import claimed_access_key, verify
+from api.request_metrics import S3RequestMetrics
 from api.response import Response
+from api.router import authenticate_request
+from api.store_metrics import StoreMetrics
 
 if TYPE_CHECKING:
     from api.context import ServerContext
@@ -33,64 +52,86 @@ if TYPE_CHECKING:
 METRICS_PATHS = ("/minio/v2/metrics/cluster", "/minio/v2/metrics/node")
 
 
-class _Snapshot:
-    """A collector over one reading of the delivery states."""
+class ServerMetrics:
+    """This worker's instruments (made after the fork, see api.metrics_slab) and the
+    metrics endpoint."""
 
-    def __init__(self, states: list[dict[str, Any]]) -> None:
-        self.states = states
+    def __init__(self, ctx: ServerContext) -> None:
+        self.ctx = ctx
+        self.s3 = S3RequestMetrics()
+        self.store = StoreMetrics()
+        self.store.install(ctx.committer)
+        self.process = ProcessMetrics()
 
-    def collect(self) -> Any:
-        sent = CounterMetricFamily("minio_notify_events_sent", "Events delivered to targets")
-        errors = CounterMetricFamily("minio_notify_events_errors", "Event deliveries that failed (retried)")
-        sent.add_metric([], sum(s["delivered"] for s in self.states))
-        errors.add_metric([], sum(s["failed"] for s in self.states))
-        yield sent
-        yield errors
-        labels = ["target_id", "target_name"]
-        per_target = {
-            "total": CounterMetricFamily("minio_notify_target_total_events", "Events delivered", labels=labels),
-            "failed": CounterMetricFamily("minio_notify_target_failed_events", "Failed deliveries", labels=labels),
-            "queue": GaugeMetricFamily("minio_notify_target_queue_length", "Events not yet delivered", labels=labels),
-            "checkpoint": GaugeMetricFamily(
-                "chronicle_notify_target_checkpoint", "Log position delivered up to", labels=labels
-            ),
-            "head": GaugeMetricFamily(
-                "chronicle_notify_target_head", "Newest log position with a record for the target", labels=labels
-            ),
-            "lag_seconds": GaugeMetricFamily(
-                "chronicle_notify_target_lag_seconds", "Age of the oldest undelivered event", labels=labels
-            ),
-            "up": GaugeMetricFamily(
-                "chronicle_notify_target_up", "1 unless the last delivery attempt failed", labels=labels
-            ),
-        }
-        for s in self.states:
-            subsystem, _, target_id = s["target"].partition(":")
-            values = [target_id, subsystem.removeprefix("notify_")]
-            per_target["total"].add_metric(values, s["delivered"])
-            per_target["failed"].add_metric(values, s["failed"])
-            per_target["queue"].add_metric(values, s["lag_events"])
-            per_target["checkpoint"].add_metric(values, s["checkpoint"])
-            per_target["head"].add_metric(values, s["head"])
-            per_target["lag_seconds"].add_metric(values, s["lag_seconds"])
-            per_target["up"].add_metric(values, 0 if s["state"] == "failing" else 1)
-        yield from per_target.values()
+    async def scrape(self, req: S3Request) -> Response:
+        ctx = self.ctx
+        if os.environ.get("CHRONICLE_PROMETHEUS_AUTH_TYPE", "jwt").lower() != "public":
+            await _authenticate(req, ctx)
+        server = req.origin.partition("://")[2]
+        families = self.s3.families(server)
+        families += await self.store.families(ctx, server)
+        families += notify_families(await delivery_states(ctx), server)
+        body = render(families) + self.process.render()
+        return Response(200, {"content-type": CONTENT_TYPE_PLAIN_0_0_4}, body)
 
 
-async def metrics(req: S3Request, ctx: ServerContext) -> Response:
-    if os.environ.get("CHRONICLE_PROMETHEUS_AUTH_TYPE", "jwt").lower() != "public":
-        await _authenticate(req, ctx)
-    from api.admin.targets import delivery_states
-
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(await delivery_states(ctx)))
-    return Response(200, {"content-type": CONTENT_TYPE_LATEST}, generate_latest(registry))
+def notify_families(states: list[dict[str, Any]], server: str) -> list[Family]:
+    on = {"server": server}
+    sent = Family(
+        "minio_notify_events_sent_total", "Total number of events sent to the targets", "counter"
+    )
+    errors = Family(
+        "minio_notify_events_errors_total",
+        "Events that were failed to be sent to the targets",
+        "counter",
+    )
+    sent.add(on, sum(s["delivered"] for s in states))
+    errors.add(on, sum(s["failed"] for s in states))
+    per_target = {
+        "total": Family(
+            "minio_notify_target_total_events",
+            "Total number of events sent (or) queued to the target",
+            "counter",
+        ),
+        "failed": Family(
+            "minio_notify_target_failed_events",
+            "Number of events failed to be sent (or) queued to the target",
+            "counter",
+        ),
+        "queue": Family(
+            "minio_notify_target_queue_length",
+            "Number of events not yet delivered to the target",
+            "gauge",
+        ),
+        "checkpoint": Family(
+            "chronicle_notify_target_checkpoint", "Log position delivered up to", "gauge"
+        ),
+        "head": Family(
+            "chronicle_notify_target_head",
+            "Newest log position with a record for the target",
+            "gauge",
+        ),
+        "lag_seconds": Family(
+            "chronicle_notify_target_lag_seconds", "Age of the oldest undelivered event", "gauge"
+        ),
+        "up": Family(
+            "chronicle_notify_target_up", "1 unless the last delivery attempt failed", "gauge"
+        ),
+    }
+    for s in states:
+        subsystem, _, target_id = s["target"].partition(":")
+        labels = {"target_id": target_id, "target_name": subsystem.removeprefix("notify_"), **on}
+        per_target["total"].add(labels, s["delivered"])
+        per_target["failed"].add(labels, s["failed"])
+        per_target["queue"].add(labels, s["lag_events"])
+        per_target["checkpoint"].add(labels, s["checkpoint"])
+        per_target["head"].add(labels, s["head"])
+        per_target["lag_seconds"].add(labels, s["lag_seconds"])
+        per_target["up"].add(labels, 0 if s["state"] == "failing" else 1)
+    return [sent, errors, *per_target.values()]
 
 
 async def _authenticate(req: S3Request, ctx: ServerContext) -> None:
-    from api.authz import authorize_admin
-    from api.router import authenticate_request
-
     bearer = req.headers.get("authorization", "")
     if bearer.lower().startswith("bearer "):
         identity = await _verify_jwt(bearer[7:].strip(), ctx)
@@ -103,28 +144,15 @@ async def _authenticate(req: S3Request, ctx: ServerContext) -> None:
 
 
 async def _verify_jwt(token: str, ctx: ServerContext) -> Any:
-    import jwt
-
     try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-        access_key = str(claims.get("sub") or claims.get("accessKey") or "")
+        access_key = claimed_access_key(token)
     except jwt.PyJWTError:
         raise S3Error("AccessDenied", "The bearer token is not a valid JWT.") from None
     secret, identity = await ctx.identities.resolve(access_key, None)
     if secret is None or identity is None:
         raise S3Error("AccessDenied", "The bearer token's key is unknown or disabled.")
     try:
-        jwt.decode(token, secret, algorithms=["HS512"], issuer="prometheus", options={"require": ["exp"]})
+        verify(token, secret)
     except jwt.PyJWTError as e:
         raise S3Error("AccessDenied", f"The bearer token is not valid: {e}.") from None
     return identity
-
-
-def prometheus_token(access_key: str, secret_key: str, *, days: int = 36500) -> str:
-    """A bearer token as `mc admin prometheus generate` makes one."""
-    import time
-
-    import jwt
-
-    now = int(time.time())
-    return jwt.encode({"exp": now + days * 86400, "sub": access_key, "iss": "prometheus"}, secret_key, algorithm="HS512")

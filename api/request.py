@@ -34,6 +34,7 @@ class S3Request:
     identity: Any = None
     bucket_facts: Any = None  # (bucket, (row, policy)) read together with the credential
     prefetched_version: Any = None  # (versionId, ("row"|"error", value)) for GET/HEAD object
+    body_bytes: int = 0  # wire body bytes read so far (MinIO's S3 traffic received)
     _body_used: bool = False
 
     @property
@@ -89,6 +90,7 @@ class S3Request:
             chunk = message.get("body", b"")
             if chunk:
                 received += len(chunk)
+                self.body_bytes = received
                 yield chunk
             if not message.get("more_body", False):
                 break

@@ -116,10 +116,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Bind once, then fork before any thread or connection exists: every worker accepts
         # on the shared socket and has its own event loop, store connections and committer.
         sockets = [_listen(host or "127.0.0.1", int(port))]
+        from api.metrics_slab import SLAB
         from cli.acceptor import Shares
 
         shares = Shares(workers)
+        SLAB.share(workers)  # metrics: one row of shared cells per worker
         shares.index = _fork_workers(workers)
+        SLAB.use_row(shares.index)
     store = _store(args, create_table=(not url or args.create_tables) and not _is_worker_child())
     if url and not args.create_tables:
         _require_tables(store)

@@ -12,6 +12,7 @@ import pytest
 import urllib3
 
 from tests.conftest import unique_bucket_name
+from tests.helpers.prometheus import scrape
 from tests.helpers.server import REPO_ROOT, chronicle_command
 from tests.helpers.services import REDIS_URL, service_missing
 
@@ -118,12 +119,18 @@ def test_targets_show_checkpoints_lag_and_errors_and_metrics_export_them(server_
     generated = cli(srv, "admin", "prometheus", "generate")
     assert generated.returncode == 0, generated.stderr
     token = generated.stdout.split("bearer_token:", 1)[1].split()[0]
-    resp = urllib3.request("GET", url, headers={"Authorization": f"Bearer {token}"})
-    assert resp.status == 200, resp.data
-    text = resp.data.decode()
-    assert 'minio_notify_target_queue_length{target_id="9",target_name="webhook"} 3.0' in text
-    assert 'minio_notify_target_total_events_total{target_id="1",target_name="redis"} 3.0' in text
-    assert 'chronicle_notify_target_up{target_id="9",target_name="webhook"} 0.0' in text
+    m = scrape(srv.endpoint, token)
+    # MinIO's names and types exactly (no "_total" appended to its counters).
+    assert m.types["minio_notify_target_total_events"] == "counter"
+    assert m.types["minio_notify_target_failed_events"] == "counter"
+    assert m.types["minio_notify_target_queue_length"] == "gauge"
+    assert not [name for name in m.family_of if name.endswith("_total_total")]
+    server = f"127.0.0.1:{srv.port}"
+    redis, webhook = {"target_id": "1", "target_name": "redis"}, {"target_id": "9", "target_name": "webhook"}
+    assert m.find("minio_notify_target_total_events", **redis) == [({**redis, "server": server}, 3.0)]
+    assert m.value("minio_notify_target_queue_length", **webhook) == 3
+    assert m.value("minio_notify_target_failed_events", **webhook) > 0
+    assert m.value("chronicle_notify_target_up", **webhook) == 0
     forged = urllib3.request("GET", url, headers={"Authorization": f"Bearer {token[:-4]}AAAA"})
     assert forged.status == 403
 
