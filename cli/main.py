@@ -36,8 +36,10 @@ def _store(args: argparse.Namespace, *, create_table: bool):  # type: ignore[no-
 def _check_notify_env() -> None:
     """Fail fast on malformed CHRONICLE_NOTIFY_* variables (raises ConfigError)."""
     from workers.targets import from_env
+    from workers.targets.config import http_pipeline
 
     from_env(os.environ)
+    http_pipeline(os.environ)
 
 
 def _target_directory(sealer):  # type: ignore[no-untyped-def]

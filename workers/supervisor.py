@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 import os
 import threading
@@ -27,7 +28,8 @@ from projections.eventstore import (
 from projections.notify_follower import Appended, NotificationFollower
 from workers.checkpoints import CheckpointStore
 from workers.delivery import BACKOFF_MAX, TargetWorker
-from workers.targets import TargetConfig, make_target, to_kvs
+from workers.targets import TargetConfig, WebhookConfig, make_target, to_kvs
+from workers.targets.config import http_pipeline
 
 log = logging.getLogger("chronicle.delivery")
 
@@ -61,6 +63,8 @@ class DeliverySupervisor:
         self.follow = follow
         # The longest wait between retries of a target that is down (seconds).
         self.backoff_max = float(os.environ.get("CHRONICLE_NOTIFY_BACKOFF_MAX", BACKOFF_MAX))
+        # Webhook requests in flight on one connection (1: no HTTP pipelining).
+        self.http_pipeline = http_pipeline(os.environ)
         self.follower = NotificationFollower(app, region=region, on_records=self._records_written)
         self.workers: dict[str, TargetWorker] = {}
         self._settings: dict[str, dict[str, str]] = {}
@@ -232,6 +236,8 @@ class DeliverySupervisor:
         for name, (sub, tid, cfg) in wanted.items():
             if name in self.workers:
                 continue
+            if isinstance(cfg, WebhookConfig) and self.http_pipeline is not None:
+                cfg = dataclasses.replace(cfg, pipeline=self.http_pipeline)
             target = make_target(sub, tid, cfg)
             worker = TargetWorker(
                 CheckpointStore(self.app, name),

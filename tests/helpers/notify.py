@@ -84,15 +84,26 @@ class PortProcess:
 
 class WebhookProcess(PortProcess):
     """tests/helpers/webhook_receiver.py in a subprocess; reads what it received, in
-    arrival order."""
+    arrival order. ``style`` is how it speaks HTTP (see that module: aiohttp, http10,
+    close, http11)."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, style: str = "aiohttp") -> None:
         directory.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
+        self.style = style
         self.out = directory / f"webhook-{port}.jsonl"
         self.out.touch()
         super().__init__(
-            ["tests.helpers.webhook_receiver", "--port", str(port), "--out", str(self.out)], port
+            [
+                "tests.helpers.webhook_receiver",
+                "--port",
+                str(port),
+                "--out",
+                str(self.out),
+                "--style",
+                style,
+            ],
+            port,
         )
 
     @property

@@ -424,3 +424,17 @@ def test_key_encoding_is_validated_and_rewrites_only_the_object_key():
     record = '{"s3":{"object":{"key":"a%2Fb+c","userMetadata":{"x":"\\"object\\":{\\"key\\":\\"a%2Fb+c\\""}}}}'
     assert rekey(record, "a/b c", "aws") == record.replace('"key":"a%2Fb+c"', '"key":"a/b+c"', 1)
     assert rekey(record, "a/b c", "minio") == record
+
+
+def test_http_pipeline_switch_from_the_environment():
+    from workers.targets import ConfigError, WebhookConfig
+    from workers.targets.config import http_pipeline
+
+    assert http_pipeline({}) is None
+    assert http_pipeline({"CHRONICLE_NOTIFY_HTTP_PIPELINE": "1"}) == 1
+    assert http_pipeline({"CHRONICLE_NOTIFY_HTTP_PIPELINE": " 64 "}) == 64
+    for bad in ("0", "-3", "off", "1.5"):
+        with pytest.raises(ConfigError, match="CHRONICLE_NOTIFY_HTTP_PIPELINE"):
+            http_pipeline({"CHRONICLE_NOTIFY_HTTP_PIPELINE": bad})
+    with pytest.raises(ConfigError, match="pipeline must be at least 1"):
+        WebhookConfig(endpoint="http://127.0.0.1:1/", pipeline=0).validate()

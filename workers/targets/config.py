@@ -259,7 +259,9 @@ class WebhookConfig(TargetConfig):
     # Chronicle extension, not a MinIO key: requests in flight at once. 1 (the default)
     # keeps arrival order; more is faster but the receiver may see records reordered.
     window: int = field(default=1, metadata={"internal": True})
-    # Requests sent ahead of their responses on the one ordered connection.
+    # Requests in flight on the one ordered connection once the receiver answered
+    # keep-alive (workers/targets/http_pipeline.py); 1 turns pipelining off. Set for every
+    # webhook target by CHRONICLE_NOTIFY_HTTP_PIPELINE.
     pipeline: int = field(default=32, metadata={"internal": True})
 
     def validate(self) -> None:
@@ -279,6 +281,8 @@ class WebhookConfig(TargetConfig):
             )
         if self.window < 1:
             raise ConfigError(f"{self.SUBSYSTEM}: window must be at least 1")
+        if self.pipeline < 1:
+            raise ConfigError(f"{self.SUBSYSTEM}: pipeline must be at least 1")
 
 
 CONFIG_CLASSES: dict[str, type[TargetConfig]] = {
@@ -612,6 +616,24 @@ def env_kvs(
                 )
             break
     return out
+
+
+def http_pipeline(environ: Mapping[str, str]) -> int | None:
+    """``CHRONICLE_NOTIFY_HTTP_PIPELINE``: webhook requests in flight on one connection for
+    every webhook target (1 turns HTTP pipelining off); None when unset."""
+    raw = environ.get("CHRONICLE_NOTIFY_HTTP_PIPELINE", "").strip()
+    if not raw:
+        return None
+    try:
+        depth = int(raw)
+    except ValueError:
+        depth = 0
+    if depth < 1:
+        raise ConfigError(
+            f"CHRONICLE_NOTIFY_HTTP_PIPELINE must be a whole number of at least 1 (1 turns "
+            f"pipelining off), not {raw!r}"
+        )
+    return depth
 
 
 def parse_bool_lenient(value: str) -> bool:

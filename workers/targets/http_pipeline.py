@@ -1,13 +1,23 @@
-"""POSTs sent in order over one HTTP/1.1 keep-alive connection, pipelined.
+"""HTTP/1.1 pipelining for the webhook target: POSTs sent ahead of their responses on
+one keep-alive connection, in order.
 
-A receiver must see records in log order, so they cannot go out on parallel
-connections; waiting for each response before sending the next caps delivery at one
-round trip per record (a few hundred a second against a Python receiver). HTTP/1.1
-pipelining keeps order — a server answers a connection's requests in the order they
-came — while up to ``depth`` requests are in flight. Responses are parsed with
-httptools (uvicorn's parser). A record counts as delivered only once its own 2xx
-response has arrived, so a failure or a dropped connection mid-pipeline re-sends from
-the first unanswered record: at-least-once, in order.
+Why it exists: a receiver must see records in log order, so they go out on one
+connection, and waiting for each response costs a round trip per record. Against a
+Python receiver, up to ``depth`` requests in flight deliver a backlog about twice as fast
+as aiohttp sending one at a time (``python -m bench.webhook`` measures both in one run).
+A server answers a connection's requests in the order they came, so order is kept.
+
+Where it is used: only by ``WebhookTarget``, and only on a connection opened right after
+the receiver answered (through aiohttp) in HTTP/1.1 keep-alive with a framed body.
+``CHRONICLE_NOTIFY_HTTP_PIPELINE=1`` turns it off (every record goes through aiohttp).
+
+What it handles: HTTP/1.1 keep-alive responses framed by Content-Length or chunked,
+parsed with httptools (uvicorn's parser). When the connection stops being that — a
+response says ``Connection: close`` or is HTTP/1.0, the server closes or resets the
+connection — ``post`` returns how many records got a 2xx and the caller sends the rest
+another way. A server that says close processes no later request of that connection
+(RFC 9112 9.6), so re-sending them duplicates nothing; only responses lost to a reset
+are sent again (at-least-once).
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import asyncio
 import ssl
 import urllib.parse
 from collections import deque
+from http import HTTPStatus
 
 import httptools
 
@@ -33,14 +44,17 @@ class HTTPStatusError(Exception):
 
 
 class _Responses:
-    """httptools callbacks: the status of each complete response, in order."""
+    """httptools callbacks: each complete response, in order, as (status, whether the
+    connection may carry more requests)."""
 
     def __init__(self) -> None:
-        self.done: deque[tuple[int, bool]] = deque()  # (status, keep-alive)
+        self.done: deque[tuple[int, bool]] = deque()
         self.parser = httptools.HttpResponseParser(self)
 
     def on_message_complete(self) -> None:
-        self.done.append((self.parser.get_status_code(), self.parser.should_keep_alive()))
+        p = self.parser
+        reusable = p.get_http_version() == "1.1" and p.should_keep_alive()
+        self.done.append((p.get_status_code(), reusable))
 
 
 class PipelinedPoster:
@@ -72,6 +86,17 @@ class PipelinedPoster:
         self.response_timeout = response_timeout
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._responses = _Responses()
+
+    @property
+    def alive(self) -> bool:
+        """A connection is open and the server has not closed it."""
+        return (
+            self._writer is not None
+            and self._reader is not None
+            and not self._writer.is_closing()
+            and not self._reader.at_eof()
+        )
 
     def _request(self, body: bytes) -> bytes:
         return self._head + str(len(body)).encode() + b"\r\n\r\n" + body
@@ -80,13 +105,16 @@ class PipelinedPoster:
         try:
             self._reader, self._writer = await asyncio.wait_for(
                 asyncio.open_connection(
-                    self.host, self.port, ssl=self.ssl_context if self.tls else None,
+                    self.host,
+                    self.port,
+                    ssl=self.ssl_context if self.tls else None,
                     server_hostname=self.host if self.tls else None,
                 ),
                 self.connect_timeout,
             )
         except (OSError, TimeoutError, ssl.SSLError) as e:
             raise TargetError(f"webhook {self.url}: {describe(e)}") from e
+        self._responses = _Responses()
 
     async def close(self) -> None:
         writer, self._writer, self._reader = self._writer, None, None
@@ -97,30 +125,18 @@ class PipelinedPoster:
             except (OSError, ssl.SSLError):
                 pass
 
-    async def post_all(self, bodies: list[bytes]) -> None:
-        """POST each body in order; on failure raise with ``delivered`` = how many leading
-        bodies got a 2xx (HTTPStatusError as the cause for a non-2xx answer)."""
-        done = 0
-        while done < len(bodies):
-            if self._writer is None:
-                try:
-                    await self._connect()
-                except TargetError as e:
-                    e.delivered = done
-                    raise
-            try:
-                done = await self._run(bodies, done)
-            except (HTTPStatusError, TargetError):
-                await self.close()
-                raise
-
-    async def _run(self, bodies: list[bytes], done: int) -> int:
-        """Send from ``done`` on; returns how many are done when the connection must be
-        replaced (the server said Connection: close) or all are."""
-        reader, writer = self._reader, self._writer
+    async def post(self, bodies: list[bytes]) -> int:
+        """POST each body in order on the open connection (a new one if none is open),
+        until all are answered or the connection ends; returns how many leading bodies
+        got a 2xx. Raises HTTPStatusError for a non-2xx answer, TargetError when the
+        receiver cannot be reached, does not answer in time or does not speak HTTP
+        (``delivered`` = leading bodies that got a 2xx)."""
+        if not self.alive:
+            await self.close()
+            await self._connect()
+        reader, writer, responses = self._reader, self._writer, self._responses
         assert reader is not None and writer is not None
-        responses = _Responses()
-        sent = done
+        done = sent = 0
         try:
             while done < len(bodies):
                 if sent < len(bodies) and sent - done < self.depth:
@@ -130,27 +146,38 @@ class PipelinedPoster:
                     await writer.drain()
                 data = await asyncio.wait_for(reader.read(65536), self.response_timeout)
                 if not data:
-                    raise ConnectionResetError("the server closed the connection")
-                responses.parser.feed_data(data)
+                    break  # closed by the server: the rest go on another connection
+                try:
+                    responses.parser.feed_data(data)
+                except httptools.HttpParserError:
+                    if not responses.done or responses.done[-1][1]:
+                        raise
+                    # Bytes after a response that said close (the server answered later
+                    # requests anyway): that response still ends the connection.
                 while responses.done:
-                    status, keep_alive = responses.done.popleft()
-                    if not 200 <= status <= 299:
+                    status, reusable = responses.done.popleft()
+                    if status < 200:
+                        continue  # informational (100 Continue): the final answer follows
+                    if status > 299:
                         raise HTTPStatusError(status, _reason(status), done)
                     done += 1
-                    if not keep_alive:
-                        await self.close()  # later requests on it are lost: send them again
+                    if not reusable:
+                        await self.close()
                         return done
         except HTTPStatusError:
+            await self.close()
             raise
+        except ConnectionError:
+            pass  # reset or broken pipe: the connection ended, the rest go on another one
         except (OSError, TimeoutError, ssl.SSLError, httptools.HttpParserError) as e:
             await self.close()
             raise TargetError(f"webhook {self.url}: {describe(e)}", delivered=done) from e
+        if done < len(bodies):
+            await self.close()
         return done
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:

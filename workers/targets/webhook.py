@@ -6,10 +6,13 @@ Each record is a ``POST <endpoint>`` with ``Content-Type: application/json`` and
 (``Basic xyz``). Any 2xx is success; 403 means "check if your auth token is correctly
 set"; anything else is a failure. ``client_cert`` / ``client_key`` enable mutual TLS.
 
-Records go out in log order on one keep-alive HTTP/1.1 connection, pipelined (up to
-``pipeline`` requests in flight; 1 waits for each response), so the receiver sees them in
-log order without a round trip per record. ``window`` > 1 (a Chronicle extension) uses
-that many parallel connections instead: arrival order is then no longer guaranteed.
+Records go out in log order on one connection at a time, so the receiver sees them in log
+order: through aiohttp, one request at a time, which speaks every HTTP/1.0 and HTTP/1.1
+framing (a body delimited by the close, ``Connection: close``, keep-alive); once the
+receiver answers in HTTP/1.1 keep-alive, the rest are pipelined on a connection of their
+own (http_pipeline.py; ``pipeline`` = requests in flight, 1 turns pipelining off) until
+that connection ends, then aiohttp asks again. ``window`` > 1 (a Chronicle extension)
+uses that many parallel connections instead: arrival order is then no longer guaranteed.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ class WebhookTarget:
         self.config = config
         self._session: aiohttp.ClientSession | None = None
         self._pipe: PipelinedPoster | None = None
+        # The receiver's last answer through aiohttp was keep-alive: the pipeline may open
+        # a connection.
+        self._vouched = False
         self._headers = {"Content-Type": "application/json"}
         auth = authorization_header(config.auth_token)
         if auth is not None:
@@ -85,17 +91,19 @@ class WebhookTarget:
     async def open(self) -> None:
         self._ensure()
 
-    async def _post(self, session: aiohttp.ClientSession, d: Delivery) -> None:
+    async def _post(self, session: aiohttp.ClientSession, body: bytes) -> bool:
+        """POST one body; returns whether the receiver keeps the connection alive."""
         endpoint = self.config.endpoint
         try:
-            async with session.post(endpoint, data=event_log_body(d), headers=self._headers) as r:
+            async with session.post(endpoint, data=body, headers=self._headers) as r:
                 await r.read()
                 status = r.status
                 reason = r.reason or ""
+                keeps_alive = _keeps_alive(r)
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
             raise TargetError(f"webhook {endpoint}: {describe(e)}") from e
         if 200 <= status <= 299:
-            return
+            return keeps_alive
         raise TargetError(_status_message(endpoint, status, reason))
 
     async def deliver(self, batch: list[Delivery]) -> None:
@@ -111,7 +119,7 @@ class WebhookTarget:
 
         async def one(d: Delivery) -> None:
             async with sem:
-                await self._post(session, d)
+                await self._post(session, event_log_body(d))
 
         results = await asyncio.gather(*(one(d) for d in batch), return_exceptions=True)
         for i, res in enumerate(results):
@@ -121,7 +129,9 @@ class WebhookTarget:
                     raise res
                 raise TargetError(f"webhook {self.config.endpoint}: {describe(res)}", delivered=i)
 
-    async def _deliver_in_order(self, batch: list[Delivery]) -> None:
+    def _pipeline(self) -> PipelinedPoster | None:
+        if self.config.pipeline <= 1:
+            return None
         if self._pipe is None:
             self._pipe = PipelinedPoster(
                 self.config.endpoint,
@@ -131,15 +141,54 @@ class WebhookTarget:
                 connect_timeout=CONNECT_TIMEOUT,
                 response_timeout=REQUEST_TIMEOUT,
             )
-        try:
-            await self._pipe.post_all([event_log_body(d) for d in batch])
-        except HTTPStatusError as e:
-            raise TargetError(_status_message(self.config.endpoint, e.status, e.reason), delivered=e.delivered) from e
+        return self._pipe
 
-    async def close(self) -> None:
-        pipe, self._pipe = self._pipe, None
-        if pipe is not None:
-            await pipe.close()
+    async def _deliver_in_order(self, batch: list[Delivery]) -> None:
+        bodies = [event_log_body(d) for d in batch]
+        done = 0
+        try:
+            while done < len(bodies):
+                pipe = self._pipeline()
+                if pipe is not None and (pipe.alive or self._vouched):
+                    # A keep-alive answer vouches for one connection; when it ends (the
+                    # receiver said close, or closed it), aiohttp asks again.
+                    self._vouched = False
+                    done += await pipe.post(bodies[done:])
+                    continue
+                if pipe is not None:
+                    await pipe.close()  # one connection at a time (a receiver may serve one)
+                keeps_alive = await self._post(self._ensure(), bodies[done])
+                done += 1
+                if pipe is not None and keeps_alive:
+                    self._vouched = True
+                    await self._close_session()  # the pipeline opens the next connection
+        except HTTPStatusError as e:
+            message = _status_message(self.config.endpoint, e.status, e.reason)
+            raise TargetError(message, delivered=done + e.delivered) from e
+        except TargetError as e:
+            e.delivered += done
+            raise
+
+    async def _close_session(self) -> None:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+    async def close(self) -> None:
+        self._vouched = False
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            await pipe.close()
+        await self._close_session()
+
+
+def _keeps_alive(r: aiohttp.ClientResponse) -> bool:
+    """The receiver answered so that its connection carries more requests: HTTP/1.1, no
+    ``Connection: close``, and a body whose end is marked (Content-Length or chunked)
+    rather than by closing the connection."""
+    if r.version != aiohttp.HttpVersion11:
+        return False
+    if "close" in (t.strip().lower() for t in r.headers.get("Connection", "").split(",")):
+        return False
+    chunked = "chunked" in r.headers.get("Transfer-Encoding", "").lower()
+    return r.content_length is not None or chunked or r.status in (204, 304)
