@@ -20,6 +20,7 @@ from domain.errors import DomainError
 from domain.policy import Policy, Request, authorize_detail, canned_policy, parse_policy
 from projections import iam_queries
 from projections.namespace_queries import VERSION_COLUMNS, get_bucket
+from projections.subscriptions_generation import GENERATION_COLUMN
 
 if TYPE_CHECKING:
     from api.context import ServerContext
@@ -394,11 +395,11 @@ _CREDENTIAL_BUCKET_SQL = _AUTH_SQL.format(version_columns="", version_join="")
 # and the addressed version in ONE statement, so the user's path costs no more round trips
 # than root's (which reads the bucket and version in one statement too).
 _WITH_LATEST_SQL = _AUTH_SQL.format(
-    version_columns=", " + _V_COLUMNS,
+    version_columns=f", {GENERATION_COLUMN}, {_V_COLUMNS}",
     version_join="\n    LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.is_latest",
 )
 _WITH_VERSION_SQL = _AUTH_SQL.format(
-    version_columns=", " + _V_COLUMNS,
+    version_columns=f", {GENERATION_COLUMN}, {_V_COLUMNS}",
     version_join="\n    LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.version_id = ?",
 )
 _VERSION_NAMES = tuple(c.strip() for c in VERSION_COLUMNS.split(","))
@@ -413,11 +414,11 @@ _POLICY = "(SELECT document FROM ns_bucket_configs c WHERE c.bucket = b.name AND
 _B_COLUMNS = ", ".join(f"b.{c} AS b_{c}" for c in _BUCKET_COLUMNS)
 _KNOWN_BUCKET_SQL = f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY} FROM ns_buckets b WHERE b.name = ?"
 _KNOWN_LATEST_SQL = (
-    f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY}, {_V_COLUMNS} FROM ns_buckets b "
+    f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY}, {GENERATION_COLUMN}, {_V_COLUMNS} FROM ns_buckets b "
     "LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.is_latest WHERE b.name = ?"
 )
 _KNOWN_VERSION_SQL = (
-    f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY}, {_V_COLUMNS} FROM ns_buckets b "
+    f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY}, {GENERATION_COLUMN}, {_V_COLUMNS} FROM ns_buckets b "
     "LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.version_id = ? WHERE b.name = ?"
 )
 
@@ -479,6 +480,7 @@ async def credential_bucket_version(ctx: ServerContext, access_key: str, bucket:
     if facts[0] is not None:
         found = {c: row[c] for c in _VERSION_NAMES}
         found["bucket_versioning"] = row["b_versioning"]
+        found["n_gen"] = row["n_gen"]
     try:
         version = check_version(found, bucket, key, version_id)
         if load_inline and not version["is_delete_marker"]:

@@ -13,9 +13,11 @@ from uuid import UUID
 import orjson
 
 from domain.aggregates import Bucket, DeleteMarker, MultipartUpload, ObjectVersion, UploadedPart
+from projections import subscriptions_generation
 from projections.tx import Tx
 
 NULL_VERSION = "null"
+NOTIFICATION = "notification"  # the bucket configuration holding notification rules
 
 
 def _json(value: Any) -> str:
@@ -58,6 +60,8 @@ def _bucket_created(tx: Tx, position: int, e: Any) -> None:
     )
     for name, document in (e.settings or {}).items():
         _set_config(tx, _name_of(tx, e), name, document)
+    if NOTIFICATION in (e.settings or {}):
+        subscriptions_generation.bump(tx)
 
 
 def _name_of(tx: Tx, e: Any) -> str:
@@ -73,6 +77,8 @@ def _name_of(tx: Tx, e: Any) -> str:
 def _bucket_deleted(tx: Tx, position: int, e: Any) -> None:
     name = _name_of(tx, e)
     _forget_bucket(tx, name)
+    if tx.one("SELECT 1 FROM ns_bucket_configs WHERE bucket = ? AND name = ?", (name, NOTIFICATION)):
+        subscriptions_generation.bump(tx)  # its notification rules go with it
     tx.execute("DELETE FROM ns_buckets WHERE name = ?", (name,))
     tx.execute("DELETE FROM ns_bucket_configs WHERE bucket = ?", (name,))
     for row in tx.all("SELECT id FROM ns_uploads WHERE bucket = ?", (name,)):
@@ -95,12 +101,16 @@ def _set_config(tx: Tx, bucket: str, name: str, document: Any) -> None:
 
 def _configuration_set(tx: Tx, position: int, e: Any) -> None:
     _set_config(tx, _name_of(tx, e), e.subresource, e.document)
+    if e.subresource == NOTIFICATION:
+        subscriptions_generation.bump(tx)
 
 
 def _configuration_deleted(tx: Tx, position: int, e: Any) -> None:
     tx.execute(
         "DELETE FROM ns_bucket_configs WHERE bucket = ? AND name = ?", (_name_of(tx, e), e.subresource)
     )
+    if e.subresource == NOTIFICATION:
+        subscriptions_generation.bump(tx)
 
 
 def _versioning(tx: Tx, bucket: str) -> str:

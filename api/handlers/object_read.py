@@ -14,6 +14,7 @@ from api.request import S3Request
 from api.response import FileBody, Response
 from projections.blobstore import BlobMissing, load_db_blob
 from projections.namespace_queries import VERSION_COLUMNS, decode_version
+from projections.subscriptions_generation import GENERATION_COLUMN
 from projections.tx import Tx
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -28,13 +29,15 @@ OVERRIDES = {
 
 
 _V_COLUMNS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
-# The bucket and the version in one statement: one round trip, one snapshot.
+# The bucket and the version in one statement: one round trip, one snapshot. With them the
+# subscriptions generation, so a read knows whether its node's idea of who wants reads
+# recorded is current.
 _LATEST_SQL = (
-    f"SELECT b.versioning AS bucket_versioning, {_V_COLUMNS} FROM ns_buckets b "
+    f"SELECT b.versioning AS bucket_versioning, {GENERATION_COLUMN}, {_V_COLUMNS} FROM ns_buckets b "
     "LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.is_latest WHERE b.name = ?"
 )
 _BY_ID_SQL = (
-    f"SELECT b.versioning AS bucket_versioning, {_V_COLUMNS} FROM ns_buckets b "
+    f"SELECT b.versioning AS bucket_versioning, {GENERATION_COLUMN}, {_V_COLUMNS} FROM ns_buckets b "
     "LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.version_id = ? WHERE b.name = ?"
 )
 
@@ -85,10 +88,12 @@ def finish_version(tx: Tx, found: dict[str, Any] | None, bucket: str, key: str, 
 
 def check_version(found: dict[str, Any] | None, bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
     """The checks and decoding after the version row was read (`found`: the bucket's
-    versioning as bucket_versioning and the version's columns, None when there is no bucket)."""
+    versioning as bucket_versioning, the subscriptions generation as n_gen and the version's
+    columns, None when there is no bucket)."""
     if found is None:
         raise S3Error("NoSuchBucket", resource=f"/{bucket}", extra={"BucketName": bucket})
     versioning = found.pop("bucket_versioning")
+    generation = found.pop("n_gen", None)
     if version_id is not None:
         if version_id != "null" and not re.fullmatch(r"[0-9a-f]{32}", version_id):
             raise S3Error("InvalidArgument", "Invalid version id specified", extra={"ArgumentName": "versionId", "ArgumentValue": version_id})
@@ -99,6 +104,7 @@ def check_version(found: dict[str, Any] | None, bucket: str, key: str, version_i
     row = decode_version(found)
     assert row is not None
     row["_versioned_bucket"] = versioning != ""
+    row["_subscriptions_generation"] = generation
     return row
 
 
@@ -221,7 +227,11 @@ async def _serve(req: S3Request, ctx: ServerContext, *, with_body: bool) -> Resp
     if response is None:  # the first span is to be read from files: off the event loop
         response = await ctx.run_sync(_serve_row, req, ctx, row, with_body)
     event = "s3:ObjectAccessed:Get" if with_body else "s3:ObjectAccessed:Head"
-    if ctx.subscriptions.wants(req.bucket, req.key, event):
+    subscriptions = ctx.subscriptions
+    generation = row["_subscriptions_generation"]
+    if not subscriptions.current(generation):  # a rule or listener changed since last look
+        await subscriptions.catch_up(generation)
+    if subscriptions.wants(req.bucket, req.key, event):
         await record_access(req, ctx, row, response, event)
     return response
 
