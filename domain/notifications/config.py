@@ -26,7 +26,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from domain.notifications.arn import ARN, ARN_NOT_FOUND, parse_arn
-from domain.notifications.names import NotificationError, parse_name
+from domain.notifications.names import NotificationError, parse_rule_name
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -265,7 +265,7 @@ def _parse_queue(el: ET.Element) -> QueueConfig:
                 if _local(sub.tag) == "S3Key":
                     rules = _parse_s3key(sub)
         elif tag == "Event":
-            events.append(parse_name(_chardata(child)))
+            events.append(parse_rule_name(_chardata(child)))
         elif tag == "Queue":
             arn = parse_arn(_chardata(child))
     if not events:

@@ -156,6 +156,26 @@ def parse_name(s: str) -> str:
     raise NotificationError("InvalidArgument", EVENT_NOT_SUPPORTED, f"invalid event name '{s}'")
 
 
+# MinIO parses these in a bucket's notification configuration too, but never fires them
+# there: a bucket's rules cannot exist before it does, and MinIO drops them before it
+# sends s3:BucketRemoved:* (cmd/bucket-handlers.go). They reach listen API subscribers
+# only, so a configuration naming them is refused rather than accepted and ignored.
+LISTEN_ONLY_NAMES: frozenset[str] = frozenset({BUCKET_CREATED, BUCKET_REMOVED})
+
+
+def parse_rule_name(s: str) -> str:
+    """`parse_name` for an <Event> of a notification configuration: bucket events are
+    refused with the error an unknown name gets (InvalidArgument, EVENT_NOT_SUPPORTED)."""
+    name = parse_name(s)
+    if name in LISTEN_ONLY_NAMES:
+        raise NotificationError(
+            "InvalidArgument",
+            EVENT_NOT_SUPPORTED,
+            f"event name '{s}' reaches listen API subscribers only, not bucket targets",
+        )
+    return name
+
+
 def is_wildcard(name: str) -> bool:
     return name in WILDCARDS
 
