@@ -10,20 +10,16 @@ again before deciding, so a read that follows a change on any node is recorded, 
 cost nothing more while nothing changes.
 
 Not a projection: like ``notify_listeners`` it is operational state that replay leaves
-alone (replaying rule changes only moves it on, which is harmless).
+alone (replaying rule changes only moves it on, which is harmless). Created by
+migrations/versions/0009_subscriptions_generation.py.
 """
 
 from __future__ import annotations
 
-from projections.sql import Dialect
 from projections.tx import Tx
 
 TABLE = "notify_subscriptions_generation"
 GENERATION_COLUMN = f"(SELECT gen FROM {TABLE} WHERE id = 1) AS n_gen"
-
-
-def subscriptions_generation_ddl(d: Dialect) -> list[str]:
-    return [f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY, gen {d.bigint} NOT NULL)"]
 
 
 def bump(tx: Tx) -> None:
