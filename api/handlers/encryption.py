@@ -1,0 +1,71 @@
+"""Server-side encryption is not built, so nothing may pretend it is (invariant 8).
+
+A write that asks for encryption (SSE-S3, SSE-KMS or SSE-C headers, or the same POST form
+fields) is NotImplemented, as MinIO answers without a KMS: storing plaintext and answering
+as if it were encrypted would lie to the client. No stored object is ever encrypted, so
+the reads get AWS's answers for an unencrypted object: an SSE-C key on GET / HEAD, or for
+a copy source, is InvalidRequest "The encryption parameters are not applicable to this
+object."; x-amz-server-side-encryption on GET / HEAD is InvalidArgument, as AWS refuses
+it on reads. Bucket default encryption: PUT and DELETE are NotImplemented (router),
+GET answers that none is configured (buckets.UNCONFIGURED).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from api.errors import S3Error
+
+SSE_PREFIX = "x-amz-server-side-encryption"  # and its -aws-kms-key-id, -context, -customer-*
+SSE_C_PREFIX = "x-amz-server-side-encryption-customer-"
+COPY_SOURCE_SSE_C_PREFIX = "x-amz-copy-source-server-side-encryption-customer-"
+ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
+NOT_APPLICABLE = "The encryption parameters are not applicable to this object."
+
+# (method, level, subresource) of the requests that write object data: PutObject and
+# CopyObject, CreateMultipartUpload, UploadPart and UploadPartCopy, CompleteMultipartUpload.
+_WRITES = {
+    ("PUT", "object", ""),
+    ("POST", "object", "uploads"),
+    ("PUT", "object", "uploadId"),
+    ("POST", "object", "uploadId"),
+}
+
+
+def refuse_encryption_request(
+    method: str, level: str, sub: str, headers: Mapping[str, str]
+) -> None:
+    """Before any handler: encryption asked for by a header of the request."""
+    if level != "object":
+        return
+    if (method, level, sub) in _WRITES:
+        refuse_encrypted_write(headers)
+        if any(name.startswith(COPY_SOURCE_SSE_C_PREFIX) for name in headers):
+            raise S3Error("InvalidRequest", NOT_APPLICABLE)
+    elif method in ("GET", "HEAD"):
+        if any(name.startswith(SSE_C_PREFIX) for name in headers):
+            raise S3Error("InvalidRequest", NOT_APPLICABLE)
+        if any(name.startswith(SSE_PREFIX) for name in headers):
+            raise S3Error(
+                "InvalidArgument",
+                "x-amz-server-side-encryption header is not supported for this operation.",
+                extra={"ArgumentName": SSE_PREFIX, "ArgumentValue": headers.get(SSE_PREFIX, "")},
+            )
+
+
+def refuse_encrypted_write(fields: Mapping[str, str]) -> None:
+    """Headers of a write, or POST Object form fields (names lowercase)."""
+    names = [name for name in fields if name.startswith(SSE_PREFIX)]
+    if not names:
+        return
+    algorithm = fields.get(SSE_PREFIX)
+    if algorithm is not None and algorithm not in ALGORITHMS:
+        raise S3Error(
+            "InvalidArgument",
+            "The encryption method specified is not supported",
+            extra={"ArgumentName": SSE_PREFIX, "ArgumentValue": algorithm},
+        )
+    raise S3Error(
+        "NotImplemented",
+        f"Server-side encryption is not implemented: the object would be stored unencrypted ({', '.join(sorted(names))}).",
+    )
