@@ -50,7 +50,7 @@ install_offline() {
 }
 if ! install_offline 2>"$work/pip-offline.log"; then
     log "fetching the runtime dependencies' wheels into $wheels"
-    "$bin/pip" wheel -q --wheel-dir "$wheels" "$work/src" "setuptools>=68" wheel
+    env -u PIP_NO_INDEX "$bin/pip" wheel -q --wheel-dir "$wheels" "$work/src" "setuptools>=68" wheel
     rm -f "$wheels"/chronicle_s3-*.whl
     install_offline
 fi
