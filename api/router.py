@@ -137,7 +137,7 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
     if req.bucket and "x-amz-expected-bucket-owner" in req.headers:
         await _check_expected_owner(req, ctx)
     # Encryption and Object Lock are not built: asking for them is refused (invariant 8).
-    encryption.refuse_encryption_request(req.method, level, sub, req.headers)
+    encryption.refuse_encryption_request(req, level, sub)
     await object_lock.refuse_lock_request(req, ctx, level, sub)
     if req.method in ("PUT", "POST") and level != "service" and (sub in ("", "acl", "uploads")):
         await public_access_block.refuse_public_acl(req, ctx)  # BlockPublicAcls binds root too

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from api.errors import S3Error
+from api.request import S3Request
 
 SSE_PREFIX = "x-amz-server-side-encryption"  # and its -aws-kms-key-id, -context, -customer-*
 SSE_C_PREFIX = "x-amz-server-side-encryption-customer-"
@@ -30,19 +31,27 @@ _WRITES = {
     ("PUT", "object", "uploadId"),
     ("POST", "object", "uploadId"),
 }
+# The reads AWS takes an SSE-C key for: GetObject, HeadObject, GetObjectAttributes, ListParts.
+_READS = {
+    ("GET", "object", ""),
+    ("HEAD", "object", ""),
+    ("GET", "object", "attributes"),
+    ("GET", "object", "uploadId"),
+}
 
 
-def refuse_encryption_request(
-    method: str, level: str, sub: str, headers: Mapping[str, str]
-) -> None:
-    """Before any handler: encryption asked for by a header of the request."""
-    if level != "object":
-        return
-    if (method, level, sub) in _WRITES:
+def refuse_encryption_request(req: S3Request, level: str, sub: str) -> None:
+    """Before any handler: encryption asked for by a header of the request (or, on a write,
+    by a query parameter of that name, as presigned URLs may carry headers)."""
+    operation = (req.method, level, sub)
+    headers = req.headers
+    if operation in _WRITES:
         refuse_encrypted_write(headers)
+        if req.query:
+            refuse_encrypted_write({name.lower(): v for name, v in req.query.items()})
         if any(name.startswith(COPY_SOURCE_SSE_C_PREFIX) for name in headers):
             raise S3Error("InvalidRequest", NOT_APPLICABLE)
-    elif method in ("GET", "HEAD"):
+    elif operation in _READS:
         if any(name.startswith(SSE_C_PREFIX) for name in headers):
             raise S3Error("InvalidRequest", NOT_APPLICABLE)
         if any(name.startswith(SSE_PREFIX) for name in headers):

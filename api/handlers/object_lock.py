@@ -60,11 +60,14 @@ def refuse_bucket_lock(headers: Mapping[str, str]) -> None:
 
 
 async def refuse_lock_request(req: S3Request, ctx: ServerContext, level: str, sub: str) -> None:
-    """Before any handler: Object Lock asked for by a header of the request."""
+    """Before any handler: Object Lock asked for by a header of the request (or, on a
+    write, by a query parameter of that name)."""
     if (req.method, level, sub) == ("PUT", "bucket", ""):
         refuse_bucket_lock(req.headers)
-    elif (req.method, level, sub) in _OBJECT_CREATING and any(
-        h in req.headers for h in LOCK_HEADERS
+    elif (req.method, level, sub) in _OBJECT_CREATING and (
+        any(h in req.headers for h in LOCK_HEADERS)
+        # a presigned URL may carry the headers as query parameters
+        or any(name.lower() in LOCK_HEADERS for name in req.query)
     ):
         await refuse_for_bucket(ctx, req.bucket)
 

@@ -18,6 +18,9 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.conftest import unique_bucket_name
@@ -229,3 +232,18 @@ def test_refusals_name_the_request(client, lock_bucket):  # type: ignore[no-unty
         assert "Object Lock" in err.response["Error"]["Message"]
     else:
         pytest.fail("PutObjectLockConfiguration succeeded")
+
+
+def test_presigned_put_with_lock_in_the_query(backend, lock_bucket):  # type: ignore[no-untyped-def]
+    server, client = backend
+    request = AWSRequest(
+        method="PUT", url=f"{server.endpoint}/{lock_bucket}/q?x-amz-object-lock-legal-hold=ON"
+    )
+    S3SigV4QueryAuth(
+        Credentials(server.access_key, server.secret_key), "s3", "us-east-1", expires=300
+    ).add_auth(request)
+    resp = requests.put(request.url, data=b"keep me", timeout=30)
+    assert resp.status_code == 400, resp.text
+    err = parse_error_xml(resp.content)
+    assert (err["Code"], err["Message"]) == ("InvalidRequest", MISSING_LOCK)
+    assert_no_object(client, lock_bucket, "q")
