@@ -22,6 +22,7 @@ SSE_C_PREFIX = "x-amz-server-side-encryption-customer-"
 COPY_SOURCE_SSE_C_PREFIX = "x-amz-copy-source-server-side-encryption-customer-"
 ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
 NOT_APPLICABLE = "The encryption parameters are not applicable to this object."
+_ANY_PREFIX = (SSE_PREFIX, COPY_SOURCE_SSE_C_PREFIX)
 
 # (method, level, subresource) of the requests that write object data: PutObject and
 # CopyObject, CreateMultipartUpload, UploadPart and UploadPartCopy, CompleteMultipartUpload.
@@ -44,21 +45,25 @@ def refuse_encryption_request(req: S3Request, level: str, sub: str) -> None:
     """Before any handler: encryption asked for by a header of the request (or, on a write,
     by a query parameter of that name, as presigned URLs may carry headers)."""
     operation = (req.method, level, sub)
-    headers = req.headers
     if operation in _WRITES:
-        refuse_encrypted_write(headers)
         if req.query:
             refuse_encrypted_write({name.lower(): v for name, v in req.query.items()})
-        if any(name.startswith(COPY_SOURCE_SSE_C_PREFIX) for name in headers):
-            raise S3Error("InvalidRequest", NOT_APPLICABLE)
+        # One pass over the headers when none is there, as nearly always.
+        if any(name.startswith(_ANY_PREFIX) for name in req.headers):
+            refuse_encrypted_write(req.headers)
+            raise S3Error("InvalidRequest", NOT_APPLICABLE)  # the copy source's SSE-C key
     elif operation in _READS:
-        if any(name.startswith(SSE_C_PREFIX) for name in headers):
+        asked = [name for name in req.headers if name.startswith(SSE_PREFIX)]
+        if any(name.startswith(SSE_C_PREFIX) for name in asked):
             raise S3Error("InvalidRequest", NOT_APPLICABLE)
-        if any(name.startswith(SSE_PREFIX) for name in headers):
+        if asked:
             raise S3Error(
                 "InvalidArgument",
                 "x-amz-server-side-encryption header is not supported for this operation.",
-                extra={"ArgumentName": SSE_PREFIX, "ArgumentValue": headers.get(SSE_PREFIX, "")},
+                extra={
+                    "ArgumentName": SSE_PREFIX,
+                    "ArgumentValue": req.headers.get(SSE_PREFIX, ""),
+                },
             )
 
 
