@@ -121,6 +121,7 @@ class ServerContext:
         from api.notify_targets import TargetDirectory, TargetRegistry
         from api.sealing import Sealer
 
+        self.started_monotonic = time.monotonic()  # the server's start, for its uptime
         self.store = store
         self.blobs = blobs
         self.settings = settings

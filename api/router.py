@@ -13,11 +13,13 @@ from api.handlers import (
     acl,
     bucket_policy,
     buckets,
+    encryption,
     listen,
     listing,
     multipart,
     notification,
     object_attributes,
+    object_lock,
     object_read,
     object_tagging,
     object_write,
@@ -87,6 +89,11 @@ ROUTES: dict[tuple[str, str, str], Handler] = {
     ("GET", "object", "attributes"): object_attributes.get_object_attributes,
     ("GET", "object", "torrent"): object_read.get_torrent,
     ("PUT", "object", "acl"): acl.put_object_acl,
+    ("PUT", "bucket", "object-lock"): object_lock.put_object_lock_configuration,
+    ("GET", "object", "retention"): object_lock.object_retention_or_legal_hold,
+    ("PUT", "object", "retention"): object_lock.object_retention_or_legal_hold,
+    ("GET", "object", "legal-hold"): object_lock.object_retention_or_legal_hold,
+    ("PUT", "object", "legal-hold"): object_lock.object_retention_or_legal_hold,
 }
 for _sub in buckets.UNCONFIGURED:
     ROUTES.setdefault(("GET", "bucket", _sub), partial(buckets.get_unconfigured, sub=_sub))
@@ -129,6 +136,9 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
     await authorize(req, ctx, level, sub)
     if req.bucket and "x-amz-expected-bucket-owner" in req.headers:
         await _check_expected_owner(req, ctx)
+    # Encryption and Object Lock are not built: asking for them is refused (invariant 8).
+    encryption.refuse_encryption_request(req, level, sub)
+    await object_lock.refuse_lock_request(req, ctx, level, sub)
     if req.method in ("PUT", "POST") and level != "service" and (sub in ("", "acl", "uploads")):
         await public_access_block.refuse_public_acl(req, ctx)  # BlockPublicAcls binds root too
     handler = ROUTES.get((req.method, level, sub))

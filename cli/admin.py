@@ -513,6 +513,10 @@ class Commands:
                 f"Deployment: {info.get('deploymentID', '')}",
                 f"Region:     {info.get('region', '') or '-'}",
                 f"Buckets:    {info.get('buckets', {}).get('count', 0)}",
+                f"Objects:    {info.get('objects', {}).get('count', 0)}",
+                f"Versions:   {info.get('versions', {}).get('count', 0)}"
+                f" (delete markers: {info.get('deletemarkers', {}).get('count', 0)})",
+                f"Usage:      {info.get('usage', {}).get('size', 0)} bytes",
                 "Targets:    " + ("\n" + " " * 12).join(info.get("sqsARN") or ["-"]),
             ]
         )

@@ -93,6 +93,38 @@ def split_target(target: str, *, need_key: bool) -> tuple[str, str]:
     return bucket, rest
 
 
+def _missing(client: Any, bucket: str, key: str | None) -> str | None:
+    """Why a link to BUCKET (/KEY) could not work, as `mc share` checks before signing: the
+    bucket or the object does not exist, or the signing identity may not see it."""
+    # boto3 loads only for the commands that talk S3 (start-up cost of every other command).
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        if key is not None:
+            try:
+                client.head_object(Bucket=bucket, Key=key)
+                return None
+            except ClientError as err:
+                if _status(err) != 404:
+                    raise
+            client.head_bucket(Bucket=bucket)  # which of the two is missing
+            return f"object {bucket}/{key} does not exist"
+        client.head_bucket(Bucket=bucket)
+        return None
+    except ClientError as err:
+        if _status(err) == 404:
+            return f"bucket {bucket} does not exist"
+        if _status(err) == 403:
+            return f"access denied to {bucket}/{key or ''} for these credentials"
+        return f"{bucket}/{key or ''}: {err}"
+    except BotoCoreError as err:
+        return str(err)
+
+
+def _status(err: Any) -> int:
+    return int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
 def cmd_share(args: argparse.Namespace) -> int:
     bucket, key = split_target(args.target, need_key=True)
     expires = args.expires
@@ -100,6 +132,10 @@ def cmd_share(args: argparse.Namespace) -> int:
         print("--expires must be between 1s and 7d", file=sys.stderr)
         return 2
     client = s3_client(args)
+    problem = _missing(client, bucket, key if args.mode == "download" else None)
+    if problem:
+        print(f"chronicle share: {problem}", file=sys.stderr)
+        return 1
     if args.mode == "download":
         url = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires)
         if args.json:

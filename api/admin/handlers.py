@@ -27,7 +27,7 @@ from api.response import Response
 from domain.errors import DomainError
 from domain.policy import CANNED_POLICY_NAMES, canned_policy_document, parse_policy
 from projections import iam_queries
-from projections.namespace_queries import list_buckets
+from projections.namespace_queries import list_buckets, namespace_usage
 
 if TYPE_CHECKING:
     from api.context import ServerContext
@@ -38,7 +38,6 @@ JSON_TYPE = "application/json"
 MAX_CONFIG_BYTES = 256 * 1024  # MinIO's maxEConfigJSONSize
 MAX_POLICY_BYTES = 20 * 1024
 DERIVED_KINDS = ("service", "iam")  # keys that list-service-accounts and friends manage
-_STARTED = time.time()
 
 
 # ---- errors -------------------------------------------------------------------------------
@@ -846,6 +845,7 @@ def _version() -> str:
 async def server_info(call: AdminCall) -> Response:
     await call.allow("admin:ServerInfo")
     buckets = await call.read(list_buckets)
+    usage = await call.read(namespace_usage)
     host = call.req.headers.get("host", "")
     settings = call.ctx.settings
     return call.json(
@@ -853,9 +853,12 @@ async def server_info(call: AdminCall) -> Response:
             deployment_id=call.ctx.deployment_id,
             endpoint=host,
             version=_version(),
-            uptime_seconds=int(time.time() - _STARTED),
+            uptime_seconds=int(time.monotonic() - call.ctx.started_monotonic),
             buckets=len(buckets),
-            objects=0,
+            objects=usage["objects"],
+            versions=usage["versions"],
+            delete_markers=usage["delete_markers"],
+            usage_bytes=usage["size"],
             region=settings.region,
             sqs_arns=(await call.ctx.current_targets()).arns(),
         )

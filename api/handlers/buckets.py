@@ -14,7 +14,6 @@ from api.xml import X, parse, text
 from domain.aggregates import Bucket, bucket_id
 from projections.eventstore import Change
 from projections.namespace_queries import (
-    bucket_config,
     bucket_has_versions,
     get_bucket,
     list_buckets,
@@ -79,8 +78,6 @@ async def create_bucket(req: S3Request, ctx: ServerContext) -> Response:
                     )
             region = constraint or region
     settings: dict[str, Any] = {}
-    if req.header("x-amz-bucket-object-lock-enabled", "").lower() == "true":
-        settings["object-lock"] = {"enabled": True}
     actor = req.actor()
     owner = req.principal
     from api.handlers.acl import create_bucket_acl
@@ -216,12 +213,9 @@ UNCONFIGURED = {
 
 
 async def get_unconfigured(req: S3Request, ctx: ServerContext, sub: str) -> Response:
+    # A bucket created with Object Lock before it was refused never had it working (versioning
+    # off, retention not enforced): it answers as every bucket does (see object_lock).
     await ctx.read(bucket_must_exist, req.bucket)
-    if sub == "object-lock":
-        doc = await ctx.read(bucket_config, req.bucket, "object-lock")
-        if doc:
-            x = X().open("ObjectLockConfiguration", xmlns=True).leaf("ObjectLockEnabled", "Enabled")
-            return xml(x.close("ObjectLockConfiguration").bytes())
     raise S3Error(UNCONFIGURED[sub], extra={"BucketName": req.bucket})
 
 

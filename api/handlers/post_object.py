@@ -28,6 +28,8 @@ from api.handlers.common import (
     check_key,
     etag_header,
 )
+from api.handlers.encryption import refuse_encrypted_write
+from api.handlers.object_lock import refuse_lock_fields
 from api.handlers.object_write import DEFAULT_CONTENT_TYPE, commit_version, write_headers
 from api.handlers.tagging import tags_from_xml
 from api.request import S3Request
@@ -286,6 +288,8 @@ async def _post(req: S3Request, ctx: ServerContext, body: _Body) -> Response:
     req.auth = auth = _authenticate(form, req.bucket, key, lookup)
     req.identity = identity if auth.access_key is not None else None
     await _authorize(req, ctx, key)
+    refuse_encrypted_write(form)  # not built: refused, never stored as plaintext
+    await refuse_lock_fields(ctx, req.bucket, form)
     meta = _metadata(form)
     headers = {name: form[name] for name in STORED_HEADERS if name in form}
     tags = tags_from_xml(form["tagging"].encode()) if form.get("tagging") else {}

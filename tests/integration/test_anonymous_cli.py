@@ -89,3 +89,21 @@ def test_share_rejects_bad_arguments(server):
     assert chronicle(server, "share", "download", "just-a-bucket", check=False).returncode != 0
     assert chronicle(server, "share", "download", "b/k", "--expires", "8d", check=False).returncode == 2
     assert chronicle(server, "share", "download", "b/k", "--expires", "soon", check=False).returncode == 2
+
+
+def test_share_of_a_missing_object_or_bucket_says_so(server, s3, bucket, bucket_name):
+    """As `mc share`: an error and a nonzero exit, not a URL that answers 404."""
+    for mode, target, what in (
+        ("download", f"{bucket}/absent.txt", f"object {bucket}/absent.txt does not exist"),
+        ("download", f"{bucket_name}/doc.txt", f"bucket {bucket_name} does not exist"),
+        ("upload", f"{bucket_name}/doc.txt", f"bucket {bucket_name} does not exist"),
+    ):
+        for extra in ((), ("--json",)):
+            proc = chronicle(server, "share", mode, target, *extra, check=False)
+            assert proc.returncode == 1, proc
+            assert proc.stdout == "" and what in proc.stderr and "Traceback" not in proc.stderr
+    # A delete marker hides the object: nothing to share either.
+    s3.put_object(Bucket=bucket, Key="gone.txt", Body=b"x")
+    s3.delete_object(Bucket=bucket, Key="gone.txt")
+    proc = chronicle(server, "share", "download", f"{bucket}/gone.txt", check=False)
+    assert proc.returncode == 1 and "does not exist" in proc.stderr

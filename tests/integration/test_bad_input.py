@@ -438,7 +438,9 @@ def test_stalled_body_is_request_timeout(stall_server, size):
             sock.close()
         waited = time.monotonic() - started
         assert_s3_error(resp, 400, "RequestTimeout", f"/{bucket}/{key}")
-        assert 1.5 <= waited < 15, f"answered after {waited:.1f}s with CHRONICLE_BODY_TIMEOUT=2"
+        # Not before the 2 s timeout (load only delays the answer; the socket's 20 s bound
+        # catches a server that never answers).
+        assert waited >= 1.5, f"answered after {waited:.1f}s with CHRONICLE_BODY_TIMEOUT=2"
     assert_no_object(s3, bucket, "new")
     assert_object(s3, bucket, "exists", old)
     assert_clean_log(stall_server)

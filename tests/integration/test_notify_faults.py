@@ -137,9 +137,9 @@ def test_webhook_receiver_killed_and_restarted(server_factory, tmp_path):
         wait_all(lambda: from_logs(hook.bodies(), b), warm)
         hook.kill()
         outage = keys("outage", WRITES)
-        started = time.monotonic()
+        # Every write returns while the receiver is dead: a write that waited on delivery
+        # would hang here (until the test's timeout). How fast they go is bench.notify's.
         put_many(c, b, outage)
-        assert time.monotonic() - started < 40, "a target that is down slowed the writes"
         time.sleep(1)
         hook.start()
         got = wait_all(lambda: from_logs(hook.bodies(), b), warm + outage)

@@ -7,7 +7,6 @@ import hmac
 import io
 import os
 import random
-import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -493,17 +492,14 @@ def test_boto3_unsigned_trailer_body() -> None:
         assert c.b64() == value
 
 
-def test_large_body_is_fast() -> None:
+def test_large_body_fed_in_pieces() -> None:
+    """32 signed 1 MiB chunks fed 64 KiB at a time (its speed: python -m bench.micro)."""
     ctx = make_ctx(STREAMING_PAYLOAD)
     chunk = os.urandom(1024 * 1024)
-    chunks = [chunk] * 32
-    body = encode(chunks, ctx=ctx)
+    body = encode([chunk] * 32, ctx=ctx)
     decoder = AwsChunkedDecoder(ctx, decoded_length=len(chunk) * 32, trailer_header=None)
-    start = time.perf_counter()
-    total = 0
+    out = bytearray()
     for i in range(0, len(body), 65536):
-        total += len(decoder.feed(body[i : i + 65536]))
+        out += decoder.feed(body[i : i + 65536])
     decoder.finish()
-    elapsed = time.perf_counter() - start
-    assert total == 32 * 1024 * 1024
-    assert 32 / elapsed > 50  # MiB/s; sha256 bound, typically several hundred
+    assert out == chunk * 32
