@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from datetime import UTC, datetime
@@ -10,6 +11,8 @@ from typing import Any
 
 from api.errors import S3Error
 from api.request import S3Request
+
+log = logging.getLogger("chronicle.api")
 
 # Headers stored with an object and returned on GET/HEAD as they were sent.
 STORED_HEADERS = (
@@ -26,6 +29,10 @@ MAX_KEY_BYTES = 1024
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+# What an HTTP response header value cannot hold: control characters other than tab (uvicorn
+# refuses to send them and drops the connection). A header name is an RFC 9110 token.
+_NOT_HEADER_VALUE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def valid_bucket_name(name: str) -> bool:
@@ -66,6 +73,31 @@ def parse_http_date(value: str) -> int | None:
     return int(dt.timestamp()) * 1_000_000
 
 
+def header_value(name: str, value: str) -> str:
+    """`value`, which a later response will carry in a header (stored metadata and headers,
+    Content-Type, response-* overrides, redirect locations). Refused with InvalidArgument,
+    before anything is stored, when HTTP cannot carry it: a CR/LF would let the value
+    inject headers, and the server would drop every later GET of the object."""
+    if _NOT_HEADER_VALUE.search(value) is not None:
+        raise S3Error(
+            "InvalidArgument",
+            f"{name} contains a control character (such as CR or LF) that HTTP headers cannot carry.",
+            extra={"ArgumentName": name, "ArgumentValue": value},
+        )
+    return value
+
+
+def metadata_name(name: str) -> str:
+    """A user metadata name (after x-amz-meta-), which GET answers as a header name."""
+    if _TOKEN.fullmatch(f"x-amz-meta-{name}") is None:
+        raise S3Error(
+            "InvalidArgument",
+            "User metadata names must be HTTP header names (letters, digits and !#$%&'*+-.^_`|~).",
+            extra={"ArgumentName": f"x-amz-meta-{name}", "ArgumentValue": name},
+        )
+    return name
+
+
 def user_metadata(req: S3Request) -> dict[str, str]:
     meta: dict[str, str] = {}
     size = 0
@@ -79,15 +111,20 @@ def user_metadata(req: S3Request) -> dict[str, str]:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 text = value
-            meta[key] = text
+            meta[key] = header_value(name, text)
             size += len(key) + len(raw)
     if size > MAX_METADATA_BYTES:
         raise S3Error("MetadataTooLarge", extra={"Size": str(size), "MaxSizeAllowed": str(MAX_METADATA_BYTES)})
     return meta
 
 
+def stored_content_type(value: str | None, default: str) -> str:
+    """The Content-Type to store (answered on every GET and HEAD)."""
+    return header_value("Content-Type", value) if value else default
+
+
 def stored_headers(req: S3Request) -> dict[str, str]:
-    stored = {name: req.headers[name] for name in STORED_HEADERS if name in req.headers}
+    stored = {name: header_value(name, req.headers[name]) for name in STORED_HEADERS if name in req.headers}
     if "content-encoding" in stored:
         # aws-chunked is transfer framing, not a property of the object.
         rest = [e.strip() for e in stored["content-encoding"].split(",") if e.strip() and e.strip() != "aws-chunked"]
@@ -152,7 +189,23 @@ def object_headers(row: dict[str, Any]) -> dict[str, str]:
     tags = row.get("tags") or {}
     if tags:
         h["x-amz-tagging-count"] = str(len(tags))
+    meta = row.get("metadata")
+    if _NOT_HEADER_VALUE.search("\t".join(h.values())) or (meta and _TOKEN.fullmatch("-".join(meta)) is None):
+        return _sendable(h, row)
     return h
+
+
+def _sendable(headers: dict[str, str], row: dict[str, Any]) -> dict[str, str]:
+    """The headers HTTP can carry. Versions written before such values were refused may hold
+    a CR/LF or a name that is no header name: leaving those headers out keeps the object
+    readable (uvicorn would drop the connection instead)."""
+    out = {}
+    for name, value in headers.items():
+        if _TOKEN.fullmatch(name) is None or _NOT_HEADER_VALUE.search(value) is not None:
+            log.warning("%s/%s version %s: stored header %r cannot be sent over HTTP; left out", row["bucket"], row["key"], row["version_id"], name)
+            continue
+        out[name] = value
+    return out
 
 
 def bucket_must_exist(tx: Any, bucket: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from api.handlers.common import (
     check_key,
     etag_header,
     iso8601,
+    stored_content_type,
     stored_headers,
     strip_etag,
     user_metadata,
@@ -69,7 +70,7 @@ async def create_upload(req: S3Request, ctx: ServerContext) -> Response:
     meta, headers = user_metadata(req), stored_headers(req)
     tags = tags_from_header(req.header("x-amz-tagging"))
     algo, ctype = _checksum_settings(req)
-    content_type = req.header("content-type") or DEFAULT_CONTENT_TYPE
+    content_type = stored_content_type(req.header("content-type"), DEFAULT_CONTENT_TYPE)
     acl = await object_write_acl(req, ctx)
     actor = req.actor()
     bucket, key = req.bucket, req.key

@@ -27,6 +27,9 @@ from api.handlers.common import (
     bucket_must_exist,
     check_key,
     etag_header,
+    header_value,
+    metadata_name,
+    stored_content_type,
 )
 from api.handlers.object_write import DEFAULT_CONTENT_TYPE, commit_version, write_headers
 from api.handlers.tagging import tags_from_xml
@@ -222,7 +225,11 @@ def _checksum(form: dict[str, str]) -> tuple[str, str, Checksum] | None:
 
 
 def _metadata(form: dict[str, str]) -> dict[str, str]:
-    meta = {k[len("x-amz-meta-") :]: v for k, v in form.items() if k.startswith("x-amz-meta-")}
+    meta = {
+        metadata_name(k[len("x-amz-meta-") :]): header_value(k, v)
+        for k, v in form.items()
+        if k.startswith("x-amz-meta-")
+    }
     size = sum(len(k) + len(v.encode()) for k, v in meta.items())
     if size > MAX_METADATA_BYTES:
         raise S3Error(
@@ -287,9 +294,10 @@ async def _post(req: S3Request, ctx: ServerContext, body: _Body) -> Response:
     req.identity = identity if auth.access_key is not None else None
     await _authorize(req, ctx, key)
     meta = _metadata(form)
-    headers = {name: form[name] for name in STORED_HEADERS if name in form}
+    headers = {name: header_value(name, form[name]) for name in STORED_HEADERS if name in form}
     tags = tags_from_xml(form["tagging"].encode()) if form.get("tagging") else {}
-    content_type = form.get("content-type") or DEFAULT_CONTENT_TYPE
+    content_type = stored_content_type(form.get("content-type"), DEFAULT_CONTENT_TYPE)
+    redirect = _redirect(form)
     checksum = _checksum(form)
     await ctx.read(bucket_must_exist, req.bucket)
     acl = await object_write_acl(req, ctx, canned=form.get("acl"))
@@ -327,15 +335,25 @@ async def _post(req: S3Request, ctx: ServerContext, body: _Body) -> Response:
         ctx, req, key, staged, etag=etag, content_type=content_type, headers=headers, meta=meta,
         tags=tags, checksums=checksums, acl=acl,
     )  # fmt: skip
-    return _success(req, form, key, etag, write_headers(etag, version_id, checksums))
+    return _success(req, form, key, etag, redirect, write_headers(etag, version_id, checksums))
+
+
+def _redirect(form: dict[str, str]) -> str | None:
+    """Where to send the browser after the upload (its Location header), checked before
+    anything is stored."""
+    for field in ("success_action_redirect", "redirect"):
+        if form.get(field):
+            redirect = header_value(field, form[field])
+            return redirect if redirect.lower().startswith(("http://", "https://")) else None
+    return None
 
 
 def _success(
-    req: S3Request, form: dict[str, str], key: str, etag: str, headers: dict[str, str]
-) -> Response:
+    req: S3Request, form: dict[str, str], key: str, etag: str, redirect: str | None,
+    headers: dict[str, str],
+) -> Response:  # fmt: skip
     location = f"{req.scheme}://{req.headers.get('host', '')}/{req.bucket}/{quote(key)}"
-    redirect = form.get("success_action_redirect") or form.get("redirect")
-    if redirect and redirect.lower().startswith(("http://", "https://")):
+    if redirect:
         query = (
             f"bucket={quote(req.bucket, safe='')}&key={quote(key, safe='')}"
             f"&etag={quote(etag_header(etag), safe='')}"
