@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from xml.sax.saxutils import escape as _escape
-
-# Characters XML 1.0 cannot carry, not even as references: left out of error documents.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def escape(text: str) -> str:
-    return _escape(_NOT_XML.sub("", text))
+from api.xmltext import escape_text as escape
 
 ERRORS: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied."),

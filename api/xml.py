@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 from xml.etree import ElementTree as ET
-from xml.sax.saxutils import escape
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as DefusedET
 
 from api.errors import S3Error
+from api.xmltext import escape_text
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -37,7 +37,7 @@ class X:
         if isinstance(value, bool):
             text = "true" if value else "false"
         else:
-            text = escape(str(value))
+            text = escape_text(str(value))
         self.parts.append(f"<{tag}>{text}</{tag}>")
         return self
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from api.errors import S3Error
 from api.request import S3Request
+from api.xmltext import carries
 
 log = logging.getLogger("chronicle.api")
 
@@ -136,8 +137,18 @@ def stored_headers(req: S3Request) -> dict[str, str]:
 
 
 def check_key(key: str) -> None:
+    """A key a write may create: at most 1024 bytes, and only characters an XML 1.0 listing
+    can carry. AWS accepts the other control characters and lists them as &#x1; and the like,
+    which only XML 1.1 allows: boto3 and the aws cli (expat) cannot parse such a listing
+    unless they asked for encoding-type=url, which boto3 never does for ListMultipartUploads."""
     if len(key.encode()) > MAX_KEY_BYTES:
         raise S3Error("KeyTooLongError", extra={"MaxSizeAllowed": str(MAX_KEY_BYTES), "Size": str(len(key.encode()))})
+    if not carries(key):
+        raise S3Error(
+            "InvalidArgument",
+            "Object keys cannot contain control characters other than tab, line feed and carriage return.",
+            extra={"ArgumentName": "key", "ArgumentValue": key},
+        )
 
 
 def etag_header(etag: str) -> str:

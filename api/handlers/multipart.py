@@ -27,6 +27,7 @@ from api.handlers.common import (
     strip_etag,
     user_metadata,
 )
+from api.handlers.listing import key_encoder
 from api.handlers.object_write import (
     DEFAULT_CONTENT_TYPE,
     load_copy_source,
@@ -424,6 +425,7 @@ async def list_bucket_uploads(req: S3Request, ctx: ServerContext) -> Response:
     if not max_raw.isdigit():
         raise S3Error("InvalidArgument", "Argument max-uploads must be an integer between 0 and 2147483647")
     max_uploads = min(int(max_raw), 1000)
+    enc = key_encoder(req)
 
     def query(tx: Tx):  # type: ignore[no-untyped-def]
         bucket = bucket_must_exist(tx, req.bucket)
@@ -439,15 +441,17 @@ async def list_bucket_uploads(req: S3Request, ctx: ServerContext) -> Response:
     for row in page.entries:
         owners[row["id"]] = enforced_owner or (await _acl_owner(ctx, row["id"]) if mode == PREFERRED else None) or row["owner"]
     x = X().open("ListMultipartUploadsResult", xmlns=True).leaf("Bucket", req.bucket)
-    x.leaf("KeyMarker", key_marker or "").leaf("UploadIdMarker", upload_marker or "")
+    x.leaf("KeyMarker", enc(key_marker or "")).leaf("UploadIdMarker", upload_marker or "")
     if page.truncated and page.last_entry is not None:
-        x.leaf("NextKeyMarker", page.last_entry["key"]).leaf("NextUploadIdMarker", page.last_entry["id"])
-    x.leaf("Prefix", prefix)
+        x.leaf("NextKeyMarker", enc(page.last_entry["key"])).leaf("NextUploadIdMarker", page.last_entry["id"])
+    if "encoding-type" in req.query:
+        x.leaf("EncodingType", "url")
+    x.leaf("Prefix", enc(prefix))
     if delimiter:
-        x.leaf("Delimiter", delimiter)
+        x.leaf("Delimiter", enc(delimiter))
     x.leaf("MaxUploads", max_uploads).leaf("IsTruncated", page.truncated)
     for row in page.entries:
-        x.open("Upload").leaf("Key", row["key"]).leaf("UploadId", row["id"])
+        x.open("Upload").leaf("Key", enc(row["key"])).leaf("UploadId", row["id"])
         x.open("Initiator").leaf("ID", canonical_id(row["owner"])).leaf("DisplayName", row["owner"]).close("Initiator")
         owner_xml(x, owners[row["id"]])
         x.leaf("StorageClass", "STANDARD").leaf("Initiated", iso8601(row["initiated_us"]))
@@ -455,5 +459,5 @@ async def list_bucket_uploads(req: S3Request, ctx: ServerContext) -> Response:
             x.leaf("ChecksumAlgorithm", row["checksum_algorithm"]).leaf("ChecksumType", row["checksum_type"])
         x.close("Upload")
     for p in page.prefixes:
-        x.open("CommonPrefixes").leaf("Prefix", p).close("CommonPrefixes")
+        x.open("CommonPrefixes").leaf("Prefix", enc(p)).close("CommonPrefixes")
     return xml(x.close("ListMultipartUploadsResult").bytes())

@@ -162,13 +162,16 @@ def _operation(req: S3Request) -> str:
 def parse_copy_source(value: str) -> tuple[str, str, str | None]:
     source = value
     version_id = None
-    if "?" in source:
-        source, _, qs = source.partition("?")
-        for pair in qs.split("&"):
-            name, _, val = pair.partition("=")
-            if name == "versionId":
-                version_id = unquote(val)
-    source = unquote(source).lstrip("/")
+    try:
+        if "?" in source:
+            source, _, qs = source.partition("?")
+            for pair in qs.split("&"):
+                name, _, val = pair.partition("=")
+                if name == "versionId":
+                    version_id = unquote(val, errors="strict")
+        source = unquote(source, errors="strict").lstrip("/")
+    except UnicodeDecodeError:
+        raise S3Error("InvalidArgument", "Invalid copy source encoding", extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value}) from None
     bucket, _, key = source.partition("/")
     if not bucket or not key:
         raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})

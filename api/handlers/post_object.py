@@ -97,7 +97,7 @@ class PostForm:
     def __init__(self, reader: FormReader) -> None:
         self._events = reader.events()
         self.fields: dict[str, str] = {}
-        self.filename = ""
+        self.filename = b""  # the file part's filename, as sent: decoded when the key uses it
         self.file_type: str | None = None
         self.size = 0
         self._file_done = False
@@ -106,19 +106,19 @@ class PostForm:
         """Collect fields until the file part starts; False when there is no file part."""
         total = 0
         name: str | None = None
-        filename = ""
+        filename = b""
         ctype: str | None = None
         value = bytearray()
         async for kind, payload in self._events:
             if kind == "begin":
-                name, filename, ctype = None, "", None
+                name, filename, ctype = None, b"", None
                 value.clear()
             elif kind == "header":
                 hname, _, hvalue = payload.partition(b":")
                 if hname == b"content-disposition":
                     _, params = parse_options_header(hvalue.strip())
                     name = params.get(b"name", b"").decode("utf-8", "replace")
-                    filename = params.get(b"filename", b"").decode("utf-8", "replace")
+                    filename = params.get(b"filename", b"")
                 elif hname == b"content-type":
                     ctype = hvalue.strip().decode("latin-1")
             elif kind == "headers" and name is not None and name.lower() == "file":
@@ -130,7 +130,10 @@ class PostForm:
                     raise S3Error("MaxMessageLengthExceeded")
                 value += payload
             elif kind == "end" and name is not None:
-                self.fields.setdefault(name.lower(), value.decode("utf-8", "replace"))
+                field = name.lower()
+                # The key must be exact: replacing bytes that are not UTF-8 made distinct keys one.
+                text = _utf8(bytes(value), "key") if field == "key" else value.decode("utf-8", "replace")
+                self.fields.setdefault(field, text)
         return False
 
     async def file_chunks(self, max_size: int | None) -> AsyncIterator[bytes]:
@@ -150,6 +153,15 @@ class PostForm:
         """Read (and ignore) whatever follows the file part."""
         async for _ in self._events:
             pass
+
+
+def _utf8(raw: bytes, field: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise S3Error(
+            "InvalidArgument", f"The {field} field is not valid UTF-8.", extra={"ArgumentName": field}
+        ) from None
 
 
 def _boundary(content_type: str) -> bytes:
@@ -285,7 +297,9 @@ async def _post(req: S3Request, ctx: ServerContext, body: _Body) -> Response:
             extra={"ArgumentName": "file", "ArgumentValue": "0"},
         )
     form = form_stream.fields
-    key = form.get("key", "").replace("${filename}", form_stream.filename)
+    key = form.get("key", "")
+    if "${filename}" in key:
+        key = key.replace("${filename}", _utf8(form_stream.filename, "filename"))
     if not key:
         raise _missing("key")
     check_key(key)
