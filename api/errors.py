@@ -7,6 +7,7 @@ from api.xmltext import escape_text as escape
 ERRORS: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied."),
     "AccountProblem": (403, "There is a problem with your AWS account."),
+    "AllAccessDisabled": (403, "All access to this resource has been disabled."),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
     "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter."),
     "BadDigest": (400, "The Content-MD5 you specified did not match what we received."),

@@ -30,6 +30,11 @@ MAX_KEY_BYTES = 1024
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+# Names MinIO reserves (isMinioReservedBucket, isMinioMetaBucket): /minio/admin/,
+# /minio/health/ and /minio/v2/metrics/ are served before S3, so a bucket "minio" would hold
+# keys no request can reach.
+RESERVED_BUCKETS = frozenset({"minio", ".minio.sys"})
+
 # What an HTTP response header value cannot hold: control characters other than tab (uvicorn
 # refuses to send them and drops the connection). A header name is an RFC 9110 token.
 _NOT_HEADER_VALUE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
