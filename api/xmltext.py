@@ -9,7 +9,6 @@ import re
 # only: expat, which boto3 and the aws cli parse with, refuses it).
 _NOT_XML = "\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff"
 NOT_XML = re.compile(f"[{_NOT_XML}]")
-_SPECIAL = re.compile(f"[&<>\r{_NOT_XML}]")
 REPLACEMENT = "\ufffd"
 
 
@@ -19,9 +18,12 @@ def carries(text: str) -> bool:
 
 
 def escape_text(text: str) -> str:
-    """Element content for `text`. What XML 1.0 cannot carry becomes U+FFFD (only keys stored
-    before such keys were refused can hold it; encoding-type=url lists them exactly)."""
-    if _SPECIAL.search(text) is None:
+    """Element content for `text`. What XML 1.0 cannot carry becomes U+FFFD: only keys stored
+    before such keys were refused, or parameters echoed back, hold it (encoding-type=url
+    lists such keys exactly)."""
+    # Every character needing care but & < > is non-printable (controls, CR, U+FFFE/U+FFFF,
+    # surrogates): a few C-speed scans pass the usual text through.
+    if text.isprintable() and "&" not in text and "<" not in text and ">" not in text:
         return text
     text = NOT_XML.sub(REPLACEMENT, text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

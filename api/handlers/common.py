@@ -192,23 +192,31 @@ def object_headers(row: dict[str, Any]) -> dict[str, str]:
         "last-modified": http_date(row["mtime_us"]),
         "accept-ranges": "bytes",
     }
-    if row.get("content_type"):
-        h["content-type"] = row["content_type"]
-    for name, value in (row.get("headers") or {}).items():
+    ctype = row.get("content_type") or ""
+    if ctype:
+        h["content-type"] = ctype
+    stored = row.get("headers") or {}
+    for name, value in stored.items():
         if name == "x-amz-storage-class" and value == "STANDARD":
             continue
         h[name] = value
-    for name, value in (row.get("metadata") or {}).items():
+    meta = row.get("metadata") or {}
+    for name, value in meta.items():
         h[f"x-amz-meta-{name}"] = meta_header_value(value)
     if row["version_id"] != "null" or row.get("_versioned_bucket"):
         h["x-amz-version-id"] = row["version_id"]
     tags = row.get("tags") or {}
     if tags:
         h["x-amz-tagging-count"] = str(len(tags))
-    meta = row.get("metadata")
-    if _NOT_HEADER_VALUE.search("\t".join(h.values())) or (meta and _TOKEN.fullmatch("-".join(meta)) is None):
-        return _sendable(h, row)
-    return h
+    # Only the stored strings can hold what HTTP cannot carry (versions written before they
+    # were checked); one search over them all, on every GET and HEAD.
+    if stored or meta:
+        values = "\t".join((ctype, *stored.values(), *meta.values()))
+        names_ok = not meta or _TOKEN.fullmatch("-".join(meta)) is not None
+        sendable = names_ok and _NOT_HEADER_VALUE.search(values) is None
+    else:
+        sendable = _NOT_HEADER_VALUE.search(ctype) is None
+    return h if sendable else _sendable(h, row)
 
 
 def _sendable(headers: dict[str, str], row: dict[str, Any]) -> dict[str, str]:
