@@ -130,7 +130,11 @@ def stored_content_type(value: str | None, default: str) -> str:
 
 
 def stored_headers(req: S3Request) -> dict[str, str]:
-    stored = {name: header_value(name, req.headers[name]) for name in STORED_HEADERS if name in req.headers}
+    stored = {
+        name: header_value(name, req.headers[name])
+        for name in STORED_HEADERS
+        if name in req.headers
+    }
     if "content-encoding" in stored:
         # aws-chunked is transfer framing, not a property of the object.
         rest = [e.strip() for e in stored["content-encoding"].split(",") if e.strip() and e.strip() != "aws-chunked"]
@@ -226,7 +230,13 @@ def _sendable(headers: dict[str, str], row: dict[str, Any]) -> dict[str, str]:
     out = {}
     for name, value in headers.items():
         if _TOKEN.fullmatch(name) is None or _NOT_HEADER_VALUE.search(value) is not None:
-            log.warning("%s/%s version %s: stored header %r cannot be sent over HTTP; left out", row["bucket"], row["key"], row["version_id"], name)
+            log.warning(
+                "%s/%s version %s: stored header %r cannot be sent over HTTP; left out",
+                row["bucket"],
+                row["key"],
+                row["version_id"],
+                name,
+            )
             continue
         out[name] = value
     return out

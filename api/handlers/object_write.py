@@ -171,7 +171,11 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
                     version_id = unquote(val, errors="strict")
         source = unquote(source, errors="strict").lstrip("/")
     except UnicodeDecodeError:
-        raise S3Error("InvalidArgument", "Invalid copy source encoding", extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value}) from None
+        raise S3Error(
+            "InvalidArgument",
+            "Invalid copy source encoding",
+            extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value},
+        ) from None
     bucket, _, key = source.partition("/")
     if not bucket or not key:
         raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})
@@ -231,7 +235,9 @@ async def copy_object(req: S3Request, ctx: ServerContext) -> Response:
     else:
         meta, headers, ctype = src["metadata"], dict(src["headers"]), src["content_type"]
         if "x-amz-storage-class" in req.headers:
-            headers["x-amz-storage-class"] = header_value("x-amz-storage-class", req.headers["x-amz-storage-class"])
+            headers["x-amz-storage-class"] = header_value(
+                "x-amz-storage-class", req.headers["x-amz-storage-class"]
+            )
     tags = tags_from_header(req.header("x-amz-tagging")) if tag_directive == "REPLACE" else src["tags"]
     acl = await object_write_acl(req, ctx)
     if (

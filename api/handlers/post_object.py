@@ -132,7 +132,11 @@ class PostForm:
             elif kind == "end" and name is not None:
                 field = name.lower()
                 # The key must be exact: replacing bytes that are not UTF-8 made distinct keys one.
-                text = _utf8(bytes(value), "key") if field == "key" else value.decode("utf-8", "replace")
+                text = (
+                    _utf8(bytes(value), "key")
+                    if field == "key"
+                    else value.decode("utf-8", "replace")
+                )
                 self.fields.setdefault(field, text)
         return False
 
@@ -160,7 +164,9 @@ def _utf8(raw: bytes, field: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise S3Error(
-            "InvalidArgument", f"The {field} field is not valid UTF-8.", extra={"ArgumentName": field}
+            "InvalidArgument",
+            f"The {field} field is not valid UTF-8.",
+            extra={"ArgumentName": field},
         ) from None
 
 
