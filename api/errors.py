@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from xml.sax.saxutils import escape as _escape
-
-# Characters XML 1.0 cannot carry, not even as references: left out of error documents.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def escape(text: str) -> str:
-    return _escape(_NOT_XML.sub("", text))
+from api.xmltext import escape_text as escape
 
 ERRORS: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied."),
     "AccountProblem": (403, "There is a problem with your AWS account."),
+    "AllAccessDisabled": (403, "All access to this resource has been disabled."),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
     "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter."),
     "BadDigest": (400, "The Content-MD5 you specified did not match what we received."),

@@ -7,7 +7,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from api.errors import S3Error
 
@@ -121,9 +121,21 @@ def _ready_flag(receive: Receive) -> asyncio.Event | None:
     return event if isinstance(event, asyncio.Event) else None
 
 
+def decode_path(raw_path: str) -> str:
+    """The request path as text: percent-decoded, its bytes strictly UTF-8. AWS answers
+    InvalidURI for bytes that are not UTF-8; replacing them instead made distinct keys
+    (a%FF%FEb, a%FE%FFb) one key."""
+    if "%" not in raw_path and raw_path.isascii():
+        return raw_path
+    try:
+        return unquote_to_bytes(raw_path.encode("latin-1")).decode("utf-8")
+    except UnicodeError as exc:
+        raise S3Error("InvalidURI") from exc
+
+
 def split_path(raw_path: str, host: str, domain: str | None) -> tuple[str, str]:
     """(bucket, key) from virtual-host style when Host is <bucket>.<domain>, else path style."""
-    path = unquote(raw_path)
+    path = decode_path(raw_path)
     hostname = host.rsplit(":", 1)[0] if host and not host.startswith("[") else host
     if domain and hostname and hostname != domain and hostname.endswith("." + domain):
         bucket = hostname[: -len(domain) - 1]
@@ -136,4 +148,9 @@ def split_path(raw_path: str, host: str, domain: str | None) -> tuple[str, str]:
 
 
 def parse_query(query_string: str) -> dict[str, str]:
-    return dict(parse_qsl(query_string, keep_blank_values=True))
+    """The query parameters, percent-decoded as strict UTF-8 (InvalidURI otherwise, as for
+    the path: a prefix or marker with its bytes replaced would address other keys)."""
+    try:
+        return dict(parse_qsl(query_string, keep_blank_values=True, errors="strict"))
+    except UnicodeError as exc:
+        raise S3Error("InvalidURI") from exc

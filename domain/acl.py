@@ -182,14 +182,9 @@ def _malformed() -> DomainError:
     )
 
 
-def parse_acl_xml(body: bytes, resolve: Resolver) -> tuple[str | None, list[JSON]]:
-    """(owner canonical ID or None, grants) of an AccessControlPolicy document."""
-    if not body.strip() or b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise _malformed()
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError:
-        raise _malformed() from None
+def parse_acl_xml(root: ET.Element, resolve: Resolver) -> tuple[str | None, list[JSON]]:
+    """(owner canonical ID or None, grants) of an AccessControlPolicy document, parsed by the
+    caller (the API's one XML parser, which refuses DTDs and entities)."""
     if _local(root.tag) != "AccessControlPolicy":
         raise _malformed()
     owner_el = _child(root, "Owner")

@@ -21,6 +21,7 @@ from datetime import datetime
 from urllib.parse import quote, unquote
 
 from api.auth.sigv4 import (
+    MAX_EXPIRES_SECONDS,
     MAX_SKEW_SECONDS,
     UNSIGNED_PAYLOAD,
     AuthContext,
@@ -239,6 +240,13 @@ def authenticate_query(
             "AccessDenied",
             "Request has expired",
             extra={"Expires": _iso(int(expires)), "ServerTime": _iso(now_ts)},
+        )
+    # AWS documents no limit for SigV2; a URL that outlives SigV4's week is refused as SigV4
+    # refuses one, counted from the time of the request (SigV2 URLs carry no signing time).
+    if int(expires) - now_ts > MAX_EXPIRES_SECONDS:
+        raise S3Error(
+            "AuthorizationQueryParametersError",
+            f"Expires must be less than a week (in seconds) after the request time, that is; {MAX_EXPIRES_SECONDS}",
         )
     secret = _lookup(lookup_secret, access_key)
     # Signers move x-amz-*, Content-Type and Content-MD5 into the query; headers sent win.

@@ -19,6 +19,7 @@ from api.handlers.common import bucket_must_exist
 from api.handlers.ownership_controls import ENFORCED, PREFERRED, ownership
 from api.request import S3Request
 from api.response import Response, empty, xml
+from api.xml import parse
 from domain.acl import (
     CANNED,
     Resolver,
@@ -111,8 +112,8 @@ async def _acl_from_body_or_headers(req: S3Request, ctx: ServerContext, owner: s
     if body.strip():
         if "x-amz-acl" in req.headers or has_grant_headers(req.headers):
             raise S3Error("UnexpectedContent", "This request does not support content")
-        resolve = await resolver(ctx)
-        _owner_id, grants = parse_acl_xml(body, resolve)
+        document = parse(body, error="MalformedACLError")
+        _owner_id, grants = parse_acl_xml(document, await resolver(ctx))
         return make_acl(canonical_id(owner), owner, grants)
     acl = await acl_from_request(req, ctx, owner=owner, bucket_owner=bucket_owner)
     if acl is None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from api.context import ServerContext
 from api.errors import S3Error
-from api.handlers.common import bucket_must_exist, iso8601, valid_bucket_name
+from api.handlers.common import RESERVED_BUCKETS, bucket_must_exist, iso8601, valid_bucket_name
 from api.request import S3Request
 from api.response import Response, empty, xml
 from api.xml import X, parse, text
@@ -62,6 +62,9 @@ async def list_all_buckets(req: S3Request, ctx: ServerContext) -> Response:
 
 async def create_bucket(req: S3Request, ctx: ServerContext) -> Response:
     name = req.bucket
+    if name in RESERVED_BUCKETS:
+        # MinIO's answer. Only creation is refused: a bucket made before keeps being served.
+        raise S3Error("AllAccessDisabled", extra={"BucketName": name})
     if not valid_bucket_name(name):
         raise S3Error("InvalidBucketName", extra={"BucketName": name})
     region = ctx.settings.region

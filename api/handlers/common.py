@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from datetime import UTC, datetime
@@ -10,6 +11,9 @@ from typing import Any
 
 from api.errors import S3Error
 from api.request import S3Request
+from api.xmltext import carries
+
+log = logging.getLogger("chronicle.api")
 
 # Headers stored with an object and returned on GET/HEAD as they were sent.
 STORED_HEADERS = (
@@ -26,6 +30,15 @@ MAX_KEY_BYTES = 1024
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+# Names MinIO reserves (isMinioReservedBucket, isMinioMetaBucket): /minio/admin/,
+# /minio/health/ and /minio/v2/metrics/ are served before S3, so a bucket "minio" would hold
+# keys no request can reach.
+RESERVED_BUCKETS = frozenset({"minio", ".minio.sys"})
+
+# What an HTTP response header value cannot hold: control characters other than tab (uvicorn
+# refuses to send them and drops the connection). A header name is an RFC 9110 token.
+_NOT_HEADER_VALUE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def valid_bucket_name(name: str) -> bool:
@@ -66,6 +79,31 @@ def parse_http_date(value: str) -> int | None:
     return int(dt.timestamp()) * 1_000_000
 
 
+def header_value(name: str, value: str) -> str:
+    """`value`, which a later response will carry in a header (stored metadata and headers,
+    Content-Type, response-* overrides, redirect locations). Refused with InvalidArgument,
+    before anything is stored, when HTTP cannot carry it: a CR/LF would let the value
+    inject headers, and the server would drop every later GET of the object."""
+    if _NOT_HEADER_VALUE.search(value) is not None:
+        raise S3Error(
+            "InvalidArgument",
+            f"{name} contains a control character (such as CR or LF) that HTTP headers cannot carry.",
+            extra={"ArgumentName": name, "ArgumentValue": value},
+        )
+    return value
+
+
+def metadata_name(name: str) -> str:
+    """A user metadata name (after x-amz-meta-), which GET answers as a header name."""
+    if _TOKEN.fullmatch(f"x-amz-meta-{name}") is None:
+        raise S3Error(
+            "InvalidArgument",
+            "User metadata names must be HTTP header names (letters, digits and !#$%&'*+-.^_`|~).",
+            extra={"ArgumentName": f"x-amz-meta-{name}", "ArgumentValue": name},
+        )
+    return name
+
+
 def user_metadata(req: S3Request) -> dict[str, str]:
     meta: dict[str, str] = {}
     size = 0
@@ -79,15 +117,24 @@ def user_metadata(req: S3Request) -> dict[str, str]:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 text = value
-            meta[key] = text
+            meta[key] = header_value(name, text)
             size += len(key) + len(raw)
     if size > MAX_METADATA_BYTES:
         raise S3Error("MetadataTooLarge", extra={"Size": str(size), "MaxSizeAllowed": str(MAX_METADATA_BYTES)})
     return meta
 
 
+def stored_content_type(value: str | None, default: str) -> str:
+    """The Content-Type to store (answered on every GET and HEAD)."""
+    return header_value("Content-Type", value) if value else default
+
+
 def stored_headers(req: S3Request) -> dict[str, str]:
-    stored = {name: req.headers[name] for name in STORED_HEADERS if name in req.headers}
+    stored = {
+        name: header_value(name, req.headers[name])
+        for name in STORED_HEADERS
+        if name in req.headers
+    }
     if "content-encoding" in stored:
         # aws-chunked is transfer framing, not a property of the object.
         rest = [e.strip() for e in stored["content-encoding"].split(",") if e.strip() and e.strip() != "aws-chunked"]
@@ -99,8 +146,18 @@ def stored_headers(req: S3Request) -> dict[str, str]:
 
 
 def check_key(key: str) -> None:
+    """A key a write may create: at most 1024 bytes, and only characters an XML 1.0 listing
+    can carry. AWS accepts the other control characters and lists them as &#x1; and the like,
+    which only XML 1.1 allows: boto3 and the aws cli (expat) cannot parse such a listing
+    unless they asked for encoding-type=url, which boto3 never does for ListMultipartUploads."""
     if len(key.encode()) > MAX_KEY_BYTES:
         raise S3Error("KeyTooLongError", extra={"MaxSizeAllowed": str(MAX_KEY_BYTES), "Size": str(len(key.encode()))})
+    if not carries(key):
+        raise S3Error(
+            "InvalidArgument",
+            "Object keys cannot contain control characters other than tab, line feed and carriage return.",
+            extra={"ArgumentName": "key", "ArgumentValue": key},
+        )
 
 
 def etag_header(etag: str) -> str:
@@ -139,20 +196,50 @@ def object_headers(row: dict[str, Any]) -> dict[str, str]:
         "last-modified": http_date(row["mtime_us"]),
         "accept-ranges": "bytes",
     }
-    if row.get("content_type"):
-        h["content-type"] = row["content_type"]
-    for name, value in (row.get("headers") or {}).items():
+    ctype = row.get("content_type") or ""
+    if ctype:
+        h["content-type"] = ctype
+    stored = row.get("headers") or {}
+    for name, value in stored.items():
         if name == "x-amz-storage-class" and value == "STANDARD":
             continue
         h[name] = value
-    for name, value in (row.get("metadata") or {}).items():
+    meta = row.get("metadata") or {}
+    for name, value in meta.items():
         h[f"x-amz-meta-{name}"] = meta_header_value(value)
     if row["version_id"] != "null" or row.get("_versioned_bucket"):
         h["x-amz-version-id"] = row["version_id"]
     tags = row.get("tags") or {}
     if tags:
         h["x-amz-tagging-count"] = str(len(tags))
-    return h
+    # Only the stored strings can hold what HTTP cannot carry (versions written before they
+    # were checked); one search over them all, on every GET and HEAD.
+    if stored or meta:
+        values = "\t".join((ctype, *stored.values(), *meta.values()))
+        names_ok = not meta or _TOKEN.fullmatch("-".join(meta)) is not None
+        sendable = names_ok and _NOT_HEADER_VALUE.search(values) is None
+    else:
+        sendable = _NOT_HEADER_VALUE.search(ctype) is None
+    return h if sendable else _sendable(h, row)
+
+
+def _sendable(headers: dict[str, str], row: dict[str, Any]) -> dict[str, str]:
+    """The headers HTTP can carry. Versions written before such values were refused may hold
+    a CR/LF or a name that is no header name: leaving those headers out keeps the object
+    readable (uvicorn would drop the connection instead)."""
+    out = {}
+    for name, value in headers.items():
+        if _TOKEN.fullmatch(name) is None or _NOT_HEADER_VALUE.search(value) is not None:
+            log.warning(
+                "%s/%s version %s: stored header %r cannot be sent over HTTP; left out",
+                row["bucket"],
+                row["key"],
+                row["version_id"],
+                name,
+            )
+            continue
+        out[name] = value
+    return out
 
 
 def bucket_must_exist(tx: Any, bucket: str) -> dict[str, Any]:

@@ -27,7 +27,9 @@ def _max_keys(req: S3Request, name: str = "max-keys") -> int:
     return min(value, 1000)
 
 
-def _encoder(req: S3Request):  # type: ignore[no-untyped-def]
+def key_encoder(req: S3Request):  # type: ignore[no-untyped-def]
+    """How keys (and prefixes, delimiters, markers) appear in a listing: as they are, or
+    URL-encoded when the request asks for encoding-type=url."""
     enc = req.query.get("encoding-type")
     if enc is None:
         return lambda s: s
@@ -48,7 +50,7 @@ async def list_objects_v1(req: S3Request, ctx: ServerContext) -> Response:
     delimiter = req.query.get("delimiter", "")
     marker = req.query.get("marker", "")
     max_keys = _max_keys(req)
-    enc = _encoder(req)
+    enc = key_encoder(req)
     page = await ctx.read(_listing, req.bucket, prefix, delimiter, marker or None, max_keys)
     x = X().open("ListBucketResult", xmlns=True)
     # v1 leaves Prefix unencoded (clients decode only Marker, NextMarker, Delimiter and keys).
@@ -72,7 +74,7 @@ async def list_objects_v2(req: S3Request, ctx: ServerContext) -> Response:
     token = req.query.get("continuation-token")
     start_after = req.query.get("start-after", "")
     max_keys = _max_keys(req)
-    enc = _encoder(req)
+    enc = key_encoder(req)
     start: str | None = start_after or None
     if token:
         try:
@@ -127,7 +129,7 @@ async def list_object_versions(req: S3Request, ctx: ServerContext) -> Response:
     if vid_marker and not key_marker:
         raise S3Error("InvalidArgument", "A version-id marker cannot be specified without a key marker.", extra={"ArgumentName": "version-id-marker", "ArgumentValue": vid_marker})
     max_keys = _max_keys(req)
-    enc = _encoder(req)
+    enc = key_encoder(req)
     page = await ctx.read(_versions, req.bucket, prefix, delimiter, key_marker or None, vid_marker or None, max_keys)
     x = X().open("ListVersionsResult", xmlns=True)
     x.leaf("Name", req.bucket).leaf("Prefix", enc(prefix)).leaf("KeyMarker", enc(key_marker))

@@ -22,10 +22,12 @@ from api.handlers.common import (
     check_key,
     etag_header,
     iso8601,
+    stored_content_type,
     stored_headers,
     strip_etag,
     user_metadata,
 )
+from api.handlers.listing import key_encoder
 from api.handlers.object_write import (
     DEFAULT_CONTENT_TYPE,
     copy_source_still_exists,
@@ -70,7 +72,7 @@ async def create_upload(req: S3Request, ctx: ServerContext) -> Response:
     meta, headers = user_metadata(req), stored_headers(req)
     tags = tags_from_header(req.header("x-amz-tagging"))
     algo, ctype = _checksum_settings(req)
-    content_type = req.header("content-type") or DEFAULT_CONTENT_TYPE
+    content_type = stored_content_type(req.header("content-type"), DEFAULT_CONTENT_TYPE)
     acl = await object_write_acl(req, ctx)
     actor = req.actor()
     bucket, key = req.bucket, req.key
@@ -456,6 +458,7 @@ async def list_bucket_uploads(req: S3Request, ctx: ServerContext) -> Response:
     if not max_raw.isdigit():
         raise S3Error("InvalidArgument", "Argument max-uploads must be an integer between 0 and 2147483647")
     max_uploads = min(int(max_raw), 1000)
+    enc = key_encoder(req)
 
     def query(tx: Tx):  # type: ignore[no-untyped-def]
         bucket = bucket_must_exist(tx, req.bucket)
@@ -471,15 +474,17 @@ async def list_bucket_uploads(req: S3Request, ctx: ServerContext) -> Response:
     for row in page.entries:
         owners[row["id"]] = enforced_owner or (await _acl_owner(ctx, row["id"]) if mode == PREFERRED else None) or row["owner"]
     x = X().open("ListMultipartUploadsResult", xmlns=True).leaf("Bucket", req.bucket)
-    x.leaf("KeyMarker", key_marker or "").leaf("UploadIdMarker", upload_marker or "")
+    x.leaf("KeyMarker", enc(key_marker or "")).leaf("UploadIdMarker", upload_marker or "")
     if page.truncated and page.last_entry is not None:
-        x.leaf("NextKeyMarker", page.last_entry["key"]).leaf("NextUploadIdMarker", page.last_entry["id"])
-    x.leaf("Prefix", prefix)
+        x.leaf("NextKeyMarker", enc(page.last_entry["key"])).leaf("NextUploadIdMarker", page.last_entry["id"])
+    if "encoding-type" in req.query:
+        x.leaf("EncodingType", "url")
+    x.leaf("Prefix", enc(prefix))
     if delimiter:
-        x.leaf("Delimiter", delimiter)
+        x.leaf("Delimiter", enc(delimiter))
     x.leaf("MaxUploads", max_uploads).leaf("IsTruncated", page.truncated)
     for row in page.entries:
-        x.open("Upload").leaf("Key", row["key"]).leaf("UploadId", row["id"])
+        x.open("Upload").leaf("Key", enc(row["key"])).leaf("UploadId", row["id"])
         x.open("Initiator").leaf("ID", canonical_id(row["owner"])).leaf("DisplayName", row["owner"]).close("Initiator")
         owner_xml(x, owners[row["id"]])
         x.leaf("StorageClass", "STANDARD").leaf("Initiated", iso8601(row["initiated_us"]))
@@ -487,5 +492,5 @@ async def list_bucket_uploads(req: S3Request, ctx: ServerContext) -> Response:
             x.leaf("ChecksumAlgorithm", row["checksum_algorithm"]).leaf("ChecksumType", row["checksum_type"])
         x.close("Upload")
     for p in page.prefixes:
-        x.open("CommonPrefixes").leaf("Prefix", p).close("CommonPrefixes")
+        x.open("CommonPrefixes").leaf("Prefix", enc(p)).close("CommonPrefixes")
     return xml(x.close("ListMultipartUploadsResult").bytes())

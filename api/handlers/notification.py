@@ -18,6 +18,7 @@ from api.handlers.buckets import update_bucket
 from api.handlers.common import bucket_must_exist
 from api.request import S3Request
 from api.response import Response, empty, xml
+from api.xml import parse
 from domain.notifications import EMPTY, NotificationConfig, NotificationError, parse_config
 from projections.namespace_queries import bucket_config
 
@@ -30,7 +31,7 @@ async def put_bucket_notification(req: S3Request, ctx: ServerContext) -> Respons
     body = await req.read_all(limit=MAX_CONFIG_BYTES)
     targets = await ctx.current_targets()
     try:
-        config = parse_config(body, region=targets.region, known_arns=targets.known_arns())
+        config = parse_config(parse(body), region=targets.region, known_arns=targets.known_arns())
     except NotificationError as err:
         raise S3Error(err.code, err.message, status=400) from None
     if config.is_empty:

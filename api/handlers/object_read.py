@@ -9,7 +9,13 @@ from typing import Any
 from api.checksums import header_name
 from api.context import ServerContext
 from api.errors import S3Error
-from api.handlers.common import etag_matches, http_date, object_headers, parse_http_date
+from api.handlers.common import (
+    etag_matches,
+    header_value,
+    http_date,
+    object_headers,
+    parse_http_date,
+)
 from api.request import S3Request
 from api.response import FileBody, Response
 from projections.blobstore import BlobMissing, load_db_blob
@@ -306,7 +312,7 @@ def _serve_row(req: S3Request, ctx: ServerContext, row: dict[str, Any], with_bod
         if param in req.query:
             if req.auth is None or req.auth.access_key is None:
                 raise S3Error("InvalidRequest", "Request specific response headers cannot be used for anonymous GET requests.")
-            headers[header] = req.query[param]
+            headers[header] = header_value(param, req.query[param])
     length = max(0, end - start + 1)
     headers["content-length"] = str(length)
     if not with_body or length == 0:

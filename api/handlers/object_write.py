@@ -19,8 +19,10 @@ from api.handlers.common import (
     check_key,
     etag_header,
     etag_matches,
+    header_value,
     iso8601,
     parse_http_date,
+    stored_content_type,
     stored_headers,
     user_metadata,
 )
@@ -81,7 +83,7 @@ async def put_object(req: S3Request, ctx: ServerContext) -> Response:
     meta = user_metadata(req)
     headers = stored_headers(req)
     tags = tags_from_header(req.header("x-amz-tagging"))
-    content_type = req.header("content-type") or DEFAULT_CONTENT_TYPE
+    ctype = stored_content_type(req.header("content-type"), DEFAULT_CONTENT_TYPE)
     acl = await object_write_acl(req, ctx)
     body = DecodedBody(req)
     if body.size is None or body.size > ctx.blobs.inline_limit:
@@ -94,7 +96,7 @@ async def put_object(req: S3Request, ctx: ServerContext) -> Response:
         ctx.blobs.discard(staged)
         raise
     version_id = await commit_version(
-        ctx, req, req.key, staged, etag=body.etag, content_type=content_type, headers=headers,
+        ctx, req, req.key, staged, etag=body.etag, content_type=ctype, headers=headers,
         meta=meta, tags=tags, checksums=checksums, acl=acl,
     )  # fmt: skip
     return empty(200, write_headers(body.etag, version_id, checksums))
@@ -161,13 +163,20 @@ def _operation(req: S3Request) -> str:
 def parse_copy_source(value: str) -> tuple[str, str, str | None]:
     source = value
     version_id = None
-    if "?" in source:
-        source, _, qs = source.partition("?")
-        for pair in qs.split("&"):
-            name, _, val = pair.partition("=")
-            if name == "versionId":
-                version_id = unquote(val)
-    source = unquote(source).lstrip("/")
+    try:
+        if "?" in source:
+            source, _, qs = source.partition("?")
+            for pair in qs.split("&"):
+                name, _, val = pair.partition("=")
+                if name == "versionId":
+                    version_id = unquote(val, errors="strict")
+        source = unquote(source, errors="strict").lstrip("/")
+    except UnicodeDecodeError:
+        raise S3Error(
+            "InvalidArgument",
+            "Invalid copy source encoding",
+            extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value},
+        ) from None
     bucket, _, key = source.partition("/")
     if not bucket or not key:
         raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})
@@ -223,11 +232,13 @@ async def copy_object(req: S3Request, ctx: ServerContext) -> Response:
         raise S3Error("InvalidArgument", "Unknown metadata directive.")
     if directive == "REPLACE":
         meta, headers = user_metadata(req), stored_headers(req)
-        content_type = req.header("content-type") or DEFAULT_CONTENT_TYPE
+        ctype = stored_content_type(req.header("content-type"), DEFAULT_CONTENT_TYPE)
     else:
-        meta, headers, content_type = src["metadata"], dict(src["headers"]), src["content_type"]
+        meta, headers, ctype = src["metadata"], dict(src["headers"]), src["content_type"]
         if "x-amz-storage-class" in req.headers:
-            headers["x-amz-storage-class"] = req.headers["x-amz-storage-class"]
+            headers["x-amz-storage-class"] = header_value(
+                "x-amz-storage-class", req.headers["x-amz-storage-class"]
+            )
     tags = tags_from_header(req.header("x-amz-tagging")) if tag_directive == "REPLACE" else src["tags"]
     acl = await object_write_acl(req, ctx)
     if (
@@ -244,7 +255,7 @@ async def copy_object(req: S3Request, ctx: ServerContext) -> Response:
     change = Change(
         build=lambda: [
             ObjectVersion(
-                bucket=bucket, key=key, size=src["size"], etag=src["etag"], content_type=content_type,
+                bucket=bucket, key=key, size=src["size"], etag=src["etag"], content_type=ctype,
                 headers=headers, metadata=meta, blob=src["blob"], checksum=src["checksum"], tags=tags,
                 parts=[], operation="Copy", actor=actor, acl=acl, response_length=length,
             )

@@ -27,6 +27,9 @@ from api.handlers.common import (
     bucket_must_exist,
     check_key,
     etag_header,
+    header_value,
+    metadata_name,
+    stored_content_type,
 )
 from api.handlers.encryption import refuse_encrypted_write
 from api.handlers.object_lock import refuse_lock_fields
@@ -96,7 +99,7 @@ class PostForm:
     def __init__(self, reader: FormReader) -> None:
         self._events = reader.events()
         self.fields: dict[str, str] = {}
-        self.filename = ""
+        self.filename = b""  # the file part's filename, as sent: decoded when the key uses it
         self.file_type: str | None = None
         self.size = 0
         self._file_done = False
@@ -105,19 +108,19 @@ class PostForm:
         """Collect fields until the file part starts; False when there is no file part."""
         total = 0
         name: str | None = None
-        filename = ""
+        filename = b""
         ctype: str | None = None
         value = bytearray()
         async for kind, payload in self._events:
             if kind == "begin":
-                name, filename, ctype = None, "", None
+                name, filename, ctype = None, b"", None
                 value.clear()
             elif kind == "header":
                 hname, _, hvalue = payload.partition(b":")
                 if hname == b"content-disposition":
                     _, params = parse_options_header(hvalue.strip())
                     name = params.get(b"name", b"").decode("utf-8", "replace")
-                    filename = params.get(b"filename", b"").decode("utf-8", "replace")
+                    filename = params.get(b"filename", b"")
                 elif hname == b"content-type":
                     ctype = hvalue.strip().decode("latin-1")
             elif kind == "headers" and name is not None and name.lower() == "file":
@@ -129,7 +132,14 @@ class PostForm:
                     raise S3Error("MaxMessageLengthExceeded")
                 value += payload
             elif kind == "end" and name is not None:
-                self.fields.setdefault(name.lower(), value.decode("utf-8", "replace"))
+                field = name.lower()
+                # The key must be exact: replacing bytes that are not UTF-8 made distinct keys one.
+                text = (
+                    _utf8(bytes(value), "key")
+                    if field == "key"
+                    else value.decode("utf-8", "replace")
+                )
+                self.fields.setdefault(field, text)
         return False
 
     async def file_chunks(self, max_size: int | None) -> AsyncIterator[bytes]:
@@ -149,6 +159,17 @@ class PostForm:
         """Read (and ignore) whatever follows the file part."""
         async for _ in self._events:
             pass
+
+
+def _utf8(raw: bytes, field: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise S3Error(
+            "InvalidArgument",
+            f"The {field} field is not valid UTF-8.",
+            extra={"ArgumentName": field},
+        ) from None
 
 
 def _boundary(content_type: str) -> bytes:
@@ -224,7 +245,11 @@ def _checksum(form: dict[str, str]) -> tuple[str, str, Checksum] | None:
 
 
 def _metadata(form: dict[str, str]) -> dict[str, str]:
-    meta = {k[len("x-amz-meta-") :]: v for k, v in form.items() if k.startswith("x-amz-meta-")}
+    meta = {
+        metadata_name(k[len("x-amz-meta-") :]): header_value(k, v)
+        for k, v in form.items()
+        if k.startswith("x-amz-meta-")
+    }
     size = sum(len(k) + len(v.encode()) for k, v in meta.items())
     if size > MAX_METADATA_BYTES:
         raise S3Error(
@@ -280,7 +305,9 @@ async def _post(req: S3Request, ctx: ServerContext, body: _Body) -> Response:
             extra={"ArgumentName": "file", "ArgumentValue": "0"},
         )
     form = form_stream.fields
-    key = form.get("key", "").replace("${filename}", form_stream.filename)
+    key = form.get("key", "")
+    if "${filename}" in key:
+        key = key.replace("${filename}", _utf8(form_stream.filename, "filename"))
     if not key:
         raise _missing("key")
     check_key(key)
@@ -291,9 +318,10 @@ async def _post(req: S3Request, ctx: ServerContext, body: _Body) -> Response:
     refuse_encrypted_write(form)  # not built: refused, never stored as plaintext
     await refuse_lock_fields(ctx, req.bucket, form)
     meta = _metadata(form)
-    headers = {name: form[name] for name in STORED_HEADERS if name in form}
+    headers = {name: header_value(name, form[name]) for name in STORED_HEADERS if name in form}
     tags = tags_from_xml(form["tagging"].encode()) if form.get("tagging") else {}
-    content_type = form.get("content-type") or DEFAULT_CONTENT_TYPE
+    content_type = stored_content_type(form.get("content-type"), DEFAULT_CONTENT_TYPE)
+    redirect = _redirect(form)
     checksum = _checksum(form)
     await ctx.read(bucket_must_exist, req.bucket)
     acl = await object_write_acl(req, ctx, canned=form.get("acl"))
@@ -331,15 +359,25 @@ async def _post(req: S3Request, ctx: ServerContext, body: _Body) -> Response:
         ctx, req, key, staged, etag=etag, content_type=content_type, headers=headers, meta=meta,
         tags=tags, checksums=checksums, acl=acl,
     )  # fmt: skip
-    return _success(req, form, key, etag, write_headers(etag, version_id, checksums))
+    return _success(req, form, key, etag, redirect, write_headers(etag, version_id, checksums))
+
+
+def _redirect(form: dict[str, str]) -> str | None:
+    """Where to send the browser after the upload (its Location header), checked before
+    anything is stored."""
+    for field in ("success_action_redirect", "redirect"):
+        if form.get(field):
+            redirect = header_value(field, form[field])
+            return redirect if redirect.lower().startswith(("http://", "https://")) else None
+    return None
 
 
 def _success(
-    req: S3Request, form: dict[str, str], key: str, etag: str, headers: dict[str, str]
-) -> Response:
+    req: S3Request, form: dict[str, str], key: str, etag: str, redirect: str | None,
+    headers: dict[str, str],
+) -> Response:  # fmt: skip
     location = f"{req.scheme}://{req.headers.get('host', '')}/{req.bucket}/{quote(key)}"
-    redirect = form.get("success_action_redirect") or form.get("redirect")
-    if redirect and redirect.lower().startswith(("http://", "https://")):
+    if redirect:
         query = (
             f"bucket={quote(req.bucket, safe='')}&key={quote(key, safe='')}"
             f"&etag={quote(etag_header(etag), safe='')}"

@@ -11,6 +11,7 @@ from api.handlers.common import bucket_must_exist
 from api.request import S3Request
 from api.response import Response, empty, xml
 from api.xml import X, child, children, parse, text
+from api.xmltext import carries
 
 MAX_OBJECT_TAGS = 10
 MAX_BUCKET_TAGS = 50
@@ -20,9 +21,10 @@ def validate_tags(tags: dict[str, str], limit: int = MAX_OBJECT_TAGS) -> dict[st
     if len(tags) > limit:
         raise S3Error("InvalidTag", "Object tags cannot be greater than 10" if limit == MAX_OBJECT_TAGS else "Bucket tag count cannot be greater than 50")
     for k, v in tags.items():
-        if not k or len(k) > 128:
+        # Characters XML 1.0 cannot carry would break every GetObjectTagging answer.
+        if not k or len(k) > 128 or not carries(k):
             raise S3Error("InvalidTag", "The TagKey you have provided is invalid")
-        if len(v) > 256:
+        if len(v) > 256 or not carries(v):
             raise S3Error("InvalidTag", "The TagValue you have provided is invalid")
         if k.startswith("aws:"):
             raise S3Error("InvalidTag", "Your TagKey cannot be prefixed with aws:")
@@ -32,7 +34,14 @@ def validate_tags(tags: dict[str, str], limit: int = MAX_OBJECT_TAGS) -> dict[st
 def tags_from_header(value: str | None) -> dict[str, str]:
     if not value:
         return {}
-    pairs = parse_qsl(value, keep_blank_values=True)
+    try:
+        pairs = parse_qsl(value, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise S3Error(
+            "InvalidArgument",
+            "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.",
+            extra={"ArgumentName": "x-amz-tagging", "ArgumentValue": value},
+        ) from None
     tags: dict[str, str] = {}
     for k, v in pairs:
         if k in tags:

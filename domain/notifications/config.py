@@ -1,7 +1,7 @@
 """Bucket NotificationConfiguration XML: parse, validate and serialize as MinIO does
 (`internal/event/config.go`, `cmd/bucket-notification-handlers.go`).
 
-    config = parse_config(body, region=server_region, known_arns=arns_of_configured_targets)
+    config = parse_config(root, region=server_region, known_arns=arns_of_configured_targets)
     if config.is_empty: ...remove the bucket's rules...
     config.to_xml()  # what GET ?notification answers
 
@@ -278,19 +278,10 @@ def _parse_queue(el: ET.Element) -> QueueConfig:
     return QueueConfig(qid, rules, tuple(events), arn)
 
 
-def decode_config(body: bytes | str) -> NotificationConfig:
-    """The decoding half of `ParseConfig` (Config.UnmarshalXML): syntax and per-document
-    checks, no target or region check. Also reads what we stored ourselves."""
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    if not body.strip():
-        raise _malformed("EOF")
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise _malformed("DTD not allowed")
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise _malformed(str(exc)) from None
+def decode_config(root: ET.Element) -> NotificationConfig:
+    """The decoding half of `ParseConfig` (Config.UnmarshalXML): per-document checks of a
+    document the caller parsed (the API's one XML parser, which refuses DTDs and entities),
+    no target or region check."""
     if _local(root.tag) != "NotificationConfiguration":
         raise _malformed(
             f"expected element type <NotificationConfiguration> but have <{_local(root.tag)}>"
@@ -340,11 +331,11 @@ def validate_config(
 
 
 def parse_config(
-    body: bytes | str, *, region: str = "", known_arns: Iterable[ARN | str | tuple[str, str]] = ()
+    root: ET.Element, *, region: str = "", known_arns: Iterable[ARN | str | tuple[str, str]] = ()
 ) -> NotificationConfig:
     """`event.ParseConfig`: decode, validate against the configured targets, set the
     server region on every ARN. An empty configuration parses to `is_empty`."""
-    config = decode_config(body)
+    config = decode_config(root)
     validate_config(config, region, known_arns)
     return config.with_region(region)
 

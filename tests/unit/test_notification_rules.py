@@ -3,6 +3,7 @@ semantics, and whole configurations."""
 
 import pytest
 
+from api.xml import parse
 from domain.notifications import (
     ARN,
     match_simple,
@@ -87,7 +88,7 @@ def test_question_mark_is_a_byte_not_a_character():
 
 def _cfg(*queues, known=(W1, A2, R3)):
     body = f'<NotificationConfiguration xmlns="{NS}">{"".join(queues)}</NotificationConfiguration>'
-    return parse_config(body.encode(), known_arns=known)
+    return parse_config(parse(body.encode()), known_arns=known)
 
 
 def _q(events, arn, prefix=None, suffix=None):

@@ -228,10 +228,17 @@ def test_query_expiry_and_missing_parameters() -> None:
         with pytest.raises(S3Error) as e:
             authenticate(m, path, trimmed, headers, lookup)
         assert code(e) in ("AccessDenied", "SignatureDoesNotMatch")
-    tampered = query.replace("Expires=", "Expires=1")
+    expires = next(p for p in query.split("&") if p.startswith("Expires=")).split("=")[1]
+    tampered = query.replace(f"Expires={expires}", f"Expires={int(expires) - 1}")
     with pytest.raises(S3Error) as e:
         authenticate(m, path, tampered, headers, lookup)
     assert code(e) == "SignatureDoesNotMatch"
+    # More than a week after the request time: refused as SigV4 refuses it, before the
+    # signature is looked at.
+    far = query.replace(f"Expires={expires}", f"Expires={int(expires) + 7 * 24 * 3600}")
+    with pytest.raises(S3Error) as e:
+        authenticate(m, path, far, headers, lookup)
+    assert code(e) == "AuthorizationQueryParametersError" and "604800" in e.value.message
     with pytest.raises(S3Error) as e:
         authenticate(m, "/b/other", query, headers, lookup)
     assert code(e) == "SignatureDoesNotMatch"
