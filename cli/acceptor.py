@@ -165,3 +165,6 @@ class Acceptor:
             except (OSError, ValueError):
                 pass
             self.loop = None
+        # This process's copy of the shared socket: once every worker has closed its own,
+        # the port is free for a new server while requests in flight finish.
+        self.sock.close()

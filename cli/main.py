@@ -28,9 +28,13 @@ Environment:
 
 
 def _store(args: argparse.Namespace, *, create_table: bool):  # type: ignore[no-untyped-def]
+    from cli.database_probe import probe_database
     from projections.eventstore import open_store
 
-    return open_store(os.environ.get("CHRONICLE_DATABASE_URL"), Path(args.data_dir), create_table=create_table)
+    url = os.environ.get("CHRONICLE_DATABASE_URL")
+    if url:
+        probe_database(url)
+    return open_store(url, Path(args.data_dir), create_table=create_table)
 
 
 def _check_notify_env() -> None:
@@ -75,7 +79,11 @@ def _start_notify_targets(ctx) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from cli.datadir import prepare_data_dir
+
     url = os.environ.get("CHRONICLE_DATABASE_URL")
+    if not url:
+        prepare_data_dir(Path(args.data_dir))
     print(f"migrating {'PostgreSQL' if url else 'SQLite in ' + args.data_dir} ...", flush=True)
     app = _store(args, create_table=True)
     app.close()
@@ -88,19 +96,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import ChronicleASGI
     from api.context import ServerContext, Settings
-    from api.protocol import HalfCloseAwareHttpToolsProtocol
+    from api.protocol import limited_protocol
+    from cli.datadir import prepare_data_dir
+    from cli.datadir_lock import hold_for_serve
+    from cli.listen_address import listen
+    from cli.parent_watch import watch_parent
     from cli.secrets import root_credentials
+    from cli.serve_settings import serve_settings
     from projections.blobstore import BlobStore
 
     logging.basicConfig(level=os.environ.get("CHRONICLE_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # `chronicle migrate` shows the steps
-    data_dir = Path(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
     url = os.environ.get("CHRONICLE_DATABASE_URL")
     if url and not os.environ.get("CHRONICLE_MASTER_KEY"):
         print("CHRONICLE_MASTER_KEY is required with PostgreSQL (64 hex characters, the same on every node).", file=sys.stderr)
         return 2
-    user, password = root_credentials(data_dir, embedded=not url)
     workers = args.workers or int(os.environ.get("CHRONICLE_WORKERS", "1"))
     if workers > 1 and not url:
         print("--workers needs PostgreSQL: the embedded SQLite store serves from one process.", file=sys.stderr)
@@ -112,12 +122,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"notification targets: {e}", file=sys.stderr)
         return 2
-    host, _, port = args.address.rpartition(":")
+    # Every setting is checked before the data dir is touched or the port taken.
+    limits = serve_settings(args.address, url)
+    data_dir = prepare_data_dir(Path(args.data_dir))
+    if not url:
+        hold_for_serve(data_dir, args.address, delivering=not args.no_delivery)
+    user, password = root_credentials(data_dir, embedded=not url)
+    listening = listen(args.address)  # bound before anything says it serves
     sockets = None
     if workers > 1:
-        # Bind once, then fork before any thread or connection exists: every worker accepts
+        # Bound once, then fork before any thread or connection exists: every worker accepts
         # on the shared socket and has its own event loop, store connections and committer.
-        sockets = [_listen(host or "127.0.0.1", int(port))]
+        sockets = [listening]
         from api.metrics_slab import SLAB
         from cli.acceptor import Shares
 
@@ -141,7 +157,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     clock_file = os.environ.get("CHRONICLE_TEST_CLOCK_FILE")  # tests only: a clock they can move
     from api.sealing import Sealer
 
-    key = master_key(data_dir)
+    key = master_key(data_dir, create=True)
     targets = _target_directory(Sealer(key))
     ctx = ServerContext(store, blobs, settings, key, targets=targets, **({"clock": FileOffsetClock(clock_file)} if clock_file else {}))
     ctx.check_master_key()
@@ -149,10 +165,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = ChronicleASGI(ctx)
     config = uvicorn.Config(
         app,
-        host=host or "127.0.0.1",
-        port=int(port),
         loop="uvloop",
-        http=HalfCloseAwareHttpToolsProtocol,
+        http=limited_protocol(limits),
         server_header=False,
         date_header=False,
         lifespan="on",
@@ -160,7 +174,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level="warning",
         ssl_certfile=args.tls_cert,
         ssl_keyfile=args.tls_key,
-        timeout_keep_alive=30,
+        timeout_keep_alive=limits.idle_timeout,  # type: ignore[arg-type]  # a float works as well
         backlog=2048,
     )
     server = uvicorn.Server(config)
@@ -188,12 +202,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             acceptor = Acceptor(sockets[0], server, shares)
             accepting = asyncio.create_task(acceptor.run())
+        watching = None
+        if _is_worker_child():
+            watching = asyncio.create_task(watch_parent(_PARENT_PID, lambda: setattr(server, "should_exit", True)))
         try:
-            await server.serve(sockets=[] if sockets else None)
+            await server.serve(sockets=[] if sockets else [listening])
         finally:
             if acceptor is not None:
                 acceptor.stop()
                 accepting.cancel()
+            if watching is not None:
+                watching.cancel()
             gc_task.cancel()
             targets_task.cancel()
             if ctx.delivery is not None:
@@ -204,22 +223,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 _WORKER_CHILD = False
+_PARENT_PID = 0  # in a forked worker: the process that forked it
 
 
 def _is_worker_child() -> bool:
     return _WORKER_CHILD
-
-
-def _listen(host: str, port: int):  # type: ignore[no-untyped-def]
-    import socket
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
 
 
 def _fork_workers(count: int) -> int:
@@ -227,12 +235,17 @@ def _fork_workers(count: int) -> int:
     with it on SIGTERM/SIGINT. Returns this worker's number (the parent's is 0)."""
     import signal
 
-    global _WORKER_CHILD
+    from cli.parent_watch import die_with_parent
+
+    global _WORKER_CHILD, _PARENT_PID
     children = []
+    parent = os.getpid()
     for n in range(1, count):
         pid = os.fork()
         if pid == 0:
             _WORKER_CHILD = True
+            _PARENT_PID = parent
+            die_with_parent(parent)
             return n
         children.append(pid)
 
@@ -305,9 +318,11 @@ def _require_tables(store) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
+    from cli.datadir import require_data_dir
     from projections.blobstore import BlobStore
     from workers.blob_gc import check_grace, collect
 
+    require_data_dir(Path(args.data_dir), database_url=os.environ.get("CHRONICLE_DATABASE_URL"), needs_blobs=True)
     if (warning := check_grace(args.grace)) is not None:
         print(f"warning: {warning}", file=sys.stderr)
     app = _store(args, create_table=False)
@@ -317,8 +332,13 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from cli.datadir import require_data_dir
+    from cli.datadir_lock import hold_for_replay
     from projections.replay import FollowerBusy, rebuild_namespace, rebuild_notifications
 
+    url = os.environ.get("CHRONICLE_DATABASE_URL")
+    if not url:  # with PostgreSQL the servers are elsewhere: stopping them is the operator's part
+        hold_for_replay(require_data_dir(Path(args.data_dir), database_url=None))
     app = _store(args, create_table=False)
 
     def progress(position: int, total: int) -> None:
@@ -344,6 +364,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
     from api.sealing import Sealer
+    from cli.datadir import require_data_dir
+    from cli.datadir_lock import hold_for_worker
     from cli.delivery import log_configs, start_delivery
     from cli.secrets import master_key
 
@@ -351,10 +373,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
         level=os.environ.get("CHRONICLE_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if os.environ.get("CHRONICLE_DATABASE_URL") and not os.environ.get("CHRONICLE_MASTER_KEY"):
+    url = os.environ.get("CHRONICLE_DATABASE_URL")
+    if url and not os.environ.get("CHRONICLE_MASTER_KEY"):
         # Stored target secrets are sealed with the deployment's master key.
         print("CHRONICLE_MASTER_KEY is required with PostgreSQL (the same on every node).", file=sys.stderr)
         return 2
+    if not url:
+        hold_for_worker(require_data_dir(Path(args.data_dir), database_url=None))
+    key = master_key(Path(args.data_dir))
     app = _store(args, create_table=False)
 
     async def main() -> None:
@@ -362,7 +388,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        load_configs, generation = log_configs(app, Sealer(master_key(Path(args.data_dir))).unseal)
+        load_configs, generation = log_configs(app, Sealer(key).unseal)
         supervisor = await start_delivery(app, load_configs=load_configs, generation=generation)
         logging.getLogger("chronicle").info(
             "worker: following the log; delivering to %s", ", ".join(supervisor.workers) or "no targets yet"
@@ -375,8 +401,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("chronicle-s3")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chronicle", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the S3 API server")
@@ -427,12 +463,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cli.config_errors import ConfigurationError, report
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigurationError as exc:
+        return report(str(exc))
+    except SystemExit as exc:
+        if isinstance(exc.code, str):  # a command refusing its settings, in words
+            return report(exc.code)
+        raise
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ The master key file is created once (0600). Generated root credentials are seale
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 import secrets
 import sys
@@ -15,28 +16,48 @@ from pathlib import Path
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from cli.config_errors import ConfigurationError
+
 KEY_FILE = "master.key"
 ROOT_FILE = "root-credentials.sealed"
 
 
-def master_key(data_dir: Path) -> bytes:
+def master_key(data_dir: Path, *, create: bool = False) -> bytes:
+    """CHRONICLE_MASTER_KEY, else the data dir's key file (made there when CREATE: only
+    `serve` makes one; another command finding none was given the wrong data dir)."""
     env = os.environ.get("CHRONICLE_MASTER_KEY")
     if env:
-        try:
-            key = bytes.fromhex(env)
-        except ValueError:
-            key = base64.b64decode(env)
-        if len(key) != 32:
-            raise SystemExit("CHRONICLE_MASTER_KEY must be 32 bytes (64 hex characters or base64)")
-        return key
+        return parse_master_key(env)
     path = data_dir / KEY_FILE
     if path.exists():
-        return bytes.fromhex(path.read_text().strip())
+        try:
+            key = bytes.fromhex(path.read_text().strip())
+        except (OSError, ValueError):
+            key = b""
+        if len(key) != 32:
+            raise ConfigurationError(f"{path} does not hold a master key (64 hex characters): restore it from a backup, or set CHRONICLE_MASTER_KEY")
+        return key
+    if not create:
+        raise ConfigurationError(f"no master key: {path} does not exist and CHRONICLE_MASTER_KEY is unset: give the --data-dir the server uses, or set the key")
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(key.hex())
+    return key
+
+
+def parse_master_key(text: str) -> bytes:
+    """The 32 bytes of CHRONICLE_MASTER_KEY (64 hex characters, or base64)."""
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        try:
+            key = base64.b64decode(text.strip(), validate=True)
+        except binascii.Error:
+            key = b""
+    if len(key) != 32:
+        raise ConfigurationError("CHRONICLE_MASTER_KEY must be 32 bytes, written as 64 hex characters (openssl rand -hex 32) or base64")
     return key
 
 
@@ -54,14 +75,14 @@ def root_credentials(data_dir: Path, *, embedded: bool) -> tuple[str, str]:
     password = os.environ.get("CHRONICLE_ROOT_PASSWORD")
     if user and password:
         if len(password) < 8:
-            raise SystemExit("CHRONICLE_ROOT_PASSWORD must be at least 8 characters")
+            raise ConfigurationError("CHRONICLE_ROOT_PASSWORD must be at least 8 characters")
         return user, password
     if not embedded:
-        raise SystemExit(
+        raise ConfigurationError(
             "CHRONICLE_ROOT_USER and CHRONICLE_ROOT_PASSWORD are required with PostgreSQL, so that "
             "every node agrees on them. Set both and start again."
         )
-    key = master_key(data_dir)
+    key = master_key(data_dir, create=True)
     path = data_dir / ROOT_FILE
     if path.exists():
         doc = orjson.loads(unseal(key, path.read_bytes(), b"root"))

@@ -117,6 +117,8 @@ def parse_start(text: str, now: datetime | None = None) -> int | datetime:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from cli.database_probe import probe_database
+    from cli.datadir import require_data_dir
     from cli.delivery import effective_configs
     from projections.eventstore import open_store
     from workers.backfill import BackfillFilter, backfill, parse_events, position_at
@@ -132,6 +134,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"chronicle admin targets replay: {exc}", file=sys.stderr)
         return 2
     url = os.environ.get("CHRONICLE_DATABASE_URL")
+    if url:
+        probe_database(url)
+    require_data_dir(Path(args.data_dir), database_url=url)
     app = open_store(url, Path(args.data_dir), create_table=False)
     try:
         configs = effective_configs(app, Path(args.data_dir))

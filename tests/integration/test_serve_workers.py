@@ -4,8 +4,10 @@ serves them correctly (what one worker wrote, the other reads)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -101,3 +103,38 @@ def test_connections_spread_over_workers_and_both_serve(server_factory, pg_url):
         assert s3.get_object(Bucket="spread", Key=f"k{i}")["Body"].read() == f"v{i}".encode()
     _close(conns)
     assert "Traceback" not in server.stderr_text()
+
+
+def _running(pid: int) -> bool:
+    """PID is a live process (not gone, not a zombie waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_workers_exit_when_their_parent_is_killed(server_factory, pg_url):
+    """SIGKILL runs no handler in the parent; its workers must still go (and free the port),
+    or a restart fails with "address already in use"."""
+    server = server_factory("postgres", database_url=pg_url, extra_args=["--workers", "3"])
+    parent = server.proc.pid
+    workers = _children(parent)
+    assert len(workers) == 2
+    try:
+        os.kill(parent, signal.SIGKILL)
+        server.proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(_running(pid) for pid in workers):
+            assert time.monotonic() < deadline, f"workers {workers} outlived their parent"
+            time.sleep(0.1)
+
+        server.start()  # the same port, at once
+        s3 = s3_client(server)
+        s3.create_bucket(Bucket="after-restart")
+        s3.put_object(Bucket="after-restart", Key="k", Body=b"v")
+        assert s3.get_object(Bucket="after-restart", Key="k")["Body"].read() == b"v"
+    finally:
+        for pid in workers:  # whatever survived (before the fix: all of them)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
