@@ -27,10 +27,34 @@ Environment:
 """
 
 
-def _store(args: argparse.Namespace, *, create_table: bool):  # type: ignore[no-untyped-def]
+def _store(args: argparse.Namespace, *, create_table: bool, name: str | None = None):  # type: ignore[no-untyped-def]
+    """The event store; name: its PostgreSQL sessions' application_name."""
     from projections.eventstore import open_store
 
-    return open_store(os.environ.get("CHRONICLE_DATABASE_URL"), Path(args.data_dir), create_table=create_table)
+    url = os.environ.get("CHRONICLE_DATABASE_URL")
+    return open_store(url, Path(args.data_dir), create_table=create_table, application_name=name)
+
+
+def _session_name(role: str, where: str = "") -> str:
+    from projections.session_name import session_name
+
+    return session_name(role, where)
+
+
+def _hold_node_lock(args: argparse.Namespace, name: str):  # type: ignore[no-untyped-def]
+    """The lock every running node holds, so that `chronicle replay` refuses to run under
+    it; None (after saying why) while a replay runs."""
+    import psycopg
+
+    from projections.node_lock import ReplayRunning, hold_for_node
+
+    try:
+        return hold_for_node(os.environ.get("CHRONICLE_DATABASE_URL"), Path(args.data_dir), name)
+    except ReplayRunning as e:
+        print(f"chronicle {args.command}: {e}", file=sys.stderr)
+    except psycopg.Error as e:
+        print(f"chronicle {args.command}: cannot reach the database: {e}", file=sys.stderr)
+    return None
 
 
 def _check_notify_env() -> None:
@@ -120,7 +144,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         shares = Shares(workers)
         shares.index = _fork_workers(workers)
-    store = _store(args, create_table=(not url or args.create_tables) and not _is_worker_child())
+    name = _session_name("api", args.address)
+    node_lock = _hold_node_lock(args, name)  # noqa: F841 - held for the life of the process
+    if node_lock is None:
+        return 2
+    store = _store(args, create_table=(not url or args.create_tables) and not _is_worker_child(), name=name)
     if url and not args.create_tables:
         _require_tables(store)
     settings = Settings(
@@ -308,25 +336,28 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from projections.replay import FollowerBusy, rebuild_namespace, rebuild_notifications
-
-    app = _store(args, create_table=False)
+    from projections.replay import FollowerBusy, NodesRunning, replay
 
     def progress(position: int, total: int) -> None:
         pct = 100.0 * position / total if total else 100.0
         print(f"\rreplay: position {position}/{total} ({pct:5.1f}%)", end="", flush=True)
 
-    applied = rebuild_namespace(app, progress=progress)
-    print(f"\nreplay: rebuilt the namespace and IAM tables from {applied} events")
-    region = os.environ.get("CHRONICLE_REGION", "")
     try:
-        applied = rebuild_notifications(app, region=region, progress=progress)
+        done = replay(
+            os.environ.get("CHRONICLE_DATABASE_URL"),
+            Path(args.data_dir),
+            lambda name: _store(args, create_table=False, name=name),
+            region=os.environ.get("CHRONICLE_REGION", ""),
+            progress=progress,
+            rebuilt_namespace=lambda n: print(f"\nreplay: rebuilt the namespace and IAM tables from {n} events"),
+        )
+    except NodesRunning as e:
+        print(f"replay: refused, nothing was changed. {e}", file=sys.stderr)
+        return 2
     except FollowerBusy as e:
         print(f"\nreplay: {e}", file=sys.stderr)
-        app.close()
         return 2
-    print(f"\nreplay: rebuilt the notification views from {applied} events")
-    app.close()
+    print(f"\nreplay: rebuilt the notification views from {done.notification_events} events")
     return 0
 
 
@@ -346,7 +377,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
         # Stored target secrets are sealed with the deployment's master key.
         print("CHRONICLE_MASTER_KEY is required with PostgreSQL (the same on every node).", file=sys.stderr)
         return 2
-    app = _store(args, create_table=False)
+    name = _session_name("worker")
+    node_lock = _hold_node_lock(args, name)
+    if node_lock is None:
+        return 2
+    app = _store(args, create_table=False, name=name)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -363,6 +398,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     uvicorn_run(None, main)
     app.close()
+    node_lock.release()
     return 0
 
 

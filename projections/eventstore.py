@@ -20,7 +20,7 @@ import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
@@ -37,6 +37,7 @@ from projections.fast_append import (
 )
 from projections.inline import InlineProjections
 from projections.namespace import NULL_VERSION, bulk_null_versions, is_null_version_put
+from projections.session_name import session_name
 from projections.sql import Dialect, PostgresDialect
 from projections.tx import Tx
 
@@ -420,7 +421,7 @@ def store_environment(database_url: str | None, data_dir: Path, *, create_table:
             raise ValueError(f"CHRONICLE_DATABASE_URL must be postgresql://..., got {u.scheme}://")
         host, port = _url_host_port(u)
         env.update(
-            PERSISTENCE_MODULE="eventsourcing.postgres",
+            PERSISTENCE_MODULE="projections.eventstore:PostgresStoreFactory",
             APPLICATION_RECORDER_TOPIC="projections.eventstore:PostgresChronicleRecorder",
             POSTGRES_DBNAME=unquote(u.path.lstrip("/")) or "chronicle",
             POSTGRES_HOST=host,
@@ -461,10 +462,41 @@ def _url_host_port(u: ParseResult) -> tuple[str, str]:
     return host, port
 
 
-def open_store(database_url: str | None, data_dir: Path, *, create_table: bool) -> ChronicleApplication:
+class PostgresStoreFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory, its pool set up before the first session opens:
+    sessions named in pg_stat_activity, and a bounded connect time."""
+
+    SESSION_NAME = "POSTGRES_SESSION_NAME"
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        pool = self.datastore.pool
+        name = self.env.get(self.SESSION_NAME) or "chronicle"
+        pool.kwargs = {**(pool.kwargs or {}), "fallback_application_name": name, "connect_timeout": 5}
+
+
+def pg_url_kwargs(database_url: str) -> dict[str, Any]:
+    """psycopg.connect() keyword arguments for CHRONICLE_DATABASE_URL (before a store is open)."""
+    env = store_environment(database_url, Path(), create_table=False)
+    return {
+        "dbname": env["POSTGRES_DBNAME"],
+        "host": env["POSTGRES_HOST"],
+        "port": env["POSTGRES_PORT"],
+        "user": env["POSTGRES_USER"],
+        "password": env["POSTGRES_PASSWORD"],
+    }
+
+
+def open_store(
+    database_url: str | None, data_dir: Path, *, create_table: bool, application_name: str | None = None
+) -> ChronicleApplication:
     """Open the event store. With create_table, the event table is created by eventsourcing
-    and the projection tables by the Alembic migrations."""
+    and the projection tables by the Alembic migrations. On PostgreSQL every session the
+    store opens (its pool, and the connections of one's own from pg_connect_kwargs) shows
+    application_name in pg_stat_activity, unless PGAPPNAME names it otherwise."""
     env = store_environment(database_url, data_dir, create_table=create_table)
+    if database_url:
+        env[PostgresStoreFactory.SESSION_NAME] = application_name or session_name("cli")
     app = ChronicleApplication(env=env)
     app.store.mapper = app.mapper
     if create_table:
@@ -482,4 +514,4 @@ def pg_connect_kwargs(app: ChronicleApplication) -> dict[str, Any]:
     """psycopg.connect() keyword arguments for a connection of one's own (the store's pool
     settings, read at each call: the password may come from a callback)."""
     pool = app.store.datastore.pool  # type: ignore[union-attr]
-    return {k: v for k, v in (pool.kwargs or {}).items() if k != "row_factory"}
+    return {k: v for k, v in (pool.kwargs or {}).items() if k not in ("row_factory", "connect_timeout")}
