@@ -11,13 +11,14 @@ from email.utils import formatdate
 from typing import Any
 
 from api.context import ServerContext
-from api.errors import S3Error
+from api.errors import S3Error, slow_down
 from api.metrics import METRICS_PATHS, metrics
 from api.request import S3Request, parse_query, split_path
 from api.response import FileBody, Response
 from api.router import route
 from api.zerocopy import ClientGone, zero_copy_sender
 from domain.errors import DomainError
+from projections.unavailable import STORE_OUTAGE, is_unavailable
 
 log = logging.getLogger("chronicle.api")
 
@@ -134,9 +135,15 @@ class ChronicleASGI:
             response = error_response(err, req)
         except DomainError as err:
             response = error_response(S3Error(err.code, err.message, extra=err.extra), req)
-        except Exception:  # noqa: BLE001 - never a traceback to the client
-            log.exception("internal error on %s %s", req.method, req.raw_path)
-            response = error_response(S3Error("InternalError"), req)
+        except Exception as exc:  # noqa: BLE001 - never a traceback to the client
+            if is_unavailable(exc):
+                STORE_OUTAGE.failed(exc)
+                response = error_response(slow_down(), req)
+            else:
+                log.exception("internal error on %s %s", req.method, req.raw_path)
+                response = error_response(S3Error("InternalError"), req)
+        if response.status < 500:
+            STORE_OUTAGE.succeeded()
         await self._drain(req, response)
         await self._send(req, response, send)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from xml.sax.saxutils import escape as _escape
 
+from projections.unavailable import RETRY_AFTER
+
 # Characters XML 1.0 cannot carry, not even as references: left out of error documents.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -85,6 +87,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "RequestTimeout": (400, "Your socket connection to the server was not read from or written to within the timeout period."),
     "SignatureDoesNotMatch": (403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."),
     "ServiceUnavailable": (503, "Please reduce your request rate."),
+    "SlowDown": (503, "Please reduce your request rate."),
     "TooManyBuckets": (400, "You have attempted to create more buckets than allowed."),
     "UnexpectedContent": (400, "This request does not support content."),
     "XAmzContentSHA256Mismatch": (400, "The provided 'x-amz-content-sha256' header does not match what was computed."),
@@ -130,3 +133,8 @@ class S3Error(Exception):
         parts.append(f"<RequestId>{escape(request_id)}</RequestId>")
         parts.append(f"<HostId>{escape(host_id)}</HostId></Error>")
         return "".join(parts).encode()
+
+
+def slow_down() -> S3Error:
+    """The event store is out of reach for now: clients back off and try again."""
+    return S3Error("SlowDown", headers={"Retry-After": str(RETRY_AFTER)})

@@ -19,11 +19,14 @@ from uuid import UUID
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import InterfaceError as PersistenceInterfaceError
 from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import OperationalError as PersistenceOperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
+from psycopg_pool import PoolTimeout
 
 from domain.errors import DomainError
 from projections.fast_append import (
@@ -160,6 +163,18 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
         # new aggregates and may overlap anything).
         self._careful = threading.Lock()
 
+    def select_events(self, *args: Any, **kwargs: Any) -> Any:
+        """Aggregates are loaded with one more try on a fresh connection (one that broke
+        while idle in the pool: the server restarted), not eventsourcing's ten, each of
+        which waited the pool's timeout while the server was out of reach."""
+        select = PostgresApplicationRecorder.select_events.__wrapped__  # (without its retries)
+        try:
+            return select(self, *args, **kwargs)
+        except (PersistenceOperationalError, PersistenceInterfaceError) as exc:
+            if isinstance(exc.__cause__, PoolTimeout):
+                raise
+            return select(self, *args, **kwargs)
+
     def _insert_one(self, tx: Tx, stored: Any) -> int:
         tx.cursor.execute(self._insert_sql, (stored.originator_id, stored.originator_version, stored.topic, stored.state))
         return int(tx.cursor.fetchone()["notification_id"])
@@ -258,7 +273,9 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
     def _commit_careful(self, changes: Sequence[Change]) -> None:
         try:
             self._commit_pipelined(changes)
-        except Exception:  # noqa: BLE001 - retry the batch the careful way, change by change
+        except Exception as exc:  # noqa: BLE001 - retry the batch the careful way, change by change
+            if isinstance(exc.__cause__, PoolTimeout):
+                raise  # no connection came within the pool's wait: a retry would wait as long
             log.debug("pipelined commit failed; retrying change by change", exc_info=True)
             self.slow_batches += 1
             for change in changes:
@@ -433,6 +450,9 @@ def store_environment(database_url: str | None, data_dir: Path, *, create_table:
             POSTGRES_POOL_SIZE=os.environ.get("CHRONICLE_PG_POOL_SIZE", "4"),
             POSTGRES_MAX_OVERFLOW=os.environ.get("CHRONICLE_PG_MAX_OVERFLOW", "12"),
             POSTGRES_CONN_MAX_AGE="",
+            # How long a request waits for a pooled connection (all busy, or the server
+            # out of reach) before it is answered 503 SlowDown.
+            POSTGRES_CONNECT_TIMEOUT=os.environ.get("CHRONICLE_PG_POOL_TIMEOUT", "5"),
         )
     else:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -464,15 +484,21 @@ def _url_host_port(u: ParseResult) -> tuple[str, str]:
 
 class PostgresStoreFactory(PostgresFactory):
     """eventsourcing's PostgreSQL factory, its pool set up before the first session opens:
-    sessions named in pg_stat_activity, and a bounded connect time."""
+    sessions named in pg_stat_activity, a bounded connect time, and short reconnection
+    attempts."""
 
     SESSION_NAME = "POSTGRES_SESSION_NAME"
+    # While the server is out of reach the pool retries a connection with a backoff that
+    # doubles for this long, then gives up until a request asks again: with the default
+    # (5 min) it kept requests waiting a minute or more after the server was back.
+    RECONNECT_TIMEOUT = 4.0
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
         pool = self.datastore.pool
         name = self.env.get(self.SESSION_NAME) or "chronicle"
         pool.kwargs = {**(pool.kwargs or {}), "fallback_application_name": name, "connect_timeout": 5}
+        pool.reconnect_timeout = self.RECONNECT_TIMEOUT
 
 
 def pg_url_kwargs(database_url: str) -> dict[str, Any]:
