@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from projections.session_name import session_name
+
 DESCRIPTION = """Chronicle: an event-sourced, S3-compatible object service.
 
 Environment:
@@ -35,15 +37,10 @@ def _store(args: argparse.Namespace, *, create_table: bool, name: str | None = N
     return open_store(url, Path(args.data_dir), create_table=create_table, application_name=name)
 
 
-def _session_name(role: str, where: str = "") -> str:
-    from projections.session_name import session_name
-
-    return session_name(role, where)
-
-
 def _hold_node_lock(args: argparse.Namespace, name: str):  # type: ignore[no-untyped-def]
     """The lock every running node holds, so that `chronicle replay` refuses to run under
     it; None (after saying why) while a replay runs."""
+    # Imported here like the other commands' modules: `chronicle --help` stays quick.
     import psycopg
 
     from projections.node_lock import ReplayRunning, hold_for_node
@@ -144,7 +141,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         shares = Shares(workers)
         shares.index = _fork_workers(workers)
-    name = _session_name("api", args.address)
+    name = session_name("api", args.address)
     node_lock = _hold_node_lock(args, name)  # noqa: F841 - held for the life of the process
     if node_lock is None:
         return 2
@@ -377,7 +374,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         # Stored target secrets are sealed with the deployment's master key.
         print("CHRONICLE_MASTER_KEY is required with PostgreSQL (the same on every node).", file=sys.stderr)
         return 2
-    name = _session_name("worker")
+    name = session_name("worker")
     node_lock = _hold_node_lock(args, name)
     if node_lock is None:
         return 2

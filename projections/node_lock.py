@@ -204,13 +204,18 @@ class _SharedSession(Held):
         assert conn is not None
         while True:
             try:
-                readable, _, _ = select.select([conn.fileno(), self._wake_r], [], [], CHECK_EVERY)
+                # poll, not select: a session opened again late in a busy server's life may
+                # have a descriptor above select's limit.
+                watch = select.poll()
+                watch.register(conn.fileno(), select.POLLIN)
+                watch.register(self._wake_r, select.POLLIN)
+                watch.poll(CHECK_EVERY * 1000)
                 if self._stopping.is_set():
                     return True
                 # Readable: a notice, or the end of the session (an error, then EOF).
                 # Quiet for CHECK_EVERY: make sure the server is still there.
                 conn.execute("SELECT 1")
-            except (psycopg.Error, OSError, ValueError) as e:
+            except (psycopg.Error, OSError) as e:
                 STORE_OUTAGE.failed(e)
                 conn.close()
                 self._conn = None
