@@ -241,6 +241,7 @@ class _SharedSession(Held):
                 self._on_lost(f"{refusal}; it took the lock while this process was disconnected")
                 return False
             self._conn = conn
+            STORE_OUTAGE.succeeded()
             log.info("this node holds its lock again")
             return True
         return False

@@ -15,9 +15,10 @@ from eventsourcing.persistence import ConnectionUnavailableError
 log = logging.getLogger("chronicle.store")
 
 RETRY_AFTER = 1  # seconds a client is asked to wait before trying again
-# An outage is over once a request succeeds this long after the last failure (a request
-# that needs no database could succeed in the middle of one).
-QUIET = 1.0
+# An outage is over once something succeeds this long after the last failure: a request
+# that needs no database may succeed in the middle of one, while the background loops
+# (notification follower, node lock) fail about once a second for as long as it lasts.
+QUIET = 5.0
 
 
 def is_unavailable(exc: BaseException) -> bool:

@@ -158,6 +158,8 @@ class DeliverySupervisor:
             self._appended.clear()
             try:
                 n = self.follower.step()
+                if n:
+                    STORE_OUTAGE.succeeded()  # (it read the log: the store is reachable)
             except Exception as e:  # noqa: BLE001 - the database may be restarting: try again
                 if is_unavailable(e):
                     STORE_OUTAGE.failed(e)
