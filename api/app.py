@@ -12,7 +12,7 @@ from time import perf_counter
 from typing import Any
 
 from api.context import ServerContext
-from api.errors import S3Error
+from api.errors import S3Error, slow_down
 from api.metrics import METRICS_PATHS, ServerMetrics
 from api.request import S3Request, parse_query, split_path
 from api.response import FileBody, Response
@@ -20,6 +20,7 @@ from api.router import route
 from api.zerocopy import ClientGone, abort_connection, zero_copy_sender
 from domain.errors import DomainError
 from projections.blobstore import BlobMissing
+from projections.unavailable import STORE_OUTAGE, is_unavailable
 
 log = logging.getLogger("chronicle.api")
 
@@ -144,13 +145,19 @@ class ChronicleASGI:
         except BlobMissing as exc:
             log.error("%s %s: the object's data is missing (%s); answered 500", req.method, req.raw_path, exc)
             response = error_response(S3Error("InternalError", MISSING_DATA), req)
-        except Exception:  # noqa: BLE001 - never a traceback to the client
-            log.exception("internal error on %s %s", req.method, req.raw_path)
-            response = error_response(S3Error("InternalError"), req)
+        except Exception as exc:  # noqa: BLE001 - never a traceback to the client
+            if is_unavailable(exc):
+                STORE_OUTAGE.failed(exc)
+                response = error_response(slow_down(), req)
+            else:
+                log.exception("internal error on %s %s", req.method, req.raw_path)
+                response = error_response(S3Error("InternalError"), req)
         except BaseException:  # cancelled (the server is stopping): no longer in flight
             if api >= 0:
                 self.metrics.s3.abandoned(api)
             raise
+        if response.status < 500:
+            STORE_OUTAGE.succeeded()
         await self._drain(req, response)
         if api < 0:
             await self._send(req, response, send)

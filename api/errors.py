@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from api.xmltext import escape_text as escape
+from projections.unavailable import RETRY_AFTER
 
 ERRORS: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied."),
@@ -124,3 +125,8 @@ class S3Error(Exception):
         parts.append(f"<RequestId>{escape(request_id)}</RequestId>")
         parts.append(f"<HostId>{escape(host_id)}</HostId></Error>")
         return "".join(parts).encode()
+
+
+def slow_down() -> S3Error:
+    """The event store is out of reach for now: clients back off and try again."""
+    return S3Error("SlowDown", headers={"Retry-After": str(RETRY_AFTER)})

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+
 from api.context import ServerContext
 from api.errors import S3Error
 from domain.iam import AccessKey, Group, ManagedPolicy, OidcProvider, Role, StsSession, User, iam_id
@@ -45,7 +47,7 @@ async def _update(
 def _load(ctx: ServerContext, aggregate_id: UUID) -> Any | None:
     try:
         return ctx.store.repository.get(aggregate_id)
-    except Exception:  # noqa: BLE001 - AggregateNotFound
+    except AggregateNotFoundError:
         return None
 
 

@@ -17,6 +17,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from eventsourcing.application import AggregateNotFoundError
+
 from api.context import ServerContext
 from domain.actor import SYSTEM_ACTOR, Actor
 from domain.notify_target import (
@@ -155,7 +157,7 @@ def _quote(value: str) -> str:
 def _load(ctx: ServerContext, subsystem: str, target_id: str) -> NotificationTarget | None:
     try:
         return ctx.store.repository.get(target_aggregate_id(subsystem, target_id))
-    except Exception:  # noqa: BLE001 - AggregateNotFound
+    except AggregateNotFoundError:
         return None
 
 

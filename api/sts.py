@@ -26,6 +26,7 @@ from api.errors import S3Error
 from domain.errors import DomainError
 from domain.policy import Decision, Request, evaluate, parse_policy
 from projections import iam_queries
+from projections.unavailable import RETRY_AFTER, STORE_OUTAGE, is_unavailable
 
 if TYPE_CHECKING:
     from api.context import ServerContext
@@ -180,7 +181,13 @@ async def query_api(req: S3Request, ctx: ServerContext, service: str) -> Respons
         return error_response(req, service, err.code, err.message, err.status)
     except DomainError as err:
         return error_response(req, service, err.code, err.message or err.code, 400)
-    except Exception:  # noqa: BLE001 - never a traceback to the client
+    except Exception as exc:  # noqa: BLE001 - never a traceback to the client
+        if is_unavailable(exc):
+            # The query APIs' own code for it (503 is retried by the SDKs).
+            STORE_OUTAGE.failed(exc)
+            response = error_response(req, service, "ServiceUnavailable", "The service is unavailable. Please try again later.", 503)
+            response.headers["Retry-After"] = str(RETRY_AFTER)
+            return response
         log.exception("internal error on %s %s", service, req.raw_path)
         return error_response(req, service, "InternalFailure", "The request processing has failed because of an unknown error.", 500)
 

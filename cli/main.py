@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from projections.session_name import session_name
+
 DESCRIPTION = """Chronicle: an event-sourced, S3-compatible object service.
 
 Environment:
@@ -27,14 +29,32 @@ Environment:
 """
 
 
-def _store(args: argparse.Namespace, *, create_table: bool):  # type: ignore[no-untyped-def]
+def _store(args: argparse.Namespace, *, create_table: bool, name: str | None = None):  # type: ignore[no-untyped-def]
+    """The event store; name: its PostgreSQL sessions' application_name."""
     from cli.database_probe import probe_database
     from projections.eventstore import open_store
 
     url = os.environ.get("CHRONICLE_DATABASE_URL")
     if url:
         probe_database(url)
-    return open_store(url, Path(args.data_dir), create_table=create_table)
+    return open_store(url, Path(args.data_dir), create_table=create_table, application_name=name)
+
+
+def _hold_node_lock(args: argparse.Namespace, name: str):  # type: ignore[no-untyped-def]
+    """The lock every running node holds, so that `chronicle replay` refuses to run under
+    it; None (after saying why) while a replay runs."""
+    # Imported here like the other commands' modules: `chronicle --help` stays quick.
+    import psycopg
+
+    from projections.node_lock import ReplayRunning, hold_for_node
+
+    try:
+        return hold_for_node(os.environ.get("CHRONICLE_DATABASE_URL"), Path(args.data_dir), name)
+    except ReplayRunning as e:
+        print(f"chronicle {args.command}: {e}", file=sys.stderr)
+    except psycopg.Error as e:
+        print(f"chronicle {args.command}: cannot reach the database: {e}", file=sys.stderr)
+    return None
 
 
 def _check_notify_env() -> None:
@@ -141,7 +161,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         SLAB.share(workers)  # metrics: one row of shared cells per worker
         shares.index = _fork_workers(workers)
         SLAB.use_row(shares.index)
-    store = _store(args, create_table=(not url or args.create_tables) and not _is_worker_child())
+    name = session_name("api", args.address)
+    node_lock = _hold_node_lock(args, name)  # noqa: F841 - held for the life of the process
+    if node_lock is None:
+        return 2
+    store = _store(args, create_table=(not url or args.create_tables) and not _is_worker_child(), name=name)
     if url and not args.create_tables:
         _require_tables(store)
     settings = Settings(
@@ -333,29 +357,31 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from cli.datadir import require_data_dir
-    from cli.datadir_lock import hold_for_replay
-    from projections.replay import FollowerBusy, rebuild_namespace, rebuild_notifications
+    from projections.replay import FollowerBusy, NodesRunning, replay
 
-    url = os.environ.get("CHRONICLE_DATABASE_URL")
-    if not url:  # with PostgreSQL the servers are elsewhere: stopping them is the operator's part
-        hold_for_replay(require_data_dir(Path(args.data_dir), database_url=None))
-    app = _store(args, create_table=False)
+    if not os.environ.get("CHRONICLE_DATABASE_URL"):
+        require_data_dir(Path(args.data_dir), database_url=None)  # never creates one
 
     def progress(position: int, total: int) -> None:
         pct = 100.0 * position / total if total else 100.0
         print(f"\rreplay: position {position}/{total} ({pct:5.1f}%)", end="", flush=True)
 
-    applied = rebuild_namespace(app, progress=progress)
-    print(f"\nreplay: rebuilt the namespace and IAM tables from {applied} events")
-    region = os.environ.get("CHRONICLE_REGION", "")
     try:
-        applied = rebuild_notifications(app, region=region, progress=progress)
+        done = replay(
+            os.environ.get("CHRONICLE_DATABASE_URL"),
+            Path(args.data_dir),
+            lambda name: _store(args, create_table=False, name=name),
+            region=os.environ.get("CHRONICLE_REGION", ""),
+            progress=progress,
+            rebuilt_namespace=lambda n: print(f"\nreplay: rebuilt the namespace and IAM tables from {n} events"),
+        )
+    except NodesRunning as e:
+        print(f"replay: refused, nothing was changed. {e}", file=sys.stderr)
+        return 2
     except FollowerBusy as e:
         print(f"\nreplay: {e}", file=sys.stderr)
-        app.close()
         return 2
-    print(f"\nreplay: rebuilt the notification views from {applied} events")
-    app.close()
+    print(f"\nreplay: rebuilt the notification views from {done.notification_events} events")
     return 0
 
 
@@ -381,7 +407,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not url:
         hold_for_worker(require_data_dir(Path(args.data_dir), database_url=None))
     key = master_key(Path(args.data_dir))
-    app = _store(args, create_table=False)
+    name = session_name("worker")
+    node_lock = _hold_node_lock(args, name)
+    if node_lock is None:
+        return 2
+    app = _store(args, create_table=False, name=name)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -398,6 +428,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     uvicorn_run(None, main)
     app.close()
+    node_lock.release()
     return 0
 
 

@@ -21,11 +21,14 @@ from uuid import UUID
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import InterfaceError as PersistenceInterfaceError
 from eventsourcing.persistence import Mapper, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import OperationalError as PersistenceOperationalError
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
+from psycopg_pool import PoolTimeout
 
 from domain.errors import DomainError
 from projections.blobstore import STAGE_DEADLINE
@@ -40,6 +43,7 @@ from projections.fast_append import (
 )
 from projections.inline import InlineProjections
 from projections.namespace import NULL_VERSION, bulk_null_versions, is_null_version_put
+from projections.session_name import session_name
 from projections.sql import Dialect, PostgresDialect
 from projections.tx import Tx
 
@@ -181,6 +185,18 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
         # new aggregates and may overlap anything).
         self._careful = threading.Lock()
 
+    def select_events(self, *args: Any, **kwargs: Any) -> Any:
+        """Aggregates are loaded with one more try on a fresh connection (one that broke
+        while idle in the pool: the server restarted), not eventsourcing's ten, each of
+        which waited the pool's timeout while the server was out of reach."""
+        select = PostgresApplicationRecorder.select_events.__wrapped__  # (without its retries)
+        try:
+            return select(self, *args, **kwargs)
+        except (PersistenceOperationalError, PersistenceInterfaceError) as exc:
+            if isinstance(exc.__cause__, PoolTimeout):
+                raise
+            return select(self, *args, **kwargs)
+
     def _insert_one(self, tx: Tx, stored: Any) -> int:
         tx.cursor.execute(self._insert_sql, (stored.originator_id, stored.originator_version, stored.topic, stored.state))
         return int(tx.cursor.fetchone()["notification_id"])
@@ -279,7 +295,9 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
     def _commit_careful(self, changes: Sequence[Change]) -> None:
         try:
             self._commit_pipelined(changes)
-        except Exception:  # noqa: BLE001 - retry the batch the careful way, change by change
+        except Exception as exc:  # noqa: BLE001 - retry the batch the careful way, change by change
+            if isinstance(exc.__cause__, PoolTimeout):
+                raise  # no connection came within the pool's wait: a retry would wait as long
             log.debug("pipelined commit failed; retrying change by change", exc_info=True)
             self.slow_batches += 1
             for change in changes:
@@ -442,7 +460,7 @@ def store_environment(database_url: str | None, data_dir: Path, *, create_table:
             raise ValueError(f"CHRONICLE_DATABASE_URL must be postgresql://..., got {u.scheme}://")
         host, port = _url_host_port(u)
         env.update(
-            PERSISTENCE_MODULE="eventsourcing.postgres",
+            PERSISTENCE_MODULE="projections.eventstore:PostgresStoreFactory",
             APPLICATION_RECORDER_TOPIC="projections.eventstore:PostgresChronicleRecorder",
             POSTGRES_DBNAME=unquote(u.path.lstrip("/")) or "chronicle",
             POSTGRES_HOST=host,
@@ -454,6 +472,9 @@ def store_environment(database_url: str | None, data_dir: Path, *, create_table:
             POSTGRES_POOL_SIZE=os.environ.get("CHRONICLE_PG_POOL_SIZE", "4"),
             POSTGRES_MAX_OVERFLOW=os.environ.get("CHRONICLE_PG_MAX_OVERFLOW", "12"),
             POSTGRES_CONN_MAX_AGE="",
+            # How long a request waits for a pooled connection (all busy, or the server
+            # out of reach) before it is answered 503 SlowDown.
+            POSTGRES_CONNECT_TIMEOUT=os.environ.get("CHRONICLE_PG_POOL_TIMEOUT", "5"),
         )
     else:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -483,10 +504,47 @@ def _url_host_port(u: ParseResult) -> tuple[str, str]:
     return host, port
 
 
-def open_store(database_url: str | None, data_dir: Path, *, create_table: bool) -> ChronicleApplication:
+class PostgresStoreFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory, its pool set up before the first session opens:
+    sessions named in pg_stat_activity, a bounded connect time, and short reconnection
+    attempts."""
+
+    SESSION_NAME = "POSTGRES_SESSION_NAME"
+    # While the server is out of reach the pool retries a connection with a backoff that
+    # doubles for this long, then gives up until a request asks again: with the default
+    # (5 min) it kept requests waiting a minute or more after the server was back.
+    RECONNECT_TIMEOUT = 4.0
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        pool = self.datastore.pool
+        name = self.env.get(self.SESSION_NAME) or "chronicle"
+        pool.kwargs = {**(pool.kwargs or {}), "fallback_application_name": name, "connect_timeout": 5}
+        pool.reconnect_timeout = self.RECONNECT_TIMEOUT
+
+
+def pg_url_kwargs(database_url: str) -> dict[str, Any]:
+    """psycopg.connect() keyword arguments for CHRONICLE_DATABASE_URL (before a store is open)."""
+    env = store_environment(database_url, Path(), create_table=False)
+    return {
+        "dbname": env["POSTGRES_DBNAME"],
+        "host": env["POSTGRES_HOST"],
+        "port": env["POSTGRES_PORT"],
+        "user": env["POSTGRES_USER"],
+        "password": env["POSTGRES_PASSWORD"],
+    }
+
+
+def open_store(
+    database_url: str | None, data_dir: Path, *, create_table: bool, application_name: str | None = None
+) -> ChronicleApplication:
     """Open the event store. With create_table, the event table is created by eventsourcing
-    and the projection tables by the Alembic migrations."""
+    and the projection tables by the Alembic migrations. On PostgreSQL every session the
+    store opens (its pool, and the connections of one's own from pg_connect_kwargs) shows
+    application_name in pg_stat_activity, unless PGAPPNAME names it otherwise."""
     env = store_environment(database_url, data_dir, create_table=create_table)
+    if database_url:
+        env[PostgresStoreFactory.SESSION_NAME] = application_name or session_name("cli")
     app = ChronicleApplication(env=env)
     app.store.mapper = app.mapper
     if create_table:
@@ -511,4 +569,4 @@ def pg_connect_kwargs(app: ChronicleApplication) -> dict[str, Any]:
     """psycopg.connect() keyword arguments for a connection of one's own (the store's pool
     settings, read at each call: the password may come from a callback)."""
     pool = app.store.datastore.pool  # type: ignore[union-attr]
-    return {k: v for k, v in (pool.kwargs or {}).items() if k != "row_factory"}
+    return {k: v for k, v in (pool.kwargs or {}).items() if k not in ("row_factory", "connect_timeout")}

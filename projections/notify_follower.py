@@ -282,21 +282,19 @@ class NotificationFollower:
         self, tx: Tx, start: int, any_rules: bool, rows: list[dict[str, Any]]
     ) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str, str], tuple[int, str | None]], _BucketStates, int]:
         self.no_rules = False
+        last = int(rows[-1]["notification_id"])
         if not any_rules:
+            # No bucket has rules before the page's first configuration event: until then
+            # only bucket events (versioning history, configuration) matter. Most
+            # deployments, most of the time.
             configured = next((i for i, r in enumerate(rows) if r["topic"] == _CONFIG_TOPIC), None)
-            if configured is not None:
-                # Rules may start here: this step ends with the configuration event, and the
-                # next one reads whether rules exist (PostgreSQL sent no state of the events
-                # after it, see _page_sql).
-                rows = rows[: configured + 1]
-            else:
+            if configured is None:
                 self.no_rules = True
-            # No bucket has rules before the page's last event: only bucket events
-            # (versioning history, configuration) matter. Most deployments, most of the time.
-            last = int(rows[-1]["notification_id"])
-            rows = [r for r in rows if r["topic"].startswith(_BUCKET_TOPICS)]
-        else:
-            last = int(rows[-1]["notification_id"])
+                configured = len(rows)
+            # Rules may start at that event: the events after it are matched as when rules
+            # exist (PostgreSQL sent their states, see _page_sql), in this same step. Ending
+            # the step there instead made the next one read the rest of the page again.
+            rows = [r for r in rows[:configured] if r["topic"].startswith(_BUCKET_TOPICS)] + rows[configured:]
         events = [(int(r["notification_id"]), self.app.decode_row(r)) for r in rows]
         if self._states_at != start or len(self._states) > _STATES_CACHED:
             self._states = {}
@@ -405,13 +403,16 @@ def _page_sql(store: PostgresChronicleRecorder) -> str:
     """Whether any rules exist and the page of events after a position, in one statement
     (one row with null event columns when there are none). While no bucket has rules only
     bucket events are decoded (see _match_page): the other events' states stay in the
-    database (a null state)."""
+    database (a null state), up to the page's first configuration event, from which rules
+    may apply (`configured` counts the configuration events up to each row)."""
     page = store.events_page_sql().replace("notification_id >= ?", "notification_id > ?")
     return (
         "SELECT h.any_rules, e.notification_id, e.originator_id, e.originator_version, e.topic, "
-        f"CASE WHEN h.any_rules OR e.topic LIKE '{_BUCKET_TOPICS}%' THEN e.state END AS state "
+        f"CASE WHEN h.any_rules OR e.configured > 0 OR e.topic LIKE '{_BUCKET_TOPICS}%' THEN e.state END AS state "
         f"FROM (SELECT EXISTS ({_ANY_RULES}) AS any_rules) h "
-        f"LEFT JOIN LATERAL ({page}) e ON true"
+        "LEFT JOIN LATERAL (SELECT p.*, count(*) FILTER (WHERE p.topic = "
+        f"'{_CONFIG_TOPIC}') OVER (ORDER BY p.notification_id) AS configured FROM ({page}) p) e ON true "
+        "ORDER BY e.notification_id"
     )
 
 

@@ -2,17 +2,60 @@
 
 Because every column derives from the events, the rebuilt tables equal the ones the live
 system wrote (DESIGN invariant 1). The blob_data table is blob storage and is kept.
+
+Nothing is touched while a node or worker runs: replay first takes the lock every running
+`chronicle serve` and `chronicle worker` holds (projections.node_lock) and refuses when it
+cannot have it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from projections.eventstore import ChronicleApplication, PostgresChronicleRecorder
 from projections.inline import INLINE_TABLES, InlineProjections, inline_ddl
+from projections.node_lock import NodesRunning, hold_for_replay
+from projections.session_name import session_name
 from projections.tx import Tx
 
 PAGE = 1000
+
+__all__ = ["FollowerBusy", "NodesRunning", "Replayed", "rebuild_namespace", "rebuild_notifications", "replay"]
+
+
+@dataclass(frozen=True)
+class Replayed:
+    namespace_events: int
+    notification_events: int
+
+
+def replay(
+    database_url: str | None,
+    data_dir: Path,
+    open_app: Callable[[str], ChronicleApplication],
+    *,
+    region: str = "",
+    progress: Callable[[int, int], None] | None = None,
+    rebuilt_namespace: Callable[[int], None] | None = None,
+) -> Replayed:
+    """Both rebuilds, while holding the nodes' lock exclusively (raises NodesRunning before
+    anything is touched). ``open_app(name)`` opens the store, its sessions named ``name``."""
+    name = session_name("replay")
+    held = hold_for_replay(database_url, data_dir, name)
+    try:
+        app = open_app(name)
+        try:
+            namespace = rebuild_namespace(app, progress=progress)
+            if rebuilt_namespace is not None:
+                rebuilt_namespace(namespace)
+            notifications = rebuild_notifications(app, region=region, progress=progress)
+        finally:
+            app.close()
+    finally:
+        held.release()
+    return Replayed(namespace, notifications)
 
 
 def rebuild_namespace(app: ChronicleApplication, progress: Callable[[int, int], None] | None = None) -> int:

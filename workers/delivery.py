@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.notifications import encode_key
+from projections.unavailable import STORE_OUTAGE, is_unavailable
 from workers.checkpoints import CheckpointStore, LostClaim, PendingRecord
 from workers.targets import Delivery, Target, TargetError
 from workers.targets.base import describe
@@ -118,8 +119,11 @@ class TargetWorker:
                     await self._deliver_claimed()
                 except LostClaim as e:
                     log.warning("%s", e)
-                except Exception:  # noqa: BLE001 - e.g. the database restarting: claim again
-                    log.exception("%s: delivery loop failed; starting over from the checkpoint", self.name)
+                except Exception as e:  # noqa: BLE001 - e.g. the database restarting: claim again
+                    if is_unavailable(e):
+                        STORE_OUTAGE.failed(e)
+                    else:
+                        log.exception("%s: delivery loop failed; starting over from the checkpoint", self.name)
                     self.stats.state = "retrying"
                     await self._sleep_backoff(CLAIM_RETRY)
                 finally:
@@ -135,7 +139,10 @@ class TargetWorker:
         try:
             return self.checkpoints.try_claim()
         except Exception as e:  # noqa: BLE001 - the database may be restarting
-            log.warning("%s: cannot claim delivery: %s", self.name, describe(e))
+            if is_unavailable(e):
+                STORE_OUTAGE.failed(e)
+            else:
+                log.warning("%s: cannot claim delivery: %s", self.name, describe(e))
             self.checkpoints.release()
             return False
 

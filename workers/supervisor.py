@@ -26,6 +26,7 @@ from projections.eventstore import (
     pg_connect_kwargs,
 )
 from projections.notify_follower import Appended, NotificationFollower
+from projections.unavailable import STORE_OUTAGE, is_unavailable
 from workers.checkpoints import CheckpointStore
 from workers.delivery import BACKOFF_MAX, TargetWorker
 from workers.targets import TargetConfig, WebhookConfig, make_target, to_kvs
@@ -161,8 +162,13 @@ class DeliverySupervisor:
             self._appended.clear()
             try:
                 n = self.follower.step()
-            except Exception:  # noqa: BLE001 - the database may be restarting: try again
-                log.exception("notification follower step failed")
+                if n:
+                    STORE_OUTAGE.succeeded()  # (it read the log: the store is reachable)
+            except Exception as e:  # noqa: BLE001 - the database may be restarting: try again
+                if is_unavailable(e):
+                    STORE_OUTAGE.failed(e)
+                else:
+                    log.exception("notification follower step failed")
                 n = 0
                 time.sleep(1.0)
             if self._stopping:
@@ -210,7 +216,10 @@ class DeliverySupervisor:
                 self._listening = False
                 self._appended.set()  # look now: appends may have gone unnoticed
                 if not self._stopping:
-                    log.warning("listening for appends failed (polling meanwhile): %s", e)
+                    if is_unavailable(e):
+                        STORE_OUTAGE.failed(e)
+                    else:
+                        log.warning("listening for appends failed (polling meanwhile): %s", e)
                     time.sleep(1.0)
 
     async def _watch_config(self) -> None:
@@ -222,8 +231,11 @@ class DeliverySupervisor:
                 if current != seen:
                     seen = current
                     await self._reconcile()
-            except Exception:  # noqa: BLE001
-                log.exception("reloading notification targets failed")
+            except Exception as e:  # noqa: BLE001
+                if is_unavailable(e):
+                    STORE_OUTAGE.failed(e)
+                else:
+                    log.exception("reloading notification targets failed")
 
     async def _reconcile(self) -> None:
         configs = await asyncio.to_thread(self.load_configs)

@@ -18,9 +18,10 @@ from api.admin.handlers import (
     from_domain_error,
     from_s3_error,
 )
-from api.errors import S3Error
+from api.errors import S3Error, slow_down
 from api.response import Response
 from domain.errors import DomainError
+from projections.unavailable import STORE_OUTAGE, is_unavailable
 
 if TYPE_CHECKING:
     from api.context import ServerContext
@@ -38,7 +39,13 @@ async def route_admin(req: S3Request, ctx: ServerContext) -> Response:
         return error_response(from_s3_error(err), req)
     except DomainError as err:
         return error_response(from_domain_error(err), req)
-    except Exception:  # noqa: BLE001 - never a traceback to the client
+    except Exception as exc:  # noqa: BLE001 - never a traceback to the client
+        if is_unavailable(exc):
+            STORE_OUTAGE.failed(exc)
+            busy = slow_down()
+            response = error_response(AdminError(busy.code, busy.message, busy.status), req)
+            response.headers.update(busy.headers)
+            return response
         log.exception("internal error on admin %s %s", req.method, req.raw_path)
         return error_response(AdminError("InternalError", "We encountered an internal error, please try again.", 500), req)
 

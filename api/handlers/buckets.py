@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventsourcing.application import AggregateNotFoundError
+
 from api.context import ServerContext
 from api.errors import S3Error
 from api.handlers.common import RESERVED_BUCKETS, bucket_must_exist, iso8601, valid_bucket_name
@@ -104,7 +106,7 @@ async def create_bucket(req: S3Request, ctx: ServerContext) -> Response:
     def build() -> list[Bucket]:
         try:
             bucket = ctx.store.repository.get(bucket_id(name))
-        except Exception:  # noqa: BLE001 - AggregateNotFound: a new name
+        except AggregateNotFoundError:  # a new name
             return [Bucket(name=name, region=region, owner=owner, actor=actor, settings=settings)]
         if bucket.exists:
             if bucket.owner == owner:
@@ -187,7 +189,7 @@ async def update_bucket(req: S3Request, ctx: ServerContext, mutate: Any, check: 
     def build() -> list[Bucket]:
         try:
             bucket = ctx.store.repository.get(bucket_id(name))
-        except Exception:  # noqa: BLE001
+        except AggregateNotFoundError:
             raise S3Error("NoSuchBucket", extra={"BucketName": name}) from None
         if not bucket.exists:
             raise S3Error("NoSuchBucket", extra={"BucketName": name})

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import anyio
 import orjson
+from eventsourcing.application import AggregateNotFoundError
 
 from api.body import DecodedBody
 from api.checksums import ALGORITHMS, combine_composite, combine_full_object_crc, header_name
@@ -363,7 +364,7 @@ async def _already_completed(req: S3Request, ctx: ServerContext, upload_id: str,
         raise err
     try:
         mpu = await anyio.to_thread.run_sync(ctx.store.repository.get, UUID(upload_id))
-    except Exception:  # noqa: BLE001 - no such aggregate
+    except AggregateNotFoundError:
         raise err from None
     if mpu.state != "completed" or mpu.bucket != req.bucket or mpu.key != req.key:
         raise err

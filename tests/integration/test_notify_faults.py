@@ -39,7 +39,12 @@ from tests.helpers.notify import (
 from tests.helpers.server import REPO_ROOT, chronicle_command
 from tests.helpers.services import AMQP_URL, pg_connect
 
-pytestmark = pytest.mark.timeout(120)
+# A guard against hangs only. Each test starts a database, a server, workers and a receiver
+# and writes ~2,000 objects: on a loaded 2-core machine the writes alone took up to 60 s and
+# the follower fail-over test up to 118 s in all, so a 120 s limit failed it while every
+# fail-over had completed in 1-2 s. The checks are the condition waits (wait_all: every
+# event delivered within 60 s of the last write).
+pytestmark = pytest.mark.timeout(600)
 
 WRITES = 2000
 FAST_RETRY = {"CHRONICLE_NOTIFY_BACKOFF_MAX": "1"}  # a target that is back is retried within 1 s

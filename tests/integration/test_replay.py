@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 
 import pytest
@@ -124,6 +125,18 @@ def exercise_iam(srv) -> None:
     srv.client("sts").assume_role(RoleArn="arn:aws:iam:::role/team/replay-role", RoleSessionName="replayed-session")
 
 
+def event_count(database_url: str | None, data_dir) -> int:
+    from projections.eventstore import open_store
+    from projections.tx import Tx
+
+    app = open_store(database_url, data_dir, create_table=False)
+    try:
+        with app.store.read() as cursor:
+            return int(Tx(cursor, app.store.dialect).scalar(f"SELECT COUNT(*) FROM {app.store.events_table_name}"))
+    finally:
+        app.close()
+
+
 def dump(database_url: str | None, data_dir) -> dict[str, list[tuple]]:
     from projections.eventstore import open_store
     from projections.tx import Tx
@@ -164,7 +177,12 @@ def test_replay_rebuilds_identical_tables(server_factory, backend, request):
         cwd=str(REPO_ROOT), env=srv.env, capture_output=True, text=True, timeout=120,
     )
     assert res.returncode == 0, res.stderr
-    assert "rebuilt the namespace" in res.stdout and "rebuilt the notification views" in res.stdout
+    # Each rebuild read every event of the log once, and says so.
+    events = event_count(database_url, srv.data_dir)
+    assert re.findall(r"rebuilt the (namespace and IAM tables|notification views) from (\d+) events", res.stdout) == [
+        ("namespace and IAM tables", str(events)),
+        ("notification views", str(events)),
+    ], res.stdout
     after = dump(database_url, srv.data_dir)
     assert after == before
 
