@@ -101,13 +101,3 @@ def hold_for_worker(data_dir: Path) -> None:
             f"--data-dir {data_dir}: {busy.holder} already delivers its notifications (two deliverers would send "
             "each one twice): stop it, or run the server with --no-delivery beside one `chronicle worker`"
         ) from None
-
-
-def hold_for_replay(data_dir: Path) -> None:
-    """`chronicle replay` on SQLite: no server may read the tables it rebuilds."""
-    try:
-        hold(data_dir, SERVE_LOCK, "chronicle replay")
-    except DataDirBusy as busy:
-        raise ConfigurationError(
-            f"--data-dir {data_dir} is in use by {busy.holder}: stop it before `chronicle replay`"
-        ) from None

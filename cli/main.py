@@ -46,8 +46,11 @@ def _hold_node_lock(args: argparse.Namespace, name: str):  # type: ignore[no-unt
     # Imported here like the other commands' modules: `chronicle --help` stays quick.
     import psycopg
 
+    from cli.database_probe import probe_database
     from projections.node_lock import ReplayRunning, hold_for_node
 
+    if url := os.environ.get("CHRONICLE_DATABASE_URL"):
+        probe_database(url)  # a wrong URL is said plainly before any connection is tried
     try:
         return hold_for_node(os.environ.get("CHRONICLE_DATABASE_URL"), Path(args.data_dir), name)
     except ReplayRunning as e:
@@ -145,7 +148,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Every setting is checked before the data dir is touched or the port taken.
     limits = serve_settings(args.address, url)
     data_dir = prepare_data_dir(Path(args.data_dir))
+    name = session_name("api", args.address)
+    node_lock = None
     if not url:
+        # A replay's lock first (it names the replay), then the one-server-per-data-dir lock.
+        node_lock = _hold_node_lock(args, name)
+        if node_lock is None:
+            return 2
         hold_for_serve(data_dir, args.address, delivering=not args.no_delivery)
     user, password = root_credentials(data_dir, embedded=not url)
     listening = listen(args.address)  # bound before anything says it serves
@@ -161,10 +170,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         SLAB.share(workers)  # metrics: one row of shared cells per worker
         shares.index = _fork_workers(workers)
         SLAB.use_row(shares.index)
-    name = session_name("api", args.address)
-    node_lock = _hold_node_lock(args, name)  # noqa: F841 - held for the life of the process
-    if node_lock is None:
-        return 2
+    if url:  # each worker process holds the node lock in its own database session
+        node_lock = _hold_node_lock(args, name)
+        if node_lock is None:
+            return 2
     store = _store(args, create_table=(not url or args.create_tables) and not _is_worker_child(), name=name)
     if url and not args.create_tables:
         _require_tables(store)
@@ -356,10 +365,13 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from cli.database_probe import probe_database
     from cli.datadir import require_data_dir
     from projections.replay import FollowerBusy, NodesRunning, replay
 
-    if not os.environ.get("CHRONICLE_DATABASE_URL"):
+    if url := os.environ.get("CHRONICLE_DATABASE_URL"):
+        probe_database(url)
+    else:
         require_data_dir(Path(args.data_dir), database_url=None)  # never creates one
 
     def progress(position: int, total: int) -> None:
