@@ -13,14 +13,14 @@ from typing import Any
 
 from api.context import ServerContext
 from api.errors import S3Error, slow_down
-from api.metrics import METRICS_PATHS, ServerMetrics
+from api.http.zerocopy import ClientGone, abort_connection, zero_copy_sender
+from api.metrics.endpoint import METRICS_PATHS, ServerMetrics
 from api.request import S3Request, parse_query, split_path
 from api.response import FileBody, Response
-from api.router import route
-from api.zerocopy import ClientGone, abort_connection, zero_copy_sender
+from api.s3.router import route
 from domain.errors import DomainError
 from projections.blobstore import BlobMissing
-from projections.unavailable import STORE_OUTAGE, is_unavailable
+from projections.eventstore.unavailable import STORE_OUTAGE, is_unavailable
 
 log = logging.getLogger("chronicle.api")
 
@@ -123,7 +123,7 @@ class ChronicleASGI:
             scheme=scope.get("scheme", "http"),
             origin=_origin(scope),
         )
-        api = -1  # the S3 API this request counts under (api.request_metrics)
+        api = -1  # the S3 API this request counts under (api.metrics.request_metrics)
         try:
             if header_bytes > self.ctx.settings.max_header_bytes:
                 raise S3Error("RequestHeaderSectionTooLarge", status=400)

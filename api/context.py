@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 import anyio
 
 from projections.blobstore import BlobStore
-from projections.committer import GroupCommitter
-from projections.deployment import KEY_CHECK_SETTING, deployment_id_for
-from projections.eventstore import Change, ChronicleApplication, pg_connect_kwargs
-from projections.pg_async import AsyncReads
-from projections.tx import Tx
+from projections.eventstore.committer import GroupCommitter
+from projections.eventstore.deployment import KEY_CHECK_SETTING, deployment_id_for
+from projections.eventstore.pg_async import AsyncReads
+from projections.eventstore.recorder import Change, ChronicleApplication, pg_connect_kwargs
+from projections.eventstore.tx import Tx
 
 T = TypeVar("T")
 
@@ -117,9 +117,9 @@ class ServerContext:
         clock: Callable[[], float] = time.time,
         targets: Any = None,
     ) -> None:
-        from api.identity import IdentityStore
-        from api.notify_targets import TargetDirectory, TargetRegistry
-        from api.sealing import Sealer
+        from api.auth.identity import IdentityStore
+        from api.auth.sealing import Sealer
+        from api.notify.targets import TargetDirectory, TargetRegistry
 
         self.started_monotonic = time.monotonic()  # the server's start, for its uptime
         self.store = store
@@ -141,7 +141,7 @@ class ServerContext:
         threads = int(os.environ.get("CHRONICLE_COMMIT_THREADS", "2")) if postgres else 1
         self.committer = GroupCommitter(store, threads=max(1, threads))
         if postgres:
-            from projections.loop_append import LoopAppender
+            from projections.eventstore.loop_append import LoopAppender
 
             self.committer.appender = LoopAppender(
                 store.store,
@@ -152,7 +152,7 @@ class ServerContext:
                 # (~60 us more per PUT); with two, batches halved and every PUT cost more.
                 connections=int(os.environ.get("CHRONICLE_APPEND_CONNECTIONS", "1")),
             )
-        from api.notify_subscriptions import Subscriptions
+        from api.notify.subscriptions import Subscriptions
 
         self.subscriptions = Subscriptions(self)
         self.subscriptions.attach(self.committer)
@@ -164,7 +164,7 @@ class ServerContext:
             self._reads = ReadConnections(lambda: pg_connect_kwargs(store))
             self._areads = AsyncReads(lambda: _conninfo(pg_connect_kwargs(store)))
         self.identities = IdentityStore(self)
-        from api.authz import PolicyCache
+        from api.auth.authz import PolicyCache
 
         self.policies = PolicyCache()
 
@@ -235,7 +235,7 @@ class ServerContext:
 
     async def fetch_one(self, statement: str, params: tuple[Any, ...] = ()) -> dict[str, Any] | None:
         """One statement's first row, for views that need no snapshot shared with another
-        statement: on PostgreSQL straight from the event loop (projections.pg_async, no
+        statement: on PostgreSQL straight from the event loop (projections.eventstore.pg_async, no
         worker thread), on SQLite through query()."""
         if self._areads is not None:
             return await self._areads.one(statement, params)

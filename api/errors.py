@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.xmltext import escape_text as escape
-from projections.unavailable import RETRY_AFTER
+from api.s3.xmltext import escape_text as escape
+from projections.eventstore.unavailable import RETRY_AFTER
 
 ERRORS: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied."),

@@ -99,7 +99,7 @@ class S3Request:
 
     async def read_all(self, limit: int = 10 * 1024 * 1024, *, object_checksums: bool = True) -> bytes:
         """Small documents (XML bodies), verified like any body (Content-MD5, checksums)."""
-        from api.body import DecodedBody
+        from api.s3.body import DecodedBody
 
         body = DecodedBody(self, want_md5=False, object_checksums=object_checksums)
         buf = bytearray()

@@ -16,8 +16,8 @@ from time import perf_counter, process_time
 
 from prometheus_client import CollectorRegistry, Counter
 
+from api.metrics.request_metrics import S3RequestMetrics
 from api.request import S3Request
-from api.request_metrics import S3RequestMetrics
 from api.response import Response
 
 

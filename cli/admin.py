@@ -551,7 +551,7 @@ def _target_arn(target: str, region: str) -> str:
 
 def _parse_listing(text: str) -> list[dict[str, Any]]:
     """get-config-kv text → [{"target", "settings", "env"}] for --json."""
-    from api.notify_config import _tokens
+    from api.notify.config import _tokens
 
     out: list[dict[str, Any]] = []
     env: dict[str, str] = {}

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import psycopg
 
 from cli.config_errors import ConfigurationError
-from projections.eventstore import store_environment
+from projections.eventstore.recorder import store_environment
 
 CONNECT_TIMEOUT = 5  # seconds; a host that does not answer at all
 _SCHEMES = ("postgres", "postgresql", "postgresql+psycopg")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cli.config_errors import ConfigurationError
 
-SQLITE_FILE = "chronicle.sqlite3"  # as projections.eventstore names it
+SQLITE_FILE = "chronicle.sqlite3"  # as projections.eventstore.recorder names it
 BLOBS = "blobs"
 
 

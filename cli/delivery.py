@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from projections.eventstore import ChronicleApplication
+from projections.eventstore.recorder import ChronicleApplication
 from workers.supervisor import DeliverySupervisor
 from workers.targets import TargetConfig, from_env
 
@@ -22,7 +22,7 @@ def log_configs(
     """(load_configs, generation) for start_delivery: the targets stored in the log
     (admin API / CLI / recorded environments) overlaid by this process's environment, and
     the configuration generation to poll. ``unseal``: ``Sealer(master_key).unseal``."""
-    from projections.tx import Tx
+    from projections.eventstore.tx import Tx
     from workers.targets.store import load_effective_configs, targets_generation
 
     environ = dict(os.environ)
@@ -41,7 +41,7 @@ def log_configs(
 def effective_configs(app: ChronicleApplication, data_dir: Path) -> Mapping[tuple[str, str], TargetConfig]:
     """The targets this process would deliver to: stored settings overlaid by the
     environment's (secrets unsealed with the deployment's master key)."""
-    from api.sealing import Sealer
+    from api.auth.sealing import Sealer
     from cli.secrets import master_key
 
     load, _generation = log_configs(app, Sealer(master_key(data_dir)).unseal)

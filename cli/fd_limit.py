@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import resource
 
-from api.connection_limits import ConnectionLimits
+from api.http.connection_limits import ConnectionLimits
 from cli.config_errors import ConfigurationError
 
 # Descriptors that are not client connections: the listening socket, the store's

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from projections.session_name import session_name
+from projections.eventstore.session_name import session_name
 
 DESCRIPTION = """Chronicle: an event-sourced, S3-compatible object service.
 
@@ -32,7 +32,7 @@ Environment:
 def _store(args: argparse.Namespace, *, create_table: bool, name: str | None = None):  # type: ignore[no-untyped-def]
     """The event store; name: its PostgreSQL sessions' application_name."""
     from cli.database_probe import probe_database
-    from projections.eventstore import open_store
+    from projections.eventstore.recorder import open_store
 
     url = os.environ.get("CHRONICLE_DATABASE_URL")
     if url:
@@ -47,7 +47,7 @@ def _hold_node_lock(args: argparse.Namespace, name: str):  # type: ignore[no-unt
     import psycopg
 
     from cli.database_probe import probe_database
-    from projections.node_lock import ReplayRunning, hold_for_node
+    from projections.eventstore.node_lock import ReplayRunning, hold_for_node
 
     if url := os.environ.get("CHRONICLE_DATABASE_URL"):
         probe_database(url)  # a wrong URL is said plainly before any connection is tried
@@ -72,7 +72,7 @@ def _check_notify_env() -> None:
 def _target_directory(sealer):  # type: ignore[no-untyped-def]
     """The notification targets in effect: the stored settings (event-sourced, set with
     `chronicle admin config set` or the admin API) overlaid by this node's environment."""
-    from api.notify_targets import TargetDirectory
+    from api.notify.targets import TargetDirectory
     from workers.targets import config as schema
     from workers.targets.store import load_effective_configs
 
@@ -90,7 +90,7 @@ def _target_directory(sealer):  # type: ignore[no-untyped-def]
 def _start_notify_targets(ctx) -> None:  # type: ignore[no-untyped-def]
     """Record this node's environment target settings in the log when they differ from
     it (so replay and the other nodes see them), then load and log the ARNs."""
-    from api.notify_config import ConfigInvalid, record_environment
+    from api.notify.config import ConfigInvalid, record_environment
 
     try:
         recorded = record_environment(ctx, os.environ)
@@ -119,7 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import ChronicleASGI
     from api.context import ServerContext, Settings
-    from api.protocol import limited_protocol
+    from api.http.protocol import limited_protocol
     from cli.datadir import prepare_data_dir
     from cli.datadir_lock import hold_for_serve
     from cli.listen_address import listen
@@ -163,7 +163,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Bound once, then fork before any thread or connection exists: every worker accepts
         # on the shared socket and has its own event loop, store connections and committer.
         sockets = [listening]
-        from api.metrics_slab import SLAB
+        from api.metrics.slab import SLAB
         from cli.acceptor import Shares
 
         shares = Shares(workers)
@@ -188,7 +188,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from cli.secrets import master_key
 
     clock_file = os.environ.get("CHRONICLE_TEST_CLOCK_FILE")  # tests only: a clock they can move
-    from api.sealing import Sealer
+    from api.auth.sealing import Sealer
 
     key = master_key(data_dir, create=True)
     targets = _target_directory(Sealer(key))
@@ -341,7 +341,7 @@ async def _periodic_gc(ctx, interval: float) -> None:  # type: ignore[no-untyped
 
 
 def _require_tables(store) -> None:  # type: ignore[no-untyped-def]
-    from projections.tx import Tx
+    from projections.eventstore.tx import Tx
 
     try:
         with store.store.read() as cursor:
@@ -401,7 +401,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Follow the log and deliver notifications, without serving S3."""
     import signal
 
-    from api.sealing import Sealer
+    from api.auth.sealing import Sealer
     from cli.datadir import require_data_dir
     from cli.datadir_lock import hold_for_worker
     from cli.delivery import log_configs, start_delivery

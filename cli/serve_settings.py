@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from api.connection_limits import ConnectionLimits
+from api.http.connection_limits import ConnectionLimits
 from cli.config_errors import ConfigurationError
 from cli.database_probe import probe_database
 from cli.fd_limit import fit_descriptor_limit

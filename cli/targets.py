@@ -120,7 +120,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from cli.database_probe import probe_database
     from cli.datadir import require_data_dir
     from cli.delivery import effective_configs
-    from projections.eventstore import open_store
+    from projections.eventstore.recorder import open_store
     from workers.backfill import BackfillFilter, backfill, parse_events, position_at
     from workers.targets import ConfigError, make_target
 
@@ -198,7 +198,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_prometheus_generate(args: argparse.Namespace) -> int:
-    from api.prometheus_token import prometheus_token
+    from api.metrics.prometheus_token import prometheus_token
 
     try:
         client = admin_client(args)

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 
 from domain.ids import random_hex
-from projections.tx import Tx
+from projections.eventstore.tx import Tx
 
 READ_CHUNK = 1024 * 1024
 WRITE_BATCH = 1024 * 1024

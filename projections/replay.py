@@ -4,7 +4,7 @@ Because every column derives from the events, the rebuilt tables equal the ones 
 system wrote (DESIGN invariant 1). The blob_data table is blob storage and is kept.
 
 Nothing is touched while a node or worker runs: replay first takes the lock every running
-`chronicle serve` and `chronicle worker` holds (projections.node_lock) and refuses when it
+`chronicle serve` and `chronicle worker` holds (projections.eventstore.node_lock) and refuses when it
 cannot have it.
 """
 
@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from projections.eventstore import ChronicleApplication, PostgresChronicleRecorder
-from projections.inline import INLINE_TABLES, InlineProjections, inline_ddl
-from projections.node_lock import NodesRunning, hold_for_replay
-from projections.session_name import session_name
-from projections.tx import Tx
+from projections.eventstore.inline import INLINE_TABLES, InlineProjections, inline_ddl
+from projections.eventstore.node_lock import NodesRunning, hold_for_replay
+from projections.eventstore.recorder import ChronicleApplication, PostgresChronicleRecorder
+from projections.eventstore.session_name import session_name
+from projections.eventstore.tx import Tx
 
 PAGE = 1000
 
@@ -96,8 +96,8 @@ def rebuild_notifications(
     """Drop the notification views and run the follower over the whole log again. Target
     checkpoints are delivery state, not projections: they are kept, so targets are not
     sent again what they already confirmed."""
-    from projections.notify_follower import NotificationFollower
-    from projections.notify_schema import NOTIFY_VIEW_TABLES, notify_ddl
+    from projections.notifications.follower import NotificationFollower
+    from projections.notifications.schema import NOTIFY_VIEW_TABLES, notify_ddl
 
     store = app.store
     total = store.max_notification_id() or 0

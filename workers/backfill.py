@@ -18,13 +18,13 @@ from datetime import datetime
 from typing import Any
 
 from domain.notifications import NotificationConfig, RulesMap, expand, format_event_time, rules_map
-from projections.deployment import deployment_id
-from projections.eventstore import ChronicleApplication
-from projections.namespace_queries import bucket_config
-from projections.notify_events import NOTIFICATION_SUBRESOURCE, Notice
-from projections.notify_follower import target_name
-from projections.notify_reader import log_head, read_notices
-from projections.tx import Tx
+from projections.eventstore.deployment import deployment_id
+from projections.eventstore.recorder import ChronicleApplication
+from projections.eventstore.tx import Tx
+from projections.namespace.queries import bucket_config
+from projections.notifications.events import NOTIFICATION_SUBRESOURCE, Notice
+from projections.notifications.follower import target_name
+from projections.notifications.reader import log_head, read_notices
 from workers.checkpoints import PendingRecord
 from workers.delivery import rekey
 from workers.targets import Delivery, Target, TargetError

@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from projections.blobstore import STAGE_DEADLINE, BlobStore
-from projections.eventstore import ChronicleApplication
-from projections.tx import Tx
+from projections.eventstore.recorder import ChronicleApplication
+from projections.eventstore.tx import Tx
 
 log = logging.getLogger("chronicle.gc")
 

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from projections.eventstore import (
+from projections.eventstore.recorder import (
     ChronicleApplication,
     PostgresChronicleRecorder,
     pg_connect_kwargs,
 )
-from projections.notify_follower import FOLLOWER_NAME
-from projections.tx import Tx
+from projections.eventstore.tx import Tx
+from projections.notifications.follower import FOLLOWER_NAME
 
 T = TypeVar("T")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.notifications import encode_key
-from projections.unavailable import STORE_OUTAGE, is_unavailable
+from projections.eventstore.unavailable import STORE_OUTAGE, is_unavailable
 from workers.checkpoints import CheckpointStore, LostClaim, PendingRecord
 from workers.targets import Delivery, Target, TargetError
 from workers.targets.base import describe

@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from projections.eventstore import (
+from projections.eventstore.recorder import (
     ChronicleApplication,
     PostgresChronicleRecorder,
     pg_connect_kwargs,
 )
-from projections.notify_follower import Appended, NotificationFollower
-from projections.unavailable import STORE_OUTAGE, is_unavailable
+from projections.eventstore.unavailable import STORE_OUTAGE, is_unavailable
+from projections.notifications.follower import Appended, NotificationFollower
 from workers.checkpoints import CheckpointStore
 from workers.delivery import BACKOFF_MAX, TargetWorker
 from workers.targets import TargetConfig, WebhookConfig, make_target, to_kvs

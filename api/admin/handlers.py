@@ -4,7 +4,7 @@ One small async function per command, taking an ``AdminCall`` (the request, the 
 context, the caller's identity) and returning a ``Response``. Failures raise ``AdminError``,
 which the admin router renders as MinIO's JSON error body. The permission checks follow
 MinIO's ``cmd/admin-handlers-users.go``: an ``admin:*`` action decided by
-``api.authz.authorize_admin``, with the exemptions MinIO makes for a caller acting on
+``api.auth.authz.authorize_admin``, with the exemptions MinIO makes for a caller acting on
 itself (reading its own user info, creating, listing, reading and deleting its own service
 accounts). Secrets are never returned, except a service account's at its creation.
 """
@@ -18,20 +18,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from api import iam_service, notify_config
 from api.admin import shapes
 from api.admin.endpoints import Endpoint
 from api.admin.madmin_crypto import decrypt_async, encrypt_async
 from api.errors import S3Error
+from api.iam import service as iam_service
+from api.notify import config as notify_config
 from api.response import Response
 from domain.errors import DomainError
 from domain.policy import CANNED_POLICY_NAMES, canned_policy_document, parse_policy
-from projections import iam_queries
-from projections.namespace_queries import list_buckets, namespace_usage
+from projections.iam import queries as iam_queries
+from projections.namespace.queries import list_buckets, namespace_usage
 
 if TYPE_CHECKING:
+    from api.auth.identity import Identity
     from api.context import ServerContext
-    from api.identity import Identity
     from api.request import S3Request
 
 JSON_TYPE = "application/json"
@@ -153,7 +154,7 @@ class AdminCall:
     async def allow(self, action: str) -> None:
         """AccessDenied unless root or an identity policy allows the admin action."""
         try:
-            from api.authz import authorize_admin
+            from api.auth.authz import authorize_admin
         except ImportError:  # the policy engine's request side is not wired in: root only
             if not self.is_root:
                 raise access_denied() from None

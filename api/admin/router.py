@@ -21,7 +21,7 @@ from api.admin.handlers import (
 from api.errors import S3Error, slow_down
 from api.response import Response
 from domain.errors import DomainError
-from projections.unavailable import STORE_OUTAGE, is_unavailable
+from projections.eventstore.unavailable import STORE_OUTAGE, is_unavailable
 
 if TYPE_CHECKING:
     from api.context import ServerContext
@@ -51,7 +51,7 @@ async def route_admin(req: S3Request, ctx: ServerContext) -> Response:
 
 
 async def _dispatch(req: S3Request, ctx: ServerContext) -> Response:
-    from api.router import authenticate_request
+    from api.s3.router import authenticate_request
 
     command = split_admin_path(req.raw_path)
     endpoint = ENDPOINTS.get(command or "")

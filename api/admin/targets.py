@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from api.response import Response
 from domain.notifications import parse_event_time
-from projections.notify_queries import target_states
+from projections.notifications.queries import target_states
 
 if TYPE_CHECKING:
     from api.admin.handlers import AdminCall

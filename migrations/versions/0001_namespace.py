@@ -6,8 +6,8 @@ Revises:
 
 from alembic import op
 
-from projections.namespace_schema import PROJECTION_TABLES, namespace_ddl
-from projections.sql import Dialect, PostgresDialect
+from projections.eventstore.sql import Dialect, PostgresDialect
+from projections.namespace.schema import PROJECTION_TABLES, namespace_ddl
 
 revision = "0001_namespace"
 down_revision = None

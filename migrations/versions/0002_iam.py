@@ -6,8 +6,8 @@ Revises: 0001_namespace
 
 from alembic import op
 
-from projections.iam_schema import IAM_TABLES, iam_ddl
-from projections.sql import Dialect, PostgresDialect
+from projections.eventstore.sql import Dialect, PostgresDialect
+from projections.iam.schema import IAM_TABLES, iam_ddl
 
 revision = "0002_iam"
 down_revision = "0001_namespace"

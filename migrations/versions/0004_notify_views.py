@@ -6,8 +6,8 @@ Revises: 0003_acl
 
 from alembic import op
 
-from projections.notify_schema import NOTIFY_STATE_TABLES, NOTIFY_VIEW_TABLES, notify_ddl
-from projections.sql import Dialect, PostgresDialect
+from projections.eventstore.sql import Dialect, PostgresDialect
+from projections.notifications.schema import NOTIFY_STATE_TABLES, NOTIFY_VIEW_TABLES, notify_ddl
 
 revision = "0004_notify_views"
 down_revision = "0003_acl"

@@ -6,8 +6,8 @@ Revises: 0004_notify_views
 
 from alembic import op
 
-from projections.notify_targets_schema import NOTIFY_TARGET_TABLES, notify_targets_ddl
-from projections.sql import Dialect, PostgresDialect
+from projections.eventstore.sql import Dialect, PostgresDialect
+from projections.notifications.targets_schema import NOTIFY_TARGET_TABLES, notify_targets_ddl
 
 revision = "0005_notify_targets"
 down_revision = "0004_notify_views"

@@ -6,8 +6,8 @@ Revises: 0005_notify_targets
 
 from alembic import op
 
-from projections.iam_schema import iam_api_ddl
-from projections.sql import Dialect, PostgresDialect
+from projections.eventstore.sql import Dialect, PostgresDialect
+from projections.iam.schema import iam_api_ddl
 
 revision = "0006_iam_api"
 down_revision = "0005_notify_targets"

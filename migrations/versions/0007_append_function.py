@@ -1,5 +1,5 @@
 """The database function that appends a batch of plain PUTs in one statement
-(projections.fast_append). PostgreSQL only: SQLite appends in-process.
+(projections.eventstore.fast_append). PostgreSQL only: SQLite appends in-process.
 
 Revision ID: 0007_append_function
 Revises: 0006_iam_api
@@ -7,7 +7,7 @@ Revises: 0006_iam_api
 
 from alembic import op
 
-from projections.fast_append import FUNCTION, function_ddl
+from projections.eventstore.fast_append import FUNCTION, function_ddl
 
 revision = "0007_append_function"
 down_revision = "0006_iam_api"

@@ -1,4 +1,4 @@
-"""The subscriptions generation counter (projections/subscriptions_generation.py): a GET
+"""The subscriptions generation counter (projections/notifications/subscriptions_generation.py): a GET
 reads it with its bucket row to know whether its node's s3:ObjectAccessed subscriptions
 cache is stale. Not a projection: replay leaves it alone.
 

@@ -1,7 +1,7 @@
 """State as an earlier Chronicle could store it: aggregates appended to a server's event store
 through the domain, in this process, bypassing the checks the API makes today (keys with
 control characters, CR/LF in stored headers, a bucket named "minio"). They are appended as
-the server appends (projections.eventstore commit_changes), so the inline projection applies
+the server appends (projections.eventstore.recorder commit_changes), so the inline projection applies
 them in the same transaction."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.actor import SYSTEM_ACTOR
 from domain.aggregates import Bucket, MultipartUpload, ObjectVersion
-from projections.eventstore import Change, open_store
+from projections.eventstore.recorder import Change, open_store
 
 
 def append(server: Any, database_url: str | None, *aggregates: Aggregate) -> None:

@@ -112,7 +112,7 @@ def test_replay_beside_a_server_is_refused(server_factory, tmp_path):
     code, stderr = _run_until_exit(
         ["replay", "--data-dir", str(srv.data_dir)], srv.env, tmp_path / "replay.log"
     )
-    # The replay guard (projections.node_lock) names every process using the data dir.
+    # The replay guard (projections.eventstore.node_lock) names every process using the data dir.
     assert code == 2, stderr
     assert "Traceback" not in stderr, stderr
     assert "replay: refused, nothing was changed" in stderr, stderr

@@ -7,9 +7,9 @@ import uuid
 
 from api.errors import S3Error
 from domain.aggregates import Bucket, ObjectVersion
-from projections.eventstore import Change, open_store
-from projections.namespace_queries import get_bucket, live_object
-from projections.tx import Tx
+from projections.eventstore.recorder import Change, open_store
+from projections.eventstore.tx import Tx
+from projections.namespace.queries import get_bucket, live_object
 
 
 def _put(bucket: str, key: str, body: bytes, *, check=None, reads_objects: bool = False) -> Change:
@@ -142,7 +142,7 @@ def test_plain_put_after_versioning_or_delete_gets_the_right_outcome(pg_url, tmp
 
 
 def test_two_committer_threads_keep_every_outcome(pg_url, tmp_path):
-    from projections.committer import GroupCommitter
+    from projections.eventstore.committer import GroupCommitter
 
     app = open_store(pg_url, tmp_path, create_table=True)
     bucket = Bucket(name="busy", region="us-east-1", owner="root", actor={}, settings={})
@@ -182,14 +182,14 @@ def test_two_committer_threads_keep_every_outcome(pg_url, tmp_path):
 
 
 def test_plain_puts_from_the_event_loop_keep_outcomes_and_fall_back(pg_url, tmp_path):
-    """projections.loop_append: one batch per loop turn over libpq, the same rows as the
+    """projections.eventstore.loop_append: one batch per loop turn over libpq, the same rows as the
     committer threads' one-statement path; a stale hint hands the batch back unwritten."""
     import asyncio
 
     from api.context import _conninfo
-    from projections.committer import GroupCommitter
-    from projections.eventstore import pg_connect_kwargs
-    from projections.loop_append import LoopAppender
+    from projections.eventstore.committer import GroupCommitter
+    from projections.eventstore.loop_append import LoopAppender
+    from projections.eventstore.recorder import pg_connect_kwargs
 
     app = open_store(pg_url, tmp_path, create_table=True)
     store = app.store
@@ -248,9 +248,9 @@ def test_event_loop_appends_survive_a_connection_killed_while_idle(pg_url, tmp_p
     import psycopg
 
     from api.context import _conninfo
-    from projections.committer import GroupCommitter
-    from projections.eventstore import pg_connect_kwargs
-    from projections.loop_append import LoopAppender
+    from projections.eventstore.committer import GroupCommitter
+    from projections.eventstore.loop_append import LoopAppender
+    from projections.eventstore.recorder import pg_connect_kwargs
 
     app = open_store(pg_url, tmp_path, create_table=True)
     store = app.store

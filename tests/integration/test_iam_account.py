@@ -501,7 +501,7 @@ def test_bucket_policy_names_a_user_by_its_arn_with_path(server, iam, make_bucke
 
 def test_iam_policy_may_name_a_user_by_canonical_id(server, iam):
     """As Ceph's s3-tests write it: Resource arn:aws:iam:::user/<canonical id>."""
-    from api.handlers.buckets import canonical_id
+    from api.s3.handlers.buckets import canonical_id
 
     user_name, _arn, key = keyed_user(server, iam)
     own = f"arn:aws:iam:::user/{canonical_id(user_name)}"

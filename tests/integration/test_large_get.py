@@ -1,4 +1,4 @@
-"""Large GETs over plain HTTP leave the blob files with sendfile (api.zerocopy): the bytes,
+"""Large GETs over plain HTTP leave the blob files with sendfile (api.http.zerocopy): the bytes,
 ranges across multipart segments, part numbers, and clients that go away mid-body."""
 
 from __future__ import annotations

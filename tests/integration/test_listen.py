@@ -111,7 +111,7 @@ def test_reads_are_recorded_only_while_someone_subscribes(server_factory):
     """No rule and no listener: a GET appends nothing to the log. While a listener for
     another bucket is connected, reads here still append nothing; once one listens here,
     they do; after it leaves, they stop again."""
-    from projections.eventstore import open_store
+    from projections.eventstore.recorder import open_store
 
     srv = server_factory("sqlite")
     s3 = srv.client()

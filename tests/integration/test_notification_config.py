@@ -225,7 +225,7 @@ def test_configuration_survives_restart(server_factory):
 
 
 def test_registry_describe_redacts_secrets():
-    from api.notify_targets import TargetRegistry
+    from api.notify.targets import TargetRegistry
     from workers.targets import from_env, redacted
 
     reg = TargetRegistry.from_configs(from_env(ENV), redact=redacted)

@@ -372,7 +372,7 @@ def test_two_workers_one_delivers_and_the_other_takes_over(server_factory, pg_ur
 def follower_holder(pg_url: str) -> str | None:
     """application_name of the session holding the notification follower's lock (one
     bigint key: PostgreSQL shows its halves as classid and objid)."""
-    from projections.notify_follower import _FOLLOWER_LOCK
+    from projections.notifications.follower import _FOLLOWER_LOCK
 
     with pg_connect(pg_url) as conn:
         row = conn.execute(

@@ -1,4 +1,4 @@
-"""Reads from the event loop over libpq (projections.pg_async), against a real PostgreSQL:
+"""Reads from the event loop over libpq (projections.eventstore.pg_async), against a real PostgreSQL:
 values decode as psycopg decodes them, errors are psycopg's, a connection the server dropped
 is replaced, a cancelled read does not leave a busy connection behind, and the number of
 connections stays bounded."""
@@ -10,7 +10,7 @@ import asyncio
 import psycopg
 import pytest
 
-from projections.pg_async import AsyncReads
+from projections.eventstore.pg_async import AsyncReads
 
 
 def _reads(pg_url: str, **kwargs) -> AsyncReads:

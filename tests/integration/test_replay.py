@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from projections.inline import INLINE_TABLES
-from projections.notify_schema import NOTIFY_VIEW_TABLES
+from projections.eventstore.inline import INLINE_TABLES
+from projections.notifications.schema import NOTIFY_VIEW_TABLES
 from tests.helpers.server import REPO_ROOT, chronicle_command
 
 PROJECTION_TABLES = INLINE_TABLES + NOTIFY_VIEW_TABLES
@@ -77,8 +77,8 @@ def wait_for_follower(database_url: str | None, data_dir, timeout: float = 20.0)
     """Until the notification follower has read the whole log (it runs in the server)."""
     import time
 
-    from projections.eventstore import open_store
-    from projections.notify_follower import NotificationFollower
+    from projections.eventstore.recorder import open_store
+    from projections.notifications.follower import NotificationFollower
 
     app = open_store(database_url, data_dir, create_table=False)
     try:
@@ -126,8 +126,8 @@ def exercise_iam(srv) -> None:
 
 
 def event_count(database_url: str | None, data_dir) -> int:
-    from projections.eventstore import open_store
-    from projections.tx import Tx
+    from projections.eventstore.recorder import open_store
+    from projections.eventstore.tx import Tx
 
     app = open_store(database_url, data_dir, create_table=False)
     try:
@@ -138,8 +138,8 @@ def event_count(database_url: str | None, data_dir) -> int:
 
 
 def dump(database_url: str | None, data_dir) -> dict[str, list[tuple]]:
-    from projections.eventstore import open_store
-    from projections.tx import Tx
+    from projections.eventstore.recorder import open_store
+    from projections.eventstore.tx import Tx
 
     app = open_store(database_url, data_dir, create_table=False)
     try:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from projections.inline import INLINE_TABLES
-from projections.node_lock import NODE_LOCK, hold_for_replay
-from projections.notify_schema import NOTIFY_VIEW_TABLES
+from projections.eventstore.inline import INLINE_TABLES
+from projections.eventstore.node_lock import NODE_LOCK, hold_for_replay
+from projections.notifications.schema import NOTIFY_VIEW_TABLES
 from tests.helpers.notify import wait_until
 from tests.helpers.server import REPO_ROOT, ServerStartError, chronicle_command
 from tests.helpers.services import PG_DSN, pg_connect

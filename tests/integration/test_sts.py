@@ -364,11 +364,11 @@ def test_deleted_parent_ends_its_sessions(server, filled_bucket):
 def _set_user_status(server, user_name: str, status: str) -> None:
     """Disable / enable a user through the command service on the server's own store (the IAM
     query API has no user status; the admin API is another module's)."""
-    from api import iam_service
     from api.context import ServerContext, Settings
+    from api.iam import service as iam_service
     from cli.secrets import master_key
     from projections.blobstore import BlobStore
-    from projections.eventstore import open_store
+    from projections.eventstore.recorder import open_store
 
     store = open_store(None, server.data_dir, create_table=False)
     ctx = ServerContext(store, BlobStore(server.data_dir / "blobs"), Settings(server.access_key, server.secret_key), master_key(server.data_dir))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.errors import S3Error
-from api.xml import parse
+from api.s3.xml import parse
 from domain.acl import (
     ALL_USERS,
     AUTHENTICATED_USERS,

@@ -15,8 +15,9 @@ from botocore.httpchecksum import (
     Sha256Checksum,
 )
 
-from api import checksums
-from api.checksums import (
+from api.errors import S3Error
+from api.s3 import checksums
+from api.s3.checksums import (
     ALGORITHMS,
     Checksum,
     algorithm_from_header,
@@ -26,7 +27,6 @@ from api.checksums import (
     header_name,
     is_valid_b64,
 )
-from api.errors import S3Error
 
 BOTOCORE = {
     "CRC32": CrtCrc32Checksum,

@@ -25,8 +25,8 @@ from api.auth.sigv4 import (
     authenticate,
     derive_signing_key,
 )
-from api.checksums import Checksum
 from api.errors import S3Error
+from api.s3.checksums import Checksum
 
 AK = "AKIAIOSFODNN7EXAMPLE"
 SK = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

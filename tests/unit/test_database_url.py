@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from projections.eventstore import store_environment
+from projections.eventstore.recorder import store_environment
 
 
 @pytest.mark.parametrize(

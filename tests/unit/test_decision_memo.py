@@ -1,4 +1,4 @@
-"""Authorization decisions are memoized per process (api.authz.PolicyCache): the memo key must
+"""Authorization decisions are memoized per process (api.auth.authz.PolicyCache): the memo key must
 hold every input a decision depends on — the context values its policies read — and nothing
 may be memoized when that set cannot be known."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from api.authz import PolicyCache
+from api.auth.authz import PolicyCache
 from domain.policy import parse_policy
 
 
@@ -99,9 +99,9 @@ def test_remembered_decisions_follow_the_request_values():
     import asyncio
     import time
 
-    from api.authz import ACTIONS, authorize_request
+    from api.auth.authz import ACTIONS, authorize_request
+    from api.auth.identity import Identity
     from api.errors import S3Error
-    from api.identity import Identity
     from api.request import S3Request
 
     assert ("GET", "bucket", "") in ACTIONS
@@ -171,7 +171,7 @@ def test_remembered_decisions_follow_the_request_values():
     asyncio.run(run())
     assert len(ctx.policies.decisions) == 3
     # And the short way (no context built) finds each of them.
-    from api.authz import _remembered
+    from api.auth.authz import _remembered
 
     for prefix, ip, expected in (
         ("home/alice/docs", "10.1.2.3", True),

@@ -1,4 +1,4 @@
-"""projections.fast_append.event_row: a plain PUT's event stored with orjson is the same
+"""projections.eventstore.fast_append.event_row: a plain PUT's event stored with orjson is the same
 bytes eventsourcing's mapper stores (json module), and decodes to the same event."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from eventsourcing.persistence import (
 
 from domain.aggregates import ObjectVersion
 from domain.created import created_event
-from projections.fast_append import event_row
+from projections.eventstore.fast_append import event_row
 
 
 def _mapper() -> Mapper:

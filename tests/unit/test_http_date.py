@@ -7,7 +7,7 @@ import random
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-from api.handlers.common import http_date
+from api.s3.handlers.common import http_date
 
 
 def test_http_date_matches_the_standard_library_across_four_centuries():

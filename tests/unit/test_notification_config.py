@@ -5,7 +5,7 @@ documents (internal/event/config_test.go) with MinIO's expected outcome."""
 import pytest
 
 from api.errors import S3Error
-from api.xml import parse
+from api.s3.xml import parse
 from domain import notifications
 from domain.errors import DomainError
 from domain.notifications import (

@@ -3,7 +3,7 @@ semantics, and whole configurations."""
 
 import pytest
 
-from api.xml import parse
+from api.s3.xml import parse
 from domain.notifications import (
     ARN,
     match_simple,

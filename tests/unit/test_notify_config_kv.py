@@ -9,11 +9,11 @@ import sqlite3
 import orjson
 import pytest
 
-from api.notify_config import ConfigSyntaxError, _tokens, parse_kv_line
-from api.sealing import Sealer
+from api.auth.sealing import Sealer
+from api.notify.config import ConfigSyntaxError, _tokens, parse_kv_line
 from domain.notify_target import seal_settings
-from projections.notify_targets_schema import notify_targets_ddl
-from projections.sql import Dialect
+from projections.eventstore.sql import Dialect
+from projections.notifications.targets_schema import notify_targets_ddl
 from workers.targets import config as schema
 from workers.targets.store import (
     effective_kvs,

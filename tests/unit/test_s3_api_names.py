@@ -7,9 +7,9 @@ from itertools import permutations
 
 import pytest
 
+from api.metrics.s3_api_names import _ROUTES, API_NAMES, NOT_FOUND, api_index
 from api.request import S3Request
-from api.router import BUCKET_SUBRESOURCES, OBJECT_SUBRESOURCES, select
-from api.s3_api_names import _ROUTES, API_NAMES, NOT_FOUND, api_index
+from api.s3.router import BUCKET_SUBRESOURCES, OBJECT_SUBRESOURCES, select
 
 
 async def _receive() -> dict:

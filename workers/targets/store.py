@@ -15,9 +15,9 @@ For a delivery supervisor::
     ...
     if targets_generation(tx) != gen: reload          # a target was set, changed or removed
 
-- ``tx``: a ``projections.tx.Tx``, or a DB-API cursor or connection of the event store
+- ``tx``: a ``projections.eventstore.tx.Tx``, or a DB-API cursor or connection of the event store
   (psycopg or sqlite3; the dialect is recognised).
-- ``unseal(sealed, context) -> str``: ``api.sealing.Sealer(master_key).unseal`` — stored
+- ``unseal(sealed, context) -> str``: ``api.auth.sealing.Sealer(master_key).unseal`` — stored
   secrets (passwords, tokens, DSNs, URLs, client keys) are sealed with the master key.
 - ``load_effective_configs(..., enabled_only=True)`` leaves disabled targets out (what a
   supervisor wants); ``enabled_only=False`` keeps them (listings, ARNs of disabled ones).
@@ -36,8 +36,8 @@ from typing import Any
 import orjson
 
 from domain.notify_target import target_name, unseal_settings
-from projections.sql import Dialect, PostgresDialect
-from projections.tx import Tx
+from projections.eventstore.sql import Dialect, PostgresDialect
+from projections.eventstore.tx import Tx
 from workers.targets.config import (
     DEFAULT_ID,
     ConfigError,

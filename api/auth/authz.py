@@ -1,0 +1,784 @@
+"""Authorization: which S3 action a request is, and whether its identity may perform it.
+
+Root may do everything. Anyone else is decided by the policy engine (domain.policy) from the
+identity's policies (its own and its groups', cached per process behind the IAM generation
+number read with the credential, so never stale), the bucket policy, ownership, and session
+policies (a service account's embedded policy, an STS session policy), which only narrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from api.errors import S3Error
+from domain.errors import DomainError
+from domain.policy import Policy, Request, authorize_detail, canned_policy, parse_policy
+from projections.iam import queries as iam_queries
+from projections.namespace.queries import VERSION_COLUMNS, get_bucket
+from projections.notifications.subscriptions_generation import GENERATION_COLUMN
+
+if TYPE_CHECKING:
+    from api.auth.identity import Identity
+    from api.context import ServerContext
+    from api.request import S3Request
+
+ACCOUNT = "000000000000"
+
+# (method, level, subresource) -> action. Object-level versioned variants are chosen below.
+ACTIONS: dict[tuple[str, str, str], str] = {
+    ("GET", "service", ""): "s3:ListAllMyBuckets",
+    ("PUT", "bucket", ""): "s3:CreateBucket",
+    ("HEAD", "bucket", ""): "s3:ListBucket",
+    ("DELETE", "bucket", ""): "s3:DeleteBucket",
+    ("GET", "bucket", ""): "s3:ListBucket",
+    ("GET", "bucket", "versions"): "s3:ListBucketVersions",
+    ("GET", "bucket", "location"): "s3:GetBucketLocation",
+    ("GET", "bucket", "versioning"): "s3:GetBucketVersioning",
+    ("PUT", "bucket", "versioning"): "s3:PutBucketVersioning",
+    ("GET", "bucket", "tagging"): "s3:GetBucketTagging",
+    ("PUT", "bucket", "tagging"): "s3:PutBucketTagging",
+    ("DELETE", "bucket", "tagging"): "s3:PutBucketTagging",
+    ("POST", "bucket", "delete"): "s3:DeleteObject",
+    ("GET", "bucket", "uploads"): "s3:ListBucketMultipartUploads",
+    ("GET", "bucket", "acl"): "s3:GetBucketAcl",
+    ("PUT", "bucket", "acl"): "s3:PutBucketAcl",
+    ("GET", "bucket", "policy"): "s3:GetBucketPolicy",
+    ("PUT", "bucket", "policy"): "s3:PutBucketPolicy",
+    ("DELETE", "bucket", "policy"): "s3:DeleteBucketPolicy",
+    ("GET", "bucket", "policyStatus"): "s3:GetBucketPolicyStatus",
+    ("GET", "bucket", "notification"): "s3:GetBucketNotification",
+    ("PUT", "bucket", "notification"): "s3:PutBucketNotification",
+    ("GET", "bucket", "events"): "s3:ListenBucketNotification",
+    ("GET", "service", "events"): "s3:ListenNotification",
+    ("GET", "bucket", "cors"): "s3:GetBucketCORS",
+    ("GET", "bucket", "lifecycle"): "s3:GetLifecycleConfiguration",
+    ("GET", "bucket", "encryption"): "s3:GetEncryptionConfiguration",
+    ("GET", "bucket", "object-lock"): "s3:GetBucketObjectLockConfiguration",
+    ("PUT", "bucket", "object-lock"): "s3:PutBucketObjectLockConfiguration",
+    ("PUT", "bucket", "encryption"): "s3:PutEncryptionConfiguration",
+    ("DELETE", "bucket", "encryption"): "s3:PutEncryptionConfiguration",
+    ("GET", "bucket", "website"): "s3:GetBucketWebsite",
+    ("GET", "bucket", "logging"): "s3:GetBucketLogging",
+    ("GET", "bucket", "replication"): "s3:GetReplicationConfiguration",
+    ("GET", "bucket", "publicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("PUT", "bucket", "publicAccessBlock"): "s3:PutBucketPublicAccessBlock",
+    ("DELETE", "bucket", "publicAccessBlock"): "s3:PutBucketPublicAccessBlock",
+    ("GET", "bucket", "ownershipControls"): "s3:GetBucketOwnershipControls",
+    ("PUT", "bucket", "ownershipControls"): "s3:PutBucketOwnershipControls",
+    ("DELETE", "bucket", "ownershipControls"): "s3:PutBucketOwnershipControls",
+    ("GET", "bucket", "requestPayment"): "s3:GetBucketRequestPayment",
+    ("GET", "bucket", "accelerate"): "s3:GetAccelerateConfiguration",
+    ("POST", "bucket", ""): "s3:PutObject",
+    ("PUT", "object", ""): "s3:PutObject",
+    ("GET", "object", ""): "s3:GetObject",
+    ("HEAD", "object", ""): "s3:GetObject",
+    ("DELETE", "object", ""): "s3:DeleteObject",
+    ("POST", "object", "uploads"): "s3:PutObject",
+    ("PUT", "object", "uploadId"): "s3:PutObject",
+    ("POST", "object", "uploadId"): "s3:PutObject",
+    ("DELETE", "object", "uploadId"): "s3:AbortMultipartUpload",
+    ("GET", "object", "uploadId"): "s3:ListMultipartUploadParts",
+    ("GET", "object", "tagging"): "s3:GetObjectTagging",
+    ("PUT", "object", "tagging"): "s3:PutObjectTagging",
+    ("DELETE", "object", "tagging"): "s3:DeleteObjectTagging",
+    ("GET", "object", "acl"): "s3:GetObjectAcl",
+    ("PUT", "object", "acl"): "s3:PutObjectAcl",
+    ("GET", "object", "attributes"): "s3:GetObjectAttributes",
+    ("GET", "object", "torrent"): "s3:GetObjectTorrent",
+    ("GET", "object", "retention"): "s3:GetObjectRetention",
+    ("PUT", "object", "retention"): "s3:PutObjectRetention",
+    ("GET", "object", "legal-hold"): "s3:GetObjectLegalHold",
+    ("PUT", "object", "legal-hold"): "s3:PutObjectLegalHold",
+    ("POST", "object", "restore"): "s3:RestoreObject",
+}
+_VERSIONED = {
+    "s3:GetObject": "s3:GetObjectVersion",
+    "s3:DeleteObject": "s3:DeleteObjectVersion",
+    "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
+    "s3:PutObjectTagging": "s3:PutObjectVersionTagging",
+    "s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
+    "s3:GetObjectAcl": "s3:GetObjectVersionAcl",
+    "s3:PutObjectAcl": "s3:PutObjectVersionAcl",
+    "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
+}
+
+
+def action_of(req: S3Request, level: str, sub: str) -> str:
+    action = ACTIONS.get((req.method, level, sub), "s3:*")
+    if "versionId" in req.query and action in _VERSIONED:
+        action = _VERSIONED[action]
+    return action
+
+
+def resource_of(req: S3Request, level: str) -> str:
+    if level == "service":
+        return "*"
+    if level == "bucket":
+        return f"arn:aws:s3:::{req.bucket}"
+    return f"arn:aws:s3:::{req.bucket}/{req.key}"
+
+
+@lru_cache(maxsize=4096)
+def _canonical_id(user: str) -> str:
+    from api.s3.handlers.buckets import canonical_id
+
+    return canonical_id(user)
+
+
+def principal_arn(identity: Identity | None) -> str | None:
+    if identity is None:
+        return None
+    if identity.is_root:
+        return f"arn:aws:iam::{ACCOUNT}:root"
+    if identity.kind == "sts" and identity.role:
+        return f"arn:aws:sts::{ACCOUNT}:assumed-role/{identity.role}/{identity.session_name or identity.user}"
+    return f"arn:aws:iam::{ACCOUNT}:user{identity.path}{identity.user}"
+
+
+_TIMES: list[Any] = [None, "", ""]  # (second, aws:currenttime, aws:epochtime) of the last request
+
+
+def _times(now: float) -> tuple[str, str]:
+    """aws:currenttime and aws:epochtime, formatted once per second rather than per request."""
+    second = int(now)
+    cached = _TIMES
+    if cached[0] != second:
+        cached[1] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cached[2] = str(second)
+        cached[0] = second
+    return cached[1], cached[2]
+
+
+def request_context(req: S3Request, identity: Identity | None, now: float) -> dict[str, Any]:
+    current, epoch = _times(now)
+    ctx: dict[str, Any] = {
+        "aws:sourceip": req.client_ip,
+        "aws:securetransport": "true" if req.scheme == "https" else "false",
+        "aws:currenttime": current,
+        "aws:epochtime": epoch,
+        "aws:useragent": req.headers.get("user-agent", ""),
+    }
+    if req.headers.get("referer"):
+        ctx["aws:referer"] = req.headers["referer"]
+    if identity is not None:
+        if identity.kind == "sts":
+            ctx["sts:authentication"] = "true"  # temporary credentials (GetSessionToken, AssumeRole)
+        ctx["aws:username"] = identity.user
+        ctx["aws:userid"] = identity.user
+        ctx["aws:principaltype"] = "Account" if identity.is_root else ("AssumedRole" if identity.kind == "sts" else "User")
+    else:
+        ctx["aws:principaltype"] = "Anonymous"
+    q = req.query
+    for name in ("prefix", "delimiter", "max-keys"):
+        if name in q:
+            ctx[f"s3:{name}"] = q[name]
+    h = req.headers
+    if "x-amz-acl" in h:
+        ctx["s3:x-amz-acl"] = h["x-amz-acl"]
+    if "x-amz-server-side-encryption" in h:
+        ctx["s3:x-amz-server-side-encryption"] = h["x-amz-server-side-encryption"]
+    if "x-amz-copy-source" in h:
+        ctx["s3:x-amz-copy-source"] = h["x-amz-copy-source"]
+    if "x-amz-metadata-directive" in h:
+        ctx["s3:x-amz-metadata-directive"] = h["x-amz-metadata-directive"]
+    if "versionId" in q:
+        ctx["s3:versionid"] = q["versionId"]
+    tagging = h.get("x-amz-tagging")
+    if tagging:
+        from urllib.parse import parse_qsl
+
+        pairs = parse_qsl(tagging, keep_blank_values=True)
+        for k, v in pairs:
+            ctx[f"s3:requestobjecttag/{k.lower()}"] = v
+        ctx["s3:requestobjecttagkeys"] = [k for k, _ in pairs]
+    for name in _GRANT_HEADERS:
+        if name in h:
+            ctx[f"s3:{name}"] = h[name]
+    return ctx
+
+
+_GRANT_HEADERS = ("x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp", "x-amz-grant-full-control")
+
+
+_EXISTING_TAG_MENTIONS: dict[str, bool] = {}
+
+
+def _mentions_existing_tags(text: str) -> bool:
+    found = _EXISTING_TAG_MENTIONS.get(text)
+    if found is None:
+        if len(_EXISTING_TAG_MENTIONS) > 4096:
+            _EXISTING_TAG_MENTIONS.clear()
+        found = _EXISTING_TAG_MENTIONS[text] = "existingobjecttag" in text.lower()
+    return found
+
+
+def _existing_tags(tx: Any, bucket: str, key: str, version_id: str | None) -> dict[str, str]:
+    from projections.namespace.queries import latest_version, version_by_id
+
+    row = version_by_id(tx, bucket, key, version_id) if version_id else latest_version(tx, bucket, key)
+    return dict(row["tags"] or {}) if row is not None and not row["is_delete_marker"] else {}
+
+
+async def _add_existing_tags(ctx: ServerContext, version_id: str | None, context: dict[str, Any], resource: str, bucket: str, policies: list[Policy]) -> None:
+    """s3:ExistingObjectTag/<key>: the addressed object's tags, read only when a policy asks."""
+    prefix = f"arn:aws:s3:::{bucket}/"
+    if not resource.startswith(prefix) or not any(_mentions_existing_tags(p.text) for p in policies):
+        return
+    tags = await ctx.read(_existing_tags, bucket, resource[len(prefix):], version_id)
+    for k, v in tags.items():
+        context[f"s3:existingobjecttag/{k.lower()}"] = v
+
+
+_UNKNOWN: Any = object()
+
+
+def _names_read(policies: tuple[Any, ...]) -> tuple[str, ...] | None:
+    """The context keys any of (identity policies, bucket policy, session policies) reads."""
+    identity, bucket, session = policies
+    names: set[str] = set()
+    for policy in (*identity, *((bucket,) if bucket is not None else ()), *session):
+        keys = policy.context_keys
+        if keys is None:
+            return None
+        names |= keys
+    return tuple(sorted(names))
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+class PolicyCache:
+    """Parsed policies per user, valid for one IAM generation; parsed bucket policies per
+    document hash."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, tuple[int, list[Policy]]] = {}
+        self._docs: dict[tuple[str, str, str], Policy] = {}
+        # Decisions, keyed by everything they are a function of: the policy objects
+        # themselves (a changed policy is a new object), the action, resource and caller,
+        # and the values of the context keys those policies read.
+        self.decisions: dict[tuple[Any, ...], tuple[bool, str]] = {}
+        self._context_names: dict[tuple[Any, ...], tuple[str, ...] | None] = {}
+
+    def decision_key(
+        self, policies: tuple[Any, ...], action: str, resource: str, user: str | None, arn: str | None, is_owner: bool, context: dict[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """The memo key of a decision, None when it cannot be memoized (a policy reads an
+        open-ended set of context keys)."""
+        names = self.names_read(policies)
+        if names is None:
+            return None
+        values = tuple(_hashable(context.get(n)) for n in names)  # type: ignore[union-attr]
+        return (policies, action, resource, user, arn, is_owner, values)
+
+    def names_read(self, policies: tuple[Any, ...]) -> tuple[str, ...] | None:
+        names = self._context_names.get(policies, _UNKNOWN)
+        if names is _UNKNOWN:
+            if len(self._context_names) > 1024:
+                self._context_names.clear()
+            names = self._context_names[policies] = _names_read(policies)
+        return names
+
+    def cached_user(self, user: str, gen: int) -> list[Policy] | None:
+        """The user's parsed policies if already read at this IAM generation."""
+        cached = self._users.get(user)
+        return cached[1] if cached is not None and cached[0] == gen else None
+
+    def remember_decision(self, key: tuple[Any, ...], decided: tuple[bool, str]) -> None:
+        if len(self.decisions) > 16_384:
+            self.decisions.clear()
+        self.decisions[key] = decided
+
+    def parsed(self, kind: str, document: Any, bucket: str | None = None) -> Policy:
+        # Keyed by the document's text itself (at most 20 KiB): a dict lookup, no re-encoding
+        # or hashing of the stored JSON on every request.
+        text = document if isinstance(document, str) else orjson.dumps(document).decode()
+        key = (kind, bucket or "", text)
+        policy = self._docs.get(key)
+        if policy is None:
+            if len(self._docs) > 1024:
+                self._docs.clear()
+            policy = parse_policy(text, kind=kind, bucket=bucket)  # type: ignore[arg-type]
+            self._docs[key] = policy
+        return policy
+
+    def bucket_policy(self, stored: str, bucket: str) -> Policy:
+        """The bucket policy from its stored column (the JSON encoding of the document's
+        text), decoded and parsed only when that column changes."""
+        key = ("bucket-stored", bucket, stored)
+        policy = self._docs.get(key)
+        if policy is None:
+            document = orjson.loads(stored)
+            policy = self.parsed("bucket", document, bucket)
+            self._docs[key] = policy
+        return policy
+
+    def _attached(self, names: list[str], documents: dict[str, Any]) -> list[Policy]:
+        """Attached policies by name: stored managed policies, else canned / AWS managed ones."""
+        policies: list[Policy] = []
+        for name in names:
+            if name in documents:
+                policies.append(self.parsed("identity", documents[name]))
+            else:
+                try:
+                    policies.append(canned_policy(name))
+                except (KeyError, ValueError):
+                    continue  # a policy deleted after it was attached grants nothing
+        return policies
+
+    def for_role(self, role: dict[str, Any]) -> list[Policy]:
+        """An assumed role's permissions: its attached and inline policies."""
+        policies = self._attached(role["policies"], role["documents"])
+        return policies + [self.parsed("identity", doc) for doc in role["inline"].values()]
+
+    async def for_user(self, ctx: ServerContext, user: str, gen: int) -> list[Policy]:
+        cached = self._users.get(user)
+        if cached is not None and cached[0] == gen:
+            return cached[1]
+        sources = await ctx.read(iam_queries.policy_sources, user)
+        policies = self._attached(sources["names"], sources["documents"])
+        for document in sources["inline"]:
+            policies.append(self.parsed("identity", document))
+        if len(self._users) > 10_000:
+            self._users.clear()
+        self._users[user] = (gen, policies)
+        return policies
+
+
+_ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["*"], "Resource": ["*"]}]}
+
+
+async def _identity_policies(ctx: ServerContext, identity: Identity | None) -> list[Policy]:
+    """The user's policies (its own and its groups'); for an assumed IAM role's session, the
+    role's inline policies instead; root's own keys and sessions hold root's rights (their
+    session policies still narrow them)."""
+    if identity is None:
+        return []
+    if identity.role:
+        role = await ctx.read(iam_queries.role, identity.role)
+        return ctx.policies.for_role(role) if role else []
+    if identity.user == ctx.settings.root_user:
+        return [ctx.policies.parsed("identity", _ALLOW_ALL)]
+    return await ctx.policies.for_user(ctx, identity.user, identity.gen)
+
+
+def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, str | None]:
+    row = get_bucket(tx, bucket)
+    policy = None
+    if row is not None:
+        policy = tx.scalar("SELECT document FROM ns_bucket_configs WHERE bucket = ? AND name = 'policy'", (bucket,))
+    return row, policy
+
+
+# What authorization reads of the bucket (existence, owner) and the version lookup its versioning.
+_BUCKET_COLUMNS = ("name", "owner", "versioning")
+_CREDENTIAL_COLUMNS = ("access_key", "kind", "parent_user", "sealed_secret", "status", "policy", "expiration_us", "token_hash", "role", "name")
+_V_COLUMNS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
+_AUTH_SQL = (
+    "SELECT "
+    + ", ".join(f"k.{c} AS k_{c}" for c in _CREDENTIAL_COLUMNS)
+    + ", u.status AS k_parent_status, u.path AS k_parent_path, g.gen AS k_gen, "
+    + ", ".join(f"b.{c} AS b_{c}" for c in _BUCKET_COLUMNS)
+    + """, c.document AS b_policy{version_columns}
+    FROM (SELECT 1 AS one) one
+    LEFT JOIN iam_keys k ON k.access_key = ?
+    LEFT JOIN iam_users u ON u.name = k.parent_user
+    LEFT JOIN iam_generation g ON g.id = 1
+    LEFT JOIN ns_buckets b ON b.name = ?
+    LEFT JOIN ns_bucket_configs c ON c.bucket = b.name AND c.name = 'policy'{version_join}"""
+)
+_CREDENTIAL_BUCKET_SQL = _AUTH_SQL.format(version_columns="", version_join="")
+# A plain user's GET/HEAD of an object: credential, IAM generation, bucket, bucket policy
+# and the addressed version in ONE statement, so the user's path costs no more round trips
+# than root's (which reads the bucket and version in one statement too).
+_WITH_LATEST_SQL = _AUTH_SQL.format(
+    version_columns=f", {GENERATION_COLUMN}, {_V_COLUMNS}",
+    version_join="\n    LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.is_latest",
+)
+_WITH_VERSION_SQL = _AUTH_SQL.format(
+    version_columns=f", {GENERATION_COLUMN}, {_V_COLUMNS}",
+    version_join="\n    LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.version_id = ?",
+)
+_VERSION_NAMES = tuple(c.strip() for c in VERSION_COLUMNS.split(","))
+
+Facts = tuple[dict[str, Any] | None, str | None]  # the bucket row and its policy's JSON text
+
+# A key this process already knows at the current IAM generation needs only that generation
+# read with the bucket (IdentityStore.known): the statement is root's own plus two index
+# probes, instead of joining the key and its user as well.
+_GEN = "(SELECT gen FROM iam_generation WHERE id = 1) AS k_gen"
+_POLICY = "(SELECT document FROM ns_bucket_configs c WHERE c.bucket = b.name AND c.name = 'policy') AS b_policy"
+_B_COLUMNS = ", ".join(f"b.{c} AS b_{c}" for c in _BUCKET_COLUMNS)
+_KNOWN_BUCKET_SQL = f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY} FROM ns_buckets b WHERE b.name = ?"
+_KNOWN_LATEST_SQL = (
+    f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY}, {GENERATION_COLUMN}, {_V_COLUMNS} FROM ns_buckets b "
+    "LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.is_latest WHERE b.name = ?"
+)
+_KNOWN_VERSION_SQL = (
+    f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY}, {GENERATION_COLUMN}, {_V_COLUMNS} FROM ns_buckets b "
+    "LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.version_id = ? WHERE b.name = ?"
+)
+
+
+def _facts(row: dict[str, Any]) -> Facts:
+    bucket_row = {c: row[f"b_{c}"] for c in _BUCKET_COLUMNS} if row["b_name"] is not None else None
+    return bucket_row, row["b_policy"]
+
+
+def _credential(row: dict[str, Any]) -> dict[str, Any] | None:
+    if row["k_access_key"] is None:
+        return None
+    cred = {c: row[f"k_{c}"] for c in _CREDENTIAL_COLUMNS}
+    cred["parent_status"] = row["k_parent_status"]
+    cred["parent_path"] = row["k_parent_path"]
+    cred["gen"] = row["k_gen"]
+    return cred
+
+
+async def _auth_row(
+    ctx: ServerContext, access_key: str, known_sql: str, known_params: tuple[Any, ...], full_sql: str, full_params: tuple[Any, ...]
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(credential, row) in one statement: the light one when the key's credential is known
+    at the generation the statement reads, else (first use, a changed generation, no such
+    bucket) the one that reads the credential too."""
+    known = ctx.identities.known(access_key)
+    if known is not None:
+        row = await ctx.fetch_one(known_sql, known_params)
+        if row is not None and row["k_gen"] == known["gen"]:
+            return known, row
+    row = await ctx.fetch_one(full_sql, full_params)
+    assert row is not None
+    cred = _credential(row)
+    if cred is not None:
+        ctx.identities.remember(cred)
+    return cred, row
+
+
+async def credential_and_bucket(ctx: ServerContext, access_key: str, bucket: str) -> tuple[dict[str, Any] | None, Facts]:
+    """The key's credential row and the bucket's facts (row and policy text) in one statement."""
+    cred, row = await _auth_row(ctx, access_key, _KNOWN_BUCKET_SQL, (bucket,), _CREDENTIAL_BUCKET_SQL, (access_key, bucket))
+    return cred, _facts(row)
+
+
+async def credential_bucket_version(ctx: ServerContext, access_key: str, bucket: str, key: str, version_id: str | None, *, load_inline: bool) -> tuple[dict[str, Any] | None, Facts, Any]:
+    """credential_and_bucket plus the addressed object version, in one statement. The version
+    comes back as (versionId, ("row"|"error", value)) for object_read._serve; the
+    handler only sees it once authorization allowed the request."""
+    from api.s3.handlers.object_read import check_version, load_inline_async
+
+    if version_id is None:
+        cred, row = await _auth_row(ctx, access_key, _KNOWN_LATEST_SQL, (key, bucket), _WITH_LATEST_SQL, (access_key, bucket, key))
+    else:
+        cred, row = await _auth_row(
+            ctx, access_key, _KNOWN_VERSION_SQL, (key, version_id, bucket), _WITH_VERSION_SQL, (access_key, bucket, key, version_id)
+        )
+    facts = _facts(row)
+    found = None
+    if facts[0] is not None:
+        found = {c: row[c] for c in _VERSION_NAMES}
+        found["bucket_versioning"] = row["b_versioning"]
+        found["n_gen"] = row["n_gen"]
+    try:
+        version = check_version(found, bucket, key, version_id)
+        if load_inline and not version["is_delete_marker"]:
+            version["_inline"] = await load_inline_async(ctx, version)
+    except S3Error as err:
+        return cred, facts, (version_id, ("error", err))
+    except OSError:
+        return cred, facts, None  # a small object's bytes vanished meanwhile: the handler reads again
+    return cred, facts, (version_id, ("row", version))
+
+
+_REQUEST_VERSION: Any = object()  # decide(): the object version is the request's ?versionId
+
+
+async def decide(
+    ctx: ServerContext,
+    req: S3Request,
+    action: str,
+    resource: str,
+    bucket: str | None,
+    *,
+    extra: dict[str, str] | None = None,
+    version_id: str | None = _REQUEST_VERSION,
+) -> tuple[bool, str, dict[str, Any] | None]:
+    """(allowed, reason, bucket row) for the request's identity; `extra`: condition keys that
+    replace the request's own (e.g. s3:prefix when asking whether a key may be listed);
+    `version_id`: the object version whose tags and ACL count (a copy's source), when it is
+    not the request's own ?versionId."""
+    identity: Identity | None = req.identity
+    if version_id is _REQUEST_VERSION:
+        version_id = req.query.get("versionId")
+    row: dict[str, Any] | None = None
+    bucket_doc = None
+    if bucket:
+        prefetched = getattr(req, "bucket_facts", None)
+        if prefetched is not None and prefetched[0] == bucket:
+            row, bucket_doc = prefetched[1]
+        else:
+            row, bucket_doc = await ctx.query(_bucket_facts, bucket)
+    if identity is not None and identity.is_root:
+        return True, "root", row
+    if extra is None:
+        decided = _remembered(ctx, req, identity, action, resource, bucket, row, bucket_doc)
+        if decided is not None and (decided[0] or decided[1] != "implicit-deny" or row is None):
+            return decided[0], decided[1], row
+    now = ctx.clock()
+    identity_policies = await _identity_policies(ctx, identity)
+    bucket_policy = None
+    if bucket_doc is not None:
+        try:
+            bucket_policy = ctx.policies.bucket_policy(bucket_doc, bucket)
+        except DomainError:
+            bucket_policy = None
+        if identity is None and bucket_policy is not None and await _restricts_public_policy(ctx, bucket_doc, bucket or ""):
+            bucket_policy = None  # RestrictPublicBuckets: a public policy opens nothing to anonymous callers
+    session = []
+    if identity is not None and identity.session_policy:
+        try:
+            session.append(ctx.policies.parsed("session", identity.session_policy))
+        except DomainError:
+            return False, "session-policy", row
+    context = request_context(req, identity, now)
+    if extra:
+        context.update(extra)
+    await _add_existing_tags(ctx, version_id, context, resource, bucket or "", [*identity_policies, *([bucket_policy] if bucket_policy else [])])
+    arn = principal_arn(identity)
+    user = identity.user if identity is not None else None
+    is_owner = identity is not None and row is not None and row["owner"] == user
+    policies = (tuple(identity_policies), bucket_policy, tuple(session))
+    memo = ctx.policies.decision_key(policies, action, resource, user, arn, is_owner, context)
+    decided = ctx.policies.decisions.get(memo) if memo is not None else None
+    request = None
+    if decided is None:
+        request = _request(action, resource, user, arn, context)
+        decided = authorize_detail(
+            identity_policies=identity_policies,
+            bucket_policy=bucket_policy,
+            acl_allows=False,
+            session_policies=session,
+            req=request,
+            is_root=False,
+            is_owner=is_owner,
+        )
+        if memo is not None:
+            ctx.policies.remember_decision(memo, decided)
+    allowed, reason = decided
+    if not allowed and reason == "implicit-deny" and row is not None:
+        # Only when nothing else allowed it: the ACLs are read for this case alone.
+        if await _acl_allows(ctx, version_id, identity, action, resource, bucket or ""):
+            request = request or _request(action, resource, user, arn, context)
+            allowed, reason = authorize_detail(
+                identity_policies=identity_policies,
+                bucket_policy=bucket_policy,
+                acl_allows=True,
+                session_policies=session,
+                req=request,
+                is_root=False,
+                is_owner=is_owner,
+            )
+    return allowed, reason, row
+
+
+# Context keys whose value request_context would give, read straight from the request: a
+# decision already memoized is found without building the whole context.
+_CONTEXT_VALUE: dict[str, Callable[[S3Request, Identity], Any]] = {
+    "aws:sourceip": lambda req, _i: req.client_ip,
+    "aws:securetransport": lambda req, _i: "true" if req.scheme == "https" else "false",
+    "aws:useragent": lambda req, _i: req.headers.get("user-agent", ""),
+    "aws:username": lambda _r, identity: identity.user,
+    "aws:userid": lambda _r, identity: identity.user,
+    "s3:prefix": lambda req, _i: req.query.get("prefix"),
+    "s3:delimiter": lambda req, _i: req.query.get("delimiter"),
+    "s3:max-keys": lambda req, _i: req.query.get("max-keys"),
+}
+
+
+def _remembered(
+    ctx: ServerContext, req: S3Request, identity: Identity | None, action: str, resource: str, bucket: str | None, row: dict[str, Any] | None, bucket_doc: str | None
+) -> tuple[bool, str] | None:
+    """The memoized decision for a plain user's request, when its policies are cached and
+    read only context keys of _CONTEXT_VALUE; None sends decide() the long way (which
+    memoizes under the same key)."""
+    if identity is None or identity.role or identity.user == ctx.settings.root_user:
+        return None
+    identity_policies = ctx.policies.cached_user(identity.user, identity.gen)
+    if identity_policies is None:
+        return None
+    try:
+        bucket_policy = ctx.policies.bucket_policy(bucket_doc, bucket or "") if bucket_doc is not None else None
+        session = (ctx.policies.parsed("session", identity.session_policy),) if identity.session_policy else ()
+    except DomainError:
+        return None
+    policies = (tuple(identity_policies), bucket_policy, session)
+    names = ctx.policies.names_read(policies)
+    if names is None:
+        return None
+    context = {}
+    for name in names:
+        value = _CONTEXT_VALUE.get(name)
+        if value is None:
+            return None
+        context[name] = value(req, identity)
+    is_owner = row is not None and row["owner"] == identity.user
+    key = ctx.policies.decision_key(policies, action, resource, identity.user, principal_arn(identity), is_owner, context)
+    return ctx.policies.decisions.get(key) if key is not None else None
+
+
+def _request(action: str, resource: str, user: str | None, arn: str | None, context: dict[str, Any]) -> Request:
+    return Request(
+        action=action,
+        resource=resource,
+        principal=user,
+        principal_arn=arn,
+        account=ACCOUNT,
+        context=context,
+        canonical_id=_canonical_id(user) if user is not None else None,
+    )
+
+
+async def _restricts_public_policy(ctx: ServerContext, stored: str, bucket: str) -> bool:
+    from api.s3.handlers.bucket_policy import is_public
+    from api.s3.handlers.public_access_block import settings
+
+    return is_public(orjson.loads(stored)) and (await ctx.read(settings, bucket))["RestrictPublicBuckets"]
+
+
+async def _acl_allows(ctx: ServerContext, version_id: str | None, identity: Identity | None, action: str, resource: str, bucket: str) -> bool:
+    """Whether the bucket's ACL (bucket-level permissions) or the addressed object version's
+    ACL (object-level ones) grants the caller what `action` needs. Anonymous callers are
+    AllUsers; authenticated ones AuthenticatedUsers too."""
+    from api.s3.handlers.buckets import canonical_id
+    from domain.acl import acl_allows, acl_permission, private_acl
+    from projections.namespace.acl_queries import bucket_acl, object_acl
+
+    needed = acl_permission(action)
+    if needed is None:
+        return False
+    from api.s3.handlers.ownership_controls import ENFORCED, ownership
+
+    if await ctx.read(ownership, bucket) == ENFORCED:
+        return False  # ACLs are disabled: they grant nothing
+    level, permission = needed
+    caller = canonical_id(identity.user) if identity is not None else None
+    if level == "bucket":
+        acl = await ctx.read(bucket_acl, bucket)
+    else:
+        prefix = f"arn:aws:s3:::{bucket}/"
+        if not resource.startswith(prefix):
+            return False
+        found = await ctx.read(object_acl, bucket, resource[len(prefix):], version_id)
+        if found is None or found["is_delete_marker"]:
+            return False
+        acl = found["acl"]
+        if acl is None and found["owner"]:
+            acl = private_acl(canonical_id(found["owner"]), found["owner"])
+    if acl and any(g.get("type") == "Group" for g in acl.get("grants") or ()):
+        from api.s3.handlers.public_access_block import settings, without_public_grants
+
+        if (await ctx.read(settings, bucket))["IgnorePublicAcls"]:
+            acl = without_public_grants(acl)
+    return acl_allows(acl, principal_canonical_id=caller, authenticated=identity is not None, permission=permission)
+
+
+async def authorize_request(req: S3Request, ctx: ServerContext, level: str, sub: str) -> None:
+    identity: Identity | None = req.identity
+    if identity is not None and identity.is_root:
+        return
+    action = action_of(req, level, sub)
+    if level == "service":
+        if identity is None:
+            raise S3Error("AccessDenied")
+        _allowed, reason, _row = await decide(ctx, req, action, "*", None)
+        if reason.startswith("explicit-deny") or reason == "session-policy":
+            raise S3Error("AccessDenied")
+        return  # otherwise ListBuckets filters per bucket
+    bucket = req.bucket
+    allowed, _reason, row = await decide(ctx, req, action, resource_of(req, level), bucket)
+    reading = level == "object" and sub == "" and req.method in ("GET", "HEAD") and row is not None
+    if allowed:
+        if reading and await _missing_key(ctx, req) and not await _may_list_key(ctx, req):
+            # As S3: whether a key exists is only told to callers that may list it.
+            raise S3Error("AccessDenied")
+        return
+    creating = req.method == "PUT" and level == "bucket" and sub == ""
+    if row is None and not creating:
+        raise S3Error("NoSuchBucket", extra={"BucketName": bucket})
+    if reading and "versionId" not in req.query and await _missing_key(ctx, req) and await _may_list_key(ctx, req):
+        raise S3Error("NoSuchKey", extra={"Key": req.key})  # nothing to read, and it may know that
+    raise S3Error("AccessDenied")
+
+
+async def authorize_copy_source(req: S3Request, ctx: ServerContext, bucket: str, key: str, version_id: str | None) -> None:
+    """CopyObject and UploadPartCopy read their source: the caller needs s3:GetObject (or
+    s3:GetObjectVersion) on it, by the same policies and ACLs as a GET of it would."""
+    identity: Identity | None = req.identity
+    if identity is not None and identity.is_root:
+        return
+    action = "s3:GetObjectVersion" if version_id is not None else "s3:GetObject"
+    allowed, _reason, row = await decide(ctx, req, action, f"arn:aws:s3:::{bucket}/{key}", bucket, version_id=version_id)
+    if allowed:
+        return
+    if row is None:
+        raise S3Error("NoSuchBucket", extra={"BucketName": bucket})
+    raise S3Error("AccessDenied")
+
+
+def _key_exists(tx: Any, bucket: str, key: str) -> bool:
+    from projections.namespace.queries import latest_version
+
+    row = latest_version(tx, bucket, key)
+    return row is not None and not row["is_delete_marker"]
+
+
+async def _missing_key(ctx: ServerContext, req: S3Request) -> bool:
+    """Whether the addressed key has no current object (read with the credential when it was)."""
+    prefetched = req.prefetched_version
+    if prefetched is not None and prefetched[0] == req.query.get("versionId"):
+        kind, value = prefetched[1]
+        return kind == "error" and value.code == "NoSuchKey"
+    if "versionId" in req.query:
+        return False
+    return not await ctx.query(_key_exists, req.bucket, req.key)
+
+
+async def _may_list_key(ctx: ServerContext, req: S3Request) -> bool:
+    """s3:ListBucket on the bucket with s3:prefix = the key."""
+    allowed, _r, _row = await decide(ctx, req, "s3:ListBucket", f"arn:aws:s3:::{req.bucket}", req.bucket, extra={"s3:prefix": req.key})
+    return allowed
+
+
+async def authorize_admin(req: S3Request, ctx: ServerContext, action: str) -> None:
+    """Admin API calls: root, or an identity policy allowing the admin: action."""
+    identity: Identity | None = req.identity
+    if identity is None:
+        raise S3Error("AccessDenied")
+    if identity.is_root:
+        return
+    allowed, _reason, _row = await decide(ctx, req, action, "*", None)
+    if not allowed:
+        raise S3Error("AccessDenied")
+
+
+async def visible_buckets(req: S3Request, ctx: ServerContext, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ListBuckets shows a user the buckets its policies (or ownership) reach. A caller that
+    reaches none and may not s3:ListAllMyBuckets is refused, as MinIO and AWS refuse it."""
+    identity: Identity | None = req.identity
+    if identity is None or identity.is_root:
+        return rows
+    out = []
+    for row in rows:
+        for action in ("s3:ListBucket", "s3:GetBucketLocation"):
+            allowed, _r, _row = await decide(ctx, req, action, f"arn:aws:s3:::{row['name']}", row["name"])
+            if allowed:
+                out.append(row)
+                break
+    if not out and not (await decide(ctx, req, "s3:ListAllMyBuckets", "*", None))[0]:
+        raise S3Error("AccessDenied")
+    return out

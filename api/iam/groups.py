@@ -1,0 +1,177 @@
+"""IAM query API: groups (CreateGroup, GetGroup, ListGroups, UpdateGroup, DeleteGroup,
+membership, ListGroupsForUser) and their inline policies. The same groups MinIO's admin API
+manages; a member gets the group's policies while the group is enabled."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from api.errors import S3Error
+from api.iam import service as iam_service
+from api.iam.call import (
+    GROUP_NAME,
+    POLICY_NAME,
+    Call,
+    arn,
+    by_name,
+    inline_policy_names_response,
+    inline_policy_response,
+    leaf_xml,
+    no_such,
+    parse,
+)
+from api.iam.sts import unique_id
+from projections.iam import queries as iam_queries
+
+if TYPE_CHECKING:
+    from api.response import Response
+
+
+def group_xml(row: dict[str, Any]) -> str:
+    name = row["name"]
+    return (
+        leaf_xml("Path", row["path"])
+        + leaf_xml("GroupName", name)
+        + leaf_xml("GroupId", unique_id("AGPA", row))
+        + leaf_xml("Arn", arn("group", name, row["path"]))
+        + leaf_xml("CreateDate", _iso(row["created_us"] or row["updated_us"]))
+    )
+
+
+def _iso(us: int) -> str:
+    from api.iam.sts import iso8601
+
+    return iso8601(us / 1_000_000)
+
+
+async def _group(call: Call, param: str = "GroupName") -> tuple[str, dict[str, Any]]:
+    """The group a parameter names, authorized on its ARN; NoSuchEntity when there is none."""
+    name = await call.stored("group", call.need(param, GROUP_NAME))
+    row = await call.ctx.read(iam_queries.group, name)
+    await call.authorize(arn("group", name, row["path"] if row else "/"))
+    if row is None:
+        raise no_such("group", name)
+    return name, row
+
+
+async def create_group(call: Call) -> Response:
+    name = call.need("GroupName", GROUP_NAME)
+    path = call.path()
+    await call.authorize(arn("group", name, path))
+    await iam_service.create_group(call.ctx, call.actor(), name, path=path)
+    return call.respond(f"<Group>{group_xml(await call.ctx.read(iam_queries.group, name))}</Group>")
+
+
+async def get_group(call: Call) -> Response:
+    from api.iam.api import user_xml
+
+    _name, row = await _group(call)
+    users = [u for u in await call.ctx.read(iam_queries.list_users) if u["name"] in row["members"]]
+    page, tail = call.page(users, by_name)
+    items = "".join(f"<member>{user_xml(u)}</member>" for u in page)
+    return call.respond(f"<Group>{group_xml(row)}</Group><Users>{items}</Users>{tail}")
+
+
+async def list_groups(call: Call) -> Response:
+    await call.authorize(arn("group", "*"))
+    rows = call.with_path_prefix(await call.ctx.read(iam_queries.group_rows))
+    page, tail = call.page(rows, by_name)
+    return call.respond(
+        "<Groups>" + "".join(f"<member>{group_xml(r)}</member>" for r in page) + "</Groups>" + tail
+    )
+
+
+async def list_groups_for_user(call: Call) -> Response:
+    name = await call.user_param()
+    row = await call.ctx.read(iam_queries.user, name)
+    await call.authorize_user(name, row)
+    if row is None:
+        raise no_such("user", name)
+    page, tail = call.page(await call.ctx.read(iam_queries.groups_of, name), by_name)
+    return call.respond(
+        "<Groups>" + "".join(f"<member>{group_xml(r)}</member>" for r in page) + "</Groups>" + tail
+    )
+
+
+async def update_group(call: Call) -> Response:
+    name, row = await _group(call)
+    new_name = call.get("NewGroupName")
+    if new_name is not None and new_name != name:
+        # Groups are keyed by name in the log and in every policy that names them.
+        raise validation_error_rename()
+    if call.get("NewPath") is not None:
+        path = call.path("NewPath")
+        if path != row["path"]:
+            await iam_service.set_path(call.ctx, call.actor(), "group", name, path)
+    return call.respond()
+
+
+def validation_error_rename() -> S3Error:
+    return S3Error("ValidationError", "Renaming is not supported by this server.", status=400)
+
+
+async def delete_group(call: Call) -> Response:
+    name, _row = await _group(call)
+    await iam_service.delete_group(call.ctx, call.actor(), name)
+    return call.respond()
+
+
+async def add_user_to_group(call: Call) -> Response:
+    group, _row = await _group(call)
+    name = await call.user_param()
+    if await call.ctx.read(iam_queries.user, name) is None:
+        raise no_such("user", name)
+    await iam_service.add_user_to_group(call.ctx, call.actor(), group, name)
+    return call.respond()
+
+
+async def remove_user_from_group(call: Call) -> Response:
+    group, _row = await _group(call)
+    name = await call.user_param()
+    if await call.ctx.read(iam_queries.user, name) is None:
+        raise no_such("user", name)
+    await iam_service.remove_user_from_group(call.ctx, call.actor(), group, name)
+    return call.respond()
+
+
+async def put_group_policy(call: Call) -> Response:
+    policy_name = call.need("PolicyName", POLICY_NAME)
+    text = call.need("PolicyDocument")
+    group, _row = await _group(call)
+    document = parse(text, "identity")
+    await iam_service.put_group_policy(call.ctx, call.actor(), group, policy_name, document)
+    return call.respond()
+
+
+async def get_group_policy(call: Call) -> Response:
+    policy_name = call.need("PolicyName", POLICY_NAME)
+    group, _row = await _group(call)
+    return await inline_policy_response(call, "group", group, policy_name)
+
+
+async def list_group_policies(call: Call) -> Response:
+    group, _row = await _group(call)
+    return await inline_policy_names_response(call, "group", group)
+
+
+async def delete_group_policy(call: Call) -> Response:
+    policy_name = call.need("PolicyName", POLICY_NAME)
+    group, _row = await _group(call)
+    await iam_service.delete_group_policy(call.ctx, call.actor(), group, policy_name)
+    return call.respond()
+
+
+ACTIONS = {
+    "CreateGroup": create_group,
+    "GetGroup": get_group,
+    "ListGroups": list_groups,
+    "ListGroupsForUser": list_groups_for_user,
+    "UpdateGroup": update_group,
+    "DeleteGroup": delete_group,
+    "AddUserToGroup": add_user_to_group,
+    "RemoveUserFromGroup": remove_user_from_group,
+    "PutGroupPolicy": put_group_policy,
+    "GetGroupPolicy": get_group_policy,
+    "ListGroupPolicies": list_group_policies,
+    "DeleteGroupPolicy": delete_group_policy,
+}

@@ -1,0 +1,120 @@
+"""PutPublicAccessBlock, GetPublicAccessBlock, DeletePublicAccessBlock, and the helpers that
+enforce the four settings:
+
+- BlockPublicAcls: a request that sets a public ACL (canned public-read, public-read-write,
+  authenticated-read, or a grant to AllUsers / AuthenticatedUsers) is refused;
+- IgnorePublicAcls: grants to AllUsers / AuthenticatedUsers give nobody anything;
+- BlockPublicPolicy: PutBucketPolicy with a public policy is refused;
+- RestrictPublicBuckets: a public bucket policy opens nothing to anonymous callers.
+
+The configuration is a bucket configuration like the policy (an event, in the projection),
+read only on the paths that need it, never on a plain GET.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.context import ServerContext
+from api.errors import S3Error
+from api.request import S3Request
+from api.response import Response, empty, xml
+from api.s3.handlers.buckets import update_bucket
+from api.s3.handlers.common import bucket_must_exist
+from api.s3.xml import X, parse, text
+from domain.acl import ALL_USERS, AUTHENTICATED_USERS
+from projections.namespace.queries import bucket_config
+
+SUBRESOURCE = "publicAccessBlock"
+FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+PUBLIC_CANNED = frozenset({"public-read", "public-read-write", "authenticated-read"})
+_GRANT_HEADERS = (
+    "x-amz-grant-read",
+    "x-amz-grant-write",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write-acp",
+    "x-amz-grant-full-control",
+)
+
+
+def settings(tx: Any, bucket: str) -> dict[str, bool]:
+    """The bucket's four settings (all False when it has no configuration)."""
+    doc = bucket_config(tx, bucket, SUBRESOURCE)
+    return {f: bool(doc.get(f)) if isinstance(doc, dict) else False for f in FIELDS}
+
+
+async def put_public_access_block(req: S3Request, ctx: ServerContext) -> Response:
+    body = await req.read_all(limit=64 * 1024)
+    root = parse(body, "PublicAccessBlockConfiguration")
+    doc: dict[str, bool] = {}
+    for name in FIELDS:
+        value = text(root, name)
+        if value is None:
+            doc[name] = False
+            continue
+        if value.strip().lower() not in ("true", "false"):
+            raise S3Error("MalformedXML")
+        doc[name] = value.strip().lower() == "true"
+    await ctx.read(bucket_must_exist, req.bucket)
+    await update_bucket(
+        req,
+        ctx,
+        lambda b, actor: b.set_configuration(subresource=SUBRESOURCE, document=doc, actor=actor),
+    )
+    return empty(200)
+
+
+async def get_public_access_block(req: S3Request, ctx: ServerContext) -> Response:
+    def read(tx: Any) -> Any:
+        bucket_must_exist(tx, req.bucket)
+        return bucket_config(tx, req.bucket, SUBRESOURCE)
+
+    doc = await ctx.read(read)
+    if doc is None:
+        raise S3Error("NoSuchPublicAccessBlockConfiguration", extra={"BucketName": req.bucket})
+    x = X().open("PublicAccessBlockConfiguration", xmlns=True)
+    for name in FIELDS:
+        x.leaf(name, bool(doc.get(name)))
+    return xml(x.close("PublicAccessBlockConfiguration").bytes())
+
+
+async def delete_public_access_block(req: S3Request, ctx: ServerContext) -> Response:
+    await ctx.read(bucket_must_exist, req.bucket)
+    await update_bucket(
+        req, ctx, lambda b, actor: b.delete_configuration(subresource=SUBRESOURCE, actor=actor)
+    )
+    return empty(204)
+
+
+def sets_public_acl(req: S3Request) -> bool:
+    """Whether the request's headers ask for a public ACL (canned or granted)."""
+    h = req.headers
+    if h.get("x-amz-acl", "").strip().lower() in PUBLIC_CANNED:
+        return True
+    for name in _GRANT_HEADERS:  # (a loop, not any() over a generator: once per write)
+        value = h.get(name)
+        if value and (ALL_USERS in value or AUTHENTICATED_USERS in value):
+            return True
+    return False
+
+
+async def refuse_public_acl(req: S3Request, ctx: ServerContext) -> None:
+    """BlockPublicAcls: AccessDenied for a request that would make the bucket or object public."""
+    if (
+        req.bucket
+        and sets_public_acl(req)
+        and (await ctx.read(settings, req.bucket))["BlockPublicAcls"]
+    ):
+        raise S3Error("AccessDenied")
+
+
+def without_public_grants(acl: dict[str, Any] | None) -> dict[str, Any] | None:
+    """IgnorePublicAcls: the ACL minus its grants to AllUsers and AuthenticatedUsers."""
+    if not acl:
+        return acl
+    grants = [
+        g
+        for g in acl.get("grants") or ()
+        if not (g.get("type") == "Group" and g.get("uri") in (ALL_USERS, AUTHENTICATED_USERS))
+    ]
+    return {**acl, "grants": grants}
