@@ -26,7 +26,9 @@ log = logging.getLogger("chronicle.api")
 
 _counter = [0]
 DRAIN_LIMIT = 1024 * 1024
-MISSING_DATA = "We encountered an internal error: the object's data is missing on the server. Please contact its administrator."
+MISSING_DATA = (
+    "We encountered an internal error: the object's data is missing on the server. Please contact its administrator."
+)
 _NODE = os.urandom(2).hex().upper()
 
 
@@ -209,7 +211,9 @@ class ChronicleASGI:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except BlobMissing as exc:
             # The status line is gone: never end a short body as if it were complete.
-            log.error("%s %s: the object's data went missing mid-body (%s); connection aborted", req.method, req.raw_path, exc)
+            log.error(
+                "%s %s: the object's data went missing mid-body (%s); connection aborted", req.method, req.raw_path, exc
+            )
             if not await abort_connection(send):
                 raise
             return

@@ -191,7 +191,10 @@ class ServerContext:
             tx = Tx(cursor, self.store.store.dialect)
             stored = tx.scalar("SELECT value FROM chronicle_settings WHERE name = ?", (KEY_CHECK_SETTING,))
             if stored is None:
-                tx.execute("INSERT INTO chronicle_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (KEY_CHECK_SETTING, value))
+                tx.execute(
+                    "INSERT INTO chronicle_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                    (KEY_CHECK_SETTING, value),
+                )
             elif stored != value:
                 raise SystemExit(
                     "CHRONICLE_MASTER_KEY does not match the key this database was set up with: "

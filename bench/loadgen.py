@@ -288,9 +288,7 @@ async def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
             if raw is not None:
                 raw.close()
 
-    connector = aiohttp.TCPConnector(
-        limit=concurrency, limit_per_host=concurrency, force_close=False
-    )
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=120)
     skip = ("User-Agent", "Accept-Encoding", "Content-Type", "Accept")
     async with aiohttp.ClientSession(
@@ -341,8 +339,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         "ok": ok,
         "elapsed_s": elapsed,
         "req_per_s": sum(r["ok"] / r["elapsed"] for r in results if r["elapsed"] > 0),
-        "mib_per_s": sum(r["bytes"] / r["elapsed"] for r in results if r["elapsed"] > 0)
-        / (1 << 20),
+        "mib_per_s": sum(r["bytes"] / r["elapsed"] for r in results if r["elapsed"] > 0) / (1 << 20),
         "errors": dict(errors),
         "first_error": next((r["first_error"] for r in results if r["first_error"]), None),
         "loadgen_cpu_s": sum(r["cpu_s"] for r in results),
@@ -350,9 +347,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def spawn(
-    spec: dict[str, Any], procs: int, during: Callable[[list[int]], Any] | None = None
-) -> dict[str, Any]:
+def spawn(spec: dict[str, Any], procs: int, during: Callable[[list[int]], Any] | None = None) -> dict[str, Any]:
     """Run ``procs`` worker processes (concurrency split between them) and sum their results.
 
     ``during(pids)`` is called once the workers are started (it may block, e.g. to
@@ -374,9 +369,7 @@ def spawn(
             )
             children.append(
                 (
-                    subprocess.Popen(
-                        [sys.executable, "-m", "bench.loadgen", json.dumps(s)], cwd=root
-                    ),
+                    subprocess.Popen([sys.executable, "-m", "bench.loadgen", json.dumps(s)], cwd=root),
                     out,
                 )
             )

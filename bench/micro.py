@@ -93,10 +93,7 @@ def sigv4_verify(rounds: int, calls: int) -> tuple[float, float]:
     signer = Signer(ACCESS_KEY, SECRET_KEY)
     host, path = "localhost:9000", "/bucket/some/key.txt"
     payload_hash = hashlib.sha256(b"x").hexdigest()
-    headers = {
-        k.lower(): v
-        for k, v in signer.headers("PUT", host, path, payload_hash=payload_hash).items()
-    }
+    headers = {k.lower(): v for k, v in signer.headers("PUT", host, path, payload_hash=payload_hash).items()}
     lookup = {ACCESS_KEY: SECRET_KEY}.get
     assert authenticate("PUT", path, "", headers, lookup).access_key == ACCESS_KEY
 

@@ -177,9 +177,7 @@ class System:
             user, rest = MYSQL.split("@", 1)
             name, _, pw = user.partition(":")
             host, _, port = rest.strip("tcp()").partition(":")
-            with pymysql.connect(
-                host=host, port=int(port), user=name, password=pw, autocommit=True
-            ) as c:
+            with pymysql.connect(host=host, port=int(port), user=name, password=pw, autocommit=True) as c:
                 c.cursor().execute(f"CREATE DATABASE {self.mysql_db}")
         if "amqp" in targets:
             import pika
@@ -214,9 +212,7 @@ class System:
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.port}/minio/health/ready", timeout=2
-                ):
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/minio/health/ready", timeout=2):
                     return
             except OSError:
                 time.sleep(0.2)
@@ -272,9 +268,7 @@ class System:
             user, rest = MYSQL.split("@", 1)
             name, _, pw = user.partition(":")
             host, _, port = rest.strip("tcp()").partition(":")
-            with pymysql.connect(
-                host=host, port=int(port), user=name, password=pw, autocommit=True
-            ) as c:
+            with pymysql.connect(host=host, port=int(port), user=name, password=pw, autocommit=True) as c:
                 c.cursor().execute(f"DROP DATABASE IF EXISTS {self.mysql_db}")
         except Exception:  # noqa: BLE001
             pass
@@ -298,10 +292,7 @@ class System:
     def s3_setup(self, bucket: str, targets: list[str]) -> None:
         signer = Signer(self.user, self.password, "us-east-1")
         events = "".join(f"<Event>{e}</Event>" for e in ("s3:ObjectCreated:*",))
-        queues = "".join(
-            f"<QueueConfiguration>{events}<Queue>{ARNS[t]}</Queue></QueueConfiguration>"
-            for t in targets
-        )
+        queues = "".join(f"<QueueConfiguration>{events}<Queue>{ARNS[t]}</Queue></QueueConfiguration>" for t in targets)
         xml = f"<NotificationConfiguration>{queues}</NotificationConfiguration>".encode()
 
         async def go() -> None:
@@ -309,9 +300,7 @@ class System:
 
             status, body = await s3(self.host, signer, "PUT", f"/{bucket}")
             assert status == 200, body
-            status, body = await s3(
-                self.host, signer, "PUT", f"/{bucket}", [("notification", "")], xml
-            )
+            status, body = await s3(self.host, signer, "PUT", f"/{bucket}", [("notification", "")], xml)
             assert status == 200, body
 
         asyncio.run(go())
@@ -449,17 +438,13 @@ def live(args: argparse.Namespace) -> dict[str, Any]:
             sysm.worker(targets)
         else:
             sysm.serve(targets, delivery=True)
-        result["layout"] = (
-            "serve + chronicle worker" if args.separate_worker else "delivery inside serve"
-        )
+        result["layout"] = "serve + chronicle worker" if args.separate_worker else "delivery inside serve"
         # The max rate, with delivery running (it is part of the server's work).
         bucket = f"max-{sysm.tag}"
         sysm.s3_setup(bucket, targets)
         stop = threading.Event()
         popped: dict[str, float] = {}
-        popper = threading.Thread(
-            target=redis_arrivals, args=(sysm.redis_key, stop, popped), daemon=True
-        )
+        popper = threading.Thread(target=redis_arrivals, args=(sysm.redis_key, stop, popped), daemon=True)
         popper.start()
         samples: list[tuple[float, dict[str, int]]] = []
         sampling = threading.Event()
@@ -493,9 +478,7 @@ def live(args: argparse.Namespace) -> dict[str, Any]:
             "drained_after_s": drained,
             "cpu": res["during"],
         }
-        log(
-            f"max {max_rate:.0f} PUT/s; lag samples {samples}; drained {drained}s after the load stopped"
-        )
+        log(f"max {max_rate:.0f} PUT/s; lag samples {samples}; drained {drained}s after the load stopped")
         log(f"max: {fmt_cpu(res['during'])}")
 
         # Half that rate: latency from the PUT response to the arrival.
@@ -525,9 +508,7 @@ def live(args: argparse.Namespace) -> dict[str, Any]:
                 "missing": missing,
                 **{k: round(v, 1) for k, v in p.items()},
             }
-            log(
-                f"{name}: {len(lat)} events, p50 {p['p50']:.1f} ms, p99 {p['p99']:.1f} ms, missing {missing}"
-            )
+            log(f"{name}: {len(lat)} events, p50 {p['p50']:.1f} ms, p99 {p['p99']:.1f} ms, missing {missing}")
     finally:
         sysm.stop()
     return result
@@ -577,18 +558,14 @@ def catchup(args: argparse.Namespace) -> dict[str, Any]:
             "seconds_incl_start": round(follower_s, 2),
             "events_per_s": round(args.events / follower_s),
         }
-        log(
-            f"follower: {args.events} events → {views} view rows in {follower_s:.2f} s (incl. process start)"
-        )
+        log(f"follower: {args.events} events → {views} view rows in {follower_s:.2f} s (incl. process start)")
         for target in targets:
             name = f"notify_{'postgres' if target == 'postgres' else target}:1"
             w = sysm.worker([target])
             claimed = None
             deadline = time.time() + 120
             while time.time() < deadline:
-                rows = sysm._pg(
-                    f"SELECT position FROM notify_checkpoints WHERE target = '{name}'", sysm.dbname
-                )
+                rows = sysm._pg(f"SELECT position FROM notify_checkpoints WHERE target = '{name}'", sysm.dbname)
                 now = time.time()
                 if rows and claimed is None:
                     claimed = now
@@ -615,14 +592,10 @@ def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == "--receiver":
         receiver_main(int(sys.argv[2]), sys.argv[3])
         return 0
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["live", "catchup"])
-    parser.add_argument(
-        "--events", type=int, default=0, help="catch-up events (default 20,000; --quick 5,000)"
-    )
+    parser.add_argument("--events", type=int, default=0, help="catch-up events (default 20,000; --quick 5,000)")
     parser.add_argument("--targets", default="redis,postgres,mysql,amqp,webhook")
     parser.add_argument(
         "--separate-worker",

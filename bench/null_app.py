@@ -67,9 +67,7 @@ async def app(scope, receive, send):  # type: ignore[no-untyped-def]
 def main() -> None:
     import uvicorn
 
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9900)
     args = parser.parse_args()

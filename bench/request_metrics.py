@@ -26,9 +26,7 @@ async def _receive() -> dict:
 
 
 def _request(method: str, key: str, query: dict[str, str]) -> S3Request:
-    req = S3Request(
-        method, f"/bucket/{key}", "", {"host": "x"}, _receive, "127.0.0.1", "id", "http"
-    )
+    req = S3Request(method, f"/bucket/{key}", "", {"host": "x"}, _receive, "127.0.0.1", "id", "http")
     req.bucket, req.key, req.query = "bucket", key, query
     return req
 
@@ -55,13 +53,8 @@ def main() -> None:
         best = min(timeit.repeat(one, timer=process_time, number=rounds, repeat=5)) / rounds
         print(f"{name:>14}: {best * 1e6:.2f} µs CPU per request (best of 5 x {rounds})")
     counter = Counter("bench_requests", "x", ["api", "server"], registry=CollectorRegistry())
-    best = (
-        min(timeit.repeat(lambda: counter.labels("getobject", "s").inc(), number=rounds, repeat=5))
-        / rounds
-    )
-    print(
-        f"{'for comparison':>14}: {best * 1e6:.2f} µs CPU for one prometheus-client labels().inc()"
-    )
+    best = min(timeit.repeat(lambda: counter.labels("getobject", "s").inc(), number=rounds, repeat=5)) / rounds
+    print(f"{'for comparison':>14}: {best * 1e6:.2f} µs CPU for one prometheus-client labels().inc()")
 
 
 if __name__ == "__main__":

@@ -93,9 +93,7 @@ def _postgres_pids(dbname: str) -> list[int]:
             continue
         if cmd.startswith("postgres: ") and (
             f" {dbname} " in cmd
-            or any(
-                w in cmd for w in ("walwriter", "wal writer", "checkpointer", "background writer")
-            )
+            or any(w in cmd for w in ("walwriter", "wal writer", "checkpointer", "background writer"))
         ):
             pids.append(int(entry))
     return pids
@@ -164,9 +162,7 @@ class CpuWindow:
         out["other"] = max(0.0, busy - sum(v for k, v in out.items() if k != "machine_busy"))
         out = {k: round(v, 2) for k, v in out.items()}
         if self.a["pg"] and b["pg"]:
-            commits, rollbacks, inserted = (
-                round((y - x) / wall) for x, y in zip(self.a["pg"], b["pg"], strict=True)
-            )
+            commits, rollbacks, inserted = (round((y - x) / wall) for x, y in zip(self.a["pg"], b["pg"], strict=True))
             out.update(
                 pg_commits_per_s=commits,
                 pg_rollbacks_per_s=rollbacks,
@@ -248,9 +244,7 @@ class Servers:
             stderr=subprocess.STDOUT,
         )
         self.procs.append(self.chronicle)
-        self.null = subprocess.Popen(
-            [sys.executable, "-m", "bench.null_app", "--port", str(self.null_port)], cwd=ROOT
-        )
+        self.null = subprocess.Popen([sys.executable, "-m", "bench.null_app", "--port", str(self.null_port)], cwd=ROOT)
         self.procs.append(self.null)
         self._wait(f"http://127.0.0.1:{self.chronicle_port}/minio/health/ready", self.chronicle)
         self._wait(f"http://127.0.0.1:{self.null_port}/", self.null)
@@ -269,9 +263,7 @@ class Servers:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"{url}: process exited with {proc.returncode}; see {self.workdir}"
-                )
+                raise RuntimeError(f"{url}: process exited with {proc.returncode}; see {self.workdir}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as r:
                     if r.status == 200:
@@ -360,10 +352,7 @@ def load(servers: Servers, target: str, spec: dict[str, Any], procs: int) -> dic
             time.sleep(spec["duration"])
         else:
             win.start()
-            while any(
-                os.path.exists(f"/proc/{p}") and _proc_ticks(p) is not None and not _zombie(p)
-                for p in pids
-            ):
+            while any(os.path.exists(f"/proc/{p}") and _proc_ticks(p) is not None and not _zombie(p) for p in pids):
                 time.sleep(0.2)
         return win.stop()
 
@@ -544,14 +533,10 @@ def summarise_profile(path: Path, top: int = 18) -> dict[str, Any]:
 
     return {
         "samples": total,
-        "self": [(short(f), round(100 * c / total, 1)) for f, c in self_c.most_common(top)]
-        if total
-        else [],
-        "inclusive": [
-            (short(f), round(100 * c / total, 1))
-            for f, c in incl.most_common(top * 3)
-            if "(<" not in f
-        ][: top * 2]
+        "self": [(short(f), round(100 * c / total, 1)) for f, c in self_c.most_common(top)] if total else [],
+        "inclusive": [(short(f), round(100 * c / total, 1)) for f, c in incl.most_common(top * 3) if "(<" not in f][
+            : top * 2
+        ]
         if total
         else [],
     }
@@ -578,9 +563,7 @@ def profile_phase(servers: Servers, name: str, start_load, seconds: float) -> di
             "-r",
             "250",
             "--nonblocking",
-            *os.environ.get(
-                "BENCH_PYSPY_ARGS", ""
-            ).split(),  # e.g. --gil: Python CPU only, no idle waits
+            *os.environ.get("BENCH_PYSPY_ARGS", "").split(),  # e.g. --gil: Python CPU only, no idle waits
             *(["--subprocesses"] if servers.args.workers > 1 else []),
             "-f",
             "raw",
@@ -602,13 +585,9 @@ def profile_phase(servers: Servers, name: str, start_load, seconds: float) -> di
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="10k-key big bucket, 4 s windows")
-    ap.add_argument(
-        "--duration", type=float, help="seconds per throughput window (default 10; 4 with --quick)"
-    )
+    ap.add_argument("--duration", type=float, help="seconds per throughput window (default 10; 4 with --quick)")
     ap.add_argument(
         "--big-keys",
         type=int,
@@ -675,9 +654,7 @@ def main() -> int:
 
     servers = Servers(args)
     try:
-        log(
-            f"starting chronicle (PostgreSQL database {servers.dbname}, {args.workers} worker(s)) and the null app"
-        )
+        log(f"starting chronicle (PostgreSQL database {servers.dbname}, {args.workers} worker(s)) and the null app")
         servers.start()
         chost = f"127.0.0.1:{servers.chronicle_port}"
         nhost = f"127.0.0.1:{servers.null_port}"
@@ -772,9 +749,7 @@ def main() -> int:
                 1,
             )
             if seeded["ok"] != len(get_keys):
-                raise RuntimeError(
-                    f"could not seed GET objects: {seeded['errors']} {seeded['first_error']}"
-                )
+                raise RuntimeError(f"could not seed GET objects: {seeded['errors']} {seeded['first_error']}")
             log(f"GET 1 MiB, concurrency 8, {duration:.0f} s each")
             get = both(
                 "GET 1MiB",
@@ -798,9 +773,7 @@ def main() -> int:
             # -- is the load generator the bottleneck? (null app: loadgen vs wrk, and the aiohttp client)
             if not args.skip_wrk and shutil.which("wrk"):
                 wdur = duration
-                log(
-                    f"load generator check against the null app: wrk (C) on presigned URLs, {wdur:.0f} s each"
-                )
+                log(f"load generator check against the null app: wrk (C) on presigned URLs, {wdur:.0f} s each")
                 lua = servers.workdir / "put1k.lua"
                 lua.write_text('wrk.method = "PUT"\nwrk.body = string.rep("x", 1024)\n')
                 put_url = signer.presign("PUT", nhost, "/bench-put/wrk/obj")
@@ -845,13 +818,9 @@ def main() -> int:
                     args.procs,
                 )
                 for k, v in check.items():
-                    log(
-                        f"  {k:20s}: {v['req_per_s']:8.0f} req/s {v['mib_per_s']:7.1f} MiB/s | {fmt_cpu(v['cpu'])}"
-                    )
+                    log(f"  {k:20s}: {v['req_per_s']:8.0f} req/s {v['mib_per_s']:7.1f} MiB/s | {fmt_cpu(v['cpu'])}")
                 if check["wrk_get_chronicle"]["non_2xx"]:
-                    log(
-                        f"  wrk against chronicle got {check['wrk_get_chronicle']['non_2xx']} non-2xx responses"
-                    )
+                    log(f"  wrk against chronicle got {check['wrk_get_chronicle']['non_2xx']} non-2xx responses")
                 results["loadgen_check"] = check
 
         if "list" in only:
@@ -863,9 +832,7 @@ def main() -> int:
                 random.Random(42).shuffle(keys)
                 kf = servers.workdir / f"keys-{bucket}.txt"
                 kf.write_text("\n".join(keys))
-                log(
-                    f"filling {bucket} with {len(keys)} empty objects (PUT 0 B, concurrency {args.fill_concurrency})"
-                )
+                log(f"filling {bucket} with {len(keys)} empty objects (PUT 0 B, concurrency {args.fill_concurrency})")
                 r = load(
                     servers,
                     "chronicle",
@@ -915,9 +882,7 @@ def main() -> int:
 
             async def do_lists() -> None:
                 for name, small_bucket, query in LIST_CASES:
-                    small, bigr = await list_latency(
-                        chost, signer, (small_bucket, "bench-list-big"), query, 30, 12.0
-                    )
+                    small, bigr = await list_latency(chost, signer, (small_bucket, "bench-list-big"), query, 30, 12.0)
                     lists[name] = {
                         "small": small,
                         "big": bigr,
@@ -952,17 +917,13 @@ def main() -> int:
                 "root": {},
                 "user": {"access_key": authz["access_key"], "secret_key": authz["secret_key"]},
             }
-            aspec = dict(
-                base, op="get", bucket=authz_mod.BUCKET, keys=authz["keys"], concurrency=32
-            )
+            aspec = dict(base, op="get", bucket=authz_mod.BUCKET, keys=authz["keys"], concurrency=32)
             # The same code's rate moves by a fifth from one window to the next on a shared
             # machine, and slowly: the ratio is the median of back-to-back (root, user)
             # pairs, at least four of them, which cancels the drift that a best-of-each
             # comparison of windows far apart does not.
             arounds = max(args.rounds, 4)
-            log(
-                f"GET 1 KiB, concurrency 32, root vs user, {arounds} pairs of {duration:.0f} s windows"
-            )
+            log(f"GET 1 KiB, concurrency 32, root vs user, {arounds} pairs of {duration:.0f} s windows")
             aruns: dict[str, list[dict[str, Any]]] = {"root": [], "user": []}
             for rnd in range(arounds):
                 # alternate which identity goes first, so neither always gets the warmer round
@@ -973,10 +934,7 @@ def main() -> int:
                     log(
                         f"  GET 1KiB {ident:4s}: {r['req_per_s']:8.0f} req/s p50 {r['latency_ms']['p50']:.1f} ms p99 {r['latency_ms']['p99']:.1f} ms errors {sum(r['errors'].values())} | {fmt_cpu(r['cpu'])}"
                     )
-            pairs = [
-                u["req_per_s"] / r["req_per_s"]
-                for u, r in zip(aruns["user"], aruns["root"], strict=True)
-            ]
+            pairs = [u["req_per_s"] / r["req_per_s"] for u, r in zip(aruns["user"], aruns["root"], strict=True)]
             amedian = {t: statistics.median(r["req_per_s"] for r in rs) for t, rs in aruns.items()}
             abest = {
                 t: dict(
@@ -1031,9 +989,7 @@ def main() -> int:
                     check["wrk_get_chronicle"]["mib_per_s"],
                 ),
             ):
-                rows.append(
-                    (label, f"{ours:.0f}", f"{theirs:.0f}", f"{ours / theirs:.2f}", "(info)", "")
-                )
+                rows.append((label, f"{ours:.0f}", f"{theirs:.0f}", f"{ours / theirs:.2f}", "(info)", ""))
             rows.append(
                 (
                     "PUT 1KiB c=32: chronicle / wrk-null",
@@ -1104,11 +1060,7 @@ def main() -> int:
 
             def list_loop():  # type: ignore[no-untyped-def]
                 def run() -> None:
-                    asyncio.run(
-                        list_latency(
-                            chost, signer, ("bench-list-big",), LIST_CASES[2][2], 10**6, pdur + 1
-                        )
-                    )
+                    asyncio.run(list_latency(chost, signer, ("bench-list-big",), LIST_CASES[2][2], 10**6, pdur + 1))
 
                 t = threading.Thread(target=run)
                 t.start()
@@ -1146,9 +1098,7 @@ def main() -> int:
     header = ("scenario", "chronicle", "null/1k/root", "ratio", "target", "result")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(6)]
     for r in [header, *rows]:
-        print(
-            "  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r))
-        )
+        print("  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     print(f"results: {args.json}")

@@ -27,9 +27,7 @@ def canonical_query(pairs: list[tuple[str, str]]) -> str:
 
 
 class Signer:
-    def __init__(
-        self, access_key: str, secret_key: str, region: str = "us-east-1", service: str = "s3"
-    ):
+    def __init__(self, access_key: str, secret_key: str, region: str = "us-east-1", service: str = "s3"):
         self.access_key = access_key
         self.secret_key = secret_key
         self.region = region
@@ -41,9 +39,7 @@ class Signer:
     def signing_key(self, date: str) -> bytes:
         key = self._keys.get(date)
         if key is None:
-            k = hmac.new(
-                ("AWS4" + self.secret_key).encode(), date.encode(), hashlib.sha256
-            ).digest()
+            k = hmac.new(("AWS4" + self.secret_key).encode(), date.encode(), hashlib.sha256).digest()
             for part in (self.region, self.service, "aws4_request"):
                 k = hmac.new(k, part.encode(), hashlib.sha256).digest()
             self._keys[date] = key = k

@@ -89,9 +89,7 @@ class Receiver:
             for line in f:
                 r = json.loads(line)
                 peers.add(r["peer"])
-                seqs.append(
-                    int(json.loads(r["body"])["Records"][0]["s3"]["object"]["sequencer"], 16)
-                )
+                seqs.append(int(json.loads(r["body"])["Records"][0]["s3"]["object"]["sequencer"], 16))
         return seqs, len(peers)
 
     def stop(self) -> None:
@@ -99,9 +97,7 @@ class Receiver:
         self.proc.wait(10)
 
 
-async def drain(
-    url: str, pipeline: int, records: list[Delivery], max_seconds: float
-) -> tuple[int, float]:
+async def drain(url: str, pipeline: int, records: list[Delivery], max_seconds: float) -> tuple[int, float]:
     target = WebhookTarget("bench", WebhookConfig(endpoint=url, pipeline=pipeline))
     await target.open()
     done = 0
@@ -144,9 +140,7 @@ def run_one(
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--styles", default=",".join(STYLES))
@@ -166,9 +160,7 @@ def main() -> int:
             runs["plain"].append(run_one(style, 1, records, args, workdir))
         results[style] = runs
     summary: dict[str, Any] = {}
-    print(
-        f"\n{'receiver':10s} {'pipelined/s':>12s} {'plain/s':>10s} {'ratio':>7s}  all once in order"
-    )
+    print(f"\n{'receiver':10s} {'pipelined/s':>12s} {'plain/s':>10s} {'ratio':>7s}  all once in order")
     for style, runs in results.items():
         best = {mode: max(r["per_s"] for r in rs) for mode, rs in runs.items()}
         ok = all(r["each_once_in_order"] for rs in runs.values() for r in rs)

@@ -38,11 +38,7 @@ class Shares:
         _SLOT.pack_into(self._mem, _SLOT.size * self.index, count)
 
     def fewest_elsewhere(self) -> int:
-        counts = [
-            _SLOT.unpack_from(self._mem, _SLOT.size * i)[0]
-            for i in range(self.workers)
-            if i != self.index
-        ]
+        counts = [_SLOT.unpack_from(self._mem, _SLOT.size * i)[0] for i in range(self.workers) if i != self.index]
         return min(counts, default=0)
 
 

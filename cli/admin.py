@@ -45,7 +45,9 @@ class ServerError(AdminCLIError):
 class AdminClient:
     """Signs requests with botocore's SigV4Auth (service s3) and speaks madmin's encryption."""
 
-    def __init__(self, endpoint: str, access_key: str, secret_key: str, *, insecure: bool = False, region: str = "us-east-1") -> None:
+    def __init__(
+        self, endpoint: str, access_key: str, secret_key: str, *, insecure: bool = False, region: str = "us-east-1"
+    ) -> None:
         import urllib3
 
         self.endpoint = endpoint.rstrip("/")
@@ -141,7 +143,9 @@ def parse_expiry(text: str, now: datetime | None = None) -> str:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--expiry: expected a duration such as 7d, 12h, 30m or an RFC 3339 time, not {text!r}") from None
+        raise UsageError(
+            f"--expiry: expected a duration such as 7d, 12h, 30m or an RFC 3339 time, not {text!r}"
+        ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -228,7 +232,14 @@ class Commands:
     def user_add(self, name: str, secret: str | None) -> None:
         generated = secret is None
         secret = secret or new_secret()
-        self.call("PUT", "add-user", {"accessKey": name}, {"secretKey": secret, "status": "enabled"}, encrypt=True, about={"user": name})
+        self.call(
+            "PUT",
+            "add-user",
+            {"accessKey": name},
+            {"secretKey": secret, "status": "enabled"},
+            encrypt=True,
+            about={"user": name},
+        )
         data: dict[str, Any] = {"accessKey": name, "status": "enabled"}
         text = f"Added user {name}."
         if generated:
@@ -261,7 +272,10 @@ class Commands:
     def user_list(self) -> None:
         users = self.call("GET", "list-users", decrypt=True) or {}
         data = [{"accessKey": k, **v} for k, v in sorted(users.items())]
-        rows = [[u["accessKey"], u.get("status", ""), u.get("policyName") or "-", ", ".join(u.get("memberOf") or []) or "-"] for u in data]
+        rows = [
+            [u["accessKey"], u.get("status", ""), u.get("policyName") or "-", ", ".join(u.get("memberOf") or []) or "-"]
+            for u in data
+        ]
         self.emit(data, table(rows, ["USER", "STATUS", "POLICIES", "GROUPS"]))
 
     # -- policies ---------------------------------------------------------------------------
@@ -285,7 +299,9 @@ class Commands:
             self.emit(policies, "")
             return
         builtin = {"readonly", "readwrite", "writeonly", "diagnostics", "consoleAdmin"}
-        rows = [[n, "built-in" if n in builtin else "custom", str(len(_statements(d)))] for n, d in sorted(policies.items())]
+        rows = [
+            [n, "built-in" if n in builtin else "custom", str(len(_statements(d)))] for n, d in sorted(policies.items())
+        ]
         self.emit(policies, table(rows, ["POLICY", "KIND", "STATEMENTS"]))
 
     def policy_attach(self, policies: list[str], user: str | None, group: str | None, *, detach: bool) -> None:
@@ -300,7 +316,10 @@ class Commands:
         changed = resp.get("policiesDetached" if detach else "policiesAttached", [])
         who = f"user {user}" if user else f"group {group}"
         verb = "Detached" if detach else "Attached"
-        self.emit({**resp, "user" if user else "group": user or group}, f"{verb} {', '.join(changed)} {'from' if detach else 'to'} {who}.")
+        self.emit(
+            {**resp, "user" if user else "group": user or group},
+            f"{verb} {', '.join(changed)} {'from' if detach else 'to'} {who}.",
+        )
 
     # -- groups -----------------------------------------------------------------------------
 
@@ -343,7 +362,17 @@ class Commands:
 
     # -- service accounts -------------------------------------------------------------------
 
-    def svcacct_add(self, user: str, *, name: str | None, description: str | None, policy: str | None, expiry: str | None, access_key: str | None, secret_key: str | None) -> None:
+    def svcacct_add(
+        self,
+        user: str,
+        *,
+        name: str | None,
+        description: str | None,
+        policy: str | None,
+        expiry: str | None,
+        access_key: str | None,
+        secret_key: str | None,
+    ) -> None:
         if secret_key is not None and access_key is None:
             raise UsageError("--secret-key needs --access-key")
         if access_key is not None and secret_key is None:
@@ -373,7 +402,13 @@ class Commands:
         resp = self.call("GET", "list-service-accounts", {"user": user}, decrypt=True, about={"user": user}) or {}
         accounts = resp.get("accounts") or []
         rows = [
-            [a["accessKey"], _status_word(a.get("accountStatus", "")), a.get("name") or "-", "implied" if a.get("impliedPolicy") else "embedded", _time_text(a.get("expiration"))]
+            [
+                a["accessKey"],
+                _status_word(a.get("accountStatus", "")),
+                a.get("name") or "-",
+                "implied" if a.get("impliedPolicy") else "embedded",
+                _time_text(a.get("expiration")),
+            ]
             for a in accounts
         ]
         self.emit(accounts, table(rows, ["ACCESS KEY", "STATUS", "NAME", "POLICY", "EXPIRES"]))
@@ -390,7 +425,14 @@ class Commands:
         self.emit(info, _svc_text(info))
 
     def svcacct_status(self, key: str, status: str) -> None:
-        self.call("POST", "update-service-account", {"accessKey": key}, {"newStatus": "on" if status == "enabled" else "off"}, encrypt=True, about={"key": key})
+        self.call(
+            "POST",
+            "update-service-account",
+            {"accessKey": key},
+            {"newStatus": "on" if status == "enabled" else "off"},
+            encrypt=True,
+            about={"key": key},
+        )
         self.emit({"accessKey": key, "status": status}, f"Service account {key} is {status}.")
 
     def svcacct_remove(self, key: str) -> None:
@@ -419,7 +461,10 @@ class Commands:
             self.emit(info, _svc_text(info))
             return
         data = {"accessKey": key, "type": "user", **info}
-        self.emit(data, f"Access key: {key}\nType:       user\nStatus:     {info.get('status')}\nPolicies:   {info.get('policyName') or '-'}")
+        self.emit(
+            data,
+            f"Access key: {key}\nType:       user\nStatus:     {info.get('status')}\nPolicies:   {info.get('policyName') or '-'}",
+        )
 
     def key_status(self, key: str, status: str) -> None:
         kind, _info = self._key_kind(key)
@@ -440,7 +485,9 @@ class Commands:
         secret = new_secret()
         try:
             if kind == "service":
-                self.c.call("POST", "update-service-account", {"accessKey": key}, {"newSecretKey": secret}, encrypt=True)
+                self.c.call(
+                    "POST", "update-service-account", {"accessKey": key}, {"newSecretKey": secret}, encrypt=True
+                )
             else:
                 body = {"secretKey": secret, "status": info.get("status", "enabled")}
                 self.c.call("PUT", "add-user", {"accessKey": key}, body, encrypt=True)
@@ -621,10 +668,24 @@ def common_options(*, keys: bool = True) -> argparse.ArgumentParser:
     """Connection options, accepted before or after the subcommand."""
     p = argparse.ArgumentParser(add_help=False)
     S = argparse.SUPPRESS
-    p.add_argument("--endpoint", default=S, help=f"server URL (or CHRONICLE_ADMIN_ENDPOINT; default {DEFAULT_ENDPOINT})")
+    p.add_argument(
+        "--endpoint", default=S, help=f"server URL (or CHRONICLE_ADMIN_ENDPOINT; default {DEFAULT_ENDPOINT})"
+    )
     if keys:
-        p.add_argument("--access-key", dest="admin_access_key", metavar="KEY", default=S, help="access key to sign with (or CHRONICLE_ADMIN_ACCESS_KEY, else CHRONICLE_ROOT_USER)")
-        p.add_argument("--secret-key", dest="admin_secret_key", metavar="SECRET", default=S, help="its secret key (or CHRONICLE_ADMIN_SECRET_KEY, else CHRONICLE_ROOT_PASSWORD)")
+        p.add_argument(
+            "--access-key",
+            dest="admin_access_key",
+            metavar="KEY",
+            default=S,
+            help="access key to sign with (or CHRONICLE_ADMIN_ACCESS_KEY, else CHRONICLE_ROOT_USER)",
+        )
+        p.add_argument(
+            "--secret-key",
+            dest="admin_secret_key",
+            metavar="SECRET",
+            default=S,
+            help="its secret key (or CHRONICLE_ADMIN_SECRET_KEY, else CHRONICLE_ROOT_PASSWORD)",
+        )
     p.add_argument("--json", action="store_true", default=S, help="print JSON for scripts")
     p.add_argument("--insecure", action="store_true", default=S, help="do not verify the server's TLS certificate")
     return p
@@ -651,7 +712,12 @@ def add_admin_parser(sub: Any) -> None:
     p = leaf(user, "add", "user_add", "create a user (prints a generated secret when SECRET is omitted)")
     p.add_argument("name")
     p.add_argument("secret", nargs="?")
-    for cmd, text in (("remove", "delete a user"), ("enable", "enable a user"), ("disable", "disable a user"), ("info", "show a user")):
+    for cmd, text in (
+        ("remove", "delete a user"),
+        ("enable", "enable a user"),
+        ("disable", "disable a user"),
+        ("info", "show a user"),
+    ):
         leaf(user, cmd, f"user_{cmd}", text).add_argument("name")
     leaf(user, "list", "user_list", "list users")
 
@@ -662,7 +728,10 @@ def add_admin_parser(sub: Any) -> None:
     leaf(policy, "remove", "policy_remove", "delete a policy").add_argument("name")
     leaf(policy, "info", "policy_info", "show a policy").add_argument("name")
     leaf(policy, "list", "policy_list", "list policies")
-    for cmd, text in (("attach", "attach policies to a user or group"), ("detach", "detach policies from a user or group")):
+    for cmd, text in (
+        ("attach", "attach policies to a user or group"),
+        ("detach", "detach policies from a user or group"),
+    ):
         p = leaf(policy, cmd, f"policy_{cmd}", text)
         p.add_argument("policies", nargs="+", metavar="POLICY")
         who = p.add_mutually_exclusive_group(required=True)
@@ -688,13 +757,27 @@ def add_admin_parser(sub: Any) -> None:
     p.add_argument("--description")
     p.add_argument("--policy", metavar="FILE", help="embedded policy (JSON file) that narrows the parent's rights")
     p.add_argument("--expiry", help="e.g. 7d, 12h, 30m, or an RFC 3339 time")
-    p.add_argument("--access-key", dest="svc_access_key", metavar="KEY", help="the new account's access key (default: generated)")
-    p.add_argument("--secret-key", dest="svc_secret_key", metavar="SECRET", help="the new account's secret key (default: generated)")
+    p.add_argument(
+        "--access-key", dest="svc_access_key", metavar="KEY", help="the new account's access key (default: generated)"
+    )
+    p.add_argument(
+        "--secret-key",
+        dest="svc_secret_key",
+        metavar="SECRET",
+        help="the new account's secret key (default: generated)",
+    )
     leaf(svc, "list", "svcacct_list", "list a user's service accounts").add_argument("user")
-    for cmd, text in (("info", "show a service account"), ("remove", "delete a service account"), ("enable", "enable a service account"), ("disable", "disable a service account")):
+    for cmd, text in (
+        ("info", "show a service account"),
+        ("remove", "delete a service account"),
+        ("enable", "enable a service account"),
+        ("disable", "disable a service account"),
+    ):
         leaf(svc, cmd, f"svcacct_{cmd}", text).add_argument("key")
 
-    key = areas.add_parser("key", help="any access key (a user's or a service account's)").add_subparsers(dest="admin_sub", metavar="COMMAND")
+    key = areas.add_parser("key", help="any access key (a user's or a service account's)").add_subparsers(
+        dest="admin_sub", metavar="COMMAND"
+    )
     for cmd, text in (
         ("get", "show an access key (never its secret)"),
         ("enable", "enable an access key"),
@@ -704,15 +787,30 @@ def add_admin_parser(sub: Any) -> None:
     ):
         leaf(key, cmd, f"key_{cmd}", text).add_argument("key")
 
-    config = areas.add_parser("config", help="notification targets (MinIO's config KV)").add_subparsers(dest="admin_sub", metavar="COMMAND")
-    p = leaf(config, "set", "config_set", "set a target's settings, e.g. notify_redis:1 address=127.0.0.1:6379 key=events format=namespace")
+    config = areas.add_parser("config", help="notification targets (MinIO's config KV)").add_subparsers(
+        dest="admin_sub", metavar="COMMAND"
+    )
+    p = leaf(
+        config,
+        "set",
+        "config_set",
+        "set a target's settings, e.g. notify_redis:1 address=127.0.0.1:6379 key=events format=namespace",
+    )
     p.add_argument("target", metavar="TARGET", help="notify_<type>:<id>, e.g. notify_redis:1")
     p.add_argument("settings", nargs="+", metavar="KEY=VALUE")
     p = leaf(config, "get", "config_get", "show targets' settings (secrets are never shown)")
-    p.add_argument("target", nargs="?", default="", metavar="TARGET", help="notify_redis:1, notify_redis, or nothing for all")
+    p.add_argument(
+        "target", nargs="?", default="", metavar="TARGET", help="notify_redis:1, notify_redis, or nothing for all"
+    )
     leaf(config, "del", "config_del", "remove a target").add_argument("target", metavar="TARGET")
     p = leaf(config, "help", "config_help", "the keys a target type takes, with what they mean")
-    p.add_argument("subsystem", nargs="?", default="", metavar="SUBSYS", help="notify_redis, notify_postgres, ... (nothing lists them)")
+    p.add_argument(
+        "subsystem",
+        nargs="?",
+        default="",
+        metavar="SUBSYS",
+        help="notify_redis, notify_postgres, ... (nothing lists them)",
+    )
     p.add_argument("key", nargs="?", default="", metavar="KEY", help="one key only")
 
     leaf(areas, "info", "info", "server information (with the notification target ARNs)")
@@ -723,14 +821,28 @@ def add_admin_parser(sub: Any) -> None:
 def admin_client(args: argparse.Namespace) -> AdminClient:
     env = os.environ
     endpoint = getattr(args, "endpoint", None) or env.get("CHRONICLE_ADMIN_ENDPOINT") or DEFAULT_ENDPOINT
-    access = getattr(args, "admin_access_key", None) or env.get("CHRONICLE_ADMIN_ACCESS_KEY") or env.get("CHRONICLE_ROOT_USER")
-    secret = getattr(args, "admin_secret_key", None) or env.get("CHRONICLE_ADMIN_SECRET_KEY") or env.get("CHRONICLE_ROOT_PASSWORD")
+    access = (
+        getattr(args, "admin_access_key", None)
+        or env.get("CHRONICLE_ADMIN_ACCESS_KEY")
+        or env.get("CHRONICLE_ROOT_USER")
+    )
+    secret = (
+        getattr(args, "admin_secret_key", None)
+        or env.get("CHRONICLE_ADMIN_SECRET_KEY")
+        or env.get("CHRONICLE_ROOT_PASSWORD")
+    )
     if not access or not secret:
         raise UsageError(
             "no credentials: pass --access-key and --secret-key, or set CHRONICLE_ADMIN_ACCESS_KEY and "
             "CHRONICLE_ADMIN_SECRET_KEY (or CHRONICLE_ROOT_USER and CHRONICLE_ROOT_PASSWORD)"
         )
-    return AdminClient(endpoint, access, secret, insecure=bool(getattr(args, "insecure", False)), region=env.get("CHRONICLE_REGION", "us-east-1"))
+    return AdminClient(
+        endpoint,
+        access,
+        secret,
+        insecure=bool(getattr(args, "insecure", False)),
+        region=env.get("CHRONICLE_REGION", "us-east-1"),
+    )
 
 
 def _dispatch(cmds: Commands, action: str, a: argparse.Namespace) -> None:
@@ -766,8 +878,13 @@ def _dispatch(cmds: Commands, action: str, a: argparse.Namespace) -> None:
         cmds.group_list()
     elif action == "svcacct_add":
         cmds.svcacct_add(
-            a.user, name=a.name, description=a.description, policy=a.policy, expiry=a.expiry,
-            access_key=a.svc_access_key, secret_key=a.svc_secret_key,
+            a.user,
+            name=a.name,
+            description=a.description,
+            policy=a.policy,
+            expiry=a.expiry,
+            access_key=a.svc_access_key,
+            secret_key=a.svc_secret_key,
         )
     elif action == "svcacct_list":
         cmds.svcacct_list(a.user)

@@ -75,7 +75,9 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Adds `anonymous set|get` to the `chronicle admin` subcommands."""
-    anon = subparsers.add_parser("anonymous", help="anonymous (public) access to a bucket or prefix, like `mc anonymous`")
+    anon = subparsers.add_parser(
+        "anonymous", help="anonymous (public) access to a bucket or prefix, like `mc anonymous`"
+    )
     sub = anon.add_subparsers(dest="anonymous_command", metavar="set|get")
     sub.required = True
     set_ = sub.add_parser("set", help="none | download | upload | public for BUCKET[/PREFIX]")

@@ -44,11 +44,7 @@ def probe_database(url: str) -> None:
         env["POSTGRES_DBNAME"],
         env["POSTGRES_USER"],
     )
-    where = (
-        f"PostgreSQL at {host}:{port}"
-        if not host.startswith("/")
-        else f"PostgreSQL at socket {host}"
-    )
+    where = f"PostgreSQL at {host}:{port}" if not host.startswith("/") else f"PostgreSQL at socket {host}"
     try:
         psycopg.connect(
             host=host,
@@ -60,9 +56,7 @@ def probe_database(url: str) -> None:
         ).close()
     except psycopg.Error as exc:
         reason = _reason(exc)
-        raise ConfigurationError(
-            f"CHRONICLE_DATABASE_URL: {where}: {reason}: {_advice(reason, dbname)}"
-        ) from None
+        raise ConfigurationError(f"CHRONICLE_DATABASE_URL: {where}: {reason}: {_advice(reason, dbname)}") from None
     _verified.add(url)
 
 

@@ -32,9 +32,7 @@ def prepare_data_dir(data_dir: Path) -> Path:
     return data_dir
 
 
-def require_data_dir(
-    data_dir: Path, *, database_url: str | None, needs_blobs: bool = False
-) -> Path:
+def require_data_dir(data_dir: Path, *, database_url: str | None, needs_blobs: bool = False) -> Path:
     """Commands that work on a deployment's data: the data dir must be one a server made
     (with SQLite: it holds the store; with PostgreSQL: only when the blobs are needed)."""
     if database_url and not needs_blobs:

@@ -24,9 +24,7 @@ def parse_address(address: str) -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     elif ":" in host:
-        raise ConfigurationError(
-            f"--address {address!r}: put an IPv6 address in brackets, {_EXAMPLE}"
-        )
+        raise ConfigurationError(f"--address {address!r}: put an IPv6 address in brackets, {_EXAMPLE}")
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise ConfigurationError(
             f"--address {address!r}: port {port_text!r} is not a TCP port: give one from 1 to 65535"
@@ -47,9 +45,7 @@ def listen(address: str) -> socket.socket:
         ) from None
     sock = socket.socket(family, kind, proto)
     try:
-        sock.setsockopt(
-            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
-        )  # a restart need not wait for TIME_WAIT
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart need not wait for TIME_WAIT
         sock.bind(sockaddr)
         sock.listen(BACKLOG)
     except OSError as exc:

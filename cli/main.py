@@ -128,11 +128,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from cli.serve_settings import serve_settings
     from projections.blobstore import BlobStore
 
-    logging.basicConfig(level=os.environ.get("CHRONICLE_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("CHRONICLE_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # `chronicle migrate` shows the steps
     url = os.environ.get("CHRONICLE_DATABASE_URL")
     if url and not os.environ.get("CHRONICLE_MASTER_KEY"):
-        print("CHRONICLE_MASTER_KEY is required with PostgreSQL (64 hex characters, the same on every node).", file=sys.stderr)
+        print(
+            "CHRONICLE_MASTER_KEY is required with PostgreSQL (64 hex characters, the same on every node).",
+            file=sys.stderr,
+        )
         return 2
     workers = args.workers or int(os.environ.get("CHRONICLE_WORKERS", "1"))
     if workers > 1 and not url:
@@ -192,7 +197,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     key = master_key(data_dir, create=True)
     targets = _target_directory(Sealer(key))
-    ctx = ServerContext(store, blobs, settings, key, targets=targets, **({"clock": FileOffsetClock(clock_file)} if clock_file else {}))
+    ctx = ServerContext(
+        store, blobs, settings, key, targets=targets, **({"clock": FileOffsetClock(clock_file)} if clock_file else {})
+    )
     ctx.check_master_key()
     _start_notify_targets(ctx)
     app = ChronicleASGI(ctx)
@@ -212,7 +219,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     server = uvicorn.Server(config)
     scheme = "https" if args.tls_cert else "http"
-    logging.getLogger("chronicle").info("serving S3 on %s://%s (store: %s)", scheme, args.address, "PostgreSQL" if url else "SQLite")
+    logging.getLogger("chronicle").info(
+        "serving S3 on %s://%s (store: %s)", scheme, args.address, "PostgreSQL" if url else "SQLite"
+    )
     gc_task_interval = float(os.environ.get("CHRONICLE_GC_INTERVAL", "3600"))
 
     async def main() -> None:
@@ -225,8 +234,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # store's NOTIFY, and its follower and target loops are single-active anyway (advisory
         # locks), so more would only contend for them.
         runs_delivery = not args.no_delivery and not _is_worker_child()
-        delivery = None if not runs_delivery else await start_delivery(
-            store, committer=ctx.committer, load_configs=load_configs, generation=generation
+        delivery = (
+            None
+            if not runs_delivery
+            else await start_delivery(store, committer=ctx.committer, load_configs=load_configs, generation=generation)
         )
         ctx.delivery = delivery
         acceptor = None
@@ -347,7 +358,9 @@ def _require_tables(store) -> None:  # type: ignore[no-untyped-def]
         with store.store.read() as cursor:
             Tx(cursor, store.store.dialect).execute("SELECT 1 FROM ns_buckets LIMIT 1")
     except Exception:  # noqa: BLE001
-        raise SystemExit("The database has no Chronicle tables yet: run `chronicle migrate` once (same environment), then start the nodes.") from None
+        raise SystemExit(
+            "The database has no Chronicle tables yet: run `chronicle migrate` once (same environment), then start the nodes."
+        ) from None
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
@@ -454,23 +467,36 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chronicle", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="chronicle", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the S3 API server")
     serve.add_argument("--address", default="127.0.0.1:9000", help="HOST:PORT to listen on (default 127.0.0.1:9000)")
-    serve.add_argument("--data-dir", default="./data", help="blob directory, SQLite store and key file (default ./data)")
+    serve.add_argument(
+        "--data-dir", default="./data", help="blob directory, SQLite store and key file (default ./data)"
+    )
     serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
     serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
     serve.add_argument("--domain", help="domain for virtual-host-style requests (or CHRONICLE_DOMAIN)")
-    serve.add_argument("--workers", type=int, default=0, help="with PostgreSQL: worker processes sharing the port (or CHRONICLE_WORKERS; default 1)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="with PostgreSQL: worker processes sharing the port (or CHRONICLE_WORKERS; default 1)",
+    )
     serve.add_argument(
         "--no-delivery",
         action="store_true",
         help="do not run the notification follower and target workers here (run `chronicle worker` instead)",
     )
-    serve.add_argument("--create-tables", action="store_true", help="with PostgreSQL: create tables at start (prefer `chronicle migrate`)")
+    serve.add_argument(
+        "--create-tables",
+        action="store_true",
+        help="with PostgreSQL: create tables at start (prefer `chronicle migrate`)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="create every table once (run before starting PostgreSQL nodes)")
@@ -497,7 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
     gc = sub.add_parser("gc", help="reclaim blobs that no live version or upload part references")
     gc.add_argument("--data-dir", default="./data")
-    gc.add_argument("--grace", type=float, default=3600.0, help="only blobs older than this many seconds (default 3600)")
+    gc.add_argument(
+        "--grace", type=float, default=3600.0, help="only blobs older than this many seconds (default 3600)"
+    )
     gc.set_defaults(func=cmd_gc)
     from cli import share
 

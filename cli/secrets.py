@@ -35,10 +35,14 @@ def master_key(data_dir: Path, *, create: bool = False) -> bytes:
         except (OSError, ValueError):
             key = b""
         if len(key) != 32:
-            raise ConfigurationError(f"{path} does not hold a master key (64 hex characters): restore it from a backup, or set CHRONICLE_MASTER_KEY")
+            raise ConfigurationError(
+                f"{path} does not hold a master key (64 hex characters): restore it from a backup, or set CHRONICLE_MASTER_KEY"
+            )
         return key
     if not create:
-        raise ConfigurationError(f"no master key: {path} does not exist and CHRONICLE_MASTER_KEY is unset: give the --data-dir the server uses, or set the key")
+        raise ConfigurationError(
+            f"no master key: {path} does not exist and CHRONICLE_MASTER_KEY is unset: give the --data-dir the server uses, or set the key"
+        )
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -57,7 +61,9 @@ def parse_master_key(text: str) -> bytes:
         except binascii.Error:
             key = b""
     if len(key) != 32:
-        raise ConfigurationError("CHRONICLE_MASTER_KEY must be 32 bytes, written as 64 hex characters (openssl rand -hex 32) or base64")
+        raise ConfigurationError(
+            "CHRONICLE_MASTER_KEY must be 32 bytes, written as 64 hex characters (openssl rand -hex 32) or base64"
+        )
     return key
 
 

@@ -43,10 +43,28 @@ def parse_duration(text: str) -> int:
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
     """--endpoint / --access-key / --secret-key, left unset when not given (so options of the
     same name on an enclosing parser keep their value)."""
-    parser.add_argument("--endpoint", default=argparse.SUPPRESS, help="server URL (or CHRONICLE_ADMIN_ENDPOINT; default http://127.0.0.1:9000)")
-    parser.add_argument("--access-key", dest="admin_access_key", metavar="KEY", default=argparse.SUPPRESS, help="access key to sign with (or CHRONICLE_ADMIN_ACCESS_KEY, else CHRONICLE_ROOT_USER)")
-    parser.add_argument("--secret-key", dest="admin_secret_key", metavar="SECRET", default=argparse.SUPPRESS, help="its secret key (or CHRONICLE_ADMIN_SECRET_KEY, else CHRONICLE_ROOT_PASSWORD)")
-    parser.add_argument("--insecure", action="store_true", default=argparse.SUPPRESS, help="do not verify the server's TLS certificate")
+    parser.add_argument(
+        "--endpoint",
+        default=argparse.SUPPRESS,
+        help="server URL (or CHRONICLE_ADMIN_ENDPOINT; default http://127.0.0.1:9000)",
+    )
+    parser.add_argument(
+        "--access-key",
+        dest="admin_access_key",
+        metavar="KEY",
+        default=argparse.SUPPRESS,
+        help="access key to sign with (or CHRONICLE_ADMIN_ACCESS_KEY, else CHRONICLE_ROOT_USER)",
+    )
+    parser.add_argument(
+        "--secret-key",
+        dest="admin_secret_key",
+        metavar="SECRET",
+        default=argparse.SUPPRESS,
+        help="its secret key (or CHRONICLE_ADMIN_SECRET_KEY, else CHRONICLE_ROOT_PASSWORD)",
+    )
+    parser.add_argument(
+        "--insecure", action="store_true", default=argparse.SUPPRESS, help="do not verify the server's TLS certificate"
+    )
 
 
 def connection(args: argparse.Namespace) -> dict[str, Any]:
@@ -54,8 +72,16 @@ def connection(args: argparse.Namespace) -> dict[str, Any]:
     endpoint = getattr(args, "endpoint", None) or env.get("CHRONICLE_ADMIN_ENDPOINT") or "http://127.0.0.1:9000"
     if "://" not in endpoint:
         endpoint = "http://" + endpoint
-    access = getattr(args, "admin_access_key", None) or env.get("CHRONICLE_ADMIN_ACCESS_KEY") or env.get("CHRONICLE_ROOT_USER")
-    secret = getattr(args, "admin_secret_key", None) or env.get("CHRONICLE_ADMIN_SECRET_KEY") or env.get("CHRONICLE_ROOT_PASSWORD")
+    access = (
+        getattr(args, "admin_access_key", None)
+        or env.get("CHRONICLE_ADMIN_ACCESS_KEY")
+        or env.get("CHRONICLE_ROOT_USER")
+    )
+    secret = (
+        getattr(args, "admin_secret_key", None)
+        or env.get("CHRONICLE_ADMIN_SECRET_KEY")
+        or env.get("CHRONICLE_ROOT_PASSWORD")
+    )
     if not access or not secret:
         raise SystemExit(
             "no credentials: pass --access-key and --secret-key, or set CHRONICLE_ADMIN_ACCESS_KEY and "
@@ -157,7 +183,12 @@ def register(subparsers: Any) -> None:
     share = subparsers.add_parser("share", help="print a presigned download URL or upload form (like `mc share`)")
     share.add_argument("mode", choices=("download", "upload"))
     share.add_argument("target", metavar="BUCKET/KEY")
-    share.add_argument("--expires", type=parse_duration, default=MAX_EXPIRES, help="lifetime, e.g. 7d, 12h, 30m, 45s (default and maximum 7d)")
+    share.add_argument(
+        "--expires",
+        type=parse_duration,
+        default=MAX_EXPIRES,
+        help="lifetime, e.g. 7d, 12h, 30m, 45s (default and maximum 7d)",
+    )
     share.add_argument("--json", action="store_true", help="print JSON")
     add_connection_options(share)
     share.set_defaults(func=cmd_share)

@@ -48,13 +48,22 @@ def register(areas: Any) -> None:
         ),
     )
     replay.add_argument("target", metavar="SUBSYSTEM:ID", help="e.g. notify_redis:1")
-    replay.add_argument("--from", dest="start", default="1", metavar="POSITION|TIME",
-                        help="log position, RFC 3339 time, or an age such as 7d or 12h (default: the beginning)")
+    replay.add_argument(
+        "--from",
+        dest="start",
+        default="1",
+        metavar="POSITION|TIME",
+        help="log position, RFC 3339 time, or an age such as 7d or 12h (default: the beginning)",
+    )
     replay.add_argument("--bucket", default="")
     replay.add_argument("--prefix", default="")
     replay.add_argument("--events", default="", help="comma-separated event names (wildcards allowed)")
-    replay.add_argument("--rules", choices=("recorded", "current"), default="recorded",
-                        help="recorded: the rules as they stood at each event (default); current: today's rules")
+    replay.add_argument(
+        "--rules",
+        choices=("recorded", "current"),
+        default="recorded",
+        help="recorded: the rules as they stood at each event (default); current: today's rules",
+    )
     replay.add_argument("--data-dir", default="./data", help="embedded mode's data directory")
     replay.add_argument("--json", action="store_true", help="print the result as JSON")
     replay.set_defaults(func=cmd_replay)
@@ -87,8 +96,15 @@ def cmd_targets(args: argparse.Namespace) -> int:
         return 0
     rows = [
         [
-            s["target"], s.get("arn") or "-", s["state"], str(s["checkpoint"]), str(s["lag_events"]),
-            f"{s['lag_seconds']:.1f}", str(s["delivered"]), str(s["failed"]), (s.get("last_error") or "-")[:60],
+            s["target"],
+            s.get("arn") or "-",
+            s["state"],
+            str(s["checkpoint"]),
+            str(s["lag_events"]),
+            f"{s['lag_seconds']:.1f}",
+            str(s["delivered"]),
+            str(s["failed"]),
+            (s.get("last_error") or "-")[:60],
         ]
         for s in states
     ]
@@ -143,7 +159,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         cfg = configs.get((subsystem, target_id))
         if cfg is None:
             known = ", ".join(f"{s}:{i}" for s, i in sorted(configs)) or "none"
-            print(f"chronicle admin targets replay: no target {args.target} is configured (known: {known})", file=sys.stderr)
+            print(
+                f"chronicle admin targets replay: no target {args.target} is configured (known: {known})",
+                file=sys.stderr,
+            )
             return 1
         try:
             target = make_target(subsystem, target_id, cfg)
@@ -169,9 +188,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
         try:
             result = asyncio.run(
                 backfill(
-                    app, args.target, target, start=position, flt=flt, rules=args.rules,
+                    app,
+                    args.target,
+                    target,
+                    start=position,
+                    flt=flt,
+                    rules=args.rules,
                     key_encoding=getattr(cfg, "key_encoding", "minio") or "minio",
-                    region=os.environ.get("CHRONICLE_REGION", ""), progress=progress,
+                    region=os.environ.get("CHRONICLE_REGION", ""),
+                    progress=progress,
                 )
             )
         except Exception as exc:  # noqa: BLE001 - a target that stays down: say so and stop
@@ -184,11 +209,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
             return 1
         if tty:
             print(file=sys.stderr)
-        summary = {"target": args.target, "from": position, "to": result.position, "sent": result.sent, "rules": args.rules}
+        summary = {
+            "target": args.target,
+            "from": position,
+            "to": result.position,
+            "sent": result.sent,
+            "rules": args.rules,
+        }
         if args.json:
             print(json.dumps(summary))
         else:
-            print(f"replayed {result.sent} events to {args.target} (positions {position}..{result.position}, {args.rules} rules)")
+            print(
+                f"replayed {result.sent} events to {args.target} (positions {position}..{result.position}, {args.rules} rules)"
+            )
         return 0
     finally:
         app.close()

@@ -146,12 +146,18 @@ def grants_from_headers(headers: Mapping[str, str], resolve: Resolver) -> list[J
         pos = 0
         text = value.strip()
         if not text:
-            raise DomainError("InvalidArgument", "Argument format not recognized", ArgumentName=header, ArgumentValue=value)
+            raise DomainError(
+                "InvalidArgument", "Argument format not recognized", ArgumentName=header, ArgumentValue=value
+            )
         while pos < len(text):
             m = _GRANTEE.match(text, pos)
             if m is None or m.end() == pos:
-                raise DomainError("InvalidArgument", "Argument format not recognized", ArgumentName=header, ArgumentValue=value)
-            grants.append(_grantee(m.group(1), m.group(2) if m.group(2) is not None else m.group(3), permission, resolve))
+                raise DomainError(
+                    "InvalidArgument", "Argument format not recognized", ArgumentName=header, ArgumentValue=value
+                )
+            grants.append(
+                _grantee(m.group(1), m.group(2) if m.group(2) is not None else m.group(3), permission, resolve)
+            )
             pos = m.end()
     return grants
 

@@ -13,4 +13,10 @@ class Actor(TypedDict, total=False):
     request_id: str
 
 
-SYSTEM_ACTOR: Actor = {"access_key": "", "parent_user": "", "source_ip": "", "user_agent": "chronicle", "request_id": ""}
+SYSTEM_ACTOR: Actor = {
+    "access_key": "",
+    "parent_user": "",
+    "source_ip": "",
+    "user_agent": "chronicle",
+    "request_id": "",
+}

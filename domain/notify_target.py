@@ -47,8 +47,7 @@ def seal_settings(
     """Settings with every non-empty secret value sealed (``seal(plaintext, context)``)."""
     secrets = set(secret_keys)
     return {
-        k: seal(v, secret_context(subsystem, target_id, k)) if k in secrets and v else v
-        for k, v in settings.items()
+        k: seal(v, secret_context(subsystem, target_id, k)) if k in secrets and v else v for k, v in settings.items()
     }
 
 
@@ -62,8 +61,7 @@ def unseal_settings(
     """The inverse of ``seal_settings`` (``unseal(sealed, context)``)."""
     secrets = set(secret_keys)
     return {
-        k: unseal(v, secret_context(subsystem, target_id, k)) if k in secrets and v else v
-        for k, v in settings.items()
+        k: unseal(v, secret_context(subsystem, target_id, k)) if k in secrets and v else v for k, v in settings.items()
     }
 
 
@@ -80,18 +78,14 @@ class NotificationTarget(Aggregate):
         return target_aggregate_id(subsystem, target_id)
 
     @event("Configured", topic="chronicle.NotificationTarget.Configured")
-    def __init__(
-        self, subsystem: str, target_id: str, settings: dict[str, str], source: str, actor: Actor
-    ) -> None:
+    def __init__(self, subsystem: str, target_id: str, settings: dict[str, str], source: str, actor: Actor) -> None:
         self.subsystem = subsystem
         self.target_id = target_id
         self.settings = dict(settings)
         self.removed = False
 
     @event("Reconfigured", topic="chronicle.NotificationTarget.Reconfigured")
-    def reconfigure(
-        self, subsystem: str, target_id: str, settings: dict[str, str], source: str, actor: Actor
-    ) -> None:
+    def reconfigure(self, subsystem: str, target_id: str, settings: dict[str, str], source: str, actor: Actor) -> None:
         """New settings (the whole set), also to configure a removed target again."""
         self.settings = dict(settings)
         self.removed = False

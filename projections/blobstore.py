@@ -199,9 +199,7 @@ class BlobStore:
             if size < offset + take:
                 raise BlobMissing(f"blob {seg['id']} is shorter than recorded")
 
-    def file_spans(
-        self, segments: list[dict[str, Any]], start: int, length: int
-    ) -> list[tuple[str, int, int]] | None:
+    def file_spans(self, segments: list[dict[str, Any]], start: int, length: int) -> list[tuple[str, int, int]] | None:
         """(file, offset, count) covering the range, or None when part of it lives in the
         database."""
         spans = []

@@ -136,9 +136,7 @@ def make_bucket(request):
         client.create_bucket(Bucket=name)
         created.append((client, name))
         if versioning:
-            client.put_bucket_versioning(
-                Bucket=name, VersioningConfiguration={"Status": versioning}
-            )
+            client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning})
         return name
 
     yield _make

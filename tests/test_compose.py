@@ -38,8 +38,7 @@ def chronicle_services(services) -> dict:
     return {
         name: svc
         for name, svc in services.items()
-        if isinstance(svc.get("build"), dict)
-        and svc["build"].get("dockerfile", "").endswith("compose/Dockerfile")
+        if isinstance(svc.get("build"), dict) and svc["build"].get("dockerfile", "").endswith("compose/Dockerfile")
     }
 
 
@@ -108,9 +107,7 @@ def test_database_url_points_at_postgres_service(services):
 def test_migrate_runs_once_before_api_nodes(services):
     assert command_of(services["migrate"]) == ["migrate"]
     assert depends(services["migrate"])["postgres"]["condition"] == "service_healthy"
-    assert services["postgres"].get("healthcheck"), (
-        "postgres needs a healthcheck for service_healthy"
-    )
+    assert services["postgres"].get("healthcheck"), "postgres needs a healthcheck for service_healthy"
     for name, svc in api_nodes(services).items():
         assert depends(svc)["migrate"]["condition"] == "service_completed_successfully", name
 

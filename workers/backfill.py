@@ -170,7 +170,11 @@ async def backfill(
             if records:
                 batch = [
                     Delivery(
-                        p.position, p.event_name, p.bucket, p.key, p.event_time,
+                        p.position,
+                        p.event_name,
+                        p.bucket,
+                        p.key,
+                        p.event_time,
                         rekey(p.record, p.key, key_encoding).encode(),
                     )
                     for p in records
@@ -209,4 +213,3 @@ def parse_events(text: str) -> list[str]:
 
 def describe_filter(flt: BackfillFilter) -> dict[str, Any]:
     return {"bucket": flt.bucket, "prefix": flt.prefix, "events": sorted(flt.events)}
-

@@ -128,9 +128,7 @@ class CheckpointStore:
     def position(self) -> int:
         return int(
             self._run(
-                lambda tx: tx.scalar(
-                    "SELECT position FROM notify_checkpoints WHERE target = ?", (self.target,)
-                ),
+                lambda tx: tx.scalar("SELECT position FROM notify_checkpoints WHERE target = ?", (self.target,)),
                 write=False,
             )
             or 0
@@ -149,9 +147,7 @@ class CheckpointStore:
             f"SELECT * FROM ({view}) v UNION ALL "
             "SELECT position, NULL, NULL, NULL, NULL, NULL FROM notify_tracking WHERE name = ?"
         )
-        rows = self._run(
-            lambda tx: tx.all(sql, (self.target, after, limit, FOLLOWER_NAME)), write=False
-        )
+        rows = self._run(lambda tx: tx.all(sql, (self.target, after, limit, FOLLOWER_NAME)), write=False)
         tracked = 0
         records = []
         for r in rows:

@@ -55,15 +55,21 @@ class AdminError(Exception):
 
 
 def no_such_user(name: str) -> AdminError:
-    return AdminError("XMinioAdminNoSuchUser", f"The specified user does not exist. (Specified user {name} does not exist)", 404)
+    return AdminError(
+        "XMinioAdminNoSuchUser", f"The specified user does not exist. (Specified user {name} does not exist)", 404
+    )
 
 
 def no_such_group(name: str) -> AdminError:
-    return AdminError("XMinioAdminNoSuchGroup", f"The specified group does not exist. (Specified group {name} does not exist)", 404)
+    return AdminError(
+        "XMinioAdminNoSuchGroup", f"The specified group does not exist. (Specified group {name} does not exist)", 404
+    )
 
 
 def no_such_policy(name: str) -> AdminError:
-    return AdminError("XMinioAdminNoSuchPolicy", f"The canned policy does not exist. (Specified policy {name} does not exist)", 404)
+    return AdminError(
+        "XMinioAdminNoSuchPolicy", f"The canned policy does not exist. (Specified policy {name} does not exist)", 404
+    )
 
 
 def no_such_service_account(key: str) -> AdminError:
@@ -105,7 +111,11 @@ def from_s3_error(err: S3Error) -> AdminError:
     if err.code == "NoSuchEntity":
         return AdminError("XMinioAdminNoSuchEntity", err.message, 404)
     if err.code == "MaxMessageLengthExceeded":
-        return AdminError("XMinioAdminConfigTooLarge", f"Configuration data provided exceeds the allowed maximum of {MAX_CONFIG_BYTES} bytes", 400)
+        return AdminError(
+            "XMinioAdminConfigTooLarge",
+            f"Configuration data provided exceeds the allowed maximum of {MAX_CONFIG_BYTES} bytes",
+            400,
+        )
     return AdminError(err.code, err.message, err.status)
 
 
@@ -192,7 +202,9 @@ class AdminCall:
         try:
             return await decrypt_async(await self.secret(), payload)
         except Exception as exc:  # noqa: BLE001 - any decryption failure is a bad body
-            raise bad_json(f"JSON configuration provided is of incorrect format ({exc or 'authentication failed'})") from None
+            raise bad_json(
+                f"JSON configuration provided is of incorrect format ({exc or 'authentication failed'})"
+            ) from None
 
     def json(self, obj: Any, status: int = 200) -> Response:
         return Response(status, {"content-type": JSON_TYPE}, _dumps(obj))
@@ -255,7 +267,9 @@ async def _require_group(call: AdminCall, name: str) -> dict[str, Any]:
     return group
 
 
-async def _policy_document(call: AdminCall, name: str) -> tuple[dict[str, Any], datetime | None, datetime | None] | None:
+async def _policy_document(
+    call: AdminCall, name: str
+) -> tuple[dict[str, Any], datetime | None, datetime | None] | None:
     if name in CANNED_POLICY_NAMES:
         return canned_policy_document(name), None, None
     row = await call.read(iam_queries.managed_policy, name)
@@ -290,7 +304,9 @@ async def add_user(call: AdminCall) -> Response:
         raise AdminError("XMinioInvalidIAMCredentials", "Credential is not allowed to be same as admin access key", 403)
     existing = await call.read(iam_queries.key, name) if name else None
     if existing is not None and existing["kind"] != "user":
-        raise AdminError("XMinioInvalidIAMCredentials", "The access key belongs to a service account or temporary credentials.", 403)
+        raise AdminError(
+            "XMinioInvalidIAMCredentials", "The access key belongs to a service account or temporary credentials.", 403
+        )
     if ident.kind != "user" and not ident.is_root and ident.user == name:
         raise AdminError("XMinioInvalidIAMCredentials", "A derived credential cannot change its parent user.", 403)
     if existing is None and _space_at_ends(name):
@@ -312,7 +328,11 @@ async def add_user(call: AdminCall) -> Response:
 
 def _check_access_key(key: str) -> None:
     if not 3 <= len(key) <= 128 or any(c in key for c in "=,/ ") or not key.isprintable():
-        raise AdminError("XMinioAdminInvalidAccessKey", "The access key is invalid: 3 to 128 characters, without '=', ',', '/' or spaces.", 400)
+        raise AdminError(
+            "XMinioAdminInvalidAccessKey",
+            "The access key is invalid: 3 to 128 characters, without '=', ',', '/' or spaces.",
+            400,
+        )
 
 
 def _check_secret_key(secret: str) -> None:
@@ -325,7 +345,9 @@ async def remove_user(call: AdminCall) -> Response:
     name = call.q("accessKey")
     key = await call.read(iam_queries.key, name) if name else None
     if key is not None and key["kind"] != "user":
-        raise not_allowed("Only users can be removed with this call; delete service accounts with delete-service-account.")
+        raise not_allowed(
+            "Only users can be removed with this call; delete service accounts with delete-service-account."
+        )
     if name in (call.ctx.settings.root_user, call.identity.access_key, call.me):
         raise not_allowed("The root user and the caller itself cannot be removed.")
     await _require_user(call, name)
@@ -411,7 +433,9 @@ async def remove_canned_policy(call: AdminCall) -> Response:
             groups.append(group_name)
     if users or groups:
         who = ", ".join([f"user {u}" for u in users] + [f"group {g}" for g in groups])
-        raise AdminError("XMinioIAMPolicyInUse", f"The policy cannot be removed, as it is in use (attached to {who})", 400)
+        raise AdminError(
+            "XMinioIAMPolicyInUse", f"The policy cannot be removed, as it is in use (attached to {who})", 400
+        )
     await iam_service.remove_policy(call.ctx, call.actor(), name)
     return call.ok()
 
@@ -489,7 +513,9 @@ async def _attach_detach(call: AdminCall, *, attach: bool) -> Response:
         changed = [p for p in wanted if p in current]
         new = [p for p in current if p not in changed]
     if not changed:
-        raise AdminError("XMinioAdminPolicyChangeAlreadyApplied", "The specified policy change is already in effect.", 400)
+        raise AdminError(
+            "XMinioAdminPolicyChangeAlreadyApplied", "The specified policy change is already in effect.", 400
+        )
     await iam_service.set_user_policies(call.ctx, call.actor(), name, new, is_group=is_group)
     resp = shapes.policy_association_response(
         attached=changed if attach else (), detached=() if attach else changed, updated_at=_now()
@@ -604,7 +630,9 @@ async def add_service_account(call: AdminCall) -> Response:
         raise AdminError("XMinioAdminNoAccessKey", "No access key was specified.", 400)
     if access_key:
         if access_key == root:
-            raise AdminError("XMinioInvalidIAMCredentials", "Credential is not allowed to be same as admin access key", 403)
+            raise AdminError(
+                "XMinioInvalidIAMCredentials", "Credential is not allowed to be same as admin access key", 403
+            )
         if _space_at_ends(access_key):
             raise _resource_invalid()
         _check_access_key(access_key)

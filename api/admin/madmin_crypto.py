@@ -119,9 +119,7 @@ def _nonce(prefix: bytes, seq: int) -> bytes:
     return prefix + struct.pack("<I", seq)
 
 
-def _stream_ad(
-    cipher: AESGCM | ChaCha20Poly1305, prefix: bytes, associated_data: bytes | None
-) -> tuple[bytes, bytes]:
+def _stream_ad(cipher: AESGCM | ChaCha20Poly1305, prefix: bytes, associated_data: bytes | None) -> tuple[bytes, bytes]:
     """Associated data of (non-final, final) fragments: flag || Seal(nonce||0, "", ad)."""
     tag = cipher.encrypt(_nonce(prefix, 0), b"", associated_data or None)
     return b"\x00" + tag, b"\x80" + tag
@@ -172,9 +170,7 @@ def _open_stream(
         while len(body) - offset > fragment_len:
             if seq >= _MAX_SEQ:
                 raise ValueError("madmin payload: data limit exceeded")
-            out.append(
-                cipher.decrypt(_nonce(prefix, seq), body[offset : offset + fragment_len], ad)
-            )
+            out.append(cipher.decrypt(_nonce(prefix, seq), body[offset : offset + fragment_len], ad))
             offset += fragment_len
             seq += 1
         out.append(cipher.decrypt(_nonce(prefix, seq), body[offset:], ad_final))
@@ -220,14 +216,10 @@ def decrypt_data(password: str | bytes, payload: bytes) -> bytes:
     return _open_stream(cipher, prefix, body)
 
 
-async def encrypt_async(
-    password: str | bytes, data: bytes, *, aead: int = AEAD_ARGON2ID_AES_GCM
-) -> bytes:
+async def encrypt_async(password: str | bytes, data: bytes, *, aead: int = AEAD_ARGON2ID_AES_GCM) -> bytes:
     """``encrypt_data`` run in the bounded KDF pool, off the event loop."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(
-        _EXECUTOR, functools.partial(encrypt_data, password, data, aead=aead)
-    )
+    return await loop.run_in_executor(_EXECUTOR, functools.partial(encrypt_data, password, data, aead=aead))
 
 
 async def decrypt_async(password: str | bytes, payload: bytes) -> bytes:

@@ -47,7 +47,9 @@ async def route_admin(req: S3Request, ctx: ServerContext) -> Response:
             response.headers.update(busy.headers)
             return response
         log.exception("internal error on admin %s %s", req.method, req.raw_path)
-        return error_response(AdminError("InternalError", "We encountered an internal error, please try again.", 500), req)
+        return error_response(
+            AdminError("InternalError", "We encountered an internal error, please try again.", 500), req
+        )
 
 
 async def _dispatch(req: S3Request, ctx: ServerContext) -> Response:

@@ -449,8 +449,7 @@ def _validate_name_description(name: str, description: str) -> None:
             c.isascii() and (c.isalnum() or c in "_-") for c in name
         ):
             raise ValueError(
-                "name must contain only ASCII letters, digits, underscores and hyphens "
-                "and must start with a letter"
+                "name must contain only ASCII letters, digits, underscores and hyphens and must start with a letter"
             )
     if len(description.encode()) > 256:
         raise ValueError("description must be at most 256 bytes long")
@@ -661,9 +660,7 @@ def info_message(
         "edition": "",
         "is_leader": True,
         "ilm_expiry_in_progress": False,
-        "api_version": {
-            "backend": {k: {"major": 0, "minor": 0, "patch": 0} for k in ("current", "max", "min")}
-        },
+        "api_version": {"backend": {k: {"major": 0, "minor": 0, "patch": 0} for k in ("current", "max", "min")}},
     }
     message: dict[str, Any] = {"mode": mode, "deploymentID": deployment_id}
     if region:
@@ -694,9 +691,7 @@ def info_message(
     return message
 
 
-def drive(
-    endpoint: str, *, path: str, total: int, used: int, available: int, uuid: str = ""
-) -> dict[str, Any]:
+def drive(endpoint: str, *, path: str, total: int, used: int, available: int, uuid: str = "") -> dict[str, Any]:
     """madmin ``Disk`` with what mc shows (state "ok", space figures)."""
     disk: dict[str, Any] = {
         "endpoint": endpoint,
@@ -721,9 +716,7 @@ def drive(
 # ---- errors -------------------------------------------------------------------------------
 
 
-def error_response(
-    code: str, message: str, *, resource: str = "", request_id: str = ""
-) -> dict[str, str]:
+def error_response(code: str, message: str, *, resource: str = "", request_id: str = "") -> dict[str, str]:
     """The JSON error body MinIO's writeErrorResponseJSON sends (madmin ``ErrorResponse``)."""
     return {
         "Code": code,

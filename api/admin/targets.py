@@ -18,9 +18,7 @@ if TYPE_CHECKING:
 
 async def delivery_states(ctx: ServerContext) -> list[dict[str, Any]]:
     """Configured targets and any target with delivery state, with lag in seconds."""
-    configured = {
-        f"{t['subsystem']}:{t['id']}": t for t in (await ctx.current_targets()).describe()
-    }
+    configured = {f"{t['subsystem']}:{t['id']}": t for t in (await ctx.current_targets()).describe()}
     states = await ctx.read(target_states, tuple(configured))
     now = time.time()
     out = []

@@ -170,7 +170,9 @@ def request_context(req: S3Request, identity: Identity | None, now: float) -> di
             ctx["sts:authentication"] = "true"  # temporary credentials (GetSessionToken, AssumeRole)
         ctx["aws:username"] = identity.user
         ctx["aws:userid"] = identity.user
-        ctx["aws:principaltype"] = "Account" if identity.is_root else ("AssumedRole" if identity.kind == "sts" else "User")
+        ctx["aws:principaltype"] = (
+            "Account" if identity.is_root else ("AssumedRole" if identity.kind == "sts" else "User")
+        )
     else:
         ctx["aws:principaltype"] = "Anonymous"
     q = req.query
@@ -202,7 +204,13 @@ def request_context(req: S3Request, identity: Identity | None, now: float) -> di
     return ctx
 
 
-_GRANT_HEADERS = ("x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp", "x-amz-grant-full-control")
+_GRANT_HEADERS = (
+    "x-amz-grant-read",
+    "x-amz-grant-write",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write-acp",
+    "x-amz-grant-full-control",
+)
 
 
 _EXISTING_TAG_MENTIONS: dict[str, bool] = {}
@@ -224,12 +232,19 @@ def _existing_tags(tx: Any, bucket: str, key: str, version_id: str | None) -> di
     return dict(row["tags"] or {}) if row is not None and not row["is_delete_marker"] else {}
 
 
-async def _add_existing_tags(ctx: ServerContext, version_id: str | None, context: dict[str, Any], resource: str, bucket: str, policies: list[Policy]) -> None:
+async def _add_existing_tags(
+    ctx: ServerContext,
+    version_id: str | None,
+    context: dict[str, Any],
+    resource: str,
+    bucket: str,
+    policies: list[Policy],
+) -> None:
     """s3:ExistingObjectTag/<key>: the addressed object's tags, read only when a policy asks."""
     prefix = f"arn:aws:s3:::{bucket}/"
     if not resource.startswith(prefix) or not any(_mentions_existing_tags(p.text) for p in policies):
         return
-    tags = await ctx.read(_existing_tags, bucket, resource[len(prefix):], version_id)
+    tags = await ctx.read(_existing_tags, bucket, resource[len(prefix) :], version_id)
     for k, v in tags.items():
         context[f"s3:existingobjecttag/{k.lower()}"] = v
 
@@ -267,7 +282,14 @@ class PolicyCache:
         self._context_names: dict[tuple[Any, ...], tuple[str, ...] | None] = {}
 
     def decision_key(
-        self, policies: tuple[Any, ...], action: str, resource: str, user: str | None, arn: str | None, is_owner: bool, context: dict[str, Any]
+        self,
+        policies: tuple[Any, ...],
+        action: str,
+        resource: str,
+        user: str | None,
+        arn: str | None,
+        is_owner: bool,
+        context: dict[str, Any],
     ) -> tuple[Any, ...] | None:
         """The memo key of a decision, None when it cannot be memoized (a policy reads an
         open-ended set of context keys)."""
@@ -378,7 +400,18 @@ def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, str | No
 
 # What authorization reads of the bucket (existence, owner) and the version lookup its versioning.
 _BUCKET_COLUMNS = ("name", "owner", "versioning")
-_CREDENTIAL_COLUMNS = ("access_key", "kind", "parent_user", "sealed_secret", "status", "policy", "expiration_us", "token_hash", "role", "name")
+_CREDENTIAL_COLUMNS = (
+    "access_key",
+    "kind",
+    "parent_user",
+    "sealed_secret",
+    "status",
+    "policy",
+    "expiration_us",
+    "token_hash",
+    "role",
+    "name",
+)
 _V_COLUMNS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
 _AUTH_SQL = (
     "SELECT "
@@ -442,7 +475,12 @@ def _credential(row: dict[str, Any]) -> dict[str, Any] | None:
 
 
 async def _auth_row(
-    ctx: ServerContext, access_key: str, known_sql: str, known_params: tuple[Any, ...], full_sql: str, full_params: tuple[Any, ...]
+    ctx: ServerContext,
+    access_key: str,
+    known_sql: str,
+    known_params: tuple[Any, ...],
+    full_sql: str,
+    full_params: tuple[Any, ...],
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(credential, row) in one statement: the light one when the key's credential is known
     at the generation the statement reads, else (first use, a changed generation, no such
@@ -460,23 +498,36 @@ async def _auth_row(
     return cred, row
 
 
-async def credential_and_bucket(ctx: ServerContext, access_key: str, bucket: str) -> tuple[dict[str, Any] | None, Facts]:
+async def credential_and_bucket(
+    ctx: ServerContext, access_key: str, bucket: str
+) -> tuple[dict[str, Any] | None, Facts]:
     """The key's credential row and the bucket's facts (row and policy text) in one statement."""
-    cred, row = await _auth_row(ctx, access_key, _KNOWN_BUCKET_SQL, (bucket,), _CREDENTIAL_BUCKET_SQL, (access_key, bucket))
+    cred, row = await _auth_row(
+        ctx, access_key, _KNOWN_BUCKET_SQL, (bucket,), _CREDENTIAL_BUCKET_SQL, (access_key, bucket)
+    )
     return cred, _facts(row)
 
 
-async def credential_bucket_version(ctx: ServerContext, access_key: str, bucket: str, key: str, version_id: str | None, *, load_inline: bool) -> tuple[dict[str, Any] | None, Facts, Any]:
+async def credential_bucket_version(
+    ctx: ServerContext, access_key: str, bucket: str, key: str, version_id: str | None, *, load_inline: bool
+) -> tuple[dict[str, Any] | None, Facts, Any]:
     """credential_and_bucket plus the addressed object version, in one statement. The version
     comes back as (versionId, ("row"|"error", value)) for object_read._serve; the
     handler only sees it once authorization allowed the request."""
     from api.s3.handlers.object_read import check_version, load_inline_async
 
     if version_id is None:
-        cred, row = await _auth_row(ctx, access_key, _KNOWN_LATEST_SQL, (key, bucket), _WITH_LATEST_SQL, (access_key, bucket, key))
+        cred, row = await _auth_row(
+            ctx, access_key, _KNOWN_LATEST_SQL, (key, bucket), _WITH_LATEST_SQL, (access_key, bucket, key)
+        )
     else:
         cred, row = await _auth_row(
-            ctx, access_key, _KNOWN_VERSION_SQL, (key, version_id, bucket), _WITH_VERSION_SQL, (access_key, bucket, key, version_id)
+            ctx,
+            access_key,
+            _KNOWN_VERSION_SQL,
+            (key, version_id, bucket),
+            _WITH_VERSION_SQL,
+            (access_key, bucket, key, version_id),
         )
     facts = _facts(row)
     found = None
@@ -537,7 +588,11 @@ async def decide(
             bucket_policy = ctx.policies.bucket_policy(bucket_doc, bucket)
         except DomainError:
             bucket_policy = None
-        if identity is None and bucket_policy is not None and await _restricts_public_policy(ctx, bucket_doc, bucket or ""):
+        if (
+            identity is None
+            and bucket_policy is not None
+            and await _restricts_public_policy(ctx, bucket_doc, bucket or "")
+        ):
             bucket_policy = None  # RestrictPublicBuckets: a public policy opens nothing to anonymous callers
     session = []
     if identity is not None and identity.session_policy:
@@ -548,7 +603,14 @@ async def decide(
     context = request_context(req, identity, now)
     if extra:
         context.update(extra)
-    await _add_existing_tags(ctx, version_id, context, resource, bucket or "", [*identity_policies, *([bucket_policy] if bucket_policy else [])])
+    await _add_existing_tags(
+        ctx,
+        version_id,
+        context,
+        resource,
+        bucket or "",
+        [*identity_policies, *([bucket_policy] if bucket_policy else [])],
+    )
     arn = principal_arn(identity)
     user = identity.user if identity is not None else None
     is_owner = identity is not None and row is not None and row["owner"] == user
@@ -601,7 +663,14 @@ _CONTEXT_VALUE: dict[str, Callable[[S3Request, Identity], Any]] = {
 
 
 def _remembered(
-    ctx: ServerContext, req: S3Request, identity: Identity | None, action: str, resource: str, bucket: str | None, row: dict[str, Any] | None, bucket_doc: str | None
+    ctx: ServerContext,
+    req: S3Request,
+    identity: Identity | None,
+    action: str,
+    resource: str,
+    bucket: str | None,
+    row: dict[str, Any] | None,
+    bucket_doc: str | None,
 ) -> tuple[bool, str] | None:
     """The memoized decision for a plain user's request, when its policies are cached and
     read only context keys of _CONTEXT_VALUE; None sends decide() the long way (which
@@ -627,7 +696,9 @@ def _remembered(
             return None
         context[name] = value(req, identity)
     is_owner = row is not None and row["owner"] == identity.user
-    key = ctx.policies.decision_key(policies, action, resource, identity.user, principal_arn(identity), is_owner, context)
+    key = ctx.policies.decision_key(
+        policies, action, resource, identity.user, principal_arn(identity), is_owner, context
+    )
     return ctx.policies.decisions.get(key) if key is not None else None
 
 
@@ -650,7 +721,9 @@ async def _restricts_public_policy(ctx: ServerContext, stored: str, bucket: str)
     return is_public(orjson.loads(stored)) and (await ctx.read(settings, bucket))["RestrictPublicBuckets"]
 
 
-async def _acl_allows(ctx: ServerContext, version_id: str | None, identity: Identity | None, action: str, resource: str, bucket: str) -> bool:
+async def _acl_allows(
+    ctx: ServerContext, version_id: str | None, identity: Identity | None, action: str, resource: str, bucket: str
+) -> bool:
     """Whether the bucket's ACL (bucket-level permissions) or the addressed object version's
     ACL (object-level ones) grants the caller what `action` needs. Anonymous callers are
     AllUsers; authenticated ones AuthenticatedUsers too."""
@@ -673,7 +746,7 @@ async def _acl_allows(ctx: ServerContext, version_id: str | None, identity: Iden
         prefix = f"arn:aws:s3:::{bucket}/"
         if not resource.startswith(prefix):
             return False
-        found = await ctx.read(object_acl, bucket, resource[len(prefix):], version_id)
+        found = await ctx.read(object_acl, bucket, resource[len(prefix) :], version_id)
         if found is None or found["is_delete_marker"]:
             return False
         acl = found["acl"]
@@ -715,14 +788,18 @@ async def authorize_request(req: S3Request, ctx: ServerContext, level: str, sub:
     raise S3Error("AccessDenied")
 
 
-async def authorize_copy_source(req: S3Request, ctx: ServerContext, bucket: str, key: str, version_id: str | None) -> None:
+async def authorize_copy_source(
+    req: S3Request, ctx: ServerContext, bucket: str, key: str, version_id: str | None
+) -> None:
     """CopyObject and UploadPartCopy read their source: the caller needs s3:GetObject (or
     s3:GetObjectVersion) on it, by the same policies and ACLs as a GET of it would."""
     identity: Identity | None = req.identity
     if identity is not None and identity.is_root:
         return
     action = "s3:GetObjectVersion" if version_id is not None else "s3:GetObject"
-    allowed, _reason, row = await decide(ctx, req, action, f"arn:aws:s3:::{bucket}/{key}", bucket, version_id=version_id)
+    allowed, _reason, row = await decide(
+        ctx, req, action, f"arn:aws:s3:::{bucket}/{key}", bucket, version_id=version_id
+    )
     if allowed:
         return
     if row is None:
@@ -750,7 +827,9 @@ async def _missing_key(ctx: ServerContext, req: S3Request) -> bool:
 
 async def _may_list_key(ctx: ServerContext, req: S3Request) -> bool:
     """s3:ListBucket on the bucket with s3:prefix = the key."""
-    allowed, _r, _row = await decide(ctx, req, "s3:ListBucket", f"arn:aws:s3:::{req.bucket}", req.bucket, extra={"s3:prefix": req.key})
+    allowed, _r, _row = await decide(
+        ctx, req, "s3:ListBucket", f"arn:aws:s3:::{req.bucket}", req.bucket, extra={"s3:prefix": req.key}
+    )
     return allowed
 
 

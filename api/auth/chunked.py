@@ -55,9 +55,7 @@ def _bad_signature() -> S3Error:
 class AwsChunkedDecoder:
     """Decode (and verify) an aws-chunked body fed in arbitrary pieces."""
 
-    def __init__(
-        self, ctx: AuthContext, *, decoded_length: int | None, trailer_header: str | None
-    ) -> None:
+    def __init__(self, ctx: AuthContext, *, decoded_length: int | None, trailer_header: str | None) -> None:
         mode = ctx.payload_hash
         if mode not in (STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER, STREAMING_UNSIGNED_TRAILER):
             raise S3Error("InvalidRequest", f"x-amz-content-sha256 {mode} is not a streaming mode.")
@@ -71,9 +69,7 @@ class AwsChunkedDecoder:
             self._chunk_prefix = f"AWS4-HMAC-SHA256-PAYLOAD\n{ctx.amz_date}\n{ctx.scope}\n"
             self._trailer_prefix = f"AWS4-HMAC-SHA256-TRAILER\n{ctx.amz_date}\n{ctx.scope}\n"
         self._declared = (
-            None
-            if trailer_header is None
-            else {t.strip().lower() for t in trailer_header.split(",") if t.strip()}
+            None if trailer_header is None else {t.strip().lower() for t in trailer_header.split(",") if t.strip()}
         )
         self._decoded_length = decoded_length
         self._total = 0
@@ -258,22 +254,15 @@ class AwsChunkedDecoder:
         if self._declared is not None:
             received = set(self._trailers)
             if received - self._declared:
-                raise _malformed_trailer(
-                    "Undeclared trailer: " + ",".join(sorted(received - self._declared))
-                )
+                raise _malformed_trailer("Undeclared trailer: " + ",".join(sorted(received - self._declared)))
             if self._declared - received:
-                raise _malformed_trailer(
-                    "Missing trailer: " + ",".join(sorted(self._declared - received))
-                )
+                raise _malformed_trailer("Missing trailer: " + ",".join(sorted(self._declared - received)))
         if self._signed_trailer:
             if self._trailer_sig is None:
                 raise _malformed_trailer("Missing x-amz-trailer-signature.")
             digest = hashlib.sha256("".join(self._trailer_lines).encode()).hexdigest()
             sts = f"{self._trailer_prefix}{self._prev_sig}\n{digest}"
             expected = hmac_sha256(self._key, sts.encode()).hex()
-            if not (
-                self._trailer_sig.isascii()
-                and hmac.compare_digest(expected.encode(), self._trailer_sig.encode())
-            ):
+            if not (self._trailer_sig.isascii() and hmac.compare_digest(expected.encode(), self._trailer_sig.encode())):
                 raise _bad_signature()
         self._state = _DONE

@@ -106,9 +106,13 @@ class IdentityStore:
         expiration = int(row["expiration_us"] or 0)
         if row["kind"] == "sts":
             if not session_token:
-                raise S3Error("InvalidToken")  # 400, "The provided token is malformed or otherwise invalid." as S3 answers
+                raise S3Error(
+                    "InvalidToken"
+                )  # 400, "The provided token is malformed or otherwise invalid." as S3 answers
             if not hmac.compare_digest(token_hash(session_token), row["token_hash"]):
-                raise S3Error("InvalidToken")  # 400, "The provided token is malformed or otherwise invalid." as S3 answers
+                raise S3Error(
+                    "InvalidToken"
+                )  # 400, "The provided token is malformed or otherwise invalid." as S3 answers
             if expiration and now_us >= expiration:
                 raise S3Error("ExpiredToken", "The provided token has expired.", status=400)
         elif expiration and now_us >= expiration:
@@ -119,8 +123,14 @@ class IdentityStore:
         policy = orjson.loads(row["policy"]) if row["policy"] else None
         session_name = (row.get("name") or "") if row["kind"] == "sts" else ""
         identity = Identity(
-            access_key, row["parent_user"], row["kind"], policy, row["role"] or "", int(row["gen"] or 0),
-            path=row.get("parent_path") or "/", session_name=session_name,
+            access_key,
+            row["parent_user"],
+            row["kind"],
+            policy,
+            row["role"] or "",
+            int(row["gen"] or 0),
+            path=row.get("parent_path") or "/",
+            session_name=session_name,
         )
         if len(self._resolved) > 10_000:
             self._resolved.clear()

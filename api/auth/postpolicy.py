@@ -47,8 +47,7 @@ def _condition_failed(condition: list[Any]) -> S3Error:
 def _missing_field(name: str) -> S3Error:
     return S3Error(
         "InvalidArgument",
-        f"Bucket POST must contain a field named '{name}'.  "
-        "If it is specified, please check the order of the fields.",
+        f"Bucket POST must contain a field named '{name}'.  If it is specified, please check the order of the fields.",
         extra={"ArgumentName": name, "ArgumentValue": ""},
     )
 
@@ -131,8 +130,7 @@ def verify_post_policy(
     if "x-amz-algorithm" not in form and "awsaccesskeyid" in form:
         raise S3Error(
             "InvalidRequest",
-            "The authorization mechanism you have provided is not supported. "
-            "Please use AWS4-HMAC-SHA256.",
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
         )
     for name in _REQUIRED:
         if not form.get(name):
@@ -227,9 +225,7 @@ def check_policy(
                 )
             ((name, expected_value),) = condition.items()
             if not isinstance(expected_value, str):
-                raise _invalid_policy(
-                    f"Invalid Simple-Condition: value of {name} must be a string."
-                )
+                raise _invalid_policy(f"Invalid Simple-Condition: value of {name} must be a string.")
             field = name.lower().removeprefix("$")
             covered.add(field)
             if values.get(field, "") != expected_value:
@@ -270,9 +266,7 @@ def check_policy(
     extra = sorted(
         name
         for name in form
-        if name not in covered
-        and name not in _EXEMPT
-        and not name.startswith(("x-ignore-", "x-amz-checksum-"))
+        if name not in covered and name not in _EXEMPT and not name.startswith(("x-ignore-", "x-amz-checksum-"))
     )
     if extra:
         raise _denied("Extra input fields: " + ", ".join(extra))

@@ -46,9 +46,7 @@ SDK_SUBRESOURCES = SUBRESOURCES | {
     "accelerate", "analytics", "cors", "defaultObjectAcl", "inventory", "metrics", "object-lock",
     "replication", "restore", "select", "select-type", "storageClass",
 }  # fmt: skip
-_QUERY_REQUIRED = (
-    "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"
-)
+_QUERY_REQUIRED = "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"
 
 
 def sign(secret: str, string_to_sign: str) -> str:
@@ -86,9 +84,7 @@ def query_items(query_string: str) -> list[tuple[str, str | None]]:
     return items
 
 
-def canonical_resource(
-    path: str, items: list[tuple[str, str | None]], names: frozenset[str]
-) -> str:
+def canonical_resource(path: str, items: list[tuple[str, str | None]], names: frozenset[str]) -> str:
     """The path plus the signed subresources, sorted by name, values decoded."""
     subs = sorted((kv for kv in items if kv[0] in names), key=lambda kv: kv[0])
     if not subs:
@@ -96,12 +92,8 @@ def canonical_resource(
     return path + "?" + "&".join(k if v is None else f"{k}={v}" for k, v in subs)
 
 
-def string_to_sign(
-    method: str, content_md5: str, content_type: str, date: str, amz: str, resource: str
-) -> str:
-    return (
-        f"{method}\n{content_md5.strip()}\n{_text(content_type).strip()}\n{date}\n{amz}{resource}"
-    )
+def string_to_sign(method: str, content_md5: str, content_type: str, date: str, amz: str, resource: str) -> str:
+    return f"{method}\n{content_md5.strip()}\n{_text(content_type).strip()}\n{date}\n{amz}{resource}"
 
 
 def _paths(raw_path: str, host: str) -> Iterator[str]:
@@ -186,9 +178,7 @@ def authenticate_header(
     stamp = amz_date if amz_date is not None else date
     request_ts = _from_date_header(stamp)[1] if stamp else None
     if request_ts is None or request_ts < 0:  # AWS refuses dates before the epoch outright
-        raise S3Error(
-            "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"
-        )
+        raise S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header")
     now_ts = now_timestamp(now)
     if abs(request_ts - now_ts) > MAX_SKEW_SECONDS:
         raise S3Error(
@@ -253,9 +243,7 @@ def authenticate_query(
     signed = dict(headers)
     for k, v in params.items():
         name = k.lower()
-        if (name.startswith("x-amz-") or name in ("content-type", "content-md5")) and (
-            name not in signed
-        ):
+        if (name.startswith("x-amz-") or name in ("content-type", "content-md5")) and (name not in signed):
             signed[name] = v
     candidates = [signature]
     if " " in signature:  # a '+' left unencoded in the query
@@ -275,9 +263,7 @@ def authenticate_query(
     )
 
 
-def verify_post_signature(
-    form: Mapping[str, str], lookup_secret: Callable[[str], str | None]
-) -> str:
+def verify_post_signature(form: Mapping[str, str], lookup_secret: Callable[[str], str | None]) -> str:
     """A SigV2 POST form (lower-case field names): Signature = base64(HMAC-SHA1(policy)).
 
     Returns the access key; the caller then checks the policy's conditions.

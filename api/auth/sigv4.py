@@ -28,9 +28,7 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 STREAMING_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 STREAMING_PAYLOAD_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
-STREAMING_MODES = frozenset(
-    {STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER, STREAMING_UNSIGNED_TRAILER}
-)
+STREAMING_MODES = frozenset({STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER, STREAMING_UNSIGNED_TRAILER})
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 MAX_SKEW_SECONDS = 900
 MAX_EXPIRES_SECONDS = 604800
@@ -53,9 +51,7 @@ _BAD_CONTENT_SHA256 = (
     "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER "
     "or a valid sha256 value."
 )
-_CRED_SHAPE = (
-    'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
-)
+_CRED_SHAPE = 'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
 _HDR = "The authorization header is malformed; "
 _QRY = "Error parsing the X-Amz-Credential parameter; "
 _PRESIGN_REQUIRED = (
@@ -172,9 +168,7 @@ def _unquote(raw: str) -> str:
 def canonical_query(pairs: list[tuple[str, str]], skip_signature: bool = False) -> str:
     """Canonical query string from raw (still percent-encoded) key/value pairs."""
     out = [
-        (_canon_component(k), _canon_component(v))
-        for k, v in pairs
-        if not (skip_signature and k == "X-Amz-Signature")
+        (_canon_component(k), _canon_component(v)) for k, v in pairs if not (skip_signature and k == "X-Amz-Signature")
     ]
     out.sort()
     return "&".join(f"{k}={v}" for k, v in out)
@@ -216,10 +210,7 @@ def canonical_request(
     signed_headers: str,
     payload_hash: str,
 ) -> str:
-    lines = [
-        f"{name}:{_canon_value(headers.get(name, ''))}\n"
-        for name in signed_headers.lower().split(";")
-    ]
+    lines = [f"{name}:{_canon_value(headers.get(name, ''))}\n" for name in signed_headers.lower().split(";")]
     return f"{method}\n{uri}\n{canon_query}\n{''.join(lines)}\n{signed_headers}\n{payload_hash}"
 
 
@@ -276,9 +267,7 @@ def _parse_credential(value: str) -> tuple[str, str, str, str, str] | None:
     return parts[0], parts[1], parts[2], parts[3], parts[4]
 
 
-def _scope(
-    credential: str, code: str, lead: str, expected_service: str | None
-) -> tuple[str, str, str, str]:
+def _scope(credential: str, code: str, lead: str, expected_service: str | None) -> tuple[str, str, str, str]:
     """(access key, date, region, service) of a Credential value, or the error `code`
     (header or query flavour) with AWS's message."""
     cred = _parse_credential(credential)
@@ -288,9 +277,7 @@ def _scope(
     if terminal != TERMINATOR:
         raise S3Error(code, f'{lead}incorrect terminal "{terminal}". This endpoint uses "{TERMINATOR}".')
     if expected_service is not None and service != expected_service:
-        raise S3Error(
-            code, f'{lead}incorrect service "{service}". This endpoint belongs to "{expected_service}".'
-        )
+        raise S3Error(code, f'{lead}incorrect service "{service}". This endpoint belongs to "{expected_service}".')
     return access_key, date, region, service
 
 
@@ -301,12 +288,8 @@ def _valid_payload_hash(value: str) -> bool:
 def _anonymous(headers: Mapping[str, str]) -> AuthContext:
     payload = headers.get("x-amz-content-sha256", UNSIGNED_PAYLOAD)
     if not _valid_payload_hash(payload):
-        raise S3Error(
-            "InvalidArgument", _BAD_CONTENT_SHA256, extra=_arg("x-amz-content-sha256", payload)
-        )
-    return AuthContext(
-        None, "anonymous", payload, security_token=headers.get("x-amz-security-token")
-    )
+        raise S3Error("InvalidArgument", _BAD_CONTENT_SHA256, extra=_arg("x-amz-content-sha256", payload))
+    return AuthContext(None, "anonymous", payload, security_token=headers.get("x-amz-security-token"))
 
 
 def _arg(name: str, value: str) -> dict[str, str]:
@@ -352,9 +335,7 @@ def authenticate(
     if authorization is not None and authorization.startswith("AWS "):
         from api.auth import sigv2
 
-        return sigv2.authenticate_header(
-            method, raw_path, query_string, headers, authorization, lookup_secret, now
-        )
+        return sigv2.authenticate_header(method, raw_path, query_string, headers, authorization, lookup_secret, now)
     if authorization is not None:
         return _authenticate_header(
             method,
@@ -368,9 +349,7 @@ def authenticate(
             payload_sha256,
         )
     if presigned:
-        return _authenticate_presigned(
-            method, raw_path, pairs, headers, lookup_secret, now, expected_service
-        )
+        return _authenticate_presigned(method, raw_path, pairs, headers, lookup_secret, now, expected_service)
     if sigv2_query:
         from api.auth import sigv2
 
@@ -419,20 +398,15 @@ def _authenticate_header(
     if credential is None or signed_headers is None or signature is None:
         raise S3Error(
             "AuthorizationHeaderMalformed",
-            f"{_HDR}the authorization header requires three components: "
-            "Credential, SignedHeaders, and Signature.",
+            f"{_HDR}the authorization header requires three components: Credential, SignedHeaders, and Signature.",
         )
-    access_key, date, region, service = _scope(
-        credential, "AuthorizationHeaderMalformed", _HDR, expected_service
-    )
+    access_key, date, region, service = _scope(credential, "AuthorizationHeaderMalformed", _HDR, expected_service)
 
     # S3 requires x-amz-content-sha256 with header auth (other services hash the body).
     payload_hash = headers.get("x-amz-content-sha256")
     if expected_service == "s3" or payload_hash is not None:
         if payload_hash is None:
-            raise S3Error(
-                "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"
-            )
+            raise S3Error("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
         if not _valid_payload_hash(payload_hash):
             raise S3Error(
                 "InvalidArgument",
@@ -446,9 +420,7 @@ def _authenticate_header(
         # SigV4 with only a Date header: the string to sign still uses the ISO basic form.
         amz_date, request_ts = _from_date_header(headers["date"])
     if request_ts is None or amz_date is None:
-        raise S3Error(
-            "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"
-        )
+        raise S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header")
     if amz_date[:8] != date:
         raise S3Error(
             "AuthorizationHeaderMalformed",
@@ -539,9 +511,7 @@ def _authenticate_presigned(
     if any(not params.get(name) for name in _PRESIGN_KEYS):
         raise S3Error("AuthorizationQueryParametersError", _PRESIGN_REQUIRED)
     if params["X-Amz-Algorithm"] != ALGORITHM:
-        raise S3Error(
-            "AuthorizationQueryParametersError", f'X-Amz-Algorithm only supports "{ALGORITHM}"'
-        )
+        raise S3Error("AuthorizationQueryParametersError", f'X-Amz-Algorithm only supports "{ALGORITHM}"')
     access_key, date, region, service = _scope(
         params["X-Amz-Credential"], "AuthorizationQueryParametersError", _QRY, expected_service
     )
@@ -591,9 +561,7 @@ def _authenticate_presigned(
     signed_headers = params["X-Amz-SignedHeaders"]
     _require_host_signed(signed_headers)
     signed = set(signed_headers.lower().split(";"))
-    unsigned = [
-        h for h in headers if h.startswith("x-amz-") and h not in signed and h not in _UNSIGNED_OK
-    ]
+    unsigned = [h for h in headers if h.startswith("x-amz-") and h not in signed and h not in _UNSIGNED_OK]
     if unsigned:
         raise S3Error(
             "AccessDenied",

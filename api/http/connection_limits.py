@@ -42,20 +42,14 @@ class ConnectionLimits:
         """Raises ValueError with a message naming the variable when one is malformed."""
         chosen = environ.get("CHRONICLE_MAX_CONNECTIONS", "").strip()
         return cls(
-            max_connections=_positive_int(
-                environ, "CHRONICLE_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS
-            ),
-            header_timeout=_positive_seconds(
-                environ, "CHRONICLE_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT
-            ),
+            max_connections=_positive_int(environ, "CHRONICLE_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS),
+            header_timeout=_positive_seconds(environ, "CHRONICLE_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT),
             idle_timeout=_positive_seconds(environ, "CHRONICLE_IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT),
             max_connections_chosen=bool(chosen),
         )
 
     def with_max_connections(self, count: int) -> ConnectionLimits:
-        return ConnectionLimits(
-            count, self.header_timeout, self.idle_timeout, self.max_connections_chosen
-        )
+        return ConnectionLimits(count, self.header_timeout, self.idle_timeout, self.max_connections_chosen)
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -63,9 +57,7 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     if not text:
         return default
     if not text.isdigit() or int(text) < 1:
-        raise ValueError(
-            f"{name}={text!r}: give a whole number of connections, at least 1 (default {default})"
-        )
+        raise ValueError(f"{name}={text!r}: give a whole number of connections, at least 1 (default {default})")
     return int(text)
 
 
@@ -78,7 +70,5 @@ def _positive_seconds(environ: Mapping[str, str], name: str, default: float) -> 
     except ValueError:
         value = -1.0
     if not value > 0 or value == float("inf"):
-        raise ValueError(
-            f"{name}={text!r}: give a number of seconds greater than 0 (default {default:g})"
-        )
+        raise ValueError(f"{name}={text!r}: give a number of seconds greater than 0 (default {default:g})")
     return value

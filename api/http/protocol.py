@@ -120,9 +120,7 @@ async def slow_down(scope: dict[str, Any], receive: Any, send: Any) -> None:
         (b"connection", b"close"),
     ]
     await send({"type": "http.response.start", "status": err.status, "headers": headers})
-    await send(
-        {"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body}
-    )
+    await send({"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body})
 
 
 def _error_response(err: S3Error, resource: str) -> bytes:

@@ -56,8 +56,11 @@ leaf = leaf_xml
 def user_xml(row: dict[str, Any]) -> str:
     name = row["name"]
     return (
-        leaf("Path", row["path"]) + leaf("UserName", name) + leaf("UserId", unique_id("AIDA", row))
-        + leaf("Arn", arn("user", name, row["path"])) + leaf("CreateDate", iso8601(row["created_us"] / 1_000_000))
+        leaf("Path", row["path"])
+        + leaf("UserName", name)
+        + leaf("UserId", unique_id("AIDA", row))
+        + leaf("Arn", arn("user", name, row["path"]))
+        + leaf("CreateDate", iso8601(row["created_us"] / 1_000_000))
     )
 
 
@@ -77,7 +80,9 @@ async def create_user(call: Call) -> Response:
     if name.lower() == call.root_user.lower():
         raise S3Error("EntityAlreadyExists", f"User with name {name} already exists.", status=409)
     try:
-        await iam_service.add_user(call.ctx, call.actor(), name, iam_service.new_secret_key(), exclusive=True, path=path)
+        await iam_service.add_user(
+            call.ctx, call.actor(), name, iam_service.new_secret_key(), exclusive=True, path=path
+        )
     except S3Error as err:
         if err.code == "InvalidArgument":
             if "already" in err.message:
@@ -168,8 +173,11 @@ async def create_access_key(call: Call) -> Response:
     row = await call.ctx.read(iam_queries.key, access_key)
     created = row["created_us"] / 1_000_000 if row else call.ctx.clock()
     key = (
-        leaf("UserName", name) + leaf("AccessKeyId", access_key) + leaf("Status", "Active")
-        + leaf("SecretAccessKey", secret_key) + leaf("CreateDate", iso8601(created))
+        leaf("UserName", name)
+        + leaf("AccessKeyId", access_key)
+        + leaf("Status", "Active")
+        + leaf("SecretAccessKey", secret_key)
+        + leaf("CreateDate", iso8601(created))
     )
     return call.respond(f"<AccessKey>{key}</AccessKey>")
 
@@ -179,8 +187,12 @@ async def list_access_keys(call: Call) -> Response:
     rows = [dict(r, name=r["access_key"]) for r in await call.ctx.read(iam_queries.keys_of, name, ("iam",))]
     page, tail = call.page(rows, lambda r: r["access_key"])
     items = "".join(
-        "<member>" + leaf("UserName", name) + leaf("AccessKeyId", r["access_key"]) + leaf("Status", _status(r["status"]))
-        + leaf("CreateDate", iso8601(r["created_us"] / 1_000_000)) + "</member>"
+        "<member>"
+        + leaf("UserName", name)
+        + leaf("AccessKeyId", r["access_key"])
+        + leaf("Status", _status(r["status"]))
+        + leaf("CreateDate", iso8601(r["created_us"] / 1_000_000))
+        + "</member>"
         for r in page
     )
     return call.respond(f"<AccessKeyMetadata>{items}</AccessKeyMetadata>" + tail)
@@ -199,8 +211,12 @@ async def update_access_key(call: Call) -> Response:
     access_key = await _own_key(call, name)
     status = call.need("Status")
     if status not in ("Active", "Inactive"):
-        raise validation_error(f"1 validation error detected: Value '{status}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]")
-    await iam_service.update_access_key(call.ctx, call.actor(), access_key, {"status": "enabled" if status == "Active" else "disabled"})
+        raise validation_error(
+            f"1 validation error detected: Value '{status}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]"
+        )
+    await iam_service.update_access_key(
+        call.ctx, call.actor(), access_key, {"status": "enabled" if status == "Active" else "disabled"}
+    )
     return call.respond()
 
 
@@ -277,7 +293,9 @@ def _summary(tx: Any) -> dict[str, int]:
 
 async def get_account_summary(call: Call) -> Response:
     await call.authorize("*")
-    entries = "".join(f"<entry>{leaf('key', k)}{leaf('value', v)}</entry>" for k, v in (await call.ctx.read(_summary)).items())
+    entries = "".join(
+        f"<entry>{leaf('key', k)}{leaf('value', v)}</entry>" for k, v in (await call.ctx.read(_summary)).items()
+    )
     return call.respond(f"<SummaryMap>{entries}</SummaryMap>")
 
 

@@ -33,9 +33,7 @@ MAX_ACCESS_KEYS = 2  # AWS's AccessKeysPerUser quota
 class Call:
     """One IAM request: its parameters, caller and the helpers every action uses."""
 
-    def __init__(
-        self, req: S3Request, ctx: ServerContext, action: str, params: dict[str, str]
-    ) -> None:
+    def __init__(self, req: S3Request, ctx: ServerContext, action: str, params: dict[str, str]) -> None:
         self.req = req
         self.ctx = ctx
         self.action = action
@@ -99,9 +97,7 @@ class Call:
             return
         allowed = False
         for resource in resources:
-            ok, reason, _row = await decide(
-                self.ctx, self.req, f"iam:{self.action}", resource, None
-            )
+            ok, reason, _row = await decide(self.ctx, self.req, f"iam:{self.action}", resource, None)
             if reason.startswith("explicit-deny"):
                 allowed = False
                 break

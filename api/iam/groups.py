@@ -76,9 +76,7 @@ async def list_groups(call: Call) -> Response:
     await call.authorize(arn("group", "*"))
     rows = call.with_path_prefix(await call.ctx.read(iam_queries.group_rows))
     page, tail = call.page(rows, by_name)
-    return call.respond(
-        "<Groups>" + "".join(f"<member>{group_xml(r)}</member>" for r in page) + "</Groups>" + tail
-    )
+    return call.respond("<Groups>" + "".join(f"<member>{group_xml(r)}</member>" for r in page) + "</Groups>" + tail)
 
 
 async def list_groups_for_user(call: Call) -> Response:
@@ -88,9 +86,7 @@ async def list_groups_for_user(call: Call) -> Response:
     if row is None:
         raise no_such("user", name)
     page, tail = call.page(await call.ctx.read(iam_queries.groups_of, name), by_name)
-    return call.respond(
-        "<Groups>" + "".join(f"<member>{group_xml(r)}</member>" for r in page) + "</Groups>" + tail
-    )
+    return call.respond("<Groups>" + "".join(f"<member>{group_xml(r)}</member>" for r in page) + "</Groups>" + tail)
 
 
 async def update_group(call: Call) -> Response:

@@ -23,9 +23,7 @@ from projections.iam import queries as iam_queries
 if TYPE_CHECKING:
     from api.response import Response
 
-_ACCOUNT_POLICY = re.compile(
-    rf"arn:aws:iam::(?:{ACCOUNT})?:policy/(?:[!-.0-~]+/)*([\w+=,.@-]{{1,128}})"
-)
+_ACCOUNT_POLICY = re.compile(rf"arn:aws:iam::(?:{ACCOUNT})?:policy/(?:[!-.0-~]+/)*([\w+=,.@-]{{1,128}})")
 
 
 def policy_arn(name: str) -> str:
@@ -47,10 +45,7 @@ async def _attachable(call: Call) -> str:
         match = _ACCOUNT_POLICY.fullmatch(text)
         if match is not None:
             name = match.group(1)
-            if (
-                name in CANNED_POLICIES
-                or await call.ctx.read(iam_queries.managed_policy, name) is not None
-            ):
+            if name in CANNED_POLICIES or await call.ctx.read(iam_queries.managed_policy, name) is not None:
                 return name
     raise S3Error("NoSuchEntity", f"Policy {text} does not exist or is not attachable.", status=404)
 
@@ -99,11 +94,7 @@ def _list(kind: str):  # type: ignore[no-untyped-def]
             rows = [r for r in rows if r["arn"].split(":policy", 1)[1].startswith(prefix)]
         page, tail = call.page(rows, lambda r: r["arn"])
         items = "".join(
-            "<member>"
-            + leaf_xml("PolicyName", r["name"])
-            + leaf_xml("PolicyArn", r["arn"])
-            + "</member>"
-            for r in page
+            "<member>" + leaf_xml("PolicyName", r["name"]) + leaf_xml("PolicyArn", r["arn"]) + "</member>" for r in page
         )
         return call.respond(f"<AttachedPolicies>{items}</AttachedPolicies>{tail}")
 

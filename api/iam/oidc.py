@@ -43,9 +43,7 @@ def _list(call: Call, name: str) -> list[str]:
 
 def _thumbprints(call: Call) -> list[str]:
     thumbprints = _list(call, "ThumbprintList")
-    if not 1 <= len(thumbprints) <= MAX_THUMBPRINTS or not all(
-        _THUMBPRINT.fullmatch(t) for t in thumbprints
-    ):
+    if not 1 <= len(thumbprints) <= MAX_THUMBPRINTS or not all(_THUMBPRINT.fullmatch(t) for t in thumbprints):
         raise validation_error(
             f"ThumbprintList must hold 1 to {MAX_THUMBPRINTS} thumbprints of 40 hexadecimal characters."
         )
@@ -58,9 +56,7 @@ async def _provider(call: Call) -> str:
     await call.authorize(text)
     match = _ARN.fullmatch(text)
     if match is None or await call.ctx.read(iam_queries.oidc_provider, match.group(1)) is None:
-        raise S3Error(
-            "NoSuchEntity", f"OpenIDConnect Provider not found for arn {text}", status=404
-        )
+        raise S3Error("NoSuchEntity", f"OpenIDConnect Provider not found for arn {text}", status=404)
     return match.group(1)
 
 
@@ -72,14 +68,10 @@ async def create_provider(call: Call) -> Response:
     name = match.group(1).rstrip("/")
     client_ids = list(dict.fromkeys(_list(call, "ClientIDList")))
     if len(client_ids) > MAX_CLIENT_IDS or any(not 1 <= len(c) <= 255 for c in client_ids):
-        raise validation_error(
-            f"ClientIDList must hold at most {MAX_CLIENT_IDS} client ids of 1 to 255 characters."
-        )
+        raise validation_error(f"ClientIDList must hold at most {MAX_CLIENT_IDS} client ids of 1 to 255 characters.")
     thumbprints = _thumbprints(call)
     await call.authorize(provider_arn(name))
-    await iam_service.create_oidc_provider(
-        call.ctx, call.actor(), name, url, client_ids, thumbprints
-    )
+    await iam_service.create_oidc_provider(call.ctx, call.actor(), name, url, client_ids, thumbprints)
     return call.respond(leaf_xml("OpenIDConnectProviderArn", provider_arn(name)))
 
 
@@ -122,9 +114,7 @@ async def remove_client_id(call: Call) -> Response:
 
 async def update_thumbprints(call: Call) -> Response:
     name = await _provider(call)
-    await iam_service.update_oidc_provider(
-        call.ctx, call.actor(), name, thumbprints=_thumbprints(call)
-    )
+    await iam_service.update_oidc_provider(call.ctx, call.actor(), name, thumbprints=_thumbprints(call))
     return call.respond()
 
 

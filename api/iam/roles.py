@@ -124,9 +124,7 @@ async def list_roles(call: Call) -> Response:
     await call.authorize(role_arn("*"))
     rows = call.with_path_prefix(await call.ctx.read(iam_queries.list_roles))
     page, tail = call.page(rows, by_name)
-    return call.respond(
-        "<Roles>" + "".join(f"<member>{role_xml(r)}</member>" for r in page) + "</Roles>" + tail
-    )
+    return call.respond("<Roles>" + "".join(f"<member>{role_xml(r)}</member>" for r in page) + "</Roles>" + tail)
 
 
 async def update_role(call: Call) -> Response:

@@ -32,7 +32,10 @@ def new_secret_key(length: int = 40) -> str:
 
 
 async def _update(
-    ctx: ServerContext, load: Callable[[], Any], mutate: Callable[[Any], None], check: Callable[[Tx], None] | None = None
+    ctx: ServerContext,
+    load: Callable[[], Any],
+    mutate: Callable[[Any], None],
+    check: Callable[[Tx], None] | None = None,
 ) -> None:
     """Append one event to an existing aggregate, loaded afresh on every commit attempt."""
 
@@ -54,13 +57,20 @@ def _load(ctx: ServerContext, aggregate_id: UUID) -> Any | None:
 def _require_user(ctx: ServerContext, name: str) -> User:
     user = _load(ctx, iam_id("user", name))
     if user is None or user.deleted:
-        raise S3Error("NoSuchEntity", f"The user with name {name} cannot be found.", status=404, extra={"Code": "XMinioAdminNoSuchUser"})
+        raise S3Error(
+            "NoSuchEntity",
+            f"The user with name {name} cannot be found.",
+            status=404,
+            extra={"Code": "XMinioAdminNoSuchUser"},
+        )
     return user
 
 
 def validate_credentials(access_key: str, secret_key: str) -> None:
     if not 3 <= len(access_key) <= 128 or any(c in access_key for c in "=,/ "):
-        raise S3Error("InvalidArgument", "The access key is invalid: 3 to 128 characters, without '=', ',', '/' or spaces.")
+        raise S3Error(
+            "InvalidArgument", "The access key is invalid: 3 to 128 characters, without '=', ',', '/' or spaces."
+        )
     if not 8 <= len(secret_key) <= 128:
         raise S3Error("InvalidArgument", "The secret key is invalid: 8 to 128 characters.")
 
@@ -131,7 +141,9 @@ async def remove_user(ctx: ServerContext, actor: dict[str, str], name: str) -> N
     await _update(ctx, lambda: _require_user(ctx, name), lambda user: user.delete(actor=actor))
 
 
-async def set_user_policies(ctx: ServerContext, actor: dict[str, str], name: str, policies: list[str], *, is_group: bool = False) -> None:
+async def set_user_policies(
+    ctx: ServerContext, actor: dict[str, str], name: str, policies: list[str], *, is_group: bool = False
+) -> None:
     await _require_policies(ctx, policies)
 
     def build() -> list[Any]:
@@ -142,7 +154,9 @@ async def set_user_policies(ctx: ServerContext, actor: dict[str, str], name: str
     await ctx.commit(Change(build=build))
 
 
-async def attach_policies(ctx: ServerContext, actor: dict[str, str], name: str, policies: list[str], *, is_group: bool, detach: bool = False) -> list[str]:
+async def attach_policies(
+    ctx: ServerContext, actor: dict[str, str], name: str, policies: list[str], *, is_group: bool, detach: bool = False
+) -> list[str]:
     """MinIO's idp/builtin/policy/attach|detach: returns the policies now attached."""
     await _require_policies(ctx, policies)
     result: list[str] = []
@@ -170,20 +184,37 @@ async def _require_policies(ctx: ServerContext, names: list[str]) -> None:
         if name in CANNED_POLICY_NAMES:
             continue
         if await ctx.read(iam_queries.managed_policy, name) is None:
-            raise S3Error("NoSuchEntity", f"The policy {name} does not exist.", status=404, extra={"Code": "XMinioAdminNoSuchPolicy"})
+            raise S3Error(
+                "NoSuchEntity",
+                f"The policy {name} does not exist.",
+                status=404,
+                extra={"Code": "XMinioAdminNoSuchPolicy"},
+            )
 
 
 def _require_group(ctx: ServerContext, name: str) -> Group:
     group = _load(ctx, iam_id("group", name))
     if group is None or group.deleted:
-        raise S3Error("NoSuchEntity", f"The group with name {name} cannot be found.", status=404, extra={"Code": "XMinioAdminNoSuchGroup"})
+        raise S3Error(
+            "NoSuchEntity",
+            f"The group with name {name} cannot be found.",
+            status=404,
+            extra={"Code": "XMinioAdminNoSuchGroup"},
+        )
     return group
 
 
-async def update_group_members(ctx: ServerContext, actor: dict[str, str], name: str, members: list[str], *, remove: bool) -> None:
+async def update_group_members(
+    ctx: ServerContext, actor: dict[str, str], name: str, members: list[str], *, remove: bool
+) -> None:
     for member in members:
         if await ctx.read(iam_queries.user, member) is None:
-            raise S3Error("NoSuchEntity", f"The user with name {member} cannot be found.", status=404, extra={"Code": "XMinioAdminNoSuchUser"})
+            raise S3Error(
+                "NoSuchEntity",
+                f"The user with name {member} cannot be found.",
+                status=404,
+                extra={"Code": "XMinioAdminNoSuchUser"},
+            )
 
     def build() -> list[Any]:
         group = _load(ctx, iam_id("group", name))
@@ -230,7 +261,12 @@ async def remove_policy(ctx: ServerContext, actor: dict[str, str], name: str) ->
     def build() -> list[Any]:
         policy = _load(ctx, iam_id("policy", name))
         if policy is None or policy.deleted:
-            raise S3Error("NoSuchEntity", f"The policy {name} does not exist.", status=404, extra={"Code": "XMinioAdminNoSuchPolicy"})
+            raise S3Error(
+                "NoSuchEntity",
+                f"The policy {name} does not exist.",
+                status=404,
+                extra={"Code": "XMinioAdminNoSuchPolicy"},
+            )
         policy.delete(actor=actor)
         return [policy]
 
@@ -261,20 +297,34 @@ async def add_access_key(
         if parent_user != ctx.settings.root_user and iam_queries.user(tx, parent_user) is None:
             raise S3Error("NoSuchEntity", f"The user with name {parent_user} cannot be found.", status=404)
         if iam_queries.key(tx, access_key) is not None:
-            raise S3Error("InvalidArgument", "The access key is already in use.", extra={"Code": "XMinioAdminServiceAccountExists"})
+            raise S3Error(
+                "InvalidArgument",
+                "The access key is already in use.",
+                extra={"Code": "XMinioAdminServiceAccountExists"},
+            )
         if len(iam_queries.keys_of(tx, parent_user)) >= MAX_SERVICE_ACCOUNTS:
             raise S3Error("InvalidArgument", f"A user may have at most {MAX_SERVICE_ACCOUNTS} service accounts.")
 
     def build() -> list[Any]:
         fields: dict[str, Any] = dict(
-            parent_user=parent_user, sealed_secret=sealed, kind=kind, policy=policy, name=name,
-            description=description, expiration_us=expiration_us, actor=actor,
+            parent_user=parent_user,
+            sealed_secret=sealed,
+            kind=kind,
+            policy=policy,
+            name=name,
+            description=description,
+            expiration_us=expiration_us,
+            actor=actor,
         )
         existing = _load(ctx, iam_id("access-key", access_key))
         if existing is None:
             return [AccessKey(access_key=access_key, **fields)]
         if not existing.deleted:
-            raise S3Error("InvalidArgument", "The access key is already in use.", extra={"Code": "XMinioAdminServiceAccountExists"})
+            raise S3Error(
+                "InvalidArgument",
+                "The access key is already in use.",
+                extra={"Code": "XMinioAdminServiceAccountExists"},
+            )
         existing.recreate(**fields)
         return [existing]
 
@@ -282,7 +332,9 @@ async def add_access_key(
     return access_key, secret_key
 
 
-async def update_access_key(ctx: ServerContext, actor: dict[str, str], access_key: str, changes: dict[str, Any]) -> None:
+async def update_access_key(
+    ctx: ServerContext, actor: dict[str, str], access_key: str, changes: dict[str, Any]
+) -> None:
     if "secret_key" in changes:
         secret = changes.pop("secret_key")
         validate_credentials(access_key, secret)
@@ -330,9 +382,15 @@ async def create_session(
         Change(
             build=lambda: [
                 StsSession(
-                    access_key=access_key, parent_user=parent_user, sealed_secret=sealed,
-                    token_hash=token_hash(token), role=role, policy=policy,
-                    expiration_us=expiration_us, actor=actor, session_name=session_name,
+                    access_key=access_key,
+                    parent_user=parent_user,
+                    sealed_secret=sealed,
+                    token_hash=token_hash(token),
+                    role=role,
+                    policy=policy,
+                    expiration_us=expiration_us,
+                    actor=actor,
+                    session_name=session_name,
                 )
             ]
         )
@@ -355,12 +413,23 @@ def _require_inline(owner_kind: str, owner: str, policy_name: str):  # type: ign
     return check
 
 
-async def put_user_inline_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]) -> None:
-    await _update(ctx, lambda: _require_user(ctx, name), lambda user: user.put_inline_policy(policy_name=policy_name, document=document, actor=actor))
+async def put_user_inline_policy(
+    ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]
+) -> None:
+    await _update(
+        ctx,
+        lambda: _require_user(ctx, name),
+        lambda user: user.put_inline_policy(policy_name=policy_name, document=document, actor=actor),
+    )
 
 
 async def delete_user_inline_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str) -> None:
-    await _update(ctx, lambda: _require_user(ctx, name), lambda user: user.delete_inline_policy(policy_name=policy_name, actor=actor), check=_require_inline("user", name, policy_name))
+    await _update(
+        ctx,
+        lambda: _require_user(ctx, name),
+        lambda user: user.delete_inline_policy(policy_name=policy_name, actor=actor),
+        check=_require_inline("user", name, policy_name),
+    )
 
 
 def _no_such_role(name: str) -> S3Error:
@@ -387,11 +456,19 @@ async def create_role(
     def build() -> list[Any]:
         role = _load(ctx, iam_id("role", name))
         if role is None:
-            role = Role(name=name, trust_policy=trust_policy, description=description, max_session_seconds=max_session_seconds, actor=actor)
+            role = Role(
+                name=name,
+                trust_policy=trust_policy,
+                description=description,
+                max_session_seconds=max_session_seconds,
+                actor=actor,
+            )
         elif not role.deleted:
             raise S3Error("EntityAlreadyExists", f"Role with name {name} already exists.", status=409)
         else:
-            role.recreate(trust_policy=trust_policy, description=description, max_session_seconds=max_session_seconds, actor=actor)
+            role.recreate(
+                trust_policy=trust_policy, description=description, max_session_seconds=max_session_seconds, actor=actor
+            )
         if path != "/":
             role.set_path(path=path, actor=actor)
         return [role]
@@ -399,8 +476,14 @@ async def create_role(
     await ctx.commit(Change(build=build, check=_case_conflict("role", name)))
 
 
-async def update_role(ctx: ServerContext, actor: dict[str, str], name: str, *, description: str, max_session_seconds: int) -> None:
-    await _update(ctx, lambda: _require_role(ctx, name), lambda role: role.update(description=description, max_session_seconds=max_session_seconds, actor=actor))
+async def update_role(
+    ctx: ServerContext, actor: dict[str, str], name: str, *, description: str, max_session_seconds: int
+) -> None:
+    await _update(
+        ctx,
+        lambda: _require_role(ctx, name),
+        lambda role: role.update(description=description, max_session_seconds=max_session_seconds, actor=actor),
+    )
 
 
 async def delete_role(ctx: ServerContext, actor: dict[str, str], name: str) -> None:
@@ -417,12 +500,23 @@ async def delete_role(ctx: ServerContext, actor: dict[str, str], name: str) -> N
     await ctx.commit(Change(build=build, check=check))
 
 
-async def put_role_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]) -> None:
-    await _update(ctx, lambda: _require_role(ctx, name), lambda role: role.put_inline_policy(policy_name=policy_name, document=document, actor=actor))
+async def put_role_policy(
+    ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]
+) -> None:
+    await _update(
+        ctx,
+        lambda: _require_role(ctx, name),
+        lambda role: role.put_inline_policy(policy_name=policy_name, document=document, actor=actor),
+    )
 
 
 async def delete_role_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str) -> None:
-    await _update(ctx, lambda: _require_role(ctx, name), lambda role: role.delete_inline_policy(policy_name=policy_name, actor=actor), check=_require_inline("role", name, policy_name))
+    await _update(
+        ctx,
+        lambda: _require_role(ctx, name),
+        lambda role: role.delete_inline_policy(policy_name=policy_name, actor=actor),
+        check=_require_inline("role", name, policy_name),
+    )
 
 
 async def create_group(ctx: ServerContext, actor: dict[str, str], name: str, *, path: str = "/") -> None:
@@ -462,7 +556,9 @@ async def remove_user_from_group(ctx: ServerContext, actor: dict[str, str], grou
     def build() -> list[Any]:
         group = _require_group(ctx, group_name)
         if user_name not in group.members:
-            raise S3Error("NoSuchEntity", f"The user with name {user_name} cannot be found in group {group_name}.", status=404)
+            raise S3Error(
+                "NoSuchEntity", f"The user with name {user_name} cannot be found in group {group_name}.", status=404
+            )
         group.remove_members(members=[user_name], actor=actor)
         return [group]
 
@@ -470,7 +566,12 @@ async def remove_user_from_group(ctx: ServerContext, actor: dict[str, str], grou
 
 
 async def delete_group_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str) -> None:
-    await _update(ctx, lambda: _require_group(ctx, name), lambda group: group.delete_inline_policy(policy_name=policy_name, actor=actor), check=_require_inline("group", name, policy_name))
+    await _update(
+        ctx,
+        lambda: _require_group(ctx, name),
+        lambda group: group.delete_inline_policy(policy_name=policy_name, actor=actor),
+        check=_require_inline("group", name, policy_name),
+    )
 
 
 async def set_path(ctx: ServerContext, actor: dict[str, str], kind: str, name: str, path: str) -> None:
@@ -479,7 +580,9 @@ async def set_path(ctx: ServerContext, actor: dict[str, str], kind: str, name: s
     await _update(ctx, lambda: load(ctx, name), lambda entity: entity.set_path(path=path, actor=actor))
 
 
-async def attach_managed(ctx: ServerContext, actor: dict[str, str], kind: str, name: str, policy: str, *, detach: bool = False) -> None:
+async def attach_managed(
+    ctx: ServerContext, actor: dict[str, str], kind: str, name: str, policy: str, *, detach: bool = False
+) -> None:
     """IAM Attach/Detach{User,Group,Role}Policy: attaching twice is harmless; detaching a
     policy that is not attached is NoSuchEntity."""
     load = {"user": _require_user, "group": _require_group, "role": _require_role}[kind]
@@ -512,7 +615,9 @@ async def add_user_to_group(ctx: ServerContext, actor: dict[str, str], group_nam
     await ctx.commit(Change(build=build))
 
 
-async def put_group_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]) -> None:
+async def put_group_policy(
+    ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]
+) -> None:
     def build() -> list[Any]:
         group = _load(ctx, iam_id("group", name))
         if group is None or group.deleted:
@@ -533,7 +638,9 @@ def _require_oidc(ctx: ServerContext, name: str) -> OidcProvider:
     return provider
 
 
-async def create_oidc_provider(ctx: ServerContext, actor: dict[str, str], name: str, url: str, client_ids: list[str], thumbprints: list[str]) -> None:
+async def create_oidc_provider(
+    ctx: ServerContext, actor: dict[str, str], name: str, url: str, client_ids: list[str], thumbprints: list[str]
+) -> None:
     def build() -> list[Any]:
         provider = _load(ctx, iam_id("oidc-provider", name))
         if provider is None:
@@ -547,7 +654,13 @@ async def create_oidc_provider(ctx: ServerContext, actor: dict[str, str], name: 
 
 
 async def update_oidc_provider(
-    ctx: ServerContext, actor: dict[str, str], name: str, *, add_client: str | None = None, remove_client: str | None = None, thumbprints: list[str] | None = None
+    ctx: ServerContext,
+    actor: dict[str, str],
+    name: str,
+    *,
+    add_client: str | None = None,
+    remove_client: str | None = None,
+    thumbprints: list[str] | None = None,
 ) -> None:
     """Add or remove one client id (adding one it has, or removing one it lacks, changes
     nothing), or replace the thumbprints."""

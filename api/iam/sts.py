@@ -110,7 +110,9 @@ def query_response(req: S3Request, service: str, action: str, result: str | None
     body = [f'<{action}Response xmlns="{NAMESPACES[service]}">']
     if result is not None:
         body.append(f"<{action}Result>{result}</{action}Result>")
-    body.append(f"<ResponseMetadata><RequestId>{escape(req.request_id)}</RequestId></ResponseMetadata></{action}Response>")
+    body.append(
+        f"<ResponseMetadata><RequestId>{escape(req.request_id)}</RequestId></ResponseMetadata></{action}Response>"
+    )
     return Response(200, {"content-type": "text/xml"}, "".join(body).encode())
 
 
@@ -172,7 +174,9 @@ async def query_api(req: S3Request, ctx: ServerContext, service: str) -> Respons
         if service == "sts":
             handler = STS_ACTIONS.get(action)
             if handler is None:
-                raise S3Error("InvalidAction", f"Could not find operation {action} for version {VERSIONS[service]}", status=400)
+                raise S3Error(
+                    "InvalidAction", f"Could not find operation {action} for version {VERSIONS[service]}", status=400
+                )
             return await handler(req, ctx, params)
         from api.iam.api import dispatch
 
@@ -185,11 +189,15 @@ async def query_api(req: S3Request, ctx: ServerContext, service: str) -> Respons
         if is_unavailable(exc):
             # The query APIs' own code for it (503 is retried by the SDKs).
             STORE_OUTAGE.failed(exc)
-            response = error_response(req, service, "ServiceUnavailable", "The service is unavailable. Please try again later.", 503)
+            response = error_response(
+                req, service, "ServiceUnavailable", "The service is unavailable. Please try again later.", 503
+            )
             response.headers["Retry-After"] = str(RETRY_AFTER)
             return response
         log.exception("internal error on %s %s", service, req.raw_path)
-        return error_response(req, service, "InternalFailure", "The request processing has failed because of an unknown error.", 500)
+        return error_response(
+            req, service, "InternalFailure", "The request processing has failed because of an unknown error.", 500
+        )
 
 
 def caller_arn(identity: Identity, root_user: str) -> str:
@@ -213,9 +221,13 @@ def _duration(params: dict[str, str], default: int, low: int, high: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise validation_error(f"1 validation error detected: Value '{raw}' at 'durationSeconds' failed to satisfy constraint: Member must be a number") from None
+        raise validation_error(
+            f"1 validation error detected: Value '{raw}' at 'durationSeconds' failed to satisfy constraint: Member must be a number"
+        ) from None
     if value < low:
-        raise validation_error(f"1 validation error detected: Value '{value}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to {low}")
+        raise validation_error(
+            f"1 validation error detected: Value '{value}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to {low}"
+        )
     if value > high:
         raise validation_error(
             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
@@ -231,7 +243,11 @@ def _session_policy(params: dict[str, str]) -> dict[str, Any] | None:
         return None
     if len(text) > MAX_SESSION_POLICY_CHARS:
         pct = len(text) * 100 // MAX_SESSION_POLICY_CHARS
-        raise S3Error("PackedPolicyTooLarge", f"Packed policy consumes {pct}% of allotted space, please use smaller policy.", status=400)
+        raise S3Error(
+            "PackedPolicyTooLarge",
+            f"Packed policy consumes {pct}% of allotted space, please use smaller policy.",
+            status=400,
+        )
     return parse_policy(text, kind="session").document
 
 
@@ -259,7 +275,9 @@ async def assume_role(req: S3Request, ctx: ServerContext, params: dict[str, str]
     role_arn = params.get("RoleArn", "")
     session_name = params.get("RoleSessionName", "")
     if len(role_arn) < 20 or len(role_arn) > 2048:
-        raise validation_error(f"1 validation error detected: Value '{role_arn}' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20")
+        raise validation_error(
+            f"1 validation error detected: Value '{role_arn}' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20"
+        )
     if not SESSION_NAME.fullmatch(session_name):
         raise validation_error(
             f"1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: "
@@ -286,11 +304,19 @@ async def assume_role(req: S3Request, ctx: ServerContext, params: dict[str, str]
     duration = _duration(params, 3600, 900, high)
     policy = _session_policy(params)
     session = await iam_service.create_session(
-        ctx, req.actor(), identity.user, duration_seconds=duration, policy=policy, role=role_name, session_name=session_name
+        ctx,
+        req.actor(),
+        identity.user,
+        duration_seconds=duration,
+        policy=policy,
+        role=role_name,
+        session_name=session_name,
     )
     if role is not None:
         role_id = unique_id("AROA", role)
-        assumed = leaf("Arn", f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{session_name}") + leaf("AssumedRoleId", f"{role_id}:{session_name}")
+        assumed = leaf("Arn", f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{session_name}") + leaf(
+            "AssumedRoleId", f"{role_id}:{session_name}"
+        )
     else:  # MinIO-style: no role; MinIO answers the element empty
         assumed = "<Arn></Arn><AssumedRoleId></AssumedRoleId>"
     result = _credentials_xml(session) + f"<AssumedRoleUser>{assumed}</AssumedRoleUser>"

@@ -77,9 +77,7 @@ class ServerMetrics:
 
 def notify_families(states: list[dict[str, Any]], server: str) -> list[Family]:
     on = {"server": server}
-    sent = Family(
-        "minio_notify_events_sent_total", "Total number of events sent to the targets", "counter"
-    )
+    sent = Family("minio_notify_events_sent_total", "Total number of events sent to the targets", "counter")
     errors = Family(
         "minio_notify_events_errors_total",
         "Events that were failed to be sent to the targets",
@@ -103,20 +101,14 @@ def notify_families(states: list[dict[str, Any]], server: str) -> list[Family]:
             "Number of events not yet delivered to the target",
             "gauge",
         ),
-        "checkpoint": Family(
-            "chronicle_notify_target_checkpoint", "Log position delivered up to", "gauge"
-        ),
+        "checkpoint": Family("chronicle_notify_target_checkpoint", "Log position delivered up to", "gauge"),
         "head": Family(
             "chronicle_notify_target_head",
             "Newest log position with a record for the target",
             "gauge",
         ),
-        "lag_seconds": Family(
-            "chronicle_notify_target_lag_seconds", "Age of the oldest undelivered event", "gauge"
-        ),
-        "up": Family(
-            "chronicle_notify_target_up", "1 unless the last delivery attempt failed", "gauge"
-        ),
+        "lag_seconds": Family("chronicle_notify_target_lag_seconds", "Age of the oldest undelivered event", "gauge"),
+        "up": Family("chronicle_notify_target_up", "1 unless the last delivery attempt failed", "gauge"),
     }
     for s in states:
         subsystem, _, target_id = s["target"].partition(":")

@@ -28,17 +28,13 @@ class Family:
     def add(self, labels: Labels, value: float) -> None:
         self.samples.append((self.name, labels, value))
 
-    def add_histogram(
-        self, labels: Labels, bounds: Sequence[float], counts: Sequence[float], total: float
-    ) -> None:
+    def add_histogram(self, labels: Labels, bounds: Sequence[float], counts: Sequence[float], total: float) -> None:
         """A Prometheus histogram: ``counts`` per bucket (not cumulative), the last one
         for values above every bound."""
         cumulative = 0.0
         for bound, count in zip((*bounds, float("inf")), counts, strict=True):
             cumulative += count
-            self.samples.append(
-                (f"{self.name}_bucket", {**labels, "le": floatToGoString(bound)}, cumulative)
-            )
+            self.samples.append((f"{self.name}_bucket", {**labels, "le": floatToGoString(bound)}, cumulative))
         self.samples.append((f"{self.name}_sum", labels, total))
         self.samples.append((f"{self.name}_count", labels, cumulative))
 

@@ -44,12 +44,8 @@ def _merge(into: dict[str, Metric], metrics: Iterator[Metric], worker: str) -> N
     for metric in metrics:
         family = into.get(metric.name)
         if family is None:
-            family = into[metric.name] = Metric(
-                metric.name, metric.documentation, metric.type, metric.unit
-            )
-        family.samples.extend(
-            s._replace(labels={**s.labels, "worker": worker}) for s in metric.samples
-        )
+            family = into[metric.name] = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+        family.samples.extend(s._replace(labels={**s.labels, "worker": worker}) for s in metric.samples)
 
 
 class ProcessMetrics:

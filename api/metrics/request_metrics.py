@@ -64,9 +64,7 @@ class S3RequestMetrics:
             self.cells[_APIS + api * STRIDE + INFLIGHT] += 1
         return api
 
-    def end(
-        self, api: int, req: S3Request, response: Response, started: float, responded: float
-    ) -> None:
+    def end(self, api: int, req: S3Request, response: Response, started: float, responded: float) -> None:
         """The response was sent (or the client went away while it was): `started` when
         the request arrived, `responded` when its head was handed to the server."""
         finished = perf_counter()
@@ -146,9 +144,7 @@ class S3RequestMetrics:
             if cells[base + ERRORS_5XX]:
                 errors_5xx.add(labels, cells[base + ERRORS_5XX])
             cumulative = 0.0
-            for bound, count in zip(
-                (*TTFB_BUCKETS, float("inf")), cells[base + TTFB : base + DURATION], strict=True
-            ):
+            for bound, count in zip((*TTFB_BUCKETS, float("inf")), cells[base + TTFB : base + DURATION], strict=True):
                 cumulative += count
                 ttfb.add(
                     {**labels, "le": f"{bound:.3f}" if bound != float("inf") else "+Inf"},
@@ -161,12 +157,8 @@ class S3RequestMetrics:
                 cells[base + DURATION_SUM],
             )
         received, sent = self.slab.totals(_RECEIVED, 2)
-        traffic_in = Family(
-            "minio_s3_traffic_received_bytes", "Total number of s3 bytes received", "counter"
-        )
-        traffic_out = Family(
-            "minio_s3_traffic_sent_bytes", "Total number of s3 bytes sent", "counter"
-        )
+        traffic_in = Family("minio_s3_traffic_received_bytes", "Total number of s3 bytes received", "counter")
+        traffic_out = Family("minio_s3_traffic_sent_bytes", "Total number of s3 bytes sent", "counter")
         traffic_in.add(on, received)
         traffic_out.add(on, sent)
         return [

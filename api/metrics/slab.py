@@ -60,10 +60,7 @@ class Slab:
     def totals(self, offset: int, count: int) -> list[float]:
         """The sum over all workers of cells [offset, offset + count)."""
         view = self._view if self._view is not None else self._allocate()
-        rows = [
-            view[w * self.size + offset : w * self.size + offset + count].tolist()
-            for w in range(self.workers)
-        ]
+        rows = [view[w * self.size + offset : w * self.size + offset + count].tolist() for w in range(self.workers)]
         return rows[0] if len(rows) == 1 else [sum(cells) for cells in zip(*rows, strict=True)]
 
     def pids(self) -> list[int]:

@@ -110,8 +110,7 @@ def parse_target(schema: Any, name: str) -> tuple[str, str | None]:
     target_id = target_id or DEFAULT_ID
     if target_id != DEFAULT_ID and not _TARGET_ID.match(target_id):
         raise ConfigSyntaxError(
-            f"invalid target id {target_id!r}: use letters, digits, '.', '_' or '-' "
-            f"(e.g. {subsystem}:1)"
+            f"invalid target id {target_id!r}: use letters, digits, '.', '_' or '-' (e.g. {subsystem}:1)"
         )
     return subsystem, target_id
 
@@ -120,9 +119,7 @@ def parse_kv_line(schema: Any, text: str) -> tuple[str, str, dict[str, str]]:
     """``notify_redis:1 address=... key=...`` → (subsystem, target id, {key: value})."""
     tokens = _tokens(text)
     if not tokens:
-        raise ConfigSyntaxError(
-            "input arguments cannot be empty: send 'notify_<type>[:<id>] key=value ...'"
-        )
+        raise ConfigSyntaxError("input arguments cannot be empty: send 'notify_<type>[:<id>] key=value ...'")
     subsystem, target_id = parse_target(schema, tokens[0])
     target_id = target_id or DEFAULT_ID
     valid = schema.valid_keys(subsystem)
@@ -137,9 +134,7 @@ def parse_kv_line(schema: Any, text: str) -> tuple[str, str, dict[str, str]]:
         elif current in FREE_TEXT_KEYS:
             kvs[current] += " " + token
         elif m:
-            raise ConfigSyntaxError(
-                f"{subsystem}: unknown key {m.group(1)!r}; valid keys: " + ", ".join(valid)
-            )
+            raise ConfigSyntaxError(f"{subsystem}: unknown key {m.group(1)!r}; valid keys: " + ", ".join(valid))
         else:
             raise ConfigSyntaxError(
                 f'{subsystem}: {token!r} is not key=value; quote values with spaces, e.g. comment="my target"'
@@ -161,9 +156,7 @@ def _load(ctx: ServerContext, subsystem: str, target_id: str) -> NotificationTar
         return None
 
 
-def _current(
-    ctx: ServerContext, schema: Any, target: NotificationTarget | None
-) -> dict[str, str] | None:
+def _current(ctx: ServerContext, schema: Any, target: NotificationTarget | None) -> dict[str, str] | None:
     if target is None or target.removed:
         return None
     return unseal_settings(
@@ -191,9 +184,7 @@ def _record(
     source: str,
     actor: Actor,
 ) -> list[Any]:
-    sealed = seal_settings(
-        subsystem, target_id, settings, _schema(ctx).secret_keys(subsystem), ctx.sealer.seal
-    )
+    sealed = seal_settings(subsystem, target_id, settings, _schema(ctx).secret_keys(subsystem), ctx.sealer.seal)
     if target is None:
         return [
             NotificationTarget(
@@ -213,14 +204,11 @@ async def set_target(ctx: ServerContext, actor: Actor, text: str) -> tuple[str, 
     schema = _schema(ctx)
     subsystem, target_id, kvs = parse_kv_line(schema, text)
     if not kvs:
-        raise ConfigSyntaxError(
-            f"sub-system '{subsystem}' cannot have empty keys: give key=value settings"
-        )
+        raise ConfigSyntaxError(f"sub-system '{subsystem}' cannot have empty keys: give key=value settings")
     for key, value in kvs.items():
         if REDACTED in value:
             raise ConfigInvalid(
-                f"{subsystem}: {key} holds {REDACTED}, the mask listings show instead of a "
-                "secret: give the real value"
+                f"{subsystem}: {key} holds {REDACTED}, the mask listings show instead of a secret: give the real value"
             )
 
     def build() -> list[Any]:
@@ -249,23 +237,17 @@ async def remove_target(ctx: ServerContext, actor: Actor, text: str) -> tuple[st
     valid = schema.valid_keys(subsystem)
     for key in reset:
         if key not in valid:
-            raise ConfigSyntaxError(
-                f"{subsystem}: unknown key {key!r}; valid keys: " + ", ".join(valid)
-            )
+            raise ConfigSyntaxError(f"{subsystem}: unknown key {key!r}; valid keys: " + ", ".join(valid))
 
     def build() -> list[Any]:
         target = _load(ctx, subsystem, target_id)
         current = _current(ctx, schema, target)
         if target is None or current is None:
-            raise TargetNotFound(
-                f"sub-system {target_name(subsystem, target_id)} already deleted or does not exist"
-            )
+            raise TargetNotFound(f"sub-system {target_name(subsystem, target_id)} already deleted or does not exist")
         if not reset:
             target.remove(subsystem=subsystem, target_id=target_id, source="admin", actor=actor)
             return [target]
-        settings = _validated(
-            schema, subsystem, {k: v for k, v in current.items() if k not in reset}
-        )
+        settings = _validated(schema, subsystem, {k: v for k, v in current.items() if k not in reset})
         return _record(ctx, target, subsystem, target_id, settings, "admin", actor)
 
     await ctx.commit(Change(build=build))
@@ -286,9 +268,7 @@ def record_environment(ctx: ServerContext, environ: Mapping[str, str]) -> list[s
     recorded = []
     for (subsystem, target_id), kvs in sorted(env.items()):
 
-        def build(
-            subsystem: str = subsystem, target_id: str = target_id, kvs: dict[str, str] = kvs
-        ) -> list[Any]:
+        def build(subsystem: str = subsystem, target_id: str = target_id, kvs: dict[str, str] = kvs) -> list[Any]:
             target = _load(ctx, subsystem, target_id)
             current = _current(ctx, schema, target)
             if current is None and "enable" not in kvs:
@@ -314,9 +294,7 @@ def record_environment(ctx: ServerContext, environ: Mapping[str, str]) -> list[s
 # ---- listing (get-config-kv) ----------------------------------------------------------
 
 
-def _env_lines(
-    schema: Any, cfg: Any, subsystem: str, target_id: str, environ: Mapping[str, str]
-) -> list[str]:
+def _env_lines(schema: Any, cfg: Any, subsystem: str, target_id: str, environ: Mapping[str, str]) -> list[str]:
     names = schema.env_var_names(subsystem, target_id)
     lines = []
     for key, value in schema.listing_kvs(cfg):  # secrets are not listed, so not shown here
@@ -346,10 +324,6 @@ def listing_text(ctx: ServerContext, tx: Any, key: str) -> str:
     for (sub, tid), cfg in chosen:
         out.extend(_env_lines(schema, cfg, sub, tid, ctx.notify.environ))
         head = sub if tid == DEFAULT_ID else f"{sub}:{tid}"
-        pairs = [
-            f"{k}={_quote(v)}"
-            for k, v in schema.listing_kvs(cfg)
-            if not (k == "enable" and v == "on")
-        ]
+        pairs = [f"{k}={_quote(v)}" for k, v in schema.listing_kvs(cfg) if not (k == "enable" and v == "on")]
         out.append(" ".join([head, *pairs]) + " ")
     return "".join(line + "\n" for line in out)

@@ -47,9 +47,7 @@ class Listener:
 
     def matches(self, bucket: str, key: str, event_name: str) -> bool:
         return (
-            event_name in self.events
-            and (not self.bucket or self.bucket == bucket)
-            and match_simple(self.pattern, key)
+            event_name in self.events and (not self.bucket or self.bucket == bucket) and match_simple(self.pattern, key)
         )
 
 
@@ -114,11 +112,7 @@ class Subscriptions:
     def wants(self, bucket: str, key: str, event_name: str) -> bool:
         """Whether a read (``s3:ObjectAccessed:Get|Head``) of bucket/key must be recorded;
         call ``catch_up`` with the read's generation first."""
-        if (
-            self._remote
-            and time.monotonic() - self._loaded > REFRESH_SECONDS
-            and self._refreshing is None
-        ):
+        if self._remote and time.monotonic() - self._loaded > REFRESH_SECONDS and self._refreshing is None:
             # Remote listeners may have expired (their node died): look again, meanwhile
             # answer from the cache (recording a read too many is harmless).
             self._refresh().add_done_callback(_retrieved)
@@ -157,9 +151,7 @@ def _expiry() -> int:
     return int(time.time() * 1_000_000) + LISTENER_TTL_US
 
 
-def _load(
-    tx: Tx, now_us: int
-) -> tuple[int, dict[str, RulesMap], list[tuple[str, frozenset[str], str]]]:
+def _load(tx: Tx, now_us: int) -> tuple[int, dict[str, RulesMap], list[tuple[str, frozenset[str], str]]]:
     # The generation first: what is read after it is at least as new.
     generation = subscriptions_generation.read(tx)
     rules: dict[str, RulesMap] = {}
@@ -169,9 +161,7 @@ def _load(
             rules[row["bucket"]] = rm
     remote = [
         (r["bucket"], frozenset(orjson.loads(r["events"])), r["pattern"])
-        for r in tx.all(
-            "SELECT bucket, events, pattern FROM notify_listeners WHERE expires_us > ?", (now_us,)
-        )
+        for r in tx.all("SELECT bucket, events, pattern FROM notify_listeners WHERE expires_us > ?", (now_us,))
     ]
     return generation, rules, remote
 

@@ -185,9 +185,7 @@ class TargetDirectory:
             if generation == self._generation and not force:
                 return self._registry
             before = self._registry.arns() if self._generation is not None else None
-            registry = TargetRegistry.from_configs(
-                self.load(tx), redact=self.redact, region=self.region
-            )
+            registry = TargetRegistry.from_configs(self.load(tx), redact=self.redact, region=self.region)
             self._registry, self._generation = registry, generation
         arns = registry.arns()
         if (before is None and arns) or (before is not None and arns != before):

@@ -15,8 +15,12 @@ from api.s3.checksums import ALGORITHMS, Checksum, header_name, is_valid_b64
 if TYPE_CHECKING:
     from api.request import S3Request
 
-STREAMING = ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-             "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER", "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD")
+STREAMING = (
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+    "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+    "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD",
+)
 
 
 class DecodedBody:
@@ -49,11 +53,7 @@ class DecodedBody:
             cl = h.get("content-length")
             self.size = int(cl) if cl is not None and cl.isdigit() else None
         self.md5 = hashlib.md5() if want_md5 or "content-md5" in h else None
-        self.sha256 = (
-            hashlib.sha256()
-            if len(self.payload_hash) == 64 and not self.chunked
-            else None
-        )
+        self.sha256 = hashlib.sha256() if len(self.payload_hash) == 64 and not self.chunked else None
         self.content_md5 = h.get("content-md5")
         if self.content_md5 is not None:
             try:
@@ -79,13 +79,20 @@ class DecodedBody:
             self.expected.setdefault(algo, None)
         sdk_algo = (checksum_algorithm or "").upper()
         if object_checksums:
-            sdk_algo = sdk_algo or (h.get("x-amz-sdk-checksum-algorithm") or h.get("x-amz-checksum-algorithm") or "").upper()
+            sdk_algo = (
+                sdk_algo or (h.get("x-amz-sdk-checksum-algorithm") or h.get("x-amz-checksum-algorithm") or "").upper()
+            )
         if sdk_algo:
             if sdk_algo not in ALGORITHMS:
-                raise S3Error("InvalidRequest", "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+                raise S3Error(
+                    "InvalidRequest",
+                    "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+                )
             self.expected.setdefault(sdk_algo, None)
         if len(self.expected) > 1:
-            raise S3Error("InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+            raise S3Error(
+                "InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+            )
         self.hashers = {algo: Checksum(algo) for algo in self.expected}
         self.trailers: dict[str, str] = {}
         self.received = 0
@@ -150,5 +157,3 @@ _ALGO_OF_HEADER = {name: algo for algo, name in _HEADERS}
 
 def _algo_of_header(name: str) -> str | None:
     return _ALGO_OF_HEADER.get(name)
-
-

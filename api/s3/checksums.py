@@ -119,9 +119,7 @@ def combine_full_object_crc(algorithm: str, parts: list[tuple[bytes, int]]) -> s
     """S3 FULL_OBJECT checksum: the CRC of the whole object, from each part's (raw CRC, length)."""
     name = _normalize(algorithm)
     if name not in CRC_ALGORITHMS:
-        raise S3Error(
-            "InvalidRequest", f"The FULL_OBJECT checksum type is not supported for {algorithm}."
-        )
+        raise S3Error("InvalidRequest", f"The FULL_OBJECT checksum type is not supported for {algorithm}.")
     size = DIGEST_SIZES[name]
     combine = _CRT_COMBINE[name] or _PyCrcCombiner(*_CRC_POLYS[name]).combine
     crc = 0  # CRC of the empty string is 0 for all three algorithms.

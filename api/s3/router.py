@@ -35,12 +35,45 @@ Handler = Callable[[S3Request, ServerContext], Awaitable[Response]]
 
 # Subresources recognised at each level, in the order they take precedence.
 BUCKET_SUBRESOURCES = (
-    "uploads", "versions", "versioning", "location", "tagging", "delete", "acl", "policy",
-    "policyStatus", "cors", "lifecycle", "encryption", "object-lock", "website", "replication",
-    "publicAccessBlock", "ownershipControls", "logging", "notification", "requestPayment",
-    "accelerate", "analytics", "metrics", "inventory", "intelligent-tiering", "events",
+    "uploads",
+    "versions",
+    "versioning",
+    "location",
+    "tagging",
+    "delete",
+    "acl",
+    "policy",
+    "policyStatus",
+    "cors",
+    "lifecycle",
+    "encryption",
+    "object-lock",
+    "website",
+    "replication",
+    "publicAccessBlock",
+    "ownershipControls",
+    "logging",
+    "notification",
+    "requestPayment",
+    "accelerate",
+    "analytics",
+    "metrics",
+    "inventory",
+    "intelligent-tiering",
+    "events",
 )
-OBJECT_SUBRESOURCES = ("uploadId", "uploads", "tagging", "acl", "retention", "legal-hold", "attributes", "restore", "torrent", "select")
+OBJECT_SUBRESOURCES = (
+    "uploadId",
+    "uploads",
+    "tagging",
+    "acl",
+    "retention",
+    "legal-hold",
+    "attributes",
+    "restore",
+    "torrent",
+    "select",
+)
 
 ROUTES: dict[tuple[str, str, str], Handler] = {
     ("GET", "service", ""): buckets.list_all_buckets,
@@ -121,8 +154,17 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
         # A CORS preflight. No bucket has a CORS configuration yet, so none is allowed.
         if "origin" not in req.headers:
             raise S3Error("BadRequest", "Insufficient information. Origin request header needed.")
-        raise S3Error("AccessForbidden", "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.", status=403)
-    if req.method == "POST" and level == "bucket" and sub == "" and req.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise S3Error(
+            "AccessForbidden",
+            "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+            status=403,
+        )
+    if (
+        req.method == "POST"
+        and level == "bucket"
+        and sub == ""
+        and req.headers.get("content-type", "").startswith("multipart/form-data")
+    ):
         from api.s3.handlers.post_object import post_object
 
         return await post_object(req, ctx)
@@ -149,7 +191,9 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
     return await handler(req, ctx)
 
 
-async def authenticate_request(req: S3Request, ctx: ServerContext, *, service: str = "s3", payload_sha256: str | None = None) -> None:
+async def authenticate_request(
+    req: S3Request, ctx: ServerContext, *, service: str = "s3", payload_sha256: str | None = None
+) -> None:
     """Resolve the claimed key from the IAM lookup (off the event loop), then verify the
     signature with its secret. Sets req.auth and req.identity. service / payload_sha256: for
     the STS and IAM query APIs (signed for their service, body signed by its hash)."""
@@ -175,7 +219,10 @@ async def authenticate_request(req: S3Request, ctx: ServerContext, *, service: s
         else:
             secret, identity = await ctx.identities.resolve(claimed, token)
     req.auth = authenticate(
-        req.method, req.raw_path, req.query_string, req.headers,
+        req.method,
+        req.raw_path,
+        req.query_string,
+        req.headers,
         lambda key: secret if key == claimed else None,
         expected_service=service,
         payload_sha256=payload_sha256,

@@ -61,9 +61,7 @@ def parse(body: bytes, root: str | None = None, *, error: str = "MalformedXML") 
     if not body.strip():
         raise S3Error(error)
     try:
-        element = DefusedET.fromstring(
-            body, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
+        element = DefusedET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ET.ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         raise S3Error(error) from exc  # LookupError: an encoding Python does not know
     if root is not None and local(element.tag) != root:

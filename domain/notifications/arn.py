@@ -34,9 +34,7 @@ TARGET_TYPES: frozenset[str] = frozenset(
 # The subsystem (`notify_<x>`) of each ARN type that differs from the type itself.
 SUBSYSTEM_FOR_TYPE = {"postgresql": "notify_postgres"}
 
-ARN_NOT_FOUND = (
-    "A specified destination ARN does not exist or is not well-formed. Verify the destination ARN."
-)
+ARN_NOT_FOUND = "A specified destination ARN does not exist or is not well-formed. Verify the destination ARN."
 
 
 @dataclass(frozen=True, order=True)

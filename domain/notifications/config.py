@@ -30,16 +30,12 @@ from domain.notifications.names import NotificationError, parse_rule_name
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
-MALFORMED_XML = (
-    "The XML you provided was not well-formed or did not validate against our published schema."
-)
+MALFORMED_XML = "The XML you provided was not well-formed or did not validate against our published schema."
 FILTER_NAME_INVALID = "filter rule name must be either prefix or suffix"
 FILTER_NAME_PREFIX = "Cannot specify more than one prefix rule in a filter."
 FILTER_NAME_SUFFIX = "Cannot specify more than one suffix rule in a filter."
 FILTER_VALUE_INVALID = "Size of filter rule value cannot exceed 1024 bytes in UTF-8 representation"
-OVERLAPPING_CONFIGS = (
-    "Configurations overlap. Configurations on the same bucket cannot share a common event type."
-)
+OVERLAPPING_CONFIGS = "Configurations overlap. Configurations on the same bucket cannot share a common event type."
 OVERLAPPING_FILTER = (
     "An object key name filtering rule defined with overlapping prefixes, overlapping suffixes, "
     "or overlapping combinations of prefixes and suffixes for the same event types."
@@ -48,9 +44,7 @@ REGION_MISMATCH = (
     "A specified destination is in a different region than the bucket. You must use a "
     "destination that resides in the same region as the bucket."
 )
-UNSUPPORTED_NOTIFICATION = (
-    "MinIO server does not support Topic or Cloud Function based notifications."
-)
+UNSUPPORTED_NOTIFICATION = "MinIO server does not support Topic or Cloud Function based notifications."
 
 
 def _err(code: str, message: str, reason: str) -> NotificationError:
@@ -100,13 +94,9 @@ class NotificationConfig:
 
     def with_region(self, region: str) -> NotificationConfig:
         """`Config.SetRegion`: every queue's ARN takes `region`."""
-        return replace(
-            self, queues=tuple(replace(q, arn=q.arn.with_region(region)) for q in self.queues)
-        )
+        return replace(self, queues=tuple(replace(q, arn=q.arn.with_region(region)) for q in self.queues))
 
-    def for_get(
-        self, region: str, known_arns: Iterable[ARN | str | tuple[str, str]]
-    ) -> NotificationConfig:
+    def for_get(self, region: str, known_arns: Iterable[ARN | str | tuple[str, str]]) -> NotificationConfig:
         """What GET ?notification shows: ARNs in the server region, and queues whose
         target no longer exists left out (MinIO drops stale ARNs on GET; it drops only
         the first missing ARN per request, this drops all)."""
@@ -243,9 +233,7 @@ def _parse_s3key(el: ET.Element) -> tuple[FilterRule, ...]:
     for r in rules:
         if r.name in seen:
             if r.name == "prefix":
-                raise _err(
-                    "InvalidArgument", FILTER_NAME_PREFIX, "more than one prefix in filter rule"
-                )
+                raise _err("InvalidArgument", FILTER_NAME_PREFIX, "more than one prefix in filter rule")
             raise _err("InvalidArgument", FILTER_NAME_SUFFIX, "more than one suffix in filter rule")
         seen.add(r.name)
     return tuple(rules)
@@ -283,9 +271,7 @@ def decode_config(root: ET.Element) -> NotificationConfig:
     document the caller parsed (the API's one XML parser, which refuses DTDs and entities),
     no target or region check."""
     if _local(root.tag) != "NotificationConfiguration":
-        raise _malformed(
-            f"expected element type <NotificationConfiguration> but have <{_local(root.tag)}>"
-        )
+        raise _malformed(f"expected element type <NotificationConfiguration> but have <{_local(root.tag)}>")
     xmlns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
 
     queues: list[QueueConfig] = []
@@ -317,9 +303,7 @@ def decode_config(root: ET.Element) -> NotificationConfig:
     return NotificationConfig(tuple(queues), xmlns or S3_XMLNS)
 
 
-def validate_config(
-    config: NotificationConfig, region: str, known_arns: Iterable[ARN | str | tuple[str, str]]
-) -> None:
+def validate_config(config: NotificationConfig, region: str, known_arns: Iterable[ARN | str | tuple[str, str]]) -> None:
     """`Config.Validate`: each queue's ARN is in the server region (when both name one)
     and names a configured target."""
     known = _target_ids(known_arns)
@@ -366,12 +350,7 @@ _XML_ESC = {
 
 
 def _in_xml_range(c: int) -> bool:
-    return (
-        c in (0x09, 0x0A, 0x0D)
-        or 0x20 <= c <= 0xD7FF
-        or 0xE000 <= c <= 0xFFFD
-        or 0x10000 <= c <= 0x10FFFF
-    )
+    return c in (0x09, 0x0A, 0x0D) or 0x20 <= c <= 0xD7FF or 0xE000 <= c <= 0xFFFD or 0x10000 <= c <= 0x10FFFF
 
 
 def go_xml_escape(s: str) -> str:

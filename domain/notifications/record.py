@@ -282,9 +282,7 @@ def build_record(
         if content_type:
             obj["contentType"] = content_type
         meta = {
-            k: v
-            for k, v in (user_metadata or {}).items()
-            if not k.lower().startswith(RESERVED_METADATA_PREFIX_LOWER)
+            k: v for k, v in (user_metadata or {}).items() if not k.lower().startswith(RESERVED_METADATA_PREFIX_LOWER)
         }
         if meta:
             obj["userMetadata"] = _sorted_map(meta)
@@ -347,13 +345,7 @@ def namespace_value(record: Mapping[str, Any] | bytes) -> bytes:
 
 def access_entry(record: Mapping[str, Any]) -> bytes:
     """Redis access format RPUSH value: `[{"Event":[<record>],"EventTime":"<eventTime>"}]`."""
-    return (
-        b'[{"Event":['
-        + dumps_go(record)
-        + b'],"EventTime":'
-        + dumps_go(record["eventTime"])
-        + b"}]"
-    )
+    return b'[{"Event":[' + dumps_go(record) + b'],"EventTime":' + dumps_go(record["eventTime"]) + b"}]"
 
 
 def log_body(event_name: str, key: str, record: Mapping[str, Any] | bytes) -> bytes:

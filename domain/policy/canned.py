@@ -150,15 +150,11 @@ _COMMON_BUCKET = frozenset({"s3:GetBucketLocation"})
 _READ_BUCKET = frozenset({"s3:ListBucket"})
 _WRITE_BUCKET = frozenset({"s3:ListBucketMultipartUploads"})
 _READ_OBJECT = frozenset({"s3:GetObject"})
-_WRITE_OBJECT = frozenset(
-    {"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:ListMultipartUploadParts", "s3:PutObject"}
-)
+_WRITE_OBJECT = frozenset({"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:ListMultipartUploadParts", "s3:PutObject"})
 _CANNED_ACTIONS = _COMMON_BUCKET | _READ_BUCKET | _WRITE_BUCKET | _READ_OBJECT | _WRITE_OBJECT
 
 
-def _stmt(
-    actions: frozenset[str], resource: str, condition: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def _stmt(actions: frozenset[str], resource: str, condition: dict[str, Any] | None = None) -> dict[str, Any]:
     # key order and sorted lists as minio-go marshals its BucketAccessPolicy
     out: dict[str, Any] = {"Action": sorted(actions)}
     if condition:
@@ -244,10 +240,7 @@ def _add(statements: list[dict[str, Any]], new: dict[str, Any]) -> None:
 
 
 def _star_match(pattern: str, text: str) -> bool:
-    return (
-        re.fullmatch(".*".join(re.escape(p) for p in pattern.split("*")), text, re.DOTALL)
-        is not None
-    )
+    return re.fullmatch(".*".join(re.escape(p) for p in pattern.split("*")), text, re.DOTALL) is not None
 
 
 def _statements_of(policy: Mapping[str, Any] | str | bytes | None) -> list[dict[str, Any]]:
@@ -274,11 +267,7 @@ def _bucket_kind(statements: list[dict[str, Any]], bucket: str, prefix: str) -> 
         resources = _as_list(s.get("Resource"))
         cond = s.get("Condition") or None
         public = s.get("Effect") == "Allow" and _is_anyone(s.get("Principal"))
-        matched = (
-            [object_arn]
-            if object_arn in resources
-            else [r for r in resources if _star_match(r, object_arn)]
-        )
+        matched = [object_arn] if object_arn in resources else [r for r in resources if _star_match(r, object_arn)]
         if matched:
             read = public and not cond and _READ_OBJECT <= actions
             write = public and not cond and _WRITE_OBJECT <= actions
@@ -332,9 +321,7 @@ def _is_canned_statement(s: Mapping[str, Any], bucket: str) -> bool:
         return False
     bucket_arn = ARN + bucket
     resources = _as_list(s.get("Resource"))
-    if not resources or not all(
-        r == bucket_arn or r.startswith(bucket_arn + "/") for r in resources
-    ):
+    if not resources or not all(r == bucket_arn or r.startswith(bucket_arn + "/") for r in resources):
         return False
     cond = s.get("Condition")
     if cond:
@@ -344,9 +331,7 @@ def _is_canned_statement(s: Mapping[str, Any], bucket: str) -> bool:
     return True
 
 
-def anonymous_kind(
-    policy: Mapping[str, Any] | str | bytes | None, bucket: str, prefix: str = ""
-) -> str:
+def anonymous_kind(policy: Mapping[str, Any] | str | bytes | None, bucket: str, prefix: str = "") -> str:
     """What `mc anonymous get BUCKET[/PREFIX]` reports: "private" (no policy),
     "download", "upload", "public", or "custom" (a policy that is none of those)."""
     statements = _statements_of(policy)

@@ -304,9 +304,7 @@ class Condition:
                 try:
                     nets.append(ipaddress.ip_network(x.strip(), strict=False))
                 except ValueError:
-                    raise ConditionError(
-                        f"Invalid Condition value : {x} for {self.operator}"
-                    ) from None
+                    raise ConditionError(f"Invalid Condition value : {x} for {self.operator}") from None
 
             def ip(v: str, ctx: Context) -> bool:
                 addr = _parse_ip(v)

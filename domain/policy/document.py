@@ -167,9 +167,7 @@ def _strings(value: object) -> list[str] | None:
     return None
 
 
-def _parse_principal(
-    raw: object, fail: _Fail, principal_exists: Callable[[str], bool] | None
-) -> Principal:
+def _parse_principal(raw: object, fail: _Fail, principal_exists: Callable[[str], bool] | None) -> Principal:
     if raw == "*":
         return Principal(raw, any_=True)
     if not isinstance(raw, dict) or not raw:
@@ -438,9 +436,7 @@ def _could_match_bucket(pattern: str, bucket: str | None) -> bool:
     return "/" not in rest or rest.endswith("*")
 
 
-def _check_applicability(
-    actions: list[str], resources: list[str], bucket: str | None, fail: _Fail
-) -> None:
+def _check_applicability(actions: list[str], resources: list[str], bucket: str | None, fail: _Fail) -> None:
     """S3 rejects a bucket-policy statement naming an action that none of its
     resources can be the target of (s3:GetObject on the bare bucket ARN)."""
     for a in actions:
@@ -518,9 +514,7 @@ def parse_policy(
     for raw in raw_statements:
         if not isinstance(raw, dict):
             raise fail("statement")
-        statements.append(
-            _parse_statement(raw, kind, bucket, variables, sids, fail, principal_exists)
-        )
+        statements.append(_parse_statement(raw, kind, bucket, variables, sids, fail, principal_exists))
     return Policy(
         kind=kind,
         version=version,

@@ -97,7 +97,9 @@ def _skips_resource(action: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _identities(account: str, principal: str | None, arn: str | None, canonical_id: str | None = None) -> frozenset[str]:
+def _identities(
+    account: str, principal: str | None, arn: str | None, canonical_id: str | None = None
+) -> frozenset[str]:
     """The principal values naming a caller; the same few callers recur, so cached. A user is
     also named by the account-less form of its ARN ("arn:aws:iam:::user/<name>", as MinIO and
     Ceph write it) and, in either form, by its canonical id instead of its name."""
@@ -199,9 +201,7 @@ def authorize_detail(
     ident = evaluate(identity_policies, req)
     if ident is Decision.DENY:
         return False, "explicit-deny:identity"
-    bucket = (
-        evaluate((bucket_policy,), req) if bucket_policy is not None else Decision.NOT_APPLICABLE
-    )
+    bucket = evaluate((bucket_policy,), req) if bucket_policy is not None else Decision.NOT_APPLICABLE
     if bucket is Decision.DENY:
         return False, "explicit-deny:bucket-policy"
     if ident is Decision.ALLOW:

@@ -25,9 +25,7 @@ SQLITE_NOW_US = "(CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         # A volatile default is evaluated for every existing row (the table is rewritten once).
-        op.execute(
-            f"ALTER TABLE blob_data ADD COLUMN IF NOT EXISTS created_us BIGINT NOT NULL DEFAULT {PG_NOW_US}"
-        )
+        op.execute(f"ALTER TABLE blob_data ADD COLUMN IF NOT EXISTS created_us BIGINT NOT NULL DEFAULT {PG_NOW_US}")
         return
     # SQLite's ADD COLUMN takes only constant defaults: rebuild the table.
     op.execute(

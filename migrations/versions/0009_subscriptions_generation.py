@@ -18,8 +18,7 @@ down_revision = "0008_blob_age"
 def upgrade() -> None:
     bigint = "BIGINT" if op.get_bind().dialect.name == "postgresql" else "INTEGER"
     op.execute(
-        "CREATE TABLE IF NOT EXISTS notify_subscriptions_generation "
-        f"(id INTEGER PRIMARY KEY, gen {bigint} NOT NULL)"
+        f"CREATE TABLE IF NOT EXISTS notify_subscriptions_generation (id INTEGER PRIMARY KEY, gen {bigint} NOT NULL)"
     )
 
 

@@ -67,9 +67,7 @@ BUCKET_ASSERTION = "CH001"
 CALL_SQL = f"SELECT ord, notification_id FROM {FUNCTION}(%s, %b, %s)"
 
 
-def function_ddl(
-    events_table: str = f"{EVENTS_SCHEMA}.{EVENTS_TABLE}", channel: str = EVENTS_TABLE
-) -> str:
+def function_ddl(events_table: str = f"{EVENTS_SCHEMA}.{EVENTS_TABLE}", channel: str = EVENTS_TABLE) -> str:
     """CREATE OR REPLACE FUNCTION chronicle_append_puts(doc jsonb, data bytea, lock_timeout
     text): doc = {"b": [bucket, ...], "e": [[originator id, version, topic, offset, length],
     ...], "v": [[ns_versions column, ...], ...], "o": [[blob id, offset, length], ...]}; event

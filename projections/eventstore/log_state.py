@@ -20,9 +20,7 @@ class LogState:
 def log_state(tx: Tx, app: ChronicleApplication) -> LogState:
     store = app.store
     head = int(tx.scalar(store.head_sql()) or 0)
-    position = int(
-        tx.scalar("SELECT position FROM notify_tracking WHERE name = ?", (FOLLOWER_NAME,)) or 0
-    )
+    position = int(tx.scalar("SELECT position FROM notify_tracking WHERE name = ?", (FOLLOWER_NAME,)) or 0)
     oldest = None
     if head > position:
         row = tx.one(store.events_page_sql(), (position + 1, 1))

@@ -109,9 +109,7 @@ class LoopAppender:
                 self._count += 1
             asyncio.get_running_loop().create_task(self._run(conn, batch))
 
-    async def _run(
-        self, conn: _Connection | None, batch: list[tuple[Any, asyncio.Future[bool]]]
-    ) -> None:
+    async def _run(self, conn: _Connection | None, batch: list[tuple[Any, asyncio.Future[bool]]]) -> None:
         try:
             if conn is None:
                 try:
@@ -128,11 +126,7 @@ class LoopAppender:
                 conn = await self._connect()
                 await self._append(conn, batch)
         except BaseException as exc:  # every request of the batch hears of it
-            failure = (
-                exc
-                if isinstance(exc, Exception)
-                else psycopg.OperationalError("append interrupted")
-            )
+            failure = exc if isinstance(exc, Exception) else psycopg.OperationalError("append interrupted")
             for _, future in batch:
                 if not future.done():
                     future.set_exception(failure)
@@ -140,11 +134,7 @@ class LoopAppender:
                 raise
         finally:
             if conn is not None:
-                if (
-                    conn.closed
-                    or self._closed
-                    or conn.pg.transaction_status != pq.TransactionStatus.IDLE
-                ):
+                if conn.closed or self._closed or conn.pg.transaction_status != pq.TransactionStatus.IDLE:
                     conn.close()
                     self._count -= 1
                 else:
@@ -153,9 +143,7 @@ class LoopAppender:
                 self._scheduled = True
                 asyncio.get_running_loop().call_soon(self._dispatch)
 
-    async def _append(
-        self, conn: _Connection, batch: list[tuple[Any, asyncio.Future[bool]]]
-    ) -> None:
+    async def _append(self, conn: _Connection, batch: list[tuple[Any, asyncio.Future[bool]]]) -> None:
         store = self.store
         changes = [change for change, _ in batch]
         appended = AppendBatch(changes, store.mapper)

@@ -81,9 +81,7 @@ def hold_for_replay(database_url: str | None, data_dir: Path, name: str) -> Held
             got = conn.execute("SELECT pg_try_advisory_lock(%s)", (NODE_LOCK,)).fetchone()
             if not got or not got[0]:
                 holders = _session_holders(conn)
-                raise NodesRunning(
-                    _running("this database", holders or ["a session that has just ended"])
-                )
+                raise NodesRunning(_running("this database", holders or ["a session that has just ended"]))
         except BaseException:
             conn.close()
             raise
@@ -111,9 +109,7 @@ def _connector(database_url: str, name: str) -> Callable[[], psycopg.Connection[
     kwargs = pg_url_kwargs(database_url)
 
     def connect() -> psycopg.Connection[Any]:
-        return psycopg.connect(
-            **kwargs, autocommit=True, connect_timeout=5, fallback_application_name=name
-        )
+        return psycopg.connect(**kwargs, autocommit=True, connect_timeout=5, fallback_application_name=name)
 
     return connect
 
@@ -159,9 +155,7 @@ class _SharedSession(Held):
     session (its socket turns readable when the server ends it) and, once it is gone,
     takes the lock again on a new one."""
 
-    def __init__(
-        self, connect: Callable[[], psycopg.Connection[Any]], on_lost: Callable[[str], None]
-    ) -> None:
+    def __init__(self, connect: Callable[[], psycopg.Connection[Any]], on_lost: Callable[[str], None]) -> None:
         self._connect = connect
         self._on_lost = on_lost
         self._conn: psycopg.Connection[Any] | None = None

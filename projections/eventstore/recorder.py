@@ -108,10 +108,15 @@ def _create_only_events() -> frozenset[type]:
         UploadedPart,
     )
 
-    return frozenset({
-        ObjectVersion.Created, DeleteMarker.Created, UploadedPart.Created, MultipartUpload.Created,
-        ObjectAccess.Created,
-    })
+    return frozenset(
+        {
+            ObjectVersion.Created,
+            DeleteMarker.Created,
+            UploadedPart.Created,
+            MultipartUpload.Created,
+            ObjectAccess.Created,
+        }
+    )
 
 
 CREATE_ONLY_EVENTS = _create_only_events()
@@ -198,7 +203,9 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
             return select(self, *args, **kwargs)
 
     def _insert_one(self, tx: Tx, stored: Any) -> int:
-        tx.cursor.execute(self._insert_sql, (stored.originator_id, stored.originator_version, stored.topic, stored.state))
+        tx.cursor.execute(
+            self._insert_sql, (stored.originator_id, stored.originator_version, stored.topic, stored.state)
+        )
         return int(tx.cursor.fetchone()["notification_id"])
 
     @property
@@ -442,7 +449,8 @@ class ChronicleApplication(Application[UUID]):
         originator_id = row["originator_id"]
         stored = StoredEvent(
             originator_id=self.store.convert_originator_id(originator_id)
-            if isinstance(originator_id, str) else originator_id,
+            if isinstance(originator_id, str)
+            else originator_id,
             originator_version=row["originator_version"],
             topic=row["topic"],
             state=bytes(row["state"]),

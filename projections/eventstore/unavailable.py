@@ -31,9 +31,7 @@ def is_unavailable(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(
-            current, (psycopg.OperationalError, psycopg.InterfaceError, ConnectionUnavailableError)
-        ):
+        if isinstance(current, (psycopg.OperationalError, psycopg.InterfaceError, ConnectionUnavailableError)):
             return True
         if isinstance(current, sqlite3.OperationalError) and "locked" in str(current):
             return True
@@ -83,9 +81,7 @@ class Outage:
             if since is None or now - self._last < QUIET:
                 return
             failures, self._since, self._failures = self._failures, None, 0
-        log.warning(
-            "the event store is back after %.1f s (%d failures meanwhile)", now - since, failures
-        )
+        log.warning("the event store is back after %.1f s (%d failures meanwhile)", now - since, failures)
 
 
 # One per process: the API's requests and the background loops share it.

@@ -76,7 +76,9 @@ def _user_created(tx: Tx, e: Any) -> None:
 
 
 def _user_secret(tx: Tx, e: Any) -> None:
-    tx.execute("UPDATE iam_keys SET sealed_secret = ? WHERE access_key = ? AND kind = 'user'", (e.sealed_secret, _name(tx, e)))
+    tx.execute(
+        "UPDATE iam_keys SET sealed_secret = ? WHERE access_key = ? AND kind = 'user'", (e.sealed_secret, _name(tx, e))
+    )
 
 
 def _user_status(tx: Tx, e: Any) -> None:
@@ -86,7 +88,9 @@ def _user_status(tx: Tx, e: Any) -> None:
 
 
 def _user_policies(tx: Tx, e: Any) -> None:
-    tx.execute("UPDATE iam_users SET policies = ?, updated_us = ? WHERE name = ?", (_json(e.policies), _us(e), _name(tx, e)))
+    tx.execute(
+        "UPDATE iam_users SET policies = ?, updated_us = ? WHERE name = ?", (_json(e.policies), _us(e), _name(tx, e))
+    )
 
 
 def _path_set(table: str):  # type: ignore[no-untyped-def]
@@ -161,7 +165,9 @@ def _group_status(tx: Tx, e: Any) -> None:
 
 
 def _group_policies(tx: Tx, e: Any) -> None:
-    tx.execute("UPDATE iam_groups SET policies = ?, updated_us = ? WHERE name = ?", (_json(e.policies), _us(e), _name(tx, e)))
+    tx.execute(
+        "UPDATE iam_groups SET policies = ?, updated_us = ? WHERE name = ?", (_json(e.policies), _us(e), _name(tx, e))
+    )
 
 
 def _group_deleted(tx: Tx, e: Any) -> None:
@@ -200,9 +206,15 @@ def _key_created(tx: Tx, e: Any) -> None:
              expiration_us, token_hash, name, description, role, created_us)
            VALUES (?, ?, ?, ?, 'enabled', ?, ?, '', ?, ?, '', ?)""",
         (
-            access_key, e.kind, e.parent_user, e.sealed_secret,
-            "" if e.policy is None else _json(e.policy), e.expiration_us or 0,
-            e.name, e.description, _us(e),
+            access_key,
+            e.kind,
+            e.parent_user,
+            e.sealed_secret,
+            "" if e.policy is None else _json(e.policy),
+            e.expiration_us or 0,
+            e.name,
+            e.description,
+            _us(e),
         ),
     )
 
@@ -231,8 +243,15 @@ def _session_created(tx: Tx, e: Any) -> None:
              expiration_us, token_hash, name, description, role, created_us)
            VALUES (?, 'sts', ?, ?, 'enabled', ?, ?, ?, ?, '', ?, ?)""",
         (
-            e.access_key, e.parent_user, e.sealed_secret, "" if e.policy is None else _json(e.policy),
-            e.expiration_us, e.token_hash, e.session_name, e.role, _us(e),
+            e.access_key,
+            e.parent_user,
+            e.sealed_secret,
+            "" if e.policy is None else _json(e.policy),
+            e.expiration_us,
+            e.token_hash,
+            e.session_name,
+            e.role,
+            _us(e),
         ),
     )
 

@@ -30,7 +30,10 @@ def user(tx: Tx, name: str) -> dict[str, Any] | None:
     row = tx.one("SELECT * FROM iam_users WHERE name = ?", (name,))
     if row is not None:
         row["policies"] = orjson.loads(row["policies"])
-        row["groups"] = [r["group_name"] for r in tx.all("SELECT group_name FROM iam_group_members WHERE user_name = ? ORDER BY group_name", (name,))]
+        row["groups"] = [
+            r["group_name"]
+            for r in tx.all("SELECT group_name FROM iam_group_members WHERE user_name = ? ORDER BY group_name", (name,))
+        ]
     return row
 
 
@@ -49,7 +52,10 @@ def group(tx: Tx, name: str) -> dict[str, Any] | None:
     row = tx.one("SELECT * FROM iam_groups WHERE name = ?", (name,))
     if row is not None:
         row["policies"] = orjson.loads(row["policies"])
-        row["members"] = [r["user_name"] for r in tx.all("SELECT user_name FROM iam_group_members WHERE group_name = ? ORDER BY user_name", (name,))]
+        row["members"] = [
+            r["user_name"]
+            for r in tx.all("SELECT user_name FROM iam_group_members WHERE group_name = ? ORDER BY user_name", (name,))
+        ]
     return row
 
 
@@ -125,7 +131,9 @@ def policy_sources(tx: Tx, user_name: str) -> dict[str, Any]:
     owners = [("user", user_name)] + [("group", g["name"]) for g in groups]
     inline: list[Any] = []
     for kind, owner in owners:
-        for r in tx.all("SELECT document FROM iam_inline_policies WHERE owner_kind = ? AND owner = ? ORDER BY name", (kind, owner)):
+        for r in tx.all(
+            "SELECT document FROM iam_inline_policies WHERE owner_kind = ? AND owner = ? ORDER BY name", (kind, owner)
+        ):
             inline.append(orjson.loads(r["document"]))
     documents = {}
     for name in dict.fromkeys(names):
@@ -147,7 +155,9 @@ def role(tx: Tx, name: str) -> dict[str, Any] | None:
                 row["documents"][policy] = orjson.loads(doc)
         row["inline"] = {
             r["name"]: orjson.loads(r["document"])
-            for r in tx.all("SELECT name, document FROM iam_inline_policies WHERE owner_kind = 'role' AND owner = ?", (name,))
+            for r in tx.all(
+                "SELECT name, document FROM iam_inline_policies WHERE owner_kind = 'role' AND owner = ?", (name,)
+            )
         }
     return row
 
@@ -172,7 +182,9 @@ def inline_policy(tx: Tx, owner_kind: str, owner: str, name: str) -> Any | None:
 def inline_policy_names(tx: Tx, owner_kind: str, owner: str) -> list[str]:
     return [
         r["name"]
-        for r in tx.all("SELECT name FROM iam_inline_policies WHERE owner_kind = ? AND owner = ? ORDER BY name", (owner_kind, owner))
+        for r in tx.all(
+            "SELECT name FROM iam_inline_policies WHERE owner_kind = ? AND owner = ? ORDER BY name", (owner_kind, owner)
+        )
     ]
 
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 from projections.eventstore.sql import Dialect
 
 IAM_TABLES = (
-    "iam_names", "iam_keys", "iam_users", "iam_groups", "iam_group_members", "iam_policies",
-    "iam_inline_policies", "iam_roles", "iam_generation", "iam_oidc_providers",
+    "iam_names",
+    "iam_keys",
+    "iam_users",
+    "iam_groups",
+    "iam_group_members",
+    "iam_policies",
+    "iam_inline_policies",
+    "iam_roles",
+    "iam_generation",
+    "iam_oidc_providers",
 )
 
 

@@ -106,9 +106,7 @@ def _configuration_set(tx: Tx, position: int, e: Any) -> None:
 
 
 def _configuration_deleted(tx: Tx, position: int, e: Any) -> None:
-    tx.execute(
-        "DELETE FROM ns_bucket_configs WHERE bucket = ? AND name = ?", (_name_of(tx, e), e.subresource)
-    )
+    tx.execute("DELETE FROM ns_bucket_configs WHERE bucket = ? AND name = ?", (_name_of(tx, e), e.subresource))
     if e.subresource == NOTIFICATION:
         subscriptions_generation.bump(tx)
 
@@ -234,9 +232,7 @@ def _marker_created(tx: Tx, position: int, e: Any) -> str | None:
 
 
 def _promote_newest(tx: Tx, bucket: str, key: str) -> None:
-    if tx.one(
-        "SELECT id FROM ns_versions WHERE bucket = ? AND key = ? AND is_latest", (bucket, key)
-    ):
+    if tx.one("SELECT id FROM ns_versions WHERE bucket = ? AND key = ? AND is_latest", (bucket, key)):
         return
     newest = tx.one(
         """SELECT id FROM ns_versions WHERE bucket = ? AND key = ?

@@ -117,7 +117,7 @@ def _past_common_prefix(lower: str | None, inclusive: bool, prefix: str, delimit
     """A marker that is itself a common prefix (the last entry of a previous page) resumes
     after every key rolled up into it."""
     if lower and delimiter and lower.startswith(prefix) and lower.endswith(delimiter):
-        rest = lower[len(prefix):]
+        rest = lower[len(prefix) :]
         if rest and rest.find(delimiter) == len(rest) - len(delimiter):
             return successor(lower), True
     return lower, inclusive
@@ -172,7 +172,7 @@ def _walk(
         for row in rows:
             key = key_of(row)
             if delimiter:
-                rest = key[len(prefix):]
+                rest = key[len(prefix) :]
                 i = rest.find(delimiter)
                 if i >= 0:
                     common = prefix + rest[: i + len(delimiter)]
@@ -207,9 +207,7 @@ def _walk(
         batch = min(full, batch * 4)
 
 
-def list_objects(
-    tx: Tx, bucket: str, *, prefix: str, delimiter: str, start_after: str | None, max_keys: int
-) -> Page:
+def list_objects(tx: Tx, bucket: str, *, prefix: str, delimiter: str, start_after: str | None, max_keys: int) -> Page:
     def fetch(lower: str | None, inclusive: bool, upper: str | None, limit: int) -> list[dict[str, Any]]:
         sql = (
             "SELECT key, size, etag, mtime_us, owner, checksum FROM ns_versions "
@@ -227,7 +225,9 @@ def list_objects(
         return _raw(tx, sql, params)
 
     if delimiter and max_keys > 0 and tx.dialect.name == "postgres":
-        page = _list_objects_skip_scan(tx, bucket, prefix=prefix, delimiter=delimiter, start_after=start_after, max_keys=max_keys)
+        page = _list_objects_skip_scan(
+            tx, bucket, prefix=prefix, delimiter=delimiter, start_after=start_after, max_keys=max_keys
+        )
         if page is not None:
             return page
     return _walk(fetch, prefix=prefix, delimiter=delimiter, start=start_after, start_inclusive=False, max_keys=max_keys)
@@ -246,7 +246,9 @@ def _list_objects_skip_scan(
         return None
     page = Page()
     upper = successor(prefix) if prefix else None
-    lower, inclusive = (prefix, True) if prefix and (start_after is None or start_after < prefix) else (start_after, False)
+    lower, inclusive = (
+        (prefix, True) if prefix and (start_after is None or start_after < prefix) else (start_after, False)
+    )
     lower, inclusive = _past_common_prefix(lower, inclusive, prefix, delimiter)
     plen = len(prefix)
     # Bounds are inclusive: PostgreSQL text holds no NUL, so in byte order the least string
@@ -359,9 +361,15 @@ def list_versions(
         state["pos"] = None
 
     return _walk(
-        fetch, prefix=prefix, delimiter=delimiter, start=key_marker, start_inclusive=False,
-        max_keys=max_keys, make_entry=lambda row: decode_version(dict(row)) or {},
-        on_entry=on_entry, on_jump=on_jump,
+        fetch,
+        prefix=prefix,
+        delimiter=delimiter,
+        start=key_marker,
+        start_inclusive=False,
+        max_keys=max_keys,
+        make_entry=lambda row: decode_version(dict(row)) or {},
+        on_entry=on_entry,
+        on_jump=on_jump,
     )
 
 
@@ -389,7 +397,14 @@ def all_parts(tx: Tx, upload_id: str) -> dict[int, dict[str, Any]]:
 
 
 def list_uploads(
-    tx: Tx, bucket: str, *, prefix: str, delimiter: str, key_marker: str | None, upload_marker: str | None, max_uploads: int
+    tx: Tx,
+    bucket: str,
+    *,
+    prefix: str,
+    delimiter: str,
+    key_marker: str | None,
+    upload_marker: str | None,
+    max_uploads: int,
 ) -> Page:
     rows = tx.all(
         "SELECT * FROM ns_uploads WHERE bucket = ? AND key >= ? ORDER BY key, initiated_us, id",
@@ -415,7 +430,7 @@ def list_uploads(
                 continue
             past_marker = True
         if delimiter:
-            rest = key[len(prefix):]
+            rest = key[len(prefix) :]
             i = rest.find(delimiter)
             if i >= 0:
                 common = prefix + rest[: i + len(delimiter)]

@@ -33,7 +33,12 @@ FIRST_EVENT_OF = (ObjectVersion.TagsSet, ObjectVersion.Removed, DeleteMarker.Rem
 _EMPTY_RESPONSE = "0"
 
 _SUPPORTED_HEADERS = (
-    "content-type", "cache-control", "content-language", "content-encoding", "content-disposition", "expires",
+    "content-type",
+    "cache-control",
+    "content-language",
+    "content-encoding",
+    "content-disposition",
+    "expires",
 )
 
 
@@ -154,7 +159,12 @@ def notice_of(
     when = event.timestamp
     if kind is ObjectVersion.Created:
         return Notice(
-            position, "s3:ObjectCreated:" + event.operation, event.bucket, event.key, when, actor,
+            position,
+            "s3:ObjectCreated:" + event.operation,
+            event.bucket,
+            event.key,
+            when,
+            actor,
             version_id=history.label(version_id_of(event.originator_id), position),
             # MinIO sends PutObject's event before it writes the response headers (since
             # 2023), so a Put record has no content-length. Copy and CompleteMultipartUpload
@@ -166,19 +176,39 @@ def notice_of(
         if history.at(position) == "":
             # A bucket that never versioned keeps no marker: the delete removes the object.
             return Notice(
-                position, "s3:ObjectRemoved:Delete", event.bucket, event.key, when, actor,
+                position,
+                "s3:ObjectRemoved:Delete",
+                event.bucket,
+                event.key,
+                when,
+                actor,
                 content_length=_EMPTY_RESPONSE,
             )
         return Notice(
-            position, "s3:ObjectRemoved:DeleteMarkerCreated", event.bucket, event.key, when, actor,
-            version_id=history.label(version_id_of(event.originator_id), position), content_length=_EMPTY_RESPONSE,
+            position,
+            "s3:ObjectRemoved:DeleteMarkerCreated",
+            event.bucket,
+            event.key,
+            when,
+            actor,
+            version_id=history.label(version_id_of(event.originator_id), position),
+            content_length=_EMPTY_RESPONSE,
         )
     if kind is ObjectAccess.Created:
         return Notice(
-            position, "s3:ObjectAccessed:" + event.method, event.bucket, event.key, when, actor,
-            size=int(event.size), etag=event.etag, content_type=event.content_type,
+            position,
+            "s3:ObjectAccessed:" + event.method,
+            event.bucket,
+            event.key,
+            when,
+            actor,
+            size=int(event.size),
+            etag=event.etag,
+            content_type=event.content_type,
             user_metadata=minio_user_metadata(event.metadata, event.headers, event.content_type),
-            version_id=event.version_id, content_length=event.content_length or None, range=event.range,
+            version_id=event.version_id,
+            content_length=event.content_length or None,
+            range=event.range,
         )
     if kind in (Bucket.Created, Bucket.Recreated):
         return Notice(position, "s3:BucketCreated:*", event.name, "", when, actor)
@@ -191,11 +221,24 @@ def notice_of(
         if kind is ObjectVersion.TagsSet:
             name = "s3:ObjectCreated:PutTagging" if event.tags else "s3:ObjectCreated:DeleteTagging"
             return Notice(
-                position, name, created.bucket, created.key, when, actor, version_id=version_id,
-                content_length=_EMPTY_RESPONSE, **_object_facts(created),
+                position,
+                name,
+                created.bucket,
+                created.key,
+                when,
+                actor,
+                version_id=version_id,
+                content_length=_EMPTY_RESPONSE,
+                **_object_facts(created),
             )
         return Notice(
-            position, "s3:ObjectRemoved:Delete", created.bucket, created.key, when, actor,
-            version_id=version_id, content_length=_EMPTY_RESPONSE,
+            position,
+            "s3:ObjectRemoved:Delete",
+            created.bucket,
+            created.key,
+            when,
+            actor,
+            version_id=version_id,
+            content_length=_EMPTY_RESPONSE,
         )
     return None

@@ -64,9 +64,7 @@ class BucketState:
     @property
     def rules(self) -> RulesMap:
         if self._rules is None:
-            self._rules = (
-                rules_map(NotificationConfig.from_dict(self.config)) if self.config else RulesMap()
-            )
+            self._rules = rules_map(NotificationConfig.from_dict(self.config)) if self.config else RulesMap()
         return self._rules
 
     def set_config(self, config: dict[str, Any] | None) -> None:
@@ -341,9 +339,7 @@ class NotificationFollower:
             created_at, created = firsts.get(event.originator_id, (0, None))
             bucket_name = getattr(event, "bucket", None) or getattr(created, "bucket", None)
             state = buckets.get(bucket_id(bucket_name).hex) if bucket_name else BucketState()
-            notice = notice_of(
-                position, event, created=created, created_at=created_at, versioning=state.versioning
-            )
+            notice = notice_of(position, event, created=created, created_at=created_at, versioning=state.versioning)
             if notice is None or not notice.key:
                 continue  # bucket events reach listeners only, as in MinIO
             arns = state.rules.match(notice.event_name, notice.key)

@@ -17,11 +17,14 @@ def target_states(tx: Tx, configured: list[str] | tuple[str, ...] = ()) -> list[
         head = tx.scalar("SELECT MAX(position) FROM notify_access_view WHERE target = ?", (name,))
         cp = checkpoints.get(name) or {}
         position = int(cp.get("position") or 0)
-        lag = tx.one(
-            "SELECT COUNT(*) AS n, MIN(event_time) AS oldest FROM notify_access_view "
-            "WHERE target = ? AND position > ?",
-            (name, position),
-        ) or {}
+        lag = (
+            tx.one(
+                "SELECT COUNT(*) AS n, MIN(event_time) AS oldest FROM notify_access_view "
+                "WHERE target = ? AND position > ?",
+                (name, position),
+            )
+            or {}
+        )
         out.append(
             {
                 "target": name,

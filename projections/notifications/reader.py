@@ -31,9 +31,7 @@ def first_events(app: ChronicleApplication, tx: Tx, ids: Iterable[UUID]) -> dict
     return out
 
 
-def read_notices(
-    tx: Tx, app: ChronicleApplication, after: int, limit: int
-) -> tuple[list[Notice], int, bool]:
+def read_notices(tx: Tx, app: ChronicleApplication, after: int, limit: int) -> tuple[list[Notice], int, bool]:
     """The notices of up to ``limit`` events after position ``after``, the position read
     up to (``after`` when there was nothing new), and whether the page was full (more
     may follow at once)."""

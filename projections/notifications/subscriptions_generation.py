@@ -23,10 +23,7 @@ GENERATION_COLUMN = f"(SELECT gen FROM {TABLE} WHERE id = 1) AS n_gen"
 
 
 def bump(tx: Tx) -> None:
-    tx.execute(
-        f"INSERT INTO {TABLE} (id, gen) VALUES (1, 1) "
-        f"ON CONFLICT (id) DO UPDATE SET gen = {TABLE}.gen + 1"
-    )
+    tx.execute(f"INSERT INTO {TABLE} (id, gen) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET gen = {TABLE}.gen + 1")
 
 
 def read(tx: Tx) -> int:

@@ -39,9 +39,7 @@ def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "con
         if last:
             return last
         time.sleep(0.05)
-    raise AssertionError(
-        f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})"[:2000]
-    )
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})"[:2000])
 
 
 # -- webhook receiver process ---------------------------------------------------------
@@ -142,9 +140,7 @@ def redis_client():
 
     u = urllib.parse.urlsplit(REDIS_URL)
     db = int((u.path or "/0").strip("/") or 0)
-    client = redis.Redis(
-        host=u.hostname or "127.0.0.1", port=u.port or 6379, db=db, socket_connect_timeout=5
-    )
+    client = redis.Redis(host=u.hostname or "127.0.0.1", port=u.port or 6379, db=db, socket_connect_timeout=5)
     try:
         client.ping()
     except Exception as e:  # noqa: BLE001
@@ -376,7 +372,9 @@ class Normalized:
         assert re.fullmatch(r"https?://127\.0\.0\.1:\d+", origin), resp
         host_port = origin.split("://", 1)[1]
         assert resp["x-amz-id-2"] == hashlib.sha256(host_port.encode()).hexdigest(), resp
-        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", resp["x-minio-deployment-id"]), resp
+        assert re.fullmatch(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", resp["x-minio-deployment-id"]
+        ), resp
         self.deployments.add(resp["x-minio-deployment-id"])
         for name, placeholder in (
             ("x-amz-id-2", NODE),

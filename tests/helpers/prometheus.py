@@ -60,9 +60,7 @@ def parse(text: str) -> Exposition:
     return out
 
 
-def scrape(
-    endpoint: str, token: str | None = None, path: str = "/minio/v2/metrics/cluster"
-) -> Exposition:
+def scrape(endpoint: str, token: str | None = None, path: str = "/minio/v2/metrics/cluster") -> Exposition:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     resp = urllib3.request("GET", endpoint + path, headers=headers, timeout=30)
     assert resp.status == 200, resp.data[:500]

@@ -26,13 +26,9 @@ def s3_error(code: str | None = None, status: int | None = None):
     got_status = err["ResponseMetadata"]["HTTPStatusCode"]
     got_code = err.get("Error", {}).get("Code")
     if status is not None:
-        assert got_status == status, (
-            f"expected HTTP {status}, got {got_status} ({err.get('Error')})"
-        )
+        assert got_status == status, f"expected HTTP {status}, got {got_status} ({err.get('Error')})"
     if code is not None:
-        assert got_code == code, (
-            f"expected error Code {code!r}, got {got_code!r} ({err.get('Error')})"
-        )
+        assert got_code == code, f"expected error Code {code!r}, got {got_code!r} ({err.get('Error')})"
 
 
 def md5_etag(data: bytes) -> str:

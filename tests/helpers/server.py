@@ -379,11 +379,7 @@ class ServerFactory:
                 return
             except ServerStartError as e:
                 text = str(e).lower()
-                if (
-                    pick_port
-                    and attempt < 2
-                    and ("address already in use" in text or "errno 98" in text)
-                ):
+                if pick_port and attempt < 2 and ("address already in use" in text or "errno 98" in text):
                     server.port = free_port()
                     continue
                 raise

@@ -94,7 +94,10 @@ def test_public_read_object_is_readable_anonymously(server, s3, bucket):
     # the object ACL does not open the bucket listing, nor writes
     assert raw_get(url(server, bucket))[0] == 403
     assert raw_get(url(server, bucket, "public.txt"), method="PUT", data=b"overwrite")[0] == 403
-    assert grants_of(s3.get_object_acl(Bucket=bucket, Key="public.txt")) == {owner_grant(server), ("Group", ALL_USERS, "READ")}
+    assert grants_of(s3.get_object_acl(Bucket=bucket, Key="public.txt")) == {
+        owner_grant(server),
+        ("Group", ALL_USERS, "READ"),
+    }
 
 
 def test_object_acl_made_private_again(server, s3, bucket):
@@ -125,7 +128,9 @@ def test_public_read_write_bucket_accepts_anonymous_put(server, s3, bucket):
     assert s3.get_object_acl(Bucket=bucket, Key="anon.txt")["Owner"]["ID"] == cid(server.access_key)
     assert raw_get(url(server, bucket, "anon.txt"))[0] == 403
     # anonymous PUT with a canned ACL
-    status, _, _ = raw_get(url(server, bucket, "anon2.txt"), method="PUT", data=b"open", headers={"x-amz-acl": "public-read"})
+    status, _, _ = raw_get(
+        url(server, bucket, "anon2.txt"), method="PUT", data=b"open", headers={"x-amz-acl": "public-read"}
+    )
     assert status == 200
     assert raw_get(url(server, bucket, "anon2.txt"))[2] == b"open"
     assert raw_get(url(server, bucket, "anon.txt"), method="DELETE")[0] == 204
@@ -150,7 +155,10 @@ def test_grants_by_header(server, s3, bucket):
     }
     assert raw_get(url(server, bucket, "k"))[2] == b"x"
     s3.put_bucket_acl(Bucket=bucket, GrantWrite=f'uri="{ALL_USERS}"', GrantFullControl=f'id="{me}"')
-    assert grants_of(s3.get_bucket_acl(Bucket=bucket)) == {("Group", ALL_USERS, "WRITE"), ("CanonicalUser", me, "FULL_CONTROL")}
+    assert grants_of(s3.get_bucket_acl(Bucket=bucket)) == {
+        ("Group", ALL_USERS, "WRITE"),
+        ("CanonicalUser", me, "FULL_CONTROL"),
+    }
     assert raw_get(url(server, bucket, "w"), method="PUT", data=b"y")[0] == 200
 
 
@@ -168,7 +176,13 @@ def test_grants_by_xml(server, s3, bucket):
     assert grants_of(s3.get_object_acl(Bucket=bucket, Key="k")) == {owner_grant(server), ("Group", ALL_USERS, "READ")}
     assert raw_get(url(server, bucket, "k"))[0] == 200
     bacl = s3.get_bucket_acl(Bucket=bucket)
-    s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy={"Owner": bacl["Owner"], "Grants": bacl["Grants"] + [{"Grantee": {"Type": "Group", "URI": ALL_USERS}, "Permission": "READ"}]})
+    s3.put_bucket_acl(
+        Bucket=bucket,
+        AccessControlPolicy={
+            "Owner": bacl["Owner"],
+            "Grants": bacl["Grants"] + [{"Grantee": {"Type": "Group", "URI": ALL_USERS}, "Permission": "READ"}],
+        },
+    )
     assert raw_get(url(server, bucket))[0] == 200
 
 
@@ -187,13 +201,20 @@ def test_object_acl_by_version(server, s3, make_bucket):
 def test_multipart_copy_and_post_take_canned_acls(server, s3, bucket):
     up = s3.create_multipart_upload(Bucket=bucket, Key="mp", ACL="public-read")
     part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"parts")
-    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"], MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=up["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
     assert raw_get(url(server, bucket, "mp"))[2] == b"parts"
     s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "mp"}, ACL="public-read")
     assert raw_get(url(server, bucket, "copy"))[2] == b"parts"
     s3.copy_object(Bucket=bucket, Key="copy2", CopySource={"Bucket": bucket, "Key": "mp"})
     assert raw_get(url(server, bucket, "copy2"))[0] == 403
-    post = s3.generate_presigned_post(bucket, "posted", Fields={"acl": "public-read"}, Conditions=[{"acl": "public-read"}])
+    post = s3.generate_presigned_post(
+        bucket, "posted", Fields={"acl": "public-read"}, Conditions=[{"acl": "public-read"}]
+    )
     import requests  # botocore depends on urllib3 only; requests is in the test environment
 
     resp = requests.post(post["url"], data=post["fields"], files={"file": ("f", b"posted body")}, timeout=30)

@@ -97,9 +97,27 @@ def test_policies(admin):
 
 
 def test_policy_validation(admin):
-    status, err = failure(admin.policy_add, name("bad"), policy={"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:NoSuchThing"], "Resource": ["*"]}]})
+    status, err = failure(
+        admin.policy_add,
+        name("bad"),
+        policy={
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["s3:NoSuchThing"], "Resource": ["*"]}],
+        },
+    )
     assert (status, err["Code"]) == (400, "XMinioMalformedIAMPolicy")
-    big = {"Version": "2012-10-17", "Statement": [{"Sid": f"s{i}", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::bucket-{i:05d}/*"]} for i in range(400)]}
+    big = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": f"s{i}",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::bucket-{i:05d}/*"],
+            }
+            for i in range(400)
+        ],
+    }
     status, err = failure(admin.policy_add, name("big"), policy=big)
     assert status == 400
     status, err = failure(admin.policy_add, "readwrite", policy=READ_B)
@@ -213,7 +231,9 @@ def test_service_accounts(admin, server):
     expiry = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
     own_key = name("svc").replace("-", "")
     resp = json.loads(
-        admin.add_service_account(access_key=own_key, secret_key="svc-secret-123", policy=READ_B, expiration=expiry, name="reader")
+        admin.add_service_account(
+            access_key=own_key, secret_key="svc-secret-123", policy=READ_B, expiration=expiry, name="reader"
+        )
     )
     assert resp["credentials"]["accessKey"] == own_key
     # add_service_account has no target-user argument in minio-py: move it with mc's shape below.
@@ -281,7 +301,9 @@ def test_plain_user_is_denied_every_admin_call(admin, server):
     frank, other = name("frank"), name("other")
     admin.user_add(frank, "frank-secret-1")
     admin.user_add(other, "other-secret-1")
-    other_key = json.loads(admin.add_service_account(access_key=name("okey").replace("-", ""), secret_key="other-key-secret"))["credentials"]["accessKey"]
+    other_key = json.loads(
+        admin.add_service_account(access_key=name("okey").replace("-", ""), secret_key="other-key-secret")
+    )["credentials"]["accessKey"]
     as_frank = admin_client(server, frank, "frank-secret-1")
     denied = [
         (as_frank.user_add, (name("x"), "x-secret-123")),
@@ -333,7 +355,19 @@ def test_user_with_admin_policy_may_administer(admin, server):
     gina = name("gina")
     admin.user_add(gina, "gina-secret-12")
     pol = name("useradmin")
-    admin.policy_add(pol, policy={"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["admin:CreateUser", "admin:ListUsers", "admin:GetUser"], "Resource": ["arn:aws:s3:::*"]}]})
+    admin.policy_add(
+        pol,
+        policy={
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["admin:CreateUser", "admin:ListUsers", "admin:GetUser"],
+                    "Resource": ["arn:aws:s3:::*"],
+                }
+            ],
+        },
+    )
     admin.attach_policy([pol], user=gina)
     as_gina = admin_client(server, gina, "gina-secret-12")
     newbie = name("newbie")
@@ -394,6 +428,11 @@ def test_deleted_service_account_key_can_be_issued_again(server, admin):
     # The re-issued key signs with its new secret.
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=key,
-                      aws_secret_access_key="second-secret-123", region_name="us-east-1")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=key,
+        aws_secret_access_key="second-secret-123",
+        region_name="us-east-1",
+    )
     assert "Buckets" in s3.list_buckets()

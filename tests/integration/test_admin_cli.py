@@ -36,9 +36,13 @@ def cli(server):
     def run(*args: str, ok: bool = True, creds: tuple[str, str] | None = None, json_out: bool = True):
         extra = ["--access-key", creds[0], "--secret-key", creds[1]] if creds else []
         cmd = chronicle_command("admin", *extra, *(["--json"] if json_out else []), *args)
-        res = subprocess.run(cmd, env=env, cwd=str(REPO_ROOT), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        res = subprocess.run(
+            cmd, env=env, cwd=str(REPO_ROOT), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+        )
         if ok and res.returncode != 0:
-            raise AssertionError(f"chronicle admin {' '.join(args)} exited {res.returncode}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}\nserver:\n{server.stderr_text()[-3000:]}")
+            raise AssertionError(
+                f"chronicle admin {' '.join(args)} exited {res.returncode}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}\nserver:\n{server.stderr_text()[-3000:]}"
+            )
         out = res.stdout
         if json_out and res.returncode == 0 and out.strip():
             out = json.loads(out)
@@ -140,7 +144,9 @@ def test_service_accounts_and_keys(cli, server, tmp_path):
     _, sa, _ = cli("svcacct", "add", erin, "--name", "ci", "--description", "builds", "--expiry", "7d")
     assert sa["parentUser"] == erin and sa["accessKey"] and sa["secretKey"]
     key2 = name("k").replace("-", "")
-    _, sa2, _ = cli("svcacct", "add", erin, "--access-key", key2, "--secret-key", "key2-secret-123", "--policy", str(policy))
+    _, sa2, _ = cli(
+        "svcacct", "add", erin, "--access-key", key2, "--secret-key", "key2-secret-123", "--policy", str(policy)
+    )
     assert sa2 == {"accessKey": key2, "secretKey": "key2-secret-123", "parentUser": erin}
 
     _, accounts, _ = cli("svcacct", "list", erin)
@@ -201,7 +207,9 @@ def test_plain_user_is_refused(cli):
     assert code == 1 and "secret key is wrong" in err
     # It may manage its own service accounts.
     _, sa, _ = cli("svcacct", "add", frank, creds=(frank, "frank-secret-1"))
-    assert [a["accessKey"] for a in cli("svcacct", "list", frank, creds=(frank, "frank-secret-1"))[1]] == [sa["accessKey"]]
+    assert [a["accessKey"] for a in cli("svcacct", "list", frank, creds=(frank, "frank-secret-1"))[1]] == [
+        sa["accessKey"]
+    ]
     cli("user", "remove", frank)
 
 

@@ -16,14 +16,23 @@ from tests.helpers.server import REPO_ROOT, chronicle_command
 
 def chronicle(server, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    for name in ("CHRONICLE_ADMIN_ACCESS_KEY", "CHRONICLE_ADMIN_SECRET_KEY", "CHRONICLE_ROOT_USER", "CHRONICLE_ROOT_PASSWORD"):
+    for name in (
+        "CHRONICLE_ADMIN_ACCESS_KEY",
+        "CHRONICLE_ADMIN_SECRET_KEY",
+        "CHRONICLE_ROOT_USER",
+        "CHRONICLE_ROOT_PASSWORD",
+    ):
         env.pop(name, None)
     env["CHRONICLE_ADMIN_ENDPOINT"] = server.endpoint
     env["CHRONICLE_ADMIN_ACCESS_KEY"] = server.access_key
     env["CHRONICLE_ADMIN_SECRET_KEY"] = server.secret_key
-    proc = subprocess.run(chronicle_command(*args), cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        chronicle_command(*args), cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=60
+    )
     if check:
-        assert proc.returncode == 0, f"chronicle {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        assert proc.returncode == 0, (
+            f"chronicle {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 

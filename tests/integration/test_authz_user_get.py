@@ -32,9 +32,7 @@ def _client(server, service: str, key: str, secret: str):
         aws_access_key_id=key,
         aws_secret_access_key=secret,
         region_name="us-east-1",
-        config=Config(
-            s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}
-        ),
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}),
     )
 
 
@@ -147,9 +145,7 @@ def test_iam_changes_on_one_node_apply_on_the_other_at_once(server_factory, pg_u
             reader.list_objects_v2(Bucket=bucket)
             return True
         except ClientError as exc:
-            assert exc.response["Error"]["Code"] in ("AccessDenied", "InvalidAccessKeyId"), (
-                exc.response
-            )
+            assert exc.response["Error"]["Code"] in ("AccessDenied", "InvalidAccessKeyId"), exc.response
             return False
 
     for _ in range(3):

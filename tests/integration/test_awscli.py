@@ -30,9 +30,7 @@ def aws(server, tmp_path):
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
         cmd = [sys.executable, "-m", "awscli", *args, "--endpoint-url", server.endpoint]
-        res = subprocess.run(
-            cmd, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL
-        )
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
         if check and res.returncode != 0:
             raise AssertionError(
                 f"{' '.join(args)} exited {res.returncode}\nstdout:\n{res.stdout[-3000:]}\n"
@@ -81,9 +79,7 @@ def test_cp_20_mib_up_and_back_identical(aws, bucket, tmp_path, s3):
     assert head["ContentLength"] == 20 * 1024 * 1024
     # aws cli uploads 8 MiB parts: ETag = md5 of the parts' md5 digests + "-3".
     data = src.read_bytes()
-    part_md5s = b"".join(
-        hashlib.md5(data[i : i + 8 * 1024 * 1024]).digest() for i in range(0, len(data), 8 << 20)
-    )
+    part_md5s = b"".join(hashlib.md5(data[i : i + 8 * 1024 * 1024]).digest() for i in range(0, len(data), 8 << 20))
     assert head["ETag"] == f'"{hashlib.md5(part_md5s).hexdigest()}-3"'
     back = tmp_path / "back.bin"
     aws("s3", "cp", f"s3://{bucket}/big/big.bin", str(back))

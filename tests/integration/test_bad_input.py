@@ -122,9 +122,7 @@ def open_socket(srv, timeout: float = 30.0) -> socket.socket:
     return sock
 
 
-def request_head(
-    method: str, target: str, headers: dict[str, str] | list[tuple[str, str]]
-) -> bytes:
+def request_head(method: str, target: str, headers: dict[str, str] | list[tuple[str, str]]) -> bytes:
     items = headers.items() if isinstance(headers, dict) else headers
     lines = [f"{method} {target} HTTP/1.1", *(f"{k}: {v}" for k, v in items)]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
@@ -199,9 +197,7 @@ def assert_s3_error(
     resp: RawResponse, status: int, code: str | tuple[str, ...], resource: str | None = None
 ) -> dict[str, str]:
     codes = (code,) if isinstance(code, str) else code
-    assert resp.status == status, (
-        f"expected HTTP {status} {codes}, got {resp.status}: {resp.body[:400]!r}"
-    )
+    assert resp.status == status, f"expected HTTP {status} {codes}, got {resp.status}: {resp.body[:400]!r}"
     err = resp.error()
     assert err.get("Code") in codes, f"expected Code in {codes}, got {err}"
     for element in ("Message", "Resource", "RequestId"):
@@ -312,14 +308,10 @@ def test_delete_objects_malformed_xml(server, s3, bucket, body):
 )
 def test_put_object_tagging_malformed_xml(server, s3, bucket, body):
     s3.put_object(Bucket=bucket, Key="t", Body=b"x")
-    s3.put_object_tagging(
-        Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "keep", "Value": "me"}]}
-    )
+    s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "keep", "Value": "me"}]})
     resp = s3_request(server, "PUT", object_path(bucket, "t"), "tagging", body=body)
     assert_s3_error(resp, 400, "MalformedXML", f"/{bucket}/t")
-    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [
-        {"Key": "keep", "Value": "me"}
-    ]
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [{"Key": "keep", "Value": "me"}]
 
 
 @pytest.mark.parametrize(
@@ -331,12 +323,8 @@ def test_put_object_tagging_malformed_xml(server, s3, bucket, body):
 )
 def test_complete_multipart_upload_malformed_xml(server, s3, bucket, body):
     up = s3.create_multipart_upload(Bucket=bucket, Key="mp")
-    part = s3.upload_part(
-        Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"part one"
-    )
-    resp = s3_request(
-        server, "POST", object_path(bucket, "mp"), f"uploadId={up['UploadId']}", body=body
-    )
+    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"part one")
+    resp = s3_request(server, "POST", object_path(bucket, "mp"), f"uploadId={up['UploadId']}", body=body)
     assert_s3_error(resp, 400, "MalformedXML", f"/{bucket}/mp")
     assert_no_object(s3, bucket, "mp")
     # The upload is still open and can be completed properly afterwards.
@@ -490,9 +478,7 @@ def test_header_section_over_8kib_is_400(server, s3, bucket, size):
     s3.put_object(Bucket=bucket, Key="exists", Body=b"old")
     for key in ("new", "exists"):
         junk = {f"x-junk-{i}": "j" * 1000 for i in range(size // 1000 + 1)}
-        resp = s3_request(
-            server, "PUT", object_path(bucket, key), body=b"new", unsigned_headers=junk
-        )
+        resp = s3_request(server, "PUT", object_path(bucket, key), body=b"new", unsigned_headers=junk)
         assert resp.status == 400, f"expected 400, got {resp.status}: {resp.body[:300]!r}"
         if resp.body.lstrip().startswith(b"<"):
             err = assert_s3_error(resp, 400, "RequestHeaderSectionTooLarge")
@@ -606,9 +592,7 @@ def test_wrong_content_md5_is_bad_digest(server, s3, bucket):
 def test_malformed_content_md5_is_invalid_digest(server, s3, bucket, value):
     s3.put_object(Bucket=bucket, Key="exists", Body=b"old")
     for key in ("new", "exists"):
-        resp = s3_request(
-            server, "PUT", object_path(bucket, key), headers={"Content-MD5": value}, body=b"x"
-        )
+        resp = s3_request(server, "PUT", object_path(bucket, key), headers={"Content-MD5": value}, body=b"x")
         assert_s3_error(resp, 400, "InvalidDigest", f"/{bucket}/{key}")
     assert_no_object(s3, bucket, "new")
     assert_object(s3, bucket, "exists", b"old")
@@ -620,9 +604,7 @@ def test_wrong_x_amz_content_sha256_is_mismatch(server, s3, bucket):
         for body in (b"payload", os.urandom(300_000)):
             wrong = hashlib.sha256(body + b"?").hexdigest()
             # The wrong hash is what was signed, so the signature itself is valid.
-            resp = s3_request(
-                server, "PUT", object_path(bucket, key), body=body, payload_hash=wrong
-            )
+            resp = s3_request(server, "PUT", object_path(bucket, key), body=body, payload_hash=wrong)
             assert_s3_error(resp, 400, "XAmzContentSHA256Mismatch", f"/{bucket}/{key}")
     assert_no_object(s3, bucket, "new")
     assert_object(s3, bucket, "exists", b"old")
@@ -659,14 +641,10 @@ def test_wrong_checksum_crc32_header_is_bad_digest(server, s3, bucket):
 def test_bad_signature_is_signature_does_not_match(server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="exists", Body=b"old")
     for key in ("new", "exists"):
-        resp = s3_request(
-            server, "PUT", object_path(bucket, key), body=b"evil", tamper_signature=True
-        )
+        resp = s3_request(server, "PUT", object_path(bucket, key), body=b"evil", tamper_signature=True)
         assert_s3_error(resp, 403, "SignatureDoesNotMatch")
         # Signed with the right key id but the wrong secret.
-        resp = s3_request(
-            server, "PUT", object_path(bucket, key), body=b"evil", secret_key="wrong-secret"
-        )
+        resp = s3_request(server, "PUT", object_path(bucket, key), body=b"evil", secret_key="wrong-secret")
         assert_s3_error(resp, 403, "SignatureDoesNotMatch")
         # A correct signature over a different body (the header lies about the payload).
         hdrs = sign(server, "PUT", object_path(bucket, key), body=b"good")
@@ -790,9 +768,7 @@ def test_weird_keys_roundtrip(server, s3, bucket):
         assert got["Body"].read() == body, key
         assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] == len(body), key
     listed = []
-    for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, PaginationConfig={"PageSize": 7}
-    ):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, PaginationConfig={"PageSize": 7}):
         listed += [o["Key"] for o in page.get("Contents", [])]
     assert listed == sorted(WEIRD_KEYS, key=lambda k: k.encode()), listed
     v1 = [o["Key"] for o in s3.list_objects(Bucket=bucket).get("Contents", [])]

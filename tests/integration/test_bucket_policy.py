@@ -14,7 +14,12 @@ def public_read(bucket: str, prefix: str = "") -> dict:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"]}
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ["*"]},
+                "Action": ["s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
+            }
         ],
     }
 
@@ -22,7 +27,11 @@ def public_read(bucket: str, prefix: str = "") -> dict:
 def test_put_get_delete_round_trip(s3, bucket):
     # Sent with odd spacing and key order: GET answers the very text that was sent.
     resource = f"arn:aws:s3:::{bucket}/*"
-    text = '{ "Statement":[{"Resource":"' + resource + '","Action":"s3:GetObject","Principal":"*","Effect":"Allow"}],\n  "Version":"2012-10-17"}'
+    text = (
+        '{ "Statement":[{"Resource":"'
+        + resource
+        + '","Action":"s3:GetObject","Principal":"*","Effect":"Allow"}],\n  "Version":"2012-10-17"}'
+    )
     resp = s3.put_bucket_policy(Bucket=bucket, Policy=text)
     assert resp["ResponseMetadata"]["HTTPStatusCode"] in (200, 204)
     assert s3.get_bucket_policy(Bucket=bucket)["Policy"] == text
@@ -67,7 +76,10 @@ def test_policy_status(s3, bucket):
     ("mutate", "message"),
     [
         (lambda p, b: p["Statement"][0].update(Action=["s3:NoSuchAction"]), "Policy has invalid action"),
-        (lambda p, b: p["Statement"][0].update(Resource=["arn:aws:s3:::some-other-bucket/*"]), "Policy has invalid resource"),
+        (
+            lambda p, b: p["Statement"][0].update(Resource=["arn:aws:s3:::some-other-bucket/*"]),
+            "Policy has invalid resource",
+        ),
         (lambda p, b: p["Statement"][0].pop("Principal"), "Missing required field Principal"),
         (lambda p, b: p.update(Version="2020-01-01"), None),
     ],
@@ -114,7 +126,12 @@ def test_deny_for_everyone_beats_acl_but_not_root(server, s3, bucket):
     deny = {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/secret/*"}
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/secret/*",
+            }
         ],
     }
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(deny))

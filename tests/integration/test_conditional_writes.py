@@ -49,7 +49,10 @@ def test_complete_multipart_if_none_match(s3, bucket):
     part = s3.upload_part(Bucket=bucket, Key="k", UploadId=upload["UploadId"], PartNumber=1, Body=b"new")
     with s3_error("PreconditionFailed", 412):
         s3.complete_multipart_upload(
-            Bucket=bucket, Key="k", UploadId=upload["UploadId"], IfNoneMatch="*",
+            Bucket=bucket,
+            Key="k",
+            UploadId=upload["UploadId"],
+            IfNoneMatch="*",
             MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
         )
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"old"

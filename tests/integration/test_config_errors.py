@@ -30,9 +30,7 @@ def run_chronicle(
     full_env = dict(os.environ)
     for name in ("CHRONICLE_DATABASE_URL", "CHRONICLE_MASTER_KEY"):
         full_env.pop(name, None)
-    full_env.update(
-        CHRONICLE_ROOT_USER="chronicleroot", CHRONICLE_ROOT_PASSWORD="secret-secret-secret"
-    )
+    full_env.update(CHRONICLE_ROOT_USER="chronicleroot", CHRONICLE_ROOT_PASSWORD="secret-secret-secret")
     full_env.update(env or {})
     full_env["PYTHONPATH"] = str(REPO_ROOT)  # this checkout's code, whatever the cwd
     proc = subprocess.Popen(
@@ -50,18 +48,14 @@ def run_chronicle(
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, 9)
         out, err = proc.communicate()
-        pytest.fail(
-            f"chronicle {' '.join(args)} was still running after {RUN_TIMEOUT}s\nstderr:\n{err[-3000:]}"
-        )
+        pytest.fail(f"chronicle {' '.join(args)} was still running after {RUN_TIMEOUT}s\nstderr:\n{err[-3000:]}")
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def assert_config_error(res: subprocess.CompletedProcess[str], *needles: str) -> str:
     """Exit code 2 and one line on stderr that contains every needle; returns the line."""
     lines = res.stderr.strip().splitlines()
-    assert res.returncode == 2 and len(lines) == 1, (
-        f"exit {res.returncode}, stderr:\n{res.stderr[-3000:]}"
-    )
+    assert res.returncode == 2 and len(lines) == 1, f"exit {res.returncode}, stderr:\n{res.stderr[-3000:]}"
     assert "Traceback" not in res.stderr
     for needle in needles:
         assert needle in lines[0], f"{needle!r} not in: {lines[0]}"
@@ -72,9 +66,7 @@ def serve(
     tmp_path: Path, *extra: str, env: dict[str, str] | None = None, address: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     address = address or f"127.0.0.1:{free_port()}"
-    return run_chronicle(
-        "serve", "--address", address, "--data-dir", str(tmp_path / "data"), *extra, env=env
-    )
+    return run_chronicle("serve", "--address", address, "--data-dir", str(tmp_path / "data"), *extra, env=env)
 
 
 # -- CHRONICLE_DATABASE_URL ---------------------------------------------------------------
@@ -101,9 +93,7 @@ def test_database_on_a_closed_port(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         res = serve(tmp_path, env=pg_env(f"postgresql://root@127.0.0.1:{port}/chronicle"))
-    assert_config_error(
-        res, "CHRONICLE_DATABASE_URL", f"127.0.0.1:{port}", "refused", "check that PostgreSQL runs"
-    )
+    assert_config_error(res, "CHRONICLE_DATABASE_URL", f"127.0.0.1:{port}", "refused", "check that PostgreSQL runs")
 
 
 def _password_role_url(password: str) -> str:

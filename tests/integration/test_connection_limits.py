@@ -27,9 +27,7 @@ def _ensure_own_fd_limit(needed: int) -> None:
     if soft != resource.RLIM_INFINITY and soft < needed:
         target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
         if target < needed:
-            pytest.skip(
-                f"the hard file descriptor limit ({hard}) is below the {needed} this test needs"
-            )
+            pytest.skip(f"the hard file descriptor limit ({hard}) is below the {needed} this test needs")
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
@@ -137,9 +135,7 @@ def test_500_slow_connections_leave_room_for_a_new_client(server_factory, backen
     indirect=["backend_url"],
     ids=["sqlite", "postgres-workers"],
 )
-def test_slow_request_heads_and_idle_connections_are_closed(
-    server_factory, backend, backend_url, extra_args
-):
+def test_slow_request_heads_and_idle_connections_are_closed(server_factory, backend, backend_url, extra_args):
     env = {"CHRONICLE_HEADER_TIMEOUT": "2", "CHRONICLE_IDLE_TIMEOUT": "2"}
     srv = _start(server_factory, backend, backend_url, env, extra_args)
 
@@ -177,9 +173,7 @@ def test_slow_request_heads_and_idle_connections_are_closed(
 
     # Closed after the configured 2 s, well before uvicorn's 30 s that applied before.
     closed, sent = _read_until_closed(idle, 20.0)
-    assert closed and sent == b"", (
-        "an idle kept-alive connection was not closed after CHRONICLE_IDLE_TIMEOUT"
-    )
+    assert closed and sent == b"", "an idle kept-alive connection was not closed after CHRONICLE_IDLE_TIMEOUT"
 
     # Clients that send their requests promptly are served as ever.
     s3 = s3_client(srv)
@@ -195,9 +189,7 @@ def test_slow_request_heads_and_idle_connections_are_closed(
     [("sqlite", "sqlite"), ("postgres", "postgres")],
     indirect=["backend_url"],
 )
-def test_a_client_past_the_connection_cap_is_told_to_slow_down(
-    server_factory, backend, backend_url
-):
+def test_a_client_past_the_connection_cap_is_told_to_slow_down(server_factory, backend, backend_url):
     cap = 20
     srv = _start(
         server_factory,
@@ -218,10 +210,7 @@ def test_a_client_past_the_connection_cap_is_told_to_slow_down(
         resp = raw.getresponse()
         body = resp.read()
         assert resp.status == 503 and resp.getheader("content-type") == "application/xml"
-        assert (
-            b"<Code>SlowDown</Code>" in body
-            and b"<Resource>/some-bucket/some-key</Resource>" in body
-        )
+        assert b"<Code>SlowDown</Code>" in body and b"<Resource>/some-bucket/some-key</Resource>" in body
         assert b"<RequestId>" in body and resp.getheader("x-amz-request-id")
         assert resp.getheader("connection") == "close"
         raw.close()

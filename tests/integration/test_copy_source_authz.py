@@ -56,15 +56,11 @@ def test_copy_object_needs_read_access_to_the_source(source, user_s3):
     s3.copy_object(Bucket=own, Key="copy", CopySource={"Bucket": source, "Key": "public/foo"})
     assert s3.get_object(Bucket=own, Key="copy")["Body"].read() == b"public/foo"
     with pytest.raises(Exception) as exc:
-        s3.copy_object(
-            Bucket=own, Key="stolen", CopySource={"Bucket": source, "Key": "private/foo"}
-        )
+        s3.copy_object(Bucket=own, Key="stolen", CopySource={"Bucket": source, "Key": "private/foo"})
     assert error(exc) == ("AccessDenied", 403)
     # a key the user may not read is denied whether it exists or not (nothing is told)
     with pytest.raises(Exception) as exc:
-        s3.copy_object(
-            Bucket=own, Key="stolen", CopySource={"Bucket": source, "Key": "private/none"}
-        )
+        s3.copy_object(Bucket=own, Key="stolen", CopySource={"Bucket": source, "Key": "private/none"})
     assert error(exc) == ("AccessDenied", 403)
     with pytest.raises(Exception) as exc:
         s3.head_object(Bucket=own, Key="stolen")

@@ -62,17 +62,13 @@ def test_a_second_server_on_one_sqlite_data_dir_is_refused(server_factory, tmp_p
 
     # A crashed server leaves no lock behind: the kernel drops it with the process.
     first.kill()
-    second = server_factory(
-        "sqlite", data_dir=first.data_dir, access_key=first.access_key, secret_key=first.secret_key
-    )
+    second = server_factory("sqlite", data_dir=first.data_dir, access_key=first.access_key, secret_key=first.secret_key)
     assert second.health() == 200
 
 
 def test_worker_beside_a_delivering_server_is_refused(server_factory, tmp_path):
     srv = server_factory("sqlite")
-    code, stderr = _run_until_exit(
-        ["worker", "--data-dir", str(srv.data_dir)], srv.env, tmp_path / "worker.log"
-    )
+    code, stderr = _run_until_exit(["worker", "--data-dir", str(srv.data_dir)], srv.env, tmp_path / "worker.log")
     line = _refusal(code, stderr)
     assert f"{_named(srv)} already delivers" in line and "--no-delivery" in line
 
@@ -90,15 +86,11 @@ def test_one_worker_beside_a_server_without_delivery(server_factory, tmp_path):
     )
     try:
         deadline = time.monotonic() + EXIT_WAIT
-        while "worker: following the log" not in (tmp_path / "worker1.log").read_text(
-            errors="replace"
-        ):
+        while "worker: following the log" not in (tmp_path / "worker1.log").read_text(errors="replace"):
             assert worker.poll() is None, (tmp_path / "worker1.log").read_text()
             assert time.monotonic() < deadline, "the worker did not start"
             time.sleep(0.2)
-        code, stderr = _run_until_exit(
-            ["worker", "--data-dir", str(srv.data_dir)], srv.env, tmp_path / "worker2.log"
-        )
+        code, stderr = _run_until_exit(["worker", "--data-dir", str(srv.data_dir)], srv.env, tmp_path / "worker2.log")
         line = _refusal(code, stderr)
         assert f"chronicle worker (pid {worker.pid}) already delivers" in line
     finally:
@@ -109,9 +101,7 @@ def test_one_worker_beside_a_server_without_delivery(server_factory, tmp_path):
 
 def test_replay_beside_a_server_is_refused(server_factory, tmp_path):
     srv = server_factory("sqlite")
-    code, stderr = _run_until_exit(
-        ["replay", "--data-dir", str(srv.data_dir)], srv.env, tmp_path / "replay.log"
-    )
+    code, stderr = _run_until_exit(["replay", "--data-dir", str(srv.data_dir)], srv.env, tmp_path / "replay.log")
     # The replay guard (projections.eventstore.node_lock) names every process using the data dir.
     assert code == 2, stderr
     assert "Traceback" not in stderr, stderr
@@ -124,9 +114,7 @@ def test_gc_runs_beside_a_server(server_factory, tmp_path):
     s3 = srv.client()
     s3.create_bucket(Bucket="kept")
     s3.put_object(Bucket="kept", Key="k", Body=b"x" * 300_000)  # a blob file
-    code, stderr = _run_until_exit(
-        ["gc", "--data-dir", str(srv.data_dir)], srv.env, tmp_path / "gc.log"
-    )
+    code, stderr = _run_until_exit(["gc", "--data-dir", str(srv.data_dir)], srv.env, tmp_path / "gc.log")
     assert code == 0, stderr
     assert s3.get_object(Bucket="kept", Key="k")["Body"].read() == b"x" * 300_000
 

@@ -141,9 +141,7 @@ def test_sigkill_during_first_upload_leaves_no_object(server_factory, request, b
     for _ in range(8):
         sock.sendall(os.urandom(MiB))
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not any(
-        p.stat().st_size >= 2 * MiB for p in temp_files(srv) if p.exists()
-    ):
+    while time.monotonic() < deadline and not any(p.stat().st_size >= 2 * MiB for p in temp_files(srv) if p.exists()):
         time.sleep(0.02)
     srv.kill()
     sock.close()
@@ -381,9 +379,7 @@ def test_gc_reclaims_exactly_the_unreferenced_blobs(server_factory, request, bac
     in_p1 = os.urandom(6 * 1024 * KiB)
     in_p2 = os.urandom(200 * KiB)
     e1, e2 = (
-        s3.upload_part(Bucket=plain, Key="inflight", UploadId=inflight, PartNumber=n, Body=b)[
-            "ETag"
-        ]
+        s3.upload_part(Bucket=plain, Key="inflight", UploadId=inflight, PartNumber=n, Body=b)["ETag"]
         for n, b in ((1, in_p1), (2, in_p2))
     )
     live["in-flight parts"] = track.new()
@@ -394,9 +390,7 @@ def test_gc_reclaims_exactly_the_unreferenced_blobs(server_factory, request, bac
     for n, body in ((1, d1), (2, d2)):
         etag = s3.upload_part(Bucket=plain, Key="done", UploadId=done, PartNumber=n, Body=body)
         parts.append({"PartNumber": n, "ETag": etag["ETag"]})
-    s3.complete_multipart_upload(
-        Bucket=plain, Key="done", UploadId=done, MultipartUpload={"Parts": parts}
-    )
+    s3.complete_multipart_upload(Bucket=plain, Key="done", UploadId=done, MultipartUpload={"Parts": parts})
     live["completed parts"] = track.new()
     expect[plain, "done"] = d1 + d2
 

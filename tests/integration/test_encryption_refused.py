@@ -111,9 +111,7 @@ def test_put_object_with_encryption(client, sse_bucket, sse):  # type: ignore[no
 def test_put_object_with_other_encryption_headers(backend, sse_bucket, headers):  # type: ignore[no-untyped-def]
     server, client = backend
     with s3_error("NotImplemented", 501):
-        with_headers(server, "PutObject", headers).put_object(
-            Bucket=sse_bucket, Key="secret", Body=b"plaintext"
-        )
+        with_headers(server, "PutObject", headers).put_object(Bucket=sse_bucket, Key="secret", Body=b"plaintext")
     assert_no_object(client, sse_bucket, "secret")
 
 
@@ -151,9 +149,7 @@ def test_plain_object_stays_readable_and_sse_c_reads_are_refused(backend, sse_bu
 def test_copy_object_with_encryption(client, sse_bucket, sse):  # type: ignore[no-untyped-def]
     client.put_object(Bucket=sse_bucket, Key="src", Body=b"source")
     with s3_error("NotImplemented", 501):
-        client.copy_object(
-            Bucket=sse_bucket, Key="dst", CopySource={"Bucket": sse_bucket, "Key": "src"}, **sse
-        )
+        client.copy_object(Bucket=sse_bucket, Key="dst", CopySource={"Bucket": sse_bucket, "Key": "src"}, **sse)
     assert_no_object(client, sse_bucket, "dst")
 
 
@@ -195,9 +191,7 @@ def test_upload_part_calls_with_encryption(client, sse_bucket):  # type: ignore[
         )  # fmt: skip
     assert exc_info.value.response["Error"]["Message"] == NOT_APPLICABLE
     assert client.list_parts(Bucket=sse_bucket, Key="mp", UploadId=upload_id).get("Parts", []) == []
-    etag = client.upload_part(
-        Bucket=sse_bucket, Key="mp", UploadId=upload_id, PartNumber=1, Body=b"part"
-    )["ETag"]
+    etag = client.upload_part(Bucket=sse_bucket, Key="mp", UploadId=upload_id, PartNumber=1, Body=b"part")["ETag"]
     with s3_error("NotImplemented", 501):
         client.complete_multipart_upload(
             Bucket=sse_bucket, Key="mp", UploadId=upload_id,
@@ -260,9 +254,9 @@ def presigned_put_url(server, bucket: str, key: str, query: str) -> str:  # type
     """A presigned PUT whose signed query carries QUERY (as SDKs that hoist x-amz-* headers
     into presigned URLs send them)."""
     request = AWSRequest(method="PUT", url=f"{server.endpoint}/{bucket}/{key}?{query}")
-    S3SigV4QueryAuth(
-        Credentials(server.access_key, server.secret_key), "s3", "us-east-1", expires=300
-    ).add_auth(request)
+    S3SigV4QueryAuth(Credentials(server.access_key, server.secret_key), "s3", "us-east-1", expires=300).add_auth(
+        request
+    )
     return request.url
 
 

@@ -71,16 +71,10 @@ def _multipart(s3, bucket: str, acked: Acknowledged, stop: threading.Event, name
         upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
         first = os.urandom(5 * MiB)
         # Part 1 twice: the first copy becomes garbage while the upload is open.
-        s3.upload_part(
-            Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=os.urandom(5 * MiB)
-        )
-        e1 = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=first)[
-            "ETag"
-        ]
+        s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=os.urandom(5 * MiB))
+        e1 = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=first)["ETag"]
         last = os.urandom(random.choice([100, 200 * KiB]))  # a row or a file
-        e2 = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=2, Body=last)[
-            "ETag"
-        ]
+        e2 = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=2, Body=last)["ETag"]
         # The parts' bytes are now older than the grace period when the upload completes.
         stop.wait(GRACE * 1.5)
         s3.complete_multipart_upload(
@@ -174,9 +168,7 @@ def test_gc_in_a_tight_loop_never_loses_an_acknowledged_object(server_factory, r
             continue
         if got != body:
             lost.append(f"{key}: {len(got)} bytes read back, {len(body)} acknowledged")
-    assert not lost, f"{len(lost)} of {len(acked.bodies)} acknowledged objects lost:\n" + "\n".join(
-        lost[:20]
-    )
+    assert not lost, f"{len(lost)} of {len(acked.bodies)} acknowledged objects lost:\n" + "\n".join(lost[:20])
     files, rows = _collected(srv)
     # The race was real: collection reclaimed garbage of both kinds while the writers ran.
     assert files > 0 and rows > 0, f"collection removed {files} files and {rows} rows"

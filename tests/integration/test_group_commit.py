@@ -18,9 +18,19 @@ def _put(bucket: str, key: str, body: bytes, *, check=None, reads_objects: bool 
     def build():
         return [
             ObjectVersion(
-                bucket=bucket, key=key, size=len(body), etag=uuid.uuid4().hex, content_type="text/plain",
-                headers={}, metadata={}, blob={"segments": [{"id": blob_id, "offset": 0, "size": len(body), "db": True}]},
-                checksum={}, tags={}, parts=[], operation="Put", actor={"access_key": "root"},
+                bucket=bucket,
+                key=key,
+                size=len(body),
+                etag=uuid.uuid4().hex,
+                content_type="text/plain",
+                headers={},
+                metadata={},
+                blob={"segments": [{"id": blob_id, "offset": 0, "size": len(body), "db": True}]},
+                checksum={},
+                tags={},
+                parts=[],
+                operation="Put",
+                actor={"access_key": "root"},
             )
         ]
 
@@ -43,6 +53,7 @@ def test_batch_outcomes_are_per_change_and_fast(pg_url, tmp_path):
         def check(tx: Tx) -> None:
             if live_object(tx, "gc", key) is not None:
                 raise S3Error("PreconditionFailed")
+
         return check
 
     changes = [_put("gc", f"k{i % 4}", f"v{i}".encode()) for i in range(12)]
@@ -100,7 +111,9 @@ def test_plain_puts_take_one_round_trip_and_match_replay_order(pg_url, tmp_path)
     assert positions == sorted(positions) and positions[0] > warmup.positions[0]
     with store.read() as cursor:
         tx = Tx(cursor, store.dialect)
-        rows = tx.all("SELECT key, position, id, version_id, is_latest FROM ns_versions WHERE bucket = 'fast' AND key <> 'w' ORDER BY key")
+        rows = tx.all(
+            "SELECT key, position, id, version_id, is_latest FROM ns_versions WHERE bucket = 'fast' AND key <> 'w' ORDER BY key"
+        )
         newest = {f"k{i % 3}": changes[i] for i in range(10)}
         assert [(r["key"], r["position"], r["id"], r["version_id"], r["is_latest"]) for r in rows] == [
             (k, c.positions[0], c.events[0].originator_id.hex, "null", True) for k, c in sorted(newest.items())
@@ -232,7 +245,9 @@ def test_plain_puts_from_the_event_loop_keep_outcomes_and_fall_back(pg_url, tmp_
     assert store.versioning_hint.get("loop-versioned") == "Enabled"
     with store.read() as cursor:
         tx = Tx(cursor, store.dialect)
-        rows = tx.all("SELECT key, position, version_id FROM ns_versions WHERE bucket = 'loop' AND key <> 'w' ORDER BY key")
+        rows = tx.all(
+            "SELECT key, position, version_id FROM ns_versions WHERE bucket = 'loop' AND key <> 'w' ORDER BY key"
+        )
         newest = {f"k{i % 3}": changes[i] for i in range(20)}
         assert [(r["key"], r["position"], r["version_id"]) for r in rows] == [
             (k, c.positions[0], "null") for k, c in sorted(newest.items())

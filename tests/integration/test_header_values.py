@@ -102,9 +102,7 @@ FORM_FIELDS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), FORM_FIELDS, ids=[f"{f}-{i}" for i, (f, _) in enumerate(FORM_FIELDS)]
-)
+@pytest.mark.parametrize(("field", "value"), FORM_FIELDS, ids=[f"{f}-{i}" for i, (f, _) in enumerate(FORM_FIELDS)])
 @pytest.mark.parametrize("version", ["s3v4", None], ids=["sigv4", "sigv2"])
 def test_post_field_with_control_characters_is_refused(srv, client, bkt, field, value, version):  # type: ignore[no-untyped-def]
     # The policy lets the field start with anything (the case: starts-with "image/").

@@ -39,9 +39,7 @@ def client(server, service: str, key: str, secret: str, token: str | None = None
         aws_secret_access_key=secret,
         aws_session_token=token,
         region_name="us-east-1",
-        config=Config(
-            s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}
-        ),
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}),
     )
 
 
@@ -63,9 +61,7 @@ def keyed_user(server, iam, path: str = "/") -> tuple[str, str, dict]:
 
 
 def as_key(server, service: str, key: dict):
-    return client(
-        server, service, key["AccessKeyId"], key["SecretAccessKey"], key.get("SessionToken")
-    )
+    return client(server, service, key["AccessKeyId"], key["SecretAccessKey"], key.get("SessionToken"))
 
 
 # -- paths, names, ids, lists -------------------------------------------------------------
@@ -74,29 +70,20 @@ def as_key(server, service: str, key: dict):
 def test_paths_are_part_of_arns_and_filter_lists(iam):
     path = new_path()
     user = iam.create_user(UserName=unique(), Path=path)["User"]
-    assert (
-        user["Path"] == path
-        and user["Arn"] == f"arn:aws:iam::{ACCOUNT}:user{path}{user['UserName']}"
-    )
+    assert user["Path"] == path and user["Arn"] == f"arn:aws:iam::{ACCOUNT}:user{path}{user['UserName']}"
     assert iam.get_user(UserName=user["UserName"])["User"] == user
     group = iam.create_group(GroupName=unique("g"), Path=path + "sub/")["Group"]
     assert group["Arn"] == f"arn:aws:iam::{ACCOUNT}:group{path}sub/{group['GroupName']}"
-    role = iam.create_role(
-        RoleName=unique("r"), Path=path, AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT)
-    )["Role"]
+    role = iam.create_role(RoleName=unique("r"), Path=path, AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))["Role"]
     assert role["Path"] == path and role["Arn"] == f"arn:aws:iam:::role{path}{role['RoleName']}"
     other = iam.create_user(UserName=unique(), Path=path + "a/x/")["User"]
 
     assert [u["UserName"] for u in iam.list_users(PathPrefix=path)["Users"]] == sorted(
         [user["UserName"], other["UserName"]]
     )
-    assert [u["UserName"] for u in iam.list_users(PathPrefix=path + "a")["Users"]] == [
-        other["UserName"]
-    ]
+    assert [u["UserName"] for u in iam.list_users(PathPrefix=path + "a")["Users"]] == [other["UserName"]]
     assert iam.list_users(PathPrefix=path + "a/x/d")["Users"] == []
-    assert [g["GroupName"] for g in iam.list_groups(PathPrefix=path)["Groups"]] == [
-        group["GroupName"]
-    ]
+    assert [g["GroupName"] for g in iam.list_groups(PathPrefix=path)["Groups"]] == [group["GroupName"]]
     assert [r["RoleName"] for r in iam.list_roles(PathPrefix=path)["Roles"]] == [role["RoleName"]]
     assert iam.list_roles(PathPrefix=path + "nope/")["Roles"] == []
 
@@ -134,9 +121,7 @@ def test_names_ignore_case(iam):
     assert iam.get_group(GroupName=lower)["Group"]["GroupName"] == upper
     iam.delete_group(GroupName=lower)
 
-    role_id = iam.create_role(RoleName=upper, AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))[
-        "Role"
-    ]["RoleId"]
+    role_id = iam.create_role(RoleName=upper, AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))["Role"]["RoleId"]
     with pytest.raises(ClientError) as e:
         iam.create_role(RoleName=lower, AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))
     assert error(e) == ("EntityAlreadyExists", 409)
@@ -151,9 +136,7 @@ def test_ids_are_new_for_each_creation(iam):
     user_name, group_name, role_name = unique(), unique("g"), unique("r")
     first = iam.create_user(UserName=user_name)["User"]
     group_id = iam.create_group(GroupName=group_name)["Group"]["GroupId"]
-    role_id = iam.create_role(
-        RoleName=role_name, AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT)
-    )["Role"]["RoleId"]
+    role_id = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))["Role"]["RoleId"]
     assert iam.get_user(UserName=user_name)["User"]["UserId"] == first["UserId"]
     iam.delete_user(UserName=user_name)
     iam.delete_group(GroupName=group_name)
@@ -162,9 +145,7 @@ def test_ids_are_new_for_each_creation(iam):
     assert again["UserId"] != first["UserId"] and again["CreateDate"] >= first["CreateDate"]
     assert iam.create_group(GroupName=group_name)["Group"]["GroupId"] != group_id
     assert (
-        iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))[
-            "Role"
-        ]["RoleId"]
+        iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))["Role"]["RoleId"]
         != role_id
     )
 
@@ -178,27 +159,16 @@ def test_lists_sort_regardless_of_case_and_page(iam):
     assert [u["UserName"] for u in iam.list_users(PathPrefix=path)["Users"]] == names
     paged = [
         u["UserName"]
-        for page in iam.get_paginator("list_users").paginate(
-            PathPrefix=path, PaginationConfig={"PageSize": 1}
-        )
+        for page in iam.get_paginator("list_users").paginate(PathPrefix=path, PaginationConfig={"PageSize": 1})
         for u in page["Users"]
     ]
     assert paged == names
     first = iam.list_users(PathPrefix=path, MaxItems=3)
     assert first["IsTruncated"] and len(first["Users"]) == 3
 
-    key_ids = {
-        iam.create_access_key(UserName=names[0])["AccessKey"]["AccessKeyId"] for _ in range(2)
-    }
-    pages = list(
-        iam.get_paginator("list_access_keys").paginate(
-            UserName=names[0], PaginationConfig={"PageSize": 1}
-        )
-    )
-    assert (
-        len(pages) == 2
-        and {k["AccessKeyId"] for p in pages for k in p["AccessKeyMetadata"]} == key_ids
-    )
+    key_ids = {iam.create_access_key(UserName=names[0])["AccessKey"]["AccessKeyId"] for _ in range(2)}
+    pages = list(iam.get_paginator("list_access_keys").paginate(UserName=names[0], PaginationConfig={"PageSize": 1}))
+    assert len(pages) == 2 and {k["AccessKeyId"] for p in pages for k in p["AccessKeyMetadata"]} == key_ids
 
 
 def test_policy_documents_come_back_as_written(iam):
@@ -206,16 +176,11 @@ def test_policy_documents_come_back_as_written(iam):
     text = json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Deny", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}
-            ],
+            "Statement": [{"Effect": "Deny", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}],
         }
     )
     iam.put_user_policy(UserName=user_name, PolicyName="p", PolicyDocument=text)
-    assert (
-        json.dumps(iam.get_user_policy(UserName=user_name, PolicyName="p")["PolicyDocument"])
-        == text
-    )
+    assert json.dumps(iam.get_user_policy(UserName=user_name, PolicyName="p")["PolicyDocument"]) == text
     trust = json.dumps(TRUST_ACCOUNT)
     role = iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=trust)["Role"]
     assert json.dumps(role["AssumeRolePolicyDocument"]) == trust
@@ -227,9 +192,9 @@ def test_policy_documents_come_back_as_written(iam):
 def test_attach_detach_list_managed_policies(iam):
     user_name = iam.create_user(UserName=unique())["User"]["UserName"]
     group_name = iam.create_group(GroupName=unique("g"))["Group"]["GroupName"]
-    role_name = iam.create_role(
-        RoleName=unique("r"), AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT)
-    )["Role"]["RoleName"]
+    role_name = iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))["Role"][
+        "RoleName"
+    ]
     targets = (
         (
             "user",
@@ -303,14 +268,11 @@ def test_managed_policies_grant_what_they_say(server, iam, make_bucket):
         user_iam.create_user(UserName=unique())
     assert error(e) == ("AccessDenied", 403)
     with pytest.raises(ClientError) as e:  # and it cannot widen its own rights
-        user_iam.attach_user_policy(
-            UserName=user_name, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
-        )
+        user_iam.attach_user_policy(UserName=user_name, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
     assert error(e) == ("AccessDenied", 403)
-    assert [
-        p["PolicyArn"]
-        for p in iam.list_attached_user_policies(UserName=user_name)["AttachedPolicies"]
-    ] == [IAM_READ]
+    assert [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user_name)["AttachedPolicies"]] == [
+        IAM_READ
+    ]
 
     group_name = iam.create_group(GroupName=unique("g"))["Group"]["GroupName"]
     iam.add_user_to_group(GroupName=group_name, UserName=user_name)
@@ -328,14 +290,10 @@ def test_managed_policies_grant_what_they_say(server, iam, make_bucket):
     # A role's attached policies are its sessions' rights.
     trust = {
         "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": user_arn}}
-        ],
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": user_arn}}],
     }
     role = iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]
-    session = as_key(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="s1")[
-        "Credentials"
-    ]
+    session = as_key(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="s1")["Credentials"]
     role_s3 = as_key(server, "s3", session)
     with pytest.raises(ClientError) as e:
         role_s3.get_object(Bucket=bucket, Key="k")
@@ -357,9 +315,7 @@ def test_group_actions(iam):
     iam.add_user_to_group(GroupName=group_name, UserName=user_name)
     got = iam.get_group(GroupName=group_name)
     assert got["Group"]["Path"] == "/team/" and [u["UserName"] for u in got["Users"]] == [user_name]
-    assert [g["GroupName"] for g in iam.list_groups_for_user(UserName=user_name)["Groups"]] == [
-        group_name
-    ]
+    assert [g["GroupName"] for g in iam.list_groups_for_user(UserName=user_name)["Groups"]] == [group_name]
     assert group_name in [g["GroupName"] for g in iam.list_groups()["Groups"]]
 
     document = {
@@ -400,9 +356,7 @@ def test_update_role(iam):
     with pytest.raises(ClientError) as e:
         iam.update_role(RoleName=unique("r"))
     assert error(e) == ("NoSuchEntity", 404)
-    role = iam.create_role(
-        RoleName=unique("r"), AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT)
-    )["Role"]
+    role = iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))["Role"]
     iam.update_role(RoleName=role["RoleName"], Description="about it", MaxSessionDuration=43200)
     got = iam.get_role(RoleName=role["RoleName"])["Role"]
     assert (got["Description"], got["MaxSessionDuration"], got["RoleId"], got["Arn"]) == (
@@ -419,13 +373,9 @@ def test_assume_role_with_another_path_is_not_that_role(server, iam, make_bucket
     _user_name, user_arn, key = keyed_user(server, iam)  # may do nothing itself
     trust = {
         "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": user_arn}}
-        ],
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": user_arn}}],
     }
-    role = iam.create_role(
-        RoleName=unique("r"), Path="/right/", AssumeRolePolicyDocument=json.dumps(trust)
-    )["Role"]
+    role = iam.create_role(RoleName=unique("r"), Path="/right/", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
     iam.attach_role_policy(RoleName=role["RoleName"], PolicyArn=S3_FULL)
     wrong = role["Arn"].replace("/right/", "/wrong/")
     session = as_key(server, "sts", key).assume_role(RoleArn=wrong, RoleSessionName="s1")
@@ -448,20 +398,11 @@ def test_caller_identity_of_a_user_with_a_path_and_of_its_role_session(server, i
 
     trust = {
         "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": user_arn}}
-        ],
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": user_arn}}],
     }
-    role = iam.create_role(
-        RoleName=unique("r"), Path=path, AssumeRolePolicyDocument=json.dumps(trust)
-    )["Role"]
-    assumed = as_key(server, "sts", key).assume_role(
-        RoleArn=role["Arn"], RoleSessionName="MySession"
-    )
-    assert (
-        assumed["AssumedRoleUser"]["Arn"]
-        == f"arn:aws:sts::{ACCOUNT}:assumed-role/{role['RoleName']}/MySession"
-    )
+    role = iam.create_role(RoleName=unique("r"), Path=path, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    assumed = as_key(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="MySession")
+    assert assumed["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/{role['RoleName']}/MySession"
     assert assumed["AssumedRoleUser"]["AssumedRoleId"] == f"{role['RoleId']}:MySession"
     seen = as_key(server, "sts", assumed["Credentials"]).get_caller_identity()
     assert (seen["Arn"], seen["UserId"], seen["Account"]) == (
@@ -539,14 +480,9 @@ def test_root_manages_its_own_access_keys(server, iam):
     key = iam.create_access_key()["AccessKey"]
     try:
         assert key["Status"] == "Active"
-        assert (
-            as_key(server, "sts", key).get_caller_identity()["Arn"]
-            == f"arn:aws:iam::{ACCOUNT}:root"
-        )
+        assert as_key(server, "sts", key).get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:root"
         iam.update_access_key(AccessKeyId=key["AccessKeyId"], Status="Inactive")
-        listed = {
-            k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys()["AccessKeyMetadata"]
-        }
+        listed = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys()["AccessKeyMetadata"]}
         assert listed[key["AccessKeyId"]] == "Inactive"
     finally:
         iam.delete_access_key(AccessKeyId=key["AccessKeyId"])
@@ -562,16 +498,14 @@ def test_oidc_providers(iam):
     host = f"{uuid.uuid4().hex[:8]}.example.com/realm"
     url = "https://" + host
     thumb = "3768084dfb3d2b68b7897bf5f565da8efEXAMPLE"
-    arn = iam.create_open_id_connect_provider(
-        Url=url, ClientIDList=["app-1"], ThumbprintList=[thumb]
-    )["OpenIDConnectProviderArn"]
+    arn = iam.create_open_id_connect_provider(Url=url, ClientIDList=["app-1"], ThumbprintList=[thumb])[
+        "OpenIDConnectProviderArn"
+    ]
     assert arn == f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host}"
     with pytest.raises(ClientError) as e:
         iam.create_open_id_connect_provider(Url=url, ClientIDList=[], ThumbprintList=[thumb])
     assert error(e) == ("EntityAlreadyExists", 409)
-    assert arn in [
-        p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
-    ]
+    assert arn in [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
     iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="app-2")
     iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="app-2")
     got = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
@@ -580,18 +514,12 @@ def test_oidc_providers(iam):
         ["app-1", "app-2"],
         [thumb],
     )
-    iam.remove_client_id_from_open_id_connect_provider(
-        OpenIDConnectProviderArn=arn, ClientID="app-1"
-    )
-    iam.update_open_id_connect_provider_thumbprint(
-        OpenIDConnectProviderArn=arn, ThumbprintList=["a" * 40]
-    )
+    iam.remove_client_id_from_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="app-1")
+    iam.update_open_id_connect_provider_thumbprint(OpenIDConnectProviderArn=arn, ThumbprintList=["a" * 40])
     got = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
     assert (got["ClientIDList"], got["ThumbprintList"]) == (["app-2"], ["a" * 40])
     iam.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn)
-    assert arn not in [
-        p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
-    ]
+    assert arn not in [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
     for call in (iam.get_open_id_connect_provider, iam.delete_open_id_connect_provider):
         with pytest.raises(ClientError) as e:
             call(OpenIDConnectProviderArn=arn)

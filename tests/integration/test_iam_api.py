@@ -17,11 +17,19 @@ READWRITE = {
 }
 READONLY = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"], "Resource": ["arn:aws:s3:::*"]}],
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": ["arn:aws:s3:::*"],
+        }
+    ],
 }
 TRUST_ANYONE = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "sts:AssumeRole"}],
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "sts:AssumeRole"}
+    ],
 }
 
 
@@ -135,8 +143,16 @@ def test_get_user_without_name_is_the_caller(server, iam, user):
     user_name, key_id, secret = user
     assert iam.get_user()["User"]["Arn"] == "arn:aws:iam::000000000000:root"
     iam.put_user_policy(
-        UserName=user_name, PolicyName="self",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetUser", "Resource": "arn:aws:iam::*:user/${aws:username}"}]}),
+        UserName=user_name,
+        PolicyName="self",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "arn:aws:iam::*:user/${aws:username}"}
+                ],
+            }
+        ),
     )
     mine = client(server, "iam", key_id, secret)
     assert mine.get_user()["User"]["UserName"] == user_name
@@ -252,10 +268,24 @@ def test_user_policy_crud(iam, user):
     "document",
     [
         "not json",
-        json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:NoSuchAction", "Resource": "*"}]}),
-        json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Maybe", "Action": "s3:GetObject", "Resource": "*"}]}),
-        json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Principal": "*"}]}),
-        json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "x" * 30000, "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}),
+        json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:NoSuchAction", "Resource": "*"}]}
+        ),
+        json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Maybe", "Action": "s3:GetObject", "Resource": "*"}]}
+        ),
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Principal": "*"}],
+            }
+        ),
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Sid": "x" * 30000, "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+            }
+        ),
     ],
     ids=["not-json", "unknown-action", "bad-effect", "principal-in-identity-policy", "over-20KiB"],
 )
@@ -288,8 +318,20 @@ def test_user_cannot_grant_itself_without_iam_permission(server, iam, user, make
     assert iam.list_user_policies(UserName=user_name)["PolicyNames"] == ["ro"]
     # Given iam:PutUserPolicy on itself, it can.
     iam.put_user_policy(
-        UserName=user_name, PolicyName="admin-self",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PutUserPolicy", "Resource": f"arn:aws:iam::000000000000:user/{user_name}"}]}),
+        UserName=user_name,
+        PolicyName="admin-self",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "iam:PutUserPolicy",
+                        "Resource": f"arn:aws:iam::000000000000:user/{user_name}",
+                    }
+                ],
+            }
+        ),
     )
     mine.put_user_policy(UserName=user_name, PolicyName="rw", PolicyDocument=json.dumps(READWRITE))
     bucket = make_bucket()
@@ -301,8 +343,14 @@ def test_explicit_deny_beats_allow_across_inline_policies(server, iam, user, mak
     bucket = make_bucket()
     iam.put_user_policy(UserName=user_name, PolicyName="rw", PolicyDocument=json.dumps(READWRITE))
     iam.put_user_policy(
-        UserName=user_name, PolicyName="deny-put",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}),
+        UserName=user_name,
+        PolicyName="deny-put",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Deny", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"}],
+            }
+        ),
     )
     s3 = client(server, "s3", key_id, secret)
     with pytest.raises(ClientError) as e:
@@ -316,7 +364,12 @@ def test_explicit_deny_beats_allow_across_inline_policies(server, iam, user, mak
 
 def test_role_lifecycle(iam):
     role_name = name("role")
-    created = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(TRUST_ANYONE), Description="test role", MaxSessionDuration=7200)["Role"]
+    created = iam.create_role(
+        RoleName=role_name,
+        AssumeRolePolicyDocument=json.dumps(TRUST_ANYONE),
+        Description="test role",
+        MaxSessionDuration=7200,
+    )["Role"]
     assert created["Arn"] == f"arn:aws:iam:::role/{role_name}"
     assert created["RoleId"].startswith("AROA")
     assert created["AssumeRolePolicyDocument"] == TRUST_ANYONE
@@ -364,13 +417,18 @@ def test_role_errors(iam):
         assert error(e) == ("NoSuchEntity", 404)
     # A trust policy needs a Principal and may only name sts: actions.
     no_principal = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
-    s3_action = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject"}]}
+    s3_action = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject"}],
+    }
     for document in (no_principal, s3_action):
         with pytest.raises(ClientError) as e:
             iam.create_role(RoleName=missing, AssumeRolePolicyDocument=json.dumps(document))
         assert error(e) == ("MalformedPolicyDocument", 400)
     with pytest.raises(ClientError) as e:
-        iam.create_role(RoleName=missing, AssumeRolePolicyDocument=json.dumps(TRUST_ANYONE), MaxSessionDuration=60 * 60 * 24)
+        iam.create_role(
+            RoleName=missing, AssumeRolePolicyDocument=json.dumps(TRUST_ANYONE), MaxSessionDuration=60 * 60 * 24
+        )
     assert error(e) == ("ValidationError", 400)
     role_name = name("role")
     iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(TRUST_ANYONE))
@@ -430,7 +488,12 @@ def test_unknown_action_and_bad_signature(server, iam):
     from botocore.credentials import Credentials
 
     def signed(body: str, secret: str) -> tuple[int, str]:
-        request = AWSRequest(method="POST", url=server.endpoint + "/", data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+        request = AWSRequest(
+            method="POST",
+            url=server.endpoint + "/",
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        )
         SigV4Auth(Credentials(server.access_key, secret), "iam", "us-east-1").add_auth(request)
         prepared = request.prepare()
         http = urllib.request.Request(prepared.url, data=body.encode(), method="POST", headers=dict(prepared.headers))
@@ -447,7 +510,11 @@ def test_unknown_action_and_bad_signature(server, iam):
     status, text = signed("Action=ListUsers&Version=2010-05-08", server.secret_key)
     assert status == 200 and text.startswith('<ListUsersResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">')
     unknown = boto3.session.Session().client(
-        "iam", endpoint_url=server.endpoint, aws_access_key_id="NOSUCHKEY000", aws_secret_access_key="whatever123", region_name="us-east-1"
+        "iam",
+        endpoint_url=server.endpoint,
+        aws_access_key_id="NOSUCHKEY000",
+        aws_secret_access_key="whatever123",
+        region_name="us-east-1",
     )
     with pytest.raises(ClientError) as e:
         unknown.list_users()

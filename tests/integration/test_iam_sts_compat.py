@@ -33,9 +33,7 @@ def _client(server, service: str, key: str, secret: str, token: str | None = Non
         aws_secret_access_key=secret,
         aws_session_token=token,
         region_name="us-east-1",
-        config=Config(
-            s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}
-        ),
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}),
     )
 
 
@@ -54,9 +52,7 @@ def alt(server):
     iam = server.client("iam")
     user = f"alt-{uuid.uuid4().hex[:10]}"
     iam.create_user(UserName=user)
-    iam.put_user_policy(
-        UserName=user, PolicyName="base", PolicyDocument=json.dumps(CREATE_AND_LIST)
-    )
+    iam.put_user_policy(UserName=user, PolicyName="base", PolicyDocument=json.dumps(CREATE_AND_LIST))
     key = iam.create_access_key(UserName=user)["AccessKey"]
     ak, sk = key["AccessKeyId"], key["SecretAccessKey"]
     return user, _client(server, "s3", ak, sk), _client(server, "sts", ak, sk), ak
@@ -115,9 +111,7 @@ def test_assume_role_trusting_canonical_user_arn(server, alt):
         iam.put_role_policy(RoleName=role, PolicyName="named", PolicyDocument=json.dumps(other))
     assert _error(info) == ("MalformedPolicyDocument", 400)
     creds = sts.assume_role(RoleArn=created["Arn"], RoleSessionName="s1")["Credentials"]
-    session = _client(
-        server, "s3", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
-    )
+    session = _client(server, "s3", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
     bucket = f"compat-{uuid.uuid4().hex[:12]}"
     session.create_bucket(Bucket=bucket)
     assert session.delete_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 204
@@ -145,17 +139,13 @@ def test_sts_authentication_condition(server, alt):
             },
         ],
     }
-    iam.put_user_policy(
-        UserName=user, PolicyName="sessions", PolicyDocument=json.dumps(only_sessions)
-    )
+    iam.put_user_policy(UserName=user, PolicyName="sessions", PolicyDocument=json.dumps(only_sessions))
     bucket = f"compat-{uuid.uuid4().hex[:12]}"
     with pytest.raises(ClientError) as info:
         s3.create_bucket(Bucket=bucket)  # its own long-term keys: denied
     assert _error(info) == ("AccessDenied", 403)
     creds = sts.get_session_token()["Credentials"]
-    session = _client(
-        server, "s3", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
-    )
+    session = _client(server, "s3", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
     session.create_bucket(Bucket=bucket)
     session.delete_bucket(Bucket=bucket)
 
@@ -204,9 +194,7 @@ def test_list_buckets_explicitly_denied(server, alt):
             "Resource": "arn:aws:s3:::*",
         },
     }
-    server.client("iam").put_user_policy(
-        UserName=user, PolicyName="deny", PolicyDocument=json.dumps(deny)
-    )
+    server.client("iam").put_user_policy(UserName=user, PolicyName="deny", PolicyDocument=json.dumps(deny))
     with pytest.raises(ClientError) as info:
         s3.list_buckets()
     assert _error(info) == ("AccessDenied", 403)

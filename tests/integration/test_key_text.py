@@ -81,9 +81,7 @@ def listing(srv, bucket: str, query: str) -> ET.Element:  # type: ignore[no-unty
     try:
         return ET.fromstring(resp.body)
     except ET.ParseError as exc:
-        raise AssertionError(
-            f"GET ?{query}: not well-formed XML ({exc}): {resp.body[:600]!r}"
-        ) from exc
+        raise AssertionError(f"GET ?{query}: not well-formed XML ({exc}): {resp.body[:600]!r}") from exc
 
 
 # The listings and the element each listed key sits in.
@@ -133,9 +131,7 @@ def test_listing_parameter_that_is_not_utf8_is_invalid_uri(srv, client, bkt, que
     assert_s3_error(resp, 400, "InvalidURI")
 
 
-def encode_raw_form(
-    fields: list[tuple[str, bytes]], file: bytes, filename: bytes
-) -> tuple[bytes, str]:
+def encode_raw_form(fields: list[tuple[str, bytes]], file: bytes, filename: bytes) -> tuple[bytes, str]:
     boundary = "----chronicle" + os.urandom(8).hex()
     out = bytearray()
     for name, value in fields:
@@ -217,9 +213,7 @@ def test_tab_lf_cr_keys_list_exactly_without_encoding(srv, client, bkt):  # type
     uploads = client.list_multipart_uploads(Bucket=bkt)["Uploads"]
     assert sorted((u["Key"] for u in uploads), key=str.encode) == want
     for u in uploads:
-        assert (
-            client.list_parts(Bucket=bkt, Key=u["Key"], UploadId=u["UploadId"])["Key"] == u["Key"]
-        )
+        assert client.list_parts(Bucket=bkt, Key=u["Key"], UploadId=u["UploadId"])["Key"] == u["Key"]
         client.abort_multipart_upload(Bucket=bkt, Key=u["Key"], UploadId=u["UploadId"])
     # DeleteObjects echoes the keys it deleted (a CR sent as &#13;, as XML needs it).
     body = "<Delete>" + "".join(
@@ -264,9 +258,7 @@ def test_tag_xml_cannot_carry_is_refused(srv, client, bkt):  # type: ignore[no-u
             client.put_object(Bucket=bkt, Key="t", Body=b"x", Tagging=tagging)
     assert keys_of(client, bkt) == []
     client.put_object(Bucket=bkt, Key="t", Body=b"x", Tagging="k=tab%09ok")
-    assert client.get_object_tagging(Bucket=bkt, Key="t")["TagSet"] == [
-        {"Key": "k", "Value": "tab\tok"}
-    ]
+    assert client.get_object_tagging(Bucket=bkt, Key="t")["TagSet"] == [{"Key": "k", "Value": "tab\tok"}]
 
 
 # ---- keys stored before the refusal ---------------------------------------------------------

@@ -17,13 +17,9 @@ def _multipart(s3, bucket: str, key: str, parts: list[bytes]) -> None:
     upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
     done = []
     for n, body in enumerate(parts, start=1):
-        etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=body)[
-            "ETag"
-        ]
+        etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=body)["ETag"]
         done.append({"PartNumber": n, "ETag": etag})
-    s3.complete_multipart_upload(
-        Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done}
-    )
+    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done})
 
 
 def test_large_objects_ranges_and_parts_come_back_byte_exact(server, s3, bucket):
@@ -36,9 +32,7 @@ def test_large_objects_ranges_and_parts_come_back_byte_exact(server, s3, bucket)
     assert s3.get_object(Bucket=bucket, Key="single")["Body"].read() == single
     assert s3.get_object(Bucket=bucket, Key="multi")["Body"].read() == whole
     # A range that starts in the first part's file and ends in the second's.
-    rng = s3.get_object(
-        Bucket=bucket, Key="multi", Range=f"bytes={5 * MiB - 300_000}-{5 * MiB + 299_999}"
-    )
+    rng = s3.get_object(Bucket=bucket, Key="multi", Range=f"bytes={5 * MiB - 300_000}-{5 * MiB + 299_999}")
     assert rng["ContentRange"] == f"bytes {5 * MiB - 300_000}-{5 * MiB + 299_999}/{len(whole)}"
     assert rng["Body"].read() == whole[5 * MiB - 300_000 : 5 * MiB + 300_000]
     assert s3.get_object(Bucket=bucket, Key="multi", PartNumber=2)["Body"].read() == parts[1]
@@ -51,14 +45,10 @@ def test_client_leaving_mid_body_does_not_disturb_the_server(server, s3, bucket)
     body = os.urandom(16 * MiB)
     s3.put_object(Bucket=bucket, Key="big", Body=body)
     url = urllib.parse.urlsplit(
-        s3.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": "big"}, ExpiresIn=600
-        )
+        s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "big"}, ExpiresIn=600)
     )
     s3.put_object(Bucket=bucket, Key="small", Body=b"small object")
-    small_url = s3.generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": "small"}, ExpiresIn=600
-    )
+    small_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "small"}, ExpiresIn=600)
     for _ in range(6):
         conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
         conn.request("GET", f"{url.path}?{url.query}")
@@ -66,9 +56,7 @@ def test_client_leaving_mid_body_does_not_disturb_the_server(server, s3, bucket)
         assert resp.status == 200
         resp.read(64 * 1024)
         # Reset, not a polite close: the server's next write fails at once.
-        conn.sock.setsockopt(
-            socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-        )
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         conn.close()
         # The next connections (which may get the reset one's descriptor number on the
         # server) see their own answers, never the rest of the abandoned body.
@@ -77,9 +65,7 @@ def test_client_leaving_mid_body_does_not_disturb_the_server(server, s3, bucket)
             assert status == 200 and got == b"small object"
 
     status, headers, got = raw_get(
-        s3.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": "big"}, ExpiresIn=600
-        )
+        s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "big"}, ExpiresIn=600)
     )
     assert status == 200 and got == body
     log = server.stderr_text()

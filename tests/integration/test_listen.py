@@ -86,7 +86,10 @@ def test_listen_streams_created_removed_and_accessed_events_with_raw_keys(server
     bucket = unique_bucket_name("listen")
     s3.create_bucket(Bucket=bucket)
     got = listen_in_background(
-        minio_client(server), bucket, prefix="photos/", events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectAccessed:*")
+        minio_client(server),
+        bucket,
+        prefix="photos/",
+        events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectAccessed:*"),
     )
     s3.put_object(Bucket=bucket, Key="other/skip.txt", Body=b"x")  # outside the prefix
     s3.put_object(Bucket=bucket, Key="photos/a b+c.jpg", Body=b"hello", ContentType="image/jpeg")
@@ -95,7 +98,10 @@ def test_listen_streams_created_removed_and_accessed_events_with_raw_keys(server
     s3.delete_object(Bucket=bucket, Key="photos/a b+c.jpg")
     records = take(got, 4)
     assert [r["eventName"] for r in records] == [
-        "s3:ObjectCreated:Put", "s3:ObjectAccessed:Get", "s3:ObjectAccessed:Head", "s3:ObjectRemoved:Delete",
+        "s3:ObjectCreated:Put",
+        "s3:ObjectAccessed:Get",
+        "s3:ObjectAccessed:Head",
+        "s3:ObjectRemoved:Delete",
     ]
     assert {r["s3"]["object"]["key"] for r in records} == {"photos/a b+c.jpg"}  # raw, not escaped
     put, read = records[0], records[1]

@@ -144,9 +144,7 @@ def collect_v2(s3, bucket, **kw):
             args["ContinuationToken"] = token
         resp = s3.list_objects_v2(**args)
         pages += 1
-        assert resp["KeyCount"] == len(resp.get("Contents", [])) + len(
-            resp.get("CommonPrefixes", [])
-        )
+        assert resp["KeyCount"] == len(resp.get("Contents", [])) + len(resp.get("CommonPrefixes", []))
         assert resp["KeyCount"] <= kw.get("MaxKeys", 1000)
         keys += keys_of(resp)
         prefixes += prefixes_of(resp)
@@ -180,9 +178,7 @@ def collect_v1(s3, bucket, **kw):
         assert pages < 1000, "pagination does not end"
 
 
-MANY = [f"dir{d}/file{f:02d}" for d in range(3) for f in range(7)] + [
-    f"top{t:02d}" for t in range(9)
-]
+MANY = [f"dir{d}/file{f:02d}" for d in range(3) for f in range(7)] + [f"top{t:02d}" for t in range(9)]
 
 
 def test_v2_max_keys_pagination_returns_every_key_once(s3, bucket):
@@ -216,9 +212,7 @@ def test_v1_pagination_with_delimiter_uses_next_marker(s3, bucket):
 
 def test_boto3_paginator_collects_every_key_once(s3, bucket):
     fill(s3, bucket, MANY)
-    pages = s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, PaginationConfig={"PageSize": 7}
-    )
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, PaginationConfig={"PageSize": 7})
     keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
     assert keys == utf8_sorted(MANY)
 

@@ -57,9 +57,7 @@ def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_s3_requests_are_counted_by_minio_api_name_with_minio_names_labels_and_types(
-    server_factory, backend, request
-):
+def test_s3_requests_are_counted_by_minio_api_name_with_minio_names_labels_and_types(server_factory, backend, request):
     srv = start(server_factory, backend, request, env=PUBLIC)
     s3 = srv.client()
     bucket = unique_bucket_name("metrics")
@@ -106,9 +104,7 @@ def test_s3_requests_are_counted_by_minio_api_name_with_minio_names_labels_and_t
     assert m.value("minio_s3_requests_4xx_errors_total", api="putobject") == 1
     assert m.value("minio_s3_requests_errors_total", api="putbucket") == 0
     assert m.find("minio_s3_requests_5xx_errors_total") == []
-    assert {
-        labels["api"]: v for labels, v in m.find("minio_s3_requests_inflight_total")
-    } == dict.fromkeys(requests, 0)
+    assert {labels["api"]: v for labels, v in m.find("minio_s3_requests_inflight_total")} == dict.fromkeys(requests, 0)
 
     # MinIO's TTFB distribution: a gauge per `le` (cumulative), no _sum or _count.
     ttfb = m.find("minio_s3_requests_ttfb_seconds_distribution", api="putobject")
@@ -122,9 +118,7 @@ def test_s3_requests_are_counted_by_minio_api_name_with_minio_names_labels_and_t
     assert m.value("chronicle_s3_request_duration_seconds_count", api="putobject") == 4
     assert m.value("chronicle_s3_request_duration_seconds_count", api="listobjectsv2") == 1
     assert m.value("chronicle_s3_request_duration_seconds_sum", api="putobject") > 0
-    buckets = [
-        v for _, v in m.find("chronicle_s3_request_duration_seconds_bucket", api="getobject")
-    ]
+    buckets = [v for _, v in m.find("chronicle_s3_request_duration_seconds_bucket", api="getobject")]
     assert buckets == sorted(buckets) and buckets[-1] == 3
 
     # Body bytes, as MinIO counts them: what was read from requests, written in responses.
@@ -154,9 +148,7 @@ def test_a_request_is_in_flight_until_its_response_is_sent(server_factory):
     s3 = srv.client()
     bucket = unique_bucket_name("inflight")
     s3.create_bucket(Bucket=bucket)
-    url = urlsplit(
-        s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "slow"})
-    )
+    url = urlsplit(s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "slow"}))
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
     try:
         conn.putrequest("PUT", f"{url.path}?{url.query}", skip_accept_encoding=True)
@@ -178,9 +170,7 @@ def test_a_request_is_in_flight_until_its_response_is_sent(server_factory):
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_event_store_metrics_move_with_writes_and_show_a_follower_that_is_behind(
-    server_factory, backend, request
-):
+def test_event_store_metrics_move_with_writes_and_show_a_follower_that_is_behind(server_factory, backend, request):
     # No follower runs here: everything appended is lag.
     srv = start(server_factory, backend, request, env=PUBLIC, extra_args=["--no-delivery"])
     s3 = srv.client()
@@ -227,11 +217,7 @@ def test_follower_lag_returns_to_zero_once_the_follower_caught_up(server_factory
         return m if m.value("chronicle_notify_follower_lag_events") == 0 else None
 
     m = wait_for(caught_up, what="the follower to catch up")
-    assert (
-        m.value("chronicle_notify_follower_position")
-        == m.value("chronicle_eventstore_head_position")
-        > 0
-    )
+    assert m.value("chronicle_notify_follower_position") == m.value("chronicle_eventstore_head_position") > 0
     assert m.value("chronicle_notify_follower_lag_seconds") == 0
 
 
@@ -260,13 +246,9 @@ def test_generated_token_prints_no_warning_and_tokens_signed_as_mc_does_still_ve
     assert scrape(srv.endpoint, token).types["minio_notify_events_sent_total"] == "counter"
 
     # `mc admin prometheus generate` (madmin-go): HS512 over the bare secret key.
-    mc_token = _hs512_jwt(
-        {"exp": int(time.time()) + 3600, "sub": srv.access_key, "iss": "prometheus"}, srv.secret_key
-    )
+    mc_token = _hs512_jwt({"exp": int(time.time()) + 3600, "sub": srv.access_key, "iss": "prometheus"}, srv.secret_key)
     assert scrape(srv.endpoint, mc_token).types["process_cpu_seconds_total"] == "counter"
-    forged = _hs512_jwt(
-        {"exp": int(time.time()) + 3600, "sub": srv.access_key, "iss": "prometheus"}, "wrong"
-    )
+    forged = _hs512_jwt({"exp": int(time.time()) + 3600, "sub": srv.access_key, "iss": "prometheus"}, "wrong")
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
     conn.request("GET", "/minio/v2/metrics/cluster", headers={"Authorization": f"Bearer {forged}"})
     assert conn.getresponse().status == 403

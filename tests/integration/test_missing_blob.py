@@ -62,13 +62,9 @@ def test_missing_data_is_refused_before_the_status_line(server_factory, request,
     # must not send the first part and then stop.
     up = s3.create_multipart_upload(Bucket=bucket, Key="multipart")["UploadId"]
     before = blob_files(srv)
-    e1 = s3.upload_part(
-        Bucket=bucket, Key="multipart", UploadId=up, PartNumber=1, Body=os.urandom(5 * MiB)
-    )
+    e1 = s3.upload_part(Bucket=bucket, Key="multipart", UploadId=up, PartNumber=1, Body=os.urandom(5 * MiB))
     first_part = blob_files(srv) - before
-    e2 = s3.upload_part(
-        Bucket=bucket, Key="multipart", UploadId=up, PartNumber=2, Body=os.urandom(300 * KiB)
-    )
+    e2 = s3.upload_part(Bucket=bucket, Key="multipart", UploadId=up, PartNumber=2, Body=os.urandom(300 * KiB))
     second_part = blob_files(srv) - before - first_part
     s3.complete_multipart_upload(
         Bucket=bucket, Key="multipart", UploadId=up,
@@ -100,13 +96,9 @@ def test_data_vanishing_mid_body_aborts_the_connection(server_factory, tls):
     s3.create_bucket(Bucket=bucket)
     up = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
     before = blob_files(srv)
-    e1 = s3.upload_part(
-        Bucket=bucket, Key="big", UploadId=up, PartNumber=1, Body=os.urandom(24 * MiB)
-    )
+    e1 = s3.upload_part(Bucket=bucket, Key="big", UploadId=up, PartNumber=1, Body=os.urandom(24 * MiB))
     first = blob_files(srv) - before
-    e2 = s3.upload_part(
-        Bucket=bucket, Key="big", UploadId=up, PartNumber=2, Body=os.urandom(1 * MiB)
-    )
+    e2 = s3.upload_part(Bucket=bucket, Key="big", UploadId=up, PartNumber=2, Body=os.urandom(1 * MiB))
     second = blob_files(srv) - before - first
     s3.complete_multipart_upload(
         Bucket=bucket, Key="big", UploadId=up,

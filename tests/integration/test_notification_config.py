@@ -105,13 +105,16 @@ def test_put_and_get_round_trip(nserver, ns3, nbucket):
     assert got["QueueConfigurations"] == [queue()]
     # Go's xml.Marshal of MinIO's config: no declaration, Id, Filter, Event, Queue.
     r = raw(nserver, "GET", f"/{nbucket}?notification")
-    assert r.data == (
-        f'<NotificationConfiguration xmlns="{XMLNS}"><QueueConfiguration><Id>rule-1</Id>'
-        "<Filter><S3Key><FilterRule><Name>prefix</Name><Value>images/</Value></FilterRule>"
-        "<FilterRule><Name>suffix</Name><Value>.jpg</Value></FilterRule></S3Key></Filter>"
-        f"<Event>s3:ObjectCreated:*</Event><Queue>{ARN}</Queue></QueueConfiguration>"
-        "</NotificationConfiguration>"
-    ).encode()
+    assert (
+        r.data
+        == (
+            f'<NotificationConfiguration xmlns="{XMLNS}"><QueueConfiguration><Id>rule-1</Id>'
+            "<Filter><S3Key><FilterRule><Name>prefix</Name><Value>images/</Value></FilterRule>"
+            "<FilterRule><Name>suffix</Name><Value>.jpg</Value></FilterRule></S3Key></Filter>"
+            f"<Event>s3:ObjectCreated:*</Event><Queue>{ARN}</Queue></QueueConfiguration>"
+            "</NotificationConfiguration>"
+        ).encode()
+    )
 
     # A second PUT replaces the whole configuration.
     second = {"Id": "", "QueueArn": ARN, "Events": ["s3:ObjectRemoved:Delete", "s3:ObjectAccessed:Get"]}
@@ -217,9 +220,7 @@ def test_configuration_survives_restart(server_factory):
     s3 = srv.client()
     name = unique_bucket_name("notif")
     s3.create_bucket(Bucket=name)
-    s3.put_bucket_notification_configuration(
-        Bucket=name, NotificationConfiguration={"QueueConfigurations": [queue()]}
-    )
+    s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={"QueueConfigurations": [queue()]})
     srv.restart()
     assert srv.client().get_bucket_notification_configuration(Bucket=name)["QueueConfigurations"] == [queue()]
 

@@ -77,9 +77,7 @@ def check_rules_apply_to_the_first_read(rules_node, readers, hook: WebhookProces
         reader.get_object(Bucket=b, Key="k")["Body"].read()  # not recorded: nobody subscribes
         root.put_bucket_notification_configuration(
             Bucket=b,
-            NotificationConfiguration={
-                "QueueConfigurations": [{"QueueArn": ARN, "Events": ["s3:ObjectAccessed:*"]}]
-            },
+            NotificationConfiguration={"QueueConfigurations": [{"QueueArn": ARN, "Events": ["s3:ObjectAccessed:*"]}]},
         )
         for _ in range(READS):
             reader.get_object(Bucket=b, Key="k")["Body"].read()
@@ -120,9 +118,7 @@ def two_nodes(server_factory, pg_url, tmp_path, env: dict[str, str]):
         data_dir=tmp_path / "shared-blobs",
         env=env,
     )
-    return server_factory("postgres", migrate=True, **shared), server_factory(
-        "postgres", migrate=False, **shared
-    )
+    return server_factory("postgres", migrate=True, **shared), server_factory("postgres", migrate=False, **shared)
 
 
 def test_a_rule_set_on_one_node_records_the_first_read_on_another(server_factory, pg_url, tmp_path):

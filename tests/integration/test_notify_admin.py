@@ -151,8 +151,21 @@ def test_replay_backfills_history_with_recorded_or_current_rules(server_factory,
 
     # A new downstream system: subscribe it now and feed it what happened before.
     rules(s3, bucket, ["arn:minio:sqs::1:redis", "arn:minio:sqs::2:redis"])
-    res = cli(srv, "admin", "targets", "replay", "notify_redis:2", "--from", "1", "--rules", "current",
-              "--bucket", bucket, "--data-dir", str(srv.data_dir))
+    res = cli(
+        srv,
+        "admin",
+        "targets",
+        "replay",
+        "notify_redis:2",
+        "--from",
+        "1",
+        "--rules",
+        "current",
+        "--bucket",
+        bucket,
+        "--data-dir",
+        str(srv.data_dir),
+    )
     assert res.returncode == 0, res.stderr
     assert "replayed 4 events" in res.stdout and "100.0%" in res.stderr
     entries = [json.loads(e) for e in client.lrange(keys["acc"], 0, -1)]
@@ -165,13 +178,29 @@ def test_replay_backfills_history_with_recorded_or_current_rules(server_factory,
     s3.put_object(Bucket=bucket, Key="new/x", Body=b"y")
     wait_for(lambda: client.hlen(keys["ns"]) == 5)
     client.delete(keys["ns"])
-    res = cli(srv, "admin", "targets", "replay", "notify_redis:1", "--from", "1", "--prefix", "old/",
-              "--events", "s3:ObjectCreated:Put", "--data-dir", str(srv.data_dir), "--json")
+    res = cli(
+        srv,
+        "admin",
+        "targets",
+        "replay",
+        "notify_redis:1",
+        "--from",
+        "1",
+        "--prefix",
+        "old/",
+        "--events",
+        "s3:ObjectCreated:Put",
+        "--data-dir",
+        str(srv.data_dir),
+        "--json",
+    )
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["sent"] == 4
     assert sorted(client.hkeys(keys["ns"])) == [f"{bucket}/old/{i}".encode() for i in range(4)]
 
     bad = cli(srv, "admin", "targets", "replay", "notify_redis:7", "--data-dir", str(srv.data_dir))
     assert bad.returncode == 1 and "no target notify_redis:7" in bad.stderr
-    worse = cli(srv, "admin", "targets", "replay", "notify_redis:1", "--from", "yesterday-ish", "--data-dir", str(srv.data_dir))
+    worse = cli(
+        srv, "admin", "targets", "replay", "notify_redis:1", "--from", "yesterday-ish", "--data-dir", str(srv.data_dir)
+    )
     assert worse.returncode == 2 and "--from" in worse.stderr

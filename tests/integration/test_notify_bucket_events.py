@@ -53,9 +53,7 @@ def test_a_configuration_naming_an_event_that_never_fires_is_refused(hooked, eve
     b = unique_bucket_name("bev")
     s3.create_bucket(Bucket=b)
     before = {"QueueArn": ARN, "Events": ["s3:ObjectCreated:*"]}
-    s3.put_bucket_notification_configuration(
-        Bucket=b, NotificationConfiguration={"QueueConfigurations": [before]}
-    )
+    s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={"QueueConfigurations": [before]})
     with pytest.raises(ClientError) as exc:
         s3.put_bucket_notification_configuration(
             Bucket=b,

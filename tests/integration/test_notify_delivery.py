@@ -163,9 +163,7 @@ def s3(nserver):
     return nserver.client()
 
 
-def rules(
-    *arns: str, events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*"), prefix="", suffix=""
-) -> dict:
+def rules(*arns: str, events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*"), prefix="", suffix="") -> dict:
     out = []
     for arn in arns:
         q: dict[str, Any] = {"QueueArn": arn, "Events": list(events)}
@@ -192,9 +190,7 @@ def drive(s3, principal: str) -> tuple[list[tuple[str, str, dict]], list[str]]:
         s3.create_bucket(Bucket=b)
     s3.put_bucket_versioning(Bucket=versioned, VersioningConfiguration={"Status": "Enabled"})
     for b in (plain, versioned):
-        s3.put_bucket_notification_configuration(
-            Bucket=b, NotificationConfiguration=rules(*ALL_ARNS)
-        )
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=rules(*ALL_ARNS))
     out: list[tuple[str, str, dict]] = []
 
     def rec(name: str, bucket: str, key: str, resp: dict, **kw: Any) -> None:
@@ -214,29 +210,21 @@ def drive(s3, principal: str) -> tuple[list[tuple[str, str, dict]], list[str]]:
     etag = hashlib.md5(body).hexdigest()
     meta = {"X-Amz-Meta-Foo": "bar", "content-type": "image/jpeg"}
     facts = dict(size=5, etag=etag, content_type="image/jpeg", user_metadata=meta)
-    r = s3.put_object(
-        Bucket=plain, Key=odd, Body=body, ContentType="image/jpeg", Metadata={"foo": "bar"}
-    )
+    r = s3.put_object(Bucket=plain, Key=odd, Body=body, ContentType="image/jpeg", Metadata={"foo": "bar"})
     rec("s3:ObjectCreated:Put", plain, odd, r, **facts)
     r = s3.copy_object(Bucket=plain, Key="copy.txt", CopySource={"Bucket": plain, "Key": odd})
     # MinIO copies the length of its CopyObjectResult XML into content-length.
     rec("s3:ObjectCreated:Copy", plain, "copy.txt", r, content_length=length(r), **facts)
     part1, part2 = b"a" * (5 * 1024 * 1024), b"tail"
-    up = s3.create_multipart_upload(
-        Bucket=plain, Key="mp/big.bin", ContentType="application/x-test"
-    )
+    up = s3.create_multipart_upload(Bucket=plain, Key="mp/big.bin", ContentType="application/x-test")
     parts = []
     for n, data in ((1, part1), (2, part2)):
-        p = s3.upload_part(
-            Bucket=plain, Key="mp/big.bin", UploadId=up["UploadId"], PartNumber=n, Body=data
-        )
+        p = s3.upload_part(Bucket=plain, Key="mp/big.bin", UploadId=up["UploadId"], PartNumber=n, Body=data)
         parts.append({"PartNumber": n, "ETag": p["ETag"]})
     r = s3.complete_multipart_upload(
         Bucket=plain, Key="mp/big.bin", UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
     )
-    mp_etag = (
-        hashlib.md5(hashlib.md5(part1).digest() + hashlib.md5(part2).digest()).hexdigest() + "-2"
-    )
+    mp_etag = hashlib.md5(hashlib.md5(part1).digest() + hashlib.md5(part2).digest()).hexdigest() + "-2"
     rec(
         "s3:ObjectCreated:CompleteMultipartUpload",
         plain,
@@ -248,9 +236,7 @@ def drive(s3, principal: str) -> tuple[list[tuple[str, str, dict]], list[str]]:
         user_metadata={"content-type": "application/x-test"},
         content_length=length(r),
     )
-    r = s3.put_object_tagging(
-        Bucket=plain, Key=odd, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
-    )
+    r = s3.put_object_tagging(Bucket=plain, Key=odd, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
     rec("s3:ObjectCreated:PutTagging", plain, odd, r, content_length="0", **facts)
     r = s3.delete_object_tagging(Bucket=plain, Key=odd)
     rec("s3:ObjectCreated:DeleteTagging", plain, odd, r, content_length="0", **facts)
@@ -267,9 +253,7 @@ def drive(s3, principal: str) -> tuple[list[tuple[str, str, dict]], list[str]]:
     r = s3.put_object(Bucket=versioned, Key="doc.txt", Body=doc, ContentType="text/plain")
     v1 = r["VersionId"]
     rec("s3:ObjectCreated:Put", versioned, "doc.txt", r, version_id=v1, **dfacts)
-    r = s3.put_object_tagging(
-        Bucket=versioned, Key="doc.txt", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}
-    )
+    r = s3.put_object_tagging(Bucket=versioned, Key="doc.txt", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
     rec(
         "s3:ObjectCreated:PutTagging",
         versioned,
@@ -307,22 +291,16 @@ def mine(buckets: list[str]):
 
 
 def check_sequencers(norm: Normalized) -> None:
-    assert norm.sequencers == sorted(norm.sequencers) and len(set(norm.sequencers)) == len(
-        norm.sequencers
-    ), "sequencer must grow in log order"
+    assert norm.sequencers == sorted(norm.sequencers) and len(set(norm.sequencers)) == len(norm.sequencers), (
+        "sequencer must grow in log order"
+    )
 
 
 def test_webhook_gets_minio_event_logs(scenario, targets, nserver):
     expected, buckets = scenario
     bodies = wait_until(
         lambda: (
-            (
-                b := [
-                    x
-                    for x in targets.webhook_logs()
-                    if json.loads(x)["Key"].split("/")[0] in buckets
-                ]
-            )
+            (b := [x for x in targets.webhook_logs() if json.loads(x)["Key"].split("/")[0] in buckets])
             and len(b) >= len(expected)
             and b
         ),
@@ -344,11 +322,7 @@ def test_webhook_gets_minio_event_logs(scenario, targets, nserver):
     assert norm.deployments == {json.loads(admin.info())["deploymentID"]}
     first = json.loads(bodies[0])["Records"][0]["responseElements"]
     assert first["x-minio-origin-endpoint"] == f"http://{nserver.address}"
-    reqs = [
-        r
-        for r in targets.webhook.requests()
-        if json.loads(r["body"])["Key"].split("/")[0] in buckets
-    ]
+    reqs = [r for r in targets.webhook.requests() if json.loads(r["body"])["Key"].split("/")[0] in buckets]
     assert {(r["auth"], r["type"]) for r in reqs} == {(f"Bearer {TOKEN}", "application/json")}
 
 
@@ -362,9 +336,7 @@ def test_amqp_gets_persistent_messages_with_minio_headers(scenario, targets):
 
     wait_until(arrived, what="AMQP messages")
     norm = Normalized()
-    assert [go_json(norm.log(body)) for _p, body in got] == [
-        go_json(event_log(r, b, k)) for b, k, r in expected
-    ]
+    assert [go_json(norm.log(body)) for _p, body in got] == [go_json(event_log(r, b, k)) for b, k, r in expected]
     check_sequencers(norm)
     for (props, _body), (b, _k, r) in zip(got, expected, strict=True):
         assert props.headers == {"minio-bucket": b, "minio-event": r["eventName"]}
@@ -374,9 +346,7 @@ def test_amqp_gets_persistent_messages_with_minio_headers(scenario, targets):
 
 def test_redis_access_format(scenario, targets):
     expected, buckets = scenario
-    entries = wait_until(
-        lambda: len(e := targets.redis_access()) >= len(expected) and e, what="RPUSH entries"
-    )
+    entries = wait_until(lambda: len(e := targets.redis_access()) >= len(expected) and e, what="RPUSH entries")
     norm = Normalized()
     got = []
     for raw in entries:
@@ -385,9 +355,7 @@ def test_redis_access_format(scenario, targets):
         assert list(doc[0]) == ["Event", "EventTime"] and len(doc) == 1
         assert doc[0]["EventTime"] == doc[0]["Event"][0]["eventTime"]
         if doc[0]["Event"][0]["s3"]["bucket"]["name"] in buckets:
-            got.append(
-                go_json([{"Event": [norm.record(doc[0]["Event"][0])], "EventTime": "<time>"}])
-            )
+            got.append(go_json([{"Event": [norm.record(doc[0]["Event"][0])], "EventTime": "<time>"}]))
     assert got == [go_json([{"Event": [r], "EventTime": "<time>"}]) for _b, _k, r in expected]
     check_sequencers(norm)
 
@@ -423,11 +391,7 @@ def test_postgres_access_and_namespace(scenario, targets):
     expected, _ = scenario
     rows = wait_until(
         lambda: (
-            len(
-                r := targets.pg_rows(
-                    targets.pg_acc, "SELECT event_time, event_data FROM {t} ORDER BY event_time"
-                )
-            )
+            len(r := targets.pg_rows(targets.pg_acc, "SELECT event_time, event_data FROM {t} ORDER BY event_time"))
             >= len(expected)
             and r
         ),
@@ -447,15 +411,11 @@ def test_postgres_access_and_namespace(scenario, targets):
 
     want = final_namespace(expected)
     ns = wait_until(
-        lambda: (
-            {k: v for k, v in targets.pg_rows(targets.pg_ns, "SELECT key, value FROM {t}")} or None
-        ),
+        lambda: {k: v for k, v in targets.pg_rows(targets.pg_ns, "SELECT key, value FROM {t}")} or None,
         what="PostgreSQL namespace rows",
     )
     wait_until(
-        lambda: (
-            set(dict(targets.pg_rows(targets.pg_ns, "SELECT key, value FROM {t}"))) == set(want)
-        ),
+        lambda: set(dict(targets.pg_rows(targets.pg_ns, "SELECT key, value FROM {t}"))) == set(want),
         what="the final namespace rows",
     )
     ns = dict(targets.pg_rows(targets.pg_ns, "SELECT key, value FROM {t}"))
@@ -491,14 +451,10 @@ def test_mysql_access_and_namespace(scenario, targets):
 
     want = final_namespace(expected)
     wait_until(
-        lambda: (
-            {r[0] for r in targets.mysql_select("SELECT key_name FROM {db}.events_ns")} == set(want)
-        ),
+        lambda: {r[0] for r in targets.mysql_select("SELECT key_name FROM {db}.events_ns")} == set(want),
         what="the final MySQL namespace rows",
     )
-    ns = targets.mysql_select(
-        "SELECT key_name, key_hash, SHA2(key_name, 256), value FROM {db}.events_ns"
-    )
+    ns = targets.mysql_select("SELECT key_name, key_hash, SHA2(key_name, 256), value FROM {db}.events_ns")
     assert all(r[1] == r[2] for r in ns)
     assert {r[0]: Normalized().records_value(r[3]) for r in ns} == want
     cols = [r[0] for r in targets.mysql_select("SHOW COLUMNS FROM {db}.events_ns")]
@@ -511,19 +467,25 @@ def test_copy_and_complete_report_the_response_length(s3, targets):
     b = unique_bucket_name("e2ecl")
     s3.create_bucket(Bucket=b)
     try:
-        s3.put_bucket_notification_configuration(
-            Bucket=b, NotificationConfiguration=rules("arn:minio:sqs::1:webhook")
-        )
+        s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=rules("arn:minio:sqs::1:webhook"))
         s3.put_object(Bucket=b, Key="a", Body=b"x")
         copied = s3.copy_object(Bucket=b, Key="c", CopySource={"Bucket": b, "Key": "a"})
         upload = s3.create_multipart_upload(Bucket=b, Key="dir/m&<x>.bin", ChecksumAlgorithm="SHA256")
         part = s3.upload_part(
-            Bucket=b, Key="dir/m&<x>.bin", UploadId=upload["UploadId"], PartNumber=1, Body=b"y" * 10,
+            Bucket=b,
+            Key="dir/m&<x>.bin",
+            UploadId=upload["UploadId"],
+            PartNumber=1,
+            Body=b"y" * 10,
             ChecksumAlgorithm="SHA256",
         )
         completed = s3.complete_multipart_upload(
-            Bucket=b, Key="dir/m&<x>.bin", UploadId=upload["UploadId"],
-            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"], "ChecksumSHA256": part["ChecksumSHA256"]}]},
+            Bucket=b,
+            Key="dir/m&<x>.bin",
+            UploadId=upload["UploadId"],
+            MultipartUpload={
+                "Parts": [{"PartNumber": 1, "ETag": part["ETag"], "ChecksumSHA256": part["ChecksumSHA256"]}]
+            },
         )
 
         def arrived(key: str) -> dict:
@@ -589,14 +551,10 @@ def test_prefix_suffix_and_event_wildcards(s3, targets):
             "img/c.jpg.bak",
         ):
             s3.put_object(Bucket=b, Key=key, Body=b"1")
-        s3.copy_object(
-            Bucket=b, Key="img/copy.jpg", CopySource={"Bucket": b, "Key": "img/a.jpg"}
-        )  # Copy ≠ Put
+        s3.copy_object(Bucket=b, Key="img/copy.jpg", CopySource={"Bucket": b, "Key": "img/a.jpg"})  # Copy ≠ Put
         for key in ("img/a.jpg", "x.log"):
             s3.delete_object(Bucket=b, Key=key)
-        s3.put_object(
-            Bucket=b, Key="img/last.jpg", Body=b"1"
-        )  # a marker: everything before it arrived
+        s3.put_object(Bucket=b, Key="img/last.jpg", Body=b"1")  # a marker: everything before it arrived
         want = [
             ("s3:ObjectCreated:Put", "img/a.jpg"),
             ("s3:ObjectCreated:Put", "img/sub/b.jpg"),
@@ -628,9 +586,7 @@ def test_rules_apply_as_of_each_event(server_factory, pg_url, tmp_path):
     b = unique_bucket_name("e2er")
     c.create_bucket(Bucket=b)
     c.put_object(Bucket=b, Key="before-any-rule", Body=b"1")
-    c.put_bucket_notification_configuration(
-        Bucket=b, NotificationConfiguration=rules("arn:minio:sqs::1:webhook")
-    )
+    c.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=rules("arn:minio:sqs::1:webhook"))
     c.put_object(Bucket=b, Key="a/1", Body=b"1")
     c.put_object(Bucket=b, Key="b/1", Body=b"1")
     c.put_bucket_notification_configuration(
@@ -664,22 +620,14 @@ def test_rules_apply_as_of_each_event(server_factory, pg_url, tmp_path):
         ]
         got = wait_until(
             lambda: (
-                len(
-                    k := [
-                        (json.loads(x)["EventName"], json.loads(x)["Key"].split("/", 1)[1])
-                        for x in hook.bodies()
-                    ]
-                )
+                len(k := [(json.loads(x)["EventName"], json.loads(x)["Key"].split("/", 1)[1]) for x in hook.bodies()])
                 >= 4
                 and k
             ),
             what="deliveries",
         )
         time.sleep(0.5)
-        assert [
-            (json.loads(x)["EventName"], json.loads(x)["Key"].split("/", 1)[1])
-            for x in hook.bodies()
-        ] == want
+        assert [(json.loads(x)["EventName"], json.loads(x)["Key"].split("/", 1)[1]) for x in hook.bodies()] == want
         assert got[:4] == want
     finally:
         worker.terminate()
@@ -700,9 +648,7 @@ def test_postgres_backend_delivers_to_a_postgresql_target(server_factory, pg_url
     c = srv.client()
     b = unique_bucket_name("e2epg")
     c.create_bucket(Bucket=b)
-    c.put_bucket_notification_configuration(
-        Bucket=b, NotificationConfiguration=rules("arn:minio:sqs::1:postgresql")
-    )
+    c.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration=rules("arn:minio:sqs::1:postgresql"))
     try:
         c.put_object(Bucket=b, Key="k", Body=b"1")
         rows = wait_until(

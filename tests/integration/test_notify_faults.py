@@ -51,11 +51,7 @@ FAST_RETRY = {"CHRONICLE_NOTIFY_BACKOFF_MAX": "1"}  # a target that is back is r
 
 
 def rules(arn: str) -> dict:
-    return {
-        "QueueConfigurations": [
-            {"QueueArn": arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}
-        ]
-    }
+    return {"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]}
 
 
 def bucket_with_rule(client, arn: str) -> str:
@@ -111,9 +107,7 @@ def assert_lossless(arrivals: list[tuple[int, str]], written: list[str]) -> int:
     return duplicates
 
 
-def wait_all(
-    fetch, written: list[str], timeout: float = 60.0, what: str = "all events"
-) -> list[tuple[int, str]]:
+def wait_all(fetch, written: list[str], timeout: float = 60.0, what: str = "all events") -> list[tuple[int, str]]:
     want = set(written)
 
     def done():
@@ -297,9 +291,7 @@ def pg_server_without_delivery(server_factory, pg_url, hook: WebhookProcess):
 
 def checkpoint(pg_url: str) -> int:
     with pg_connect(pg_url) as conn:
-        row = conn.execute(
-            "SELECT position FROM notify_checkpoints WHERE target = 'notify_webhook:1'"
-        ).fetchone()
+        row = conn.execute("SELECT position FROM notify_checkpoints WHERE target = 'notify_webhook:1'").fetchone()
         return int(row[0]) if row else 0
 
 
@@ -343,17 +335,13 @@ def test_two_workers_one_delivers_and_the_other_takes_over(server_factory, pg_ur
     srv = pg_server_without_delivery(server_factory, pg_url, hook)
     c = srv.client(max_pool_connections=16)
     b = bucket_with_rule(c, "arn:minio:sqs::1:webhook")
-    workers = {
-        name: Worker(srv.env, tmp_path / f"{name}.log", name) for name in ("worker-a", "worker-b")
-    }
+    workers = {name: Worker(srv.env, tmp_path / f"{name}.log", name) for name in ("worker-a", "worker-b")}
     try:
         first = keys("first", 500)
         put_many(c, b, first)
         got = wait_all(lambda: from_logs(hook.bodies(), b), first)
         time.sleep(1)  # a second deliverer would have duplicated by now
-        assert len(from_logs(hook.bodies(), b)) == len(first), (
-            "two workers delivered the same target"
-        )
+        assert len(from_logs(hook.bodies(), b)) == len(first), "two workers delivered the same target"
         assert assert_lossless(got, first) == 0
         active = wait_until(lambda: lock_holder(pg_url), 10, "the delivery lock")
         standby = next(n for n in workers if n != active)
@@ -389,9 +377,7 @@ def test_the_follower_moves_to_the_other_worker_when_its_own_dies(server_factory
     srv = pg_server_without_delivery(server_factory, pg_url, hook)
     c = srv.client(max_pool_connections=16)
     b = bucket_with_rule(c, "arn:minio:sqs::1:webhook")
-    workers = {
-        name: Worker(srv.env, tmp_path / f"{name}.log", name) for name in ("worker-a", "worker-b")
-    }
+    workers = {name: Worker(srv.env, tmp_path / f"{name}.log", name) for name in ("worker-a", "worker-b")}
     try:
         first = keys("first", 200)
         put_many(c, b, first)

@@ -61,9 +61,7 @@ def queue_config(arn: str) -> dict:
 
 
 def put_rule(s3, bucket: str, arn: str) -> None:
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration=queue_config(arn)
-    )
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=queue_config(arn))
 
 
 def rejected_arn(s3, bucket: str, arn: str) -> str:
@@ -162,9 +160,7 @@ def test_set_get_del_through_minio_admin_take_effect_without_restart(nserver):
     log = nserver.stderr_text() + nserver.stdout_text()
     arn_lines = [line for line in log.splitlines() if "SQS ARNs:" in line]
     assert arn_lines[0].endswith("SQS ARNs: arn:minio:sqs::7:webhook")  # at start
-    assert any(
-        line.endswith(f"SQS ARNs: {arn} arn:minio:sqs::7:webhook") for line in arn_lines
-    )  # on change
+    assert any(line.endswith(f"SQS ARNs: {arn} arn:minio:sqs::7:webhook") for line in arn_lines)  # on change
     for secret in SECRETS:
         assert secret not in log
 
@@ -205,12 +201,8 @@ def test_secrets_are_sealed_and_redacted(nserver):
         "notify_postgres:pg",
         {"connection_string": conn, "table": "bucketevents", "format": "namespace"},
     )
-    admin.config_set(
-        "notify_webhook:hook", {"endpoint": "http://127.0.0.1:1/h", "auth_token": TOKEN}
-    )
-    admin.config_set(
-        "notify_redis:r", {"address": "127.0.0.1:6379", "key": "k", "password": REDIS_PASSWORD}
-    )
+    admin.config_set("notify_webhook:hook", {"endpoint": "http://127.0.0.1:1/h", "auth_token": TOKEN})
+    admin.config_set("notify_redis:r", {"address": "127.0.0.1:6379", "key": "k", "password": REDIS_PASSWORD})
     text = admin.config_get("")
     assert (
         'connection_string="host=127.0.0.1 port=5432 dbname=events user=chronicle password=*redacted* sslmode=disable"'
@@ -255,10 +247,7 @@ def test_environment_is_recorded_and_wins_and_replay_rebuilds(nserver):
     # A stored change of a key the environment sets does not win on this node.
     admin.config_set("notify_webhook:7", {"endpoint": "http://127.0.0.1:1/stored"})
     text = admin.config_get("notify_webhook:7")
-    assert (
-        "endpoint=http://127.0.0.1:1/env" in text
-        and "# CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_7=" in text
-    )
+    assert "endpoint=http://127.0.0.1:1/env" in text and "# CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_7=" in text
     # At the next start the environment differs from the log again and is recorded again.
     nserver.stop()
     nserver.start()
@@ -269,18 +258,13 @@ def test_environment_is_recorded_and_wins_and_replay_rebuilds(nserver):
     # Starting with the same environment again records nothing.
     nserver.stop()
     nserver.start()
-    assert (
-        "recorded the environment"
-        not in nserver.stderr_text().split("--- chronicle start #4 ---")[-1]
-    )
+    assert "recorded the environment" not in nserver.stderr_text().split("--- chronicle start #4 ---")[-1]
 
     admin.config_set(
         "notify_amqp:q",
         {"url": "amqp://guest:guest@127.0.0.1:5672", "exchange": "x", "exchange_type": "fanout"},
     )
-    admin.config_set(
-        "notify_mysql:m", {"dsn_string": "root:pw@tcp(127.0.0.1:3306)/db", "table": "t"}
-    )
+    admin.config_set("notify_mysql:m", {"dsn_string": "root:pw@tcp(127.0.0.1:3306)/db", "table": "t"})
     admin.config_reset("notify_mysql:m")
     nserver.stop()
     from tests.integration.test_replay import dump
@@ -318,18 +302,11 @@ def test_cli_config_and_info(nserver):
     put_rule(s3, bucket, "arn:minio:sqs::cli:redis")
 
     text = run_cli(nserver, "config", "get", "notify_redis:cli").stdout
-    assert (
-        "key=cli-events" in text
-        and 'comment="set from the cli"' in text
-        and REDIS_PASSWORD not in text
-    )
+    assert "key=cli-events" in text and 'comment="set from the cli"' in text and REDIS_PASSWORD not in text
     listed = json.loads(run_cli(nserver, "--json", "config", "get").stdout)
     by_target = {t["target"]: t for t in listed}
     assert by_target["notify_redis:cli"]["settings"]["format"] == "access"
-    assert (
-        by_target["notify_webhook:7"]["env"]["CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_7"]
-        == "http://127.0.0.1:1/env"
-    )
+    assert by_target["notify_webhook:7"]["env"]["CHRONICLE_NOTIFY_WEBHOOK_ENDPOINT_7"] == "http://127.0.0.1:1/env"
 
     info = run_cli(nserver, "info").stdout
     assert "arn:minio:sqs::cli:redis" in info and "arn:minio:sqs::7:webhook" in info
@@ -346,9 +323,7 @@ def test_a_plain_user_cannot_change_targets(nserver):
     admin = admin_client(nserver)
     user, secret = "plain-" + uuid.uuid4().hex[:6], "plain-secret-1"
     admin.user_add(user, secret)
-    plain = MinioAdmin(
-        endpoint=nserver.address, credentials=StaticProvider(user, secret), secure=False
-    )
+    plain = MinioAdmin(endpoint=nserver.address, credentials=StaticProvider(user, secret), secure=False)
     for call, args in (
         (plain.config_set, ("notify_redis:1", {"address": "127.0.0.1:6379", "key": "k"})),
         (plain.config_reset, ("notify_webhook:7",)),
@@ -427,9 +402,7 @@ def test_a_target_set_at_run_time_receives_events(nserver):
     list_key = "chronicle-test-" + uuid.uuid4().hex[:10]
     address = REDIS_URL.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
     target_id = uuid.uuid4().hex[:6]
-    admin.config_set(
-        f"notify_redis:{target_id}", {"address": address, "key": list_key, "format": "access"}
-    )
+    admin.config_set(f"notify_redis:{target_id}", {"address": address, "key": list_key, "format": "access"})
     put_rule(s3, bucket, f"arn:minio:sqs::{target_id}:redis")
     s3.put_object(Bucket=bucket, Key="hello.txt", Body=b"hi")
     r = redis.Redis.from_url(REDIS_URL)
@@ -466,7 +439,11 @@ def test_help_lists_each_targets_keys(nserver):
     assert [k["key"] for k in one["keysHelp"]] == ["auth_token"]
     listing = client.call("GET", "help-config-kv", {"subSys": "", "key": ""})
     assert [k["key"] for k in listing["keysHelp"]] == [
-        "notify_redis", "notify_postgres", "notify_mysql", "notify_amqp", "notify_webhook",
+        "notify_redis",
+        "notify_postgres",
+        "notify_mysql",
+        "notify_amqp",
+        "notify_webhook",
     ]
     for query in ({"subSys": "notify_kafkaesque", "key": ""}, {"subSys": "notify_redis", "key": "nope"}):
         with pytest.raises(ServerError) as info:
@@ -476,9 +453,7 @@ def test_help_lists_each_targets_keys(nserver):
     user, secret = "plainh-" + uuid.uuid4().hex[:6], "plain-secret-1"
     admin_client(nserver).user_add(user, secret)
     with pytest.raises(ServerError) as info:
-        AdminClient(nserver.endpoint, user, secret).call(
-            "GET", "help-config-kv", {"subSys": "notify_redis", "key": ""}
-        )
+        AdminClient(nserver.endpoint, user, secret).call("GET", "help-config-kv", {"subSys": "notify_redis", "key": ""})
     assert info.value.status == 403
 
     text = run_cli(nserver, "config", "help", "notify_amqp").stdout

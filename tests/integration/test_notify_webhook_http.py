@@ -109,9 +109,7 @@ def test_a_backlog_reaches_every_receiver_style_once_in_order(server_factory, tm
     c.put_bucket_notification_configuration(
         Bucket=b,
         NotificationConfiguration={
-            "QueueConfigurations": [
-                {"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]} for arn in arns
-            ]
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]} for arn in arns]
         },
     )
     written = [f"k/{i:03d}" for i in range(120)]

@@ -119,9 +119,7 @@ def test_retention_and_legal_hold_subresources(client, lock_bucket):  # type: ig
             Retention={"Mode": "COMPLIANCE", "RetainUntilDate": RETAIN_UNTIL},
         ),  # fmt: skip
         lambda: client.get_object_retention(Bucket=lock_bucket, Key="k"),
-        lambda: client.put_object_legal_hold(
-            Bucket=lock_bucket, Key="k", LegalHold={"Status": "ON"}
-        ),
+        lambda: client.put_object_legal_hold(Bucket=lock_bucket, Key="k", LegalHold={"Status": "ON"}),
         lambda: client.get_object_legal_hold(Bucket=lock_bucket, Key="k"),
     ]
     for call in calls:
@@ -139,12 +137,8 @@ def test_retention_on_a_missing_bucket_is_no_such_bucket(client):  # type: ignor
 
 
 LOCK_ARGS = [
-    pytest.param(
-        {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": RETAIN_UNTIL}, id="compliance"
-    ),
-    pytest.param(
-        {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": RETAIN_UNTIL}, id="governance"
-    ),
+    pytest.param({"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": RETAIN_UNTIL}, id="compliance"),
+    pytest.param({"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": RETAIN_UNTIL}, id="governance"),
     pytest.param({"ObjectLockLegalHoldStatus": "ON"}, id="legal-hold"),
 ]
 
@@ -161,9 +155,7 @@ def test_put_object_with_lock_headers(client, lock_bucket, lock):  # type: ignor
 def test_copy_object_with_lock_headers(client, lock_bucket, lock):  # type: ignore[no-untyped-def]
     client.put_object(Bucket=lock_bucket, Key="src", Body=b"source")
     with s3_error("InvalidRequest", 400) as exc_info:
-        client.copy_object(
-            Bucket=lock_bucket, Key="dst", CopySource={"Bucket": lock_bucket, "Key": "src"}, **lock
-        )
+        client.copy_object(Bucket=lock_bucket, Key="dst", CopySource={"Bucket": lock_bucket, "Key": "src"}, **lock)
     assert_missing_lock(exc_info)
     assert_no_object(client, lock_bucket, "dst")
 
@@ -178,9 +170,7 @@ def test_create_multipart_upload_with_lock_headers(client, lock_bucket, lock):  
 
 def test_lock_headers_on_a_missing_bucket_are_no_such_bucket(client):  # type: ignore[no-untyped-def]
     with s3_error("NoSuchBucket", 404):
-        client.put_object(
-            Bucket=unique_bucket_name("gone"), Key="k", Body=b"x", ObjectLockLegalHoldStatus="ON"
-        )
+        client.put_object(Bucket=unique_bucket_name("gone"), Key="k", Body=b"x", ObjectLockLegalHoldStatus="ON")
 
 
 @pytest.mark.parametrize(
@@ -236,12 +226,10 @@ def test_refusals_name_the_request(client, lock_bucket):  # type: ignore[no-unty
 
 def test_presigned_put_with_lock_in_the_query(backend, lock_bucket):  # type: ignore[no-untyped-def]
     server, client = backend
-    request = AWSRequest(
-        method="PUT", url=f"{server.endpoint}/{lock_bucket}/q?x-amz-object-lock-legal-hold=ON"
+    request = AWSRequest(method="PUT", url=f"{server.endpoint}/{lock_bucket}/q?x-amz-object-lock-legal-hold=ON")
+    S3SigV4QueryAuth(Credentials(server.access_key, server.secret_key), "s3", "us-east-1", expires=300).add_auth(
+        request
     )
-    S3SigV4QueryAuth(
-        Credentials(server.access_key, server.secret_key), "s3", "us-east-1", expires=300
-    ).add_auth(request)
     resp = requests.put(request.url, data=b"keep me", timeout=30)
     assert resp.status_code == 400, resp.text
     err = parse_error_xml(resp.content)

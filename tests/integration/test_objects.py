@@ -145,9 +145,7 @@ def test_key_too_long(s3, bucket):
 
 
 def test_user_metadata_roundtrip_lowercased(s3, bucket):
-    s3.put_object(
-        Bucket=bucket, Key="m", Body=b"x", Metadata={"Color": "blue", "project-id": "42 and more"}
-    )
+    s3.put_object(Bucket=bucket, Key="m", Body=b"x", Metadata={"Color": "blue", "project-id": "42 and more"})
     for resp in (s3.get_object(Bucket=bucket, Key="m"), s3.head_object(Bucket=bucket, Key="m")):
         assert resp["Metadata"] == {"color": "blue", "project-id": "42 and more"}
 
@@ -337,9 +335,7 @@ def test_get_if_unmodified_since(s3, cond_obj):
 def test_get_if_match_true_wins_over_unmodified_since_false(s3, cond_obj):
     # AWS: If-Match true and If-Unmodified-Since false -> 200 with the data.
     bucket, etag, last_modified = cond_obj
-    resp = s3.get_object(
-        Bucket=bucket, Key="c", IfMatch=etag, IfUnmodifiedSince=last_modified - _hour(1)
-    )
+    resp = s3.get_object(Bucket=bucket, Key="c", IfMatch=etag, IfUnmodifiedSince=last_modified - _hour(1))
     assert resp["Body"].read() == TEN
 
 
@@ -347,9 +343,7 @@ def test_get_if_none_match_false_wins_over_modified_since_true(s3, cond_obj):
     # AWS: If-None-Match false and If-Modified-Since true -> 304.
     bucket, etag, last_modified = cond_obj
     with s3_error(status=304):
-        s3.get_object(
-            Bucket=bucket, Key="c", IfNoneMatch=etag, IfModifiedSince=last_modified - _hour(1)
-        )
+        s3.get_object(Bucket=bucket, Key="c", IfNoneMatch=etag, IfModifiedSince=last_modified - _hour(1))
 
 
 def test_head_conditionals(s3, cond_obj):
@@ -378,18 +372,14 @@ def test_put_if_none_match_star_creates_only_once(s3, bucket):
 def test_put_if_match(s3, bucket):
     etag = s3.put_object(Bucket=bucket, Key="cas", Body=b"v1")["ETag"]
     with s3_error("PreconditionFailed", 412):
-        s3.put_object(
-            Bucket=bucket, Key="cas", Body=b"bad", IfMatch='"0123456789abcdef0123456789abcdef"'
-        )
+        s3.put_object(Bucket=bucket, Key="cas", Body=b"bad", IfMatch='"0123456789abcdef0123456789abcdef"')
     s3.put_object(Bucket=bucket, Key="cas", Body=b"v2", IfMatch=etag)
     assert s3.get_object(Bucket=bucket, Key="cas")["Body"].read() == b"v2"
 
 
 def test_put_if_match_on_missing_key_is_no_such_key(s3, bucket):
     with s3_error("NoSuchKey", 404):
-        s3.put_object(
-            Bucket=bucket, Key="absent", Body=b"x", IfMatch='"0123456789abcdef0123456789abcdef"'
-        )
+        s3.put_object(Bucket=bucket, Key="absent", Body=b"x", IfMatch='"0123456789abcdef0123456789abcdef"')
 
 
 # -- Content-MD5 -------------------------------------------------------------
@@ -568,9 +558,7 @@ def test_delete_objects_verbose_reports_every_key(s3, bucket):
 def test_delete_objects_quiet_reports_nothing_on_success(s3, bucket):
     for k in ("q1", "q2"):
         s3.put_object(Bucket=bucket, Key=k, Body=b"x")
-    resp = s3.delete_objects(
-        Bucket=bucket, Delete={"Objects": [{"Key": "q1"}, {"Key": "q2"}], "Quiet": True}
-    )
+    resp = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "q1"}, {"Key": "q2"}], "Quiet": True})
     assert not resp.get("Deleted")
     assert not resp.get("Errors")
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
@@ -579,9 +567,7 @@ def test_delete_objects_quiet_reports_nothing_on_success(s3, bucket):
 def test_delete_objects_more_than_1000_keys_is_malformed_xml(s3, bucket):
     s3.put_object(Bucket=bucket, Key="k0", Body=b"x")
     with s3_error("MalformedXML", 400):
-        s3.delete_objects(
-            Bucket=bucket, Delete={"Objects": [{"Key": f"k{i}"} for i in range(1001)]}
-        )
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": f"k{i}"} for i in range(1001)]})
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 1
 
 
@@ -616,9 +602,7 @@ def test_sigkill_during_upload_keeps_old_object(server_factory):
     client.put_object(Bucket="crash", Key="k", Body=old)
 
     url = urllib.parse.urlsplit(
-        client.generate_presigned_url(
-            "put_object", Params={"Bucket": "crash", "Key": "k"}, ExpiresIn=600
-        )
+        client.generate_presigned_url("put_object", Params={"Bucket": "crash", "Key": "k"}, ExpiresIn=600)
     )
     total = 64 * 1024 * 1024
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
@@ -679,9 +663,7 @@ def test_virtual_host_style_with_domain(server_factory):
     status, body = _vhost_request(srv, "PUT", host, "/dir/hello.txt", b"hello vhost")
     assert status == 200, body
     # Written virtual-host style, read path style: the same object.
-    assert client.get_object(Bucket="vhost-bucket", Key="dir/hello.txt")["Body"].read() == (
-        b"hello vhost"
-    )
+    assert client.get_object(Bucket="vhost-bucket", Key="dir/hello.txt")["Body"].read() == (b"hello vhost")
     status, body = _vhost_request(srv, "GET", host, "/dir/hello.txt")
     assert (status, body) == (200, b"hello vhost")
     status, body = _vhost_request(srv, "GET", host, "/", query="list-type=2")

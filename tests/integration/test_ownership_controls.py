@@ -28,9 +28,7 @@ def rules(mode: str) -> dict:
 
 
 def mode_of(s3, bucket: str) -> str:
-    return s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"][0][
-        "ObjectOwnership"
-    ]
+    return s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"][0]["ObjectOwnership"]
 
 
 def open_to_all(s3, bucket: str) -> None:
@@ -87,18 +85,14 @@ def test_create_bucket_with_object_ownership(server, s3, make_bucket):
     finally:
         s3.delete_bucket(Bucket=name)
     with pytest.raises(Exception) as exc:
-        s3.create_bucket(
-            Bucket=unique_bucket_name(), ObjectOwnership="BucketOwnerEnforced", ACL="public-read"
-        )
+        s3.create_bucket(Bucket=unique_bucket_name(), ObjectOwnership="BucketOwnerEnforced", ACL="public-read")
     assert error(exc) == ("InvalidBucketAclWithObjectOwnership", 400)
 
 
 def test_enforced_refused_while_the_bucket_acl_is_public(s3, bucket):
     s3.put_bucket_acl(Bucket=bucket, ACL="public-read")
     with pytest.raises(Exception) as exc:
-        s3.put_bucket_ownership_controls(
-            Bucket=bucket, OwnershipControls=rules("BucketOwnerEnforced")
-        )
+        s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=rules("BucketOwnerEnforced"))
     assert error(exc) == ("InvalidBucketAclWithObjectOwnership", 400)
     s3.put_bucket_acl(Bucket=bucket, ACL="private")
     s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=rules("BucketOwnerEnforced"))
@@ -117,9 +111,7 @@ def test_enforced_disables_acls(server, s3, bucket, writer):
     for call in (
         lambda: other.put_object(Bucket=bucket, Key="p", Body=b"x", ACL="private"),
         lambda: other.create_multipart_upload(Bucket=bucket, Key="m", ACL="public-read"),
-        lambda: other.copy_object(
-            Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "plain"}, ACL="private"
-        ),
+        lambda: other.copy_object(Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "plain"}, ACL="private"),
         lambda: s3.put_bucket_acl(Bucket=bucket, ACL="private"),
         lambda: s3.put_object_acl(Bucket=bucket, Key="plain", ACL="private"),
     ):

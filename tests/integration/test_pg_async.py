@@ -87,9 +87,7 @@ def test_a_cancelled_read_closes_its_connection_and_others_go_on(pg_url):
             with pytest.raises(asyncio.CancelledError):
                 await slow
             assert reads._count == 0  # closed, not returned busy to the idle list
-            results = await asyncio.gather(
-                *(reads.one("SELECT ?::integer AS n", (i,)) for i in range(10))
-            )
+            results = await asyncio.gather(*(reads.one("SELECT ?::integer AS n", (i,)) for i in range(10)))
             return results, reads._count
         finally:
             reads.close()
@@ -104,10 +102,7 @@ def test_connections_stay_bounded_under_concurrency(pg_url):
         reads = _reads(pg_url, max_connections=3)
         try:
             results = await asyncio.gather(
-                *(
-                    reads.one("SELECT pg_sleep(0.02)::text AS s, ?::integer AS n", (i,))
-                    for i in range(30)
-                )
+                *(reads.one("SELECT pg_sleep(0.02)::text AS s, ?::integer AS n", (i,)) for i in range(30))
             )
             with psycopg.connect(pg_url, autocommit=True) as admin:
                 open_now = admin.execute(
@@ -173,7 +168,9 @@ def test_reads_pending_on_a_dropped_connection_are_asked_again(pg_url):
         try:
             first = await reads.one("SELECT pg_backend_pid() AS pid")
             pending = [
-                asyncio.ensure_future(reads.one("SELECT pg_sleep(0.3)::text AS s, ?::integer AS n, pg_backend_pid() AS pid", (i,)))
+                asyncio.ensure_future(
+                    reads.one("SELECT pg_sleep(0.3)::text AS s, ?::integer AS n, pg_backend_pid() AS pid", (i,))
+                )
                 for i in range(5)
             ]
             await asyncio.sleep(0.1)

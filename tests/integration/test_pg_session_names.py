@@ -40,9 +40,7 @@ def use_every_path(srv) -> None:
     s3.put_bucket_notification_configuration(
         Bucket="named",
         NotificationConfiguration={
-            "QueueConfigurations": [
-                {"QueueArn": "arn:minio:sqs::1:webhook", "Events": ["s3:ObjectCreated:*"]}
-            ]
+            "QueueConfigurations": [{"QueueArn": "arn:minio:sqs::1:webhook", "Events": ["s3:ObjectCreated:*"]}]
         },
     )
     for i in range(5):
@@ -66,9 +64,7 @@ def test_sessions_are_named_by_role_address_and_pid(server_factory, pg_url, tmp_
         stderr=open(log, "ab"),  # noqa: SIM115 - the child owns it
     )
     try:
-        wait_until(
-            lambda: "following the log" in Path(log).read_text(errors="replace"), 60, "the worker"
-        )
+        wait_until(lambda: "following the log" in Path(log).read_text(errors="replace"), 60, "the worker")
         api = f"chronicle-api 127.0.0.1:{srv.port} pid={srv.proc.pid}"
         host = socket.gethostname()
         worker_name = f"chronicle-worker {host} pid={worker.pid}"[:63] if len(host) < 30 else None
@@ -77,9 +73,7 @@ def test_sessions_are_named_by_role_address_and_pid(server_factory, pg_url, tmp_
             names = sessions(pg_url)
             # The node's pool, read connections, event-loop connections, follower, listener,
             # delivery and lock sessions; the worker's lock, follower and listener.
-            ok = (
-                names.count(api) >= 5 and sum(n.startswith("chronicle-worker ") for n in names) >= 2
-            )
+            ok = names.count(api) >= 5 and sum(n.startswith("chronicle-worker ") for n in names) >= 2
             return names if ok else None
 
         names = wait_until(named, 60, "the node's and the worker's sessions")
@@ -114,9 +108,7 @@ def test_replay_sessions_are_named(server_factory, pg_url):
         def replay_sessions() -> list[str]:
             return [n for n in sessions(pg_url) if n.endswith(f" pid={replay.pid}")]
 
-        names = wait_until(
-            lambda: len(replay_sessions()) >= 2 and replay_sessions(), 60, "the replay's sessions"
-        )
+        names = wait_until(lambda: len(replay_sessions()) >= 2 and replay_sessions(), 60, "the replay's sessions")
         assert all(n.startswith(want) for n in names), names
     out, err = replay.communicate(timeout=120)
     assert replay.returncode == 0, err

@@ -30,9 +30,7 @@ def encode_form(
     out = bytearray()
 
     def part(name: str, value: bytes, extra: str = "") -> None:
-        out.extend(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"{extra}\r\n'.encode()
-        )
+        out.extend(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"{extra}\r\n'.encode())
         out.extend(b"\r\n" if not extra else b"Content-Type: application/octet-stream\r\n\r\n")
         out.extend(value + b"\r\n")
 
@@ -46,9 +44,7 @@ def encode_form(
     return bytes(out), f"multipart/form-data; boundary={boundary}"
 
 
-def post(
-    server, bucket: str, fields: Fields, file: bytes | None, conn=None, **kw
-) -> tuple[int, dict[str, str], bytes]:  # type: ignore[no-untyped-def]
+def post(server, bucket: str, fields: Fields, file: bytes | None, conn=None, **kw) -> tuple[int, dict[str, str], bytes]:  # type: ignore[no-untyped-def]
     body, ctype = encode_form(fields, file, **kw)
     own = conn is None
     conn = conn or http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -183,10 +179,7 @@ def test_expired_policy(server, bucket, version):  # type: ignore[no-untyped-def
 def test_tampered_signature_and_policy(server, bucket, version):  # type: ignore[no-untyped-def]
     fields = presigned(server, bucket, "t", version)
     sig_name = "x-amz-signature" if version else "signature"
-    bad_sig = [
-        (k, v[:-2] + ("00" if not v.endswith("00") else "11") if k == sig_name else v)
-        for k, v in fields
-    ]
+    bad_sig = [(k, v[:-2] + ("00" if not v.endswith("00") else "11") if k == sig_name else v) for k, v in fields]
     assert error_of(*post(server, bucket, bad_sig, b"x")[::2])[:2] == (403, "SignatureDoesNotMatch")
     other = presigned(server, bucket, "u", version)
     policy = dict(other)["policy"]
@@ -205,17 +198,12 @@ def test_extra_field_not_in_policy(server, bucket):  # type: ignore[no-untyped-d
     status, code, message = error_of(*post(server, bucket, fields, b"x")[::2])
     assert (status, code) == (403, "AccessDenied") and "x-amz-meta-sneaky" in message
     # x-ignore-* fields need no condition.
-    assert (
-        post(server, bucket, presigned(server, bucket, "k") + [("x-ignore-me", "1")], b"x")[0]
-        == 204
-    )
+    assert post(server, bucket, presigned(server, bucket, "k") + [("x-ignore-me", "1")], b"x")[0] == 204
 
 
 def test_fields_after_file_are_ignored(server, s3, bucket):  # type: ignore[no-untyped-def]
     fields = presigned(server, bucket, "after")
-    status, _, _ = post(
-        server, bucket, fields, b"data", after=[("x-amz-meta-late", "1"), ("key", "zzz")]
-    )
+    status, _, _ = post(server, bucket, fields, b"data", after=[("x-amz-meta-late", "1"), ("key", "zzz")])
     assert status == 204
     got = s3.get_object(Bucket=bucket, Key="after")
     assert got["Body"].read() == b"data" and got["Metadata"] == {}
@@ -254,9 +242,7 @@ def test_malformed_bodies(server, s3, bucket):  # type: ignore[no-untyped-def]
 def test_connection_reusable_after_rejected_form(server, s3, bucket):  # type: ignore[no-untyped-def]
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
-        bad = [
-            (k, "zz" if k == "x-amz-signature" else v) for k, v in presigned(server, bucket, "k")
-        ]
+        bad = [(k, "zz" if k == "x-amz-signature" else v) for k, v in presigned(server, bucket, "k")]
         assert post(server, bucket, bad, os.urandom(100_000), conn=conn)[0] == 403
         assert post(server, bucket, presigned(server, bucket, "k"), b"ok", conn=conn)[0] == 204
     finally:
@@ -315,7 +301,9 @@ def test_post_is_authorized_like_put(server, s3, bucket):  # type: ignore[no-unt
     from minio import MinioAdmin
     from minio.credentials import StaticProvider
 
-    admin = MinioAdmin(endpoint=server.address, credentials=StaticProvider(server.access_key, server.secret_key), secure=False)
+    admin = MinioAdmin(
+        endpoint=server.address, credentials=StaticProvider(server.access_key, server.secret_key), secure=False
+    )
     user = "poster" + uuid.uuid4().hex[:6]
     admin.user_add(user, "poster-secret-1")
     as_user = SimpleNamespace(endpoint=server.endpoint, access_key=user, secret_key="poster-secret-1")

@@ -17,9 +17,7 @@ def test_pg_server_ready(pg_server):
 
 def test_pg_put_get_head_delete(pg_s3, pg_bucket):
     body = os.urandom(100_000)
-    assert pg_s3.put_object(Bucket=pg_bucket, Key="obj", Body=body, Metadata={"k": "v"})[
-        "ETag"
-    ] == md5_etag(body)
+    assert pg_s3.put_object(Bucket=pg_bucket, Key="obj", Body=body, Metadata={"k": "v"})["ETag"] == md5_etag(body)
     got = pg_s3.get_object(Bucket=pg_bucket, Key="obj")
     assert got["Body"].read() == body
     assert got["Metadata"] == {"k": "v"}

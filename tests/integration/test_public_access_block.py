@@ -62,9 +62,7 @@ def test_round_trip(s3, bucket):
 
 
 def test_block_public_acls(s3, bucket):
-    s3.put_public_access_block(
-        Bucket=bucket, PublicAccessBlockConfiguration=_conf(BlockPublicAcls=True)
-    )
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=_conf(BlockPublicAcls=True))
     for canned in ("public-read", "public-read-write", "authenticated-read"):
         with pytest.raises(ClientError) as info:
             s3.put_bucket_acl(Bucket=bucket, ACL=canned)
@@ -76,9 +74,7 @@ def test_block_public_acls(s3, bucket):
 
 
 def test_block_public_policy(s3, bucket):
-    s3.put_public_access_block(
-        Bucket=bucket, PublicAccessBlockConfiguration=_conf(BlockPublicPolicy=True)
-    )
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=_conf(BlockPublicPolicy=True))
     with pytest.raises(ClientError) as info:
         s3.put_bucket_policy(Bucket=bucket, Policy=_public_read(bucket))
     assert _status(info) == ("AccessDenied", 403)
@@ -91,9 +87,7 @@ def test_restrict_public_buckets(s3, bucket, anonymous):
     s3.put_object(Bucket=bucket, Key="k", Body=b"bar")
     s3.put_bucket_policy(Bucket=bucket, Policy=_public_read(bucket))
     assert anonymous.get_object(Bucket=bucket, Key="k")["Body"].read() == b"bar"
-    s3.put_public_access_block(
-        Bucket=bucket, PublicAccessBlockConfiguration=_conf(RestrictPublicBuckets=True)
-    )
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=_conf(RestrictPublicBuckets=True))
     with pytest.raises(ClientError) as info:
         anonymous.get_object(Bucket=bucket, Key="k")
     assert _status(info) == ("AccessDenied", 403)
@@ -105,9 +99,7 @@ def test_ignore_public_acls(s3, bucket, anonymous):
     s3.put_object(Bucket=bucket, Key="k", Body=b"abc", ACL="public-read")
     assert anonymous.get_object(Bucket=bucket, Key="k")["Body"].read() == b"abc"
     anonymous.list_objects(Bucket=bucket)
-    s3.put_public_access_block(
-        Bucket=bucket, PublicAccessBlockConfiguration=_conf(IgnorePublicAcls=True)
-    )
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=_conf(IgnorePublicAcls=True))
     for call in (
         lambda: anonymous.get_object(Bucket=bucket, Key="k"),
         lambda: anonymous.list_objects(Bucket=bucket),

@@ -61,7 +61,9 @@ def exercise(s3, bucket: str) -> None:
     upload = s3.create_multipart_upload(Bucket=bucket, Key="mpu")
     part = s3.upload_part(Bucket=bucket, Key="mpu", UploadId=upload["UploadId"], PartNumber=1, Body=b"p" * 1000)
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="mpu", UploadId=upload["UploadId"],
+        Bucket=bucket,
+        Key="mpu",
+        UploadId=upload["UploadId"],
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
     )
     open_upload = s3.create_multipart_upload(Bucket=bucket, Key="open")
@@ -109,17 +111,28 @@ def exercise_iam(srv) -> None:
     import json
 
     iam = srv.client("iam")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "*"}}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "*"}}],
+    }
     iam.create_user(UserName="replay-user", Path="/team/")
     iam.update_user(UserName="replay-user", NewPath="/team/moved/")
     iam.attach_user_policy(UserName="replay-user", PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
     iam.create_group(GroupName="replay-group", Path="/team/")
-    iam.put_group_policy(GroupName="replay-group", PolicyName="gone", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}))
+    iam.put_group_policy(
+        GroupName="replay-group",
+        PolicyName="gone",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}
+        ),
+    )
     iam.delete_group_policy(GroupName="replay-group", PolicyName="gone")
     iam.create_role(RoleName="replay-role", Path="/team/", AssumeRolePolicyDocument=json.dumps(trust))
     iam.update_role(RoleName="replay-role", Description="replayed", MaxSessionDuration=7200)
     iam.attach_role_policy(RoleName="replay-role", PolicyArn="arn:aws:iam::aws:policy/AmazonS3FullAccess")
-    arn = iam.create_open_id_connect_provider(Url="https://id.example.com", ClientIDList=["a"], ThumbprintList=["b" * 40])["OpenIDConnectProviderArn"]
+    arn = iam.create_open_id_connect_provider(
+        Url="https://id.example.com", ClientIDList=["a"], ThumbprintList=["b" * 40]
+    )["OpenIDConnectProviderArn"]
     iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="c")
     iam.update_open_id_connect_provider_thumbprint(OpenIDConnectProviderArn=arn, ThumbprintList=["d" * 40])
     srv.client("sts").assume_role(RoleArn="arn:aws:iam:::role/team/replay-role", RoleSessionName="replayed-session")
@@ -174,7 +187,11 @@ def test_replay_rebuilds_identical_tables(server_factory, backend, request):
 
     res = subprocess.run(
         chronicle_command("replay", "--data-dir", str(srv.data_dir)),
-        cwd=str(REPO_ROOT), env=srv.env, capture_output=True, text=True, timeout=120,
+        cwd=str(REPO_ROOT),
+        env=srv.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert res.returncode == 0, res.stderr
     # Each rebuild read every event of the log once, and says so.

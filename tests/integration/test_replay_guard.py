@@ -42,10 +42,7 @@ def run_replay(srv) -> subprocess.CompletedProcess[str]:
 def table_oids(pg_url: str) -> dict[str, int]:
     """A dropped and re-created table gets a new oid."""
     with pg_connect(pg_url) as conn:
-        return {
-            t: conn.execute("SELECT %s::regclass::oid", (t,)).fetchone()[0]
-            for t in PROJECTION_TABLES
-        }
+        return {t: conn.execute("SELECT %s::regclass::oid", (t,)).fetchone()[0] for t in PROJECTION_TABLES}
 
 
 def sqlite_tables_sql(data_dir: Path) -> dict[str, str]:
@@ -53,9 +50,7 @@ def sqlite_tables_sql(data_dir: Path) -> dict[str, str]:
     import sqlite3
 
     with sqlite3.connect(data_dir / "chronicle.sqlite3") as conn:
-        rows = conn.execute(
-            "SELECT name, rootpage FROM sqlite_master WHERE type = 'table'"
-        ).fetchall()
+        rows = conn.execute("SELECT name, rootpage FROM sqlite_master WHERE type = 'table'").fetchall()
     return {name: page for name, page in rows if name in PROJECTION_TABLES}
 
 
@@ -197,14 +192,11 @@ def test_a_node_that_loses_the_database_to_a_replay_stops(server_factory, pg_url
             admin.execute(f'ALTER DATABASE "{pg_database}" ALLOW_CONNECTIONS false')
             try:
                 admin.execute(
-                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-                    "WHERE datname = %s AND pid <> %s",
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = %s AND pid <> %s",
                     (pg_database, replay_conn.info.backend_pid),
                 )
                 wait_until(
-                    lambda: replay_conn.execute(
-                        "SELECT pg_try_advisory_lock(%s)", (NODE_LOCK,)
-                    ).fetchone()[0],
+                    lambda: replay_conn.execute("SELECT pg_try_advisory_lock(%s)", (NODE_LOCK,)).fetchone()[0],
                     30,
                     "the node's lock to be free",
                 )
@@ -229,9 +221,7 @@ def test_replay_refuses_while_the_embedded_server_runs(server_factory):
     res = run_replay(srv)
     assert res.returncode == 2, res.stdout + res.stderr
     assert "nothing was changed" in res.stderr and "rebuilt" not in res.stdout
-    assert f"pid {srv.proc.pid} (chronicle serve --address 127.0.0.1:{srv.port}" in res.stderr, (
-        res.stderr
-    )
+    assert f"pid {srv.proc.pid} (chronicle serve --address 127.0.0.1:{srv.port}" in res.stderr, res.stderr
     assert sqlite_tables_sql(srv.data_dir) == tables
     assert s3.get_object(Bucket="embedded", Key="k")["Body"].read() == b"x"
     srv.stop()
@@ -246,9 +236,7 @@ def test_embedded_server_refuses_to_start_while_a_replay_holds_the_data_dir(serv
         with pytest.raises(ServerStartError) as refused:
             srv.start()
         assert srv.proc.returncode == 2
-        assert f"pid {os.getpid()}" in str(refused.value) and "chronicle replay" in str(
-            refused.value
-        )
+        assert f"pid {os.getpid()}" in str(refused.value) and "chronicle replay" in str(refused.value)
     finally:
         replaying.release()
     srv.start()

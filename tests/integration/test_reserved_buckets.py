@@ -68,9 +68,7 @@ def test_minio_bucket_made_before_keeps_its_data(own_server):  # type: ignore[no
     client.put_object(Bucket="minio", Key="data/k", Body=b"kept")
     assert client.get_object(Bucket="minio", Key="data/k")["Body"].read() == b"kept"
     assert [o["Key"] for o in client.list_objects_v2(Bucket="minio")["Contents"]] == ["data/k"]
-    client.copy_object(
-        Bucket="minio", Key="data/copy", CopySource={"Bucket": "minio", "Key": "data/k"}
-    )
+    client.copy_object(Bucket="minio", Key="data/copy", CopySource={"Bucket": "minio", "Key": "data/k"})
     # Still not to be made again, even by its owner.
     with s3_error("AllAccessDisabled", 403):
         client.create_bucket(Bucket="minio")

@@ -38,10 +38,7 @@ def _server_side_inode(server_port: int, client_port: int) -> int | None:
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local, remote, inode = fields[1], fields[2], int(fields[9])
-        if (
-            int(local.split(":")[1], 16) == server_port
-            and int(remote.split(":")[1], 16) == client_port
-        ):
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
             return inode
     return None
 
@@ -62,9 +59,7 @@ def _close(conns: list[http.client.HTTPConnection]) -> None:
         conn.close()
 
 
-def _holders(
-    port: int, workers: list[int], conns: list[http.client.HTTPConnection]
-) -> dict[int, int]:
+def _holders(port: int, workers: list[int], conns: list[http.client.HTTPConnection]) -> dict[int, int]:
     """How many of the connections each worker holds."""
     held = {pid: _socket_inodes(pid) for pid in workers}
     per_worker = dict.fromkeys(workers, 0)

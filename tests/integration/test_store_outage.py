@@ -19,9 +19,7 @@ pytestmark = pytest.mark.timeout(300)
 
 def through(proxy: TCPProxy, url: str) -> str:
     parts = urllib.parse.urlsplit(url)
-    netloc = (
-        f"{parts.username}@127.0.0.1:{proxy.port}" if parts.username else f"127.0.0.1:{proxy.port}"
-    )
+    netloc = f"{parts.username}@127.0.0.1:{proxy.port}" if parts.username else f"127.0.0.1:{proxy.port}"
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 

@@ -23,7 +23,13 @@ READWRITE = {
 }
 READONLY = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"], "Resource": ["arn:aws:s3:::*"]}],
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": ["arn:aws:s3:::*"],
+        }
+    ],
 }
 
 
@@ -40,7 +46,8 @@ def client(server, service: str, key: str, secret: str, token: str | None = None
         aws_session_token=token,
         region_name="us-east-1",
         config=Config(
-            s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"},
+            s3={"addressing_style": "path"},
+            retries={"total_max_attempts": 1, "mode": "standard"},
             parameter_validation=validate,  # False: let the server judge out-of-range values
         ),
     )
@@ -72,7 +79,9 @@ def signed_post(server, url: str, body: str, key: str, secret: str, region: str 
 
 
 def temporary(server, service: str, credentials: dict):
-    return client(server, service, credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"])
+    return client(
+        server, service, credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]
+    )
 
 
 def error(exc_info) -> tuple[str, int]:
@@ -130,7 +139,9 @@ def test_assume_role_as_user_with_readwrite(server, filled_bucket):
 def test_session_has_no_more_than_its_user(server, filled_bucket):
     _, key_id, secret = make_user(server, policy=None)
     # A session policy allowing everything does not widen a user that may do nothing.
-    creds = client(server, "sts", key_id, secret).assume_role(RoleArn=ANY_ROLE, RoleSessionName="s1", Policy=json.dumps(READWRITE))["Credentials"]
+    creds = client(server, "sts", key_id, secret).assume_role(
+        RoleArn=ANY_ROLE, RoleSessionName="s1", Policy=json.dumps(READWRITE)
+    )["Credentials"]
     with pytest.raises(ClientError) as e:
         temporary(server, "s3", creds).get_object(Bucket=filled_bucket, Key="k")
     assert error(e) == ("AccessDenied", 403)
@@ -146,7 +157,9 @@ def test_session_policy_narrows(server, filled_bucket):
         s3.put_object(Bucket=filled_bucket, Key="nope", Body=b"x")
     assert error(e) == ("AccessDenied", 403)
     # Root's sessions are narrowed the same way.
-    root_creds = server.client("sts").assume_role(RoleArn=ANY_ROLE, RoleSessionName="ro", Policy=json.dumps(READONLY))["Credentials"]
+    root_creds = server.client("sts").assume_role(RoleArn=ANY_ROLE, RoleSessionName="ro", Policy=json.dumps(READONLY))[
+        "Credentials"
+    ]
     with pytest.raises(ClientError) as e:
         temporary(server, "s3", root_creds).put_object(Bucket=filled_bucket, Key="nope", Body=b"x")
     assert error(e) == ("AccessDenied", 403)
@@ -159,7 +172,10 @@ def test_session_policy_errors(server):
     assert error(e) == ("MalformedPolicyDocument", 400)
     big = {
         "Version": "2012-10-17",
-        "Statement": [{"Sid": f"s{i}", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::bucket-{i:04d}/*"} for i in range(40)],
+        "Statement": [
+            {"Sid": f"s{i}", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::bucket-{i:04d}/*"}
+            for i in range(40)
+        ],
     }
     assert len(json.dumps(big)) > 2048
     with pytest.raises(ClientError) as e:
@@ -176,7 +192,9 @@ def test_duration_out_of_bounds(server, seconds):
 
 @pytest.mark.parametrize("seconds", [900, 43200])
 def test_duration_bounds_accepted(server, seconds):
-    creds = server.client("sts").assume_role(RoleArn=ANY_ROLE, RoleSessionName="s1", DurationSeconds=seconds)["Credentials"]
+    creds = server.client("sts").assume_role(RoleArn=ANY_ROLE, RoleSessionName="s1", DurationSeconds=seconds)[
+        "Credentials"
+    ]
     remaining = (creds["Expiration"] - datetime.now(UTC)).total_seconds()
     assert seconds - 100 < remaining <= seconds + 1
 
@@ -244,9 +262,21 @@ def test_get_caller_identity(server):
 
 def test_empty_region_and_query_string_form(server):
     """MinIO's clients sign STS with an empty region; parameters may come in the query string."""
-    status, text = signed_post(server, server.endpoint + "/", "Action=GetCallerIdentity&Version=2011-06-15", server.access_key, server.secret_key, region="")
+    status, text = signed_post(
+        server,
+        server.endpoint + "/",
+        "Action=GetCallerIdentity&Version=2011-06-15",
+        server.access_key,
+        server.secret_key,
+        region="",
+    )
     assert status == 200 and f"<Account>{ACCOUNT}</Account>" in text
-    url = server.endpoint + "/?Action=AssumeRole&Version=2011-06-15&RoleArn=" + quote(ANY_ROLE, safe="") + "&RoleSessionName=qs&DurationSeconds=900"
+    url = (
+        server.endpoint
+        + "/?Action=AssumeRole&Version=2011-06-15&RoleArn="
+        + quote(ANY_ROLE, safe="")
+        + "&RoleSessionName=qs&DurationSeconds=900"
+    )
     status, text = signed_post(server, url, "", server.access_key, server.secret_key)
     assert status == 200
     assert text.startswith('<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>')
@@ -255,13 +285,29 @@ def test_empty_region_and_query_string_form(server):
 
 
 def test_error_response_form(server):
-    status, text = signed_post(server, server.endpoint + "/", "Action=AssumeRole&Version=2011-06-15&RoleArn=x&RoleSessionName=s1", server.access_key, server.secret_key)
+    status, text = signed_post(
+        server,
+        server.endpoint + "/",
+        "Action=AssumeRole&Version=2011-06-15&RoleArn=x&RoleSessionName=s1",
+        server.access_key,
+        server.secret_key,
+    )
     assert status == 400
-    assert text.startswith('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>ValidationError</Code>')
+    assert text.startswith(
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>ValidationError</Code>'
+    )
     assert "<RequestId>" in text
-    status, text = signed_post(server, server.endpoint + "/", "Action=GetCallerIdentity&Version=2011-06-15", server.access_key, server.secret_key + "x")
+    status, text = signed_post(
+        server,
+        server.endpoint + "/",
+        "Action=GetCallerIdentity&Version=2011-06-15",
+        server.access_key,
+        server.secret_key + "x",
+    )
     assert status == 403 and "<Code>SignatureDoesNotMatch</Code>" in text
-    status, text = signed_post(server, server.endpoint + "/", "Action=Teleport&Version=2011-06-15", server.access_key, server.secret_key)
+    status, text = signed_post(
+        server, server.endpoint + "/", "Action=Teleport&Version=2011-06-15", server.access_key, server.secret_key
+    )
     assert status == 400 and "<Code>InvalidAction</Code>" in text
 
 
@@ -275,7 +321,13 @@ def test_role_trust_policy_decides_who_may_assume(server, filled_bucket):
     role_name = name("reader")
     trust = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/{alice}"}, "Action": "sts:AssumeRole"}],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/{alice}"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
     }
     role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     iam.put_role_policy(RoleName=role_name, PolicyName="ro", PolicyDocument=json.dumps(READONLY))
@@ -311,7 +363,10 @@ def test_role_trust_policy_decides_who_may_assume(server, filled_bucket):
 def test_role_session_policy_and_max_duration(server, filled_bucket):
     iam = server.client("iam")
     role_name = name("rw")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}],
+    }
     role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     iam.put_role_policy(RoleName=role_name, PolicyName="rw", PolicyDocument=json.dumps(READWRITE))
     sts = server.client("sts")
@@ -333,7 +388,11 @@ def test_trust_policy_deny_wins(server):
         "Version": "2012-10-17",
         "Statement": [
             {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"},
-            {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/{alice}"}, "Action": "sts:AssumeRole"},
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/{alice}"},
+                "Action": "sts:AssumeRole",
+            },
         ],
     }
     role_arn = iam.create_role(RoleName=name("r"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
@@ -371,7 +430,12 @@ def _set_user_status(server, user_name: str, status: str) -> None:
     from projections.eventstore.recorder import open_store
 
     store = open_store(None, server.data_dir, create_table=False)
-    ctx = ServerContext(store, BlobStore(server.data_dir / "blobs"), Settings(server.access_key, server.secret_key), master_key(server.data_dir))
+    ctx = ServerContext(
+        store,
+        BlobStore(server.data_dir / "blobs"),
+        Settings(server.access_key, server.secret_key),
+        master_key(server.data_dir),
+    )
     try:
         anyio.run(iam_service.set_user_status, ctx, {"access_key": "test"}, user_name, status)
     finally:
@@ -411,7 +475,9 @@ def test_expired_credentials(server_factory, tmp_path):
     root.create_bucket(Bucket=bucket)
     root.put_object(Bucket=bucket, Key="k", Body=b"v")
     _, key_id, secret = make_user(srv)
-    creds = client(srv, "sts", key_id, secret).assume_role(RoleArn=ANY_ROLE, RoleSessionName="s1", DurationSeconds=900)["Credentials"]
+    creds = client(srv, "sts", key_id, secret).assume_role(RoleArn=ANY_ROLE, RoleSessionName="s1", DurationSeconds=900)[
+        "Credentials"
+    ]
     s3 = temporary(srv, "s3", creds)
     clock.write_text("880")
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"  # 20 s left
@@ -423,6 +489,8 @@ def test_expired_credentials(server_factory, tmp_path):
         temporary(srv, "sts", creds).get_caller_identity()
     assert error(e)[0] == "ExpiredToken"
     # Sessions made now live from the moved clock; the user's own key is unaffected.
-    fresh = client(srv, "sts", key_id, secret).assume_role(RoleArn=ANY_ROLE, RoleSessionName="s2", DurationSeconds=900)["Credentials"]
+    fresh = client(srv, "sts", key_id, secret).assume_role(RoleArn=ANY_ROLE, RoleSessionName="s2", DurationSeconds=900)[
+        "Credentials"
+    ]
     assert temporary(srv, "s3", fresh).get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
     assert client(srv, "s3", key_id, secret).get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"

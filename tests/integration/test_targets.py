@@ -184,8 +184,7 @@ def test_redis_access(redis_admin):
 
     run(go())
     assert admin.lrange(key, 0, -1) == [
-        b'[{"Event":[' + d.record + b'],"EventTime":"' + d.event_time.encode() + b'"}]'
-        for d in batch
+        b'[{"Event":[' + d.record + b'],"EventTime":"' + d.event_time.encode() + b'"}]' for d in batch
     ]
 
 
@@ -218,9 +217,7 @@ def test_redis_user_and_password(redis_admin):
     users.append(user)
     key = f"chronicle-test-auth-{uid()}"
     keys.append(key)
-    admin.acl_setuser(
-        user, enabled=True, passwords=["+" + password], keys=["*"], commands=["+@all"]
-    )
+    admin.acl_setuser(user, enabled=True, passwords=["+" + password], keys=["*"], commands=["+@all"])
 
     async def go(pw):
         t = redis_target(key, "namespace", user=user, password=pw)
@@ -298,8 +295,7 @@ def test_postgres_namespace(pg_tables):
 
     run(go())
     cols = conn.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_name = %s ORDER BY ordinal_position",
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
         (table,),
     ).fetchall()
     assert cols == [("key", "character varying"), ("value", "jsonb")]
@@ -324,8 +320,7 @@ def test_postgres_access_and_existing_table(pg_tables):
 
     run(go())
     rows = conn.execute(
-        f"SELECT to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-        f"event_data FROM {table}"
+        f"SELECT to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), event_data FROM {table}"
     ).fetchall()
     assert rows == [(d.event_time, json.loads(b'{"Records":[' + d.record + b"]}")) for d in batch]
 
@@ -334,9 +329,7 @@ def test_postgres_bad_credentials():
     cs = pg_connection_string() + " user=no_such_role_" + uid()
 
     async def go():
-        t = make_target(
-            "notify_postgres", "1", {"connection_string": cs, "table": "t", "format": "access"}
-        )
+        t = make_target("notify_postgres", "1", {"connection_string": cs, "table": "t", "format": "access"})
         try:
             await t.deliver(access_batch())
         finally:
@@ -368,9 +361,7 @@ def test_mysql_namespace(mysql_db):
     batch = namespace_batch()
 
     async def go():
-        t = make_target(
-            "notify_mysql", "1", {"dsn_string": dsn, "table": "events_ns", "format": "namespace"}
-        )
+        t = make_target("notify_mysql", "1", {"dsn_string": dsn, "table": "events_ns", "format": "namespace"})
         await t.open()
         await t.deliver(batch[:3])
         await t.deliver(batch[3:])
@@ -393,16 +384,12 @@ def test_mysql_access(mysql_db):
     batch = access_batch()
 
     async def go():
-        t = make_target(
-            "notify_mysql", "1", {"dsn_string": dsn, "table": "events_acc", "format": "access"}
-        )
+        t = make_target("notify_mysql", "1", {"dsn_string": dsn, "table": "events_acc", "format": "access"})
         await t.deliver(batch)
         await t.close()
 
     run(go())
-    rows = mysql_rows(
-        conn, "SELECT DATE_FORMAT(event_time, '%Y-%m-%dT%H:%i:%s'), event_data FROM events_acc"
-    )
+    rows = mysql_rows(conn, "SELECT DATE_FORMAT(event_time, '%Y-%m-%dT%H:%i:%s'), event_data FROM events_acc")
     assert [(r[0], json.loads(r[1])) for r in rows] == [
         (d.event_time[:19], json.loads(b'{"Records":[' + d.record + b"]}")) for d in batch
     ]

@@ -62,9 +62,7 @@ class Captured:
         client.meta.events.register("before-send.s3", self._hook)
 
     def _hook(self, request, **kwargs):  # type: ignore[no-untyped-def]
-        headers = {
-            k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()
-        }
+        headers = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
         op = kwargs.get("event_name", "").rsplit(".", 1)[-1]
         self.requests.append((op, headers))
         return None  # send it for real
@@ -152,9 +150,7 @@ def test_https_upload_fileobj_20mib_multipart(tls_server, tls_s3):
     bucket = new_bucket(tls_s3)
     cap = Captured(tls_s3)
     body = os.urandom(20 * MiB)
-    cfg = TransferConfig(
-        multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB, max_concurrency=4
-    )
+    cfg = TransferConfig(multipart_threshold=8 * MiB, multipart_chunksize=8 * MiB, max_concurrency=4)
     tls_s3.upload_fileobj(io.BytesIO(body), bucket, "big", Config=cfg)
     parts = cap.of("UploadPart")
     assert len(parts) == 3, [op for op, _ in cap.requests]
@@ -165,9 +161,7 @@ def test_https_upload_fileobj_20mib_multipart(tls_server, tls_s3):
     assert out.getvalue() == body
     head = tls_s3.head_object(Bucket=bucket, Key="big", ChecksumMode="ENABLED")
     assert head["ContentLength"] == len(body)
-    part_md5s = b"".join(
-        hashlib.md5(body[i : i + 8 * MiB]).digest() for i in range(0, len(body), 8 * MiB)
-    )
+    part_md5s = b"".join(hashlib.md5(body[i : i + 8 * MiB]).digest() for i in range(0, len(body), 8 * MiB))
     assert head["ETag"] == f'"{hashlib.md5(part_md5s).hexdigest()}-3"'
     got = tls_s3.get_object(Bucket=bucket, Key="big", ChecksumMode="ENABLED")
     assert got["Body"].read() == body
@@ -177,8 +171,7 @@ def test_https_upload_fileobj_20mib_multipart(tls_server, tls_s3):
         assert crc == expected_checksum("CRC32", body)
     else:  # COMPOSITE: the CRC of the parts' CRCs, "-N"
         per_part = b"".join(
-            base64.b64decode(expected_checksum("CRC32", body[i : i + 8 * MiB]))
-            for i in range(0, len(body), 8 * MiB)
+            base64.b64decode(expected_checksum("CRC32", body[i : i + 8 * MiB])) for i in range(0, len(body), 8 * MiB)
         )
         assert crc == f"{expected_checksum('CRC32', per_part)}-3"
     assert_clean_log(tls_server)
@@ -222,13 +215,9 @@ def test_http_wrong_checksum_from_boto3_is_bad_digest(server, s3):
     bucket = new_bucket(s3)
     s3.put_object(Bucket=bucket, Key="k", Body=b"old")
     with s3_error("BadDigest", 400):
-        s3.put_object(
-            Bucket=bucket, Key="k", Body=b"new", ChecksumCRC32=expected_checksum("CRC32", b"x")
-        )
+        s3.put_object(Bucket=bucket, Key="k", Body=b"new", ChecksumCRC32=expected_checksum("CRC32", b"x"))
     with s3_error("BadDigest", 400):
-        s3.put_object(
-            Bucket=bucket, Key="k", Body=b"new", ChecksumSHA256=expected_checksum("SHA256", b"x")
-        )
+        s3.put_object(Bucket=bucket, Key="k", Body=b"new", ChecksumSHA256=expected_checksum("SHA256", b"x"))
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"old"
 
 
@@ -261,9 +250,7 @@ def chunked_put(
     path = object_path(bucket, key)
     headers = {
         "Content-Encoding": "aws-chunked",
-        "x-amz-decoded-content-length": str(
-            len(payload) if decoded_length is None else decoded_length
-        ),
+        "x-amz-decoded-content-length": str(len(payload) if decoded_length is None else decoded_length),
         **(extra_headers or {}),
     }
     trailers = None
@@ -354,9 +341,7 @@ def test_streaming_tampered_chunk_signature_is_rejected(server, s3):
         i = body.index(b"chunk-signature=") + len("chunk-signature=")
         body[i] = ord("0") if body[i] != ord("0") else ord("1")
 
-    resp = chunked_put(
-        server, bucket, "k", CHUNKS["file"], STREAMING_PAYLOAD, tamper=swap_signature
-    )
+    resp = chunked_put(server, bucket, "k", CHUNKS["file"], STREAMING_PAYLOAD, tamper=swap_signature)
     assert_s3_error(resp, 403, "SignatureDoesNotMatch")
     with s3_error("NoSuchKey", 404):
         s3.get_object(Bucket=bucket, Key="k")
@@ -387,9 +372,7 @@ def test_streaming_wrong_trailer_checksum_is_bad_digest(server, s3, mode):
     bucket = new_bucket(s3)
     s3.put_object(Bucket=bucket, Key="k", Body=b"old")
     wrong = expected_checksum("CRC32", b"something else")
-    resp = chunked_put(
-        server, bucket, "k", CHUNKS["file"], mode, trailer_algo="CRC32", trailer_value=wrong
-    )
+    resp = chunked_put(server, bucket, "k", CHUNKS["file"], mode, trailer_algo="CRC32", trailer_value=wrong)
     assert_s3_error(resp, 400, "BadDigest")
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"old"
 
@@ -404,9 +387,7 @@ def test_aws_chunked_shorter_than_decoded_length_is_incomplete_body(server, s3, 
     declared = sum(map(len, chunks)) + 1000
     trailer = "CRC32" if mode == STREAMING_UNSIGNED_TRAILER else None
     for key in ("k", "new"):
-        resp = chunked_put(
-            server, bucket, key, chunks, mode, trailer_algo=trailer, decoded_length=declared
-        )
+        resp = chunked_put(server, bucket, key, chunks, mode, trailer_algo=trailer, decoded_length=declared)
         assert_s3_error(resp, 400, "IncompleteBody")
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"old"
     with s3_error("NoSuchKey", 404):
@@ -443,7 +424,5 @@ def test_streaming_upload_part(server, s3):
         assert resp.status == 200, resp
         assert resp.headers["etag"] == md5_etag(payload)
         etags.append({"PartNumber": n, "ETag": resp.headers["etag"]})
-    s3.complete_multipart_upload(
-        Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload={"Parts": etags}
-    )
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload={"Parts": etags})
     assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"".join(p1 + p2)

@@ -84,15 +84,11 @@ def test_delete_creates_delete_marker(s3, make_bucket):
     assert headers.get("x-amz-version-id") == marker_id
     with s3_error(status=404) as exc:
         s3.head_object(Bucket=bucket, Key="doc")
-    assert (
-        exc.value.response["ResponseMetadata"]["HTTPHeaders"].get("x-amz-delete-marker") == "true"
-    )
+    assert exc.value.response["ResponseMetadata"]["HTTPHeaders"].get("x-amz-delete-marker") == "true"
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
 
     versions, markers = versions_of(s3, bucket)
-    assert [(m["Key"], m["VersionId"], m["IsLatest"]) for m in markers] == [
-        ("doc", marker_id, True)
-    ]
+    assert [(m["Key"], m["VersionId"], m["IsLatest"]) for m in markers] == [("doc", marker_id, True)]
     assert [(v["VersionId"], v["IsLatest"]) for v in versions] == [(v1, False)]
     # The old version is still readable by id.
     assert s3.get_object(Bucket=bucket, Key="doc", VersionId=v1)["Body"].read() == b"one"
@@ -104,9 +100,7 @@ def test_get_delete_marker_by_version_id_is_method_not_allowed(s3, make_bucket):
     marker_id = s3.delete_object(Bucket=bucket, Key="doc")["VersionId"]
     with s3_error("MethodNotAllowed", 405) as exc:
         s3.get_object(Bucket=bucket, Key="doc", VersionId=marker_id)
-    assert (
-        exc.value.response["ResponseMetadata"]["HTTPHeaders"].get("x-amz-delete-marker") == "true"
-    )
+    assert exc.value.response["ResponseMetadata"]["HTTPHeaders"].get("x-amz-delete-marker") == "true"
 
 
 def test_deleting_the_delete_marker_restores_object(s3, make_bucket):
@@ -184,14 +178,12 @@ def test_list_versions_orders_keys_then_newest_first(s3, make_bucket):
     for key in ("b", "a"):
         ids[key] = []
         for n in range(3):
-            ids[key].append(
-                s3.put_object(Bucket=bucket, Key=key, Body=f"{key}{n}".encode())["VersionId"]
-            )
+            ids[key].append(s3.put_object(Bucket=bucket, Key=key, Body=f"{key}{n}".encode())["VersionId"])
             time.sleep(0.01)
     versions, _ = versions_of(s3, bucket)
-    assert [(v["Key"], v["VersionId"]) for v in versions] == [
-        ("a", i) for i in reversed(ids["a"])
-    ] + [("b", i) for i in reversed(ids["b"])]
+    assert [(v["Key"], v["VersionId"]) for v in versions] == [("a", i) for i in reversed(ids["a"])] + [
+        ("b", i) for i in reversed(ids["b"])
+    ]
 
 
 def test_list_versions_pagination_returns_each_version_once(s3, make_bucket):
@@ -246,9 +238,7 @@ def test_copy_from_specific_version(s3, make_bucket):
     bucket = make_bucket(versioning="Enabled")
     v1 = s3.put_object(Bucket=bucket, Key="doc", Body=b"one")["VersionId"]
     s3.put_object(Bucket=bucket, Key="doc", Body=b"two")
-    resp = s3.copy_object(
-        Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "doc", "VersionId": v1}
-    )
+    resp = s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "doc", "VersionId": v1})
     assert resp["CopySourceVersionId"] == v1
     assert resp["VersionId"]
     assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == b"one"

@@ -32,9 +32,7 @@ def test_workers_share_the_port_and_see_each_others_writes(server_factory, pg_ur
     for i in range(20):
         fresh = srv.client()
         fresh.put_object(Bucket="shared", Key=f"k{i}", Body=str(i).encode())
-        assert (
-            srv.client().get_object(Bucket="shared", Key=f"k{i}")["Body"].read() == str(i).encode()
-        )
+        assert srv.client().get_object(Bucket="shared", Key=f"k{i}")["Body"].read() == str(i).encode()
     assert s3.list_objects_v2(Bucket="shared")["KeyCount"] == 20
     os.kill(srv.proc.pid, signal.SIGTERM)
     srv.proc.wait(timeout=15)
@@ -69,9 +67,7 @@ def test_writes_on_every_worker_are_notified_once(server_factory, pg_url):
     s3.put_bucket_notification_configuration(
         Bucket="told",
         NotificationConfiguration={
-            "QueueConfigurations": [
-                {"QueueArn": "arn:minio:sqs::1:redis", "Events": ["s3:ObjectCreated:*"]}
-            ]
+            "QueueConfigurations": [{"QueueArn": "arn:minio:sqs::1:redis", "Events": ["s3:ObjectCreated:*"]}]
         },
     )
     redis = redis_client()

@@ -65,21 +65,15 @@ def expanded(doc: str, encoding: str) -> bytes:
 @pytest.mark.parametrize("encoding", list(ENCODINGS))
 def test_object_tagging_with_dtd_is_refused(srv, client, bkt, encoding):  # type: ignore[no-untyped-def]
     client.put_object(Bucket=bkt, Key="k", Body=b"x")
-    client.put_object_tagging(
-        Bucket=bkt, Key="k", Tagging={"TagSet": [{"Key": "keep", "Value": "me"}]}
-    )
+    client.put_object_tagging(Bucket=bkt, Key="k", Tagging={"TagSet": [{"Key": "keep", "Value": "me"}]})
     doc = "<Tagging><TagSet><Tag><Key>k</Key><Value>&x;</Value></Tag></TagSet></Tagging>"
     resp = send(srv, "PUT", object_path(bkt, "k"), "tagging", expanded(doc, encoding))
     assert_s3_error(resp, 400, "MalformedXML")
-    assert client.get_object_tagging(Bucket=bkt, Key="k")["TagSet"] == [
-        {"Key": "keep", "Value": "me"}
-    ]
+    assert client.get_object_tagging(Bucket=bkt, Key="k")["TagSet"] == [{"Key": "keep", "Value": "me"}]
     # The same document without the DTD, in the same encoding, is read.
     plain = ENCODINGS[encoding](doc.replace("&x;", "plain"))
     assert send(srv, "PUT", object_path(bkt, "k"), "tagging", plain).status == 200
-    assert client.get_object_tagging(Bucket=bkt, Key="k")["TagSet"] == [
-        {"Key": "k", "Value": "plain"}
-    ]
+    assert client.get_object_tagging(Bucket=bkt, Key="k")["TagSet"] == [{"Key": "k", "Value": "plain"}]
 
 
 @pytest.mark.parametrize("encoding", list(ENCODINGS))
@@ -145,17 +139,11 @@ def configuration(srv, bucket: str, query: str) -> tuple[int, bytes]:  # type: i
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
 def test_complete_multipart_upload_with_dtd_is_refused(srv, client, bkt, encoding):  # type: ignore[no-untyped-def]
     up = client.create_multipart_upload(Bucket=bkt, Key="mp")
-    part = client.upload_part(
-        Bucket=bkt, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"p"
-    )
+    part = client.upload_part(Bucket=bkt, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"p")
     doc = f"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{part['ETag']}</ETag></Part>&x;</CompleteMultipartUpload>"
-    resp = send(
-        srv, "POST", object_path(bkt, "mp"), f"uploadId={up['UploadId']}", expanded(doc, encoding)
-    )
+    resp = send(srv, "POST", object_path(bkt, "mp"), f"uploadId={up['UploadId']}", expanded(doc, encoding))
     assert_s3_error(resp, 400, "MalformedXML")
-    assert [u["UploadId"] for u in client.list_multipart_uploads(Bucket=bkt)["Uploads"]] == [
-        up["UploadId"]
-    ]
+    assert [u["UploadId"] for u in client.list_multipart_uploads(Bucket=bkt)["Uploads"]] == [up["UploadId"]]
     assert client.list_objects_v2(Bucket=bkt)["KeyCount"] == 0
 
 

@@ -38,7 +38,10 @@ def test_canned_acls():
     assert perms(bo) == {("id-bob", "FULL_CONTROL"), ("id-alice", "READ")}
     same = canned_acl("bucket-owner-full-control", "id-alice", "alice", bucket_owner_id="id-alice")
     assert perms(same) == {("id-alice", "FULL_CONTROL")}
-    assert perms(canned_acl("log-delivery-write", "id-alice", "alice")) >= {(LOG_DELIVERY, "WRITE"), (LOG_DELIVERY, "READ_ACP")}
+    assert perms(canned_acl("log-delivery-write", "id-alice", "alice")) >= {
+        (LOG_DELIVERY, "WRITE"),
+        (LOG_DELIVERY, "READ_ACP"),
+    }
     with pytest.raises(DomainError) as e:
         canned_acl("everyone", "id-alice", "alice")
     assert e.value.code == "InvalidArgument"
@@ -92,7 +95,9 @@ def test_acl_allows():
     auth = canned_acl("authenticated-read", "id-alice", "alice")
     assert not acl_allows(auth, principal_canonical_id=None, authenticated=False, permission="READ")
     assert acl_allows(auth, principal_canonical_id="id-bob", authenticated=True, permission="READ")
-    assert not acl_allows(private_acl("id-alice", "alice"), principal_canonical_id="id-bob", authenticated=True, permission="READ")
+    assert not acl_allows(
+        private_acl("id-alice", "alice"), principal_canonical_id="id-bob", authenticated=True, permission="READ"
+    )
     assert not acl_allows(None, principal_canonical_id="id-bob", authenticated=True, permission="READ")
 
 

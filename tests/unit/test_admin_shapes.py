@@ -26,9 +26,7 @@ ACCESS = "admin-user"
 SECRET = "admin-secret-key-123"
 POLICY = {
     "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}
-    ],
+    "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}],
 }
 
 
@@ -141,9 +139,7 @@ def test_user_add_wrong_key_cannot_open(admin):
         decrypt_data("another-secret", request["body"])
 
 
-@pytest.mark.parametrize(
-    "method_name,status", [("user_enable", "enabled"), ("user_disable", "disabled")]
-)
+@pytest.mark.parametrize("method_name,status", [("user_enable", "enabled"), ("user_disable", "disabled")])
 def test_user_status(admin, method_name, status):
     _prime(admin, "set-user-status", None)
     request, _ = _call(admin, method_name, "alice")
@@ -220,9 +216,7 @@ def test_policy_info_v2_shape():
         "PolicyName": "p",
         "Policy": POLICY,
     }
-    assert shapes.info_canned_policy_response(
-        "p", POLICY, version="2", created=created, updated=created
-    ) == {
+    assert shapes.info_canned_policy_response("p", POLICY, version="2", created=created, updated=created) == {
         "PolicyName": "p",
         "Policy": POLICY,
         "CreateDate": "2024-01-02T03:04:05Z",
@@ -238,9 +232,7 @@ def test_policy_list(admin):
     assert json.loads(result) == {"read-b": POLICY}
 
 
-@pytest.mark.parametrize(
-    "who,is_group", [({"user": "alice"}, "false"), ({"group": "devs"}, "true")]
-)
+@pytest.mark.parametrize("who,is_group", [({"user": "alice"}, "false"), ({"group": "devs"}, "true")])
 def test_policy_set(admin, who, is_group):
     _prime(admin, "set-user-or-group-policy", None)
     request, _ = _call(admin, "policy_set", "readwrite", **who)
@@ -311,9 +303,7 @@ def test_policy_entities(admin):
         "policyMappings": [{"policy": "p", "users": ["a"], "groups": []}],
     }
     _prime(admin, "idp/builtin/policy-entities", reply)
-    request, result = _call(
-        admin, "get_policy_entities", users=["a", "b"], groups=[], policies=["p"]
-    )
+    request, result = _call(admin, "get_policy_entities", users=["a", "b"], groups=[], policies=["p"])
     _check_against_table(request, "idp/builtin/policy-entities")
     assert request["query"]["user"] == ["a", "b"] and request["query"]["policy"] == ["p"]
     assert json.loads(result) == reply
@@ -359,9 +349,7 @@ def test_group_remove(admin):
     }
 
 
-@pytest.mark.parametrize(
-    "method_name,status", [("group_enable", "enabled"), ("group_disable", "disabled")]
-)
+@pytest.mark.parametrize("method_name,status", [("group_enable", "enabled"), ("group_disable", "disabled")])
 def test_group_status(admin, method_name, status):
     _prime(admin, "set-group-status", None)
     request, _ = _call(admin, method_name, "devs")
@@ -480,9 +468,7 @@ def test_delete_service_account(admin):
 
 
 def test_list_service_accounts(admin):
-    item = shapes.service_account_info(
-        "SVCKEY", parent_user="alice", status="enabled", implied_policy=True, name="ci"
-    )
+    item = shapes.service_account_info("SVCKEY", parent_user="alice", status="enabled", implied_policy=True, name="ci")
     assert item == {
         "parentUser": "alice",
         "accountStatus": "on",
@@ -524,15 +510,10 @@ def test_info(admin):
         buckets=2,
         objects=5,
         sqs_arns=["arn:minio:sqs::1:webhook"],
-        drives=[
-            shapes.drive("chronicle.test:9000", path="/data", total=100, used=10, available=90)
-        ],
+        drives=[shapes.drive("chronicle.test:9000", path="/data", total=100, used=10, available=90)],
     )
     assert reply["mode"] == "online" and reply["sqsARN"] == ["arn:minio:sqs::1:webhook"]
-    assert (
-        reply["servers"][0]["state"] == "online"
-        and reply["servers"][0]["drives"][0]["state"] == "ok"
-    )
+    assert reply["servers"][0]["state"] == "online" and reply["servers"][0]["drives"][0]["state"] == "ok"
     _prime(admin, "info", reply)
     request, result = _call(admin, "info")
     _check_against_table(request, "info")

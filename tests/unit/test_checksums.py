@@ -122,9 +122,7 @@ def test_composite(algorithm: str) -> None:
 
 @pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME"])
 @pytest.mark.parametrize("pure_python", [False, True])
-def test_full_object_crc(
-    algorithm: str, pure_python: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_full_object_crc(algorithm: str, pure_python: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if pure_python:  # the fallback used with awscrt versions lacking combine_crc*
         monkeypatch.setitem(checksums._CRT_COMBINE, algorithm, None)
     parts = [os.urandom(n) for n in (5 * 1024 * 1024, 0, 1, 12345, 5 * 1024 * 1024, 7)]

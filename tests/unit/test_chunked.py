@@ -57,9 +57,7 @@ TRAILER_SIG = "d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435"
 # ---- an independent test signer -----------------------------------------------------------
 
 
-def chunk_signatures(
-    key: bytes, amz_date: str, scope: str, seed: str, chunks: list[bytes]
-) -> list[str]:
+def chunk_signatures(key: bytes, amz_date: str, scope: str, seed: str, chunks: list[bytes]) -> list[str]:
     """Signatures of each chunk plus the final empty one, chained from the seed."""
     sigs, prev = [], seed
     for chunk in [*chunks, b""]:
@@ -72,9 +70,7 @@ def chunk_signatures(
     return sigs
 
 
-def trailer_signature(
-    key: bytes, amz_date: str, scope: str, prev: str, trailers: dict[str, str]
-) -> str:
+def trailer_signature(key: bytes, amz_date: str, scope: str, prev: str, trailers: dict[str, str]) -> str:
     canonical = "".join(f"{k}:{v}\n" for k, v in trailers.items())
     sts = "\n".join(
         [
@@ -100,9 +96,7 @@ def encode(
     sigs: list[str] | None = None
     if ctx is not None:
         assert ctx.signing_key and ctx.amz_date and ctx.scope and ctx.seed_signature
-        sigs = chunk_signatures(
-            ctx.signing_key, ctx.amz_date, ctx.scope, ctx.seed_signature, chunks
-        )
+        sigs = chunk_signatures(ctx.signing_key, ctx.amz_date, ctx.scope, ctx.seed_signature, chunks)
     for i, chunk in enumerate([*chunks, b""]):
         ext = f";chunk-signature={sigs[i]}" if sigs else ""
         out.write(f"{len(chunk):x}{ext}\r\n".encode())
@@ -112,12 +106,7 @@ def encode(
         out.write(b"\r\n")
     for name, value in (trailers or {}).items():
         out.write(f"{name}:{value}\r\n".encode())
-    if (
-        trailers
-        and sigs is not None
-        and ctx is not None
-        and ctx.payload_hash == STREAMING_PAYLOAD_TRAILER
-    ):
+    if trailers and sigs is not None and ctx is not None and ctx.payload_hash == STREAMING_PAYLOAD_TRAILER:
         assert ctx.signing_key and ctx.amz_date and ctx.scope
         tsig = trailer_signature(ctx.signing_key, ctx.amz_date, ctx.scope, sigs[-1], trailers)
         out.write(f"x-amz-trailer-signature:{tsig}\r\n".encode())
@@ -125,9 +114,7 @@ def encode(
     return out.getvalue()
 
 
-def decode(
-    decoder: AwsChunkedDecoder, body: bytes, splits: str = "all"
-) -> tuple[bytes, dict[str, str]]:
+def decode(decoder: AwsChunkedDecoder, body: bytes, splits: str = "all") -> tuple[bytes, dict[str, str]]:
     out = bytearray()
     if splits == "all":
         out += decoder.feed(body)
@@ -166,9 +153,7 @@ def doc_ctx(trailer: bool) -> AuthContext:
         headers["x-amz-content-sha256"] = STREAMING_PAYLOAD
         signed = "content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class"
         seed = SEED
-    headers["authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={AK}/{DOC_SCOPE},SignedHeaders={signed},Signature={seed}"
-    )
+    headers["authorization"] = f"AWS4-HMAC-SHA256 Credential={AK}/{DOC_SCOPE},SignedHeaders={signed},Signature={seed}"
     ctx = authenticate("PUT", "/examplebucket/chunkObject.txt", "", headers, lookup, now=DOC_NOW)
     assert ctx.seed_signature == seed
     return ctx
@@ -213,9 +198,7 @@ def test_doc_signed_example(splits: str) -> None:
 
 @pytest.mark.parametrize("splits", ["all", "bytes", "4"])
 def test_doc_trailer_example(splits: str) -> None:
-    decoder = AwsChunkedDecoder(
-        doc_ctx(True), decoded_length=66560, trailer_header="x-amz-checksum-crc32c"
-    )
+    decoder = AwsChunkedDecoder(doc_ctx(True), decoded_length=66560, trailer_header="x-amz-checksum-crc32c")
     data, trailers = decode(decoder, doc_trailer_body(), splits)
     assert data == PAYLOAD
     assert trailers == {"x-amz-checksum-crc32c": "sOO8/Q=="}
@@ -227,14 +210,10 @@ def test_doc_trailer_example(splits: str) -> None:
 def test_doc_trailer_example_as_printed() -> None:
     # The documentation shows the trailer chunk without a terminating blank line.
     body = doc_trailer_body()[:-2]
-    decoder = AwsChunkedDecoder(
-        doc_ctx(True), decoded_length=66560, trailer_header="x-amz-checksum-crc32c"
-    )
+    decoder = AwsChunkedDecoder(doc_ctx(True), decoded_length=66560, trailer_header="x-amz-checksum-crc32c")
     assert decode(decoder, body)[1] == {"x-amz-checksum-crc32c": "sOO8/Q=="}
     # ...nor with a CRLF after the trailer signature line.
-    decoder = AwsChunkedDecoder(
-        doc_ctx(True), decoded_length=66560, trailer_header="x-amz-checksum-crc32c"
-    )
+    decoder = AwsChunkedDecoder(doc_ctx(True), decoded_length=66560, trailer_header="x-amz-checksum-crc32c")
     assert decode(decoder, body[:-2], "bytes")[1] == {"x-amz-checksum-crc32c": "sOO8/Q=="}
 
 
@@ -255,18 +234,12 @@ def test_doc_example_tampered() -> None:
 
 def test_doc_trailer_tampered() -> None:
     body = doc_trailer_body().replace(b"sOO8/Q==", b"AAAAAA==")
-    decoder = AwsChunkedDecoder(
-        doc_ctx(True), decoded_length=66560, trailer_header="x-amz-checksum-crc32c"
-    )
+    decoder = AwsChunkedDecoder(doc_ctx(True), decoded_length=66560, trailer_header="x-amz-checksum-crc32c")
     with pytest.raises(S3Error) as e:
         decode(decoder, body)
     assert e.value.code == "SignatureDoesNotMatch"
-    unsigned = doc_trailer_body().replace(
-        f"x-amz-trailer-signature:{TRAILER_SIG}\r\n".encode(), b""
-    )
-    decoder = AwsChunkedDecoder(
-        doc_ctx(True), decoded_length=66560, trailer_header="x-amz-checksum-crc32c"
-    )
+    unsigned = doc_trailer_body().replace(f"x-amz-trailer-signature:{TRAILER_SIG}\r\n".encode(), b"")
+    decoder = AwsChunkedDecoder(doc_ctx(True), decoded_length=66560, trailer_header="x-amz-checksum-crc32c")
     with pytest.raises(S3Error) as e:
         decode(decoder, unsigned)
     assert e.value.code == "MalformedTrailerError"
@@ -288,9 +261,7 @@ def random_chunks(seed: int) -> list[bytes]:
     return [os.urandom(rnd.choice([8192, 65536, 100000])) for _ in range(rnd.randint(1, 5))]
 
 
-@pytest.mark.parametrize(
-    "mode", [STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER, STREAMING_UNSIGNED_TRAILER]
-)
+@pytest.mark.parametrize("mode", [STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER, STREAMING_UNSIGNED_TRAILER])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_generated_roundtrip(mode: str, seed: int) -> None:
     chunks = random_chunks(seed)
@@ -303,9 +274,7 @@ def test_generated_roundtrip(mode: str, seed: int) -> None:
         c.update(payload)
         trailers = {"x-amz-checksum-crc64nvme": c.b64()}
         trailer_header = "x-amz-checksum-crc64nvme"
-    body = encode(
-        chunks, ctx=None if mode == STREAMING_UNSIGNED_TRAILER else ctx, trailers=trailers
-    )
+    body = encode(chunks, ctx=None if mode == STREAMING_UNSIGNED_TRAILER else ctx, trailers=trailers)
     for splits in ("all", str(seed)):
         decoder = AwsChunkedDecoder(ctx, decoded_length=len(payload), trailer_header=trailer_header)
         data, got = decode(decoder, body, splits)
@@ -363,9 +332,7 @@ def test_truncated_stream(mode: str) -> None:
     ctx = make_ctx(mode)
     trailers = {"x-amz-checksum-crc32": "AAAAAA=="} if mode == STREAMING_UNSIGNED_TRAILER else None
     header = "x-amz-checksum-crc32" if trailers else None
-    body = encode(
-        [b"x" * 9000, b"y" * 10], ctx=ctx if mode == STREAMING_PAYLOAD else None, trailers=trailers
-    )
+    body = encode([b"x" * 9000, b"y" * 10], ctx=ctx if mode == STREAMING_PAYLOAD else None, trailers=trailers)
     # Every cut before the final chunk's line is incomplete; so is a cut inside a trailer line.
     final_line = body.index(b"\r\n0")
     for cut in [0, 1, 5, 50, 100, 9000, final_line, final_line + 2]:
@@ -389,9 +356,7 @@ def test_truncated_stream(mode: str) -> None:
     ],
 )
 def test_malformed_framing(body: bytes) -> None:
-    decoder = AwsChunkedDecoder(
-        make_ctx(STREAMING_UNSIGNED_TRAILER), decoded_length=None, trailer_header=None
-    )
+    decoder = AwsChunkedDecoder(make_ctx(STREAMING_UNSIGNED_TRAILER), decoded_length=None, trailer_header=None)
     with pytest.raises(S3Error) as e:
         decoder.feed(body)
         decoder.finish()
@@ -402,9 +367,7 @@ def test_trailer_declarations() -> None:
     ctx = make_ctx(STREAMING_UNSIGNED_TRAILER)
     body = encode([b"abc"], trailers={"x-amz-checksum-crc32": "NSRBwg=="})
     with pytest.raises(S3Error) as e:  # declared but not sent
-        decode(
-            AwsChunkedDecoder(ctx, decoded_length=3, trailer_header="x-amz-checksum-sha256"), body
-        )
+        decode(AwsChunkedDecoder(ctx, decoded_length=3, trailer_header="x-amz-checksum-sha256"), body)
     assert e.value.code == "MalformedTrailerError"
     with pytest.raises(S3Error) as e:  # declared, nothing sent at all
         decode(
@@ -417,9 +380,7 @@ def test_trailer_declarations() -> None:
             AwsChunkedDecoder(ctx, decoded_length=3, trailer_header=None),
             b"3\r\nabc\r\n0\r\nnocolon\r\n\r\n",
         )
-    got = decode(
-        AwsChunkedDecoder(ctx, decoded_length=3, trailer_header=" X-Amz-Checksum-CRC32 "), body
-    )[1]
+    got = decode(AwsChunkedDecoder(ctx, decoded_length=3, trailer_header=" X-Amz-Checksum-CRC32 "), body)[1]
     assert got == {"x-amz-checksum-crc32": "NSRBwg=="}
 
 
@@ -440,10 +401,7 @@ def test_constructor_checks() -> None:
     # Anonymous unsigned-trailer uploads need no key.
     anonymous = AuthContext(None, "anonymous", STREAMING_UNSIGNED_TRAILER)
     body = encode([b"abc"])
-    assert (
-        decode(AwsChunkedDecoder(anonymous, decoded_length=3, trailer_header=None), body)[0]
-        == b"abc"
-    )
+    assert decode(AwsChunkedDecoder(anonymous, decoded_length=3, trailer_header=None), body)[0] == b"abc"
 
 
 # ---- boto3's own bodies ------------------------------------------------------------------------
@@ -454,9 +412,7 @@ def test_boto3_unsigned_trailer_body() -> None:
 
     def hook(request, **_: object) -> AWSResponse:  # type: ignore[no-untyped-def]
         body = request.body.read() if hasattr(request.body, "read") else request.body
-        headers = {
-            k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()
-        }
+        headers = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
         captured.append((request.method, request.url, headers, body))
 
         class Raw:
@@ -472,9 +428,7 @@ def test_boto3_unsigned_trailer_body() -> None:
     client.meta.events.register("before-send", hook)
     payload = os.urandom(3 * 1024 * 1024 + 17)
     for algorithm in ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"):
-        client.put_object(
-            Bucket="b", Key="k", Body=io.BytesIO(payload), ChecksumAlgorithm=algorithm
-        )
+        client.put_object(Bucket="b", Key="k", Body=io.BytesIO(payload), ChecksumAlgorithm=algorithm)
     assert len(captured) == 5
     for method, url, headers, body in captured:
         parts = urlsplit(url)

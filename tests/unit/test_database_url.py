@@ -23,5 +23,9 @@ from projections.eventstore.recorder import store_environment
 )
 def test_database_url_forms(url, host, port, dbname, user):
     env = store_environment(url, Path("/nonexistent"), create_table=False)
-    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"], env["POSTGRES_USER"]) == (host, port, dbname, user)
-
+    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"], env["POSTGRES_USER"]) == (
+        host,
+        port,
+        dbname,
+        user,
+    )

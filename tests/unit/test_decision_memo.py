@@ -180,7 +180,5 @@ def test_remembered_decisions_follow_the_request_values():
     ):
         req = listing_request(prefix, ip)
         row = {"name": "b", "owner": "root", "versioning": ""}
-        decided = _remembered(
-            ctx, req, req.identity, "s3:ListBucket", "arn:aws:s3:::b", "b", row, None
-        )
+        decided = _remembered(ctx, req, req.identity, "s3:ListBucket", "arn:aws:s3:::b", "b", row, None)
         assert decided is not None and decided[0] is expected

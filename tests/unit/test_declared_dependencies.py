@@ -105,7 +105,6 @@ def test_every_import_is_declared(folders: tuple[str, ...], extras: tuple[str, .
 def test_the_check_sees_imports_inside_functions() -> None:
     """The scan must not stop at module level: the bug it guards against was a lazy import."""
     tree = ast.parse(
-        "def f():\n    import boto3\n    from botocore.auth import SigV4Auth\n"
-        "yaml = pytest.importorskip('yaml')\n"
+        "def f():\n    import boto3\n    from botocore.auth import SigV4Auth\nyaml = pytest.importorskip('yaml')\n"
     )
     assert imported_modules(tree) == {"boto3", "botocore.auth", "yaml"}

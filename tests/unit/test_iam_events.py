@@ -27,11 +27,7 @@ def test_session_created_before_session_names_decodes_with_an_empty_one():
     assert json.loads(stored.state)["class_version"] == 2
     assert mapper.to_domain_event(stored).session_name == "s"
     # The same event as recorded before AssumeRole kept the RoleSessionName: no field, version 1.
-    old_state = {
-        k: v
-        for k, v in json.loads(stored.state).items()
-        if k not in ("session_name", "class_version")
-    }
+    old_state = {k: v for k, v in json.loads(stored.state).items() if k not in ("session_name", "class_version")}
     old = StoredEvent(
         originator_id=uuid4(),
         originator_version=1,
@@ -56,15 +52,11 @@ def _allows(policy_arn: str, action: str, resource: str = "*") -> bool:
 
 def test_aws_managed_policies():
     read = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
-    assert _allows(read, "s3:GetObject", "arn:aws:s3:::b/k") and _allows(
-        read, "s3:ListAllMyBuckets"
-    )
+    assert _allows(read, "s3:GetObject", "arn:aws:s3:::b/k") and _allows(read, "s3:ListAllMyBuckets")
     assert not _allows(read, "s3:PutObject", "arn:aws:s3:::b/k")
     assert _allows("arn:aws:iam::aws:policy/AmazonS3FullAccess", "s3:PutObject", "arn:aws:s3:::b/k")
     assert not _allows("arn:aws:iam::aws:policy/AmazonS3FullAccess", "iam:ListUsers")
     iam_read = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
     assert _allows(iam_read, "iam:ListRoles") and _allows(iam_read, "iam:GetUser")
-    assert not _allows(iam_read, "iam:CreateUser") and not _allows(
-        iam_read, "s3:GetObject", "arn:aws:s3:::b/k"
-    )
+    assert not _allows(iam_read, "iam:CreateUser") and not _allows(iam_read, "s3:GetObject", "arn:aws:s3:::b/k")
     assert _allows("arn:aws:iam::aws:policy/AdministratorAccess", "iam:CreateUser")

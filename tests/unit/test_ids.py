@@ -28,6 +28,4 @@ def test_forked_child_does_not_repeat_the_parent():
     os.waitpid(pid, 0)
     parent = b"".join(random_uuid().bytes for _ in range(10))
     assert len(child) == 160 and child != parent
-    assert not {child[i : i + 16] for i in range(0, 160, 16)} & {
-        parent[i : i + 16] for i in range(0, 160, 16)
-    }
+    assert not {child[i : i + 16] for i in range(0, 160, 16)} & {parent[i : i + 16] for i in range(0, 160, 16)}

@@ -91,8 +91,7 @@ SIO_VECTORS = [
         "0000000000000002",
         "",
         "00" * 17,
-        "691deb7b9ccbee91f48d12c7ad5fe3cd4e1e5e7d394f06b91228ec9a5dd2456a"
-        "c7de9502a0b4010fb1ee1db94e940458fb",
+        "691deb7b9ccbee91f48d12c7ad5fe3cd4e1e5e7d394f06b91228ec9a5dd2456ac7de9502a0b4010fb1ee1db94e940458fb",
     ),
     (
         16,

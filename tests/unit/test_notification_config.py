@@ -30,9 +30,7 @@ def parse_config(body, **kwargs):
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 WEBHOOK1 = {ARN("", "1", "webhook")}
 
-ARN_MSG = (
-    "A specified destination ARN does not exist or is not well-formed. Verify the destination ARN."
-)
+ARN_MSG = "A specified destination ARN does not exist or is not well-formed. Verify the destination ARN."
 REGION_MSG = (
     "A specified destination is in a different region than the bucket. You must use a "
     "destination that resides in the same region as the bucket."
@@ -42,17 +40,13 @@ FILTER_NAME_MSG = "filter rule name must be either prefix or suffix"
 PREFIX_MSG = "Cannot specify more than one prefix rule in a filter."
 SUFFIX_MSG = "Cannot specify more than one suffix rule in a filter."
 VALUE_MSG = "Size of filter rule value cannot exceed 1024 bytes in UTF-8 representation"
-OVERLAP_CONFIGS_MSG = (
-    "Configurations overlap. Configurations on the same bucket cannot share a common event type."
-)
+OVERLAP_CONFIGS_MSG = "Configurations overlap. Configurations on the same bucket cannot share a common event type."
 OVERLAP_FILTER_MSG = (
     "An object key name filtering rule defined with overlapping prefixes, overlapping suffixes, "
     "or overlapping combinations of prefixes and suffixes for the same event types."
 )
 UNSUPPORTED_MSG = "MinIO server does not support Topic or Cloud Function based notifications."
-MALFORMED_MSG = (
-    "The XML you provided was not well-formed or did not validate against our published schema."
-)
+MALFORMED_MSG = "The XML you provided was not well-formed or did not validate against our published schema."
 
 # config_test.go dataCase1 / reader1
 CASE1 = b"""
@@ -289,9 +283,7 @@ def test_validate_filter_value(value, ok):
 
 @pytest.mark.parametrize("value", ["a/../b", ".", "x\\y", "é" * 513])
 def test_bad_filter_value_in_document(value):
-    _fails(
-        _doc(_queue(["s3:ObjectCreated:*"], _rule("prefix", value))), "InvalidArgument", VALUE_MSG
-    )
+    _fails(_doc(_queue(["s3:ObjectCreated:*"], _rule("prefix", value))), "InvalidArgument", VALUE_MSG)
 
 
 def test_unknown_event_name():
@@ -327,9 +319,7 @@ def test_region_rules():
     assert str(cfg.queues[0].arn) == "arn:minio:sqs::1:webhook"
     _fails(_doc(q), "InvalidArgument", REGION_MSG, region="eu-west-1")
     # An ARN without a region takes the server's.
-    cfg = parse_config(
-        _doc(_queue(["s3:ObjectCreated:*"])), region="eu-west-1", known_arns=WEBHOOK1
-    )
+    cfg = parse_config(_doc(_queue(["s3:ObjectCreated:*"])), region="eu-west-1", known_arns=WEBHOOK1)
     assert str(cfg.queues[0].arn) == "arn:minio:sqs:eu-west-1:1:webhook"
 
 
@@ -342,31 +332,23 @@ def test_identical_queue_configurations():
     err = _fails(_doc(q, q), "InvalidArgument", OVERLAP_FILTER_MSG)
     assert err.reason.startswith("duplicate queue configuration <Queue>")
     # Differing only in Id, events order or filter: allowed (MinIO compares whole queues).
-    parse_config(
-        _doc(q, _queue(["s3:ObjectCreated:*"], _rule("prefix", "a/"), qid="x")), known_arns=WEBHOOK1
-    )
+    parse_config(_doc(q, _queue(["s3:ObjectCreated:*"], _rule("prefix", "a/"), qid="x")), known_arns=WEBHOOK1)
     parse_config(_doc(q, _queue(["s3:ObjectCreated:*"])), known_arns=WEBHOOK1)
     # MinIO's quirk: the second one's region is ignored when the first has none.
-    q_region = _queue(
-        ["s3:ObjectCreated:*"], _rule("prefix", "a/"), arn="arn:minio:sqs:r1:1:webhook"
-    )
+    q_region = _queue(["s3:ObjectCreated:*"], _rule("prefix", "a/"), arn="arn:minio:sqs:r1:1:webhook")
     _fails(_doc(q, q_region), "InvalidArgument", OVERLAP_FILTER_MSG)
     parse_config(_doc(q_region, q), known_arns=WEBHOOK1)
 
 
 def test_errors_come_in_minio_order():
     # Decoding errors before the duplicate-queue check, which comes before Topic/CloudFunction.
-    bad_event_after_topic = _doc(
-        _queue(["s3:ObjectCreated:*"]), extra="<TopicConfiguration/>" + _queue(["nope"])
-    )
+    bad_event_after_topic = _doc(_queue(["s3:ObjectCreated:*"]), extra="<TopicConfiguration/>" + _queue(["nope"]))
     _fails(bad_event_after_topic, "InvalidArgument", EVENT_MSG)
     q = _queue(["s3:ObjectCreated:*"])
     _fails(_doc(q, q, extra="<TopicConfiguration/>"), "InvalidArgument", OVERLAP_FILTER_MSG)
     # Unsupported configurations before target checks.
     _fails(
-        _doc(
-            _queue(["s3:ObjectCreated:*"], arn="arn:minio:sqs::9:x"), extra="<TopicConfiguration/>"
-        ),
+        _doc(_queue(["s3:ObjectCreated:*"], arn="arn:minio:sqs::9:x"), extra="<TopicConfiguration/>"),
         "UnsupportedNotification",
         UNSUPPORTED_MSG,
     )
@@ -401,8 +383,7 @@ def test_empty_configuration_means_remove():
         cfg = parse_config(body, region="", known_arns=())
         assert cfg.is_empty
         assert cfg.to_xml() == (
-            b'<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-            b"</NotificationConfiguration>"
+            b'<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></NotificationConfiguration>'
         )
 
 

@@ -49,9 +49,7 @@ def test_other_wildcards():
     # Bucket events are single names despite the '*'.
     assert expand("s3:BucketCreated:*") == ("s3:BucketCreated:*",)
     assert expand("s3:ObjectCreated:Put") == ("s3:ObjectCreated:Put",)
-    assert expand_all(["s3:ObjectCreated:Put", "s3:ObjectCreated:*"]) == frozenset(
-        expand("s3:ObjectCreated:*")
-    )
+    assert expand_all(["s3:ObjectCreated:Put", "s3:ObjectCreated:*"]) == frozenset(expand("s3:ObjectCreated:*"))
 
 
 @pytest.mark.parametrize(

@@ -245,14 +245,9 @@ def test_key_encodings():
 
 
 def test_event_time_and_sequencer():
-    assert (
-        format_event_time(datetime(2026, 1, 1, 12, 0, 0, 999999, tzinfo=UTC))
-        == "2026-01-01T12:00:00.999Z"
-    )
+    assert format_event_time(datetime(2026, 1, 1, 12, 0, 0, 999999, tzinfo=UTC)) == "2026-01-01T12:00:00.999Z"
     assert format_event_time(datetime(2026, 1, 1, 12, 0, 0)) == "2026-01-01T12:00:00.000Z"
-    assert parse_event_time("2026-01-01T12:00:00.123Z") == datetime(
-        2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC
-    )
+    assert parse_event_time("2026-01-01T12:00:00.123Z") == datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)
     assert sequencer_for(0) == "0000000000000000"
     assert sequencer_for(0x1A2B) == "0000000000001A2B"
     assert sequencer_for(2) > sequencer_for(1)
@@ -272,9 +267,7 @@ def test_listen_record_with_raw_key_and_escaping():
 
 def test_go_html_escape():  # TestHTMLEscape
     src = {"M": "<html>foo &\u2028 \u2029</html>"}
-    assert (
-        dumps_go(src) == b'{"M":"\\u003chtml\\u003efoo \\u0026\\u2028 \\u2029\\u003c/html\\u003e"}'
-    )
+    assert dumps_go(src) == b'{"M":"\\u003chtml\\u003efoo \\u0026\\u2028 \\u2029\\u003c/html\\u003e"}'
 
 
 GO_CONTROL = {  # encodeStringTests (Go 1.22+: \b and \f short forms)

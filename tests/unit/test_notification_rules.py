@@ -106,9 +106,7 @@ def test_rules_test_go_match_cases():
     # TestRulesMatch: "*"+"*" matches all; prefix 2010* and suffix *.png to two targets.
     cfg = _cfg(_q(["s3:ObjectCreated:*"], W1, "*", "*"))
     assert match_targets(cfg, "s3:ObjectCreated:Put", "photos.jpg") == {W1}
-    cfg = _cfg(
-        _q(["s3:ObjectCreated:*"], W1, "2010*"), _q(["s3:ObjectCreated:*"], A2, suffix="*.png")
-    )
+    cfg = _cfg(_q(["s3:ObjectCreated:*"], W1, "2010*"), _q(["s3:ObjectCreated:*"], A2, suffix="*.png"))
     assert match_targets(cfg, "s3:ObjectCreated:Put", "2010/photos.jpg") == {W1}
     assert match_targets(cfg, "s3:ObjectCreated:Put", "2010/photos.png") == {W1, A2}
     assert match_targets(cfg, "s3:ObjectCreated:Put", "2000/photos.jpg") == set()

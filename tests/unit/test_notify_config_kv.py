@@ -35,9 +35,7 @@ def test_tokens_strip_quotes_like_minio():
 
 
 def test_parse_kv_line():
-    sub, tid, kvs = parse_kv_line(
-        schema, "notify_postgres:pg connection_string=host=h port=5432 password=x table=t"
-    )
+    sub, tid, kvs = parse_kv_line(schema, "notify_postgres:pg connection_string=host=h port=5432 password=x table=t")
     assert (sub, tid) == ("notify_postgres", "pg")
     assert kvs == {"connection_string": "host=h port=5432 password=x", "table": "t"}
     assert parse_kv_line(schema, "notify_redis address=h:1")[:2] == ("notify_redis", "_")

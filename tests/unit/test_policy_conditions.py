@@ -216,22 +216,10 @@ def test_source_ip_and_secure_transport():
         ],
     }
     p = parse_policy(json.dumps(deny_plain), kind="identity")
-    assert (
-        evaluate([p], req({"aws:SourceIp": "127.0.0.1", "aws:SecureTransport": "true"}))
-        is Decision.ALLOW
-    )
-    assert (
-        evaluate([p], req({"aws:SourceIp": "127.0.0.1", "aws:SecureTransport": "false"}))
-        is Decision.DENY
-    )
-    assert (
-        evaluate([p], req({"aws:SourceIp": "8.8.8.8", "aws:SecureTransport": "true"}))
-        is Decision.NOT_APPLICABLE
-    )
-    assert (
-        evaluate([p], req({"aws:SourceIp": "garbage", "aws:SecureTransport": "true"}))
-        is Decision.NOT_APPLICABLE
-    )
+    assert evaluate([p], req({"aws:SourceIp": "127.0.0.1", "aws:SecureTransport": "true"})) is Decision.ALLOW
+    assert evaluate([p], req({"aws:SourceIp": "127.0.0.1", "aws:SecureTransport": "false"})) is Decision.DENY
+    assert evaluate([p], req({"aws:SourceIp": "8.8.8.8", "aws:SecureTransport": "true"})) is Decision.NOT_APPLICABLE
+    assert evaluate([p], req({"aws:SourceIp": "garbage", "aws:SecureTransport": "true"})) is Decision.NOT_APPLICABLE
 
 
 # --- policy variables ------------------------------------------------------------
@@ -243,46 +231,34 @@ def test_username_variable_in_resource():
     assert evaluate([p], req(ctx, resource="arn:aws:s3:::home/alice/file")) is Decision.ALLOW
     assert evaluate([p], req(ctx, resource="arn:aws:s3:::home/bob/file")) is Decision.NOT_APPLICABLE
     # a missing variable never matches
-    assert (
-        evaluate([p], req({}, resource="arn:aws:s3:::home/alice/file")) is Decision.NOT_APPLICABLE
-    )
+    assert evaluate([p], req({}, resource="arn:aws:s3:::home/alice/file")) is Decision.NOT_APPLICABLE
 
 
 def test_substituted_values_are_literal():
     p = policy_with(resource="arn:aws:s3:::home/${aws:username}/*")
     ctx = {"aws:username": "*"}
-    assert (
-        evaluate([p], req(ctx, resource="arn:aws:s3:::home/alice/file")) is Decision.NOT_APPLICABLE
-    )
+    assert evaluate([p], req(ctx, resource="arn:aws:s3:::home/alice/file")) is Decision.NOT_APPLICABLE
     assert evaluate([p], req(ctx, resource="arn:aws:s3:::home/*/file")) is Decision.ALLOW
 
 
 def test_variables_only_in_2012_version():
     p = policy_with(resource="arn:aws:s3:::home/${aws:username}/*", version="2008-10-17")
     assert (
-        evaluate([p], req({"aws:username": "alice"}, resource="arn:aws:s3:::home/alice/f"))
-        is Decision.NOT_APPLICABLE
+        evaluate([p], req({"aws:username": "alice"}, resource="arn:aws:s3:::home/alice/f")) is Decision.NOT_APPLICABLE
     )
     assert (
-        evaluate(
-            [p], req({"aws:username": "alice"}, resource="arn:aws:s3:::home/${aws:username}/f")
-        )
-        is Decision.ALLOW
+        evaluate([p], req({"aws:username": "alice"}, resource="arn:aws:s3:::home/${aws:username}/f")) is Decision.ALLOW
     )
     p = policy_with(resource="arn:aws:s3:::home/${aws:username}/*", version=None)
     assert (
-        evaluate([p], req({"aws:username": "alice"}, resource="arn:aws:s3:::home/alice/f"))
-        is Decision.NOT_APPLICABLE
+        evaluate([p], req({"aws:username": "alice"}, resource="arn:aws:s3:::home/alice/f")) is Decision.NOT_APPLICABLE
     )
 
 
 def test_variable_escapes():
     p = policy_with(resource="arn:aws:s3:::b/literal${*}star${?}q${$}d")
     assert evaluate([p], req({}, resource="arn:aws:s3:::b/literal*star?q$d")) is Decision.ALLOW
-    assert (
-        evaluate([p], req({}, resource="arn:aws:s3:::b/literalXstarYq$d"))
-        is Decision.NOT_APPLICABLE
-    )
+    assert evaluate([p], req({}, resource="arn:aws:s3:::b/literalXstarYq$d")) is Decision.NOT_APPLICABLE
 
 
 def test_variables_in_condition_values():
@@ -326,6 +302,4 @@ def test_variable_default_and_jwt():
 )
 def test_variables_from_context(var, key, value):
     p = policy_with(resource=f"arn:aws:s3:::b/${{{var}}}/*")
-    assert (
-        evaluate([p], req({key: value}, resource=f"arn:aws:s3:::b/{value}/obj")) is Decision.ALLOW
-    )
+    assert evaluate([p], req({key: value}, resource=f"arn:aws:s3:::b/{value}/obj")) is Decision.ALLOW

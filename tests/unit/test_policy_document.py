@@ -48,16 +48,12 @@ def test_minimal_identity_policy():
 def test_statement_may_be_an_object_and_version_optional():
     p = parse_policy(json.dumps({"Statement": ALLOW_ALL}), kind="identity")
     assert p.version is None
-    assert (
-        parse_policy(doc(ALLOW_ALL, version="2008-10-17"), kind="identity").version == "2008-10-17"
-    )
+    assert parse_policy(doc(ALLOW_ALL, version="2008-10-17"), kind="identity").version == "2008-10-17"
 
 
 def test_bytes_and_dict_input():
     assert parse_policy(doc(ALLOW_ALL).encode(), kind="identity").statements
-    assert parse_policy(
-        {"Version": "2012-10-17", "Statement": [ALLOW_ALL]}, kind="identity"
-    ).statements
+    assert parse_policy({"Version": "2012-10-17", "Statement": [ALLOW_ALL]}, kind="identity").statements
 
 
 @pytest.mark.parametrize(
@@ -106,15 +102,11 @@ def test_malformed_identity_policies(text):
 
 
 def test_identity_messages_follow_iam():
-    assert err(doc({**ALLOW_ALL, "Principal": "*"})).message == (
-        "Policy document should not specify a principal."
-    )
+    assert err(doc({**ALLOW_ALL, "Principal": "*"})).message == ("Policy document should not specify a principal.")
     assert err(doc({"Effect": "Allow", "Action": "GetObject", "Resource": "*"})).message.startswith(
         "Actions/Conditions must be prefaced by a vendor"
     )
-    assert (
-        "must be unique" in err(doc({"Sid": "x", **ALLOW_ALL}, {"Sid": "x", **ALLOW_ALL})).message
-    )
+    assert "must be unique" in err(doc({"Sid": "x", **ALLOW_ALL}, {"Sid": "x", **ALLOW_ALL})).message
 
 
 @pytest.mark.parametrize(
@@ -172,10 +164,7 @@ def test_admin_and_kms_statements_may_omit_resource():
     parse_policy(doc({"Effect": "Allow", "Action": ["admin:*"]}), kind="identity")
     parse_policy(doc({"Effect": "Allow", "Action": "kms:*"}), kind="identity")
     assert err(doc({"Effect": "Allow", "Action": ["s3:*"]})).code == "MalformedPolicyDocument"
-    assert (
-        err(doc({"Effect": "Allow", "Action": ["admin:*", "s3:*"]})).code
-        == "MalformedPolicyDocument"
-    )
+    assert err(doc({"Effect": "Allow", "Action": ["admin:*", "s3:*"]})).code == "MalformedPolicyDocument"
 
 
 def test_canned_policies_parse():
@@ -237,9 +226,7 @@ def test_malformed_bucket_policies(stmt, message):
 
 
 def test_bucket_policy_notprincipal_only_with_deny():
-    stmt = bucket_stmt(
-        Principal=None, NotPrincipal={"AWS": "arn:aws:iam::acct:root"}, Action="s3:ListBucket"
-    )
+    stmt = bucket_stmt(Principal=None, NotPrincipal={"AWS": "arn:aws:iam::acct:root"}, Action="s3:ListBucket")
     stmt["Resource"] = ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]
     assert err(doc(stmt), kind="bucket", bucket="b").code == "MalformedPolicy"
     stmt["Effect"] = "Deny"
@@ -279,9 +266,7 @@ def test_bucket_resources_may_use_wildcards_that_cover_the_bucket():
 
 
 def test_bucket_policy_wildcard_action_needs_no_applicability():
-    parse_policy(
-        doc(bucket_stmt(Action="s3:*", Resource="arn:aws:s3:::b")), kind="bucket", bucket="b"
-    )
+    parse_policy(doc(bucket_stmt(Action="s3:*", Resource="arn:aws:s3:::b")), kind="bucket", bucket="b")
     parse_policy(
         doc(
             bucket_stmt(
@@ -306,19 +291,14 @@ def test_trust_policy():
     p = parse_policy(doc(trust), kind="trust")
     assert p.statements[0].resourceless
     assert err(doc({**trust, "Resource": "*"}), kind="trust").code == "MalformedPolicyDocument"
-    assert (
-        err(doc({**trust, "Action": "s3:GetObject"}), kind="trust").code
-        == "MalformedPolicyDocument"
-    )
+    assert err(doc({**trust, "Action": "s3:GetObject"}), kind="trust").code == "MalformedPolicyDocument"
     no_principal = {k: v for k, v in trust.items() if k != "Principal"}
     assert err(doc(no_principal), kind="trust").message == "Missing required field Principal"
 
 
 def test_session_policy_is_identity_like():
     parse_policy(doc(ALLOW_ALL), kind="session")
-    assert (
-        err(doc({**ALLOW_ALL, "Principal": "*"}), kind="session").code == "MalformedPolicyDocument"
-    )
+    assert err(doc({**ALLOW_ALL, "Principal": "*"}), kind="session").code == "MalformedPolicyDocument"
 
 
 # --- conditions ----------------------------------------------------------------------

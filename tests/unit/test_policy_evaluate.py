@@ -21,15 +21,11 @@ ACCT = "000000000000"
 
 
 def identity(*statements: dict):
-    return parse_policy(
-        json.dumps({"Version": "2012-10-17", "Statement": list(statements)}), kind="identity"
-    )
+    return parse_policy(json.dumps({"Version": "2012-10-17", "Statement": list(statements)}), kind="identity")
 
 
 def session(*statements: dict):
-    return parse_policy(
-        json.dumps({"Version": "2012-10-17", "Statement": list(statements)}), kind="session"
-    )
+    return parse_policy(json.dumps({"Version": "2012-10-17", "Statement": list(statements)}), kind="session")
 
 
 def bucket_policy(*statements: dict, bucket="b"):
@@ -41,9 +37,7 @@ def bucket_policy(*statements: dict, bucket="b"):
 
 
 def anon_policy(kind, bucket, prefix=""):
-    return parse_policy(
-        json.dumps(anonymous_policy(kind, bucket, prefix)), kind="bucket", bucket=bucket
-    )
+    return parse_policy(json.dumps(anonymous_policy(kind, bucket, prefix)), kind="bucket", bucket=bucket)
 
 
 def allow(action, resource="*", **extra):
@@ -67,9 +61,7 @@ def req(action="s3:GetObject", resource="arn:aws:s3:::b/k", user="alice", contex
     )
 
 
-def access(
-    req_, *, identity_policies=(), bucket=None, acl=False, sessions=(), root=False, owner=False
-):
+def access(req_, *, identity_policies=(), bucket=None, acl=False, sessions=(), root=False, owner=False):
     return authorize(
         identity_policies=list(identity_policies),
         bucket_policy=bucket,
@@ -308,9 +300,7 @@ def test_any_allow_suffices():
 
 def test_root_can_do_everything():
     d = identity(deny("*"))
-    bp = bucket_policy(
-        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}
-    )
+    bp = bucket_policy({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"})
     assert access(req(), identity_policies=[d], bucket=bp, root=True)
 
 
@@ -325,9 +315,7 @@ def test_session_policies_only_narrow():
     # several session policies intersect
     only_b = session(allow("s3:*", "arn:aws:s3:::b/*"))
     assert access(req("s3:GetObject"), identity_policies=[rw], sessions=[ro, only_b])
-    assert not access(
-        req("s3:GetObject", "arn:aws:s3:::c/k"), identity_policies=[rw], sessions=[ro, only_b]
-    )
+    assert not access(req("s3:GetObject", "arn:aws:s3:::c/k"), identity_policies=[rw], sessions=[ro, only_b])
     # an explicit Deny in a session policy refuses
     no_del = session(allow("s3:*"), deny("s3:DeleteObject"))
     assert not access(req("s3:DeleteObject"), identity_policies=[rw], sessions=[no_del])
@@ -371,9 +359,7 @@ def test_anonymous_prefix_download_policy():
     bp = anon_policy("download", "b", "pub/")
     list_req = req("s3:ListBucket", "arn:aws:s3:::b", user=None, context={"s3:prefix": "pub/2024/"})
     assert access(list_req, bucket=bp)
-    assert not access(
-        req("s3:ListBucket", "arn:aws:s3:::b", user=None, context={"s3:prefix": "priv/"}), bucket=bp
-    )
+    assert not access(req("s3:ListBucket", "arn:aws:s3:::b", user=None, context={"s3:prefix": "priv/"}), bucket=bp)
     assert not access(req("s3:ListBucket", "arn:aws:s3:::b", user=None), bucket=bp)
     assert access(req(resource="arn:aws:s3:::b/pub/x", user=None), bucket=bp)
     assert not access(req(resource="arn:aws:s3:::b/priv/x", user=None), bucket=bp)
@@ -390,4 +376,3 @@ def test_anonymous_upload_and_public_policies():
 
 
 # --- cost ------------------------------------------------------------------------------
-

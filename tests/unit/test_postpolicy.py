@@ -118,9 +118,7 @@ def boto3_post(
         aws_secret_access_key=SK, region_name="us-east-1",
         config=Config(signature_version="s3v4"),
     )  # fmt: skip
-    post = client.generate_presigned_post(
-        "bucket", key, Fields=fields, Conditions=conditions, ExpiresIn=expires
-    )
+    post = client.generate_presigned_post("bucket", key, Fields=fields, Conditions=conditions, ExpiresIn=expires)
     return dict(post["fields"])
 
 

@@ -47,9 +47,7 @@ def test_doc_object_get() -> None:
 
 def test_doc_string_to_sign_shapes() -> None:
     items = query_items("acl&versionId=3%2F4&prefix=x&response-content-type=text%2Fplain")
-    assert canonical_resource("/b/k", items, frozenset({"acl", "versionId"})) == (
-        "/b/k?acl&versionId=3/4"
-    )
+    assert canonical_resource("/b/k", items, frozenset({"acl", "versionId"})) == ("/b/k?acl&versionId=3/4")
     assert canonical_resource("/b/k", query_items("prefix=a&max-keys=2"), frozenset()) == "/b/k"
     assert sign("secret", "x") == base64.b64encode(hmac.digest(b"secret", b"x", "sha1")).decode()
 
@@ -198,9 +196,7 @@ def test_date_skew_and_missing_date() -> None:
         authenticate(m, path, query, before_epoch, lookup)
     assert code(e) == "AccessDenied"
     with pytest.raises(S3Error) as e:
-        authenticate(
-            m, path, query, {**headers, "x-amz-date": "Tue, 07 Jul 2010 21:53:04 GMT"}, lookup
-        )
+        authenticate(m, path, query, {**headers, "x-amz-date": "Tue, 07 Jul 2010 21:53:04 GMT"}, lookup)
     assert code(e) == "RequestTimeTooSkewed"
     no_date = {k: v for k, v in headers.items() if k != "date"}
     with pytest.raises(S3Error) as e:
@@ -292,9 +288,7 @@ def test_boto3_s3_signature_version_client_requests() -> None:
     client.get_object(Bucket="bucket", Key=key, Range="bytes=0-1")
     client.list_objects(Bucket="bucket", Prefix="a b/ü+&=", Delimiter="/")
     client.delete_object(Bucket="bucket", Key=key, VersionId="v/1+2")
-    client.put_object_tagging(
-        Bucket="bucket", Key=key, Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}
-    )
+    client.put_object_tagging(Bucket="bucket", Key=key, Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
     assert len(seen) == 5
     for m, path, query, headers in seen:
         assert headers["authorization"].startswith("AWS ")

@@ -63,9 +63,7 @@ def test_doc_get_object() -> None:
     assert ctx.signing_key == derive_signing_key(SK, "20130524", "us-east-1", "s3")
     # The same request with a changed header no longer verifies.
     with pytest.raises(S3Error) as e:
-        authenticate(
-            "GET", "/test.txt", "", {**headers, "range": "bytes=0-10"}, lookup, now=DOC_NOW
-        )
+        authenticate("GET", "/test.txt", "", {**headers, "range": "bytes=0-10"}, lookup, now=DOC_NOW)
     assert err(e) == "SignatureDoesNotMatch"
     assert "CanonicalRequest" in e.value.extra and "StringToSign" in e.value.extra
 
@@ -95,16 +93,12 @@ def test_doc_get_lifecycle_and_list_objects() -> None:
     signed = "host;x-amz-content-sha256;x-amz-date"
     lifecycle = {
         **base,
-        "authorization": doc_auth(
-            signed, "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"
-        ),
+        "authorization": doc_auth(signed, "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"),
     }
     authenticate("GET", "/", "lifecycle", lifecycle, lookup, now=DOC_NOW)
     listing = {
         **base,
-        "authorization": doc_auth(
-            signed, "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"
-        ),
+        "authorization": doc_auth(signed, "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"),
     }
     # Query parameters arrive in any order; the canonical form sorts them.
     authenticate("GET", "/", "prefix=J&max-keys=2", listing, lookup, now=DOC_NOW)
@@ -156,9 +150,7 @@ def test_doc_presigned_not_yet_valid() -> None:
 def wire(req: AWSRequest) -> tuple[str, str, str, dict[str, str]]:
     """What a server sees: method, raw path, raw query, lower-case headers."""
     parts = urlsplit(req.url)
-    headers = {
-        k.lower(): v.decode() if isinstance(v, bytes) else str(v) for k, v in req.headers.items()
-    }
+    headers = {k.lower(): v.decode() if isinstance(v, bytes) else str(v) for k, v in req.headers.items()}
     headers.setdefault("host", parts.netloc)
     return req.method, parts.path, parts.query, headers
 
@@ -335,10 +327,7 @@ def test_presigned_expiry_and_future() -> None:
 )
 def test_presigned_bad_expires(expires: str, message: str) -> None:
     m, path, query, headers = query_signed("GET", "http://localhost:9000/b/k")
-    query = "&".join(
-        f"X-Amz-Expires={expires}" if p.startswith("X-Amz-Expires=") else p
-        for p in query.split("&")
-    )
+    query = "&".join(f"X-Amz-Expires={expires}" if p.startswith("X-Amz-Expires=") else p for p in query.split("&"))
     with pytest.raises(S3Error) as e:
         authenticate(m, path, query, headers, lookup)
     assert err(e) == "AuthorizationQueryParametersError" and e.value.message == message
@@ -374,10 +363,7 @@ def test_presigned_bad_parameters() -> None:
     wrong_day = query.replace(f"%2F{today}%2F", "%2F20200101%2F")
     with pytest.raises(S3Error) as e:
         authenticate(m, path, wrong_day, headers, lookup)
-    assert (
-        err(e) == "AuthorizationQueryParametersError"
-        and "Invalid credential date" in e.value.message
-    )
+    assert err(e) == "AuthorizationQueryParametersError" and "Invalid credential date" in e.value.message
 
 
 def test_presigned_unsigned_amz_header_rejected() -> None:
@@ -386,9 +372,7 @@ def test_presigned_unsigned_amz_header_rejected() -> None:
         authenticate(m, path, query, {**headers, "x-amz-acl": "public-read"}, lookup)
     assert err(e) == "AccessDenied" and e.value.extra["HeadersNotSigned"] == "x-amz-acl"
     # Signing the header makes it acceptable; client-describing ones may stay unsigned.
-    m, path, query, headers = query_signed(
-        "PUT", "http://localhost:9000/b/k", headers={"x-amz-acl": "public-read"}
-    )
+    m, path, query, headers = query_signed("PUT", "http://localhost:9000/b/k", headers={"x-amz-acl": "public-read"})
     authenticate(m, path, query, {**headers, "x-amz-user-agent": "js"}, lookup)
 
 
@@ -491,9 +475,7 @@ def test_authorization_spacing_tolerated() -> None:
 def test_malformed_authorization(mutate, code: str, fragment: str) -> None:  # type: ignore[no-untyped-def]
     m, path, query, headers = signed_headers_case()
     with pytest.raises(S3Error) as e:
-        authenticate(
-            m, path, query, {**headers, "authorization": mutate(headers["authorization"])}, lookup
-        )
+        authenticate(m, path, query, {**headers, "authorization": mutate(headers["authorization"])}, lookup)
     assert err(e) == code and fragment in e.value.message
 
 
@@ -538,28 +520,21 @@ def test_date_header_instead_of_x_amz_date() -> None:
     http_date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))
     headers = {"host": "h", "date": http_date, "x-amz-content-sha256": EMPTY_SHA256}
     scope = f"{amz_date[:8]}/us-east-1/s3/aws4_request"
-    creq = canonical_request(
-        "GET", "/b", "", headers, "date;host;x-amz-content-sha256", EMPTY_SHA256
-    )
+    creq = canonical_request("GET", "/b", "", headers, "date;host;x-amz-content-sha256", EMPTY_SHA256)
     sig = hmac_hex(
         derive_signing_key(SK, amz_date[:8], "us-east-1", "s3"),
         string_to_sign(amz_date, scope, creq),
     )
     headers["authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={AK}/{scope},"
-        f"SignedHeaders=date;host;x-amz-content-sha256,Signature={sig}"
+        f"AWS4-HMAC-SHA256 Credential={AK}/{scope},SignedHeaders=date;host;x-amz-content-sha256,Signature={sig}"
     )
     assert authenticate("GET", "/b", "", headers, lookup).amz_date == amz_date
 
 
 def test_anonymous_and_mixed_mechanisms() -> None:
     ctx = authenticate("GET", "/b/k", "", {"host": "h"}, lookup)
-    assert (
-        ctx.mode == "anonymous" and ctx.access_key is None and ctx.payload_hash == UNSIGNED_PAYLOAD
-    )
-    ctx = authenticate(
-        "PUT", "/b/k", "", {"x-amz-content-sha256": STREAMING_UNSIGNED_TRAILER}, lookup
-    )
+    assert ctx.mode == "anonymous" and ctx.access_key is None and ctx.payload_hash == UNSIGNED_PAYLOAD
+    ctx = authenticate("PUT", "/b/k", "", {"x-amz-content-sha256": STREAMING_UNSIGNED_TRAILER}, lookup)
     assert ctx.payload_hash == STREAMING_UNSIGNED_TRAILER
     m, path, query, headers = query_signed("GET", "http://localhost:9000/b/k")
     with pytest.raises(S3Error) as e:
@@ -579,17 +554,13 @@ def test_expected_service() -> None:
     import hashlib
 
     body_hash = hashlib.sha256(b"Action=AssumeRole").hexdigest()
-    ctx = authenticate(
-        m, path, query, headers, lookup, expected_service="sts", payload_sha256=body_hash
-    )
+    ctx = authenticate(m, path, query, headers, lookup, expected_service="sts", payload_sha256=body_hash)
     assert ctx.service == "sts"
     with pytest.raises(S3Error) as e:
         authenticate(m, path, query, headers, lookup, payload_sha256=body_hash)
     assert err(e) == "AuthorizationHeaderMalformed"
     with pytest.raises(S3Error):
-        authenticate(
-            m, path, query, headers, lookup, expected_service="sts", payload_sha256=EMPTY_SHA256
-        )
+        authenticate(m, path, query, headers, lookup, expected_service="sts", payload_sha256=EMPTY_SHA256)
 
 
 def test_normalised_path_fallback() -> None:
@@ -624,10 +595,7 @@ class Capture:
         if hasattr(body, "read"):
             body = body.read()
         parts = urlsplit(request.url)
-        headers = {
-            k.lower(): v.decode() if isinstance(v, bytes) else str(v)
-            for k, v in request.headers.items()
-        }
+        headers = {k.lower(): v.decode() if isinstance(v, bytes) else str(v) for k, v in request.headers.items()}
         self.requests.append((request.method, parts.path, parts.query, headers, body or b""))
 
         class Raw:
@@ -689,9 +657,7 @@ def test_awscrt_signer() -> None:
         AwsSignatureType.HTTP_REQUEST_HEADERS,
         AwsSignatureType.HTTP_REQUEST_QUERY_PARAMS,
     ):
-        request = HttpRequest(
-            "GET", "/bucket/a%20b?prefix=x%2By", HttpHeaders([("host", "localhost:9000")])
-        )
+        request = HttpRequest("GET", "/bucket/a%20b?prefix=x%2By", HttpHeaders([("host", "localhost:9000")]))
         config = AwsSigningConfig(
             algorithm=AwsSigningAlgorithm.V4,
             signature_type=sig_type,
@@ -702,9 +668,7 @@ def test_awscrt_signer() -> None:
             should_normalize_uri_path=False,
             signed_body_value="UNSIGNED-PAYLOAD",
             signed_body_header_type=AwsSignedBodyHeaderType.X_AMZ_CONTENT_SHA_256,
-            expiration_in_seconds=300
-            if sig_type == AwsSignatureType.HTTP_REQUEST_QUERY_PARAMS
-            else None,
+            expiration_in_seconds=300 if sig_type == AwsSignatureType.HTTP_REQUEST_QUERY_PARAMS else None,
         )
         signed = aws_sign_request(request, config).result(5)
         path, _, query = signed.path.partition("?")

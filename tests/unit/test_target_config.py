@@ -39,12 +39,8 @@ def test_redis_keys_and_defaults():
         "notify_redis",
         {"address": "127.0.0.1:6379", "key": "bucketevents", "password": "pw", "user": "u"},
     )
-    assert cfg == RedisConfig(
-        address="127.0.0.1:6379", key="bucketevents", format="namespace", password="pw", user="u"
-    )
-    assert (
-        parse_config("redis", {"address": "h", "key": "k", "format": "ACCESS"}).format == "access"
-    )
+    assert cfg == RedisConfig(address="127.0.0.1:6379", key="bucketevents", format="namespace", password="pw", user="u")
+    assert parse_config("redis", {"address": "h", "key": "k", "format": "ACCESS"}).format == "access"
 
 
 def test_amqp_keys_and_defaults():
@@ -264,12 +260,8 @@ def test_redacted_masks_every_secret():
         },
     )
     cs = redacted(pg)["connection_string"]
-    assert (
-        "secret" not in cs and f"password={REDACTED}" in cs and "host=h" in cs and "dbname=d" in cs
-    )
-    pg_url = parse_config(
-        "notify_postgres", {"connection_string": "postgres://u:hunter2@h/d", "table": "t"}
-    )
+    assert "secret" not in cs and f"password={REDACTED}" in cs and "host=h" in cs and "dbname=d" in cs
+    pg_url = parse_config("notify_postgres", {"connection_string": "postgres://u:hunter2@h/d", "table": "t"})
     assert redacted(pg_url)["connection_string"] == f"postgres://u:{REDACTED}@h/d"
 
     my = parse_config("notify_mysql", {"dsn_string": "u:hun@ter2@tcp(h:3306)/db", "table": "t"})

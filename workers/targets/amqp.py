@@ -161,9 +161,7 @@ class AMQPTarget:
         channel.add_on_close_callback(self._on_channel_closed)
         channel.add_on_return_callback(self._on_return)
         selected = loop.create_future()
-        channel.confirm_delivery(
-            self._on_confirm, callback=lambda _f: selected.done() or selected.set_result(None)
-        )
+        channel.confirm_delivery(self._on_confirm, callback=lambda _f: selected.done() or selected.set_result(None))
         await self._wait(selected, CONNECT_TIMEOUT, "confirm mode")
         self._channel = channel
         self._next_tag = 1
@@ -255,15 +253,11 @@ class AMQPTarget:
             index: dict[bytes, int] = {}
             for i, b in enumerate(bodies):
                 index.setdefault(b, i)
-            why = (
-                "the broker returned it as unroutable (no queue is bound for routing key "
-                f"{c.routing_key!r})"
-            )
+            why = f"the broker returned it as unroutable (no queue is bound for routing key {c.routing_key!r})"
             failures += [(index.get(b, 0), why) for b in confirms.returned]
         first, why = min(failures)
         raise TargetError(
-            f"{self._where()}: the record at log position {chunk[first].position} was not "
-            f"delivered: {why}",
+            f"{self._where()}: the record at log position {chunk[first].position} was not delivered: {why}",
             delivered=done + first,
         )
 

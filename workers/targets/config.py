@@ -271,8 +271,7 @@ class WebhookConfig(TargetConfig):
         parts = urllib.parse.urlsplit(self.endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(
-                f"{self.SUBSYSTEM}: endpoint must be an http:// or https:// URL with a host, "
-                f"not {self.endpoint!r}"
+                f"{self.SUBSYSTEM}: endpoint must be an http:// or https:// URL with a host, not {self.endpoint!r}"
             )
         if bool(self.client_cert) != bool(self.client_key):
             raise ConfigError(
@@ -300,12 +299,9 @@ def config_class(subsystem: str) -> type[TargetConfig]:
         bare = name.removeprefix("notify_")
         if bare in _UNSUPPORTED:
             raise ConfigError(
-                f"notify_{bare} is not supported by Chronicle; supported targets: "
-                + ", ".join(CONFIG_CLASSES)
+                f"notify_{bare} is not supported by Chronicle; supported targets: " + ", ".join(CONFIG_CLASSES)
             )
-        raise ConfigError(
-            f"unknown notification subsystem {subsystem!r}; use one of " + ", ".join(CONFIG_CLASSES)
-        )
+        raise ConfigError(f"unknown notification subsystem {subsystem!r}; use one of " + ", ".join(CONFIG_CLASSES))
     return cls
 
 
@@ -380,9 +376,7 @@ def parse_config(subsystem: str, kvs: Mapping[str, str]) -> TargetConfig:
         key = raw_key.strip().lower()
         f = fields.get(key)
         if f is None:
-            raise ConfigError(
-                f"{cls.SUBSYSTEM}: unknown key {raw_key!r}; valid keys: " + ", ".join(fields)
-            )
+            raise ConfigError(f"{cls.SUBSYSTEM}: unknown key {raw_key!r}; valid keys: " + ", ".join(fields))
         value = "" if raw_value is None else str(raw_value)
         what = f"{cls.SUBSYSTEM}: {key}"
         if f.type in (bool, "bool"):
@@ -445,9 +439,7 @@ def listing_kvs(cfg: TargetConfig) -> list[tuple[str, str]]:
     return out
 
 
-def env_var_names(
-    subsystem: str, target_id: str, prefix: str = "CHRONICLE_NOTIFY_"
-) -> dict[str, list[str]]:
+def env_var_names(subsystem: str, target_id: str, prefix: str = "CHRONICLE_NOTIFY_") -> dict[str, list[str]]:
     """Each key's environment variable name(s) for one target (aliases included)."""
     cls = config_class(subsystem)
     suffix = "" if target_id == DEFAULT_ID else "_" + target_id
@@ -526,8 +518,7 @@ def parse_mysql_dsn(dsn: str) -> MySQLDSN:
         m = re.fullmatch(r"([a-z0-9]+)(?:\((.*)\))?", netaddr)
         if not m:
             raise ConfigError(
-                f"notify_mysql: dsn_string network part {netaddr!r} must be tcp(host:port) "
-                "or unix(/path/to/socket)"
+                f"notify_mysql: dsn_string network part {netaddr!r} must be tcp(host:port) or unix(/path/to/socket)"
             )
         out.net, addr = m.group(1), m.group(2) or ""
         if out.net == "unix":
@@ -535,21 +526,15 @@ def parse_mysql_dsn(dsn: str) -> MySQLDSN:
         elif out.net in ("tcp", "tcp4", "tcp6"):
             out.net = "tcp"
             if addr:
-                out.host, out.port = split_host_port(
-                    addr, 3306, what="notify_mysql: dsn_string address"
-                )
+                out.host, out.port = split_host_port(addr, 3306, what="notify_mysql: dsn_string address")
         else:
-            raise ConfigError(
-                f"notify_mysql: dsn_string network {out.net!r} is not supported; use tcp or unix"
-            )
+            raise ConfigError(f"notify_mysql: dsn_string network {out.net!r} is not supported; use tcp or unix")
     for go_key in ("timeout", "readTimeout", "writeTimeout"):
         if go_key in out.params:
             go_duration_seconds(out.params[go_key], go_key)
     tls = out.params.get("tls", "false").lower()
     if tls not in ("true", "false", "1", "0", "skip-verify", "preferred"):
-        raise ConfigError(
-            f"notify_mysql: dsn_string tls={tls!r}: use true, false, skip-verify or preferred"
-        )
+        raise ConfigError(f"notify_mysql: dsn_string tls={tls!r}: use true, false, skip-verify or preferred")
     return out
 
 
@@ -558,8 +543,7 @@ def validate_mysql_table(name: str) -> None:
     part = r"(?:[A-Za-z0-9_$\u0080-\uffff]+|`[^`]+`)"
     if not re.fullmatch(rf"{part}(?:\.{part})?", name):
         raise ConfigError(
-            f"notify_mysql: invalid MySQL table {name!r}: use letters, digits, _ and $, "
-            "or a `backquoted` name"
+            f"notify_mysql: invalid MySQL table {name!r}: use letters, digits, _ and $, or a `backquoted` name"
         )
 
 
@@ -578,9 +562,7 @@ def _env_key_names(cls: type[TargetConfig]) -> list[tuple[str, str]]:
 _TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def env_kvs(
-    environ: Mapping[str, str], prefix: str = "CHRONICLE_NOTIFY_"
-) -> dict[tuple[str, str], dict[str, str]]:
+def env_kvs(environ: Mapping[str, str], prefix: str = "CHRONICLE_NOTIFY_") -> dict[tuple[str, str], dict[str, str]]:
     """Raw settings per (subsystem, target id) found in the environment, only the keys that
     are set. ``CHRONICLE_NOTIFY_REDIS_ADDRESS`` is target ``_``; ``..._ADDRESS_1`` target ``1``.
     A variable that names a supported target but no known key is an error."""
@@ -630,8 +612,7 @@ def http_pipeline(environ: Mapping[str, str]) -> int | None:
         depth = 0
     if depth < 1:
         raise ConfigError(
-            f"CHRONICLE_NOTIFY_HTTP_PIPELINE must be a whole number of at least 1 (1 turns "
-            f"pipelining off), not {raw!r}"
+            f"CHRONICLE_NOTIFY_HTTP_PIPELINE must be a whole number of at least 1 (1 turns pipelining off), not {raw!r}"
         )
     return depth
 
@@ -640,9 +621,7 @@ def parse_bool_lenient(value: str) -> bool:
     return value.strip().lower() in _TRUE
 
 
-def from_env(
-    environ: Mapping[str, str], prefix: str = "CHRONICLE_NOTIFY_"
-) -> dict[tuple[str, str], TargetConfig]:
+def from_env(environ: Mapping[str, str], prefix: str = "CHRONICLE_NOTIFY_") -> dict[tuple[str, str], TargetConfig]:
     """Targets configured entirely in the environment: every (subsystem, id) that has an
     ``ENABLE`` variable, parsed and validated (disabled ones come back with enable=False,
     since environment settings win over stored ones). To overlay the environment on

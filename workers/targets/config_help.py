@@ -33,10 +33,8 @@ _COMMON = {
     "so nothing is spooled and nothing is dropped",
     "queue_limit": "accepted for MinIO compatibility and unused (see queue_dir)",
     "comment": "optionally add a comment to this setting",
-    "key_encoding": "how s3.object.key is written: 'minio' (URL query escaping, '/' as %2F) "
-    "or 'aws' (keeps '/')",
-    "format": "'namespace' (one entry per object, the latest event) or 'access' (every event, "
-    "append-only)",
+    "key_encoding": "how s3.object.key is written: 'minio' (URL query escaping, '/' as %2F) or 'aws' (keeps '/')",
+    "format": "'namespace' (one entry per object, the latest event) or 'access' (every event, append-only)",
     "table": "table to store events in, created if absent, e.g. 'bucketevents'",
     "max_open_connections": "accepted for MinIO compatibility; Chronicle uses one connection per target",
 }

@@ -93,10 +93,7 @@ class MySQLTarget:
         self._lock = asyncio.Lock()
         t = config.table
         if config.format == "access":
-            self._create = [
-                f"CREATE TABLE {t} (event_time DATETIME NOT NULL, event_data JSON) "
-                "ROW_FORMAT = Dynamic"
-            ]
+            self._create = [f"CREATE TABLE {t} (event_time DATETIME NOT NULL, event_data JSON) ROW_FORMAT = Dynamic"]
             self._insert = f"INSERT INTO {t} (event_time, event_data) VALUES (%s, %s)"
         else:
             self._create = [
@@ -111,8 +108,7 @@ class MySQLTarget:
                 "CHARACTER SET = utf8mb4 COLLATE = utf8mb4_bin ROW_FORMAT = Dynamic",
             ]
             self._upsert = (
-                f"INSERT INTO {t} (key_name, value) VALUES (%s, %s) "
-                "ON DUPLICATE KEY UPDATE value=VALUES(value)"
+                f"INSERT INTO {t} (key_name, value) VALUES (%s, %s) ON DUPLICATE KEY UPDATE value=VALUES(value)"
             )
             self._delete_prefix = f"DELETE FROM {t} WHERE key_hash IN "
 
@@ -203,9 +199,7 @@ class MySQLTarget:
                 marks = ",".join(["SHA2(%s, 256)"] * len(chunk))
                 cur.execute(self._delete_prefix + f"({marks})", [namespace_key(d) for d in chunk])
         else:
-            cur.executemany(
-                self._upsert, [(namespace_key(d), records_body(d.record).decode()) for d in run]
-            )
+            cur.executemany(self._upsert, [(namespace_key(d), records_body(d.record).decode()) for d in run])
 
     def _close_sync(self) -> None:
         conn, self._conn = self._conn, None

@@ -55,9 +55,7 @@ def parse_lib_pq(connection_string: str) -> dict[str, str]:
         while i < n and s[i].isspace():
             i += 1
         if i >= n or s[i] != "=" or not key:
-            raise ConfigError(
-                f"notify_postgres: connection_string: expected key=value near {s[start : start + 20]!r}"
-            )
+            raise ConfigError(f"notify_postgres: connection_string: expected key=value near {s[start : start + 20]!r}")
         i += 1
         while i < n and s[i].isspace():
             i += 1
@@ -66,9 +64,7 @@ def parse_lib_pq(connection_string: str) -> dict[str, str]:
             i += 1
             while True:
                 if i >= n:
-                    raise ConfigError(
-                        f"notify_postgres: connection_string: unterminated quote in {key}"
-                    )
+                    raise ConfigError(f"notify_postgres: connection_string: unterminated quote in {key}")
                 if s[i] == "\\" and i + 1 < n:
                     value.append(s[i + 1])
                     i += 2
@@ -96,8 +92,7 @@ def libpq_conninfo(connection_string: str) -> str:
     params = {k: v for k, v in params.items() if k in known}
     if server_settings:
         extra = " ".join(
-            "-c " + f"{k}={v}".replace("\\", "\\\\").replace(" ", "\\ ")
-            for k, v in server_settings.items()
+            "-c " + f"{k}={v}".replace("\\", "\\\\").replace(" ", "\\ ") for k, v in server_settings.items()
         )
         params["options"] = (params.get("options", "") + " " + extra).strip()
     params.setdefault("sslmode", "require")  # lib/pq's default (libpq's is "prefer")
@@ -117,15 +112,12 @@ class PostgresTarget:
         self._ready = False
         t = config.table
         if config.format == "access":
-            self._create = (
-                f"CREATE TABLE {t} (event_time TIMESTAMP WITH TIME ZONE NOT NULL, event_data JSONB)"
-            )
+            self._create = f"CREATE TABLE {t} (event_time TIMESTAMP WITH TIME ZONE NOT NULL, event_data JSONB)"
             self._insert = f"INSERT INTO {t} (event_time, event_data) VALUES (%s, %s)"
         else:
             self._create = f"CREATE TABLE {t} (key VARCHAR PRIMARY KEY, value JSONB)"
             self._upsert = (
-                f"INSERT INTO {t} (key, value) VALUES (%s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+                f"INSERT INTO {t} (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
             )
             self._delete = f"DELETE FROM {t} WHERE key = %s"
 
@@ -183,24 +175,16 @@ class PostgresTarget:
                     if self.config.format == "access":
                         await cur.executemany(
                             self._insert,
-                            [
-                                (parse_event_time(d.event_time), records_body(d.record).decode())
-                                for d in batch
-                            ],
+                            [(parse_event_time(d.event_time), records_body(d.record).decode()) for d in batch],
                         )
                     else:
                         for delete, run in _runs(batch):
                             if delete:
-                                await cur.executemany(
-                                    self._delete, [(namespace_key(d),) for d in run]
-                                )
+                                await cur.executemany(self._delete, [(namespace_key(d),) for d in run])
                             else:
                                 await cur.executemany(
                                     self._upsert,
-                                    [
-                                        (namespace_key(d), records_body(d.record).decode())
-                                        for d in run
-                                    ],
+                                    [(namespace_key(d), records_body(d.record).decode()) for d in run],
                                 )
         except (psycopg.Error, OSError) as e:
             await self._drop()

@@ -126,9 +126,7 @@ class RedisTarget:
                 done += len(chunk)
         except (RedisError, OSError) as e:
             await self._drop()
-            raise TargetError(
-                f"redis {self.config.address} key {key!r}: {describe(e)}", delivered=done
-            ) from e
+            raise TargetError(f"redis {self.config.address} key {key!r}: {describe(e)}", delivered=done) from e
 
     async def close(self) -> None:
         await self._drop()

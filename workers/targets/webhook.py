@@ -77,9 +77,7 @@ class WebhookTarget:
 
     def _ensure(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=max(1, self.config.window), ssl=self._ssl_context() or True
-            )
+            connector = aiohttp.TCPConnector(limit=max(1, self.config.window), ssl=self._ssl_context() or True)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT, sock_connect=CONNECT_TIMEOUT),

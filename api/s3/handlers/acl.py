@@ -117,7 +117,11 @@ async def _acl_from_body_or_headers(req: S3Request, ctx: ServerContext, owner: s
         return make_acl(canonical_id(owner), owner, grants)
     acl = await acl_from_request(req, ctx, owner=owner, bucket_owner=bucket_owner)
     if acl is None:
-        raise S3Error("MissingSecurityHeader", "Your request was missing a required header", extra={"MissingHeaderName": "x-amz-acl"})
+        raise S3Error(
+            "MissingSecurityHeader",
+            "Your request was missing a required header",
+            extra={"MissingHeaderName": "x-amz-acl"},
+        )
     return acl
 
 

@@ -40,7 +40,11 @@ async def list_all_buckets(req: S3Request, ctx: ServerContext) -> Response:
     limit = 10000
     if raw_max is not None:
         if not raw_max.isdigit() or not 1 <= int(raw_max) <= 10000:
-            raise S3Error("InvalidArgument", "Argument max-buckets must be an integer between 1 and 10000", extra={"ArgumentName": "max-buckets", "ArgumentValue": raw_max})
+            raise S3Error(
+                "InvalidArgument",
+                "Argument max-buckets must be an integer between 1 and 10000",
+                extra={"ArgumentName": "max-buckets", "ArgumentValue": raw_max},
+            )
         limit = int(raw_max)
     from api.auth.authz import visible_buckets
 
@@ -229,7 +233,10 @@ async def get_simple_config(req: S3Request, ctx: ServerContext, sub: str) -> Res
     await ctx.read(bucket_must_exist, req.bucket)
     bodies = {
         "logging": X().open("BucketLoggingStatus", xmlns=True).close("BucketLoggingStatus"),
-        "requestPayment": X().open("RequestPaymentConfiguration", xmlns=True).leaf("Payer", "BucketOwner").close("RequestPaymentConfiguration"),
+        "requestPayment": X()
+        .open("RequestPaymentConfiguration", xmlns=True)
+        .leaf("Payer", "BucketOwner")
+        .close("RequestPaymentConfiguration"),
         "accelerate": X().open("AccelerateConfiguration", xmlns=True).close("AccelerateConfiguration"),
     }
     return xml(bodies[sub].bytes())

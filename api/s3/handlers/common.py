@@ -109,7 +109,7 @@ def user_metadata(req: S3Request) -> dict[str, str]:
     size = 0
     for name, value in req.headers.items():
         if name.startswith("x-amz-meta-"):
-            key = name[len("x-amz-meta-"):]
+            key = name[len("x-amz-meta-") :]
             # ASGI gives the header bytes as latin-1 text. Clients send UTF-8 (botocore) or
             # latin-1: keep the text they meant, UTF-8 when the bytes are valid UTF-8.
             raw = value.encode("latin-1")
@@ -130,11 +130,7 @@ def stored_content_type(value: str | None, default: str) -> str:
 
 
 def stored_headers(req: S3Request) -> dict[str, str]:
-    stored = {
-        name: header_value(name, req.headers[name])
-        for name in STORED_HEADERS
-        if name in req.headers
-    }
+    stored = {name: header_value(name, req.headers[name]) for name in STORED_HEADERS if name in req.headers}
     if "content-encoding" in stored:
         # aws-chunked is transfer framing, not a property of the object.
         rest = [e.strip() for e in stored["content-encoding"].split(",") if e.strip() and e.strip() != "aws-chunked"]

@@ -63,9 +63,7 @@ def _parse(req: S3Request) -> tuple[Listener, float | None, int | None]:
         try:
             after = int(raw, 16) if _SEQUENCER.match(raw) else int(raw)
         except ValueError:
-            raise S3Error(
-                "InvalidArgument", "after must be a log position or a record's sequencer."
-            ) from None
+            raise S3Error("InvalidArgument", "after must be a log position or a record's sequencer.") from None
         if after < 0:
             raise S3Error("InvalidArgument", "after must not be negative.")
     pattern = new_pattern(prefix, suffix) or "*"
@@ -95,8 +93,7 @@ async def _stream(
         while not disconnected.done():
             notices, position, full = await ctx.read(read_notices, ctx.store, position, PAGE)
             lines = [
-                namespace_value(dumps_go(n.record(region=region, key_encoding="raw", deployment_id=deployment)))
-                + b"\n"
+                namespace_value(dumps_go(n.record(region=region, key_encoding="raw", deployment_id=deployment))) + b"\n"
                 for n in notices
                 if listener.matches(n.bucket, n.key, n.event_name)
             ]

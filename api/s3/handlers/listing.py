@@ -21,9 +21,17 @@ def _max_keys(req: S3Request, name: str = "max-keys") -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise S3Error("InvalidArgument", f"Provided {name} not an integer or within integer range", extra={"ArgumentName": name, "ArgumentValue": raw}) from None
+        raise S3Error(
+            "InvalidArgument",
+            f"Provided {name} not an integer or within integer range",
+            extra={"ArgumentName": name, "ArgumentValue": raw},
+        ) from None
     if value < 0:
-        raise S3Error("InvalidArgument", f"Argument {name} must be an integer between 0 and 2147483647", extra={"ArgumentName": name, "ArgumentValue": raw})
+        raise S3Error(
+            "InvalidArgument",
+            f"Argument {name} must be an integer between 0 and 2147483647",
+            extra={"ArgumentName": name, "ArgumentValue": raw},
+        )
     return min(value, 1000)
 
 
@@ -34,7 +42,11 @@ def key_encoder(req: S3Request):  # type: ignore[no-untyped-def]
     if enc is None:
         return lambda s: s
     if enc != "url":
-        raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request", extra={"ArgumentName": "encoding-type", "ArgumentValue": enc})
+        raise S3Error(
+            "InvalidArgument",
+            "Invalid Encoding Method specified in Request",
+            extra={"ArgumentName": "encoding-type", "ArgumentValue": enc},
+        )
     return lambda s: quote(s, safe="/")
 
 
@@ -80,7 +92,11 @@ async def list_objects_v2(req: S3Request, ctx: ServerContext) -> Response:
         try:
             start = base64.urlsafe_b64decode(token.encode()).decode()
         except (ValueError, UnicodeDecodeError):
-            raise S3Error("InvalidArgument", "The continuation token provided is incorrect", extra={"ArgumentName": "continuation-token"}) from None
+            raise S3Error(
+                "InvalidArgument",
+                "The continuation token provided is incorrect",
+                extra={"ArgumentName": "continuation-token"},
+            ) from None
     page = await ctx.read(_listing, req.bucket, prefix, delimiter, start, max_keys)
     x = X().open("ListBucketResult", xmlns=True)
     x.leaf("Name", req.bucket).leaf("Prefix", enc(prefix))
@@ -116,9 +132,19 @@ def _prefixes(x: X, prefixes: list[str], enc) -> None:  # type: ignore[no-untype
         x.open("CommonPrefixes").leaf("Prefix", enc(p)).close("CommonPrefixes")
 
 
-def _versions(tx: Tx, bucket: str, prefix: str, delimiter: str, key_marker: str | None, vid_marker: str | None, max_keys: int):  # type: ignore[no-untyped-def]
+def _versions(
+    tx: Tx, bucket: str, prefix: str, delimiter: str, key_marker: str | None, vid_marker: str | None, max_keys: int
+):  # type: ignore[no-untyped-def]
     bucket_must_exist(tx, bucket)
-    return list_versions(tx, bucket, prefix=prefix, delimiter=delimiter, key_marker=key_marker, version_marker=vid_marker, max_keys=max_keys)
+    return list_versions(
+        tx,
+        bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        key_marker=key_marker,
+        version_marker=vid_marker,
+        max_keys=max_keys,
+    )
 
 
 async def list_object_versions(req: S3Request, ctx: ServerContext) -> Response:
@@ -127,7 +153,11 @@ async def list_object_versions(req: S3Request, ctx: ServerContext) -> Response:
     key_marker = req.query.get("key-marker", "")
     vid_marker = req.query.get("version-id-marker", "")
     if vid_marker and not key_marker:
-        raise S3Error("InvalidArgument", "A version-id marker cannot be specified without a key marker.", extra={"ArgumentName": "version-id-marker", "ArgumentValue": vid_marker})
+        raise S3Error(
+            "InvalidArgument",
+            "A version-id marker cannot be specified without a key marker.",
+            extra={"ArgumentName": "version-id-marker", "ArgumentValue": vid_marker},
+        )
     max_keys = _max_keys(req)
     enc = key_encoder(req)
     page = await ctx.read(_versions, req.bucket, prefix, delimiter, key_marker or None, vid_marker or None, max_keys)
@@ -141,7 +171,9 @@ async def list_object_versions(req: S3Request, ctx: ServerContext) -> Response:
     x.leaf("IsTruncated", page.truncated)
     if page.truncated:
         if page.last_entry is not None and page.last == page.last_entry["key"]:
-            x.leaf("NextKeyMarker", enc(page.last_entry["key"])).leaf("NextVersionIdMarker", page.last_entry["version_id"])
+            x.leaf("NextKeyMarker", enc(page.last_entry["key"])).leaf(
+                "NextVersionIdMarker", page.last_entry["version_id"]
+            )
         elif page.last is not None:
             x.leaf("NextKeyMarker", enc(page.last))
     for row in page.entries:

@@ -56,15 +56,23 @@ def _checksum_settings(req: S3Request) -> tuple[str, str]:
     algo = (req.header("x-amz-checksum-algorithm") or "").upper()
     ctype = (req.header("x-amz-checksum-type") or "").upper()
     if algo and algo not in ALGORITHMS:
-        raise S3Error("InvalidRequest", "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+        raise S3Error(
+            "InvalidRequest",
+            "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+        )
     if ctype and ctype not in ("COMPOSITE", "FULL_OBJECT"):
         raise S3Error("InvalidRequest", "Value for x-amz-checksum-type header is invalid.")
     if ctype and not algo:
-        raise S3Error("InvalidRequest", "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")
+        raise S3Error(
+            "InvalidRequest",
+            "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+        )
     if algo and not ctype:
         ctype = "FULL_OBJECT" if algo in FULL_OBJECT_ONLY else "COMPOSITE"
     if (algo in FULL_OBJECT_ONLY and ctype == "COMPOSITE") or (algo in COMPOSITE_ONLY and ctype == "FULL_OBJECT"):
-        raise S3Error("InvalidRequest", f"The {ctype} checksum type cannot be used with the {algo.lower()} checksum algorithm.")
+        raise S3Error(
+            "InvalidRequest", f"The {ctype} checksum type cannot be used with the {algo.lower()} checksum algorithm."
+        )
     return algo, ctype
 
 
@@ -81,8 +89,16 @@ async def create_upload(req: S3Request, ctx: ServerContext) -> Response:
         Change(
             build=lambda: [
                 MultipartUpload(
-                    bucket=bucket, key=key, content_type=content_type, headers=headers, metadata=meta,
-                    tags=tags, checksum_algorithm=algo, checksum_type=ctype, actor=actor, acl=acl,
+                    bucket=bucket,
+                    key=key,
+                    content_type=content_type,
+                    headers=headers,
+                    metadata=meta,
+                    tags=tags,
+                    checksum_algorithm=algo,
+                    checksum_type=ctype,
+                    actor=actor,
+                    acl=acl,
                 )
             ],
             check=lambda tx: bucket_must_exist(tx, bucket) and None,
@@ -112,7 +128,11 @@ def _valid_upload_id(upload_id: str) -> bool:
 def _part_number(req: S3Request) -> int:
     raw = req.query.get("partNumber", "")
     if not raw.isdigit() or not 1 <= int(raw) <= 10000:
-        raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", extra={"ArgumentName": "partNumber", "ArgumentValue": raw})
+        raise S3Error(
+            "InvalidArgument",
+            "Part number must be an integer between 1 and 10000, inclusive",
+            extra={"ArgumentName": "partNumber", "ArgumentValue": raw},
+        )
     return int(raw)
 
 
@@ -137,15 +157,25 @@ async def upload_part(req: S3Request, ctx: ServerContext) -> Response:
         checksums = body.verify()
         algo = upload["checksum_algorithm"]
         if algo and checksums and algo not in checksums:
-            raise S3Error("InvalidRequest", f"Checksum Type mismatch occurred, expected checksum Type: {algo.lower()}, actual checksum Type: {next(iter(checksums)).lower()}")
+            raise S3Error(
+                "InvalidRequest",
+                f"Checksum Type mismatch occurred, expected checksum Type: {algo.lower()}, actual checksum Type: {next(iter(checksums)).lower()}",
+            )
         part_checksum = {a: v for a, v in checksums.items()}
         actor = req.actor()
         etag = body.etag
         await ctx.commit(
             Change(
                 build=lambda: [
-                    UploadedPart(upload_id=UUID(upload_id), part_number=number, size=staged.size, etag=etag,
-                                 blob=staged.descriptor(), checksum=part_checksum, actor=actor)
+                    UploadedPart(
+                        upload_id=UUID(upload_id),
+                        part_number=number,
+                        size=staged.size,
+                        etag=etag,
+                        blob=staged.descriptor(),
+                        checksum=part_checksum,
+                        actor=actor,
+                    )
                 ],
                 check=_upload_still_open(upload_id),
                 blobs=staged.db_rows(),
@@ -190,7 +220,11 @@ async def _upload_part_copy(req: S3Request, ctx: ServerContext, upload: dict[str
 
         m = re.fullmatch(r"bytes=(\d+)-(\d+)", rng.strip())
         if not m:
-            raise S3Error("InvalidArgument", "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy", extra={"ArgumentName": "x-amz-copy-source-range", "ArgumentValue": rng})
+            raise S3Error(
+                "InvalidArgument",
+                "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+                extra={"ArgumentName": "x-amz-copy-source-range", "ArgumentValue": rng},
+            )
         first, last = int(m.group(1)), int(m.group(2))
         if last < first or last >= size:
             raise S3Error("InvalidRange", headers={"content-range": f"bytes */{size}"})
@@ -216,8 +250,15 @@ async def _upload_part_copy(req: S3Request, ctx: ServerContext, upload: dict[str
     committed = await ctx.commit(
         Change(
             build=lambda: [
-                UploadedPart(upload_id=UUID(upload_id), part_number=number, size=length, etag=etag,
-                             blob={"segments": segments}, checksum=checksum, actor=actor)
+                UploadedPart(
+                    upload_id=UUID(upload_id),
+                    part_number=number,
+                    size=length,
+                    etag=etag,
+                    blob={"segments": segments},
+                    checksum=checksum,
+                    actor=actor,
+                )
             ],
             check=_part_copy_check(upload_id, src),
         )
@@ -266,7 +307,9 @@ def _inline_of(tx: Tx, segments: list[dict[str, Any]]) -> dict[str, bytes]:
     return {s["id"]: load_db_blob(tx, s["id"]) for s in segments if s.get("db")}
 
 
-def _upload_and_parts(tx: Tx, bucket: str, key: str, upload_id: str) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+def _upload_and_parts(
+    tx: Tx, bucket: str, key: str, upload_id: str
+) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
     return _open_upload(tx, bucket, key, upload_id), all_parts(tx, upload_id)
 
 
@@ -281,7 +324,9 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
         sums = {a: v for a in ALGORITHMS if (v := text(part, f"Checksum{a}")) is not None}
         requested.append((int(number), strip_etag(etag), sums))
     if not requested:
-        raise S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
+        raise S3Error(
+            "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema"
+        )
     try:
         upload, parts = await ctx.read(_upload_and_parts, req.bucket, req.key, upload_id)
     except S3Error as err:
@@ -300,7 +345,15 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
             if stored["checksum"].get(a) not in (None, v):
                 raise S3Error("InvalidPart", extra={"UploadId": upload_id, "PartNumber": str(n)})
         if i < len(requested) - 1 and stored["size"] < MIN_PART_SIZE:
-            raise S3Error("EntityTooSmall", extra={"ProposedSize": str(stored["size"]), "MinSizeAllowed": str(MIN_PART_SIZE), "PartNumber": str(n), "ETag": etag})
+            raise S3Error(
+                "EntityTooSmall",
+                extra={
+                    "ProposedSize": str(stored["size"]),
+                    "MinSizeAllowed": str(MIN_PART_SIZE),
+                    "PartNumber": str(n),
+                    "ETag": etag,
+                },
+            )
         chosen.append(stored)
     md5s = b"".join(bytes.fromhex(p["etag"]) for p in chosen)
     etag = f"{hashlib.md5(md5s).hexdigest()}-{len(chosen)}"
@@ -311,7 +364,9 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
         if not missing:
             digests = [base64.b64decode(p["checksum"][algo]) for p in chosen]
             if ctype == "FULL_OBJECT":
-                checksum[algo] = combine_full_object_crc(algo, [(d, int(p["size"])) for d, p in zip(digests, chosen, strict=True)])
+                checksum[algo] = combine_full_object_crc(
+                    algo, [(d, int(p["size"])) for d, p in zip(digests, chosen, strict=True)]
+                )
             else:
                 checksum[algo] = combine_composite(algo, digests)
             checksum["type"] = ctype
@@ -338,10 +393,20 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
         if mpu.state != "open":
             raise S3Error("NoSuchUpload", extra={"UploadId": upload_id})
         version = ObjectVersion(
-            bucket=bucket, key=key, size=size, etag=etag, content_type=upload["content_type"],
-            headers=upload["headers"], metadata=upload["metadata"], blob={"segments": segments},
-            checksum=checksum, tags=upload["tags"], parts=part_list,
-            operation="CompleteMultipartUpload", actor=actor, acl=getattr(mpu, "acl", None),
+            bucket=bucket,
+            key=key,
+            size=size,
+            etag=etag,
+            content_type=upload["content_type"],
+            headers=upload["headers"],
+            metadata=upload["metadata"],
+            blob={"segments": segments},
+            checksum=checksum,
+            tags=upload["tags"],
+            parts=part_list,
+            operation="CompleteMultipartUpload",
+            actor=actor,
+            acl=getattr(mpu, "acl", None),
             response_length=len(body),
         )
         mpu.complete(version_id=version.id, actor=actor)
@@ -368,7 +433,9 @@ async def _already_completed(req: S3Request, ctx: ServerContext, upload_id: str,
         raise err from None
     if mpu.state != "completed" or mpu.bucket != req.bucket or mpu.key != req.key:
         raise err
-    row = await ctx.read(lambda tx: tx.one("SELECT etag, version_id, checksum FROM ns_versions WHERE id = ?", (mpu.version_id.hex,)))
+    row = await ctx.read(
+        lambda tx: tx.one("SELECT etag, version_id, checksum FROM ns_versions WHERE id = ?", (mpu.version_id.hex,))
+    )
     if row is None:
         raise err
     x = X().open("CompleteMultipartUploadResult", xmlns=True)
@@ -425,18 +492,30 @@ async def list_upload_parts(req: S3Request, ctx: ServerContext) -> Response:
 
     def query(tx: Tx) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
         upload = _open_upload(tx, req.bucket, req.key, upload_id)
-        return upload, list_parts(tx, upload_id, marker=marker, max_parts=max_parts + 1), _enforced_owner(tx, req.bucket)
+        return (
+            upload,
+            list_parts(tx, upload_id, marker=marker, max_parts=max_parts + 1),
+            _enforced_owner(tx, req.bucket),
+        )
 
     upload, rows, enforced_owner = await ctx.read(query)
     owner = enforced_owner or await _acl_owner(ctx, upload["id"]) or upload["owner"]
     truncated = len(rows) > max_parts
     rows = rows[:max_parts]
-    x = X().open("ListPartsResult", xmlns=True).leaf("Bucket", req.bucket).leaf("Key", req.key).leaf("UploadId", upload_id)
+    x = (
+        X()
+        .open("ListPartsResult", xmlns=True)
+        .leaf("Bucket", req.bucket)
+        .leaf("Key", req.key)
+        .leaf("UploadId", upload_id)
+    )
     x.leaf("PartNumberMarker", marker)
     if rows:
         x.leaf("NextPartNumberMarker", rows[-1]["part_number"])
     x.leaf("MaxParts", max_parts).leaf("IsTruncated", truncated)
-    x.open("Initiator").leaf("ID", canonical_id(upload["owner"])).leaf("DisplayName", upload["owner"]).close("Initiator")
+    x.open("Initiator").leaf("ID", canonical_id(upload["owner"])).leaf("DisplayName", upload["owner"]).close(
+        "Initiator"
+    )
     owner_xml(x, owner)
     x.leaf("StorageClass", "STANDARD")
     if upload["checksum_algorithm"]:
@@ -463,7 +542,15 @@ async def list_bucket_uploads(req: S3Request, ctx: ServerContext) -> Response:
 
     def query(tx: Tx):  # type: ignore[no-untyped-def]
         bucket = bucket_must_exist(tx, req.bucket)
-        page = list_uploads(tx, req.bucket, prefix=prefix, delimiter=delimiter, key_marker=key_marker, upload_marker=upload_marker, max_uploads=max_uploads)
+        page = list_uploads(
+            tx,
+            req.bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            upload_marker=upload_marker,
+            max_uploads=max_uploads,
+        )
         mode = ownership(tx, req.bucket)
         return page, mode, bucket["owner"] if mode == ENFORCED else None
 
@@ -473,7 +560,9 @@ async def list_bucket_uploads(req: S3Request, ctx: ServerContext) -> Response:
     # on the upload's aggregate, so it is read in that mode alone.
     owners = {}
     for row in page.entries:
-        owners[row["id"]] = enforced_owner or (await _acl_owner(ctx, row["id"]) if mode == PREFERRED else None) or row["owner"]
+        owners[row["id"]] = (
+            enforced_owner or (await _acl_owner(ctx, row["id"]) if mode == PREFERRED else None) or row["owner"]
+        )
     x = X().open("ListMultipartUploadsResult", xmlns=True).leaf("Bucket", req.bucket)
     x.leaf("KeyMarker", enc(key_marker or "")).leaf("UploadIdMarker", upload_marker or "")
     if page.truncated and page.last_entry is not None:

@@ -35,17 +35,13 @@ async def put_bucket_notification(req: S3Request, ctx: ServerContext) -> Respons
     except NotificationError as err:
         raise S3Error(err.code, err.message, status=400) from None
     if config.is_empty:
-        await update_bucket(
-            req, ctx, lambda b, actor: b.delete_configuration(subresource=NOTIFICATION, actor=actor)
-        )
+        await update_bucket(req, ctx, lambda b, actor: b.delete_configuration(subresource=NOTIFICATION, actor=actor))
     else:
         document = config.to_dict()
         await update_bucket(
             req,
             ctx,
-            lambda b, actor: b.set_configuration(
-                subresource=NOTIFICATION, document=document, actor=actor
-            ),
+            lambda b, actor: b.set_configuration(subresource=NOTIFICATION, document=document, actor=actor),
         )
     return empty(200)
 

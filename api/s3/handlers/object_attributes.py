@@ -18,14 +18,18 @@ def _int_header(req: S3Request, name: str, default: int) -> int:
     if raw is None:
         return default
     if not raw.isdigit():
-        raise S3Error("InvalidArgument", f"Invalid value for {name}", extra={"ArgumentName": name, "ArgumentValue": raw})
+        raise S3Error(
+            "InvalidArgument", f"Invalid value for {name}", extra={"ArgumentName": name, "ArgumentValue": raw}
+        )
     return int(raw)
 
 
 async def get_object_attributes(req: S3Request, ctx: ServerContext) -> Response:
     wanted = {a.strip() for a in req.headers.get("x-amz-object-attributes", "").split(",") if a.strip()}
     if not wanted or wanted - KNOWN:
-        raise S3Error("InvalidArgument", "Invalid attribute name specified.", extra={"ArgumentName": "x-amz-object-attributes"})
+        raise S3Error(
+            "InvalidArgument", "Invalid attribute name specified.", extra={"ArgumentName": "x-amz-object-attributes"}
+        )
     version_id = req.query.get("versionId")
     row = await ctx.read(resolve_version, req.bucket, req.key, version_id, load_inline=False)
     if row["is_delete_marker"]:

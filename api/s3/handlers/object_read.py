@@ -84,7 +84,9 @@ async def load_inline_async(ctx: ServerContext, row: dict[str, Any]) -> dict[str
     return inline
 
 
-def finish_version(tx: Tx, found: dict[str, Any] | None, bucket: str, key: str, version_id: str | None, *, load_inline: bool) -> dict[str, Any]:
+def finish_version(
+    tx: Tx, found: dict[str, Any] | None, bucket: str, key: str, version_id: str | None, *, load_inline: bool
+) -> dict[str, Any]:
     """check_version, then the bytes of a small object (held in the database)."""
     row = check_version(found, bucket, key, version_id)
     if load_inline and not row["is_delete_marker"]:
@@ -102,7 +104,11 @@ def check_version(found: dict[str, Any] | None, bucket: str, key: str, version_i
     generation = found.pop("n_gen", None)
     if version_id is not None:
         if version_id != "null" and not re.fullmatch(r"[0-9a-f]{32}", version_id):
-            raise S3Error("InvalidArgument", "Invalid version id specified", extra={"ArgumentName": "versionId", "ArgumentValue": version_id})
+            raise S3Error(
+                "InvalidArgument",
+                "Invalid version id specified",
+                extra={"ArgumentName": "versionId", "ArgumentValue": version_id},
+            )
         if found["id"] is None:
             raise S3Error("NoSuchVersion", extra={"Key": key, "VersionId": version_id})
     elif found["id"] is None:
@@ -167,20 +173,32 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
     if first == "":
         n = int(last)
         if n == 0:
-            raise S3Error("InvalidRange", headers={"content-range": f"bytes */{size}"}, extra={"ActualObjectSize": str(size), "RangeRequested": value})
+            raise S3Error(
+                "InvalidRange",
+                headers={"content-range": f"bytes */{size}"},
+                extra={"ActualObjectSize": str(size), "RangeRequested": value},
+            )
         return max(0, size - n), size - 1
     start = int(first)
     end = int(last) if last else size - 1
     if last and end < start:
         return None
     if start >= size:
-        raise S3Error("InvalidRange", headers={"content-range": f"bytes */{size}"}, extra={"ActualObjectSize": str(size), "RangeRequested": value})
+        raise S3Error(
+            "InvalidRange",
+            headers={"content-range": f"bytes */{size}"},
+            extra={"ActualObjectSize": str(size), "RangeRequested": value},
+        )
     return start, min(end, size - 1)
 
 
 def part_range(row: dict[str, Any], part_number: str) -> tuple[int, int, int]:
     if not part_number.isdigit() or not 1 <= int(part_number) <= 10000:
-        raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", extra={"ArgumentName": "partNumber", "ArgumentValue": part_number})
+        raise S3Error(
+            "InvalidArgument",
+            "Part number must be an integer between 1 and 10000, inclusive",
+            extra={"ArgumentName": "partNumber", "ArgumentValue": part_number},
+        )
     n = int(part_number)
     parts = row.get("parts") or []
     if not parts:
@@ -255,17 +273,27 @@ async def record_access(
     def build() -> list[ObjectAccess]:
         return [
             ObjectAccess(
-                bucket=req.bucket, key=req.key, version_id=version_id, method=event.rsplit(":", 1)[1],
-                size=row["size"], etag=row["etag"], content_type=row["content_type"],
-                metadata=row["metadata"], headers=row["headers"], range=req.headers.get("range", ""),
-                content_length=response.headers.get("content-length", ""), actor=actor,
+                bucket=req.bucket,
+                key=req.key,
+                version_id=version_id,
+                method=event.rsplit(":", 1)[1],
+                size=row["size"],
+                etag=row["etag"],
+                content_type=row["content_type"],
+                metadata=row["metadata"],
+                headers=row["headers"],
+                range=req.headers.get("range", ""),
+                content_length=response.headers.get("content-length", ""),
+                actor=actor,
             )
         ]
 
     await ctx.commit(Change(build=build, check_reads_objects=False, build_is_pure=True))
 
 
-def _serve_row(req: S3Request, ctx: ServerContext, row: dict[str, Any], with_body: bool, *, may_block: bool = True) -> Response | None:
+def _serve_row(
+    req: S3Request, ctx: ServerContext, row: dict[str, Any], with_body: bool, *, may_block: bool = True
+) -> Response | None:
     """Conditions, range and the first span of a resolved version. None when the first span
     is to be read from files and may_block is False."""
     version_id = req.query.get("versionId")
@@ -311,7 +339,9 @@ def _serve_row(req: S3Request, ctx: ServerContext, row: dict[str, Any], with_bod
     for param, header in OVERRIDES.items():
         if param in req.query:
             if req.auth is None or req.auth.access_key is None:
-                raise S3Error("InvalidRequest", "Request specific response headers cannot be used for anonymous GET requests.")
+                raise S3Error(
+                    "InvalidRequest", "Request specific response headers cannot be used for anonymous GET requests."
+                )
             headers[header] = header_value(param, req.query[param])
     length = max(0, end - start + 1)
     headers["content-length"] = str(length)

@@ -179,7 +179,11 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
         ) from None
     bucket, _, key = source.partition("/")
     if not bucket or not key:
-        raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})
+        raise S3Error(
+            "InvalidArgument",
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value},
+        )
     return bucket, key, version_id
 
 
@@ -206,7 +210,10 @@ async def load_copy_source(req: S3Request, ctx: ServerContext) -> dict[str, Any]
     row = await ctx.read(resolve_version, src_bucket, src_key, src_version, load_inline=False)
     if row["is_delete_marker"]:
         if src_version is not None:
-            raise S3Error("InvalidRequest", "The source of a copy request may not specifically refer to a delete marker by version id.")
+            raise S3Error(
+                "InvalidRequest",
+                "The source of a copy request may not specifically refer to a delete marker by version id.",
+            )
         raise S3Error("NoSuchKey", extra={"Key": src_key})
     row["_source"] = (src_bucket, src_key, src_version)
     check_copy_conditions(req, row)
@@ -236,17 +243,22 @@ async def copy_object(req: S3Request, ctx: ServerContext) -> Response:
     else:
         meta, headers, ctype = src["metadata"], dict(src["headers"]), src["content_type"]
         if "x-amz-storage-class" in req.headers:
-            headers["x-amz-storage-class"] = header_value(
-                "x-amz-storage-class", req.headers["x-amz-storage-class"]
-            )
+            headers["x-amz-storage-class"] = header_value("x-amz-storage-class", req.headers["x-amz-storage-class"])
     tags = tags_from_header(req.header("x-amz-tagging")) if tag_directive == "REPLACE" else src["tags"]
     acl = await object_write_acl(req, ctx)
     if (
-        src_bucket == req.bucket and src_key == req.key and directive == "COPY"
-        and "x-amz-storage-class" not in req.headers and "x-amz-copy-source-version-id" not in req.headers
-        and req.query.get("versionId") is None and not src.get("_versioned_bucket")
+        src_bucket == req.bucket
+        and src_key == req.key
+        and directive == "COPY"
+        and "x-amz-storage-class" not in req.headers
+        and "x-amz-copy-source-version-id" not in req.headers
+        and req.query.get("versionId") is None
+        and not src.get("_versioned_bucket")
     ):
-        raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+        raise S3Error(
+            "InvalidRequest",
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+        )
     actor = req.actor()
     bucket, key = req.bucket, req.key
     # The answer's length goes into the event (for the notification record); LastModified
@@ -255,9 +267,21 @@ async def copy_object(req: S3Request, ctx: ServerContext) -> Response:
     change = Change(
         build=lambda: [
             ObjectVersion(
-                bucket=bucket, key=key, size=src["size"], etag=src["etag"], content_type=ctype,
-                headers=headers, metadata=meta, blob=src["blob"], checksum=src["checksum"], tags=tags,
-                parts=[], operation="Copy", actor=actor, acl=acl, response_length=length,
+                bucket=bucket,
+                key=key,
+                size=src["size"],
+                etag=src["etag"],
+                content_type=ctype,
+                headers=headers,
+                metadata=meta,
+                blob=src["blob"],
+                checksum=src["checksum"],
+                tags=tags,
+                parts=[],
+                operation="Copy",
+                actor=actor,
+                acl=acl,
+                response_length=length,
             )
         ],
         check=_copy_check(req, bucket, key, src),
@@ -356,7 +380,11 @@ async def delete_one(
             return {"x-amz-delete-marker": "false"}
         return {"x-amz-delete-marker": "true", **version_headers(vid)}
     if version_id != "null" and not (len(version_id) == 32 and all(c in "0123456789abcdef" for c in version_id)):
-        raise S3Error("InvalidArgument", "Invalid version id specified", extra={"ArgumentName": "versionId", "ArgumentValue": version_id})
+        raise S3Error(
+            "InvalidArgument",
+            "Invalid version id specified",
+            extra={"ArgumentName": "versionId", "ArgumentValue": version_id},
+        )
     row = await ctx.read(_find_version, bucket, key, version_id)
     if row is None:
         return {"x-amz-version-id": version_id}
@@ -417,7 +445,9 @@ async def delete_objects(req: S3Request, ctx: ServerContext) -> Response:
         )
         targets.append((key, text(obj, "VersionId"), conds))
 
-    async def one(key: str, vid: str | None, conds: DeleteConditions) -> tuple[str, str | None, dict[str, str] | S3Error]:
+    async def one(
+        key: str, vid: str | None, conds: DeleteConditions
+    ) -> tuple[str, str | None, dict[str, str] | S3Error]:
         try:
             return key, vid, await delete_one(ctx, req, req.bucket, key, vid, conds)
         except S3Error as err:

@@ -52,10 +52,7 @@ def acl_is_owner_only(acl: dict[str, Any] | None) -> bool:
     if not acl:
         return True
     owner_id = (acl.get("owner") or {}).get("id")
-    return all(
-        g.get("type") == "CanonicalUser" and g.get("id") == owner_id
-        for g in acl.get("grants") or ()
-    )
+    return all(g.get("type") == "CanonicalUser" and g.get("id") == owner_id for g in acl.get("grants") or ())
 
 
 async def put_ownership_controls(req: S3Request, ctx: ServerContext) -> Response:
@@ -97,19 +94,11 @@ async def get_ownership_controls(req: S3Request, ctx: ServerContext) -> Response
     mode = await ctx.read(read)
     if mode is None:
         raise S3Error("OwnershipControlsNotFoundError", extra={"BucketName": req.bucket})
-    x = (
-        X()
-        .open("OwnershipControls", xmlns=True)
-        .open("Rule")
-        .leaf("ObjectOwnership", mode)
-        .close("Rule")
-    )
+    x = X().open("OwnershipControls", xmlns=True).open("Rule").leaf("ObjectOwnership", mode).close("Rule")
     return xml(x.close("OwnershipControls").bytes())
 
 
 async def delete_ownership_controls(req: S3Request, ctx: ServerContext) -> Response:
     await ctx.read(bucket_must_exist, req.bucket)
-    await update_bucket(
-        req, ctx, lambda b, actor: b.delete_configuration(subresource=SUBRESOURCE, actor=actor)
-    )
+    await update_bucket(req, ctx, lambda b, actor: b.delete_configuration(subresource=SUBRESOURCE, actor=actor))
     return empty(204)

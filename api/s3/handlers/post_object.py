@@ -134,11 +134,7 @@ class PostForm:
             elif kind == "end" and name is not None:
                 field = name.lower()
                 # The key must be exact: replacing bytes that are not UTF-8 made distinct keys one.
-                text = (
-                    _utf8(bytes(value), "key")
-                    if field == "key"
-                    else value.decode("utf-8", "replace")
-                )
+                text = _utf8(bytes(value), "key") if field == "key" else value.decode("utf-8", "replace")
                 self.fields.setdefault(field, text)
         return False
 
@@ -183,8 +179,7 @@ def _boundary(content_type: str) -> bytes:
 def _missing(name: str) -> S3Error:
     return S3Error(
         "InvalidArgument",
-        f"Bucket POST must contain a field named '{name}'.  "
-        "If it is specified, please check the order of the fields.",
+        f"Bucket POST must contain a field named '{name}'.  If it is specified, please check the order of the fields.",
         extra={"ArgumentName": name, "ArgumentValue": ""},
     )
 
@@ -222,9 +217,7 @@ def _authenticate(
             access_key, "post", UNSIGNED_PAYLOAD,
             security_token=form.get("x-amz-security-token"), content_length_range=length_range,
         )  # fmt: skip
-    auth = verify_post_policy(
-        form, bucket=bucket, key=key, content_length=None, lookup_secret=lookup_secret
-    )
+    auth = verify_post_policy(form, bucket=bucket, key=key, content_length=None, lookup_secret=lookup_secret)
     return auth
 
 
@@ -252,9 +245,7 @@ def _metadata(form: dict[str, str]) -> dict[str, str]:
     }
     size = sum(len(k) + len(v.encode()) for k, v in meta.items())
     if size > MAX_METADATA_BYTES:
-        raise S3Error(
-            "MetadataTooLarge", extra={"Size": str(size), "MaxSizeAllowed": str(MAX_METADATA_BYTES)}
-        )
+        raise S3Error("MetadataTooLarge", extra={"Size": str(size), "MaxSizeAllowed": str(MAX_METADATA_BYTES)})
     return meta
 
 
@@ -347,9 +338,7 @@ async def _post(req: S3Request, ctx: ServerContext, body: _Body) -> Response:
         if checksum is not None:
             algo, expected, hasher = checksum
             if hasher.b64() != expected:
-                raise S3Error(
-                    "BadDigest", f"The {algo} you specified did not match the calculated checksum."
-                )
+                raise S3Error("BadDigest", f"The {algo} you specified did not match the calculated checksum.")
             checksums[algo] = expected
     except BaseException:
         ctx.blobs.discard(staged)
@@ -379,8 +368,7 @@ def _success(
     location = f"{req.scheme}://{req.headers.get('host', '')}/{req.bucket}/{quote(key)}"
     if redirect:
         query = (
-            f"bucket={quote(req.bucket, safe='')}&key={quote(key, safe='')}"
-            f"&etag={quote(etag_header(etag), safe='')}"
+            f"bucket={quote(req.bucket, safe='')}&key={quote(key, safe='')}&etag={quote(etag_header(etag), safe='')}"
         )
         sep = "&" if "?" in redirect else "?"
         return empty(303, {**headers, "location": f"{redirect}{sep}{query}"})

@@ -80,9 +80,7 @@ async def get_public_access_block(req: S3Request, ctx: ServerContext) -> Respons
 
 async def delete_public_access_block(req: S3Request, ctx: ServerContext) -> Response:
     await ctx.read(bucket_must_exist, req.bucket)
-    await update_bucket(
-        req, ctx, lambda b, actor: b.delete_configuration(subresource=SUBRESOURCE, actor=actor)
-    )
+    await update_bucket(req, ctx, lambda b, actor: b.delete_configuration(subresource=SUBRESOURCE, actor=actor))
     return empty(204)
 
 
@@ -100,11 +98,7 @@ def sets_public_acl(req: S3Request) -> bool:
 
 async def refuse_public_acl(req: S3Request, ctx: ServerContext) -> None:
     """BlockPublicAcls: AccessDenied for a request that would make the bucket or object public."""
-    if (
-        req.bucket
-        and sets_public_acl(req)
-        and (await ctx.read(settings, req.bucket))["BlockPublicAcls"]
-    ):
+    if req.bucket and sets_public_acl(req) and (await ctx.read(settings, req.bucket))["BlockPublicAcls"]:
         raise S3Error("AccessDenied")
 
 

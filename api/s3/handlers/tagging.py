@@ -19,7 +19,12 @@ MAX_BUCKET_TAGS = 50
 
 def validate_tags(tags: dict[str, str], limit: int = MAX_OBJECT_TAGS) -> dict[str, str]:
     if len(tags) > limit:
-        raise S3Error("InvalidTag", "Object tags cannot be greater than 10" if limit == MAX_OBJECT_TAGS else "Bucket tag count cannot be greater than 50")
+        raise S3Error(
+            "InvalidTag",
+            "Object tags cannot be greater than 10"
+            if limit == MAX_OBJECT_TAGS
+            else "Bucket tag count cannot be greater than 50",
+        )
     for k, v in tags.items():
         # Characters XML 1.0 cannot carry would break every GetObjectTagging answer.
         if not k or len(k) > 128 or not carries(k):
@@ -87,7 +92,9 @@ async def put_bucket_tagging(req: S3Request, ctx: ServerContext) -> Response:
     from api.s3.handlers.buckets import update_bucket
 
     tags = tags_from_xml(await req.read_all(), MAX_BUCKET_TAGS)
-    await update_bucket(req, ctx, lambda b, actor: b.set_configuration(subresource="tagging", document=tags, actor=actor))
+    await update_bucket(
+        req, ctx, lambda b, actor: b.set_configuration(subresource="tagging", document=tags, actor=actor)
+    )
     return empty(204)
 
 
