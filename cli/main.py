@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+import tomllib
 from pathlib import Path
 
 from projections.eventstore.session_name import session_name
@@ -462,8 +463,12 @@ def _version() -> str:
 
     try:
         return version("chronicle-s3")
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown (not installed)"
+    except PackageNotFoundError:  # run from a checkout that was never installed: its pyproject says
+        try:
+            with open(Path(__file__).resolve().parents[1] / "pyproject.toml", "rb") as f:
+                return str(tomllib.load(f)["project"]["version"])
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-from importlib.metadata import version
+import tomllib
 from pathlib import Path
 
 import psycopg
@@ -259,4 +259,6 @@ def test_gc_with_postgresql_needs_the_blob_directory(tmp_path, pg_url):
 def test_version():
     res = run_chronicle("--version")
     assert res.returncode == 0
-    assert res.stdout.strip() == f"chronicle {version('chronicle-s3')}"
+    with open(REPO_ROOT / "pyproject.toml", "rb") as f:
+        declared = tomllib.load(f)["project"]["version"]
+    assert res.stdout.strip() == f"chronicle {declared}"
