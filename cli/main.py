@@ -226,6 +226,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc_task_interval = float(os.environ.get("CHRONICLE_GC_INTERVAL", "3600"))
 
     async def main() -> None:
+        from cli.chain import start_linker
         from cli.delivery import log_configs, start_delivery
 
         gc_task = asyncio.create_task(_periodic_gc(ctx, gc_task_interval))
@@ -241,6 +242,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             else await start_delivery(store, committer=ctx.committer, load_configs=load_configs, generation=generation)
         )
         ctx.delivery = delivery
+        # The hash chain: linked off the request path, one active linker per deployment.
+        linker = None if _is_worker_child() else start_linker(store, key, ctx.committer.on_commit)
         acceptor = None
         if sockets:  # --workers: the shared socket, accepted one connection per loop turn
             from cli.acceptor import Acceptor
@@ -260,6 +263,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 watching.cancel()
             gc_task.cancel()
             targets_task.cancel()
+            if linker is not None:
+                await asyncio.to_thread(linker.stop)
             if ctx.delivery is not None:
                 await ctx.delivery.stop()
 
@@ -364,6 +369,36 @@ def _require_tables(store) -> None:  # type: ignore[no-untyped-def]
         ) from None
 
 
+def _existing_store(args: argparse.Namespace, name: str):  # type: ignore[no-untyped-def]
+    """The store of an existing deployment (never creates a data dir)."""
+    from cli.datadir import require_data_dir
+
+    url = os.environ.get("CHRONICLE_DATABASE_URL")
+    if not url:
+        require_data_dir(Path(args.data_dir), database_url=None)
+    return _store(args, create_table=False, name=session_name(name))
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from cli.chain import cmd_verify as verify
+
+    app = _existing_store(args, "verify")
+    try:
+        return verify(args, app)
+    finally:
+        app.close()
+
+
+def cmd_chain_key(args: argparse.Namespace) -> int:
+    from cli.chain import cmd_chain_key as chain_key
+
+    app = _existing_store(args, "cli")
+    try:
+        return chain_key(app)
+    finally:
+        app.close()
+
+
 def cmd_gc(args: argparse.Namespace) -> int:
     from cli.datadir import require_data_dir
     from projections.blobstore import BlobStore
@@ -379,8 +414,10 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from cli.chain import check_chain_before_replay
     from cli.database_probe import probe_database
     from cli.datadir import require_data_dir
+    from projections.chain.verify import ChainBroken
     from projections.replay import FollowerBusy, NodesRunning, replay
 
     if url := os.environ.get("CHRONICLE_DATABASE_URL"):
@@ -400,7 +437,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
             region=os.environ.get("CHRONICLE_REGION", ""),
             progress=progress,
             rebuilt_namespace=lambda n: print(f"\nreplay: rebuilt the namespace and IAM tables from {n} events"),
+            before=lambda app: check_chain_before_replay(app, force=args.force),
         )
+    except ChainBroken as e:
+        print(
+            f"\nreplay: refused, nothing was changed: the log fails its hash chain at {e}. "
+            "Run `chronicle verify --chain` for every finding; `chronicle replay --force` replays it anyway.",
+            file=sys.stderr,
+        )
+        return 1
     except NodesRunning as e:
         print(f"replay: refused, nothing was changed. {e}", file=sys.stderr)
         return 2
@@ -416,6 +461,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
     from api.auth.sealing import Sealer
+    from cli.chain import start_linker
     from cli.datadir import require_data_dir
     from cli.datadir_lock import hold_for_worker
     from cli.delivery import log_configs, start_delivery
@@ -446,10 +492,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         load_configs, generation = log_configs(app, Sealer(key).unseal)
         supervisor = await start_delivery(app, load_configs=load_configs, generation=generation)
+        linker = start_linker(app, key, None)  # a standby unless no server links
         logging.getLogger("chronicle").info(
             "worker: following the log; delivering to %s", ", ".join(supervisor.workers) or "no targets yet"
         )
         await stop.wait()
+        await asyncio.to_thread(linker.stop)
         await supervisor.stop()
 
     uvicorn_run(None, main)
@@ -513,6 +561,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild the projections (namespace, IAM, notification views) from the event log (stop the servers first)",
     )
     replay.add_argument("--data-dir", default="./data")
+    replay.add_argument(
+        "--force", action="store_true", help="replay even when the log fails its hash chain (says so, loudly)"
+    )
     replay.set_defaults(func=cmd_replay)
 
     from cli.admin import add_admin_parser
@@ -526,6 +577,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--data-dir", default="./data", help="data directory (embedded SQLite)")
     worker.set_defaults(func=cmd_worker)
+    verify = sub.add_parser(
+        "verify",
+        help="check the log: --chain recomputes the hash chain and checks the signed checkpoints",
+    )
+    verify.add_argument("--data-dir", default="./data")
+    verify.add_argument("--chain", action="store_true", help="check the hash chain and the signed checkpoints")
+    verify.add_argument("--from", dest="from_", metavar="POSITION|TIME", help="start at a position or time")
+    verify.add_argument(
+        "--published",
+        action="append",
+        metavar="SOURCE",
+        help="checkpoints published outside the database: a JSON-lines file, s3://bucket/prefix or a URL (repeatable)",
+    )
+    verify.add_argument(
+        "--public-key", metavar="PEM", help="the chain's public key kept elsewhere (`chronicle chain-key` exports it)"
+    )
+    verify.add_argument("--json", action="store_true", help="the report as JSON")
+    verify.set_defaults(func=cmd_verify)
+    chain_key = sub.add_parser("chain-key", help="print the chain's public signing key (PEM)")
+    chain_key.add_argument("--data-dir", default="./data")
+    chain_key.set_defaults(func=cmd_chain_key)
     gc = sub.add_parser("gc", help="reclaim blobs that no live version or upload part references")
     gc.add_argument("--data-dir", default="./data")
     gc.add_argument(

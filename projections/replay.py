@@ -39,6 +39,7 @@ def replay(
     region: str = "",
     progress: Callable[[int, int], None] | None = None,
     rebuilt_namespace: Callable[[int], None] | None = None,
+    before: Callable[[ChronicleApplication], None] | None = None,
 ) -> Replayed:
     """Both rebuilds, while holding the nodes' lock exclusively (raises NodesRunning before
     anything is touched). ``open_app(name)`` opens the store, its sessions named ``name``."""
@@ -47,6 +48,8 @@ def replay(
     try:
         app = open_app(name)
         try:
+            if before is not None:  # e.g. the chain check: under the lock, before anything is dropped
+                before(app)
             namespace = rebuild_namespace(app, progress=progress)
             if rebuilt_namespace is not None:
                 rebuilt_namespace(namespace)
