@@ -5,7 +5,7 @@ notification follower holds one; SQLite: the one server process). It reads the e
 the last link in pages and writes their links in one transaction per page, so a page is
 linked whole or not at all. Off the request path: appends never wait for it. It looks for
 new events at least every POLL seconds and at once when this process commits, so an event is
-linked well within a second of its commit (bench.history measures the lag).
+linked well within a second of its commit (projections.log_follower: POLL).
 
 A checkpoint is signed at least every SIGN_EVERY_EVENTS events and every SIGN_EVERY_SECONDS
 seconds while events arrive: a page stops at the position where a checkpoint is due.
@@ -14,26 +14,20 @@ seconds while events arrive: a page stops at the position where a checkpoint is 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
-
 from domain.chain import GENESIS, Checkpoint, link
 from projections.chain import store as chain
 from projections.chain.keys import SigningKey
-from projections.eventstore.recorder import ChronicleApplication, PostgresChronicleRecorder, pg_connect_kwargs
+from projections.eventstore.recorder import ChronicleApplication
 from projections.eventstore.tx import Tx
-from projections.eventstore.unavailable import STORE_OUTAGE, is_unavailable
+from projections.log_follower import LogFollower
 
 log = logging.getLogger("chronicle.chain")
 
 PAGE = 5000
-POLL = 0.25
-STANDBY_RETRY = 2.0  # seconds between a standby's tries for the linker lock
 SIGN_EVERY_EVENTS = 10_000
 SIGN_EVERY_SECONDS = 60.0
 _LINKER_LOCK = 0x6368726F6E636861  # "chroncha": one active linker across processes
@@ -41,7 +35,10 @@ _LINKER_LOCK = 0x6368726F6E636861  # "chroncha": one active linker across proces
 Publish = Callable[[Checkpoint], None]
 
 
-class ChainLinker:
+class ChainLinker(LogFollower):
+    lock_key = _LINKER_LOCK
+    name = "chain"
+
     def __init__(
         self,
         app: ChronicleApplication,
@@ -53,49 +50,18 @@ class ChainLinker:
         sign_every_seconds: float = SIGN_EVERY_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self.key = key
         self.publish = publish
         self.page = page
         self.sign_every_events = sign_every_events
         self.sign_every_seconds = sign_every_seconds
         self.clock = clock
-        self.wake = threading.Event()
-        self._conn: Any = None
-        self._holding = False
-        self._retry_at = 0.0
         self._publish_failing = False
 
-    # -- one step -----------------------------------------------------------------------------
-
-    def step(self) -> int:
-        """Link at most one page; sign a checkpoint when one is due; publish what is not yet
-        published. Returns how many events were linked (0: caught up, or another process
-        links)."""
-        if isinstance(self.app.store, PostgresChronicleRecorder):
-            conn = self._leader_connection()
-            if conn is None:
-                return 0
-            with conn.transaction():
-                linked = self._link_page(Tx(conn.cursor(), self.app.store.dialect))
-            if self.publish is not None:
-                with conn.transaction():
-                    self._publish_pending(Tx(conn.cursor(), self.app.store.dialect))
-            return linked
-        with self.app.store.datastore.transaction(commit=True) as cursor:
-            linked = self._link_page(Tx(cursor, self.app.store.dialect))
-        if self.publish is not None:
-            with self.app.store.datastore.transaction(commit=True) as cursor:
-                self._publish_pending(Tx(cursor, self.app.store.dialect))
-        return linked
-
-    def run_until_caught_up(self) -> int:
-        total = 0
-        while n := self.step():
-            total += n
-        return total
-
-    def _link_page(self, tx: Tx) -> int:
+    def apply(self, tx: Tx) -> int:
+        """Link at most one page; sign a checkpoint when one is due. Returns how many
+        events were linked."""
         last = chain.last_link(tx)
         position, previous = last if last is not None else (0, GENESIS)
         checkpoint = chain.last_checkpoint(tx)
@@ -129,72 +95,20 @@ class ChainLinker:
             return True
         return self.clock() - last.time_us / 1_000_000 >= self.sign_every_seconds
 
-    def _publish_pending(self, tx: Tx) -> None:
-        assert self.publish is not None
-        for cp in chain.unpublished_checkpoints(tx):
-            try:
-                self.publish(cp)
-            except Exception as exc:  # noqa: BLE001 - a witness that is down is tried again next step
-                if not self._publish_failing:
-                    log.warning("publishing the chain checkpoint at position %d failed: %s", cp.position, exc)
-                self._publish_failing = True
-                return
-            if self._publish_failing:
-                log.info("chain checkpoints are published again")
-            self._publish_failing = False
-            chain.mark_published(tx, cp.position, int(self.clock() * 1_000_000))
-
-    # -- leadership (PostgreSQL) ----------------------------------------------------------------
-
-    def _leader_connection(self) -> Any:
-        """The connection holding the linker lock, or None while another process holds it
-        (asked again at most every STANDBY_RETRY seconds, on the same connection)."""
-        conn = self._conn
-        if conn is not None and (conn.closed or conn.broken):
-            self.close()
-            conn = None
-        if conn is not None and self._holding:
-            return conn
-        now = time.monotonic()
-        if now < self._retry_at:
-            return None
-        self._retry_at = now + STANDBY_RETRY
-        if conn is None:
-            conn = self._conn = psycopg.connect(
-                **pg_connect_kwargs(self.app), autocommit=True, row_factory=dict_row, connect_timeout=5
-            )
-        got = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (_LINKER_LOCK,)).fetchone()
-        self._holding = bool(got and got["got"])
-        return conn if self._holding else None
-
-    def close(self) -> None:
-        conn, self._conn = self._conn, None
-        self._holding = False
-        if conn is not None:
-            try:
-                conn.close()  # the session's advisory lock goes with it
-            except Exception:  # noqa: BLE001 - closing a broken connection
-                pass
-
-    # -- the loop ---------------------------------------------------------------------------------
-
-    def run(self, stop: threading.Event) -> None:
-        """Until `stop`: step while there is work, else wait for a wake-up (this process
-        committed) or POLL seconds (another process may have)."""
-        while not stop.is_set():
-            try:
-                linked = self.step()
-                STORE_OUTAGE.succeeded()
-            except Exception as exc:  # noqa: BLE001 - the linker must outlive a failing step
-                if is_unavailable(exc):
-                    STORE_OUTAGE.failed(exc)
-                else:
-                    log.exception("chain linker step failed")
-                self.close()
-                linked = 0
-                stop.wait(1.0)
-            if linked:
-                continue
-            self.wake.wait(POLL)
-            self.wake.clear()
-        self.close()
+    def after(self, transaction: Any) -> None:
+        """Publish what is not yet published (a witness that is down is tried next step)."""
+        if self.publish is None:
+            return
+        with transaction() as tx:
+            for cp in chain.unpublished_checkpoints(tx):
+                try:
+                    self.publish(cp)
+                except Exception as exc:  # noqa: BLE001 - tried again next step
+                    if not self._publish_failing:
+                        log.warning("publishing the chain checkpoint at position %d failed: %s", cp.position, exc)
+                    self._publish_failing = True
+                    return
+                if self._publish_failing:
+                    log.info("chain checkpoints are published again")
+                self._publish_failing = False
+                chain.mark_published(tx, cp.position, int(self.clock() * 1_000_000))
