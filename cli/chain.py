@@ -7,9 +7,7 @@ import argparse
 import json
 import os
 import sys
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,22 +27,8 @@ from projections.eventstore.tx import Tx
 from workers.chain_witness import WitnessError, publish_to_all, read_published, witnesses
 
 
-@dataclass
-class RunningLinker:
-    linker: ChainLinker
-    thread: threading.Thread
-    stop_event: threading.Event
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.linker.wake.set()
-        self.thread.join(timeout=10)
-
-
-def start_linker(
-    app: ChronicleApplication, master_key: bytes, on_commit: list[Callable[[], None]] | None
-) -> RunningLinker:
-    """Load (or make, the first time) the signing key, then link in a thread of its own."""
+def make_linker(app: ChronicleApplication, master_key: bytes) -> ChainLinker:
+    """The linker with the deployment's signing key (made, the first time) and witnesses."""
     sealer = Sealer(master_key)
     try:
         publish_fns = witnesses(os.environ.get("CHRONICLE_CHAIN_PUBLISH", ""), os.environ)
@@ -63,19 +47,13 @@ def start_linker(
             f"CHRONICLE_CHAIN_CHECKPOINT_SECONDS above 0 and at most {SIGN_EVERY_SECONDS:g}: checkpoints come at least "
             "that often"
         )
-    linker = ChainLinker(
+    return ChainLinker(
         app,
         key,
         publish=publish_to_all(publish_fns) if publish_fns else None,
         sign_every_events=every_events,
         sign_every_seconds=every_seconds,
     )
-    if on_commit is not None:
-        on_commit.append(linker.wake.set)
-    stop = threading.Event()
-    thread = threading.Thread(target=linker.run, args=(stop,), name="chain-linker", daemon=True)
-    thread.start()
-    return RunningLinker(linker, thread, stop)
 
 
 def cmd_verify(args: argparse.Namespace, app: ChronicleApplication) -> int:

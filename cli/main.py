@@ -226,8 +226,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc_task_interval = float(os.environ.get("CHRONICLE_GC_INTERVAL", "3600"))
 
     async def main() -> None:
-        from cli.chain import start_linker
         from cli.delivery import log_configs, start_delivery
+        from cli.followers import start_log_followers
 
         gc_task = asyncio.create_task(_periodic_gc(ctx, gc_task_interval))
         targets_task = asyncio.create_task(_follow_targets(ctx))
@@ -242,8 +242,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             else await start_delivery(store, committer=ctx.committer, load_configs=load_configs, generation=generation)
         )
         ctx.delivery = delivery
-        # The hash chain: linked off the request path, one active linker per deployment.
-        linker = None if _is_worker_child() else start_linker(store, key, ctx.committer.on_commit)
+        # The hash chain and the audit index: built off the request path, one active each.
+        linker = None if _is_worker_child() else start_log_followers(store, key, ctx.committer.on_commit)
         acceptor = None
         if sockets:  # --workers: the shared socket, accepted one connection per loop turn
             from cli.acceptor import Acceptor
@@ -389,6 +389,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         app.close()
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from cli.audit import run
+
+    app = _existing_store(args, "cli")
+    try:
+        return run(args, app)
+    finally:
+        app.close()
+
+
 def cmd_chain_key(args: argparse.Namespace) -> int:
     from cli.chain import cmd_chain_key as chain_key
 
@@ -417,6 +427,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from cli.chain import check_chain_before_replay
     from cli.database_probe import probe_database
     from cli.datadir import require_data_dir
+    from cli.followers import redact_target
     from projections.chain.verify import ChainBroken
     from projections.replay import FollowerBusy, NodesRunning, replay
 
@@ -438,6 +449,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             progress=progress,
             rebuilt_namespace=lambda n: print(f"\nreplay: rebuilt the namespace and IAM tables from {n} events"),
             before=lambda app: check_chain_before_replay(app, force=args.force),
+            redact_settings=redact_target,
         )
     except ChainBroken as e:
         print(
@@ -453,6 +465,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"\nreplay: {e}", file=sys.stderr)
         return 2
     print(f"\nreplay: rebuilt the notification views from {done.notification_events} events")
+    print(f"replay: rebuilt the audit index from {done.audit_events} events")
     return 0
 
 
@@ -461,10 +474,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
     from api.auth.sealing import Sealer
-    from cli.chain import start_linker
     from cli.datadir import require_data_dir
     from cli.datadir_lock import hold_for_worker
     from cli.delivery import log_configs, start_delivery
+    from cli.followers import start_log_followers
     from cli.secrets import master_key
 
     logging.basicConfig(
@@ -492,7 +505,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         load_configs, generation = log_configs(app, Sealer(key).unseal)
         supervisor = await start_delivery(app, load_configs=load_configs, generation=generation)
-        linker = start_linker(app, key, None)  # a standby unless no server links
+        linker = start_log_followers(app, key, None)  # standbys unless no server follows
         logging.getLogger("chronicle").info(
             "worker: following the log; delivering to %s", ", ".join(supervisor.workers) or "no targets yet"
         )
@@ -595,6 +608,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--json", action="store_true", help="the report as JSON")
     verify.set_defaults(func=cmd_verify)
+    from cli import audit
+
+    audit.add_parser(sub)
+    sub.choices["audit"].set_defaults(func=cmd_audit)
     chain_key = sub.add_parser("chain-key", help="print the chain's public signing key (PEM)")
     chain_key.add_argument("--data-dir", default="./data")
     chain_key.set_defaults(func=cmd_chain_key)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from domain.change_record import RedactSettings
+from projections.audit.indexer import AUDIT_TABLES, AuditIndexer
 from projections.eventstore.inline import INLINE_TABLES, InlineProjections, inline_ddl
 from projections.eventstore.node_lock import NodesRunning, hold_for_replay
 from projections.eventstore.recorder import ChronicleApplication, PostgresChronicleRecorder
@@ -29,6 +31,7 @@ __all__ = ["FollowerBusy", "NodesRunning", "Replayed", "rebuild_namespace", "reb
 class Replayed:
     namespace_events: int
     notification_events: int
+    audit_events: int = 0
 
 
 def replay(
@@ -40,6 +43,7 @@ def replay(
     progress: Callable[[int, int], None] | None = None,
     rebuilt_namespace: Callable[[int], None] | None = None,
     before: Callable[[ChronicleApplication], None] | None = None,
+    redact_settings: RedactSettings | None = None,
 ) -> Replayed:
     """Both rebuilds, while holding the nodes' lock exclusively (raises NodesRunning before
     anything is touched). ``open_app(name)`` opens the store, its sessions named ``name``."""
@@ -54,11 +58,21 @@ def replay(
             if rebuilt_namespace is not None:
                 rebuilt_namespace(namespace)
             notifications = rebuild_notifications(app, region=region, progress=progress)
+            audit = rebuild_audit(app, redact_settings=redact_settings)
         finally:
             app.close()
     finally:
         held.release()
-    return Replayed(namespace, notifications)
+    return Replayed(namespace, notifications, audit)
+
+
+def rebuild_audit(app: ChronicleApplication, *, redact_settings: RedactSettings | None = None) -> int:
+    """The audit index from scratch (its follower then goes on from where this ends)."""
+    with app.store.datastore.transaction(commit=True) as cursor:
+        tx = Tx(cursor, app.store.dialect)
+        for table in AUDIT_TABLES:
+            tx.execute(f"DELETE FROM {table}")
+    return AuditIndexer(app, redact_settings=redact_settings).run_until_caught_up()
 
 
 def rebuild_namespace(app: ChronicleApplication, progress: Callable[[int, int], None] | None = None) -> int:
