@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import re
 import secrets
 import sys
@@ -18,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:9000"
+from cli.settings import DEFAULT_ADMIN_ENDPOINT, ChronicleSettings
+
+DEFAULT_ENDPOINT = DEFAULT_ADMIN_ENDPOINT
 PREFIX = "/minio/admin/v3/"
 JSON_TYPE = "application/octet-stream"
 
@@ -46,7 +47,14 @@ class AdminClient:
     """Signs requests with botocore's SigV4Auth (service s3) and speaks madmin's encryption."""
 
     def __init__(
-        self, endpoint: str, access_key: str, secret_key: str, *, insecure: bool = False, region: str = "us-east-1"
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        *,
+        insecure: bool = False,
+        region: str = "us-east-1",
+        region_for_arns: str = "",
     ) -> None:
         import urllib3
 
@@ -57,7 +65,7 @@ class AdminClient:
         self.secret_key = secret_key
         self.region = region
         # Target ARNs carry a region only when the server was given one (as MinIO).
-        self.region_for_arns = os.environ.get("CHRONICLE_REGION", "")
+        self.region_for_arns = region_for_arns
         kwargs: dict[str, Any] = {"retries": False, "timeout": urllib3.Timeout(connect=10, read=120)}
         if insecure:
             kwargs["cert_reqs"] = "CERT_NONE"
@@ -819,18 +827,10 @@ def add_admin_parser(sub: Any) -> None:
 
 
 def admin_client(args: argparse.Namespace) -> AdminClient:
-    env = os.environ
-    endpoint = getattr(args, "endpoint", None) or env.get("CHRONICLE_ADMIN_ENDPOINT") or DEFAULT_ENDPOINT
-    access = (
-        getattr(args, "admin_access_key", None)
-        or env.get("CHRONICLE_ADMIN_ACCESS_KEY")
-        or env.get("CHRONICLE_ROOT_USER")
-    )
-    secret = (
-        getattr(args, "admin_secret_key", None)
-        or env.get("CHRONICLE_ADMIN_SECRET_KEY")
-        or env.get("CHRONICLE_ROOT_PASSWORD")
-    )
+    settings: ChronicleSettings = args.settings
+    endpoint = getattr(args, "endpoint", None) or settings.admin_endpoint
+    access = getattr(args, "admin_access_key", None) or settings.admin_access_key or settings.root_user
+    secret = getattr(args, "admin_secret_key", None) or settings.admin_secret_key or settings.root_password
     if not access or not secret:
         raise UsageError(
             "no credentials: pass --access-key and --secret-key, or set CHRONICLE_ADMIN_ACCESS_KEY and "
@@ -841,7 +841,8 @@ def admin_client(args: argparse.Namespace) -> AdminClient:
         access,
         secret,
         insecure=bool(getattr(args, "insecure", False)),
-        region=env.get("CHRONICLE_REGION", "us-east-1"),
+        region=settings.client_region,
+        region_for_arns=settings.region,
     )
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import sys
 import time
@@ -149,13 +148,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"chronicle admin targets replay: {exc}", file=sys.stderr)
         return 2
-    url = os.environ.get("CHRONICLE_DATABASE_URL")
+    url = args.settings.database_url
     if url:
         probe_database(url)
     require_data_dir(Path(args.data_dir), database_url=url)
     app = open_store(url, Path(args.data_dir), create_table=False)
     try:
-        configs = effective_configs(app, Path(args.data_dir))
+        configs = effective_configs(app, Path(args.data_dir), args.settings)
         cfg = configs.get((subsystem, target_id))
         if cfg is None:
             known = ", ".join(f"{s}:{i}" for s, i in sorted(configs)) or "none"
@@ -195,7 +194,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     flt=flt,
                     rules=args.rules,
                     key_encoding=getattr(cfg, "key_encoding", "minio") or "minio",
-                    region=os.environ.get("CHRONICLE_REGION", ""),
+                    region=args.settings.region,
                     progress=progress,
                 )
             )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from typing import Any
 from uuid import UUID
 
@@ -47,7 +46,6 @@ from projections.eventstore.recorder import Change
 from projections.eventstore.tx import Tx
 from projections.namespace.queries import all_parts, get_upload, list_parts, list_uploads
 
-MIN_PART_SIZE = int(os.environ.get("CHRONICLE_MIN_PART_SIZE", str(5 * 1024 * 1024)))
 FULL_OBJECT_ONLY = {"CRC64NVME"}
 COMPOSITE_ONLY = {"SHA1", "SHA256"}
 
@@ -344,12 +342,12 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
         for a, v in sums.items():
             if stored["checksum"].get(a) not in (None, v):
                 raise S3Error("InvalidPart", extra={"UploadId": upload_id, "PartNumber": str(n)})
-        if i < len(requested) - 1 and stored["size"] < MIN_PART_SIZE:
+        if i < len(requested) - 1 and stored["size"] < ctx.settings.min_part_size:
             raise S3Error(
                 "EntityTooSmall",
                 extra={
                     "ProposedSize": str(stored["size"]),
-                    "MinSizeAllowed": str(MIN_PART_SIZE),
+                    "MinSizeAllowed": str(ctx.settings.min_part_size),
                     "PartNumber": str(n),
                     "ETag": etag,
                 },
