@@ -12,6 +12,9 @@ class Dialect:
     blob = "BLOB"
     bigint = "INTEGER"
     json = "TEXT"
+    # The current time in microseconds, as a column default. julianday('now') has millisecond
+    # precision; unixepoch('subsec') needs SQLite 3.42.
+    now_us = "(CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))"
 
     def sql(self, statement: str) -> str:
         return statement
@@ -30,6 +33,7 @@ class PostgresDialect(Dialect):
     blob = "BYTEA"
     bigint = "BIGINT"
     json = "TEXT"
+    now_us = "((extract(epoch FROM clock_timestamp()) * 1000000)::bigint)"
 
     def sql(self, statement: str) -> str:
         return _to_pyformat(statement)
