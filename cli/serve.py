@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 import uvloop
 
+import workers.targets as target_schema
 from api.app import ChronicleASGI
 from api.auth.sealing import Sealer
 from api.context import ServerContext, Settings
@@ -41,7 +42,6 @@ from projections.blobstore import BlobStore
 from projections.eventstore.session_name import session_name
 from workers.blob_gc import check_grace, collect
 from workers.targets import ConfigError, from_env
-from workers.targets import config as target_schema
 from workers.targets.store import load_effective_configs
 
 log = logging.getLogger("chronicle")
