@@ -73,7 +73,7 @@ def cmd_verify(args: argparse.Namespace, app: ChronicleApplication) -> int:
     published: list[Checkpoint] = []
     for source in args.published or []:
         try:
-            published.extend(read_published(source, witness_account(args.settings)))
+            published.extend(read_published(source, witness_account(args.chronicle_settings)))
         except (OSError, ValueError) as e:
             print(f"chronicle verify: cannot read the published checkpoints at {source}: {e}", file=sys.stderr)
             return 2

@@ -175,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        # The one read of the environment: every command gets its settings from here.
-        args.settings = ChronicleSettings.from_environ(dict(os.environ))
+        # The one read of the environment: every command gets its settings from here (under a
+        # name no command uses for an argument of its own: `admin config set` has `settings`).
+        args.chronicle_settings = ChronicleSettings.from_environ(dict(os.environ))
         return int(args.func(args) or 0)
     except ConfigurationError as exc:
         return report(str(exc))

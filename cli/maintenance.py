@@ -21,7 +21,7 @@ from workers.blob_gc import check_grace, collect
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    settings: ChronicleSettings = args.settings
+    settings: ChronicleSettings = args.chronicle_settings
     url = settings.database_url
     if not url:
         prepare_data_dir(Path(args.data_dir))
@@ -33,7 +33,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    app = existing_store(args.settings, Path(args.data_dir), "verify")
+    app = existing_store(args.chronicle_settings, Path(args.data_dir), "verify")
     try:
         return chain.cmd_verify(args, app)
     finally:
@@ -41,7 +41,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    app = existing_store(args.settings, Path(args.data_dir), "cli")
+    app = existing_store(args.chronicle_settings, Path(args.data_dir), "cli")
     try:
         return audit.run(args, app)
     finally:
@@ -49,7 +49,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_chain_key(args: argparse.Namespace) -> int:
-    app = existing_store(args.settings, Path(args.data_dir), "cli")
+    app = existing_store(args.chronicle_settings, Path(args.data_dir), "cli")
     try:
         return chain.cmd_chain_key(app)
     finally:
@@ -57,7 +57,7 @@ def cmd_chain_key(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    settings: ChronicleSettings = args.settings
+    settings: ChronicleSettings = args.chronicle_settings
     data_dir = Path(args.data_dir)
     require_data_dir(data_dir, database_url=settings.database_url, needs_blobs=True)
     if (warning := check_grace(args.grace)) is not None:
@@ -74,7 +74,7 @@ def _replay_progress(position: int, total: int) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    settings: ChronicleSettings = args.settings
+    settings: ChronicleSettings = args.chronicle_settings
     data_dir = Path(args.data_dir)
     if settings.database_url:
         probe_database(settings.database_url)

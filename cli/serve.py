@@ -68,7 +68,7 @@ def refusal(args: argparse.Namespace, settings: ChronicleSettings) -> str | None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings: ChronicleSettings = args.settings
+    settings: ChronicleSettings = args.chronicle_settings
     configure_logging(settings)
     if (why := refusal(args, settings)) is not None:
         print(why, file=sys.stderr)

@@ -69,7 +69,7 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def connection(args: argparse.Namespace) -> dict[str, Any]:
-    settings: ChronicleSettings = args.settings
+    settings: ChronicleSettings = args.chronicle_settings
     endpoint = getattr(args, "endpoint", None) or settings.admin_endpoint
     if "://" not in endpoint:
         endpoint = "http://" + endpoint
@@ -90,8 +90,8 @@ def connection(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def s3_client(args: argparse.Namespace) -> Any:
-    import boto3
-    from botocore.config import Config
+    import boto3  # start-up cost: boto3 loads only for the commands that talk S3
+    from botocore.config import Config  # start-up cost (as boto3)
 
     c = connection(args)
     return boto3.session.Session().client(
@@ -116,7 +116,7 @@ def _missing(client: Any, bucket: str, key: str | None) -> str | None:
     """Why a link to BUCKET (/KEY) could not work, as `mc share` checks before signing: the
     bucket or the object does not exist, or the signing identity may not see it."""
     # boto3 loads only for the commands that talk S3 (start-up cost of every other command).
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError  # start-up cost (see above)
 
     try:
         if key is not None:

@@ -25,7 +25,7 @@ from projections.eventstore.session_name import session_name
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    settings: ChronicleSettings = args.settings
+    settings: ChronicleSettings = args.chronicle_settings
     configure_logging(settings)
     if settings.database_url and not settings.master_key:
         # Stored target secrets are sealed with the deployment's master key.

@@ -19,6 +19,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import psycopg
+import uvloop
+from psycopg import sql
+
 from projections.eventstore.recorder import (
     ChronicleApplication,
     PostgresChronicleRecorder,
@@ -110,8 +114,6 @@ class DeliverySupervisor:
         await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._start(), loop))
 
     def _run_loop(self, started: concurrent.futures.Future[asyncio.AbstractEventLoop]) -> None:
-        import uvloop
-
         loop = uvloop.new_event_loop()
         asyncio.set_event_loop(loop)
         loop.call_soon(started.set_result, loop)
@@ -190,9 +192,6 @@ class DeliverySupervisor:
         While no bucket has rules the follower steps on its own clock (NO_RULES_PAUSE), so
         the connection stops listening: no wake-up of this thread, nor of its PostgreSQL
         backend, per append. It listens again as soon as a step finds rules."""
-        import psycopg
-        from psycopg import sql
-
         store = self.app.store
         channel = getattr(store, "channel_name", "")
         while not self._stopping and channel:

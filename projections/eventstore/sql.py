@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from functools import lru_cache
 from typing import Any
+
+import psycopg
+from eventsourcing.persistence import IntegrityError
 
 
 class Dialect:
@@ -20,10 +24,6 @@ class Dialect:
         return statement
 
     def is_integrity_error(self, exc: BaseException) -> bool:
-        import sqlite3
-
-        from eventsourcing.persistence import IntegrityError
-
         return isinstance(exc, (sqlite3.IntegrityError, IntegrityError))
 
 
@@ -39,9 +39,6 @@ class PostgresDialect(Dialect):
         return _to_pyformat(statement)
 
     def is_integrity_error(self, exc: BaseException) -> bool:
-        import psycopg
-        from eventsourcing.persistence import IntegrityError
-
         return isinstance(exc, (psycopg.IntegrityError, IntegrityError))
 
 

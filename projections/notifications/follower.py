@@ -20,6 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+from psycopg.rows import dict_row
+
 from domain.aggregates import Bucket, bucket_id
 from domain.notifications import ARN, format_event_time
 from domain.notifications.arn import SUBSYSTEM_FOR_TYPE
@@ -161,9 +164,6 @@ class NotificationFollower:
         follower holds it (asked again at most once a second). The lock is the session's:
         a follower that dies or loses its connection lets another take over, and writes
         only ever go through the session that holds it."""
-        import psycopg
-        from psycopg.rows import dict_row
-
         conn = self._conn
         if conn is not None and (conn.closed or conn.broken):
             self._release()
