@@ -1,5 +1,6 @@
 """`chronicle admin ...`: manage users, policies, groups, service accounts, access keys and
-notification targets (`config set|get|del`) of a running server through the MinIO admin API (SigV4-signed, madmin-encrypted bodies).
+notification targets (`config set|get|del`) of a running server through the MinIO admin API
+(SigV4-signed, madmin-encrypted bodies).
 
 Human-readable tables by default, ``--json`` for scripts. Exit codes: 0 success, 1 the server
 refused or could not be reached, 2 bad usage.

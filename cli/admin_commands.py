@@ -214,7 +214,10 @@ class Commands:
         data = {"accessKey": creds["accessKey"], "secretKey": creds["secretKey"], "parentUser": user}
         if expiry:
             data["expiration"] = creds.get("expiration")
-        text = f"Added a service account for {user}.\nAccess key: {creds['accessKey']}\nSecret key: {creds['secretKey']}\n(the secret key is shown only now)"
+        text = (
+            f"Added a service account for {user}.\nAccess key: {creds['accessKey']}\n"
+            f"Secret key: {creds['secretKey']}\n(the secret key is shown only now)"
+        )
         if expiry:
             text += f"\nExpires:    {creds.get('expiration')}"
         self.emit(data, text)
@@ -284,7 +287,8 @@ class Commands:
         data = {"accessKey": key, "type": "user", **info}
         self.emit(
             data,
-            f"Access key: {key}\nType:       user\nStatus:     {info.get('status')}\nPolicies:   {info.get('policyName') or '-'}",
+            f"Access key: {key}\nType:       user\nStatus:     {info.get('status')}\n"
+            f"Policies:   {info.get('policyName') or '-'}",
         )
 
     def key_status(self, key: str, status: str) -> None:

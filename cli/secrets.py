@@ -36,12 +36,14 @@ def master_key(data_dir: Path, configured: str = "", *, create: bool = False) ->
             key = b""
         if len(key) != 32:
             raise ConfigurationError(
-                f"{path} does not hold a master key (64 hex characters): restore it from a backup, or set CHRONICLE_MASTER_KEY"
+                f"{path} does not hold a master key (64 hex characters): "
+                "restore it from a backup, or set CHRONICLE_MASTER_KEY"
             )
         return key
     if not create:
         raise ConfigurationError(
-            f"no master key: {path} does not exist and CHRONICLE_MASTER_KEY is unset: give the --data-dir the server uses, or set the key"
+            f"no master key: {path} does not exist and CHRONICLE_MASTER_KEY is unset: "
+            "give the --data-dir the server uses, or set the key"
         )
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)

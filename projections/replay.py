@@ -1,4 +1,5 @@
-"""Rebuild the inline projections (namespace, IAM, notification targets) from the log: drop its tables, replay every event.
+"""Rebuild the inline projections (namespace, IAM, notification targets) from the log: drop
+its tables, replay every event.
 
 Because every column derives from the events, the rebuilt tables equal the ones the live
 system wrote (DESIGN invariant 1). The blob_data table is blob storage and is kept.

@@ -20,7 +20,8 @@ POSTGRES = (
             bucket TEXT COLLATE "C" NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL,
             PRIMARY KEY (bucket, name))""",
     """CREATE TABLE IF NOT EXISTS ns_versions (
-            id TEXT PRIMARY KEY, bucket TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, version_id TEXT NOT NULL,
+            id TEXT PRIMARY KEY, bucket TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL,
+            version_id TEXT NOT NULL,
             position BIGINT NOT NULL, is_latest BOOLEAN NOT NULL, is_delete_marker BOOLEAN NOT NULL,
             size BIGINT NOT NULL, etag TEXT NOT NULL, mtime_us BIGINT NOT NULL,
             content_type TEXT NOT NULL, headers TEXT NOT NULL, metadata TEXT NOT NULL,
@@ -31,7 +32,8 @@ POSTGRES = (
     """CREATE UNIQUE INDEX IF NOT EXISTS ns_versions_live ON ns_versions (bucket, key)
             WHERE is_latest AND NOT is_delete_marker""",
     """CREATE TABLE IF NOT EXISTS ns_uploads (
-            id TEXT PRIMARY KEY, bucket TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, initiated_us BIGINT NOT NULL,
+            id TEXT PRIMARY KEY, bucket TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL,
+            initiated_us BIGINT NOT NULL,
             content_type TEXT NOT NULL, headers TEXT NOT NULL, metadata TEXT NOT NULL, tags TEXT NOT NULL,
             checksum_algorithm TEXT NOT NULL, checksum_type TEXT NOT NULL, owner TEXT NOT NULL,
             position BIGINT NOT NULL)""",

@@ -51,7 +51,7 @@ BEGIN
   FROM jsonb_array_elements(doc->'o') AS o(r);
   PERFORM pg_notify('chronicle_events', '');
 END
-$fn$"""
+$fn$"""  # noqa: E501 - the text installed, as it was
 
 
 def upgrade() -> None:
