@@ -260,35 +260,11 @@ def build_record(
     """
     if isinstance(event_time, datetime):
         event_time = format_event_time(event_time)
-    req: dict[str, str] = {
-        "principalId": principal_id,
-        "region": region,
-        "sourceIPAddress": source_ip,
-    }
-    if range:
-        req["range"] = range
-    resp: dict[str, str] = {
-        "x-amz-id-2": node_id,
-        "x-amz-request-id": request_id,
-        "x-minio-deployment-id": deployment_id,
-        "x-minio-origin-endpoint": origin_endpoint,
-    }
-    if content_length is not None and str(content_length) != "":
-        resp["content-length"] = str(content_length)
-
+    req = _request_parameters(principal_id, region, source_ip, range)
+    resp = _response_elements(node_id, request_id, deployment_id, origin_endpoint, content_length)
     obj: dict[str, Any] = {"key": encode_key(key, key_encoding)}
     if event_name not in REMOVED_WITHOUT_OBJECT_INFO:
-        if size:
-            obj["size"] = int(size)
-        if etag:
-            obj["eTag"] = etag
-        if content_type:
-            obj["contentType"] = content_type
-        meta = {
-            k: v for k, v in (user_metadata or {}).items() if not k.lower().startswith(RESERVED_METADATA_PREFIX_LOWER)
-        }
-        if meta:
-            obj["userMetadata"] = _sorted_map(meta)
+        obj.update(_object_info(size, etag, content_type, user_metadata))
     if version_id:
         obj["versionId"] = version_id
     obj["sequencer"] = sequencer
@@ -300,8 +276,8 @@ def build_record(
         "eventTime": event_time,
         "eventName": event_name,
         "userIdentity": {"principalId": principal_id},
-        "requestParameters": _sorted_map(req),
-        "responseElements": _sorted_map(resp),
+        "requestParameters": req,
+        "responseElements": resp,
         "s3": {
             "s3SchemaVersion": "1.0",
             "configurationId": "Config",
@@ -318,6 +294,42 @@ def build_record(
             "userAgent": user_agent,
         },
     }
+
+
+def _request_parameters(principal_id: str, region: str, source_ip: str, range: str | None) -> dict[str, str]:
+    req = {"principalId": principal_id, "region": region, "sourceIPAddress": source_ip}
+    if range:
+        req["range"] = range
+    return _sorted_map(req)
+
+
+def _response_elements(
+    node_id: str, request_id: str, deployment_id: str, origin_endpoint: str, content_length: str | int | None
+) -> dict[str, str]:
+    resp = {
+        "x-amz-id-2": node_id,
+        "x-amz-request-id": request_id,
+        "x-minio-deployment-id": deployment_id,
+        "x-minio-origin-endpoint": origin_endpoint,
+    }
+    if content_length is not None and str(content_length) != "":
+        resp["content-length"] = str(content_length)
+    return _sorted_map(resp)
+
+
+def _object_info(size: int, etag: str, content_type: str, user_metadata: Mapping[str, str] | None) -> dict[str, Any]:
+    """The object's size, ETag, type and user metadata, each left out when empty (Go's omitempty)."""
+    info: dict[str, Any] = {}
+    if size:
+        info["size"] = int(size)
+    if etag:
+        info["eTag"] = etag
+    if content_type:
+        info["contentType"] = content_type
+    meta = {k: v for k, v in (user_metadata or {}).items() if not k.lower().startswith(RESERVED_METADATA_PREFIX_LOWER)}
+    if meta:
+        info["userMetadata"] = _sorted_map(meta)
+    return info
 
 
 # -- target payloads -----------------------------------------------------------------------

@@ -13,9 +13,10 @@ version's creation, which the caller tracks (``VersioningHistory``).
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.aggregates import Bucket, DeleteMarker, ObjectAccess, ObjectVersion
 from domain.notifications import build_record, dumps_go, sequencer_for
@@ -153,92 +154,112 @@ def notice_of(
     """The notice an event makes, or None. ``created`` / ``created_at``: the aggregate's
     first event and its position, for events listed in FIRST_EVENT_OF. ``versioning``:
     the bucket's versioning history (for the versionId)."""
-    kind = type(event)
-    history = versioning or VersioningHistory()
-    actor = dict(getattr(event, "actor", None) or {})
-    when = event.timestamp
-    if kind is ObjectVersion.Created:
-        return Notice(
-            position,
-            "s3:ObjectCreated:" + event.operation,
-            event.bucket,
-            event.key,
-            when,
-            actor,
-            version_id=history.label(version_id_of(event.originator_id), position),
-            # MinIO sends PutObject's event before it writes the response headers (since
-            # 2023), so a Put record has no content-length. Copy and CompleteMultipartUpload
-            # carry the length of their XML response, which their event records.
-            content_length=_length(getattr(event, "response_length", None)),
-            **_object_facts(event),
-        )
-    if kind is DeleteMarker.Created:
-        if history.at(position) == "":
-            # A bucket that never versioned keeps no marker: the delete removes the object.
-            return Notice(
-                position,
-                "s3:ObjectRemoved:Delete",
-                event.bucket,
-                event.key,
-                when,
-                actor,
-                content_length=_EMPTY_RESPONSE,
-            )
-        return Notice(
-            position,
-            "s3:ObjectRemoved:DeleteMarkerCreated",
-            event.bucket,
-            event.key,
-            when,
-            actor,
-            version_id=history.label(version_id_of(event.originator_id), position),
-            content_length=_EMPTY_RESPONSE,
-        )
-    if kind is ObjectAccess.Created:
-        return Notice(
-            position,
-            "s3:ObjectAccessed:" + event.method,
-            event.bucket,
-            event.key,
-            when,
-            actor,
-            size=int(event.size),
-            etag=event.etag,
-            content_type=event.content_type,
-            user_metadata=minio_user_metadata(event.metadata, event.headers, event.content_type),
-            version_id=event.version_id,
-            content_length=event.content_length or None,
-            range=event.range,
-        )
-    if kind in (Bucket.Created, Bucket.Recreated):
-        return Notice(position, "s3:BucketCreated:*", event.name, "", when, actor)
-    if kind in FIRST_EVENT_OF:
+    make = _NOTICE_MAKERS.get(type(event))
+    if make is None:
+        return None
+    facts = _EventFacts(position, event, dict(getattr(event, "actor", None) or {}), versioning or VersioningHistory())
+    if type(event) in FIRST_EVENT_OF:
         if created is None:
             return None
-        if kind is Bucket.Deleted:
-            return Notice(position, "s3:BucketRemoved:*", created.name, "", when, actor)
-        version_id = history.label(version_id_of(event.originator_id), created_at)
-        if kind is ObjectVersion.TagsSet:
-            name = "s3:ObjectCreated:PutTagging" if event.tags else "s3:ObjectCreated:DeleteTagging"
-            return Notice(
-                position,
-                name,
-                created.bucket,
-                created.key,
-                when,
-                actor,
-                version_id=version_id,
-                content_length=_EMPTY_RESPONSE,
-                **_object_facts(created),
-            )
-        return Notice(
-            position,
-            "s3:ObjectRemoved:Delete",
-            created.bucket,
-            created.key,
-            when,
-            actor,
-            version_id=version_id,
-            content_length=_EMPTY_RESPONSE,
-        )
-    return None
+        return make(facts, created, created_at)
+    return make(facts, None, 0)
+
+
+class _EventFacts(NamedTuple):
+    position: int
+    event: Any
+    actor: dict[str, str]
+    history: VersioningHistory
+
+    def notice(self, name: str, bucket: str, key: str, **fields: Any) -> Notice:
+        return Notice(self.position, name, bucket, key, self.event.timestamp, self.actor, **fields)
+
+    def version_id(self, position: int) -> str:
+        return self.history.label(version_id_of(self.event.originator_id), position)
+
+
+def _object_created(f: _EventFacts, created: Any, created_at: int) -> Notice:
+    e = f.event
+    return f.notice(
+        "s3:ObjectCreated:" + e.operation,
+        e.bucket,
+        e.key,
+        version_id=f.version_id(f.position),
+        # MinIO sends PutObject's event before it writes the response headers (since
+        # 2023), so a Put record has no content-length. Copy and CompleteMultipartUpload
+        # carry the length of their XML response, which their event records.
+        content_length=_length(getattr(e, "response_length", None)),
+        **_object_facts(e),
+    )
+
+
+def _delete_marker_created(f: _EventFacts, created: Any, created_at: int) -> Notice:
+    e = f.event
+    if f.history.at(f.position) == "":
+        # A bucket that never versioned keeps no marker: the delete removes the object.
+        return f.notice("s3:ObjectRemoved:Delete", e.bucket, e.key, content_length=_EMPTY_RESPONSE)
+    return f.notice(
+        "s3:ObjectRemoved:DeleteMarkerCreated",
+        e.bucket,
+        e.key,
+        version_id=f.version_id(f.position),
+        content_length=_EMPTY_RESPONSE,
+    )
+
+
+def _object_accessed(f: _EventFacts, created: Any, created_at: int) -> Notice:
+    e = f.event
+    return f.notice(
+        "s3:ObjectAccessed:" + e.method,
+        e.bucket,
+        e.key,
+        size=int(e.size),
+        etag=e.etag,
+        content_type=e.content_type,
+        user_metadata=minio_user_metadata(e.metadata, e.headers, e.content_type),
+        version_id=e.version_id,
+        content_length=e.content_length or None,
+        range=e.range,
+    )
+
+
+def _bucket_created(f: _EventFacts, created: Any, created_at: int) -> Notice:
+    return f.notice("s3:BucketCreated:*", f.event.name, "")
+
+
+def _bucket_removed(f: _EventFacts, created: Any, created_at: int) -> Notice:
+    return f.notice("s3:BucketRemoved:*", created.name, "")
+
+
+def _tags_set(f: _EventFacts, created: Any, created_at: int) -> Notice:
+    name = "s3:ObjectCreated:PutTagging" if f.event.tags else "s3:ObjectCreated:DeleteTagging"
+    return f.notice(
+        name,
+        created.bucket,
+        created.key,
+        version_id=f.version_id(created_at),
+        content_length=_EMPTY_RESPONSE,
+        **_object_facts(created),
+    )
+
+
+def _version_removed(f: _EventFacts, created: Any, created_at: int) -> Notice:
+    return f.notice(
+        "s3:ObjectRemoved:Delete",
+        created.bucket,
+        created.key,
+        version_id=f.version_id(created_at),
+        content_length=_EMPTY_RESPONSE,
+    )
+
+
+_NOTICE_MAKERS: dict[type, Callable[[_EventFacts, Any, int], Notice]] = {
+    ObjectVersion.Created: _object_created,
+    DeleteMarker.Created: _delete_marker_created,
+    ObjectAccess.Created: _object_accessed,
+    Bucket.Created: _bucket_created,
+    Bucket.Recreated: _bucket_created,
+    Bucket.Deleted: _bucket_removed,
+    ObjectVersion.TagsSet: _tags_set,
+    **{kind: _version_removed for kind in FIRST_EVENT_OF if kind not in (Bucket.Deleted, ObjectVersion.TagsSet)},
+}
