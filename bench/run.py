@@ -181,7 +181,10 @@ def fmt_cpu(cpu: dict[str, float] | None) -> str:
         + f" | machine busy {cpu['machine_busy']:.2f}/{NCPU}"
     )
     if "pg_commits_per_s" in cpu:
-        text += f" | pg/s: {cpu['pg_commits_per_s']} commits {cpu['pg_rollbacks_per_s']} rollbacks {cpu['pg_rows_inserted_per_s']} rows inserted"
+        text += (
+            f" | pg/s: {cpu['pg_commits_per_s']} commits {cpu['pg_rollbacks_per_s']} rollbacks "
+            f"{cpu['pg_rows_inserted_per_s']} rows inserted"
+        )
     return text
 
 
@@ -666,7 +669,8 @@ def main() -> int:
         cost = signing_cost(signer)
         results["signing"] = cost
         log(
-            f"SigV4 signer agrees with botocore; cost {cost['fast_us']:.1f} us/request (botocore SigV4Auth: {cost['botocore_us']:.0f} us)"
+            f"SigV4 signer agrees with botocore; cost {cost['fast_us']:.1f} us/request (botocore SigV4Auth: "
+            f"{cost['botocore_us']:.0f} us)"
         )
 
         async def setup_buckets() -> None:
@@ -691,7 +695,8 @@ def main() -> int:
                     )
                     runs[target].append(r)
                     log(
-                        f"  {name} {target:9s}: {r['req_per_s']:8.0f} req/s {r['mib_per_s']:7.1f} MiB/s p50 {r['latency_ms']['p50']:.1f} ms p99 {r['latency_ms']['p99']:.1f} ms | {fmt_cpu(r['cpu'])}"
+                        f"  {name} {target:9s}: {r['req_per_s']:8.0f} req/s {r['mib_per_s']:7.1f} MiB/s p50 "
+                        f"{r['latency_ms']['p50']:.1f} ms p99 {r['latency_ms']['p99']:.1f} ms | {fmt_cpu(r['cpu'])}"
                     )
             best = {
                 t: dict(max(rs, key=lambda r: r[metric]), rounds=[round(r[metric], 1) for r in rs])
@@ -852,7 +857,8 @@ def main() -> int:
                         f"fill {bucket}: {r['ok']}/{len(keys)} ok, errors {r['errors']} {r['first_error']}"
                     )
                 log(
-                    f"  {r['req_per_s']:.0f} PUT/s over {r['elapsed_s']:.1f} s, p50 {r['latency_ms']['p50']:.1f} ms p99 {r['latency_ms']['p99']:.1f} ms | {fmt_cpu(r['cpu'])}"
+                    f"  {r['req_per_s']:.0f} PUT/s over {r['elapsed_s']:.1f} s, p50 {r['latency_ms']['p50']:.1f} ms "
+                    f"p99 {r['latency_ms']['p99']:.1f} ms | {fmt_cpu(r['cpu'])}"
                 )
                 fills[bucket] = r
             results["fill"] = fills
@@ -876,7 +882,8 @@ def main() -> int:
             servers.vacuum()
             log(f"VACUUM ANALYZE after the fill: {time.monotonic() - t0:.1f} s")
             log(
-                f"LIST: one 1000-entry page, {big_keys}-key bucket vs 1000-key bucket (sequential requests, the two buckets alternating)"
+                f"LIST: one 1000-entry page, {big_keys}-key bucket vs 1000-key bucket (sequential requests, the two "
+                "buckets alternating)"
             )
             lists: dict[str, Any] = {}
 
@@ -889,7 +896,8 @@ def main() -> int:
                         "ratio": bigr["p50_ms"] / small["p50_ms"],
                     }
                     log(
-                        f"  {name:15s} 1k: p50 {small['p50_ms']:.1f} ms {small['shape']} | big: p50 {bigr['p50_ms']:.1f} ms {bigr['shape']} | ratio {lists[name]['ratio']:.2f}"
+                        f"  {name:15s} 1k: p50 {small['p50_ms']:.1f} ms {small['shape']} | big: p50 "
+                        f"{bigr['p50_ms']:.1f} ms {bigr['shape']} | ratio {lists[name]['ratio']:.2f}"
                     )
 
             asyncio.run(do_lists())
@@ -932,7 +940,8 @@ def main() -> int:
                     r = load(servers, "chronicle", dict(aspec, **who[ident]), args.procs)
                     aruns[ident].append(r)
                     log(
-                        f"  GET 1KiB {ident:4s}: {r['req_per_s']:8.0f} req/s p50 {r['latency_ms']['p50']:.1f} ms p99 {r['latency_ms']['p99']:.1f} ms errors {sum(r['errors'].values())} | {fmt_cpu(r['cpu'])}"
+                        f"  GET 1KiB {ident:4s}: {r['req_per_s']:8.0f} req/s p50 {r['latency_ms']['p50']:.1f} ms p99 "
+                        f"{r['latency_ms']['p99']:.1f} ms errors {sum(r['errors'].values())} | {fmt_cpu(r['cpu'])}"
                     )
             pairs = [u["req_per_s"] / r["req_per_s"] for u, r in zip(aruns["user"], aruns["root"], strict=True)]
             amedian = {t: statistics.median(r["req_per_s"] for r in rs) for t, rs in aruns.items()}
@@ -957,8 +966,10 @@ def main() -> int:
                 "checks": authz["checks"],
             }
             log(
-                f"  authz: user/root per pair {', '.join(f'{x:.3f}' for x in pairs)}: median {aratio:.3f} (target >= 0.8); "
-                f"best rounds: user {abest['user']['req_per_s']:.0f} vs root {abest['root']['req_per_s']:.0f} req/s = {best_ratio:.3f}"
+                f"  authz: user/root per pair {', '.join(f'{x:.3f}' for x in pairs)}: median {aratio:.3f} (target >= "
+                "0.8); "
+                f"best rounds: user {abest['user']['req_per_s']:.0f} vs root {abest['root']['req_per_s']:.0f} req/s = "
+                f"{best_ratio:.3f}"
             )
             rows.append(
                 (
@@ -1093,7 +1104,8 @@ def main() -> int:
     results["elapsed_s"] = time.time() - t_start
     print()
     print(
-        f"Chronicle vs null ASGI app — {NCPU} CPUs, server workers={args.workers}, client={args.client}, loadgen procs={args.procs}, best of {args.rounds} x {duration:.0f} s windows, total {results['elapsed_s']:.0f} s"
+        f"Chronicle vs null ASGI app — {NCPU} CPUs, server workers={args.workers}, client={args.client}, loadgen "
+        f"procs={args.procs}, best of {args.rounds} x {duration:.0f} s windows, total {results['elapsed_s']:.0f} s"
     )
     header = ("scenario", "chronicle", "null/1k/root", "ratio", "target", "result")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(6)]

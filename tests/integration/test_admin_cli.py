@@ -41,7 +41,8 @@ def cli(server):
         )
         if ok and res.returncode != 0:
             raise AssertionError(
-                f"chronicle admin {' '.join(args)} exited {res.returncode}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}\nserver:\n{server.stderr_text()[-3000:]}"
+                f"chronicle admin {' '.join(args)} exited {res.returncode}\nstdout:\n{res.stdout}\n"
+                f"stderr:\n{res.stderr}\nserver:\n{server.stderr_text()[-3000:]}"
             )
         out = res.stdout
         if json_out and res.returncode == 0 and out.strip():

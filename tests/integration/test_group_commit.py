@@ -112,7 +112,8 @@ def test_plain_puts_take_one_round_trip_and_match_replay_order(pg_url, tmp_path)
     with store.read() as cursor:
         tx = Tx(cursor, store.dialect)
         rows = tx.all(
-            "SELECT key, position, id, version_id, is_latest FROM ns_versions WHERE bucket = 'fast' AND key <> 'w' ORDER BY key"
+            "SELECT key, position, id, version_id, is_latest FROM ns_versions WHERE bucket = 'fast' AND key <> 'w' "
+            "ORDER BY key"
         )
         newest = {f"k{i % 3}": changes[i] for i in range(10)}
         assert [(r["key"], r["position"], r["id"], r["version_id"], r["is_latest"]) for r in rows] == [

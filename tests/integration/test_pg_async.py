@@ -106,7 +106,8 @@ def test_connections_stay_bounded_under_concurrency(pg_url):
             )
             with psycopg.connect(pg_url, autocommit=True) as admin:
                 open_now = admin.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> "
+                    "pg_backend_pid()"
                 ).fetchone()[0]
             return [r["n"] for r in results], open_now
         finally:

@@ -117,8 +117,14 @@ def test_delete_objects_with_dtd_is_refused(srv, client, bkt, encoding):  # type
     ("query", "doc"),
     [
         ("versioning", "<VersioningConfiguration><Status>&x;</Status></VersioningConfiguration>"),
-        ("ownershipControls", "<OwnershipControls><Rule><ObjectOwnership>&x;</ObjectOwnership></Rule></OwnershipControls>"),
-        ("publicAccessBlock", "<PublicAccessBlockConfiguration><BlockPublicAcls>&x;</BlockPublicAcls></PublicAccessBlockConfiguration>"),
+        (
+            "ownershipControls",
+            "<OwnershipControls><Rule><ObjectOwnership>&x;</ObjectOwnership></Rule></OwnershipControls>",
+        ),
+        (
+            "publicAccessBlock",
+            "<PublicAccessBlockConfiguration><BlockPublicAcls>&x;</BlockPublicAcls></PublicAccessBlockConfiguration>",
+        ),
         ("notification", "<NotificationConfiguration>&x;</NotificationConfiguration>"),
     ],
     ids=["versioning", "ownership", "public-access-block", "notification"],
@@ -140,7 +146,10 @@ def configuration(srv, bucket: str, query: str) -> tuple[int, bytes]:  # type: i
 def test_complete_multipart_upload_with_dtd_is_refused(srv, client, bkt, encoding):  # type: ignore[no-untyped-def]
     up = client.create_multipart_upload(Bucket=bkt, Key="mp")
     part = client.upload_part(Bucket=bkt, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"p")
-    doc = f"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{part['ETag']}</ETag></Part>&x;</CompleteMultipartUpload>"
+    doc = (
+        f"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{part['ETag']}</ETag></Part>&x;"
+        "</CompleteMultipartUpload>"
+    )
     resp = send(srv, "POST", object_path(bkt, "mp"), f"uploadId={up['UploadId']}", expanded(doc, encoding))
     assert_s3_error(resp, 400, "MalformedXML")
     assert [u["UploadId"] for u in client.list_multipart_uploads(Bucket=bkt)["Uploads"]] == [up["UploadId"]]

@@ -147,11 +147,17 @@ def doc_ctx(trailer: bool) -> AuthContext:
     if trailer:
         headers["x-amz-content-sha256"] = STREAMING_PAYLOAD_TRAILER
         headers["x-amz-trailer"] = "x-amz-checksum-crc32c"
-        signed = "content-encoding;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class;x-amz-trailer"
+        signed = (
+            "content-encoding;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;"
+            "x-amz-storage-class;x-amz-trailer"
+        )
         seed = TRAILER_SEED
     else:
         headers["x-amz-content-sha256"] = STREAMING_PAYLOAD
-        signed = "content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class"
+        signed = (
+            "content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;"
+            "x-amz-storage-class"
+        )
         seed = SEED
     headers["authorization"] = f"AWS4-HMAC-SHA256 Credential={AK}/{DOC_SCOPE},SignedHeaders={signed},Signature={seed}"
     ctx = authenticate("PUT", "/examplebucket/chunkObject.txt", "", headers, lookup, now=DOC_NOW)
