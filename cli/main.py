@@ -4,7 +4,6 @@ runs one command (serve, worker, migrate, replay, gc, verify, audit, admin, shar
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import tomllib
@@ -37,13 +36,30 @@ The README lists every other setting.
 """
 
 
-def lazy(target: str) -> Callable[[argparse.Namespace], int]:
-    """A command named "module:function", loaded when it runs: the server's modules (uvicorn,
-    the store, the workers) cost every other command, `chronicle --help` included, a second."""
+# Each command's module is imported when that command runs: the server's modules (uvicorn,
+# the event store, the workers) would otherwise cost every other command, `chronicle --help`
+# included, about a second.
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from cli.serve import cmd_serve  # start-up cost (see above)
+
+    return cmd_serve(args)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from cli.worker import cmd_worker  # start-up cost (see above)
+
+    return cmd_worker(args)
+
+
+def _maintenance(name: str) -> Callable[[argparse.Namespace], int]:
+    """migrate, replay, gc, verify, audit, chain-key: cli.maintenance's cmd_<name>."""
 
     def run(args: argparse.Namespace) -> int:
-        module, _, name = target.partition(":")
-        command: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), name)
+        from cli import maintenance  # start-up cost (see above)
+
+        command: Callable[[argparse.Namespace], int] = getattr(maintenance, f"cmd_{name}")
         return command(args)
 
     return run
@@ -85,13 +101,13 @@ def _add_serve(sub: Any) -> None:
         action="store_true",
         help="with PostgreSQL: create tables at start (prefer `chronicle migrate`)",
     )
-    serve.set_defaults(func=lazy("cli.serve:cmd_serve"))
+    serve.set_defaults(func=_serve)
 
 
 def _add_rebuild_commands(sub: Any) -> None:
     migrate = sub.add_parser("migrate", help="create every table once (run before starting PostgreSQL nodes)")
     migrate.add_argument("--data-dir", default="./data")
-    migrate.set_defaults(func=lazy("cli.maintenance:cmd_migrate"))
+    migrate.set_defaults(func=_maintenance("migrate"))
     replay = sub.add_parser(
         "replay",
         help="rebuild the projections (namespace, IAM, notification views) from the event log (stop the servers first)",
@@ -100,7 +116,7 @@ def _add_rebuild_commands(sub: Any) -> None:
     replay.add_argument(
         "--force", action="store_true", help="replay even when the log fails its hash chain (says so, loudly)"
     )
-    replay.set_defaults(func=lazy("cli.maintenance:cmd_replay"))
+    replay.set_defaults(func=_maintenance("replay"))
 
 
 def _add_worker(sub: Any) -> None:
@@ -110,7 +126,7 @@ def _add_worker(sub: Any) -> None:
         "several may run: one delivers per target, another takes over when it dies",
     )
     worker.add_argument("--data-dir", default="./data", help="data directory (embedded SQLite)")
-    worker.set_defaults(func=lazy("cli.worker:cmd_worker"))
+    worker.set_defaults(func=_worker)
 
 
 def _add_gc(sub: Any) -> None:
@@ -119,7 +135,7 @@ def _add_gc(sub: Any) -> None:
     gc.add_argument(
         "--grace", type=float, default=3600.0, help="only blobs older than this many seconds (default 3600)"
     )
-    gc.set_defaults(func=lazy("cli.maintenance:cmd_gc"))
+    gc.set_defaults(func=_maintenance("gc"))
 
 
 def _add_verify(sub: Any) -> None:
@@ -140,13 +156,13 @@ def _add_verify(sub: Any) -> None:
         "--public-key", metavar="PEM", help="the chain's public key kept elsewhere (`chronicle chain-key` exports it)"
     )
     verify.add_argument("--json", action="store_true", help="the report as JSON")
-    verify.set_defaults(func=lazy("cli.maintenance:cmd_verify"))
+    verify.set_defaults(func=_maintenance("verify"))
 
 
 def _add_chain_key(sub: Any) -> None:
     chain_key = sub.add_parser("chain-key", help="print the chain's public signing key (PEM)")
     chain_key.add_argument("--data-dir", default="./data")
-    chain_key.set_defaults(func=lazy("cli.maintenance:cmd_chain_key"))
+    chain_key.set_defaults(func=_maintenance("chain_key"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_worker(sub)
     _add_verify(sub)
     audit.add_parser(sub)
-    sub.choices["audit"].set_defaults(func=lazy("cli.maintenance:cmd_audit"))
+    sub.choices["audit"].set_defaults(func=_maintenance("audit"))
     _add_chain_key(sub)
     _add_gc(sub)
     share.register(sub)  # chronicle share download|upload BUCKET/KEY
