@@ -3,6 +3,7 @@ defaults match the modules that use them, and malformed values are refused by na
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -93,3 +94,36 @@ def test_values_are_parsed_once_into_their_types() -> None:
 def test_a_malformed_value_is_refused_naming_its_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         ChronicleSettings.from_environ({name: value})
+
+
+# The one read of the environment is cli.main's; the event store's pool settings are still
+# read where the store is opened (projections/eventstore/recorder.py) until it takes them
+# as arguments.
+ENVIRONMENT_READERS = {"cli/main.py", "projections/eventstore/recorder.py"}
+PRODUCT = ("api", "cli", "domain", "migrations", "projections", "workers")
+
+
+def _reads_environment(tree: ast.AST) -> list[int]:
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+            if isinstance(node.value, ast.Name) and node.value.id == "os":
+                lines.append(node.lineno)
+        if isinstance(node, ast.ImportFrom) and node.module == "os":
+            if any(alias.name in ("environ", "getenv") for alias in node.names):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_no_module_but_the_entry_point_reads_the_environment() -> None:
+    root = README.parent
+    found = {}
+    for folder in PRODUCT:
+        for path in sorted((root / folder).rglob("*.py")):
+            relative = path.relative_to(root).as_posix()
+            if relative in ENVIRONMENT_READERS:
+                continue
+            lines = _reads_environment(ast.parse(path.read_text(), relative))
+            if lines:
+                found[relative] = lines
+    assert found == {}, "read settings from cli.settings.ChronicleSettings, handed down from cli.main"
