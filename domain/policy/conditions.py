@@ -240,6 +240,7 @@ class Condition:
             def arn_sources(ctx: Context) -> list[str]:
                 out = []
                 for t in templates:
+                    src: str | None
                     if t.static is not None:
                         src = arn_regex_source(t.static)
                     else:
