@@ -389,6 +389,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
         app.close()
 
 
+def cmd_events(args: argparse.Namespace) -> int:
+    from cli import events as events_cli  # noqa: PLC0415 - start-up cost: loaded by the command that uses it
+
+    app = _existing_store(args, "cli")
+    try:
+        return events_cli.run(args, app)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        app.close()
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from cli.audit import run
 
@@ -612,6 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit.add_parser(sub)
     sub.choices["audit"].set_defaults(func=cmd_audit)
+    from cli.events import add_parser as add_events_parser  # noqa: PLC0415 - start-up cost, as above
+
+    add_events_parser(sub).set_defaults(func=cmd_events)
     chain_key = sub.add_parser("chain-key", help="print the chain's public signing key (PEM)")
     chain_key.add_argument("--data-dir", default="./data")
     chain_key.set_defaults(func=cmd_chain_key)
