@@ -13,6 +13,8 @@ from typing import Any
 
 from api.context import ServerContext
 from api.errors import S3Error, slow_down
+from api.events.stream import PREFIX as EVENTS_PREFIX
+from api.events.stream import EventStream
 from api.http.zerocopy import ClientGone, abort_connection, zero_copy_sender
 from api.metrics.endpoint import METRICS_PATHS, ServerMetrics
 from api.request import S3Request, parse_query, split_path
@@ -63,6 +65,7 @@ class ChronicleASGI:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self.metrics = ServerMetrics(ctx)
+        self.events = EventStream(ctx)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -135,6 +138,8 @@ class ChronicleASGI:
                 from api.admin.router import route_admin
 
                 response = await route_admin(req, self.ctx)
+            elif raw.startswith(EVENTS_PREFIX):  # the event stream for downstream systems
+                response = await self.events.handle(req)
             elif raw in METRICS_PATHS:
                 response = await self.metrics.scrape(req)
             else:

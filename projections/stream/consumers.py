@@ -42,15 +42,22 @@ def commit(tx: Tx, name: str, position: int) -> None:
     )
 
 
-def start(tx: Tx, name: str, position: int) -> None:
+def owner(tx: Tx, name: str) -> str | None:
+    """Whose consumer `name` is (a user name; '' for the command line's), None if none exists."""
+    value = tx.scalar("SELECT owner FROM event_consumers WHERE name = ?", (name,))
+    return None if value is None else str(value)
+
+
+def start(tx: Tx, name: str, position: int, owner: str = "") -> None:
     """Create `name` at `position` (it starts after it); an existing consumer is left as it is."""
     tx.execute(
-        "INSERT INTO event_consumers (name, position, committed_us) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
-        (name, position, int(time.time() * 1_000_000)),
+        "INSERT INTO event_consumers (name, position, committed_us, owner) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (name) DO NOTHING",
+        (name, position, int(time.time() * 1_000_000), owner),
     )
 
 
-def reset(tx: Tx, name: str, position: int) -> None:
+def reset(tx: Tx, name: str, position: int, owner: str = "") -> None:
     """Move `name` to `position`, back or forward: an operator's explicit choice."""
     tx.execute("DELETE FROM event_consumers WHERE name = ?", (name,))
-    start(tx, name, position)
+    start(tx, name, position, owner)
