@@ -26,7 +26,7 @@ async def create_bucket(
 
     def load() -> list[Bucket]:
         try:
-            bucket = ctx.store.repository.get(bucket_id(name))
+            bucket: Bucket = ctx.store.repository.get(bucket_id(name))
         except AggregateNotFoundError:  # a new name
             return [Bucket(name=name, region=region, owner=owner, actor=actor, settings=settings)]
         if bucket.exists:
@@ -53,7 +53,7 @@ async def change_bucket(
 
     def load() -> list[Bucket]:
         try:
-            bucket = ctx.store.repository.get(bucket_id(name))
+            bucket: Bucket = ctx.store.repository.get(bucket_id(name))
         except AggregateNotFoundError:
             raise Refused("NoSuchBucket", BucketName=name) from None
         if not bucket.exists:

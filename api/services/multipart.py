@@ -56,7 +56,7 @@ async def complete(
     actor = version["actor"]
 
     def load() -> list[Any]:
-        upload = ctx.store.repository.get(UUID(upload_id))
+        upload: MultipartUpload = ctx.store.repository.get(UUID(upload_id))
         upload.refuse_unless_open(upload_id)
         created = ObjectVersion(**version, acl=getattr(upload, "acl", None))
         upload.complete(version_id=created.id, actor=actor)
@@ -71,7 +71,7 @@ async def complete(
 
 async def abort(ctx: ServerContext, upload_id: str, actor: Actor) -> None:
     def load() -> list[Any]:
-        upload = ctx.store.repository.get(UUID(upload_id))
+        upload: MultipartUpload = ctx.store.repository.get(UUID(upload_id))
         upload.refuse_unless_open(upload_id)
         upload.abort(actor=actor)
         return [upload]

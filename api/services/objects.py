@@ -75,7 +75,7 @@ async def remove_version(ctx: ServerContext, row: Mapping[str, Any], actor: Acto
     aggregate_id = UUID(row["id"])
 
     def load() -> list[Any]:
-        aggregate = ctx.store.repository.get(aggregate_id)
+        aggregate: ObjectVersion | DeleteMarker = ctx.store.repository.get(aggregate_id)
         if aggregate.removed:
             return []
         aggregate.remove(actor=actor)
@@ -88,7 +88,7 @@ async def set_version_tags(
     ctx: ServerContext, version_row_id: str, key: str, tags: dict[str, str], actor: Actor
 ) -> None:
     def load() -> list[Any]:
-        version = ctx.store.repository.get(UUID(version_row_id))
+        version: ObjectVersion = ctx.store.repository.get(UUID(version_row_id))
         if version.removed:
             raise Refused("NoSuchKey", Key=key)
         version.set_tags(tags=tags, actor=actor)
@@ -99,7 +99,7 @@ async def set_version_tags(
 
 async def set_version_acl(ctx: ServerContext, version_row_id: str, key: str, acl: dict[str, Any], actor: Actor) -> None:
     def load() -> list[Any]:
-        version = ctx.store.repository.get(UUID(version_row_id))
+        version: ObjectVersion = ctx.store.repository.get(UUID(version_row_id))
         if version.removed:
             raise Refused("NoSuchKey", Key=key)
         version.set_acl(acl=acl, actor=actor)

@@ -44,7 +44,7 @@ log = logging.getLogger("chronicle.eventstore")
 SETTING = "CHRONICLE_FAST_PATH"
 UNDEFINED_FUNCTION = "42883"
 
-_CREATED = ObjectVersion.Created
+_CREATED: Any = ObjectVersion.Created  # Any: the event's fields are made at run time, unseen by mypy
 CREATE_ONLY_EVENTS = frozenset(
     {ObjectVersion.Created, DeleteMarker.Created, UploadedPart.Created, MultipartUpload.Created, ObjectAccess.Created}
 )
