@@ -276,3 +276,22 @@ def test_event_loop_appends_survive_a_connection_killed_while_idle(pg_url, tmp_p
     committer.close()
     assert [c.error for c in done] == [None, None] and store.one_trip_batches - before == 2
     app.close()
+
+
+def test_the_fast_path_switch_sends_every_batch_the_careful_way(pg_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("CHRONICLE_FAST_PATH", "off")
+    app = open_store(pg_url, tmp_path, create_table=True)
+    store = app.store
+    assert store.fast_path is False
+    _commit_bucket(store, Bucket(name="careful", region="us-east-1", owner="root", actor={}, settings={}))
+    for _ in range(2):  # the second batch would take the one-statement path were it on
+        plans = [_plain_put("careful", f"k{i % 3}", f"v{i}".encode()) for i in range(6)]
+        plans.append(_put("careful", "k0", b"refused", if_none_match="*"))
+        store.append(plans)
+        assert [p.error for p in plans[:6]] == [None] * 6 and [p.results for p in plans[:6]] == [["null"]] * 6
+        assert isinstance(plans[6].error, Refused) and plans[6].error.code == "PreconditionFailed"
+    assert store.one_trip_batches == 0 and store.versioning_hint == {}
+    with store.read() as cursor:
+        rows = Tx(cursor, store.dialect).all("SELECT key, position FROM ns_versions WHERE bucket = 'careful'")
+    assert {r["key"]: r["position"] for r in rows} == {f"k{i % 3}": plans[i].positions[0] for i in range(3, 6)}
+    app.close()
