@@ -14,11 +14,14 @@ from typing import Any, TypeVar
 
 import anyio
 
+from api.errors import S3Error
+from domain.preconditions import Refused
+from domain.write_plan import WritePlan
 from projections.blobstore import BlobStore
 from projections.eventstore.committer import GroupCommitter
 from projections.eventstore.deployment import KEY_CHECK_SETTING, deployment_id_for
 from projections.eventstore.pg_async import AsyncReads
-from projections.eventstore.recorder import Change, ChronicleApplication, pg_connect_kwargs
+from projections.eventstore.recorder import ChronicleApplication, pg_connect_kwargs
 from projections.eventstore.tx import Tx
 
 T = TypeVar("T")
@@ -97,6 +100,10 @@ def _conninfo(kwargs: dict[str, Any]) -> str:
     return make_conninfo("", **kwargs, client_encoding="utf8")
 
 
+def s3_error(err: Refused) -> S3Error:
+    return S3Error(err.code, err.message, status=err.status, resource=err.resource, extra=err.extra)
+
+
 @dataclass
 class Settings:
     root_user: str
@@ -140,7 +147,7 @@ class ServerContext:
         # Two committers on PostgreSQL overlap one batch's commit with the next one's send.
         threads = int(os.environ.get("CHRONICLE_COMMIT_THREADS", "2")) if postgres else 1
         self.committer = GroupCommitter(store, threads=max(1, threads))
-        if postgres:
+        if postgres and store.store.fast_path:  # type: ignore[union-attr]
             from projections.eventstore.loop_append import LoopAppender
 
             self.committer.appender = LoopAppender(
@@ -254,8 +261,20 @@ class ServerContext:
         # reads, so a cancelled request may leave its thread to finish alone.
         return await asyncio.get_running_loop().run_in_executor(self.readers, call)
 
-    async def commit(self, change: Change) -> Change:
-        return await self.committer.commit(change)
+    async def submit(self, plan: WritePlan) -> WritePlan:
+        """Append a write plan (group-committed); a precondition that did not hold is raised
+        as the S3 error it names (the one place the api layer maps them)."""
+        try:
+            return await self.committer.submit(plan)
+        except Refused as err:
+            raise s3_error(err) from None
+
+    def submit_sync(self, plan: WritePlan) -> WritePlan:
+        """submit() from a thread outside the event loop."""
+        try:
+            return self.committer.submit_sync(plan)
+        except Refused as err:
+            raise s3_error(err) from None
 
     def close(self) -> None:
         if self._areads is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from uuid import UUID
 
 from api.context import ServerContext
 from api.errors import S3Error
@@ -20,6 +19,7 @@ from api.s3.handlers.buckets import canonical_id, update_bucket
 from api.s3.handlers.common import bucket_must_exist
 from api.s3.handlers.ownership_controls import ENFORCED, PREFERRED, ownership
 from api.s3.xml import parse
+from api.services import objects
 from domain.acl import (
     CANNED,
     Resolver,
@@ -31,7 +31,6 @@ from domain.acl import (
     parse_acl_xml,
     private_acl,
 )
-from projections.eventstore.recorder import Change
 from projections.namespace.acl_queries import bucket_acl, object_acl, user_names
 
 JSON = dict[str, Any]
@@ -195,14 +194,5 @@ async def put_object_acl(req: S3Request, ctx: ServerContext) -> Response:
         raise S3Error("AccessControlListNotSupported")
     owner = (current.get("owner") or {}).get("name") or _owner_of(row["owner"], bucket_owner)
     acl = await _acl_from_body_or_headers(req, ctx, owner, bucket_owner)
-    actor = req.actor()
-
-    def build() -> list[Any]:
-        version = ctx.store.repository.get(UUID(row["id"]))
-        if version.removed:
-            raise S3Error("NoSuchKey", extra={"Key": req.key})
-        version.set_acl(acl=acl, actor=actor)
-        return [version]
-
-    await ctx.commit(Change(build=build))
+    await objects.set_version_acl(ctx, row["id"], req.key, acl, req.actor())
     return empty(200, _vid(row))
