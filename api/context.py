@@ -14,6 +14,11 @@ from typing import Any, TypeVar
 
 import anyio
 
+from api.auth.identity import IdentityStore
+from api.auth.policy_cache import PolicyCache
+from api.auth.sealing import Sealer
+from api.notify.subscriptions import Subscriptions
+from api.notify.targets import TargetDirectory, TargetRegistry
 from projections.blobstore import BlobStore
 from projections.eventstore.committer import GroupCommitter
 from projections.eventstore.deployment import KEY_CHECK_SETTING, deployment_id_for
@@ -117,10 +122,6 @@ class ServerContext:
         clock: Callable[[], float] = time.time,
         targets: Any = None,
     ) -> None:
-        from api.auth.identity import IdentityStore
-        from api.auth.sealing import Sealer
-        from api.notify.targets import TargetDirectory, TargetRegistry
-
         self.started_monotonic = time.monotonic()  # the server's start, for its uptime
         self.store = store
         self.blobs = blobs
@@ -152,8 +153,6 @@ class ServerContext:
                 # (~60 us more per PUT); with two, batches halved and every PUT cost more.
                 connections=int(os.environ.get("CHRONICLE_APPEND_CONNECTIONS", "1")),
             )
-        from api.notify.subscriptions import Subscriptions
-
         self.subscriptions = Subscriptions(self)
         self.subscriptions.attach(self.committer)
         # Readers' threads (at most 32 reads and file reads at a time, as before).
@@ -164,8 +163,6 @@ class ServerContext:
             self._reads = ReadConnections(lambda: pg_connect_kwargs(store))
             self._areads = AsyncReads(lambda: _conninfo(pg_connect_kwargs(store)))
         self.identities = IdentityStore(self)
-        from api.auth.authz import PolicyCache
-
         self.policies = PolicyCache()
 
     @property

@@ -18,6 +18,7 @@ from api.admin.handlers import (
     from_domain_error,
     from_s3_error,
 )
+from api.auth.authenticate import authenticate_request
 from api.errors import S3Error, slow_down
 from api.response import Response
 from domain.errors import DomainError
@@ -53,8 +54,6 @@ async def route_admin(req: S3Request, ctx: ServerContext) -> Response:
 
 
 async def _dispatch(req: S3Request, ctx: ServerContext) -> Response:
-    from api.s3.router import authenticate_request
-
     command = split_admin_path(req.raw_path)
     endpoint = ENDPOINTS.get(command or "")
     handler = HANDLERS.get(command or "")

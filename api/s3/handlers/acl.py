@@ -16,9 +16,9 @@ from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, empty, xml
-from api.s3.handlers.buckets import canonical_id, update_bucket
+from api.s3.bucket_settings import ownership
+from api.s3.handlers.buckets import update_bucket
 from api.s3.handlers.common import bucket_must_exist
-from api.s3.handlers.ownership_controls import ENFORCED, PREFERRED, ownership
 from api.s3.xml import parse
 from domain.acl import (
     CANNED,
@@ -31,6 +31,9 @@ from domain.acl import (
     parse_acl_xml,
     private_acl,
 )
+from domain.ownership import BUCKET_OWNER_ENFORCED as ENFORCED
+from domain.ownership import BUCKET_OWNER_PREFERRED as PREFERRED
+from domain.ownership import canonical_id
 from projections.eventstore.recorder import Change
 from projections.namespace.acl_queries import bucket_acl, object_acl, user_names
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
+from api.auth.authz import visible_buckets
 from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
@@ -14,6 +15,7 @@ from api.response import Response, empty, xml
 from api.s3.handlers.common import RESERVED_BUCKETS, bucket_must_exist, iso8601, valid_bucket_name
 from api.s3.xml import X, parse, text
 from domain.aggregates import Bucket, bucket_id
+from domain.ownership import canonical_id
 from projections.eventstore.recorder import Change
 from projections.eventstore.tx import Tx
 from projections.namespace.queries import (
@@ -25,12 +27,6 @@ from projections.namespace.queries import (
 
 def owner_xml(x: X, owner: str) -> None:
     x.open("Owner").leaf("ID", canonical_id(owner)).leaf("DisplayName", owner).close("Owner")
-
-
-def canonical_id(owner: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(f"chronicle-user:{owner}".encode()).hexdigest()
 
 
 async def list_all_buckets(req: S3Request, ctx: ServerContext) -> Response:
@@ -46,8 +42,6 @@ async def list_all_buckets(req: S3Request, ctx: ServerContext) -> Response:
                 extra={"ArgumentName": "max-buckets", "ArgumentValue": raw_max},
             )
         limit = int(raw_max)
-    from api.auth.authz import visible_buckets
-
     rows = [r for r in await ctx.read(list_buckets) if r["name"].startswith(prefix) and r["name"] > after]
     rows = await visible_buckets(req, ctx, rows)
     page, truncated = rows[:limit], len(rows) > limit

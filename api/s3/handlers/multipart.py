@@ -17,9 +17,10 @@ from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, xml
 from api.s3.body import DecodedBody
+from api.s3.bucket_settings import ownership
 from api.s3.checksums import ALGORITHMS, combine_composite, combine_full_object_crc, header_name
 from api.s3.handlers.acl import object_write_acl
-from api.s3.handlers.buckets import canonical_id, owner_xml
+from api.s3.handlers.buckets import owner_xml
 from api.s3.handlers.common import (
     bucket_must_exist,
     check_key,
@@ -39,10 +40,12 @@ from api.s3.handlers.object_write import (
     version_headers,
     write_preconditions,
 )
-from api.s3.handlers.ownership_controls import ENFORCED, PREFERRED, ownership
 from api.s3.handlers.tagging import tags_from_header
 from api.s3.xml import X, children, parse, text
 from domain.aggregates import MultipartUpload, ObjectVersion, UploadedPart
+from domain.ownership import BUCKET_OWNER_ENFORCED as ENFORCED
+from domain.ownership import BUCKET_OWNER_PREFERRED as PREFERRED
+from domain.ownership import canonical_id
 from projections.eventstore.recorder import Change
 from projections.eventstore.tx import Tx
 from projections.namespace.queries import all_parts, get_upload, list_parts, list_uploads
