@@ -11,6 +11,7 @@ from email.utils import formatdate
 from time import perf_counter
 from typing import Any
 
+from api.admin.router import route_admin
 from api.context import ServerContext
 from api.errors import S3Error, slow_down
 from api.http.zerocopy import ClientGone, abort_connection, zero_copy_sender
@@ -132,8 +133,6 @@ class ChronicleASGI:
             req.bucket, req.key = split_path(raw, headers.get("host", ""), self.ctx.settings.domain)
             req.query = parse_query(req.query_string)
             if raw.startswith("/minio/admin/"):  # the MinIO admin API: JSON errors, madmin bodies
-                from api.admin.router import route_admin
-
                 response = await route_admin(req, self.ctx)
             elif raw in METRICS_PATHS:
                 response = await self.metrics.scrape(req)

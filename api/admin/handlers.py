@@ -16,11 +16,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 from api.admin import shapes
 from api.admin.endpoints import Endpoint
 from api.admin.madmin_crypto import decrypt_async, encrypt_async
+from api.admin.targets import list_targets
+from api.auth.authz import authorize_admin
 from api.errors import S3Error
 from api.iam import service as iam_service
 from api.notify import config as notify_config
@@ -163,12 +166,6 @@ class AdminCall:
 
     async def allow(self, action: str) -> None:
         """AccessDenied unless root or an identity policy allows the admin action."""
-        try:
-            from api.auth.authz import authorize_admin
-        except ImportError:  # the policy engine's request side is not wired in: root only
-            if not self.is_root:
-                raise access_denied() from None
-            return
         try:
             await authorize_admin(self.req, self.ctx, action)
         except S3Error as err:
@@ -864,8 +861,6 @@ async def help_config_kv(call: AdminCall) -> Response:
 
 def _version() -> str:
     try:
-        from importlib.metadata import version
-
         return version("chronicle-s3")
     except Exception:  # noqa: BLE001 - not installed as a distribution
         return "0.1.0"
@@ -895,8 +890,6 @@ async def server_info(call: AdminCall) -> Response:
 
 
 def _list_targets(call: AdminCall) -> Awaitable[Response]:
-    from api.admin.targets import list_targets
-
     return list_targets(call)
 
 

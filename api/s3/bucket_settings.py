@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.ownership import PUBLIC_ACCESS_FIELDS
+from api.errors import S3Error
+from domain.ownership import OWNERSHIP_MODES, PUBLIC_ACCESS_FIELDS
 from projections.namespace.queries import bucket_config
 
 PUBLIC_ACCESS_BLOCK = "publicAccessBlock"
@@ -22,3 +23,14 @@ def ownership(tx: Any, bucket: str) -> str | None:
     """The bucket's ObjectOwnership, or None without a configuration."""
     doc = bucket_config(tx, bucket, OWNERSHIP_CONTROLS)
     return doc.get("ObjectOwnership") if isinstance(doc, dict) else None
+
+
+def check_ownership_mode(value: str) -> str:
+    """An x-amz-object-ownership header's value, refused unless it names a mode."""
+    if value not in OWNERSHIP_MODES:
+        raise S3Error(
+            "InvalidArgument",
+            "Invalid x-amz-object-ownership header value",
+            extra={"ArgumentName": "x-amz-object-ownership", "ArgumentValue": value},
+        )
+    return value

@@ -12,10 +12,12 @@ from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, empty, xml
+from api.s3.acl_request import create_bucket_acl
+from api.s3.bucket_settings import OWNERSHIP_CONTROLS, check_ownership_mode
 from api.s3.handlers.common import RESERVED_BUCKETS, bucket_must_exist, iso8601, valid_bucket_name
 from api.s3.xml import X, parse, text
 from domain.aggregates import Bucket, bucket_id
-from domain.ownership import canonical_id
+from domain.ownership import BUCKET_OWNER_ENFORCED, acl_is_owner_only, canonical_id
 from projections.eventstore.recorder import Change
 from projections.eventstore.tx import Tx
 from projections.namespace.queries import (
@@ -83,22 +85,13 @@ async def create_bucket(req: S3Request, ctx: ServerContext) -> Response:
     settings: dict[str, Any] = {}
     actor = req.actor()
     owner = req.principal
-    from api.s3.handlers.acl import create_bucket_acl
-
     acl = await create_bucket_acl(req, ctx, owner)
     if acl is not None:
         settings["acl"] = acl
     object_ownership = req.header("x-amz-object-ownership")
     if object_ownership is not None:
-        from api.s3.handlers.ownership_controls import (
-            ENFORCED,
-            SUBRESOURCE,
-            acl_is_owner_only,
-            check_mode,
-        )
-
-        settings[SUBRESOURCE] = {"ObjectOwnership": check_mode(object_ownership)}
-        if object_ownership == ENFORCED and not acl_is_owner_only(acl):
+        settings[OWNERSHIP_CONTROLS] = {"ObjectOwnership": check_ownership_mode(object_ownership)}
+        if object_ownership == BUCKET_OWNER_ENFORCED and not acl_is_owner_only(acl):
             raise S3Error("InvalidBucketAclWithObjectOwnership")
 
     def build() -> list[Bucket]:

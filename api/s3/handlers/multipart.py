@@ -16,10 +16,10 @@ from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, xml
+from api.s3.acl_request import object_write_acl
 from api.s3.body import DecodedBody
 from api.s3.bucket_settings import ownership
 from api.s3.checksums import ALGORITHMS, combine_composite, combine_full_object_crc, header_name
-from api.s3.handlers.acl import object_write_acl
 from api.s3.handlers.buckets import owner_xml
 from api.s3.handlers.common import (
     bucket_must_exist,

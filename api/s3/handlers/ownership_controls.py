@@ -30,6 +30,7 @@ from domain.ownership import (
     OWNERSHIP_MODES,
     acl_is_owner_only,
 )
+from projections.namespace.acl_queries import bucket_acl
 
 SUBRESOURCE = OWNERSHIP_CONTROLS
 MODES = OWNERSHIP_MODES
@@ -37,19 +38,7 @@ ENFORCED = BUCKET_OWNER_ENFORCED
 PREFERRED = BUCKET_OWNER_PREFERRED
 
 
-def check_mode(value: str) -> str:
-    if value not in MODES:
-        raise S3Error(
-            "InvalidArgument",
-            "Invalid x-amz-object-ownership header value",
-            extra={"ArgumentName": "x-amz-object-ownership", "ArgumentValue": value},
-        )
-    return value
-
-
 async def put_ownership_controls(req: S3Request, ctx: ServerContext) -> Response:
-    from projections.namespace.acl_queries import bucket_acl
-
     body = await req.read_all(limit=64 * 1024)
     root = parse(body, "OwnershipControls")
     rules = children(root, "Rule")

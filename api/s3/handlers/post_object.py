@@ -22,8 +22,8 @@ from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, empty, xml
+from api.s3.acl_request import object_write_acl
 from api.s3.checksums import ALGORITHMS, Checksum, header_name, is_valid_b64
-from api.s3.handlers.acl import object_write_acl
 from api.s3.handlers.common import (
     MAX_METADATA_BYTES,
     STORED_HEADERS,
