@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from api.auth.credential_facts import credential_and_bucket, credential_bucket_version
 from api.auth.identity import Identity, access_key_of
-from api.auth.sigv4 import authenticate
+from api.auth.signature import authenticate
 from api.context import ServerContext
 from api.request import S3Request
 from api.s3.addressing import select
