@@ -11,6 +11,7 @@ from email.utils import formatdate
 from time import perf_counter
 from typing import Any
 
+from api.admin.router import route_admin
 from api.context import ServerContext
 from api.errors import S3Error, slow_down
 from api.events.stream import PREFIX as EVENTS_PREFIX
@@ -135,8 +136,6 @@ class ChronicleASGI:
             req.bucket, req.key = split_path(raw, headers.get("host", ""), self.ctx.settings.domain)
             req.query = parse_query(req.query_string)
             if raw.startswith("/minio/admin/"):  # the MinIO admin API: JSON errors, madmin bodies
-                from api.admin.router import route_admin
-
                 response = await route_admin(req, self.ctx)
             elif raw.startswith(EVENTS_PREFIX):  # the event stream for downstream systems
                 response = await self.events.handle(req)

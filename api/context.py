@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 
 import anyio
 
+from api.auth.identity import IdentityStore
+from api.auth.policy_cache import PolicyCache
+from api.auth.sealing import Sealer
 from api.errors import S3Error
+from api.notify.subscriptions import Subscriptions
+from api.notify.targets import TargetDirectory, TargetRegistry
 from domain.preconditions import Refused
 from domain.write_plan import WritePlan
 from projections.blobstore import BlobStore
@@ -124,10 +129,6 @@ class ServerContext:
         clock: Callable[[], float] = time.time,
         targets: Any = None,
     ) -> None:
-        from api.auth.identity import IdentityStore
-        from api.auth.sealing import Sealer
-        from api.notify.targets import TargetDirectory, TargetRegistry
-
         self.started_monotonic = time.monotonic()  # the server's start, for its uptime
         self.store = store
         self.blobs = blobs
@@ -159,8 +160,6 @@ class ServerContext:
                 # (~60 us more per PUT); with two, batches halved and every PUT cost more.
                 connections=int(os.environ.get("CHRONICLE_APPEND_CONNECTIONS", "1")),
             )
-        from api.notify.subscriptions import Subscriptions
-
         self.subscriptions = Subscriptions(self)
         self.subscriptions.attach(self.committer)
         # Readers' threads (at most 32 reads and file reads at a time, as before).
@@ -171,8 +170,6 @@ class ServerContext:
             self._reads = ReadConnections(lambda: pg_connect_kwargs(store))
             self._areads = AsyncReads(lambda: _conninfo(pg_connect_kwargs(store)))
         self.identities = IdentityStore(self)
-        from api.auth.authz import PolicyCache
-
         self.policies = PolicyCache()
 
     @property

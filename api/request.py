@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from api.errors import S3Error
+from api.s3.body import DecodedBody
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -99,8 +100,6 @@ class S3Request:
 
     async def read_all(self, limit: int = 10 * 1024 * 1024, *, object_checksums: bool = True) -> bytes:
         """Small documents (XML bodies), verified like any body (Content-MD5, checksums)."""
-        from api.s3.body import DecodedBody
-
         body = DecodedBody(self, want_md5=False, object_checksums=object_checksums)
         buf = bytearray()
         async for chunk in body.chunks():

@@ -25,12 +25,12 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 
+from api.auth.authenticate import authenticate_request
 from api.auth.authz import decide
 from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response
-from api.s3.router import authenticate_request
 from domain.stream_filter import BadStreamFilter, StreamFilter
 from projections.stream import consumers
 from projections.stream.reader import read_page, start_after

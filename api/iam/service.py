@@ -11,6 +11,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from api.auth.identity import token_hash
 from api.context import ServerContext
 from api.errors import S3Error
 from domain.iam import AccessKey, Group, ManagedPolicy, OidcProvider, Role, StsSession, User, iam_id
@@ -354,8 +355,6 @@ async def create_session(
     role: str = "",
     session_name: str = "",
 ) -> dict[str, Any]:
-    from api.auth.identity import token_hash
-
     access_key = new_access_key()
     secret_key = new_secret_key()
     token = secrets.token_urlsafe(48)

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.auth.authz import visible_buckets
 from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, empty, xml
+from api.s3.acl_request import create_bucket_acl
+from api.s3.bucket_settings import OWNERSHIP_CONTROLS, check_ownership_mode
 from api.s3.handlers.common import RESERVED_BUCKETS, bucket_must_exist, iso8601, valid_bucket_name
 from api.s3.xml import X, parse, text
 from api.services import buckets
+from domain.ownership import BUCKET_OWNER_ENFORCED, acl_is_owner_only, canonical_id
 from projections.namespace.queries import (
     get_bucket,
     list_buckets,
@@ -20,12 +24,6 @@ from projections.namespace.queries import (
 
 def owner_xml(x: X, owner: str) -> None:
     x.open("Owner").leaf("ID", canonical_id(owner)).leaf("DisplayName", owner).close("Owner")
-
-
-def canonical_id(owner: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(f"chronicle-user:{owner}".encode()).hexdigest()
 
 
 async def list_all_buckets(req: S3Request, ctx: ServerContext) -> Response:
@@ -41,8 +39,6 @@ async def list_all_buckets(req: S3Request, ctx: ServerContext) -> Response:
                 extra={"ArgumentName": "max-buckets", "ArgumentValue": raw_max},
             )
         limit = int(raw_max)
-    from api.auth.authz import visible_buckets
-
     rows = [r for r in await ctx.read(list_buckets) if r["name"].startswith(prefix) and r["name"] > after]
     rows = await visible_buckets(req, ctx, rows)
     page, truncated = rows[:limit], len(rows) > limit
@@ -84,22 +80,13 @@ async def create_bucket(req: S3Request, ctx: ServerContext) -> Response:
     settings: dict[str, Any] = {}
     actor = req.actor()
     owner = req.principal
-    from api.s3.handlers.acl import create_bucket_acl
-
     acl = await create_bucket_acl(req, ctx, owner)
     if acl is not None:
         settings["acl"] = acl
     object_ownership = req.header("x-amz-object-ownership")
     if object_ownership is not None:
-        from api.s3.handlers.ownership_controls import (
-            ENFORCED,
-            SUBRESOURCE,
-            acl_is_owner_only,
-            check_mode,
-        )
-
-        settings[SUBRESOURCE] = {"ObjectOwnership": check_mode(object_ownership)}
-        if object_ownership == ENFORCED and not acl_is_owner_only(acl):
+        settings[OWNERSHIP_CONTROLS] = {"ObjectOwnership": check_ownership_mode(object_ownership)}
+        if object_ownership == BUCKET_OWNER_ENFORCED and not acl_is_owner_only(acl):
             raise S3Error("InvalidBucketAclWithObjectOwnership")
 
     await buckets.create_bucket(ctx, name, region=region, owner=owner, actor=actor, settings=settings)

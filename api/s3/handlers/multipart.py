@@ -16,10 +16,11 @@ from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, xml
+from api.s3.acl_request import object_write_acl
 from api.s3.body import DecodedBody
+from api.s3.bucket_settings import ownership
 from api.s3.checksums import ALGORITHMS, combine_composite, combine_full_object_crc, header_name
-from api.s3.handlers.acl import object_write_acl
-from api.s3.handlers.buckets import canonical_id, owner_xml
+from api.s3.handlers.buckets import owner_xml
 from api.s3.handlers.common import (
     bucket_must_exist,
     check_key,
@@ -38,11 +39,13 @@ from api.s3.handlers.object_write import (
     version_headers,
     write_conditions,
 )
-from api.s3.handlers.ownership_controls import ENFORCED, PREFERRED, ownership
 from api.s3.handlers.tagging import tags_from_header
 from api.s3.xml import X, children, parse, text
 from api.services import multipart
 from domain.aggregates import MultipartUpload
+from domain.ownership import BUCKET_OWNER_ENFORCED as ENFORCED
+from domain.ownership import BUCKET_OWNER_PREFERRED as PREFERRED
+from domain.ownership import canonical_id
 from projections.eventstore.tx import Tx
 from projections.namespace.queries import all_parts, get_upload, list_parts, list_uploads
 

@@ -12,9 +12,9 @@ from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, empty, xml
+from api.s3.acl_request import object_write_acl
 from api.s3.body import DecodedBody
 from api.s3.checksums import header_name
-from api.s3.handlers.acl import object_write_acl
 from api.s3.handlers.common import (
     bucket_must_exist,
     check_key,
