@@ -128,6 +128,7 @@ class ChronicleASGI:
             request_id=request_id(),
             scheme=scope.get("scheme", "http"),
             origin=_origin(scope),
+            body_timeout=self.ctx.settings.body_timeout,
         )
         api = -1  # the S3 API this request counts under (api.metrics.request_metrics)
         try:
@@ -229,7 +230,7 @@ class ChronicleASGI:
         await send({"type": "http.response.body", "body": b""})
 
     async def _send_files(self, body: FileBody, send: Any) -> None:
-        sender = zero_copy_sender(send)
+        sender = zero_copy_sender(send, self.ctx.settings.body_timeout)
         if sender is not None:
             try:
                 await sender(body.spans, self.ctx.readers)

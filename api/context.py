@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -116,6 +115,13 @@ class Settings:
     region: str = "us-east-1"
     domain: str | None = None
     max_header_bytes: int = 8 * 1024
+    # Read from the environment once by the composition root (cli.settings), which
+    # documents each; the defaults here are the same.
+    body_timeout: float = 20.0  # seconds a request or response body may stall
+    min_part_size: int = 5 * 1024 * 1024  # smallest multipart part but the last
+    prometheus_public: bool = False  # the metrics endpoint without a token
+    commit_threads: int = 2  # group committers (PostgreSQL)
+    append_connections: int = 1  # batches of plain PUTs in flight (PostgreSQL)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -146,7 +152,7 @@ class ServerContext:
         self.delivery: Any = None  # the notification delivery supervisor, when this process runs one
         postgres = store.store.dialect.name == "postgres"
         # Two committers on PostgreSQL overlap one batch's commit with the next one's send.
-        threads = int(os.environ.get("CHRONICLE_COMMIT_THREADS", "2")) if postgres else 1
+        threads = settings.commit_threads if postgres else 1
         self.committer = GroupCommitter(store, threads=max(1, threads))
         if postgres and store.store.fast_path:  # type: ignore[union-attr]
             from projections.eventstore.loop_append import LoopAppender
@@ -158,7 +164,7 @@ class ServerContext:
                 # One batch in flight per process: PUTs arriving meanwhile make the next
                 # batch larger, and a batch costs PostgreSQL ~270 us whatever its size
                 # (~60 us more per PUT); with two, batches halved and every PUT cost more.
-                connections=int(os.environ.get("CHRONICLE_APPEND_CONNECTIONS", "1")),
+                connections=settings.append_connections,
             )
         self.subscriptions = Subscriptions(self)
         self.subscriptions.attach(self.committer)

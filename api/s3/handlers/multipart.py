@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from typing import Any
 from uuid import UUID
 
@@ -49,7 +48,6 @@ from domain.ownership import canonical_id
 from projections.eventstore.tx import Tx
 from projections.namespace.queries import all_parts, get_upload, list_parts, list_uploads
 
-MIN_PART_SIZE = int(os.environ.get("CHRONICLE_MIN_PART_SIZE", str(5 * 1024 * 1024)))
 FULL_OBJECT_ONLY = {"CRC64NVME"}
 COMPOSITE_ONLY = {"SHA1", "SHA256"}
 
@@ -258,7 +256,7 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
         if err.code != "NoSuchUpload":
             raise
         return await _already_completed(req, ctx, upload_id, err)
-    chosen = MultipartUpload.chosen_parts(upload_id, requested, parts, MIN_PART_SIZE)
+    chosen = MultipartUpload.chosen_parts(upload_id, requested, parts, ctx.settings.min_part_size)
     md5s = b"".join(bytes.fromhex(p["etag"]) for p in chosen)
     etag = f"{hashlib.md5(md5s).hexdigest()}-{len(chosen)}"
     checksum: dict[str, str] = {}
