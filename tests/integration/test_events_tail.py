@@ -14,6 +14,7 @@ from minio import MinioAdmin
 from minio.credentials import StaticProvider
 
 from tests.conftest import unique_bucket_name
+from tests.helpers.change_schema import assert_valid
 from tests.helpers.server import REPO_ROOT, chronicle_command
 
 
@@ -87,6 +88,7 @@ def test_a_consumer_resumes_exactly_after_what_it_committed(server_factory, requ
     assert sorted(r["key"] for r in missed if r["event"] == "ObjectVersion.Created") == keys
     assert [r["subject"] for r in missed if r["event"] == "User.Created"] == ["streamed-user"]
     assert all("secret" not in json.dumps(r.get("data", {})).lower() for r in missed if r["kind"] == "iam")
+    assert_valid(first + missed)
     assert tail(srv, "--consumer", "reader-1") == [], "nothing new: nothing sent twice"
 
     # --reset moves a consumer back; --from a position starts at that position.
@@ -115,24 +117,27 @@ def test_filters_and_following(server_factory, request, backend):
     deletes = tail(srv, "--event", "*.Created", "--event", "DeleteMarker.*", "--bucket", photos, "--kind", "object")
     assert [r["key"] for r in deletes] == ["2026/cat.jpg", "2026/notes.txt", "2025/dog.jpg", "2026/notes.txt"]
     assert deletes[-1]["event"].startswith("DeleteMarker.")
+    assert_valid(tail(srv))
     iam = tail(srv, "--kind", "iam")
     assert [r["subject"] for r in iam] == ["filtered-user"]
     assert tail(srv, "--principal", srv.access_key, "--bucket", logs)[-1]["key"] == "2026/a.jpg"
     assert tail(srv, "--from", "now") == []
 
-    # --follow waits for changes that happen after it started.
+    # --follow waits for changes that happen after it started (from the next position: what
+    # "now" is would depend on how long the process takes to start).
+    head = audit_positions(srv)[-1]
     follower = subprocess.Popen(
         chronicle_command(
-            "events", "tail", "--data-dir", str(srv.data_dir), "--json", "--follow", "--bucket", logs, "--limit", "3"
+            "events", "tail", "--data-dir", str(srv.data_dir), "--json", "--follow", "--bucket", logs,
+            "--from", str(head + 1), "--limit", "3",
         ),
         cwd=str(REPO_ROOT),
         env=srv.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
+    )  # fmt: skip
     try:
-        time.sleep(1.5)  # let it read "now" before the writes below
         for i in range(3):
             s3.put_object(Bucket=logs, Key=f"live-{i}", Body=b"x")
         out, err = follower.communicate(timeout=60)
