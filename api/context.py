@@ -122,6 +122,7 @@ class Settings:
     prometheus_public: bool = False  # the metrics endpoint without a token
     commit_threads: int = 2  # group committers (PostgreSQL)
     append_connections: int = 1  # batches of plain PUTs in flight (PostgreSQL)
+    audit_requests: str = "off"  # off | on | bucket,bucket: requests recorded in the request audit
     extra: dict[str, Any] = field(default_factory=dict)
 
 

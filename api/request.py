@@ -35,6 +35,8 @@ class S3Request:
     bucket_facts: Any = None  # (bucket, (row, policy)) read together with the credential
     prefetched_version: Any = None  # (versionId, ("row"|"error", value)) for GET/HEAD object
     body_bytes: int = 0  # wire body bytes read so far (MinIO's S3 traffic received)
+    operation: str = ""  # the S3 operation the router found (its AWS name), for the request audit
+    answered_error: str = ""  # the S3 error code answered, if any (the request audit records it)
     body_timeout: float = DEFAULT_BODY_TIMEOUT  # seconds the body may stall (the server's setting)
     _body_used: bool = False
 

@@ -121,6 +121,9 @@ class ChronicleSettings:
     gc_interval: float = setting("CHRONICLE_GC_INTERVAL", 3600.0, "seconds between background GC passes", _seconds)
     gc_grace: float = setting("CHRONICLE_GC_GRACE", 3600.0, "minimum age in seconds of a blob GC removes", _seconds)
     log_level: str = setting("CHRONICLE_LOG_LEVEL", "INFO", "logging level")
+    audit_requests: str = setting(
+        "CHRONICLE_AUDIT_REQUESTS", "off", "requests recorded in the request audit: off, on, or bucket names", _text
+    )
     # -- notifications and metrics ---------------------------------------------------------
     notify_backoff_max: float = setting(
         "CHRONICLE_NOTIFY_BACKOFF_MAX", BACKOFF_MAX, "longest wait between retries of a target", _seconds

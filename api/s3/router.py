@@ -22,6 +22,8 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
     level, sub = select(req)
     method = req.method
     operation = S3_OPERATIONS.find(req, method, level, sub)
+    if operation is not None:
+        req.operation = operation.name
     if operation is not None and operation.authenticates_itself:
         return await operation.handler(req, ctx)
     await authenticate_request(req, ctx)
