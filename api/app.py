@@ -11,8 +11,13 @@ from email.utils import formatdate
 from time import perf_counter
 from typing import Any
 
+from api.admin.router import route_admin
+from api.audit.entry import audit_entry
+from api.audit.recorder import AuditScope, RequestAudit
 from api.context import ServerContext
 from api.errors import S3Error, slow_down
+from api.events.stream import PREFIX as EVENTS_PREFIX
+from api.events.stream import EventStream
 from api.http.zerocopy import ClientGone, abort_connection, zero_copy_sender
 from api.metrics.endpoint import METRICS_PATHS, ServerMetrics
 from api.request import S3Request, parse_query, split_path
@@ -63,6 +68,9 @@ class ChronicleASGI:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self.metrics = ServerMetrics(ctx)
+        self.events = EventStream(ctx)
+        scope = AuditScope.parse(ctx.settings.audit_requests)
+        self.audit = RequestAudit(ctx.store, scope) if scope.enabled else None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -85,6 +93,8 @@ class ChronicleASGI:
                 if self.ctx.delivery is not None:  # before the store closes under it
                     await self.ctx.delivery.stop()
                     self.ctx.delivery = None
+                if self.audit is not None:
+                    self.audit.close()  # what is queued reaches the table before the store closes
                 self.ctx.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -133,9 +143,9 @@ class ChronicleASGI:
             req.bucket, req.key = split_path(raw, headers.get("host", ""), self.ctx.settings.domain)
             req.query = parse_query(req.query_string)
             if raw.startswith("/minio/admin/"):  # the MinIO admin API: JSON errors, madmin bodies
-                from api.admin.router import route_admin
-
                 response = await route_admin(req, self.ctx)
+            elif raw.startswith(EVENTS_PREFIX):  # the event stream for downstream systems
+                response = await self.events.handle(req)
             elif raw in METRICS_PATHS:
                 response = await self.metrics.scrape(req)
             else:
@@ -170,6 +180,18 @@ class ChronicleASGI:
             await self._send(req, response, send)
         finally:
             self.metrics.s3.end(api, req, response, started, responded)
+            if self.audit is not None and self.audit.covers(req.bucket or ""):
+                self._audit(req, response, started)
+
+    def _audit(self, req: S3Request, response: Response, started: float) -> None:
+        body = response.body
+        sent = len(body) if isinstance(body, bytes) else (response.length or 0)
+        entry = audit_entry(
+            req, response, deployment_id=self.ctx.deployment_id, started=started, finished=perf_counter(), sent=sent
+        )
+        entry["_time_us"] = time.time_ns() // 1000
+        assert self.audit is not None
+        self.audit.record(entry)
 
     async def _drain(self, req: S3Request, response: Response) -> None:
         """A response sent before the body was read leaves the body on the connection, where
@@ -265,6 +287,7 @@ def _pread(path: Any, offset: int, count: int) -> bytes:
 
 
 def error_response(err: S3Error, req: S3Request) -> Response:
+    req.answered_error = err.code
     body = err.to_xml(req.resource, req.request_id)
     headers = {"content-type": "application/xml"}
     headers.update(err.headers)

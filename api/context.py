@@ -13,11 +13,19 @@ from typing import Any, TypeVar
 
 import anyio
 
+from api.auth.identity import IdentityStore
+from api.auth.policy_cache import PolicyCache
+from api.auth.sealing import Sealer
+from api.errors import S3Error
+from api.notify.subscriptions import Subscriptions
+from api.notify.targets import TargetDirectory, TargetRegistry
+from domain.preconditions import Refused
+from domain.write_plan import WritePlan
 from projections.blobstore import BlobStore
 from projections.eventstore.committer import GroupCommitter
 from projections.eventstore.deployment import KEY_CHECK_SETTING, deployment_id_for
 from projections.eventstore.pg_async import AsyncReads
-from projections.eventstore.recorder import Change, ChronicleApplication, pg_connect_kwargs
+from projections.eventstore.recorder import ChronicleApplication, pg_connect_kwargs
 from projections.eventstore.tx import Tx
 
 T = TypeVar("T")
@@ -96,6 +104,10 @@ def _conninfo(kwargs: dict[str, Any]) -> str:
     return make_conninfo("", **kwargs, client_encoding="utf8")
 
 
+def s3_error(err: Refused) -> S3Error:
+    return S3Error(err.code, err.message, status=err.status, resource=err.resource, extra=err.extra)
+
+
 @dataclass
 class Settings:
     root_user: str
@@ -110,6 +122,7 @@ class Settings:
     prometheus_public: bool = False  # the metrics endpoint without a token
     commit_threads: int = 2  # group committers (PostgreSQL)
     append_connections: int = 1  # batches of plain PUTs in flight (PostgreSQL)
+    audit_requests: str = "off"  # off | on | bucket,bucket: requests recorded in the request audit
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -123,10 +136,6 @@ class ServerContext:
         clock: Callable[[], float] = time.time,
         targets: Any = None,
     ) -> None:
-        from api.auth.identity import IdentityStore
-        from api.auth.sealing import Sealer
-        from api.notify.targets import TargetDirectory, TargetRegistry
-
         self.started_monotonic = time.monotonic()  # the server's start, for its uptime
         self.store = store
         self.blobs = blobs
@@ -146,7 +155,7 @@ class ServerContext:
         # Two committers on PostgreSQL overlap one batch's commit with the next one's send.
         threads = settings.commit_threads if postgres else 1
         self.committer = GroupCommitter(store, threads=max(1, threads))
-        if postgres:
+        if postgres and store.store.fast_path:  # type: ignore[union-attr]
             from projections.eventstore.loop_append import LoopAppender
 
             self.committer.appender = LoopAppender(
@@ -158,8 +167,6 @@ class ServerContext:
                 # (~60 us more per PUT); with two, batches halved and every PUT cost more.
                 connections=settings.append_connections,
             )
-        from api.notify.subscriptions import Subscriptions
-
         self.subscriptions = Subscriptions(self)
         self.subscriptions.attach(self.committer)
         # Readers' threads (at most 32 reads and file reads at a time, as before).
@@ -170,8 +177,6 @@ class ServerContext:
             self._reads = ReadConnections(lambda: pg_connect_kwargs(store))
             self._areads = AsyncReads(lambda: _conninfo(pg_connect_kwargs(store)))
         self.identities = IdentityStore(self)
-        from api.auth.authz import PolicyCache
-
         self.policies = PolicyCache()
 
     @property
@@ -260,8 +265,20 @@ class ServerContext:
         # reads, so a cancelled request may leave its thread to finish alone.
         return await asyncio.get_running_loop().run_in_executor(self.readers, call)
 
-    async def commit(self, change: Change) -> Change:
-        return await self.committer.commit(change)
+    async def submit(self, plan: WritePlan) -> WritePlan:
+        """Append a write plan (group-committed); a precondition that did not hold is raised
+        as the S3 error it names (the one place the api layer maps them)."""
+        try:
+            return await self.committer.submit(plan)
+        except Refused as err:
+            raise s3_error(err) from None
+
+    def submit_sync(self, plan: WritePlan) -> WritePlan:
+        """submit() from a thread outside the event loop."""
+        try:
+            return self.committer.submit_sync(plan)
+        except Refused as err:
+            raise s3_error(err) from None
 
     def close(self) -> None:
         if self._areads is not None:

@@ -127,6 +127,39 @@ ERRORS: dict[str, tuple[int, str]] = {
         301,
         "The bucket you are attempting to access must be addressed using the specified endpoint.",
     ),
+    # CORS (MinIO's answer to a preflight no CORS configuration allows).
+    "AccessForbidden": (
+        403,
+        "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+    ),
+    "UnresolvableGrantByEmailAddress": (400, "The email address you provided does not match any account on record."),
+    # The STS and IAM query APIs (AWS's codes and messages there).
+    "DeleteConflict": (
+        409,
+        "The request was rejected because it attempted to delete a resource that has attached subordinate entities.",
+    ),
+    "EntityAlreadyExists": (
+        409,
+        "The request was rejected because it attempted to create a resource that already exists.",
+    ),
+    "InvalidAction": (400, "The action or operation requested is invalid. Verify that the action is typed correctly."),
+    "InvalidClientTokenId": (403, "The security token included in the request is invalid."),
+    "LimitExceeded": (
+        409,
+        "The request was rejected because it attempted to create resources beyond the current AWS account limits.",
+    ),
+    "MalformedPolicyDocument": (400, "The request was rejected because the policy document was malformed."),
+    "MalformedQueryString": (404, "The query string contains a syntax error."),
+    "MissingAction": (400, "The request is missing an action or a required parameter."),
+    "MissingAuthenticationToken": (
+        403,
+        "The request must contain either a valid (registered) AWS access key ID or X.509 certificate.",
+    ),
+    "PackedPolicyTooLarge": (
+        400,
+        "The request was rejected because the total packed size of the session policies and session tags combined was too large.",
+    ),
+    "ValidationError": (400, "The input fails to satisfy the constraints specified by an AWS service."),
 }
 
 

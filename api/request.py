@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from api.errors import S3Error
+from api.s3.body import DecodedBody
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -34,6 +35,8 @@ class S3Request:
     bucket_facts: Any = None  # (bucket, (row, policy)) read together with the credential
     prefetched_version: Any = None  # (versionId, ("row"|"error", value)) for GET/HEAD object
     body_bytes: int = 0  # wire body bytes read so far (MinIO's S3 traffic received)
+    operation: str = ""  # the S3 operation the router found (its AWS name), for the request audit
+    answered_error: str = ""  # the S3 error code answered, if any (the request audit records it)
     body_timeout: float = DEFAULT_BODY_TIMEOUT  # seconds the body may stall (the server's setting)
     _body_used: bool = False
 
@@ -99,8 +102,6 @@ class S3Request:
 
     async def read_all(self, limit: int = 10 * 1024 * 1024, *, object_checksums: bool = True) -> bytes:
         """Small documents (XML bodies), verified like any body (Content-MD5, checksums)."""
-        from api.s3.body import DecodedBody
-
         body = DecodedBody(self, want_md5=False, object_checksums=object_checksums)
         buf = bytearray()
         async for chunk in body.chunks():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import re
 import sys
@@ -13,11 +14,13 @@ from typing import Any
 
 from cli.config_errors import ConfigurationError
 from projections.audit.queries import AuditQuery, indexed_up_to, search
+from projections.audit.requests import RequestQuery, search_requests
 from projections.eventstore.recorder import ChronicleApplication
 from projections.eventstore.tx import Tx
 
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+EXPORT_PAGE = 5000
 COLUMNS = ("position", "time", "event", "bucket", "key", "subject", "accessKey", "parentUser", "sourceIp", "requestId")
 
 
@@ -27,7 +30,20 @@ def add_parser(sub: Any) -> None:
         help="every change with time, position, principal, source IP, user agent, request id and data",
         description="Every change to the deployment, from the audit index. Filters combine (AND).",
     )
+    audit.add_argument(
+        "what",
+        nargs="?",
+        choices=("export",),
+        help="export: every recorded request matching the filters as JSON lines (MinIO's audit entries), "
+        "for `chronicle audit export --since 7d > audit.jsonl`",
+    )
     audit.add_argument("--data-dir", default="./data")
+    audit.add_argument(
+        "--requests",
+        action="store_true",
+        help="the request audit (reads, listings, refused requests; CHRONICLE_AUDIT_REQUESTS) instead of changes",
+    )
+    audit.add_argument("--status", type=int, help="with --requests: only this HTTP status (403, 404, ...)")
     audit.add_argument("--bucket")
     target = audit.add_mutually_exclusive_group()
     target.add_argument("--key", help="one key (with --bucket)")
@@ -47,6 +63,10 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace, app: ChronicleApplication) -> int:
     if (args.key or args.prefix) and not args.bucket:
         raise ConfigurationError("--key and --prefix need --bucket")
+    if args.what == "export" or args.requests:
+        return _requests(args, app)
+    if args.status is not None:
+        raise ConfigurationError("--status filters requests: add --requests")
     query = AuditQuery(
         bucket=args.bucket,
         key=args.key,
@@ -121,3 +141,71 @@ def _time_us(value: str | None, flag: str) -> int | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return int(when.timestamp() * 1_000_000)
+
+
+REQUEST_COLUMNS = ("time", "api", "status", "bucket", "object", "accessKey", "remotehost", "requestID", "error")
+
+
+def _requests(args: argparse.Namespace, app: ChronicleApplication) -> int:
+    if args.event:
+        raise ConfigurationError("--event names changes; requests are filtered by --status")
+    export = args.what == "export"
+    query = RequestQuery(
+        bucket=args.bucket,
+        key=args.key,
+        prefix=args.prefix,
+        principal=args.principal,
+        source_ip=args.source_ip,
+        status=args.status,
+        since_us=_time_us(args.since, "--since"),
+        until_us=_time_us(args.until, "--until"),
+        limit=EXPORT_PAGE if export else args.limit,
+    )
+    store = app.store
+    found: list[dict[str, Any]] = []
+    exported = 0
+    while True:
+        with store.read() as cursor:
+            page = search_requests(Tx(cursor, store.dialect), query)
+        if not export:
+            found = [entry for _, entry in page]
+            break
+        for _, entry in page:
+            sys.stdout.write(json.dumps(entry, sort_keys=True) + "\n")
+        exported += len(page)
+        if len(page) < query.limit:
+            print(f"(exported {exported} requests)", file=sys.stderr)
+            return 0
+        print(f"(exported {exported} requests so far)", file=sys.stderr)
+        query = dataclasses.replace(query, after_seq=page[-1][0])
+    if args.format == "json":
+        for entry in found:
+            print(json.dumps(entry, sort_keys=True))
+        return 0
+    rows = [_request_columns(e) for e in found]
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(REQUEST_COLUMNS)
+        writer.writerows(rows)
+        return 0
+    table = [list(REQUEST_COLUMNS), *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(REQUEST_COLUMNS))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(f"({len(found)} requests)", file=sys.stderr)
+    return 0
+
+
+def _request_columns(entry: dict[str, Any]) -> list[str]:
+    api = entry.get("api", {})
+    return [
+        entry.get("time", ""),
+        api.get("name", ""),
+        str(api.get("statusCode", "")),
+        api.get("bucket", ""),
+        api.get("object", ""),
+        entry.get("accessKey", ""),
+        entry.get("remotehost", ""),
+        entry.get("requestID", ""),
+        entry.get("error", ""),
+    ]

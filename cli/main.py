@@ -1,5 +1,5 @@
 """`chronicle`: the composition root. Reads the settings once, parses the command line and
-runs one command (serve, worker, migrate, replay, gc, verify, audit, admin, share)."""
+runs one command (serve, worker, migrate, replay, gc, verify, audit, events, admin, share)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from cli import audit, share
+from cli import audit, events, share
 from cli.admin import add_admin_parser
 from cli.config_errors import ConfigurationError, report
 from cli.settings import ChronicleSettings
@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_verify(sub)
     audit.add_parser(sub)
     sub.choices["audit"].set_defaults(func=_maintenance("audit"))
+    events.add_parser(sub).set_defaults(func=_maintenance("events"))
     _add_chain_key(sub)
     _add_gc(sub)
     share.register(sub)  # chronicle share download|upload BUCKET/KEY

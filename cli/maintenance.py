@@ -1,5 +1,5 @@
 """The commands that work on a deployment's store without serving it: migrate, replay,
-gc, verify, audit and chain-key."""
+gc, verify, audit, events and chain-key."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cli import audit, chain
+from cli import audit, chain, events
 from cli.chain import check_chain_before_replay
 from cli.database_probe import probe_database
 from cli.datadir import prepare_data_dir, require_data_dir
@@ -44,6 +44,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
     app = existing_store(args.chronicle_settings, Path(args.data_dir), "cli")
     try:
         return audit.run(args, app)
+    finally:
+        app.close()
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    app = existing_store(args.chronicle_settings, Path(args.data_dir), "cli")
+    try:
+        return events.run(args, app)
+    except KeyboardInterrupt:
+        return 130
     finally:
         app.close()
 

@@ -136,6 +136,7 @@ def server_context(
         prometheus_public=settings.prometheus_auth_type.lower() == "public",
         commit_threads=settings.commit_threads,
         append_connections=settings.append_connections,
+        audit_requests=settings.audit_requests,
     )
     targets = target_directory(Sealer(key), settings)
     ctx = ServerContext(

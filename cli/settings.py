@@ -101,6 +101,9 @@ class ChronicleSettings:
     append_connections: int = setting(
         "CHRONICLE_APPEND_CONNECTIONS", 1, "batches of plain PUTs in flight per process (PostgreSQL)", _count
     )
+    # Read by the store itself when it opens (projections.eventstore.fast_path), as the
+    # pool settings above are (projections.eventstore.recorder): declared here all the same.
+    fast_path: str = setting("CHRONICLE_FAST_PATH", "on", "`off` appends every batch plan by plan (PostgreSQL)")
     # -- connections and requests ----------------------------------------------------------
     body_timeout: float = setting(
         "CHRONICLE_BODY_TIMEOUT", 20.0, "seconds a request or response body may stall", _seconds
@@ -121,6 +124,9 @@ class ChronicleSettings:
     gc_interval: float = setting("CHRONICLE_GC_INTERVAL", 3600.0, "seconds between background GC passes", _seconds)
     gc_grace: float = setting("CHRONICLE_GC_GRACE", 3600.0, "minimum age in seconds of a blob GC removes", _seconds)
     log_level: str = setting("CHRONICLE_LOG_LEVEL", "INFO", "logging level")
+    audit_requests: str = setting(
+        "CHRONICLE_AUDIT_REQUESTS", "off", "requests recorded in the request audit: off, on, or bucket names", _text
+    )
     # -- notifications and metrics ---------------------------------------------------------
     notify_backoff_max: float = setting(
         "CHRONICLE_NOTIFY_BACKOFF_MAX", BACKOFF_MAX, "longest wait between retries of a target", _seconds

@@ -1,5 +1,6 @@
 """Routes ``/minio/admin/v3/...`` (and ``/v4/``) requests: authenticate (SigV4, service s3,
-any region) exactly as S3 requests are, pick the handler from the endpoint table, and render
+any region) exactly as S3 requests are, pick the row of the admin operation table
+(api.admin.operations), and render
 every failure as MinIO's JSON error body — never a traceback."""
 
 from __future__ import annotations
@@ -9,15 +10,11 @@ import logging
 from typing import TYPE_CHECKING
 
 from api.admin import shapes
-from api.admin.endpoints import ENDPOINTS, split_admin_path
-from api.admin.handlers import (
-    HANDLERS,
-    AdminCall,
-    AdminError,
-    access_denied,
-    from_domain_error,
-    from_s3_error,
-)
+from api.admin.call import AdminCall
+from api.admin.endpoints import split_admin_path
+from api.admin.errors import AdminError, access_denied, from_domain_error, from_s3_error
+from api.admin.operations import ADMIN_OPERATIONS
+from api.auth.authenticate import authenticate_request
 from api.errors import S3Error, slow_down
 from api.response import Response
 from domain.errors import DomainError
@@ -53,12 +50,9 @@ async def route_admin(req: S3Request, ctx: ServerContext) -> Response:
 
 
 async def _dispatch(req: S3Request, ctx: ServerContext) -> Response:
-    from api.s3.router import authenticate_request
-
     command = split_admin_path(req.raw_path)
-    endpoint = ENDPOINTS.get(command or "")
-    handler = HANDLERS.get(command or "")
-    if endpoint is None or handler is None or endpoint.method != req.method:
+    operation = ADMIN_OPERATIONS.get(command or "")
+    if operation is None or operation.method != req.method:
         # What MinIO answers for an admin path it has no route for; madmin v4 clients fall
         # back to /v3 on this status.
         version = req.raw_path.split("/")[3] if req.raw_path.count("/") >= 3 else ""
@@ -70,7 +64,7 @@ async def _dispatch(req: S3Request, ctx: ServerContext) -> Response:
     await authenticate_request(req, ctx)
     if req.identity is None:
         raise access_denied()
-    return await handler(AdminCall(req, ctx, endpoint))
+    return await operation.handler(AdminCall(req, ctx, operation))
 
 
 def error_response(err: AdminError, req: S3Request) -> Response:

@@ -12,7 +12,7 @@ from domain.notifications import parse_event_time
 from projections.notifications.queries import target_states
 
 if TYPE_CHECKING:
-    from api.admin.handlers import AdminCall
+    from api.admin.call import AdminCall
     from api.context import ServerContext
 
 
@@ -42,5 +42,5 @@ async def delivery_states(ctx: ServerContext) -> list[dict[str, Any]]:
 
 
 async def list_targets(call: AdminCall) -> Response:
-    await call.allow("admin:ServerInfo")
+    await call.authorize()
     return call.json({"targets": await delivery_states(call.ctx)})

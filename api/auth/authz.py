@@ -1,4 +1,5 @@
-"""Authorization: which S3 action a request is, and whether its identity may perform it.
+"""Authorization: whether a request's identity may perform the IAM action its operation's
+row names (api.s3.operations).
 
 Root may do everything. Anyone else is decided by the policy engine (domain.policy) from the
 identity's policies (its own and its groups', cached per process behind the IAM generation
@@ -12,107 +13,24 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import orjson
 
 from api.errors import S3Error
+from api.s3.bucket_settings import ownership, public_access_settings
+from domain.acl import acl_allows, acl_permission, private_acl
 from domain.errors import DomainError
-from domain.policy import Policy, Request, authorize_detail, canned_policy, parse_policy
+from domain.ownership import ACCOUNT, BUCKET_OWNER_ENFORCED, canonical_id, is_public_policy, without_public_grants
+from domain.policy import Policy, Request, authorize_detail
 from projections.iam import queries as iam_queries
-from projections.namespace.queries import VERSION_COLUMNS, get_bucket
-from projections.notifications.subscriptions_generation import GENERATION_COLUMN
+from projections.namespace.acl_queries import bucket_acl, object_acl
+from projections.namespace.queries import get_bucket, latest_version, version_by_id
 
 if TYPE_CHECKING:
     from api.auth.identity import Identity
     from api.context import ServerContext
     from api.request import S3Request
-
-ACCOUNT = "000000000000"
-
-# (method, level, subresource) -> action. Object-level versioned variants are chosen below.
-ACTIONS: dict[tuple[str, str, str], str] = {
-    ("GET", "service", ""): "s3:ListAllMyBuckets",
-    ("PUT", "bucket", ""): "s3:CreateBucket",
-    ("HEAD", "bucket", ""): "s3:ListBucket",
-    ("DELETE", "bucket", ""): "s3:DeleteBucket",
-    ("GET", "bucket", ""): "s3:ListBucket",
-    ("GET", "bucket", "versions"): "s3:ListBucketVersions",
-    ("GET", "bucket", "location"): "s3:GetBucketLocation",
-    ("GET", "bucket", "versioning"): "s3:GetBucketVersioning",
-    ("PUT", "bucket", "versioning"): "s3:PutBucketVersioning",
-    ("GET", "bucket", "tagging"): "s3:GetBucketTagging",
-    ("PUT", "bucket", "tagging"): "s3:PutBucketTagging",
-    ("DELETE", "bucket", "tagging"): "s3:PutBucketTagging",
-    ("POST", "bucket", "delete"): "s3:DeleteObject",
-    ("GET", "bucket", "uploads"): "s3:ListBucketMultipartUploads",
-    ("GET", "bucket", "acl"): "s3:GetBucketAcl",
-    ("PUT", "bucket", "acl"): "s3:PutBucketAcl",
-    ("GET", "bucket", "policy"): "s3:GetBucketPolicy",
-    ("PUT", "bucket", "policy"): "s3:PutBucketPolicy",
-    ("DELETE", "bucket", "policy"): "s3:DeleteBucketPolicy",
-    ("GET", "bucket", "policyStatus"): "s3:GetBucketPolicyStatus",
-    ("GET", "bucket", "notification"): "s3:GetBucketNotification",
-    ("PUT", "bucket", "notification"): "s3:PutBucketNotification",
-    ("GET", "bucket", "events"): "s3:ListenBucketNotification",
-    ("GET", "service", "events"): "s3:ListenNotification",
-    ("GET", "bucket", "cors"): "s3:GetBucketCORS",
-    ("GET", "bucket", "lifecycle"): "s3:GetLifecycleConfiguration",
-    ("GET", "bucket", "encryption"): "s3:GetEncryptionConfiguration",
-    ("GET", "bucket", "object-lock"): "s3:GetBucketObjectLockConfiguration",
-    ("PUT", "bucket", "object-lock"): "s3:PutBucketObjectLockConfiguration",
-    ("PUT", "bucket", "encryption"): "s3:PutEncryptionConfiguration",
-    ("DELETE", "bucket", "encryption"): "s3:PutEncryptionConfiguration",
-    ("GET", "bucket", "website"): "s3:GetBucketWebsite",
-    ("GET", "bucket", "logging"): "s3:GetBucketLogging",
-    ("GET", "bucket", "replication"): "s3:GetReplicationConfiguration",
-    ("GET", "bucket", "publicAccessBlock"): "s3:GetBucketPublicAccessBlock",
-    ("PUT", "bucket", "publicAccessBlock"): "s3:PutBucketPublicAccessBlock",
-    ("DELETE", "bucket", "publicAccessBlock"): "s3:PutBucketPublicAccessBlock",
-    ("GET", "bucket", "ownershipControls"): "s3:GetBucketOwnershipControls",
-    ("PUT", "bucket", "ownershipControls"): "s3:PutBucketOwnershipControls",
-    ("DELETE", "bucket", "ownershipControls"): "s3:PutBucketOwnershipControls",
-    ("GET", "bucket", "requestPayment"): "s3:GetBucketRequestPayment",
-    ("GET", "bucket", "accelerate"): "s3:GetAccelerateConfiguration",
-    ("POST", "bucket", ""): "s3:PutObject",
-    ("PUT", "object", ""): "s3:PutObject",
-    ("GET", "object", ""): "s3:GetObject",
-    ("HEAD", "object", ""): "s3:GetObject",
-    ("DELETE", "object", ""): "s3:DeleteObject",
-    ("POST", "object", "uploads"): "s3:PutObject",
-    ("PUT", "object", "uploadId"): "s3:PutObject",
-    ("POST", "object", "uploadId"): "s3:PutObject",
-    ("DELETE", "object", "uploadId"): "s3:AbortMultipartUpload",
-    ("GET", "object", "uploadId"): "s3:ListMultipartUploadParts",
-    ("GET", "object", "tagging"): "s3:GetObjectTagging",
-    ("PUT", "object", "tagging"): "s3:PutObjectTagging",
-    ("DELETE", "object", "tagging"): "s3:DeleteObjectTagging",
-    ("GET", "object", "acl"): "s3:GetObjectAcl",
-    ("PUT", "object", "acl"): "s3:PutObjectAcl",
-    ("GET", "object", "attributes"): "s3:GetObjectAttributes",
-    ("GET", "object", "torrent"): "s3:GetObjectTorrent",
-    ("GET", "object", "retention"): "s3:GetObjectRetention",
-    ("PUT", "object", "retention"): "s3:PutObjectRetention",
-    ("GET", "object", "legal-hold"): "s3:GetObjectLegalHold",
-    ("PUT", "object", "legal-hold"): "s3:PutObjectLegalHold",
-    ("POST", "object", "restore"): "s3:RestoreObject",
-}
-_VERSIONED = {
-    "s3:GetObject": "s3:GetObjectVersion",
-    "s3:DeleteObject": "s3:DeleteObjectVersion",
-    "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
-    "s3:PutObjectTagging": "s3:PutObjectVersionTagging",
-    "s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
-    "s3:GetObjectAcl": "s3:GetObjectVersionAcl",
-    "s3:PutObjectAcl": "s3:PutObjectVersionAcl",
-    "s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
-}
-
-
-def action_of(req: S3Request, level: str, sub: str) -> str:
-    action = ACTIONS.get((req.method, level, sub), "s3:*")
-    if "versionId" in req.query and action in _VERSIONED:
-        action = _VERSIONED[action]
-    return action
 
 
 def resource_of(req: S3Request, level: str) -> str:
@@ -125,8 +43,6 @@ def resource_of(req: S3Request, level: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _canonical_id(user: str) -> str:
-    from api.s3.handlers.buckets import canonical_id
-
     return canonical_id(user)
 
 
@@ -192,8 +108,6 @@ def request_context(req: S3Request, identity: Identity | None, now: float) -> di
         ctx["s3:versionid"] = q["versionId"]
     tagging = h.get("x-amz-tagging")
     if tagging:
-        from urllib.parse import parse_qsl
-
         pairs = parse_qsl(tagging, keep_blank_values=True)
         for k, v in pairs:
             ctx[f"s3:requestobjecttag/{k.lower()}"] = v
@@ -226,8 +140,6 @@ def _mentions_existing_tags(text: str) -> bool:
 
 
 def _existing_tags(tx: Any, bucket: str, key: str, version_id: str | None) -> dict[str, str]:
-    from projections.namespace.queries import latest_version, version_by_id
-
     row = version_by_id(tx, bucket, key, version_id) if version_id else latest_version(tx, bucket, key)
     return dict(row["tags"] or {}) if row is not None and not row["is_delete_marker"] else {}
 
@@ -247,130 +159,6 @@ async def _add_existing_tags(
     tags = await ctx.read(_existing_tags, bucket, resource[len(prefix) :], version_id)
     for k, v in tags.items():
         context[f"s3:existingobjecttag/{k.lower()}"] = v
-
-
-_UNKNOWN: Any = object()
-
-
-def _names_read(policies: tuple[Any, ...]) -> tuple[str, ...] | None:
-    """The context keys any of (identity policies, bucket policy, session policies) reads."""
-    identity, bucket, session = policies
-    names: set[str] = set()
-    for policy in (*identity, *((bucket,) if bucket is not None else ()), *session):
-        keys = policy.context_keys
-        if keys is None:
-            return None
-        names |= keys
-    return tuple(sorted(names))
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
-class PolicyCache:
-    """Parsed policies per user, valid for one IAM generation; parsed bucket policies per
-    document hash."""
-
-    def __init__(self) -> None:
-        self._users: dict[str, tuple[int, list[Policy]]] = {}
-        self._docs: dict[tuple[str, str, str], Policy] = {}
-        # Decisions, keyed by everything they are a function of: the policy objects
-        # themselves (a changed policy is a new object), the action, resource and caller,
-        # and the values of the context keys those policies read.
-        self.decisions: dict[tuple[Any, ...], tuple[bool, str]] = {}
-        self._context_names: dict[tuple[Any, ...], tuple[str, ...] | None] = {}
-
-    def decision_key(
-        self,
-        policies: tuple[Any, ...],
-        action: str,
-        resource: str,
-        user: str | None,
-        arn: str | None,
-        is_owner: bool,
-        context: dict[str, Any],
-    ) -> tuple[Any, ...] | None:
-        """The memo key of a decision, None when it cannot be memoized (a policy reads an
-        open-ended set of context keys)."""
-        names = self.names_read(policies)
-        if names is None:
-            return None
-        values = tuple(_hashable(context.get(n)) for n in names)  # type: ignore[union-attr]
-        return (policies, action, resource, user, arn, is_owner, values)
-
-    def names_read(self, policies: tuple[Any, ...]) -> tuple[str, ...] | None:
-        names = self._context_names.get(policies, _UNKNOWN)
-        if names is _UNKNOWN:
-            if len(self._context_names) > 1024:
-                self._context_names.clear()
-            names = self._context_names[policies] = _names_read(policies)
-        return names
-
-    def cached_user(self, user: str, gen: int) -> list[Policy] | None:
-        """The user's parsed policies if already read at this IAM generation."""
-        cached = self._users.get(user)
-        return cached[1] if cached is not None and cached[0] == gen else None
-
-    def remember_decision(self, key: tuple[Any, ...], decided: tuple[bool, str]) -> None:
-        if len(self.decisions) > 16_384:
-            self.decisions.clear()
-        self.decisions[key] = decided
-
-    def parsed(self, kind: str, document: Any, bucket: str | None = None) -> Policy:
-        # Keyed by the document's text itself (at most 20 KiB): a dict lookup, no re-encoding
-        # or hashing of the stored JSON on every request.
-        text = document if isinstance(document, str) else orjson.dumps(document).decode()
-        key = (kind, bucket or "", text)
-        policy = self._docs.get(key)
-        if policy is None:
-            if len(self._docs) > 1024:
-                self._docs.clear()
-            policy = parse_policy(text, kind=kind, bucket=bucket)  # type: ignore[arg-type]
-            self._docs[key] = policy
-        return policy
-
-    def bucket_policy(self, stored: str, bucket: str) -> Policy:
-        """The bucket policy from its stored column (the JSON encoding of the document's
-        text), decoded and parsed only when that column changes."""
-        key = ("bucket-stored", bucket, stored)
-        policy = self._docs.get(key)
-        if policy is None:
-            document = orjson.loads(stored)
-            policy = self.parsed("bucket", document, bucket)
-            self._docs[key] = policy
-        return policy
-
-    def _attached(self, names: list[str], documents: dict[str, Any]) -> list[Policy]:
-        """Attached policies by name: stored managed policies, else canned / AWS managed ones."""
-        policies: list[Policy] = []
-        for name in names:
-            if name in documents:
-                policies.append(self.parsed("identity", documents[name]))
-            else:
-                try:
-                    policies.append(canned_policy(name))
-                except (KeyError, ValueError):
-                    continue  # a policy deleted after it was attached grants nothing
-        return policies
-
-    def for_role(self, role: dict[str, Any]) -> list[Policy]:
-        """An assumed role's permissions: its attached and inline policies."""
-        policies = self._attached(role["policies"], role["documents"])
-        return policies + [self.parsed("identity", doc) for doc in role["inline"].values()]
-
-    async def for_user(self, ctx: ServerContext, user: str, gen: int) -> list[Policy]:
-        cached = self._users.get(user)
-        if cached is not None and cached[0] == gen:
-            return cached[1]
-        sources = await ctx.read(iam_queries.policy_sources, user)
-        policies = self._attached(sources["names"], sources["documents"])
-        for document in sources["inline"]:
-            policies.append(self.parsed("identity", document))
-        if len(self._users) > 10_000:
-            self._users.clear()
-        self._users[user] = (gen, policies)
-        return policies
 
 
 _ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["*"], "Resource": ["*"]}]}
@@ -396,154 +184,6 @@ def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, str | No
     if row is not None:
         policy = tx.scalar("SELECT document FROM ns_bucket_configs WHERE bucket = ? AND name = 'policy'", (bucket,))
     return row, policy
-
-
-# What authorization reads of the bucket (existence, owner) and the version lookup its versioning.
-_BUCKET_COLUMNS = ("name", "owner", "versioning")
-_CREDENTIAL_COLUMNS = (
-    "access_key",
-    "kind",
-    "parent_user",
-    "sealed_secret",
-    "status",
-    "policy",
-    "expiration_us",
-    "token_hash",
-    "role",
-    "name",
-)
-_V_COLUMNS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
-_AUTH_SQL = (
-    "SELECT "
-    + ", ".join(f"k.{c} AS k_{c}" for c in _CREDENTIAL_COLUMNS)
-    + ", u.status AS k_parent_status, u.path AS k_parent_path, g.gen AS k_gen, "
-    + ", ".join(f"b.{c} AS b_{c}" for c in _BUCKET_COLUMNS)
-    + """, c.document AS b_policy{version_columns}
-    FROM (SELECT 1 AS one) one
-    LEFT JOIN iam_keys k ON k.access_key = ?
-    LEFT JOIN iam_users u ON u.name = k.parent_user
-    LEFT JOIN iam_generation g ON g.id = 1
-    LEFT JOIN ns_buckets b ON b.name = ?
-    LEFT JOIN ns_bucket_configs c ON c.bucket = b.name AND c.name = 'policy'{version_join}"""
-)
-_CREDENTIAL_BUCKET_SQL = _AUTH_SQL.format(version_columns="", version_join="")
-# A plain user's GET/HEAD of an object: credential, IAM generation, bucket, bucket policy
-# and the addressed version in ONE statement, so the user's path costs no more round trips
-# than root's (which reads the bucket and version in one statement too).
-_WITH_LATEST_SQL = _AUTH_SQL.format(
-    version_columns=f", {GENERATION_COLUMN}, {_V_COLUMNS}",
-    version_join="\n    LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.is_latest",
-)
-_WITH_VERSION_SQL = _AUTH_SQL.format(
-    version_columns=f", {GENERATION_COLUMN}, {_V_COLUMNS}",
-    version_join="\n    LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.version_id = ?",
-)
-_VERSION_NAMES = tuple(c.strip() for c in VERSION_COLUMNS.split(","))
-
-Facts = tuple[dict[str, Any] | None, str | None]  # the bucket row and its policy's JSON text
-
-# A key this process already knows at the current IAM generation needs only that generation
-# read with the bucket (IdentityStore.known): the statement is root's own plus two index
-# probes, instead of joining the key and its user as well.
-_GEN = "(SELECT gen FROM iam_generation WHERE id = 1) AS k_gen"
-_POLICY = "(SELECT document FROM ns_bucket_configs c WHERE c.bucket = b.name AND c.name = 'policy') AS b_policy"
-_B_COLUMNS = ", ".join(f"b.{c} AS b_{c}" for c in _BUCKET_COLUMNS)
-_KNOWN_BUCKET_SQL = f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY} FROM ns_buckets b WHERE b.name = ?"
-_KNOWN_LATEST_SQL = (
-    f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY}, {GENERATION_COLUMN}, {_V_COLUMNS} FROM ns_buckets b "
-    "LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.is_latest WHERE b.name = ?"
-)
-_KNOWN_VERSION_SQL = (
-    f"SELECT {_GEN}, {_B_COLUMNS}, {_POLICY}, {GENERATION_COLUMN}, {_V_COLUMNS} FROM ns_buckets b "
-    "LEFT JOIN ns_versions v ON v.bucket = b.name AND v.key = ? AND v.version_id = ? WHERE b.name = ?"
-)
-
-
-def _facts(row: dict[str, Any]) -> Facts:
-    bucket_row = {c: row[f"b_{c}"] for c in _BUCKET_COLUMNS} if row["b_name"] is not None else None
-    return bucket_row, row["b_policy"]
-
-
-def _credential(row: dict[str, Any]) -> dict[str, Any] | None:
-    if row["k_access_key"] is None:
-        return None
-    cred = {c: row[f"k_{c}"] for c in _CREDENTIAL_COLUMNS}
-    cred["parent_status"] = row["k_parent_status"]
-    cred["parent_path"] = row["k_parent_path"]
-    cred["gen"] = row["k_gen"]
-    return cred
-
-
-async def _auth_row(
-    ctx: ServerContext,
-    access_key: str,
-    known_sql: str,
-    known_params: tuple[Any, ...],
-    full_sql: str,
-    full_params: tuple[Any, ...],
-) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """(credential, row) in one statement: the light one when the key's credential is known
-    at the generation the statement reads, else (first use, a changed generation, no such
-    bucket) the one that reads the credential too."""
-    known = ctx.identities.known(access_key)
-    if known is not None:
-        row = await ctx.fetch_one(known_sql, known_params)
-        if row is not None and row["k_gen"] == known["gen"]:
-            return known, row
-    row = await ctx.fetch_one(full_sql, full_params)
-    assert row is not None
-    cred = _credential(row)
-    if cred is not None:
-        ctx.identities.remember(cred)
-    return cred, row
-
-
-async def credential_and_bucket(
-    ctx: ServerContext, access_key: str, bucket: str
-) -> tuple[dict[str, Any] | None, Facts]:
-    """The key's credential row and the bucket's facts (row and policy text) in one statement."""
-    cred, row = await _auth_row(
-        ctx, access_key, _KNOWN_BUCKET_SQL, (bucket,), _CREDENTIAL_BUCKET_SQL, (access_key, bucket)
-    )
-    return cred, _facts(row)
-
-
-async def credential_bucket_version(
-    ctx: ServerContext, access_key: str, bucket: str, key: str, version_id: str | None, *, load_inline: bool
-) -> tuple[dict[str, Any] | None, Facts, Any]:
-    """credential_and_bucket plus the addressed object version, in one statement. The version
-    comes back as (versionId, ("row"|"error", value)) for object_read._serve; the
-    handler only sees it once authorization allowed the request."""
-    from api.s3.handlers.object_read import check_version, load_inline_async
-
-    if version_id is None:
-        cred, row = await _auth_row(
-            ctx, access_key, _KNOWN_LATEST_SQL, (key, bucket), _WITH_LATEST_SQL, (access_key, bucket, key)
-        )
-    else:
-        cred, row = await _auth_row(
-            ctx,
-            access_key,
-            _KNOWN_VERSION_SQL,
-            (key, version_id, bucket),
-            _WITH_VERSION_SQL,
-            (access_key, bucket, key, version_id),
-        )
-    facts = _facts(row)
-    found = None
-    if facts[0] is not None:
-        found = {c: row[c] for c in _VERSION_NAMES}
-        found["bucket_versioning"] = row["b_versioning"]
-        found["n_gen"] = row["n_gen"]
-    try:
-        version = check_version(found, bucket, key, version_id)
-        if load_inline and not version["is_delete_marker"]:
-            version["_inline"] = await load_inline_async(ctx, version)
-    except S3Error as err:
-        return cred, facts, (version_id, ("error", err))
-    except OSError:
-        return cred, facts, None  # a small object's bytes vanished meanwhile: the handler reads again
-    return cred, facts, (version_id, ("row", version))
 
 
 _REQUEST_VERSION: Any = object()  # decide(): the object version is the request's ?versionId
@@ -715,10 +355,10 @@ def _request(action: str, resource: str, user: str | None, arn: str | None, cont
 
 
 async def _restricts_public_policy(ctx: ServerContext, stored: str, bucket: str) -> bool:
-    from api.s3.handlers.bucket_policy import is_public
-    from api.s3.handlers.public_access_block import settings
-
-    return is_public(orjson.loads(stored)) and (await ctx.read(settings, bucket))["RestrictPublicBuckets"]
+    return (
+        is_public_policy(orjson.loads(stored))
+        and (await ctx.read(public_access_settings, bucket))["RestrictPublicBuckets"]
+    )
 
 
 async def _acl_allows(
@@ -727,16 +367,10 @@ async def _acl_allows(
     """Whether the bucket's ACL (bucket-level permissions) or the addressed object version's
     ACL (object-level ones) grants the caller what `action` needs. Anonymous callers are
     AllUsers; authenticated ones AuthenticatedUsers too."""
-    from api.s3.handlers.buckets import canonical_id
-    from domain.acl import acl_allows, acl_permission, private_acl
-    from projections.namespace.acl_queries import bucket_acl, object_acl
-
     needed = acl_permission(action)
     if needed is None:
         return False
-    from api.s3.handlers.ownership_controls import ENFORCED, ownership
-
-    if await ctx.read(ownership, bucket) == ENFORCED:
+    if await ctx.read(ownership, bucket) == BUCKET_OWNER_ENFORCED:
         return False  # ACLs are disabled: they grant nothing
     level, permission = needed
     caller = canonical_id(identity.user) if identity is not None else None
@@ -753,18 +387,16 @@ async def _acl_allows(
         if acl is None and found["owner"]:
             acl = private_acl(canonical_id(found["owner"]), found["owner"])
     if acl and any(g.get("type") == "Group" for g in acl.get("grants") or ()):
-        from api.s3.handlers.public_access_block import settings, without_public_grants
-
-        if (await ctx.read(settings, bucket))["IgnorePublicAcls"]:
+        if (await ctx.read(public_access_settings, bucket))["IgnorePublicAcls"]:
             acl = without_public_grants(acl)
     return acl_allows(acl, principal_canonical_id=caller, authenticated=identity is not None, permission=permission)
 
 
-async def authorize_request(req: S3Request, ctx: ServerContext, level: str, sub: str) -> None:
+async def authorize_request(req: S3Request, ctx: ServerContext, level: str, sub: str, action: str) -> None:
+    """`action`: the IAM action of the request's row in the operation table."""
     identity: Identity | None = req.identity
     if identity is not None and identity.is_root:
         return
-    action = action_of(req, level, sub)
     if level == "service":
         if identity is None:
             raise S3Error("AccessDenied")
@@ -808,8 +440,6 @@ async def authorize_copy_source(
 
 
 def _key_exists(tx: Any, bucket: str, key: str) -> bool:
-    from projections.namespace.queries import latest_version
-
     row = latest_version(tx, bucket, key)
     return row is not None and not row["is_delete_marker"]
 

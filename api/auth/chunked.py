@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from api.auth.sigv4 import (
+from api.auth.signing import (
     EMPTY_SHA256,
     STREAMING_PAYLOAD,
     STREAMING_PAYLOAD_TRAILER,

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+import orjson
+
 from api.errors import S3Error
 from projections.iam.queries import credential
 
@@ -118,8 +120,6 @@ class IdentityStore:
         elif expiration and now_us >= expiration:
             raise S3Error("InvalidAccessKeyId", "The access key ID you provided has expired.")
         secret = self._secret(access_key, row["sealed_secret"])
-        import orjson
-
         policy = orjson.loads(row["policy"]) if row["policy"] else None
         session_name = (row.get("name") or "") if row["kind"] == "sts" else ""
         identity = Identity(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from api.auth.sigv4 import (
+from api.auth.signing import (
     ALGORITHM,
     TERMINATOR,
     UNSIGNED_PAYLOAD,
@@ -135,28 +135,8 @@ def verify_post_policy(
     for name in _REQUIRED:
         if not form.get(name):
             raise _missing_field(name)
-    if form["x-amz-algorithm"] != ALGORITHM:
-        raise S3Error(
-            "InvalidArgument",
-            f'X-Amz-Algorithm only supports "{ALGORITHM}"',
-            extra={"ArgumentName": "x-amz-algorithm", "ArgumentValue": form["x-amz-algorithm"]},
-        )
-    parts = form["x-amz-credential"].split("/")
-    if len(parts) != 5 or not parts[0] or parts[4] != TERMINATOR or len(parts[1]) != 8:
-        raise S3Error(
-            "InvalidArgument",
-            "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; "
-            'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".',
-            extra={"ArgumentName": "x-amz-credential", "ArgumentValue": form["x-amz-credential"]},
-        )
-    access_key, date, region, service, _ = parts
+    access_key, date, region, service = _form_credential(form)
     amz_date = form["x-amz-date"]
-    if parse_amz_date(amz_date) is None:
-        raise S3Error(
-            "InvalidArgument",
-            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
-            extra={"ArgumentName": "x-amz-date", "ArgumentValue": amz_date},
-        )
     secret = lookup_secret(access_key)
     if secret is None:
         raise S3Error("InvalidAccessKeyId", extra={"AWSAccessKeyId": access_key})
@@ -189,6 +169,34 @@ def verify_post_policy(
         security_token=form.get("x-amz-security-token"),
         content_length_range=length_range,
     )
+
+
+def _form_credential(form: Mapping[str, str]) -> tuple[str, str, str, str]:
+    """(access key, date, region, service) of the form's x-amz-credential, once the form's
+    algorithm, credential and date fields are well formed."""
+    if form["x-amz-algorithm"] != ALGORITHM:
+        raise S3Error(
+            "InvalidArgument",
+            f'X-Amz-Algorithm only supports "{ALGORITHM}"',
+            extra={"ArgumentName": "x-amz-algorithm", "ArgumentValue": form["x-amz-algorithm"]},
+        )
+    parts = form["x-amz-credential"].split("/")
+    if len(parts) != 5 or not parts[0] or parts[4] != TERMINATOR or len(parts[1]) != 8:
+        raise S3Error(
+            "InvalidArgument",
+            "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; "
+            'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".',
+            extra={"ArgumentName": "x-amz-credential", "ArgumentValue": form["x-amz-credential"]},
+        )
+    amz_date = form["x-amz-date"]
+    if parse_amz_date(amz_date) is None:
+        raise S3Error(
+            "InvalidArgument",
+            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
+            extra={"ArgumentName": "x-amz-date", "ArgumentValue": amz_date},
+        )
+    access_key, date, region, service, _ = parts
+    return access_key, date, region, service
 
 
 def check_policy(

@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from urllib.parse import quote, unquote
 
-from api.auth.sigv4 import (
+from api.auth.signing import (
     MAX_EXPIRES_SECONDS,
     MAX_SKEW_SECONDS,
     UNSIGNED_PAYLOAD,
     AuthContext,
-    _from_date_header,
-    _iso,
+    from_date_header,
+    iso_time,
     now_timestamp,
 )
 from api.errors import S3Error
@@ -176,7 +176,7 @@ def authenticate_header(
     amz_date = headers.get("x-amz-date")
     date = headers.get("date")
     stamp = amz_date if amz_date is not None else date
-    request_ts = _from_date_header(stamp)[1] if stamp else None
+    request_ts = from_date_header(stamp)[1] if stamp else None
     if request_ts is None or request_ts < 0:  # AWS refuses dates before the epoch outright
         raise S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header")
     now_ts = now_timestamp(now)
@@ -185,7 +185,7 @@ def authenticate_header(
             "RequestTimeTooSkewed",
             extra={
                 "RequestTime": stamp or "",
-                "ServerTime": _iso(now_ts),
+                "ServerTime": iso_time(now_ts),
                 "MaxAllowedSkewMilliseconds": str(MAX_SKEW_SECONDS * 1000),
             },
         )
@@ -229,7 +229,7 @@ def authenticate_query(
         raise S3Error(
             "AccessDenied",
             "Request has expired",
-            extra={"Expires": _iso(int(expires)), "ServerTime": _iso(now_ts)},
+            extra={"Expires": iso_time(int(expires)), "ServerTime": iso_time(now_ts)},
         )
     # AWS documents no limit for SigV2; a URL that outlives SigV4's week is refused as SigV4
     # refuses one, counted from the time of the request (SigV2 URLs carry no signing time).

@@ -16,15 +16,9 @@ Names are unique regardless of case, as IAM's: "bob" finds the user "Bob".
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from api.auth.authz import ACCOUNT
 from api.errors import S3Error
-from api.iam import groups as iam_groups
-from api.iam import managed as iam_managed
-from api.iam import oidc as iam_oidc
-from api.iam import roles as iam_roles
 from api.iam import service as iam_service
 from api.iam.call import (
     ENTITY_NAME,
@@ -39,12 +33,11 @@ from api.iam.call import (
     no_such,
     parse,
 )
-from api.iam.sts import iso8601, unique_id, validation_error
+from api.iam.protocol import iso8601, unique_id, validation_error
+from domain.ownership import ACCOUNT
 from projections.iam import queries as iam_queries
 
 if TYPE_CHECKING:
-    from api.context import ServerContext
-    from api.request import S3Request
     from api.response import Response
 
 leaf = leaf_xml
@@ -297,32 +290,3 @@ async def get_account_summary(call: Call) -> Response:
         f"<entry>{leaf('key', k)}{leaf('value', v)}</entry>" for k, v in (await call.ctx.read(_summary)).items()
     )
     return call.respond(f"<SummaryMap>{entries}</SummaryMap>")
-
-
-ACTIONS: dict[str, Callable[[Call], Awaitable[Response]]] = {
-    "CreateUser": create_user,
-    "GetUser": get_user,
-    "ListUsers": list_users,
-    "UpdateUser": update_user,
-    "DeleteUser": delete_user,
-    "CreateAccessKey": create_access_key,
-    "ListAccessKeys": list_access_keys,
-    "UpdateAccessKey": update_access_key,
-    "DeleteAccessKey": delete_access_key,
-    "PutUserPolicy": put_user_policy,
-    "GetUserPolicy": get_user_policy,
-    "ListUserPolicies": list_user_policies,
-    "DeleteUserPolicy": delete_user_policy,
-    "GetAccountSummary": get_account_summary,
-    **iam_roles.ACTIONS,
-    **iam_groups.ACTIONS,
-    **iam_managed.ACTIONS,
-    **iam_oidc.ACTIONS,
-}
-
-
-async def dispatch(req: S3Request, ctx: ServerContext, action: str, params: dict[str, str]) -> Response:
-    handler = ACTIONS.get(action)
-    if handler is None:
-        raise S3Error("InvalidAction", f"Could not find operation {action} for version 2010-05-08", status=400)
-    return await handler(Call(req, ctx, action, params))

@@ -10,14 +10,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-from api.auth.authz import ACCOUNT, decide
+import orjson
+
+from api.auth.authz import decide
 from api.errors import S3Error
-from api.iam.sts import caller_arn, query_response, validation_error
+from api.iam.protocol import caller_arn, leaf, query_response, validation_error
+from domain.ownership import ACCOUNT, canonical_id
 from domain.policy import parse_policy
 from projections.iam import queries as iam_queries
 
 if TYPE_CHECKING:
     from api.context import ServerContext
+    from api.iam.operations import QueryOperation
     from api.request import S3Request
     from api.response import Response
 
@@ -33,10 +37,11 @@ MAX_ACCESS_KEYS = 2  # AWS's AccessKeysPerUser quota
 class Call:
     """One IAM request: its parameters, caller and the helpers every action uses."""
 
-    def __init__(self, req: S3Request, ctx: ServerContext, action: str, params: dict[str, str]) -> None:
+    def __init__(self, req: S3Request, ctx: ServerContext, operation: QueryOperation, params: dict[str, str]) -> None:
         self.req = req
         self.ctx = ctx
-        self.action = action
+        self.operation = operation
+        self.action = operation.name
         self.params = params
         self.identity = req.identity
         self.root_user = ctx.settings.root_user
@@ -83,8 +88,6 @@ class Call:
         ACLs, owners and S3 clients such as Ceph's s3-tests know a user by): its stored name."""
         name = self.need(param, ENTITY_NAME)
         if CANONICAL_ID.fullmatch(name) and await self.ctx.read(iam_queries.user, name) is None:
-            from api.s3.handlers.buckets import canonical_id
-
             for row in await self.ctx.read(iam_queries.list_users):
                 if canonical_id(row["name"]) == name:
                     return str(row["name"])
@@ -97,7 +100,7 @@ class Call:
             return
         allowed = False
         for resource in resources:
-            ok, reason, _row = await decide(self.ctx, self.req, f"iam:{self.action}", resource, None)
+            ok, reason, _row = await decide(self.ctx, self.req, self.operation.action, resource, None)
             if reason.startswith("explicit-deny"):
                 allowed = False
                 break
@@ -105,15 +108,13 @@ class Call:
         if not allowed:
             raise S3Error(
                 "AccessDenied",
-                f"User: {caller_arn(self.identity, self.root_user)} is not authorized to perform: iam:{self.action} on resource: {resources[0]}",
+                f"User: {caller_arn(self.identity, self.root_user)} is not authorized to perform: {self.operation.action} on resource: {resources[0]}",
                 status=403,
             )
 
     async def authorize_user(self, name: str, row: dict[str, Any] | None) -> None:
         """On a user's ARN (with its path), its account-less form (as MinIO and Ceph write
         it), and both of those with the user's canonical id instead of its name."""
-        from api.s3.handlers.buckets import canonical_id
-
         path = row["path"] if row is not None else "/"
         await self.authorize(
             arn("user", name, path),
@@ -123,7 +124,7 @@ class Call:
         )
 
     def respond(self, result: str | None = None) -> Response:
-        return query_response(self.req, "iam", self.action, result)
+        return query_response(self.req, self.operation.service, self.action, result)
 
     def actor(self) -> dict[str, str]:
         return self.req.actor()
@@ -173,8 +174,6 @@ def by_name(row: dict[str, Any]) -> str:
 
 
 def leaf_xml(tag: str, value: Any) -> str:
-    from api.iam.sts import leaf
-
     return leaf(tag, value)
 
 
@@ -190,8 +189,6 @@ def role_arn(name: str, path: str = "/") -> str:
 
 def encoded(document: Any) -> str:
     """Policy documents travel URL-encoded (botocore decodes them)."""
-    import orjson
-
     text = document if isinstance(document, str) else orjson.dumps(document).decode()
     return quote(text, safe="")
 

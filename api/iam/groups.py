@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from api.errors import S3Error
 from api.iam import service as iam_service
+from api.iam.api import user_xml
 from api.iam.call import (
     GROUP_NAME,
     POLICY_NAME,
@@ -20,7 +21,7 @@ from api.iam.call import (
     no_such,
     parse,
 )
-from api.iam.sts import unique_id
+from api.iam.protocol import iso8601, unique_id
 from projections.iam import queries as iam_queries
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ def group_xml(row: dict[str, Any]) -> str:
 
 
 def _iso(us: int) -> str:
-    from api.iam.sts import iso8601
-
     return iso8601(us / 1_000_000)
 
 
@@ -63,8 +62,6 @@ async def create_group(call: Call) -> Response:
 
 
 async def get_group(call: Call) -> Response:
-    from api.iam.api import user_xml
-
     _name, row = await _group(call)
     users = [u for u in await call.ctx.read(iam_queries.list_users) if u["name"] in row["members"]]
     page, tail = call.page(users, by_name)
@@ -155,19 +152,3 @@ async def delete_group_policy(call: Call) -> Response:
     group, _row = await _group(call)
     await iam_service.delete_group_policy(call.ctx, call.actor(), group, policy_name)
     return call.respond()
-
-
-ACTIONS = {
-    "CreateGroup": create_group,
-    "GetGroup": get_group,
-    "ListGroups": list_groups,
-    "ListGroupsForUser": list_groups_for_user,
-    "UpdateGroup": update_group,
-    "DeleteGroup": delete_group,
-    "AddUserToGroup": add_user_to_group,
-    "RemoveUserFromGroup": remove_user_from_group,
-    "PutGroupPolicy": put_group_policy,
-    "GetGroupPolicy": get_group_policy,
-    "ListGroupPolicies": list_group_policies,
-    "DeleteGroupPolicy": delete_group_policy,
-}

@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from api.auth.authz import ACCOUNT
 from api.errors import S3Error
 from api.iam import service as iam_service
 from api.iam.call import ENTITY_NAME, GROUP_NAME, Call, arn, leaf_xml, no_such, role_arn
+from domain.ownership import ACCOUNT
 from domain.policy.canned import AWS_MANAGED_POLICIES, AWS_MANAGED_PREFIX, CANNED_POLICIES
 from projections.iam import queries as iam_queries
 
@@ -69,7 +69,7 @@ async def _target(call: Call, kind: str) -> tuple[str, list[str]]:
     return name, list(row["policies"])
 
 
-def _attach(kind: str, *, detach: bool):  # type: ignore[no-untyped-def]
+def attach_handler(kind: str, *, detach: bool):  # type: ignore[no-untyped-def]
     async def handler(call: Call) -> Response:
         name, attached = await _target(call, kind)
         if detach:
@@ -85,7 +85,7 @@ def _attach(kind: str, *, detach: bool):  # type: ignore[no-untyped-def]
     return handler
 
 
-def _list(kind: str):  # type: ignore[no-untyped-def]
+def list_handler(kind: str):  # type: ignore[no-untyped-def]
     async def handler(call: Call) -> Response:
         _name, attached = await _target(call, kind)
         rows = [{"name": _policy_name(policy_arn(p)), "arn": policy_arn(p)} for p in attached]
@@ -99,16 +99,3 @@ def _list(kind: str):  # type: ignore[no-untyped-def]
         return call.respond(f"<AttachedPolicies>{items}</AttachedPolicies>{tail}")
 
     return handler
-
-
-ACTIONS = {
-    "AttachUserPolicy": _attach("user", detach=False),
-    "DetachUserPolicy": _attach("user", detach=True),
-    "ListAttachedUserPolicies": _list("user"),
-    "AttachGroupPolicy": _attach("group", detach=False),
-    "DetachGroupPolicy": _attach("group", detach=True),
-    "ListAttachedGroupPolicies": _list("group"),
-    "AttachRolePolicy": _attach("role", detach=False),
-    "DetachRolePolicy": _attach("role", detach=True),
-    "ListAttachedRolePolicies": _list("role"),
-}

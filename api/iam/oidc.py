@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from api.auth.authz import ACCOUNT
 from api.errors import S3Error
 from api.iam import service as iam_service
 from api.iam.call import Call, leaf_xml, members
-from api.iam.sts import iso8601, validation_error
+from api.iam.protocol import iso8601, validation_error
+from domain.ownership import ACCOUNT
 from projections.iam import queries as iam_queries
 
 if TYPE_CHECKING:
@@ -116,14 +116,3 @@ async def update_thumbprints(call: Call) -> Response:
     name = await _provider(call)
     await iam_service.update_oidc_provider(call.ctx, call.actor(), name, thumbprints=_thumbprints(call))
     return call.respond()
-
-
-ACTIONS = {
-    "CreateOpenIDConnectProvider": create_provider,
-    "GetOpenIDConnectProvider": get_provider,
-    "ListOpenIDConnectProviders": list_providers,
-    "DeleteOpenIDConnectProvider": delete_provider,
-    "AddClientIDToOpenIDConnectProvider": add_client_id,
-    "RemoveClientIDFromOpenIDConnectProvider": remove_client_id,
-    "UpdateOpenIDConnectProviderThumbprint": update_thumbprints,
-}

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from api.iam import service as iam_service
 from api.iam.call import (
     ENTITY_NAME,
@@ -20,7 +22,7 @@ from api.iam.call import (
     parse,
     role_arn,
 )
-from api.iam.sts import iso8601, unique_id, validation_error
+from api.iam.protocol import iso8601, unique_id, validation_error
 from projections.iam import queries as iam_queries
 
 if TYPE_CHECKING:
@@ -45,8 +47,6 @@ def _role_policy(text: str) -> dict[str, Any]:
     """A role's permission policy. Ceph accepts (and its clients send) a wildcard Principal in
     them; it names nobody beyond the role's sessions, so it is dropped before validation.
     Any other Principal is still MalformedPolicyDocument."""
-    import orjson
-
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -168,16 +168,3 @@ async def delete_role_policy(call: Call) -> Response:
     name, _row = await _role(call)
     await iam_service.delete_role_policy(call.ctx, call.actor(), name, policy_name)
     return call.respond()
-
-
-ACTIONS = {
-    "CreateRole": create_role,
-    "GetRole": get_role,
-    "ListRoles": list_roles,
-    "UpdateRole": update_role,
-    "DeleteRole": delete_role,
-    "PutRolePolicy": put_role_policy,
-    "GetRolePolicy": get_role_policy,
-    "ListRolePolicies": list_role_policies,
-    "DeleteRolePolicy": delete_role_policy,
-}

@@ -1,7 +1,5 @@
-"""AWS STS (AssumeRole, GetSessionToken, GetCallerIdentity), and the plumbing shared with the
-IAM query API (api.iam.api): POST / with Action=... in a form body or the query string, signed
-with SigV4 for service "sts" or "iam" (the body signed by its hash), answered in AWS's query-API
-XML, errors as <ErrorResponse>.
+"""AWS STS (AssumeRole, GetSessionToken, GetCallerIdentity), on the query-API protocol the IAM
+API shares (api.iam.protocol).
 
 AssumeRole works two ways. MinIO's: any RoleArn gives temporary keys with the caller's own
 rights (optionally narrowed by a session Policy). For a role created through the IAM API
@@ -11,204 +9,30 @@ sts:AssumeRole, and the session holds the role's inline policies instead of the 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import logging
 import re
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
-from xml.sax.saxutils import escape
 
-from api.auth.authz import ACCOUNT, request_context
+from api.auth.authz import request_context
 from api.errors import S3Error
 from api.iam import service as iam_service
+from api.iam.protocol import caller_arn, entity_id, iso8601, leaf, query_response, unique_id, validation_error
 from domain.errors import DomainError
+from domain.ownership import ACCOUNT, canonical_id
 from domain.policy import Decision, Request, evaluate, parse_policy
-from projections.eventstore.unavailable import RETRY_AFTER, STORE_OUTAGE, is_unavailable
 from projections.iam import queries as iam_queries
 
 if TYPE_CHECKING:
     from api.auth.identity import Identity
     from api.context import ServerContext
+    from api.iam.call import Call
     from api.request import S3Request
     from api.response import Response
 
-log = logging.getLogger("chronicle.api.sts")
-
-STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
-IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
-VERSIONS = {"sts": "2011-06-15", "iam": "2010-05-08"}
-NAMESPACES = {"sts": STS_NS, "iam": IAM_NS}
-MAX_FORM_BYTES = 256 * 1024
 MAX_SESSION_POLICY_CHARS = 2048
 # A role's ARN: account-less as CreateRole reports it (as MinIO's and Ceph's are), or with
 # the account id.
 ROLE_ARN = re.compile(r"arn:aws:iam::(\d{12}|):role(/(?:[!-.0-~]+/)*)([\w+=,.@-]{1,64})")
 SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
-
-# How the S3 authentication errors read on the STS / IAM endpoints (AWS's codes there).
-_AUTH_ERRORS = {
-    "InvalidAccessKeyId": ("InvalidClientTokenId", 403, "The security token included in the request is invalid."),
-    "InvalidToken": ("InvalidClientTokenId", 403, "The security token included in the request is invalid."),
-    "ExpiredToken": ("ExpiredToken", 403, "The security token included in the request is expired"),
-}
-
-
-# -- shared plumbing ----------------------------------------------------------------------
-
-
-def query_api_service(req: S3Request) -> str | None:
-    """'sts' or 'iam' when the request is signed for that service (its credential scope)."""
-    auth = req.headers.get("authorization", "")
-    if auth.startswith("AWS4-"):
-        i = auth.find("Credential=")
-        if i < 0:
-            return None
-        credential = auth[i + 11 :].split(",", 1)[0].strip()
-    else:
-        credential = req.query.get("X-Amz-Credential", "")
-    parts = credential.split("/")
-    if len(parts) == 5 and parts[3] in VERSIONS:
-        return parts[3]
-    return None
-
-
-def iso8601(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def entity_id(prefix: str, name: str) -> str:
-    """A stable AWS-style unique id (AIDA... users, AROA... roles, AGPA... groups)."""
-    digest = hashlib.sha256(f"chronicle:{prefix}:{name}".encode()).digest()
-    return prefix + base64.b32encode(digest).decode()[:17]
-
-
-def unique_id(prefix: str, row: dict[str, Any]) -> str:
-    """The id of one user, group or role: as AWS's, a new one each time a name is created
-    again after a deletion (derived from the name and its creation time, so a replay of the
-    log gives the same ids)."""
-    return entity_id(prefix, f"{row['name']}@{row['created_us']}")
-
-
-def validation_error(message: str) -> S3Error:
-    return S3Error("ValidationError", message, status=400)
-
-
-def leaf(tag: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        value = "true" if value else "false"
-    return f"<{tag}>{escape(str(value))}</{tag}>"
-
-
-def query_response(req: S3Request, service: str, action: str, result: str | None) -> Response:
-    """<{Action}Response xmlns=...><{Action}Result>result</...><ResponseMetadata>...</...>."""
-    from api.response import Response
-
-    body = [f'<{action}Response xmlns="{NAMESPACES[service]}">']
-    if result is not None:
-        body.append(f"<{action}Result>{result}</{action}Result>")
-    body.append(
-        f"<ResponseMetadata><RequestId>{escape(req.request_id)}</RequestId></ResponseMetadata></{action}Response>"
-    )
-    return Response(200, {"content-type": "text/xml"}, "".join(body).encode())
-
-
-def error_response(req: S3Request, service: str, code: str, message: str, status: int) -> Response:
-    from api.response import Response
-
-    kind = "Receiver" if status >= 500 else "Sender"
-    body = (
-        f'<ErrorResponse xmlns="{NAMESPACES[service]}"><Error><Type>{kind}</Type>'
-        f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
-        f"<RequestId>{escape(req.request_id)}</RequestId></ErrorResponse>"
-    )
-    return Response(status, {"content-type": "text/xml"}, body.encode())
-
-
-async def read_params(req: S3Request) -> tuple[dict[str, str], str]:
-    """The request's parameters (query string, then the form body) and the body's SHA-256."""
-    buf = bytearray()
-    async for chunk in req.raw_body():
-        buf += chunk
-        if len(buf) > MAX_FORM_BYTES:
-            raise S3Error("MaxMessageLengthExceeded", "Your request was too big.", status=400)
-    body = bytes(buf)
-    sha = hashlib.sha256(body).hexdigest()
-    declared = req.headers.get("x-amz-content-sha256")
-    if declared is not None and len(declared) == 64 and declared.lower() != sha:
-        raise S3Error("XAmzContentSHA256Mismatch")
-    params = {k: v for k, v in req.query.items() if not k.startswith("X-Amz-")}
-    if body:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise S3Error("MalformedQueryString", "The request body is not valid UTF-8.", status=400) from None
-        params.update(parse_qsl(text, keep_blank_values=True))
-    return params, sha
-
-
-async def query_api(req: S3Request, ctx: ServerContext, service: str) -> Response:
-    """Entry from the router: read, authenticate, dispatch; every error as <ErrorResponse>."""
-    try:
-        params, sha = await read_params(req)
-        from api.s3.router import authenticate_request
-
-        try:
-            await authenticate_request(req, ctx, service=service, payload_sha256=sha)
-        except S3Error as err:
-            if err.code in _AUTH_ERRORS:
-                code, status, message = _AUTH_ERRORS[err.code]
-                raise S3Error(code, message, status=status) from None
-            raise
-        if req.identity is None:
-            raise S3Error("MissingAuthenticationToken", "Request is missing Authentication Token", status=403)
-        action = params.get("Action", "")
-        if not action:
-            raise S3Error("MissingAction", "Missing Action", status=400)
-        version = params.get("Version")
-        if version is not None and version != VERSIONS[service]:
-            raise S3Error("InvalidAction", f"Could not find operation {action} for version {version}", status=400)
-        if service == "sts":
-            handler = STS_ACTIONS.get(action)
-            if handler is None:
-                raise S3Error(
-                    "InvalidAction", f"Could not find operation {action} for version {VERSIONS[service]}", status=400
-                )
-            return await handler(req, ctx, params)
-        from api.iam.api import dispatch
-
-        return await dispatch(req, ctx, action, params)
-    except S3Error as err:
-        return error_response(req, service, err.code, err.message, err.status)
-    except DomainError as err:
-        return error_response(req, service, err.code, err.message or err.code, 400)
-    except Exception as exc:  # noqa: BLE001 - never a traceback to the client
-        if is_unavailable(exc):
-            # The query APIs' own code for it (503 is retried by the SDKs).
-            STORE_OUTAGE.failed(exc)
-            response = error_response(
-                req, service, "ServiceUnavailable", "The service is unavailable. Please try again later.", 503
-            )
-            response.headers["Retry-After"] = str(RETRY_AFTER)
-            return response
-        log.exception("internal error on %s %s", service, req.raw_path)
-        return error_response(
-            req, service, "InternalFailure", "The request processing has failed because of an unknown error.", 500
-        )
-
-
-def caller_arn(identity: Identity, root_user: str) -> str:
-    """The ARN GetCallerIdentity reports: root, the user (with its path), or the assumed
-    role's session. Service accounts and GetSessionToken / MinIO-style sessions act as their
-    parent user."""
-    if identity.is_root or identity.user == root_user:
-        return f"arn:aws:iam::{ACCOUNT}:root"
-    if identity.kind == "sts" and identity.role:
-        return f"arn:aws:sts::{ACCOUNT}:assumed-role/{identity.role}/{identity.session_name or identity.user}"
-    return f"arn:aws:iam::{ACCOUNT}:user{identity.path}{identity.user}"
 
 
 # -- STS actions --------------------------------------------------------------------------
@@ -269,7 +93,8 @@ def _no_chaining(identity: Identity, action: str) -> None:
         raise S3Error("AccessDenied", f"Temporary credentials and service accounts cannot call {action}.", status=403)
 
 
-async def assume_role(req: S3Request, ctx: ServerContext, params: dict[str, str]) -> Response:
+async def assume_role(call: Call) -> Response:
+    req, ctx, params = call.req, call.ctx, call.params
     identity: Identity = req.identity
     _no_chaining(identity, "AssumeRole")
     role_arn = params.get("RoleArn", "")
@@ -331,8 +156,6 @@ def _trusts(ctx: ServerContext, req: S3Request, identity: Identity, role: dict[s
         trust = ctx.policies.parsed("trust", role["trust_policy"])
     except DomainError:
         return False
-    from api.s3.handlers.buckets import canonical_id
-
     request = Request(
         action="sts:AssumeRole",
         resource=role_arn,
@@ -345,7 +168,8 @@ def _trusts(ctx: ServerContext, req: S3Request, identity: Identity, role: dict[s
     return evaluate((trust,), request) is Decision.ALLOW
 
 
-async def get_session_token(req: S3Request, ctx: ServerContext, params: dict[str, str]) -> Response:
+async def get_session_token(call: Call) -> Response:
+    req, ctx, params = call.req, call.ctx, call.params
     identity: Identity = req.identity
     _no_chaining(identity, "GetSessionToken")
     duration = _duration(params, 43200, 900, 129600)
@@ -353,7 +177,8 @@ async def get_session_token(req: S3Request, ctx: ServerContext, params: dict[str
     return query_response(req, "sts", "GetSessionToken", _credentials_xml(session))
 
 
-async def get_caller_identity(req: S3Request, ctx: ServerContext, params: dict[str, str]) -> Response:
+async def get_caller_identity(call: Call) -> Response:
+    req, ctx = call.req, call.ctx
     identity: Identity = req.identity
     arn = caller_arn(identity, ctx.settings.root_user)
     if arn.endswith(":root"):
@@ -367,10 +192,3 @@ async def get_caller_identity(req: S3Request, ctx: ServerContext, params: dict[s
         user_id = unique_id("AIDA", user) if user is not None else entity_id("AIDA", identity.user)
     result = leaf("Arn", arn) + leaf("UserId", user_id) + leaf("Account", ACCOUNT)
     return query_response(req, "sts", "GetCallerIdentity", result)
-
-
-STS_ACTIONS = {
-    "AssumeRole": assume_role,
-    "GetSessionToken": get_session_token,
-    "GetCallerIdentity": get_caller_identity,
-}

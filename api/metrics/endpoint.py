@@ -34,6 +34,7 @@ import jwt
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from api.admin.targets import delivery_states
+from api.auth.authenticate import authenticate_request
 from api.auth.authz import authorize_admin
 from api.errors import S3Error
 from api.metrics.exposition import Family, render
@@ -42,7 +43,6 @@ from api.metrics.prometheus_token import claimed_access_key, verify
 from api.metrics.request_metrics import S3RequestMetrics
 from api.metrics.store_metrics import StoreMetrics
 from api.response import Response
-from api.s3.router import authenticate_request
 
 if TYPE_CHECKING:
     from api.context import ServerContext

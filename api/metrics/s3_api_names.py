@@ -1,7 +1,7 @@
 """The S3 API name of a request, as MinIO labels its request metrics (``api="putobject"``):
 its handler's name without "Handler", lower-cased, or the name MinIO gives the calls it
-rejects ("publicaccessblock", "torrent"). Computed from what Chronicle's router looks at
-(method, level, subresource), so a dashboard built on MinIO groups the same calls.
+rejects ("publicaccessblock", "torrent"). Taken from the request's row in the operation
+table (api.s3.operations), so a dashboard built on MinIO groups the same calls.
 
 Names are indexes into ``API_NAMES``: the request metrics keep one row of counters per
 name, fixed before the server forks its workers.
@@ -10,113 +10,58 @@ name, fixed before the server forks its workers.
 from __future__ import annotations
 
 from api.request import S3Request
-from api.s3.router import BUCKET_SUBRESOURCES, OBJECT_SUBRESOURCES
+from api.s3.addressing import BUCKET_SUBRESOURCES, OBJECT_SUBRESOURCES
+from api.s3.operation import Operation
+from api.s3.operations import S3_OPERATIONS
 
-# (method, level, subresource) -> MinIO's name (cmd/api-router.go, lower-cased as MinIO
-# exports it). Calls MinIO refuses by name keep that name (rejectedObjAPIs / rejectedBucketAPIs).
-_ROUTES: dict[tuple[str, str, str], str] = {
-    ("GET", "service", ""): "listbuckets",
-    ("GET", "service", "events"): "listennotification",
-    ("PUT", "bucket", ""): "putbucket",
-    ("HEAD", "bucket", ""): "headbucket",
-    ("DELETE", "bucket", ""): "deletebucket",
-    ("GET", "bucket", ""): "listobjectsv1",
-    ("POST", "bucket", ""): "postpolicybucket",
-    ("GET", "bucket", "versions"): "listobjectversions",
-    ("GET", "bucket", "location"): "getbucketlocation",
-    ("GET", "bucket", "versioning"): "getbucketversioning",
-    ("PUT", "bucket", "versioning"): "putbucketversioning",
-    ("GET", "bucket", "tagging"): "getbuckettagging",
-    ("PUT", "bucket", "tagging"): "putbuckettagging",
-    ("DELETE", "bucket", "tagging"): "deletebuckettagging",
-    ("POST", "bucket", "delete"): "deletemultipleobjects",
-    ("GET", "bucket", "uploads"): "listmultipartuploads",
-    ("GET", "bucket", "acl"): "getbucketacl",
-    ("PUT", "bucket", "acl"): "putbucketacl",
+# Calls with no row in the operation table (Chronicle refuses them) keep the name MinIO
+# gives them (cmd/api-router.go; rejectedObjAPIs / rejectedBucketAPIs).
+_REFUSED: dict[tuple[str, str, str], str] = {
     ("DELETE", "bucket", "acl"): "acl",
-    ("GET", "bucket", "policy"): "getbucketpolicy",
-    ("PUT", "bucket", "policy"): "putbucketpolicy",
-    ("DELETE", "bucket", "policy"): "deletebucketpolicy",
-    ("GET", "bucket", "policyStatus"): "getbucketpolicystatus",
-    ("GET", "bucket", "notification"): "getbucketnotification",
-    ("PUT", "bucket", "notification"): "putbucketnotification",
-    ("GET", "bucket", "events"): "listennotification",
-    ("GET", "bucket", "cors"): "getbucketcors",
     ("PUT", "bucket", "cors"): "putbucketcors",
     ("DELETE", "bucket", "cors"): "deletebucketcors",
-    ("GET", "bucket", "lifecycle"): "getbucketlifecycle",
     ("PUT", "bucket", "lifecycle"): "putbucketlifecycle",
     ("DELETE", "bucket", "lifecycle"): "deletebucketlifecycle",
-    ("GET", "bucket", "encryption"): "getbucketencryption",
-    ("PUT", "bucket", "encryption"): "putbucketencryption",
-    ("DELETE", "bucket", "encryption"): "deletebucketencryption",
-    ("GET", "bucket", "object-lock"): "getbucketobjectlockconfig",
-    ("PUT", "bucket", "object-lock"): "putbucketobjectlockconfig",
-    ("GET", "bucket", "replication"): "getbucketreplicationconfig",
     ("PUT", "bucket", "replication"): "putbucketreplicationconfig",
     ("DELETE", "bucket", "replication"): "deletebucketreplicationconfig",
-    ("GET", "bucket", "website"): "getbucketwebsite",
     ("PUT", "bucket", "website"): "website",
     ("DELETE", "bucket", "website"): "deletebucketwebsite",
-    ("GET", "bucket", "logging"): "getbucketlogging",
-    ("GET", "bucket", "accelerate"): "getbucketaccelerate",
-    ("GET", "bucket", "requestPayment"): "getbucketrequestpayment",
-    ("PUT", "object", ""): "putobject",
-    ("GET", "object", ""): "getobject",
-    ("HEAD", "object", ""): "headobject",
-    ("DELETE", "object", ""): "deleteobject",
-    ("POST", "object", "uploads"): "newmultipartupload",
-    ("PUT", "object", "uploadId"): "putobjectpart",
-    ("POST", "object", "uploadId"): "completemultipartupload",
-    ("DELETE", "object", "uploadId"): "abortmultipartupload",
-    ("GET", "object", "uploadId"): "listobjectparts",
-    ("GET", "object", "tagging"): "getobjecttagging",
-    ("PUT", "object", "tagging"): "putobjecttagging",
-    ("DELETE", "object", "tagging"): "deleteobjecttagging",
-    ("GET", "object", "acl"): "getobjectacl",
-    ("PUT", "object", "acl"): "putobjectacl",
     ("DELETE", "object", "acl"): "acl",
-    ("GET", "object", "attributes"): "getobjectattributes",
-    ("GET", "object", "retention"): "getobjectretention",
-    ("PUT", "object", "retention"): "putobjectretention",
-    ("GET", "object", "legal-hold"): "getobjectlegalhold",
-    ("PUT", "object", "legal-hold"): "putobjectlegalhold",
-    ("POST", "object", "restore"): "postrestoreobject",
     ("POST", "object", "select"): "selectobjectcontent",
 }
 for _method in ("GET", "PUT", "DELETE"):
-    _ROUTES[(_method, "object", "torrent")] = "torrent"
-    for _sub, _name in (
-        ("publicAccessBlock", "publicaccessblock"),
-        ("ownershipControls", "ownershipcontrols"),
-        ("inventory", "inventory"),
-        ("metrics", "metrics"),
-        ("analytics", "analytics"),
-        ("intelligent-tiering", "intelligent-tiering"),
-    ):
-        _ROUTES[(_method, "bucket", _sub)] = _name
+    _REFUSED.setdefault((_method, "object", "torrent"), "torrent")
+    for _sub in ("inventory", "metrics", "analytics", "intelligent-tiering"):
+        _REFUSED[(_method, "bucket", _sub)] = _sub
 for _method in ("PUT", "DELETE"):
     for _sub in ("logging", "accelerate", "requestPayment"):
-        _ROUTES[(_method, "bucket", _sub)] = _sub.lower()
+        _REFUSED[(_method, "bucket", _sub)] = _sub.lower()
 
 NOT_FOUND = "notfound"  # MinIO's router: no route for the path and query
 METHOD_NOT_ALLOWED = "methodnotallowed"  # a method no S3 route takes
-_SPECIAL = ("copyobject", "copyobjectpart", "listobjectsv2", NOT_FOUND, METHOD_NOT_ALLOWED)
+_SPECIAL = (NOT_FOUND, METHOD_NOT_ALLOWED)
 
-API_NAMES: tuple[str, ...] = tuple(dict.fromkeys([*_ROUTES.values(), *_SPECIAL]))
+_ROWS = tuple(row for row in S3_OPERATIONS.rows if row.metric)
+API_NAMES: tuple[str, ...] = tuple(dict.fromkeys([*(r.metric for r in _ROWS), *_REFUSED.values(), *_SPECIAL]))
 _INDEX = {name: i for i, name in enumerate(API_NAMES)}
-_ROUTE_INDEX = {route: _INDEX[name] for route, name in _ROUTES.items()}
 _S3_METHODS = frozenset(("GET", "PUT", "POST", "DELETE", "HEAD"))
-_COPY_OBJECT = _INDEX["copyobject"]
-_COPY_PART = _INDEX["copyobjectpart"]
-_LIST_V2 = _INDEX["listobjectsv2"]
-_PUT_OBJECT = _ROUTE_INDEX[("PUT", "object", "")]
-_PUT_PART = _ROUTE_INDEX[("PUT", "object", "uploadId")]
-_LIST_V1 = _ROUTE_INDEX[("GET", "bucket", "")]
-_POST_POLICY = _ROUTE_INDEX[("POST", "bucket", "")]
 
 
-# The router's precedence among subresources (api.s3.router.select takes the first of its
+def _indexed(group: tuple[Operation, ...]) -> tuple[tuple[object, int], ...]:
+    return tuple((row.when, _INDEX[row.metric] if row.metric else -1) for row in group)
+
+
+# (method, level, subresource) -> ((predicate or None, index), ...), as the table's groups.
+_BY_KEY: dict[tuple[str, str, str], tuple[tuple[object, int], ...]] = {
+    key: _indexed(group) for key, group in S3_OPERATIONS.groups.items() if "*" not in key
+}
+for _key, _name in _REFUSED.items():
+    _BY_KEY.setdefault(_key, ((None, _INDEX[_name]),))
+# Routes a plain dict lookup answers (one row, no predicate): nearly every request.
+_PLAIN = {key: group[0][1] for key, group in _BY_KEY.items() if len(group) == 1 and group[0][0] is None}
+
+
+# The precedence among subresources (api.s3.addressing.select takes the first of its
 # list that the query names): looking the query's few keys up here costs less than testing
 # the query for each of the router's ~30 names.
 _BUCKET_RANK = {sub: rank for rank, sub in enumerate(BUCKET_SUBRESOURCES)}
@@ -141,25 +86,22 @@ def api_index(req: S3Request) -> int:
         level = "service"
         if "events" in query:
             sub = "events"
-    index = _ROUTE_INDEX.get((method, level, sub))
-    if index is None:
-        if method == "OPTIONS" or (method == "POST" and level == "service"):
-            return -1
-        return _INDEX[NOT_FOUND if method in _S3_METHODS else METHOD_NOT_ALLOWED]
-    if index == _PUT_OBJECT or index == _PUT_PART:
-        if "x-amz-copy-source" in req.headers:
-            return _COPY_OBJECT if index == _PUT_OBJECT else _COPY_PART
-    elif index == _LIST_V1:
-        if req.query.get("list-type") == "2":
-            return _LIST_V2
-    elif index == _POST_POLICY:
-        if not req.headers.get("content-type", "").startswith("multipart/form-data"):
-            return _INDEX[NOT_FOUND]
-    return index
+    key = (method, level, sub)
+    index = _PLAIN.get(key)
+    if index is not None:
+        return index
+    group = _BY_KEY.get(key)
+    if group is not None:
+        for when, found in group:
+            if when is None or when(req):  # type: ignore[operator]
+                return found
+    if method == "OPTIONS" or (method == "POST" and level == "service"):
+        return -1
+    return _INDEX[NOT_FOUND if method in _S3_METHODS else METHOD_NOT_ALLOWED]
 
 
 def _subresource(query: dict[str, str], ranks: dict[str, int]) -> str:
-    """What api.s3.router.select finds: the query's subresource of highest precedence."""
+    """What api.s3.addressing.select finds: the query's subresource of highest precedence."""
     found, best = "", len(ranks)
     for key in query:
         rank = ranks.get(key, best)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from domain.notifications import NotificationConfig, RulesMap, match_simple, rules_map
+from domain.notifications import NotificationConfig, RulesMap, expand, match_simple, rules_map
 from projections.eventstore.tx import Tx
 from projections.notifications import subscriptions_generation
 
@@ -191,6 +191,4 @@ def _delete_listener(tx: Tx, listener_id: str) -> None:
 
 
 def single_names(names: Iterable[str]) -> frozenset[str]:
-    from domain.notifications import expand
-
     return frozenset(single for name in names for single in expand(name))

@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from api.auth.chunked import AwsChunkedDecoder
 from api.errors import S3Error
 from api.s3.checksums import ALGORITHMS, Checksum, header_name, is_valid_b64
 
@@ -115,8 +116,6 @@ class DecodedBody:
             if self.size is not None and self.received != self.size:
                 raise S3Error("IncompleteBody")
             return
-        from api.auth.chunked import AwsChunkedDecoder
-
         decoder = AwsChunkedDecoder(self.req.auth, decoded_length=self.size, trailer_header=self.trailer)
         async for chunk in raw:
             out = decoder.feed(chunk)

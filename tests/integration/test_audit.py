@@ -19,6 +19,7 @@ from minio import MinioAdmin
 from minio.credentials import StaticProvider
 
 from tests.conftest import unique_bucket_name
+from tests.helpers.change_schema import assert_valid
 from tests.helpers.server import REPO_ROOT, chronicle_command
 
 
@@ -76,6 +77,7 @@ def test_audit_answers_by_key_principal_address_event_and_time(server_factory, r
     s3.put_object_tagging(Bucket=bucket, Key="reports/q1.csv", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
     s3.delete_object(Bucket=bucket, Key="reports/q2.csv")
     everything = wait_indexed(srv, 8)
+    assert_valid(everything)
     positions = [r["position"] for r in everything]
     assert positions == sorted(positions)
 

@@ -17,7 +17,7 @@ import pytest
 from awscrt import checksums as crt
 from boto3.s3.transfer import TransferConfig
 
-from api.auth.sigv4 import AuthContext
+from api.auth.signing import AuthContext
 from tests.conftest import unique_bucket_name
 from tests.helpers.s3 import md5_etag, s3_error
 from tests.integration.test_bad_input import (

@@ -15,14 +15,14 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from api.auth.chunked import AwsChunkedDecoder
-from api.auth.sigv4 import (
+from api.auth.signature import authenticate
+from api.auth.signing import (
     EMPTY_SHA256,
     STREAMING_PAYLOAD,
     STREAMING_PAYLOAD_TRAILER,
     STREAMING_UNSIGNED_TRAILER,
     UNSIGNED_PAYLOAD,
     AuthContext,
-    authenticate,
     derive_signing_key,
 )
 from api.errors import S3Error

@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 
 from api.auth.postpolicy import check_content_length, verify_post_policy
-from api.auth.sigv4 import derive_signing_key, hmac_hex
+from api.auth.signing import derive_signing_key, hmac_hex
 from api.errors import S3Error
 
 AK = "AKIAIOSFODNN7EXAMPLE"

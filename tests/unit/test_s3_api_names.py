@@ -7,9 +7,10 @@ from itertools import permutations
 
 import pytest
 
-from api.metrics.s3_api_names import _ROUTES, API_NAMES, NOT_FOUND, api_index
+from api.metrics.s3_api_names import _REFUSED, API_NAMES, NOT_FOUND, api_index
 from api.request import S3Request
-from api.s3.router import BUCKET_SUBRESOURCES, OBJECT_SUBRESOURCES, select
+from api.s3.addressing import BUCKET_SUBRESOURCES, OBJECT_SUBRESOURCES, select
+from api.s3.operations import S3_OPERATIONS
 
 
 async def _receive() -> dict:
@@ -33,7 +34,8 @@ def test_the_name_is_that_of_the_route_the_router_selects(bucket, key, subresour
     queries += [{a: "", "max-keys": "1", b: ""} for a, b in permutations(subresources, 2)]
     for query in queries:
         req = request(method, bucket, key, query)
-        expected = _ROUTES.get((method, *select(req)), NOT_FOUND)
+        operation = S3_OPERATIONS.find(req, method, *select(req))
+        expected = operation.metric if operation is not None else _REFUSED.get((method, *select(req)), NOT_FOUND)
         assert API_NAMES[api_index(req)] == expected, query
 
 

@@ -17,8 +17,9 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from api.auth.postpolicy import check_policy
+from api.auth.signature import authenticate
+from api.auth.signing import UNSIGNED_PAYLOAD
 from api.auth.sigv2 import canonical_resource, query_items, sign, verify_post_signature
-from api.auth.sigv4 import UNSIGNED_PAYLOAD, authenticate
 from api.errors import S3Error
 
 AK = "AKIAIOSFODNN7EXAMPLE"

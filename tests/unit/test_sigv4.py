@@ -14,13 +14,8 @@ from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from api.auth.sigv4 import (
-    EMPTY_SHA256,
-    STREAMING_UNSIGNED_TRAILER,
-    UNSIGNED_PAYLOAD,
-    authenticate,
-    derive_signing_key,
-)
+from api.auth.signature import authenticate
+from api.auth.signing import EMPTY_SHA256, STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD, derive_signing_key
 from api.errors import S3Error
 
 AK = "AKIAIOSFODNN7EXAMPLE"
@@ -380,13 +375,8 @@ def test_presigned_with_signed_content_sha256() -> None:
     # Some SDKs sign a real x-amz-content-sha256 into presigned URLs instead of UNSIGNED-PAYLOAD.
     now = int(time.time())
     amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    from api.auth.sigv4 import (
-        canonical_query,
-        canonical_request,
-        hmac_hex,
-        split_query,
-        string_to_sign,
-    )
+    from api.auth.signing import hmac_hex
+    from api.auth.sigv4 import canonical_query, canonical_request, split_query, string_to_sign
 
     scope = f"{amz_date[:8]}/us-east-1/s3/aws4_request"
     query = (
@@ -514,7 +504,8 @@ def test_missing_date() -> None:
 def test_date_header_instead_of_x_amz_date() -> None:
     # SigV4 allows the timestamp in Date; the string to sign uses its ISO basic form.
     now = int(time.time())
-    from api.auth.sigv4 import canonical_request, hmac_hex, string_to_sign
+    from api.auth.signing import hmac_hex
+    from api.auth.sigv4 import canonical_request, string_to_sign
 
     amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     http_date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))

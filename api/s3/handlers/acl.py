@@ -1,5 +1,4 @@
-"""ACLs: Get/PutBucketAcl, Get/PutObjectAcl, and the ACL a write asks for (x-amz-acl,
-x-amz-grant-*, the POST form's `acl` field).
+"""ACLs: Get/PutBucketAcl, Get/PutObjectAcl (the ACL a write asks for: api.s3.acl_request).
 
 Canonical IDs: root and IAM users are canonical_id(name); a grant naming an ID that is
 none of theirs is refused (InvalidArgument). The bucket's ACL is a bucket configuration
@@ -10,101 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from uuid import UUID
 
 from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, empty, xml
-from api.s3.handlers.buckets import canonical_id, update_bucket
+from api.s3.acl_request import JSON, acl_from_request, bucket_and_ownership, owner_of, resolver
+from api.s3.handlers.buckets import update_bucket
 from api.s3.handlers.common import bucket_must_exist
-from api.s3.handlers.ownership_controls import ENFORCED, PREFERRED, ownership
+from api.s3.handlers.object_read import delete_marker_error, resolve_version
 from api.s3.xml import parse
+from api.services import objects
 from domain.acl import (
-    CANNED,
-    Resolver,
     acl_xml,
-    canned_acl,
-    grants_from_headers,
     has_grant_headers,
     make_acl,
     parse_acl_xml,
     private_acl,
 )
-from projections.eventstore.recorder import Change
-from projections.namespace.acl_queries import bucket_acl, object_acl, user_names
-
-JSON = dict[str, Any]
-
-
-async def resolver(ctx: ServerContext) -> Resolver:
-    """canonical ID -> display name, over root and every IAM user (read when a grant names an ID)."""
-    names = [ctx.settings.root_user, *await ctx.read(user_names)]
-    by_id = {canonical_id(n): n for n in names}
-    return by_id.get
-
-
-def check_canned(value: str | None) -> None:
-    if value is not None and value not in CANNED:
-        raise S3Error("InvalidArgument", None, extra={"ArgumentName": "x-amz-acl", "ArgumentValue": value})
-
-
-def _owner_of(name: str, bucket_owner: str) -> str:
-    """An anonymous writer's objects belong to the bucket owner."""
-    return name or bucket_owner
-
-
-async def acl_from_request(
-    req: S3Request,
-    ctx: ServerContext,
-    *,
-    owner: str,
-    bucket_owner: str | None = None,
-    canned: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSON | None:
-    """The ACL the request's x-amz-acl / x-amz-grant-* headers (or `canned`, the POST form's
-    field) ask for; None when it asks for none (the default: private to the owner)."""
-    h = req.headers if headers is None else headers
-    canned = canned if canned is not None else h.get("x-amz-acl")
-    grants_given = has_grant_headers(h)
-    if canned is None and not grants_given:
-        return None
-    if canned is not None and grants_given:
-        raise S3Error("InvalidRequest", "Specifying both Canned ACLs and Header Grants is not allowed")
-    check_canned(canned)
-    if grants_given:
-        resolve = await resolver(ctx)
-        return make_acl(canonical_id(owner), owner, grants_from_headers(h, resolve))
-    assert canned is not None
-    if canned.startswith("bucket-owner-") and bucket_owner is None:
-        bucket_owner = (await ctx.read(bucket_must_exist, req.bucket))["owner"]
-    return canned_acl(
-        canned, canonical_id(owner), owner,
-        bucket_owner_id=canonical_id(bucket_owner) if bucket_owner else None,
-        bucket_owner_name=bucket_owner,
-    )  # fmt: skip
-
-
-async def object_write_acl(req: S3Request, ctx: ServerContext, canned: str | None = None) -> JSON | None:
-    """For PutObject, CopyObject, CreateMultipartUpload and POST: the new version's ACL, or None
-    (nothing extra is read then). Anonymous writers' objects belong to the bucket owner."""
-    if canned is None and "x-amz-acl" not in req.headers and not has_grant_headers(req.headers):
-        return None
-    # Object ownership decides whose the object is when an ACL is asked for (only then is it read).
-    row, mode = await ctx.read(_bucket_and_ownership, req.bucket)
-    bucket_owner = row["owner"]
-    wanted = canned if canned is not None else req.headers.get("x-amz-acl")
-    if wanted == "bucket-owner-full-control" and not has_grant_headers(req.headers) and mode in (ENFORCED, PREFERRED):
-        return private_acl(canonical_id(bucket_owner), bucket_owner)  # the bucket owner's object
-    if mode == ENFORCED:
-        raise S3Error("AccessControlListNotSupported")
-    owner = req.principal or bucket_owner
-    return await acl_from_request(req, ctx, owner=owner, bucket_owner=bucket_owner, canned=canned)
-
-
-def _bucket_and_ownership(tx: Any, bucket: str) -> tuple[JSON, str | None]:
-    return bucket_must_exist(tx, bucket), ownership(tx, bucket)
+from domain.ownership import BUCKET_OWNER_ENFORCED as ENFORCED
+from domain.ownership import canonical_id
+from projections.namespace.acl_queries import bucket_acl, object_acl
 
 
 async def _acl_from_body_or_headers(req: S3Request, ctx: ServerContext, owner: str, bucket_owner: str) -> JSON:
@@ -137,18 +62,13 @@ async def get_bucket_acl(req: S3Request, ctx: ServerContext) -> Response:
 
 
 async def put_bucket_acl(req: S3Request, ctx: ServerContext) -> Response:
-    row, mode = await ctx.read(_bucket_and_ownership, req.bucket)
+    row, mode = await ctx.read(bucket_and_ownership, req.bucket)
     if mode == ENFORCED:
         raise S3Error("AccessControlListNotSupported")
     owner = row["owner"]
     acl = await _acl_from_body_or_headers(req, ctx, owner, owner)
     await update_bucket(req, ctx, lambda b, actor: b.set_configuration(subresource="acl", document=acl, actor=actor))
     return empty(200)
-
-
-async def create_bucket_acl(req: S3Request, ctx: ServerContext, owner: str) -> JSON | None:
-    """The ACL a CreateBucket asks for (None: the default, private)."""
-    return await acl_from_request(req, ctx, owner=owner, bucket_owner=owner)
 
 
 # -- objects -----------------------------------------------------------------
@@ -163,14 +83,12 @@ def _vid(row: Mapping[str, Any]) -> dict[str, str]:
 async def _object(req: S3Request, ctx: ServerContext) -> tuple[JSON, JSON, str, str | None]:
     """(version row, its ACL, bucket owner, the bucket's object ownership) of the addressed
     object version. Under BucketOwnerEnforced the bucket owner owns it, whatever was stored."""
-    from api.s3.handlers.object_read import delete_marker_error, resolve_version
-
     version_id = req.query.get("versionId")
 
     def read(tx: Any) -> tuple[JSON, JSON | None, str, str | None]:
         row = resolve_version(tx, req.bucket, req.key, version_id, load_inline=False)
         found = object_acl(tx, req.bucket, req.key, row["version_id"])
-        bucket_row, mode = _bucket_and_ownership(tx, req.bucket)
+        bucket_row, mode = bucket_and_ownership(tx, req.bucket)
         return row, (found or {}).get("acl"), bucket_row["owner"], mode
 
     row, acl, bucket_owner, mode = await ctx.read(read)
@@ -179,7 +97,7 @@ async def _object(req: S3Request, ctx: ServerContext) -> tuple[JSON, JSON, str, 
     if mode == ENFORCED:
         acl = private_acl(canonical_id(bucket_owner), bucket_owner)
     elif acl is None:
-        owner = _owner_of(row["owner"], bucket_owner)
+        owner = owner_of(row["owner"], bucket_owner)
         acl = private_acl(canonical_id(owner), owner)
     return row, acl, bucket_owner, mode
 
@@ -193,16 +111,7 @@ async def put_object_acl(req: S3Request, ctx: ServerContext) -> Response:
     row, current, bucket_owner, mode = await _object(req, ctx)
     if mode == ENFORCED:
         raise S3Error("AccessControlListNotSupported")
-    owner = (current.get("owner") or {}).get("name") or _owner_of(row["owner"], bucket_owner)
+    owner = (current.get("owner") or {}).get("name") or owner_of(row["owner"], bucket_owner)
     acl = await _acl_from_body_or_headers(req, ctx, owner, bucket_owner)
-    actor = req.actor()
-
-    def build() -> list[Any]:
-        version = ctx.store.repository.get(UUID(row["id"]))
-        if version.removed:
-            raise S3Error("NoSuchKey", extra={"Key": req.key})
-        version.set_acl(acl=acl, actor=actor)
-        return [version]
-
-    await ctx.commit(Change(build=build))
+    await objects.set_version_acl(ctx, row["id"], req.key, acl, req.actor())
     return empty(200, _vid(row))

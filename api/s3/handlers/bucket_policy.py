@@ -13,10 +13,12 @@ from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, empty, xml
+from api.s3.bucket_settings import public_access_settings
 from api.s3.handlers.buckets import update_bucket
 from api.s3.handlers.common import bucket_must_exist
 from api.s3.xml import X
 from domain.acl import is_public_acl
+from domain.ownership import is_public_policy
 from domain.policy import MAX_POLICY_BYTES, parse_policy
 from projections.namespace.acl_queries import bucket_acl
 from projections.namespace.queries import bucket_config
@@ -36,10 +38,8 @@ async def put_bucket_policy(req: S3Request, ctx: ServerContext) -> Response:
     except UnicodeDecodeError:
         raise S3Error("MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'") from None
     parse_policy(text, kind="bucket", bucket=req.bucket)  # DomainError(MalformedPolicy, ...) when invalid
-    if is_public(text):
-        from api.s3.handlers.public_access_block import settings
-
-        if (await ctx.read(settings, req.bucket))["BlockPublicPolicy"]:
+    if is_public_policy(text):
+        if (await ctx.read(public_access_settings, req.bucket))["BlockPublicPolicy"]:
             raise S3Error("AccessDenied")  # BlockPublicPolicy
     await update_bucket(req, ctx, lambda b, actor: b.set_configuration(subresource=POLICY, document=text, actor=actor))
     return empty(204)
@@ -72,29 +72,6 @@ async def delete_bucket_policy(req: S3Request, ctx: ServerContext) -> Response:
     return empty(204)
 
 
-def is_public(document: Any) -> bool:
-    """AWS's notion, simplified: some Allow statement names every principal ("*") and has no
-    Condition that could narrow who matches."""
-    try:
-        doc = orjson.loads(document) if isinstance(document, str | bytes) else document
-    except orjson.JSONDecodeError:
-        return False
-    statements = doc.get("Statement") if isinstance(doc, dict) else None
-    if isinstance(statements, dict):
-        statements = [statements]
-    for st in statements or ():
-        if not isinstance(st, dict) or st.get("Effect") != "Allow" or "Principal" not in st:
-            continue
-        principal = st["Principal"]
-        everyone = principal == "*" or (
-            isinstance(principal, dict)
-            and any(v == "*" or (isinstance(v, list) and "*" in v) for v in principal.values())
-        )
-        if everyone and not st.get("Condition"):
-            return True
-    return False
-
-
 async def get_bucket_policy_status(req: S3Request, ctx: ServerContext) -> Response:
     """IsPublic: the bucket policy or the bucket's ACL opens the bucket to everyone."""
 
@@ -103,6 +80,6 @@ async def get_bucket_policy_status(req: S3Request, ctx: ServerContext) -> Respon
         return bucket_config(tx, req.bucket, POLICY), bucket_acl(tx, req.bucket)
 
     document, acl = await ctx.read(read)
-    public = (document is not None and is_public(document)) or is_public_acl(acl)
+    public = (document is not None and is_public_policy(document)) or is_public_acl(acl)
     x = X().open("PolicyStatus", xmlns=True).leaf("IsPublic", public).close("PolicyStatus")
     return xml(x.bytes())

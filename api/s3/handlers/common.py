@@ -12,6 +12,7 @@ from typing import Any
 from api.errors import S3Error
 from api.request import S3Request
 from api.s3.xmltext import carries
+from projections.namespace.queries import get_bucket
 
 log = logging.getLogger("chronicle.api")
 
@@ -239,8 +240,6 @@ def _sendable(headers: dict[str, str], row: dict[str, Any]) -> dict[str, str]:
 
 
 def bucket_must_exist(tx: Any, bucket: str) -> dict[str, Any]:
-    from projections.namespace.queries import get_bucket
-
     row = get_bucket(tx, bucket)
     if row is None:
         raise S3Error("NoSuchBucket", resource=f"/{bucket}", extra={"BucketName": bucket})

@@ -20,44 +20,25 @@ from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, empty, xml
+from api.s3.bucket_settings import OWNERSHIP_CONTROLS, ownership
 from api.s3.handlers.buckets import update_bucket
 from api.s3.handlers.common import bucket_must_exist
 from api.s3.xml import X, children, parse, text
-from projections.namespace.queries import bucket_config
+from domain.ownership import (
+    BUCKET_OWNER_ENFORCED,
+    BUCKET_OWNER_PREFERRED,
+    OWNERSHIP_MODES,
+    acl_is_owner_only,
+)
+from projections.namespace.acl_queries import bucket_acl
 
-SUBRESOURCE = "ownershipControls"
-MODES = ("BucketOwnerPreferred", "ObjectWriter", "BucketOwnerEnforced")
-ENFORCED = "BucketOwnerEnforced"
-PREFERRED = "BucketOwnerPreferred"
-
-
-def ownership(tx: Any, bucket: str) -> str | None:
-    """The bucket's ObjectOwnership, or None without a configuration."""
-    doc = bucket_config(tx, bucket, SUBRESOURCE)
-    return doc.get("ObjectOwnership") if isinstance(doc, dict) else None
-
-
-def check_mode(value: str) -> str:
-    if value not in MODES:
-        raise S3Error(
-            "InvalidArgument",
-            "Invalid x-amz-object-ownership header value",
-            extra={"ArgumentName": "x-amz-object-ownership", "ArgumentValue": value},
-        )
-    return value
-
-
-def acl_is_owner_only(acl: dict[str, Any] | None) -> bool:
-    """Whether an ACL grants nothing beyond the owner's own FULL_CONTROL (private)."""
-    if not acl:
-        return True
-    owner_id = (acl.get("owner") or {}).get("id")
-    return all(g.get("type") == "CanonicalUser" and g.get("id") == owner_id for g in acl.get("grants") or ())
+SUBRESOURCE = OWNERSHIP_CONTROLS
+MODES = OWNERSHIP_MODES
+ENFORCED = BUCKET_OWNER_ENFORCED
+PREFERRED = BUCKET_OWNER_PREFERRED
 
 
 async def put_ownership_controls(req: S3Request, ctx: ServerContext) -> Response:
-    from projections.namespace.acl_queries import bucket_acl
-
     body = await req.read_all(limit=64 * 1024)
     root = parse(body, "OwnershipControls")
     rules = children(root, "Rule")

@@ -14,15 +14,16 @@ from urllib.parse import quote
 
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 
+from api.auth.authz import decide
 from api.auth.postpolicy import check_content_length, check_policy, verify_post_policy
+from api.auth.signing import UNSIGNED_PAYLOAD, AuthContext
 from api.auth.sigv2 import verify_post_signature
-from api.auth.sigv4 import UNSIGNED_PAYLOAD, AuthContext
 from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, empty, xml
+from api.s3.acl_request import object_write_acl
 from api.s3.checksums import ALGORITHMS, Checksum, header_name, is_valid_b64
-from api.s3.handlers.acl import object_write_acl
 from api.s3.handlers.common import (
     MAX_METADATA_BYTES,
     STORED_HEADERS,
@@ -197,8 +198,6 @@ async def _form_secrets(form: dict[str, str], ctx: ServerContext) -> tuple[Calla
 async def _authorize(req: S3Request, ctx: ServerContext, key: str) -> None:
     """The same decision as a PutObject of that key: policies, ownership, ACL (anonymous
     uploads need a bucket policy or ACL that lets everyone write)."""
-    from api.auth.authz import decide
-
     allowed, _reason, row = await decide(ctx, req, "s3:PutObject", f"arn:aws:s3:::{req.bucket}/{key}", req.bucket)
     if allowed:
         return

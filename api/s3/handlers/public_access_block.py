@@ -19,14 +19,16 @@ from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, empty, xml
+from api.s3.bucket_settings import PUBLIC_ACCESS_BLOCK, public_access_settings
 from api.s3.handlers.buckets import update_bucket
 from api.s3.handlers.common import bucket_must_exist
 from api.s3.xml import X, parse, text
 from domain.acl import ALL_USERS, AUTHENTICATED_USERS
+from domain.ownership import PUBLIC_ACCESS_FIELDS
 from projections.namespace.queries import bucket_config
 
-SUBRESOURCE = "publicAccessBlock"
-FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+SUBRESOURCE = PUBLIC_ACCESS_BLOCK
+FIELDS = PUBLIC_ACCESS_FIELDS
 PUBLIC_CANNED = frozenset({"public-read", "public-read-write", "authenticated-read"})
 _GRANT_HEADERS = (
     "x-amz-grant-read",
@@ -35,12 +37,6 @@ _GRANT_HEADERS = (
     "x-amz-grant-write-acp",
     "x-amz-grant-full-control",
 )
-
-
-def settings(tx: Any, bucket: str) -> dict[str, bool]:
-    """The bucket's four settings (all False when it has no configuration)."""
-    doc = bucket_config(tx, bucket, SUBRESOURCE)
-    return {f: bool(doc.get(f)) if isinstance(doc, dict) else False for f in FIELDS}
 
 
 async def put_public_access_block(req: S3Request, ctx: ServerContext) -> Response:
@@ -98,17 +94,5 @@ def sets_public_acl(req: S3Request) -> bool:
 
 async def refuse_public_acl(req: S3Request, ctx: ServerContext) -> None:
     """BlockPublicAcls: AccessDenied for a request that would make the bucket or object public."""
-    if req.bucket and sets_public_acl(req) and (await ctx.read(settings, req.bucket))["BlockPublicAcls"]:
+    if req.bucket and sets_public_acl(req) and (await ctx.read(public_access_settings, req.bucket))["BlockPublicAcls"]:
         raise S3Error("AccessDenied")
-
-
-def without_public_grants(acl: dict[str, Any] | None) -> dict[str, Any] | None:
-    """IgnorePublicAcls: the ACL minus its grants to AllUsers and AuthenticatedUsers."""
-    if not acl:
-        return acl
-    grants = [
-        g
-        for g in acl.get("grants") or ()
-        if not (g.get("type") == "Group" and g.get("uri") in (ALL_USERS, AUTHENTICATED_USERS))
-    ]
-    return {**acl, "grants": grants}

@@ -9,9 +9,11 @@ from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, empty, xml
+from api.s3.handlers.buckets import update_bucket
 from api.s3.handlers.common import bucket_must_exist
 from api.s3.xml import X, child, children, parse, text
 from api.s3.xmltext import carries
+from projections.namespace.queries import bucket_config
 
 MAX_OBJECT_TAGS = 10
 MAX_BUCKET_TAGS = 50
@@ -79,8 +81,6 @@ def tagging_xml(tags: dict[str, Any]) -> bytes:
 
 
 async def get_bucket_tagging(req: S3Request, ctx: ServerContext) -> Response:
-    from projections.namespace.queries import bucket_config
-
     await ctx.read(bucket_must_exist, req.bucket)
     tags = await ctx.read(bucket_config, req.bucket, "tagging")
     if tags is None:
@@ -89,8 +89,6 @@ async def get_bucket_tagging(req: S3Request, ctx: ServerContext) -> Response:
 
 
 async def put_bucket_tagging(req: S3Request, ctx: ServerContext) -> Response:
-    from api.s3.handlers.buckets import update_bucket
-
     tags = tags_from_xml(await req.read_all(), MAX_BUCKET_TAGS)
     await update_bucket(
         req, ctx, lambda b, actor: b.set_configuration(subresource="tagging", document=tags, actor=actor)
@@ -99,7 +97,5 @@ async def put_bucket_tagging(req: S3Request, ctx: ServerContext) -> Response:
 
 
 async def delete_bucket_tagging(req: S3Request, ctx: ServerContext) -> Response:
-    from api.s3.handlers.buckets import update_bucket
-
     await update_bucket(req, ctx, lambda b, actor: b.delete_configuration(subresource="tagging", actor=actor))
     return empty(204)

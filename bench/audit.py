@@ -1,0 +1,50 @@
+"""The `audit` scenario: the cost of the request audit (issue 14). GET of 1 KiB objects at
+concurrency 32 from a bucket whose requests are recorded (CHRONICLE_AUDIT_REQUESTS names it;
+bench.run starts the server so) and from an identical bucket whose requests are not, in
+back-to-back pairs on the same server. Target: recorded rate >= 0.8x the unrecorded rate.
+Before timing, one GET of the audited bucket must reach the request_audit table, so the
+audit really runs on the measured path."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from bench.sigv4 import Signer
+
+AUDITED = "bench-audit-on"
+PLAIN = "bench-audit-off"
+NOBJ = 100
+
+
+def setup(servers: Any, base: dict[str, Any], log: Any, load: Any, s3: Any) -> list[str]:
+    """Both buckets with obj/000..099 (1 KiB); returns the keys."""
+    import psycopg
+
+    chost = f"127.0.0.1:{servers.chronicle_port}"
+    root = Signer(servers.user, servers.password)
+    keys = [f"obj/{i:03d}" for i in range(NOBJ)]
+    keys_file = servers.workdir / "audit-keys.txt"
+    keys_file.write_text("\n".join(keys))
+    for bucket in (AUDITED, PLAIN):
+        status, body = asyncio.run(s3(chost, root, "PUT", f"/{bucket}"))
+        if status != 200:
+            raise RuntimeError(f"CreateBucket {bucket}: {status} {body[:200]!r}")
+        spec = dict(
+            base, op="put", bucket=bucket, body_size=1024, concurrency=16, mode="keys", keys_file=str(keys_file)
+        )
+        seeded = load(servers, "chronicle", spec, 1)
+        if seeded["ok"] != len(keys):
+            raise RuntimeError(f"could not seed {bucket}: {seeded['errors']} {seeded['first_error']}")
+    status, _ = asyncio.run(s3(chost, root, "GET", f"/{AUDITED}/{keys[0]}"))
+    url = f"postgresql://root@127.0.0.1:5432/{servers.dbname}"
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT count(*) FROM request_audit WHERE bucket = %s", (AUDITED,)).fetchone()
+        if status == 200 and row and row[0] > 0:
+            log(f"audit: {row[0]} requests of {AUDITED} recorded before timing")
+            return keys
+        time.sleep(0.2)
+    raise RuntimeError("the request audit recorded nothing: is CHRONICLE_AUDIT_REQUESTS set by bench.run?")
