@@ -29,7 +29,8 @@ EVENTS = [
     dict(
         bucket="b", key="k/é \u2028\"q\\", size=3, etag="e", content_type="text/plain",
         headers={"cache-control": "no", "x": "\x01"}, metadata={"m": "ü", "emoji": "\U0001f600"},
-        blob={"segments": [{"id": "ab", "offset": 0, "size": 3, "db": True}]}, checksum={"CRC32": "AAAA", "type": "FULL_OBJECT"},
+        blob={"segments": [{"id": "ab", "offset": 0, "size": 3, "db": True}]},
+        checksum={"CRC32": "AAAA", "type": "FULL_OBJECT"},
         tags={"t": "v"}, parts=[], operation="Put", actor={"access_key": "root", "source_ip": "127.0.0.1"},
         acl={"owner": "root", "grants": [{"grantee": {"type": "Group", "uri": "x"}, "permission": "READ"}]},
     ),
