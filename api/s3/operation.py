@@ -23,7 +23,8 @@ class Operation:
     `when` tells apart operations sharing those (CopyObject from PutObject by its
     x-amz-copy-source header, ListObjectsV2 by list-type=2, ...). `action` is the IAM action
     authorization asks for, `version_action` the one asked instead when the request names a
-    ?versionId. `metric`: MinIO's API name, the label of the request metrics.
+    ?versionId. `metric`: MinIO's API name, the label of the request metrics (by default the
+    name lower-cased; "" for calls MinIO does not count as S3 requests).
     `authenticates_itself`: the handler authenticates the request (POST Object by its form's
     signature, the query APIs by their own service's signature), so the router does not."""
 
@@ -33,10 +34,14 @@ class Operation:
     subresource: str
     handler: Callable[..., Awaitable[Any]]
     action: str
-    metric: str = ""
+    metric: str | None = None
     when: Predicate | None = None
     version_action: str | None = None
     authenticates_itself: bool = False
+
+    def __post_init__(self) -> None:
+        if self.metric is None:
+            object.__setattr__(self, "metric", self.name.lower())
 
     @property
     def key(self) -> tuple[str, str, str]:

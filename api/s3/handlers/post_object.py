@@ -16,8 +16,8 @@ from python_multipart.multipart import MultipartParseError, MultipartParser, par
 
 from api.auth.authz import decide
 from api.auth.postpolicy import check_content_length, check_policy, verify_post_policy
-from api.auth.sigv2 import verify_post_signature
 from api.auth.signing import UNSIGNED_PAYLOAD, AuthContext
+from api.auth.sigv2 import verify_post_signature
 from api.context import ServerContext
 from api.errors import S3Error
 from api.request import S3Request
