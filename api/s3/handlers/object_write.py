@@ -76,8 +76,6 @@ def require_length(req: S3Request) -> None:
 
 
 async def put_object(req: S3Request, ctx: ServerContext) -> Response:
-    if "x-amz-copy-source" in req.headers:
-        return await copy_object(req, ctx)
     check_key(req.key)
     require_length(req)
     meta = user_metadata(req)
