@@ -65,8 +65,13 @@ class OperationTable:
         self.groups: dict[tuple[str, str, str], tuple[Operation, ...]] = {
             key: tuple(sorted(group, key=lambda r: r.when is None)) for key, group in groups.items()
         }
+        # Keys with one row and no predicate (nearly every request): a single dict lookup.
+        self._plain = {key: group[0] for key, group in self.groups.items() if len(group) == 1 and group[0].when is None}
 
     def find(self, req: S3Request, method: str, level: str, sub: str) -> Operation | None:
+        plain = self._plain.get((method, level, sub))
+        if plain is not None:
+            return plain
         group = self.groups.get((method, level, sub)) or self.groups.get((method, ANY, ANY))
         if group is None:
             return None
