@@ -14,6 +14,8 @@ from typing import Any
 from api.admin.router import route_admin
 from api.context import ServerContext
 from api.errors import S3Error, slow_down
+from api.events.stream import PREFIX as EVENTS_PREFIX
+from api.events.stream import EventStream
 from api.http.zerocopy import ClientGone, abort_connection, zero_copy_sender
 from api.metrics.endpoint import METRICS_PATHS, ServerMetrics
 from api.request import S3Request, parse_query, split_path
@@ -64,6 +66,7 @@ class ChronicleASGI:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self.metrics = ServerMetrics(ctx)
+        self.events = EventStream(ctx)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -125,6 +128,7 @@ class ChronicleASGI:
             request_id=request_id(),
             scheme=scope.get("scheme", "http"),
             origin=_origin(scope),
+            body_timeout=self.ctx.settings.body_timeout,
         )
         api = -1  # the S3 API this request counts under (api.metrics.request_metrics)
         try:
@@ -134,6 +138,8 @@ class ChronicleASGI:
             req.query = parse_query(req.query_string)
             if raw.startswith("/minio/admin/"):  # the MinIO admin API: JSON errors, madmin bodies
                 response = await route_admin(req, self.ctx)
+            elif raw.startswith(EVENTS_PREFIX):  # the event stream for downstream systems
+                response = await self.events.handle(req)
             elif raw in METRICS_PATHS:
                 response = await self.metrics.scrape(req)
             else:
@@ -224,7 +230,7 @@ class ChronicleASGI:
         await send({"type": "http.response.body", "body": b""})
 
     async def _send_files(self, body: FileBody, send: Any) -> None:
-        sender = zero_copy_sender(send)
+        sender = zero_copy_sender(send, self.ctx.settings.body_timeout)
         if sender is not None:
             try:
                 await sender(body.spans, self.ctx.readers)

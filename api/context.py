@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -18,13 +17,16 @@ from psycopg.conninfo import make_conninfo
 from api.auth.identity import IdentityStore
 from api.auth.policy_cache import PolicyCache
 from api.auth.sealing import Sealer
+from api.errors import S3Error
 from api.notify.subscriptions import Subscriptions
 from api.notify.targets import TargetDirectory, TargetRegistry
+from domain.preconditions import Refused
+from domain.write_plan import WritePlan
 from projections.blobstore import BlobStore
 from projections.eventstore.committer import GroupCommitter
 from projections.eventstore.deployment import KEY_CHECK_SETTING, deployment_id_for
 from projections.eventstore.pg_async import AsyncReads
-from projections.eventstore.recorder import Change, ChronicleApplication, pg_connect_kwargs
+from projections.eventstore.recorder import ChronicleApplication, pg_connect_kwargs
 from projections.eventstore.tx import Tx
 
 T = TypeVar("T")
@@ -101,6 +103,10 @@ def _conninfo(kwargs: dict[str, Any]) -> str:
     return make_conninfo("", **kwargs, client_encoding="utf8")
 
 
+def s3_error(err: Refused) -> S3Error:
+    return S3Error(err.code, err.message, status=err.status, resource=err.resource, extra=err.extra)
+
+
 @dataclass
 class Settings:
     root_user: str
@@ -108,6 +114,13 @@ class Settings:
     region: str = "us-east-1"
     domain: str | None = None
     max_header_bytes: int = 8 * 1024
+    # Read from the environment once by the composition root (cli.settings), which
+    # documents each; the defaults here are the same.
+    body_timeout: float = 20.0  # seconds a request or response body may stall
+    min_part_size: int = 5 * 1024 * 1024  # smallest multipart part but the last
+    prometheus_public: bool = False  # the metrics endpoint without a token
+    commit_threads: int = 2  # group committers (PostgreSQL)
+    append_connections: int = 1  # batches of plain PUTs in flight (PostgreSQL)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -138,9 +151,9 @@ class ServerContext:
         self.delivery: Any = None  # the notification delivery supervisor, when this process runs one
         postgres = store.store.dialect.name == "postgres"
         # Two committers on PostgreSQL overlap one batch's commit with the next one's send.
-        threads = int(os.environ.get("CHRONICLE_COMMIT_THREADS", "2")) if postgres else 1
+        threads = settings.commit_threads if postgres else 1
         self.committer = GroupCommitter(store, threads=max(1, threads))
-        if postgres:
+        if postgres and store.store.fast_path:  # type: ignore[union-attr]
             from projections.eventstore.loop_append import LoopAppender
 
             self.committer.appender = LoopAppender(
@@ -150,7 +163,7 @@ class ServerContext:
                 # One batch in flight per process: PUTs arriving meanwhile make the next
                 # batch larger, and a batch costs PostgreSQL ~270 us whatever its size
                 # (~60 us more per PUT); with two, batches halved and every PUT cost more.
-                connections=int(os.environ.get("CHRONICLE_APPEND_CONNECTIONS", "1")),
+                connections=settings.append_connections,
             )
         self.subscriptions = Subscriptions(self)
         self.subscriptions.attach(self.committer)
@@ -250,8 +263,20 @@ class ServerContext:
         # reads, so a cancelled request may leave its thread to finish alone.
         return await asyncio.get_running_loop().run_in_executor(self.readers, call)
 
-    async def commit(self, change: Change) -> Change:
-        return await self.committer.commit(change)
+    async def submit(self, plan: WritePlan) -> WritePlan:
+        """Append a write plan (group-committed); a precondition that did not hold is raised
+        as the S3 error it names (the one place the api layer maps them)."""
+        try:
+            return await self.committer.submit(plan)
+        except Refused as err:
+            raise s3_error(err) from None
+
+    def submit_sync(self, plan: WritePlan) -> WritePlan:
+        """submit() from a thread outside the event loop."""
+        try:
+            return self.committer.submit_sync(plan)
+        except Refused as err:
+            raise s3_error(err) from None
 
     def close(self) -> None:
         if self._areads is not None:

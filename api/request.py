@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +13,7 @@ from api.s3.body import DecodedBody
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
-BODY_TIMEOUT = float(os.environ.get("CHRONICLE_BODY_TIMEOUT", "20"))
+DEFAULT_BODY_TIMEOUT = 20.0
 
 
 @dataclass
@@ -36,6 +35,7 @@ class S3Request:
     bucket_facts: Any = None  # (bucket, (row, policy)) read together with the credential
     prefetched_version: Any = None  # (versionId, ("row"|"error", value)) for GET/HEAD object
     body_bytes: int = 0  # wire body bytes read so far (MinIO's S3 traffic received)
+    body_timeout: float = DEFAULT_BODY_TIMEOUT  # seconds the body may stall (the server's setting)
     _body_used: bool = False
 
     @property
@@ -82,7 +82,7 @@ class S3Request:
                 message = await self.receive()  # answers at once: no timer needed
             else:
                 try:
-                    async with asyncio.timeout(BODY_TIMEOUT):  # cheaper than wait_for: no task
+                    async with asyncio.timeout(self.body_timeout):  # cheaper than wait_for: no task
                         message = await self.receive()
                 except TimeoutError as exc:
                     raise S3Error("RequestTimeout") from exc

@@ -1,6 +1,7 @@
 """A clock for tests: wall time plus an offset (seconds, a float) read from a file on every
 call, so a test can move a running server's clock forward (STS expiry) without waiting.
-Selected only by CHRONICLE_TEST_CLOCK_FILE; never used otherwise."""
+Selected only by the CHRONICLE_TEST_CLOCK_FILE setting (off by default; the server warns at
+start when it is on); never used otherwise."""
 
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat,
 
 from api.auth.sealing import Sealer
 from cli.config_errors import ConfigurationError
+from cli.settings import ChronicleSettings
 from domain.chain import Checkpoint, key_id
 from projections.chain import store as chain
 from projections.chain.keys import current_public_key, load_or_create, public_pem
@@ -24,23 +24,29 @@ from projections.chain.linker import SIGN_EVERY_EVENTS, SIGN_EVERY_SECONDS, Chai
 from projections.chain.verify import ChainBroken, ChainReport, link_and_verify, verify_chain
 from projections.eventstore.recorder import ChronicleApplication
 from projections.eventstore.tx import Tx
-from workers.chain_witness import WitnessError, publish_to_all, read_published, witnesses
+from workers.chain_witness import S3Account, WitnessError, publish_to_all, read_published, witnesses
 
 
-def make_linker(app: ChronicleApplication, master_key: bytes) -> ChainLinker:
+def witness_account(settings: ChronicleSettings) -> S3Account:
+    return S3Account(
+        endpoint=settings.chain_publish_s3_endpoint,
+        access_key=settings.chain_publish_s3_access_key,
+        secret_key=settings.chain_publish_s3_secret_key,
+        region=settings.chain_publish_s3_region,
+    )
+
+
+def make_linker(app: ChronicleApplication, master_key: bytes, settings: ChronicleSettings) -> ChainLinker:
     """The linker with the deployment's signing key (made, the first time) and witnesses."""
     sealer = Sealer(master_key)
     try:
-        publish_fns = witnesses(os.environ.get("CHRONICLE_CHAIN_PUBLISH", ""), os.environ)
+        publish_fns = witnesses(settings.chain_publish, witness_account(settings))
     except WitnessError as e:
         raise ConfigurationError(str(e)) from None
     with app.store.datastore.transaction(commit=True) as cursor:
         key = load_or_create(Tx(cursor, app.store.dialect), sealer.seal, sealer.unseal)
-    try:
-        every_events = int(os.environ.get("CHRONICLE_CHAIN_CHECKPOINT_EVENTS", SIGN_EVERY_EVENTS))
-        every_seconds = float(os.environ.get("CHRONICLE_CHAIN_CHECKPOINT_SECONDS", SIGN_EVERY_SECONDS))
-    except ValueError as e:
-        raise ConfigurationError(f"CHRONICLE_CHAIN_CHECKPOINT_EVENTS / _SECONDS: {e}") from None
+    every_events = settings.chain_checkpoint_events
+    every_seconds = settings.chain_checkpoint_seconds
     if not (0 < every_events <= SIGN_EVERY_EVENTS and 0 < every_seconds <= SIGN_EVERY_SECONDS):
         raise ConfigurationError(
             f"CHRONICLE_CHAIN_CHECKPOINT_EVENTS must be 1..{SIGN_EVERY_EVENTS} and "
@@ -67,7 +73,7 @@ def cmd_verify(args: argparse.Namespace, app: ChronicleApplication) -> int:
     published: list[Checkpoint] = []
     for source in args.published or []:
         try:
-            published.extend(read_published(source, os.environ))
+            published.extend(read_published(source, witness_account(args.chronicle_settings)))
         except (OSError, ValueError) as e:
             print(f"chronicle verify: cannot read the published checkpoints at {source}: {e}", file=sys.stderr)
             return 2

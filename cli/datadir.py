@@ -53,6 +53,7 @@ def require_data_dir(data_dir: Path, *, database_url: str | None, needs_blobs: b
         )
     if database_url and needs_blobs and not (data_dir / BLOBS).is_dir():
         raise ConfigurationError(
-            f"--data-dir {data_dir} has no {BLOBS}/ directory: give the data directory the servers use (their shared blob store)"
+            f"--data-dir {data_dir} has no {BLOBS}/ directory: "
+            "give the data directory the servers use (their shared blob store)"
         )
     return data_dir

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cli.chain import make_linker
+from cli.settings import ChronicleSettings
 from projections.audit.indexer import AuditIndexer
 from projections.eventstore.recorder import ChronicleApplication
 from projections.log_follower import LogFollower
@@ -30,9 +31,15 @@ class RunningFollowers:
 
 
 def start_log_followers(
-    app: ChronicleApplication, master_key: bytes, on_commit: list[Callable[[], None]] | None
+    app: ChronicleApplication,
+    master_key: bytes,
+    settings: ChronicleSettings,
+    on_commit: list[Callable[[], None]] | None,
 ) -> RunningFollowers:
-    followers: list[LogFollower] = [make_linker(app, master_key), AuditIndexer(app, redact_settings=redact_target)]
+    followers: list[LogFollower] = [
+        make_linker(app, master_key, settings),
+        AuditIndexer(app, redact_settings=redact_target),
+    ]
     stop = threading.Event()
     threads = []
     for follower in followers:

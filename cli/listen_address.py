@@ -41,7 +41,8 @@ def listen(address: str) -> socket.socket:
         )[0]
     except socket.gaierror as exc:
         raise ConfigurationError(
-            f"--address {address!r}: cannot resolve host {host!r} ({exc.strerror}): give an IP address or a known host name"
+            f"--address {address!r}: cannot resolve host {host!r} ({exc.strerror}): "
+            "give an IP address or a known host name"
         ) from None
     sock = socket.socket(family, kind, proto)
     try:
@@ -61,5 +62,8 @@ def _bind_problem(exc: OSError, host: str, port: int) -> str:
     if exc.errno == errno.EADDRNOTAVAIL:
         return f"{host} is not an address of this machine: give one of its addresses, or 0.0.0.0 for all"
     if exc.errno == errno.EACCES:
-        return f"not allowed to listen on port {port} (ports below 1024 need root or CAP_NET_BIND_SERVICE): choose a port from 1024 up"
+        return (
+            f"not allowed to listen on port {port} (ports below 1024 need root or CAP_NET_BIND_SERVICE): "
+            "choose a port from 1024 up"
+        )
     return f"cannot listen there: {exc.strerror or exc}"

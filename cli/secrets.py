@@ -17,17 +17,17 @@ import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from cli.config_errors import ConfigurationError
+from cli.settings import ChronicleSettings
 
 KEY_FILE = "master.key"
 ROOT_FILE = "root-credentials.sealed"
 
 
-def master_key(data_dir: Path, *, create: bool = False) -> bytes:
-    """CHRONICLE_MASTER_KEY, else the data dir's key file (made there when CREATE: only
-    `serve` makes one; another command finding none was given the wrong data dir)."""
-    env = os.environ.get("CHRONICLE_MASTER_KEY")
-    if env:
-        return parse_master_key(env)
+def master_key(data_dir: Path, configured: str = "", *, create: bool = False) -> bytes:
+    """CONFIGURED (CHRONICLE_MASTER_KEY), else the data dir's key file (made there when
+    CREATE: only `serve` makes one; another command finding none was given the wrong data dir)."""
+    if configured:
+        return parse_master_key(configured)
     path = data_dir / KEY_FILE
     if path.exists():
         try:
@@ -36,12 +36,14 @@ def master_key(data_dir: Path, *, create: bool = False) -> bytes:
             key = b""
         if len(key) != 32:
             raise ConfigurationError(
-                f"{path} does not hold a master key (64 hex characters): restore it from a backup, or set CHRONICLE_MASTER_KEY"
+                f"{path} does not hold a master key (64 hex characters): "
+                "restore it from a backup, or set CHRONICLE_MASTER_KEY"
             )
         return key
     if not create:
         raise ConfigurationError(
-            f"no master key: {path} does not exist and CHRONICLE_MASTER_KEY is unset: give the --data-dir the server uses, or set the key"
+            f"no master key: {path} does not exist and CHRONICLE_MASTER_KEY is unset: "
+            "give the --data-dir the server uses, or set the key"
         )
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
@@ -76,9 +78,9 @@ def unseal(key: bytes, sealed: bytes, context: bytes) -> bytes:
     return AESGCM(key).decrypt(sealed[:12], sealed[12:], context)
 
 
-def root_credentials(data_dir: Path, *, embedded: bool) -> tuple[str, str]:
-    user = os.environ.get("CHRONICLE_ROOT_USER")
-    password = os.environ.get("CHRONICLE_ROOT_PASSWORD")
+def root_credentials(settings: ChronicleSettings, data_dir: Path, *, embedded: bool) -> tuple[str, str]:
+    user = settings.root_user
+    password = settings.root_password
     if user and password:
         if len(password) < 8:
             raise ConfigurationError("CHRONICLE_ROOT_PASSWORD must be at least 8 characters")
@@ -88,7 +90,7 @@ def root_credentials(data_dir: Path, *, embedded: bool) -> tuple[str, str]:
             "CHRONICLE_ROOT_USER and CHRONICLE_ROOT_PASSWORD are required with PostgreSQL, so that "
             "every node agrees on them. Set both and start again."
         )
-    key = master_key(data_dir, create=True)
+    key = master_key(data_dir, settings.master_key, create=True)
     path = data_dir / ROOT_FILE
     if path.exists():
         doc = orjson.loads(unseal(key, path.read_bytes(), b"root"))

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import os
-
-from api.http.connection_limits import ConnectionLimits
-from cli.config_errors import ConfigurationError
+from api.http.connection_limits import DEFAULT_MAX_CONNECTIONS, ConnectionLimits
 from cli.database_probe import probe_database
 from cli.fd_limit import fit_descriptor_limit
 from cli.listen_address import parse_address
 from cli.secrets import parse_master_key
+from cli.settings import ChronicleSettings
 
 
-def serve_settings(address: str, database_url: str | None) -> ConnectionLimits:
+def serve_settings(address: str, settings: ChronicleSettings) -> ConnectionLimits:
     """Raise ConfigurationError for the first wrong setting; returns the connection limits
     (with the descriptors they need made available)."""
     parse_address(address)
-    key = os.environ.get("CHRONICLE_MASTER_KEY")
-    if key:
-        parse_master_key(key)
-    try:
-        limits = ConnectionLimits.from_env(os.environ)
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
-    if database_url:
-        probe_database(database_url)
+    if settings.master_key:
+        parse_master_key(settings.master_key)
+    limits = ConnectionLimits(
+        max_connections=settings.max_connections or DEFAULT_MAX_CONNECTIONS,
+        header_timeout=settings.header_timeout,
+        idle_timeout=settings.idle_timeout,
+        max_connections_chosen=settings.max_connections_chosen,
+    )
+    if settings.database_url:
+        probe_database(settings.database_url)
     return fit_descriptor_limit(limits)

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shlex
 import sys
 from typing import Any
+
+from cli.settings import ChronicleSettings
 
 MAX_EXPIRES = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -68,20 +69,12 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def connection(args: argparse.Namespace) -> dict[str, Any]:
-    env = os.environ
-    endpoint = getattr(args, "endpoint", None) or env.get("CHRONICLE_ADMIN_ENDPOINT") or "http://127.0.0.1:9000"
+    settings: ChronicleSettings = args.chronicle_settings
+    endpoint = getattr(args, "endpoint", None) or settings.admin_endpoint
     if "://" not in endpoint:
         endpoint = "http://" + endpoint
-    access = (
-        getattr(args, "admin_access_key", None)
-        or env.get("CHRONICLE_ADMIN_ACCESS_KEY")
-        or env.get("CHRONICLE_ROOT_USER")
-    )
-    secret = (
-        getattr(args, "admin_secret_key", None)
-        or env.get("CHRONICLE_ADMIN_SECRET_KEY")
-        or env.get("CHRONICLE_ROOT_PASSWORD")
-    )
+    access = getattr(args, "admin_access_key", None) or settings.admin_access_key or settings.root_user
+    secret = getattr(args, "admin_secret_key", None) or settings.admin_secret_key or settings.root_password
     if not access or not secret:
         raise SystemExit(
             "no credentials: pass --access-key and --secret-key, or set CHRONICLE_ADMIN_ACCESS_KEY and "
@@ -91,14 +84,14 @@ def connection(args: argparse.Namespace) -> dict[str, Any]:
         "endpoint": endpoint.rstrip("/"),
         "access_key": access,
         "secret_key": secret,
-        "region": env.get("CHRONICLE_REGION", "us-east-1"),
+        "region": settings.client_region,
         "verify": not getattr(args, "insecure", False),
     }
 
 
 def s3_client(args: argparse.Namespace) -> Any:
-    import boto3
-    from botocore.config import Config
+    import boto3  # start-up cost: boto3 loads only for the commands that talk S3
+    from botocore.config import Config  # start-up cost (as boto3)
 
     c = connection(args)
     return boto3.session.Session().client(
@@ -123,7 +116,7 @@ def _missing(client: Any, bucket: str, key: str | None) -> str | None:
     """Why a link to BUCKET (/KEY) could not work, as `mc share` checks before signing: the
     bucket or the object does not exist, or the signing identity may not see it."""
     # boto3 loads only for the commands that talk S3 (start-up cost of every other command).
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError  # start-up cost (see above)
 
     try:
         if key is not None:

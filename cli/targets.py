@@ -5,28 +5,13 @@ database is reachable, like `chronicle replay`) and `chronicle admin prometheus 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import os
-import re
 import sys
-import time
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from cli.admin import (
-    AdminCLIError,
-    ServerError,
-    UsageError,
-    admin_client,
-    common_options,
-    friendly,
-    table,
-)
-
-_RELATIVE = re.compile(r"^(\d+)([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+from api.metrics.prometheus_token import prometheus_token
+from cli.admin_client import AdminCLIError, ServerError, UsageError, admin_client, common_options
+from cli.admin_format import friendly, table
 
 
 def register(areas: Any) -> None:
@@ -112,127 +97,18 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- backfill -----------------------------------------------------------------------------
-
-
-def parse_start(text: str, now: datetime | None = None) -> int | datetime:
-    text = text.strip()
-    if text.isdigit():
-        return max(1, int(text))
-    m = _RELATIVE.match(text)
-    if m:
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"--from {text!r}: give a log position (e.g. 1), an RFC 3339 time (2026-01-31T12:00:00Z) "
-            "or an age (7d, 12h, 30m)"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
-    from cli.database_probe import probe_database
-    from cli.datadir import require_data_dir
-    from cli.delivery import effective_configs
-    from projections.eventstore.recorder import open_store
-    from workers.backfill import BackfillFilter, backfill, parse_events, position_at
-    from workers.targets import ConfigError, make_target
+    # The event store and the targets' client libraries load only for a replay: a start-up
+    # cost every other `chronicle admin` command would pay.
+    from cli.target_replay import replay_to_target  # start-up cost (see above)
 
-    try:
-        subsystem, _, target_id = args.target.partition(":")
-        if not subsystem.startswith("notify_") or not target_id:
-            raise UsageError(f"{args.target!r}: name a target as SUBSYSTEM:ID, e.g. notify_redis:1")
-        start = parse_start(args.start)
-        flt = BackfillFilter.of(args.bucket, args.prefix, parse_events(args.events))
-    except UsageError as exc:
-        print(f"chronicle admin targets replay: {exc}", file=sys.stderr)
-        return 2
-    url = os.environ.get("CHRONICLE_DATABASE_URL")
-    if url:
-        probe_database(url)
-    require_data_dir(Path(args.data_dir), database_url=url)
-    app = open_store(url, Path(args.data_dir), create_table=False)
-    try:
-        configs = effective_configs(app, Path(args.data_dir))
-        cfg = configs.get((subsystem, target_id))
-        if cfg is None:
-            known = ", ".join(f"{s}:{i}" for s, i in sorted(configs)) or "none"
-            print(
-                f"chronicle admin targets replay: no target {args.target} is configured (known: {known})",
-                file=sys.stderr,
-            )
-            return 1
-        try:
-            target = make_target(subsystem, target_id, cfg)
-        except ConfigError as exc:
-            print(f"chronicle admin targets replay: {exc}", file=sys.stderr)
-            return 1
-        position = start if isinstance(start, int) else position_at(app, start)
-        started = time.monotonic()
-        tty = sys.stderr.isatty()
-
-        def progress(state: Any) -> None:
-            span = max(1, state.head - state.start + 1)
-            done = max(0, state.position - state.start + 1)
-            pct = min(100.0, 100.0 * done / span)
-            rate = state.sent / max(1e-6, time.monotonic() - started)
-            bar = "#" * int(pct / 5)
-            line = (
-                f"replay {args.target}: [{bar:<20}] {pct:5.1f}%  position {state.position}/{state.head}  "
-                f"sent {state.sent} ({rate:,.0f}/s)"
-            )
-            print(("\r" if tty else "") + line, end="" if tty else "\n", file=sys.stderr, flush=True)
-
-        try:
-            result = asyncio.run(
-                backfill(
-                    app,
-                    args.target,
-                    target,
-                    start=position,
-                    flt=flt,
-                    rules=args.rules,
-                    key_encoding=getattr(cfg, "key_encoding", "minio") or "minio",
-                    region=os.environ.get("CHRONICLE_REGION", ""),
-                    progress=progress,
-                )
-            )
-        except Exception as exc:  # noqa: BLE001 - a target that stays down: say so and stop
-            print(
-                f"\nchronicle admin targets replay: delivery to {args.target} failed: {exc}\n"
-                "Check the target is reachable and run the same command again with --from set to "
-                "the last position shown.",
-                file=sys.stderr,
-            )
-            return 1
-        if tty:
-            print(file=sys.stderr)
-        summary = {
-            "target": args.target,
-            "from": position,
-            "to": result.position,
-            "sent": result.sent,
-            "rules": args.rules,
-        }
-        if args.json:
-            print(json.dumps(summary))
-        else:
-            print(
-                f"replayed {result.sent} events to {args.target} (positions {position}..{result.position}, {args.rules} rules)"
-            )
-        return 0
-    finally:
-        app.close()
+    return replay_to_target(args)
 
 
 # -- prometheus ---------------------------------------------------------------------------
 
 
 def cmd_prometheus_generate(args: argparse.Namespace) -> int:
-    from api.metrics.prometheus_token import prometheus_token
-
     try:
         client = admin_client(args)
     except UsageError as exc:

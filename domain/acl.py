@@ -232,7 +232,8 @@ def acl_xml(acl: Mapping[str, Any]) -> bytes:
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
         f'<AccessControlPolicy xmlns="{S3_NS}">',
-        f"<Owner><ID>{escape(owner.get('id', ''))}</ID><DisplayName>{escape(owner.get('name', ''))}</DisplayName></Owner>",
+        f"<Owner><ID>{escape(owner.get('id', ''))}</ID>"
+        f"<DisplayName>{escape(owner.get('name', ''))}</DisplayName></Owner>",
         "<AccessControlList>",
     ]
     grants = list(acl.get("grants") or ())

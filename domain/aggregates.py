@@ -8,12 +8,14 @@ business, never the superseded version's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor
+from domain.errors import DomainError
 from domain.ids import random_uuid
 
 JSON = dict[str, Any]
@@ -150,6 +152,43 @@ class MultipartUpload(Aggregate):
         self.key = key
         self.acl = acl  # given to the version Complete creates
         self.state = "open"
+
+    @staticmethod
+    def chosen_parts(
+        upload_id: str,
+        requested: Sequence[tuple[int, str, Mapping[str, str]]],
+        uploaded: Mapping[int, Mapping[str, Any]],
+        min_part_size: int,
+    ) -> list[Mapping[str, Any]]:
+        """The uploaded parts a CompleteMultipartUpload names (requested: part number, entity
+        tag, checksums given), in order. Refused: numbers not strictly ascending, a part not
+        uploaded (or with another entity tag or checksum), a part but the last smaller than
+        min_part_size."""
+        numbers = [n for n, _, _ in requested]
+        if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
+            raise DomainError("InvalidPartOrder")
+        chosen = []
+        for i, (number, etag, sums) in enumerate(requested):
+            stored = uploaded.get(number)
+            if stored is None or stored["etag"] != etag:
+                raise DomainError("InvalidPart", UploadId=upload_id, PartNumber=str(number), ETag=etag)
+            for algorithm, value in sums.items():
+                if stored["checksum"].get(algorithm) not in (None, value):
+                    raise DomainError("InvalidPart", UploadId=upload_id, PartNumber=str(number))
+            if i < len(requested) - 1 and stored["size"] < min_part_size:
+                raise DomainError(
+                    "EntityTooSmall",
+                    ProposedSize=str(stored["size"]),
+                    MinSizeAllowed=str(min_part_size),
+                    PartNumber=str(number),
+                    ETag=etag,
+                )
+            chosen.append(stored)
+        return chosen
+
+    def refuse_unless_open(self, upload_id: str) -> None:
+        if self.state != "open":
+            raise DomainError("NoSuchUpload", UploadId=upload_id)
 
     @event("Completed", topic="chronicle.MultipartUpload.Completed")
     def complete(self, version_id: UUID, actor: Actor) -> None:

@@ -1,4 +1,5 @@
-"""Rebuild the inline projections (namespace, IAM, notification targets) from the log: drop its tables, replay every event.
+"""Rebuild the inline projections (namespace, IAM, notification targets) from the log: drop
+its tables, replay every event.
 
 Because every column derives from the events, the rebuilt tables equal the ones the live
 system wrote (DESIGN invariant 1). The blob_data table is blob storage and is kept.
@@ -21,6 +22,8 @@ from projections.eventstore.node_lock import NodesRunning, hold_for_replay
 from projections.eventstore.recorder import ChronicleApplication, PostgresChronicleRecorder
 from projections.eventstore.session_name import session_name
 from projections.eventstore.tx import Tx
+from projections.notifications.follower import NotificationFollower
+from projections.notifications.schema import NOTIFY_VIEW_TABLES, notify_ddl
 
 PAGE = 1000
 
@@ -113,9 +116,6 @@ def rebuild_notifications(
     """Drop the notification views and run the follower over the whole log again. Target
     checkpoints are delivery state, not projections: they are kept, so targets are not
     sent again what they already confirmed."""
-    from projections.notifications.follower import NotificationFollower
-    from projections.notifications.schema import NOTIFY_VIEW_TABLES, notify_ddl
-
     store = app.store
     total = store.max_notification_id() or 0
     with store.datastore.transaction(commit=True) as cursor:

@@ -58,7 +58,8 @@ INSERT_CHUNK = 1000
 # `blob` JSON column), in each dialect.
 _REFERENCED = {
     "postgres": (
-        "SELECT s->>'id' AS id FROM ns_versions v CROSS JOIN LATERAL jsonb_array_elements(v.blob::jsonb -> 'segments') s "
+        "SELECT s->>'id' AS id FROM ns_versions v "
+        "CROSS JOIN LATERAL jsonb_array_elements(v.blob::jsonb -> 'segments') s "
         "UNION ALL "
         "SELECT s->>'id' FROM ns_parts p CROSS JOIN LATERAL jsonb_array_elements(p.blob::jsonb -> 'segments') s"
     ),

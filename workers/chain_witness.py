@@ -21,7 +21,7 @@ import json
 import os
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import boto3
@@ -34,6 +34,16 @@ TIMEOUT = 10.0
 
 class WitnessError(ValueError):
     """A witness setting that cannot be used; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class S3Account:
+    """Where and as whom s3:// witnesses are written (`CHRONICLE_CHAIN_PUBLISH_S3_*`)."""
+
+    endpoint: str = ""
+    access_key: str = ""
+    secret_key: str = ""
+    region: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ class S3Place:
         return f"{self.prefix.strip('/') + '/' if self.prefix.strip('/') else ''}{position:020d}.json"
 
 
-def witnesses(spec: str, environ: Mapping[str, str]) -> list[Callable[[Checkpoint], None]]:
+def witnesses(spec: str, account: S3Account) -> list[Callable[[Checkpoint], None]]:
     """The publish functions of a CHRONICLE_CHAIN_PUBLISH value (raises WitnessError)."""
     out: list[Callable[[Checkpoint], None]] = []
     for item in (s.strip() for s in spec.split(",")):
@@ -70,7 +80,7 @@ def witnesses(spec: str, environ: Mapping[str, str]) -> list[Callable[[Checkpoin
         elif item.startswith(("http://", "https://")):
             out.append(_webhook_witness(item))
         elif item.startswith("s3://"):
-            out.append(_s3_witness(s3_place(item, environ)))
+            out.append(_s3_witness(s3_place(item, account)))
         else:
             raise WitnessError(
                 f"CHRONICLE_CHAIN_PUBLISH: {item!r} is not file:/path, http(s)://... or s3://bucket/prefix"
@@ -88,17 +98,17 @@ def publish_to_all(targets: Iterable[Callable[[Checkpoint], None]]) -> Callable[
     return publish
 
 
-def s3_place(url: str, environ: Mapping[str, str]) -> S3Place:
+def s3_place(url: str, account: S3Account) -> S3Place:
     parsed = urllib.parse.urlparse(url)
     if not parsed.netloc:
         raise WitnessError(f"{url}: name a bucket, s3://bucket/prefix")
     return S3Place(
         bucket=parsed.netloc,
         prefix=parsed.path.lstrip("/"),
-        endpoint=environ.get("CHRONICLE_CHAIN_PUBLISH_S3_ENDPOINT", ""),
-        access_key=environ.get("CHRONICLE_CHAIN_PUBLISH_S3_ACCESS_KEY", ""),
-        secret_key=environ.get("CHRONICLE_CHAIN_PUBLISH_S3_SECRET_KEY", ""),
-        region=environ.get("CHRONICLE_CHAIN_PUBLISH_S3_REGION", ""),
+        endpoint=account.endpoint,
+        access_key=account.access_key,
+        secret_key=account.secret_key,
+        region=account.region,
     )
 
 
@@ -144,11 +154,11 @@ def _s3_witness(place: S3Place) -> Callable[[Checkpoint], None]:
     return publish
 
 
-def read_published(source: str, environ: Mapping[str, str]) -> list[Checkpoint]:
+def read_published(source: str, account: S3Account) -> list[Checkpoint]:
     """The checkpoints a witness holds: a JSON-lines file, an s3://bucket/prefix, or a URL
     answering JSON lines."""
     if source.startswith("s3://"):
-        place = s3_place(source, environ)
+        place = s3_place(source, account)
         client = place.client()
         out = []
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=place.bucket, Prefix=place.prefix):

@@ -16,6 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import psycopg
+from psycopg.rows import dict_row
+
 from projections.eventstore.recorder import (
     ChronicleApplication,
     PostgresChronicleRecorder,
@@ -82,9 +85,6 @@ class CheckpointStore:
     def try_claim(self) -> bool:
         """Become the one deliverer of this target; False when another worker is."""
         if self._pg:
-            import psycopg
-            from psycopg.rows import dict_row
-
             if self._conn is None or self._conn.closed or self._conn.broken:
                 self._conn = psycopg.connect(
                     **pg_connect_kwargs(self.app), autocommit=True, row_factory=dict_row, connect_timeout=5

@@ -14,11 +14,14 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import psycopg
+import uvloop
+from psycopg import sql
 
 from projections.eventstore.recorder import (
     ChronicleApplication,
@@ -30,7 +33,6 @@ from projections.notifications.follower import Appended, NotificationFollower
 from workers.checkpoints import CheckpointStore
 from workers.delivery import BACKOFF_MAX, TargetWorker
 from workers.targets import TargetConfig, WebhookConfig, make_target, to_kvs
-from workers.targets.config import http_pipeline
 
 log = logging.getLogger("chronicle.delivery")
 
@@ -57,15 +59,17 @@ class DeliverySupervisor:
         generation: Callable[[], Any] = lambda: 0,
         region: str = "",
         follow: bool = True,
+        backoff_max: float = BACKOFF_MAX,
+        http_pipeline: int | None = None,
     ) -> None:
         self.app = app
         self.load_configs = load_configs
         self.generation = generation
         self.follow = follow
         # The longest wait between retries of a target that is down (seconds).
-        self.backoff_max = float(os.environ.get("CHRONICLE_NOTIFY_BACKOFF_MAX", BACKOFF_MAX))
-        # Webhook requests in flight on one connection (1: no HTTP pipelining).
-        self.http_pipeline = http_pipeline(os.environ)
+        self.backoff_max = backoff_max
+        # Webhook requests in flight on one connection (1: no HTTP pipelining; None: the default).
+        self.http_pipeline = http_pipeline
         self.follower = NotificationFollower(app, region=region, on_records=self._records_written)
         self.workers: dict[str, TargetWorker] = {}
         self._settings: dict[str, dict[str, str]] = {}
@@ -110,8 +114,6 @@ class DeliverySupervisor:
         await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._start(), loop))
 
     def _run_loop(self, started: concurrent.futures.Future[asyncio.AbstractEventLoop]) -> None:
-        import uvloop
-
         loop = uvloop.new_event_loop()
         asyncio.set_event_loop(loop)
         loop.call_soon(started.set_result, loop)
@@ -190,9 +192,6 @@ class DeliverySupervisor:
         While no bucket has rules the follower steps on its own clock (NO_RULES_PAUSE), so
         the connection stops listening: no wake-up of this thread, nor of its PostgreSQL
         backend, per append. It listens again as soon as a step finds rules."""
-        import psycopg
-        from psycopg import sql
-
         store = self.app.store
         channel = getattr(store, "channel_name", "")
         while not self._stopping and channel:

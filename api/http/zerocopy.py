@@ -19,7 +19,6 @@ from typing import Any
 from projections.blobstore import BlobMissing
 
 # A client that stops reading for this long loses the connection, as a stalled body would.
-SEND_TIMEOUT = float(os.environ.get("CHRONICLE_BODY_TIMEOUT", "20"))
 
 Span = tuple[str, int, int]  # file, offset, byte count
 
@@ -42,9 +41,10 @@ async def abort_connection(send: Any) -> bool:
     return True
 
 
-def zero_copy_sender(send: Any) -> Callable[[list[Span], Executor], Any] | None:
+def zero_copy_sender(send: Any, timeout: float) -> Callable[[list[Span], Executor], Any] | None:
     """An async `sender(spans, executor)` writing the spans to the connection after the
-    response head, or None when this connection cannot take sendfile."""
+    response head, or None when this connection cannot take sendfile. ``timeout``: the
+    seconds the client may stop reading (the server's body timeout)."""
     cycle = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
     if transport is None or not hasattr(cycle, "expected_content_length"):
@@ -74,7 +74,7 @@ def zero_copy_sender(send: Any) -> Callable[[list[Span], Executor], Any] | None:
                 # descriptor at once, and its number may go to the next accepted connection,
                 # which must never receive the rest of this body.
                 loop = asyncio.get_running_loop()
-                sent += await loop.run_in_executor(executor, _send_spans_and_close, os.dup(fd), rest)
+                sent += await loop.run_in_executor(executor, _send_spans_and_close, os.dup(fd), rest, timeout)
         except BlobMissing:
             await abort_connection(send)
             raise
@@ -86,9 +86,9 @@ def zero_copy_sender(send: Any) -> Callable[[list[Span], Executor], Any] | None:
     return sender
 
 
-def _send_spans_and_close(fd: int, spans: list[Span]) -> int:
+def _send_spans_and_close(fd: int, spans: list[Span], timeout: float) -> int:
     try:
-        return _send_spans(fd, spans)
+        return _send_spans(fd, spans, timeout)
     finally:
         os.close(fd)
 
@@ -98,16 +98,16 @@ def _send_ready(fd: int, spans: list[Span]) -> tuple[int, list[Span]]:
     return _sendfile(fd, spans, None)
 
 
-def _send_spans(fd: int, spans: list[Span]) -> int:
-    """Send every span, waiting (at most SEND_TIMEOUT at a time) for the socket to drain."""
+def _send_spans(fd: int, spans: list[Span], timeout: float) -> int:
+    """Send every span, waiting (at most TIMEOUT seconds at a time) for the socket to drain."""
     poller = select.poll()
     poller.register(fd, select.POLLOUT)
-    return _sendfile(fd, spans, poller)[0]
+    return _sendfile(fd, spans, (poller, timeout * 1000))[0]
 
 
-def _sendfile(fd: int, spans: list[Span], poller: Any) -> tuple[int, list[Span]]:
-    """sendfile the spans; on a full socket, wait with `poller` or (None) stop and return
-    the spans still to send."""
+def _sendfile(fd: int, spans: list[Span], poller: tuple[Any, float] | None) -> tuple[int, list[Span]]:
+    """sendfile the spans; on a full socket, wait with `poller` (a poll object and its
+    timeout in milliseconds) or (None) stop and return the spans still to send."""
     total = 0
     for i, (path, offset, count) in enumerate(spans):
         try:
@@ -121,7 +121,7 @@ def _sendfile(fd: int, spans: list[Span], poller: Any) -> tuple[int, list[Span]]
                 except BlockingIOError:
                     if poller is None:
                         return total, [(path, offset, count), *spans[i + 1 :]]
-                    if not poller.poll(SEND_TIMEOUT * 1000):
+                    if not poller[0].poll(poller[1]):
                         raise TimeoutError("client stopped reading") from None
                     continue
                 if n == 0:

@@ -15,8 +15,15 @@ from api.auth.identity import token_hash
 from api.context import ServerContext
 from api.errors import S3Error
 from domain.iam import AccessKey, Group, ManagedPolicy, OidcProvider, Role, StsSession, User, iam_id
-from projections.eventstore.recorder import Change
-from projections.eventstore.tx import Tx
+from domain.preconditions import (
+    AccessKeyIsUsers,
+    HasNoPolicies,
+    InlinePolicyExists,
+    NameIsFree,
+    Precondition,
+    ServiceAccountAllowed,
+)
+from domain.write_plan import WritePlan
 from projections.iam import queries as iam_queries
 
 CANNED_POLICY_NAMES = ("readonly", "readwrite", "writeonly", "diagnostics", "consoleAdmin")
@@ -36,7 +43,7 @@ async def _update(
     ctx: ServerContext,
     load: Callable[[], Any],
     mutate: Callable[[Any], None],
-    check: Callable[[Tx], None] | None = None,
+    preconditions: tuple[Precondition, ...] = (),
 ) -> None:
     """Append one event to an existing aggregate, loaded afresh on every commit attempt."""
 
@@ -45,7 +52,7 @@ async def _update(
         mutate(aggregate)
         return [aggregate]
 
-    await ctx.commit(Change(build=build, check=check))
+    await ctx.submit(WritePlan.changing(build, preconditions=preconditions))
 
 
 def _load(ctx: ServerContext, aggregate_id: UUID) -> Any | None:
@@ -74,17 +81,6 @@ def validate_credentials(access_key: str, secret_key: str) -> None:
         )
     if not 8 <= len(secret_key) <= 128:
         raise S3Error("InvalidArgument", "The secret key is invalid: 8 to 128 characters.")
-
-
-def _case_conflict(kind: str, name: str) -> Callable[[Tx], None]:
-    """IAM names are unique regardless of case: creating "bob" while "Bob" exists conflicts."""
-
-    def check(tx: Tx) -> None:
-        found = iam_queries.stored_name(tx, kind, name)
-        if found is not None and found != name:
-            raise S3Error("EntityAlreadyExists", f"{kind.capitalize()} with name {name} already exists.", status=409)
-
-    return check
 
 
 async def add_user(
@@ -121,14 +117,10 @@ async def add_user(
                 user.set_status(status=status, actor=actor)
         return [user]
 
-    def check(tx: Tx) -> None:
-        other = iam_queries.key(tx, name)
-        if other is not None and other["kind"] != "user":
-            raise S3Error("InvalidArgument", "An access key with that name already exists.")
-        if exclusive:
-            _case_conflict("user", name)(tx)
-
-    await ctx.commit(Change(build=build, check=check))
+    preconditions: tuple[Precondition, ...] = (AccessKeyIsUsers(name),)
+    if exclusive:
+        preconditions += (NameIsFree("user", name),)
+    await ctx.submit(WritePlan.changing(build, preconditions=preconditions))
 
 
 async def set_user_status(ctx: ServerContext, actor: dict[str, str], name: str, status: str) -> None:
@@ -152,7 +144,7 @@ async def set_user_policies(
         target.set_policies(policies=policies, actor=actor)
         return [target]
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
 
 
 async def attach_policies(
@@ -176,7 +168,7 @@ async def attach_policies(
         target.set_policies(policies=new, actor=actor)
         return [target]
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
     return result
 
 
@@ -237,7 +229,7 @@ async def update_group_members(
             group.add_members(members=members, actor=actor)
         return [group]
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
 
 
 async def set_group_status(ctx: ServerContext, actor: dict[str, str], name: str, status: str) -> None:
@@ -255,7 +247,7 @@ async def put_policy(ctx: ServerContext, actor: dict[str, str], name: str, docum
         policy.update(document=document, actor=actor)
         return [policy]
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
 
 
 async def remove_policy(ctx: ServerContext, actor: dict[str, str], name: str) -> None:
@@ -271,7 +263,7 @@ async def remove_policy(ctx: ServerContext, actor: dict[str, str], name: str) ->
         policy.delete(actor=actor)
         return [policy]
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
 
 
 async def add_access_key(
@@ -293,18 +285,6 @@ async def add_access_key(
     if access_key == ctx.settings.root_user:
         raise S3Error("InvalidArgument", "That access key is reserved.")
     sealed = ctx.sealer.seal(secret_key, f"access-key:{access_key}")
-
-    def check(tx: Tx) -> None:
-        if parent_user != ctx.settings.root_user and iam_queries.user(tx, parent_user) is None:
-            raise S3Error("NoSuchEntity", f"The user with name {parent_user} cannot be found.", status=404)
-        if iam_queries.key(tx, access_key) is not None:
-            raise S3Error(
-                "InvalidArgument",
-                "The access key is already in use.",
-                extra={"Code": "XMinioAdminServiceAccountExists"},
-            )
-        if len(iam_queries.keys_of(tx, parent_user)) >= MAX_SERVICE_ACCOUNTS:
-            raise S3Error("InvalidArgument", f"A user may have at most {MAX_SERVICE_ACCOUNTS} service accounts.")
 
     def build() -> list[Any]:
         fields: dict[str, Any] = dict(
@@ -329,7 +309,10 @@ async def add_access_key(
         existing.recreate(**fields)
         return [existing]
 
-    await ctx.commit(Change(build=build, check=check))
+    allowed = ServiceAccountAllowed(
+        parent_user, access_key, parent_is_root=parent_user == ctx.settings.root_user, limit=MAX_SERVICE_ACCOUNTS
+    )
+    await ctx.submit(WritePlan.changing(build, preconditions=(allowed,)))
     return access_key, secret_key
 
 
@@ -348,7 +331,7 @@ async def update_access_key(
         key.update(changes=changes, actor=actor)
         return [key]
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
 
 
 async def delete_access_key(ctx: ServerContext, actor: dict[str, str], access_key: str) -> None:
@@ -359,7 +342,7 @@ async def delete_access_key(ctx: ServerContext, actor: dict[str, str], access_ke
         key.delete(actor=actor)
         return [key]
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
 
 
 async def create_session(
@@ -377,39 +360,22 @@ async def create_session(
     token = secrets.token_urlsafe(48)
     expiration_us = int((ctx.clock() + duration_seconds) * 1_000_000)
     sealed = ctx.sealer.seal(secret_key, f"access-key:{access_key}")
-    await ctx.commit(
-        Change(
-            build=lambda: [
-                StsSession(
-                    access_key=access_key,
-                    parent_user=parent_user,
-                    sealed_secret=sealed,
-                    token_hash=token_hash(token),
-                    role=role,
-                    policy=policy,
-                    expiration_us=expiration_us,
-                    actor=actor,
-                    session_name=session_name,
-                )
-            ]
-        )
+    session = StsSession(
+        access_key=access_key,
+        parent_user=parent_user,
+        sealed_secret=sealed,
+        token_hash=token_hash(token),
+        role=role,
+        policy=policy,
+        expiration_us=expiration_us,
+        actor=actor,
+        session_name=session_name,
     )
+    await ctx.submit(WritePlan.new(session))
     return {"access_key": access_key, "secret_key": secret_key, "session_token": token, "expiration_us": expiration_us}
 
 
 # -- inline policies, roles and groups (the IAM query API) ---------------------------------
-
-
-def _no_such_policy(owner_kind: str, owner: str, policy_name: str) -> S3Error:
-    return S3Error("NoSuchEntity", f"The {owner_kind} policy with name {policy_name} cannot be found.", status=404)
-
-
-def _require_inline(owner_kind: str, owner: str, policy_name: str):  # type: ignore[no-untyped-def]
-    def check(tx: Tx) -> None:
-        if iam_queries.inline_policy(tx, owner_kind, owner, policy_name) is None:
-            raise _no_such_policy(owner_kind, owner, policy_name)
-
-    return check
 
 
 async def put_user_inline_policy(
@@ -427,7 +393,7 @@ async def delete_user_inline_policy(ctx: ServerContext, actor: dict[str, str], n
         ctx,
         lambda: _require_user(ctx, name),
         lambda user: user.delete_inline_policy(policy_name=policy_name, actor=actor),
-        check=_require_inline("user", name, policy_name),
+        preconditions=(InlinePolicyExists("user", name, policy_name),),
     )
 
 
@@ -472,7 +438,7 @@ async def create_role(
             role.set_path(path=path, actor=actor)
         return [role]
 
-    await ctx.commit(Change(build=build, check=_case_conflict("role", name)))
+    await ctx.submit(WritePlan.changing(build, preconditions=(NameIsFree("role", name),)))
 
 
 async def update_role(
@@ -491,12 +457,7 @@ async def delete_role(ctx: ServerContext, actor: dict[str, str], name: str) -> N
         role.delete(actor=actor)
         return [role]
 
-    def check(tx: Tx) -> None:
-        row = iam_queries.role(tx, name)
-        if iam_queries.inline_policy_names(tx, "role", name) or (row is not None and row["policies"]):
-            raise S3Error("DeleteConflict", "Cannot delete entity, must delete policies first.", status=409)
-
-    await ctx.commit(Change(build=build, check=check))
+    await ctx.submit(WritePlan.changing(build, preconditions=(HasNoPolicies("role", name),)))
 
 
 async def put_role_policy(
@@ -514,7 +475,7 @@ async def delete_role_policy(ctx: ServerContext, actor: dict[str, str], name: st
         ctx,
         lambda: _require_role(ctx, name),
         lambda role: role.delete_inline_policy(policy_name=policy_name, actor=actor),
-        check=_require_inline("role", name, policy_name),
+        preconditions=(InlinePolicyExists("role", name, policy_name),),
     )
 
 
@@ -533,22 +494,18 @@ async def create_group(ctx: ServerContext, actor: dict[str, str], name: str, *, 
             group.set_path(path=path, actor=actor)
         return [group]
 
-    await ctx.commit(Change(build=build, check=_case_conflict("group", name)))
+    await ctx.submit(WritePlan.changing(build, preconditions=(NameIsFree("group", name),)))
 
 
 async def delete_group(ctx: ServerContext, actor: dict[str, str], name: str) -> None:
     """IAM DeleteGroup: only an empty group without policies (DeleteConflict otherwise)."""
 
-    def check(tx: Tx) -> None:
-        row = iam_queries.group(tx, name)
-        if row is None:
-            return
-        if row["members"]:
-            raise S3Error("DeleteConflict", "Cannot delete entity, must remove users from group first.", status=409)
-        if row["policies"] or iam_queries.inline_policy_names(tx, "group", name):
-            raise S3Error("DeleteConflict", "Cannot delete entity, must delete policies first.", status=409)
-
-    await _update(ctx, lambda: _require_group(ctx, name), lambda group: group.delete(actor=actor), check=check)
+    await _update(
+        ctx,
+        lambda: _require_group(ctx, name),
+        lambda group: group.delete(actor=actor),
+        preconditions=(HasNoPolicies("group", name),),
+    )
 
 
 async def remove_user_from_group(ctx: ServerContext, actor: dict[str, str], group_name: str, user_name: str) -> None:
@@ -561,7 +518,7 @@ async def remove_user_from_group(ctx: ServerContext, actor: dict[str, str], grou
         group.remove_members(members=[user_name], actor=actor)
         return [group]
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
 
 
 async def delete_group_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str) -> None:
@@ -569,7 +526,7 @@ async def delete_group_policy(ctx: ServerContext, actor: dict[str, str], name: s
         ctx,
         lambda: _require_group(ctx, name),
         lambda group: group.delete_inline_policy(policy_name=policy_name, actor=actor),
-        check=_require_inline("group", name, policy_name),
+        preconditions=(InlinePolicyExists("group", name, policy_name),),
     )
 
 
@@ -597,7 +554,7 @@ async def attach_managed(
             entity.set_policies(policies=current + [policy], actor=actor)
         return [entity]
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
 
 
 async def add_user_to_group(ctx: ServerContext, actor: dict[str, str], group_name: str, user_name: str) -> None:
@@ -611,7 +568,7 @@ async def add_user_to_group(ctx: ServerContext, actor: dict[str, str], group_nam
         group.add_members(members=[user_name], actor=actor)
         return [group]
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
 
 
 async def put_group_policy(
@@ -624,7 +581,7 @@ async def put_group_policy(
         group.put_inline_policy(policy_name=policy_name, document=document, actor=actor)
         return [group]
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
 
 
 # -- OpenID Connect providers (the IAM query API) ------------------------------------------
@@ -649,7 +606,7 @@ async def create_oidc_provider(
         provider.recreate(url=url, client_ids=client_ids, thumbprints=thumbprints, actor=actor)
         return [provider]
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
 
 
 async def update_oidc_provider(

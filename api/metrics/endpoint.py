@@ -28,7 +28,6 @@ The caller needs admin:Prometheus (root has it).
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -65,7 +64,7 @@ class ServerMetrics:
 
     async def scrape(self, req: S3Request) -> Response:
         ctx = self.ctx
-        if os.environ.get("CHRONICLE_PROMETHEUS_AUTH_TYPE", "jwt").lower() != "public":
+        if not ctx.settings.prometheus_public:
             await _authenticate(req, ctx)
         server = req.origin.partition("://")[2]
         families = self.s3.families(server)

@@ -28,7 +28,7 @@ from domain.notify_target import (
     target_name,
     unseal_settings,
 )
-from projections.eventstore.recorder import Change
+from domain.write_plan import WritePlan
 
 DEFAULT_ID = "_"
 REDACTED = "*redacted*"
@@ -219,7 +219,7 @@ async def set_target(ctx: ServerContext, actor: Actor, text: str) -> tuple[str, 
         settings = _validated(schema, subsystem, merged)
         return _record(ctx, target, subsystem, target_id, settings, "admin", actor)
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
     ctx.notify.invalidate()
     return subsystem, target_id
 
@@ -250,7 +250,7 @@ async def remove_target(ctx: ServerContext, actor: Actor, text: str) -> tuple[st
         settings = _validated(schema, subsystem, {k: v for k, v in current.items() if k not in reset})
         return _record(ctx, target, subsystem, target_id, settings, "admin", actor)
 
-    await ctx.commit(Change(build=build))
+    await ctx.submit(WritePlan.changing(build))
     ctx.notify.invalidate()
     return subsystem, target_id
 
@@ -283,7 +283,7 @@ def record_environment(ctx: ServerContext, environ: Mapping[str, str]) -> list[s
                 return []
             return _record(ctx, target, subsystem, target_id, settings, "env", SYSTEM_ACTOR)
 
-        change = ctx.committer.commit_sync(Change(build=build))
+        change = ctx.submit_sync(WritePlan.changing(build))
         if change.events:
             recorded.append(target_name(subsystem, target_id))
     if recorded:

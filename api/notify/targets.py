@@ -9,7 +9,7 @@ the admin API takes effect without a restart.
 
 The api layer does not import workers: the composition root hands the directory a loader
 (``workers.targets.store.load_effective_configs`` bound to the sealer and environment),
-the settings schema (``workers.targets.config``) and a redaction function, and the
+the settings schema (``workers.targets``) and a redaction function, and the
 registry keeps only what it needs — each target's subsystem, id, ARN type, whether it is
 enabled, and its settings with secrets masked.
 
@@ -116,8 +116,8 @@ Loader = Callable[[Any], Mapping[tuple[str, str], Any]]  # Tx -> {(subsystem, id
 
 
 class TargetSchema(Protocol):
-    """What the api uses of the target settings schema (the ``workers.targets.config``
-    module, handed in by the composition root)."""
+    """What the api uses of the target settings schema (the ``workers.targets`` package,
+    handed in by the composition root)."""
 
     ConfigError: type[Exception]
     CONFIG_CLASSES: Mapping[str, type]

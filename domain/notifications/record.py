@@ -198,7 +198,10 @@ def format_event_time(t: datetime) -> str:
     truncated, not rounded). A naive datetime is taken as UTC."""
     if t.tzinfo is not None:
         t = t.astimezone(UTC)
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond // 1000:03d}Z"
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        f".{t.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_event_time(s: str) -> datetime:

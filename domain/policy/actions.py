@@ -188,7 +188,8 @@ IAM_ACTIONS: frozenset[str] = frozenset(
         "ListEntitiesForPolicy PassRole GetAccountSummary GetAccountAuthorizationDetails "
         "CreateOpenIDConnectProvider GetOpenIDConnectProvider DeleteOpenIDConnectProvider "
         "ListOpenIDConnectProviders AddClientIDToOpenIDConnectProvider "
-        "RemoveClientIDFromOpenIDConnectProvider UpdateOpenIDConnectProviderThumbprint ChangePassword CreateLoginProfile GetLoginProfile "
+        "RemoveClientIDFromOpenIDConnectProvider UpdateOpenIDConnectProviderThumbprint ChangePassword "
+        "CreateLoginProfile GetLoginProfile "
         "UpdateLoginProfile DeleteLoginProfile"
     ).split()
 )

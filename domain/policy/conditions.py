@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 from .patterns import (
     Template,
@@ -207,121 +208,14 @@ class Condition:
         self._match = self._compile(family, cmp, values, variables)
 
     # A matcher answers: does this one request value match any policy value?
-    def _compile(
-        self, family: str, cmp: str, values: tuple[str, ...], variables: bool
-    ) -> Callable[[str, Context], bool]:
-        if family in ("str", "stri", "like", "arn"):
+    def _compile(self, family: str, cmp: str, values: tuple[str, ...], variables: bool) -> Matcher:
+        if family in _TEMPLATE_MATCHERS:
             templates = tuple(Template(v, variables=variables) for v in values)
-            static = all(t.is_static for t in templates)
-        if family == "str":
-            if static:
-                exact = frozenset(values)
-                return lambda v, ctx: v in exact
-            return lambda v, ctx: any(t.render(ctx) == v for t in templates)
-        if family == "stri":
-            if static:
-                folded = frozenset(x.casefold() for x in values)
-                return lambda v, ctx: v.casefold() in folded
-            return lambda v, ctx: any(
-                (r := t.render(ctx)) is not None and r.casefold() == v.casefold() for t in templates
-            )
-        if family == "like":
-            if static:
-                rx = compile_globs(values)
-                return lambda v, ctx: rx.fullmatch(v) is not None
-
-            def like(v: str, ctx: Context) -> bool:
-                dyn = compile_templates(templates, ctx)
-                return dyn is not None and dyn.fullmatch(v) is not None
-
-            return like
-        if family == "arn":
-
-            def arn_sources(ctx: Context) -> list[str]:
-                out = []
-                for t in templates:
-                    if t.static is not None:
-                        src = arn_regex_source(t.static)
-                    else:
-                        src = t.regex_source(ctx)  # substituted ARNs: whole-string glob
-                    if src is not None:
-                        out.append(src)
-                return out
-
-            if static:
-                srcs = arn_sources({})
-                rx = compile_regex("|".join(f"(?:{s})" for s in srcs))
-                return lambda v, ctx: rx.fullmatch(v) is not None
-
-            def arn(v: str, ctx: Context) -> bool:
-                srcs = arn_sources(ctx)
-                if not srcs:
-                    return False
-                return compile_regex("|".join(f"(?:{s})" for s in srcs)).fullmatch(v) is not None
-
-            return arn
-        if family == "num":
-            nums = []
-            for x in values:
-                n = parse_number(x)
-                if n is None:
-                    raise ConditionError(f"Invalid Condition value : {x} for {self.operator}")
-                nums.append(n)
-            op = _CMP[cmp]
-
-            def numeric(v: str, ctx: Context) -> bool:
-                n = parse_number(v)
-                return n is not None and any(op(n, p) for p in nums)
-
-            return numeric
-        if family == "date":
-            dates = []
-            for x in values:
-                d = parse_date(x)
-                if d is None:
-                    raise ConditionError(f"Invalid Condition value : {x} for {self.operator}")
-                dates.append(d)
-            op = _CMP[cmp]
-
-            def date(v: str, ctx: Context) -> bool:
-                d = parse_date(v)
-                return d is not None and any(op(d, p) for p in dates)
-
-            return date
-        if family == "bool":
-            bools = set()
-            for x in values:
-                if x.lower() not in ("true", "false"):
-                    raise ConditionError(f"Invalid Condition value : {x} for {self.operator}")
-                bools.add(x.lower())
-            return lambda v, ctx: v.lower() in bools
-        if family == "bin":
-            exact = frozenset(values)
-            return lambda v, ctx: v in exact
-        if family == "ip":
-            nets = []
-            for x in values:
-                try:
-                    nets.append(ipaddress.ip_network(x.strip(), strict=False))
-                except ValueError:
-                    raise ConditionError(f"Invalid Condition value : {x} for {self.operator}") from None
-
-            def ip(v: str, ctx: Context) -> bool:
-                addr = _parse_ip(v)
-                if addr is None:
-                    return False
-                for n in nets:
-                    if addr.version == n.version and addr in n:
-                        return True
-                return False
-
-            return ip
-        # null
-        for x in values:
-            if x.lower() not in ("true", "false"):
-                raise ConditionError(f"Invalid Condition value : {x} for {self.operator}")
-        wants = frozenset(x.lower() == "true" for x in values)
-        return lambda absent, ctx: absent in wants  # type: ignore[return-value,arg-type]
+            return _TEMPLATE_MATCHERS[family](values, templates, all(t.is_static for t in templates))
+        try:
+            return _VALUE_MATCHERS[family](values, cmp)
+        except _BadValue as bad:
+            raise ConditionError(f"Invalid Condition value : {bad} for {self.operator}") from None
 
     def evaluate(self, context: Context) -> bool:
         raw = context.get(self.key)
@@ -394,3 +288,151 @@ def conditions_hold(conditions: tuple[Condition, ...], context: Context) -> bool
         if not c.evaluate(context):
             return False
     return True
+
+
+# -- matchers, one per operator family --------------------------------------------------
+
+Matcher = Callable[[str, Context], bool]
+
+
+class _BadValue(ValueError):
+    """A policy value the operator cannot take (the message is the value)."""
+
+
+def _string_matcher(values: tuple[str, ...], templates: tuple[Template, ...], static: bool) -> Matcher:
+    if static:
+        exact = frozenset(values)
+        return lambda v, ctx: v in exact
+    return lambda v, ctx: any(t.render(ctx) == v for t in templates)
+
+
+def _string_ignore_case_matcher(values: tuple[str, ...], templates: tuple[Template, ...], static: bool) -> Matcher:
+    if static:
+        folded = frozenset(x.casefold() for x in values)
+        return lambda v, ctx: v.casefold() in folded
+    return lambda v, ctx: any((r := t.render(ctx)) is not None and r.casefold() == v.casefold() for t in templates)
+
+
+def _like_matcher(values: tuple[str, ...], templates: tuple[Template, ...], static: bool) -> Matcher:
+    if static:
+        rx = compile_globs(values)
+        return lambda v, ctx: rx.fullmatch(v) is not None
+
+    def like(v: str, ctx: Context) -> bool:
+        dyn = compile_templates(templates, ctx)
+        return dyn is not None and dyn.fullmatch(v) is not None
+
+    return like
+
+
+def _arn_matcher(values: tuple[str, ...], templates: tuple[Template, ...], static: bool) -> Matcher:
+    def arn_sources(ctx: Context) -> list[str]:
+        out = []
+        for t in templates:
+            src: str | None
+            if t.static is not None:
+                src = arn_regex_source(t.static)
+            else:
+                src = t.regex_source(ctx)  # substituted ARNs: whole-string glob
+            if src is not None:
+                out.append(src)
+        return out
+
+    if static:
+        srcs = arn_sources({})
+        rx = compile_regex("|".join(f"(?:{s})" for s in srcs))
+        return lambda v, ctx: rx.fullmatch(v) is not None
+
+    def arn(v: str, ctx: Context) -> bool:
+        srcs = arn_sources(ctx)
+        if not srcs:
+            return False
+        return compile_regex("|".join(f"(?:{s})" for s in srcs)).fullmatch(v) is not None
+
+    return arn
+
+
+def _parsed(values: tuple[str, ...], parse: Callable[[str], Any]) -> list[Any]:
+    out = []
+    for x in values:
+        parsed = parse(x)
+        if parsed is None:
+            raise _BadValue(x)
+        out.append(parsed)
+    return out
+
+
+def _numeric_matcher(values: tuple[str, ...], cmp: str) -> Matcher:
+    nums = _parsed(values, parse_number)
+    op = _CMP[cmp]
+
+    def numeric(v: str, ctx: Context) -> bool:
+        n = parse_number(v)
+        return n is not None and any(op(n, p) for p in nums)
+
+    return numeric
+
+
+def _date_matcher(values: tuple[str, ...], cmp: str) -> Matcher:
+    dates = _parsed(values, parse_date)
+    op = _CMP[cmp]
+
+    def date(v: str, ctx: Context) -> bool:
+        d = parse_date(v)
+        return d is not None and any(op(d, p) for p in dates)
+
+    return date
+
+
+def _true_or_false(values: tuple[str, ...]) -> list[str]:
+    return _parsed(values, lambda x: x.lower() if x.lower() in ("true", "false") else None)
+
+
+def _bool_matcher(values: tuple[str, ...], cmp: str) -> Matcher:
+    bools = set(_true_or_false(values))
+    return lambda v, ctx: v.lower() in bools
+
+
+def _binary_matcher(values: tuple[str, ...], cmp: str) -> Matcher:
+    exact = frozenset(values)
+    return lambda v, ctx: v in exact
+
+
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def _ip_matcher(values: tuple[str, ...], cmp: str) -> Matcher:
+    nets = _parsed(values, _network)
+
+    def ip(v: str, ctx: Context) -> bool:
+        addr = _parse_ip(v)
+        if addr is None:
+            return False
+        return any(addr.version == n.version and addr in n for n in nets)
+
+    return ip
+
+
+def _null_matcher(values: tuple[str, ...], cmp: str) -> Matcher:
+    wants = frozenset(x == "true" for x in _true_or_false(values))
+    return lambda absent, ctx: absent in wants  # type: ignore[comparison-overlap]
+
+
+_TEMPLATE_MATCHERS: dict[str, Callable[[tuple[str, ...], tuple[Template, ...], bool], Matcher]] = {
+    "str": _string_matcher,
+    "stri": _string_ignore_case_matcher,
+    "like": _like_matcher,
+    "arn": _arn_matcher,
+}
+_VALUE_MATCHERS: dict[str, Callable[[tuple[str, ...], str], Matcher]] = {
+    "num": _numeric_matcher,
+    "date": _date_matcher,
+    "bool": _bool_matcher,
+    "bin": _binary_matcher,
+    "ip": _ip_matcher,
+    "null": _null_matcher,
+}

@@ -27,35 +27,28 @@ Deny), an optional Condition block. Unknown fields are rejected.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 from domain.errors import DomainError
 
 from .actions import (
-    CANONICAL,
-    KNOWN_ACTIONS,
     RESOURCELESS_SERVICES,
-    SERVICES,
-    scope_of,
     service_of,
 )
+from .checks import Fail, Kind, check_actions, check_applicability, check_resources
 from .conditions import Condition, ConditionError, parse_conditions
 from .patterns import (
     Template,
     compile_globs,
     compile_regex,
-    glob_to_regex,
     has_wildcard,
 )
-
-Kind = Literal["identity", "bucket", "trust", "session"]
+from .principals import Principal, parse_principal, strings
 
 MAX_POLICY_BYTES = 20 * 1024
 VERSION_2012 = "2012-10-17"
 VERSION_2008 = "2008-10-17"
-S3_ARN_PREFIX = "arn:aws:s3:::"
 
 _STATEMENT_FIELDS = frozenset(
     {
@@ -70,140 +63,6 @@ _STATEMENT_FIELDS = frozenset(
         "Condition",
     }
 )
-_PRINCIPAL_TYPES = ("AWS", "Service", "Federated", "CanonicalUser")
-_ACCOUNT_ARN = re.compile(r"arn:aws:iam::([^:]*):root")
-_USER_ARN = re.compile(r"arn:aws:iam::([^:]*):user/(?:.*/)?([^/]+)")
-_ASSUMED_ROLE_ARN = re.compile(r"arn:aws:sts::([^:]*):assumed-role/([^/]+)/.*")
-_IAM_PRINCIPAL_ARN = re.compile(
-    r"arn:aws:(?:iam::[^:]*:(?:root|user/.+|role/.+|group/.+)|sts::[^:]*:(?:assumed-role|federated-user)/.+)"
-)
-
-# Messages, per family of document: (bucket policy, IAM document)
-_MESSAGES: dict[str, tuple[str, str]] = {
-    "json": ("This policy contains invalid Json", "Syntax errors in policy."),
-    "size": (
-        "Policy exceeds the maximum allowed document size (20 KiB).",
-        "Cannot exceed quota for PolicySize: 20480",
-    ),
-    "version": (
-        "The policy must contain a valid version string",
-        "The policy failed legacy parsing",
-    ),
-    "statement": ("Missing required field Statement", "Syntax errors in policy."),
-    "effect": ("Missing required field Effect", "Syntax errors in policy."),
-    "action": ("Missing required field Action", "Policy statement must contain actions."),
-    "bad_action": ("Policy has invalid action", "Policy has invalid action"),
-    "vendor": (
-        "Policy has invalid action",
-        "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
-    ),
-    "resource": ("Missing required field Resource", "Policy statement must contain resources."),
-    "bad_resource": ("Policy has invalid resource", "Policy has invalid resource"),
-    "principal": ("Missing required field Principal", "Missing required field Principal"),
-    "no_principal": (
-        "Policy has an invalid principal field",
-        "Policy document should not specify a principal.",
-    ),
-    "bad_principal": ("Invalid principal in policy", "Invalid principal in policy"),
-    "sid": (
-        "Statement IDs (SID) in a single policy must be unique.",
-        "Statement IDs (SID) in a single policy must be unique.",
-    ),
-    "not_applicable": (
-        "Action does not apply to any resource(s) in statement",
-        "Action does not apply to any resource(s) in statement",
-    ),
-    "trust_resource": ("Has prohibited field Resource", "Has prohibited field Resource"),
-}
-
-
-class _Fail:
-    def __init__(self, kind: Kind) -> None:
-        self.kind = kind
-        self.code = "MalformedPolicy" if kind == "bucket" else "MalformedPolicyDocument"
-
-    def __call__(self, what: str, detail: str | None = None) -> DomainError:
-        if what in _MESSAGES:
-            bucket_msg, iam_msg = _MESSAGES[what]
-            msg = bucket_msg if self.kind == "bucket" else iam_msg
-        else:
-            msg = what
-        if detail and self.kind != "bucket":  # S3 answers its messages verbatim
-            msg = f"{msg}: {detail}" if not msg.endswith(".") else f"{msg} ({detail})"
-        return DomainError(self.code, msg)
-
-
-# --- principals ---------------------------------------------------------------
-
-
-class Principal:
-    """A Principal / NotPrincipal element."""
-
-    __slots__ = ("any", "aws", "service", "federated", "canonical", "raw")
-
-    def __init__(
-        self,
-        raw: object,
-        *,
-        any_: bool = False,
-        aws: frozenset[str] = frozenset(),
-        service: frozenset[str] = frozenset(),
-        federated: frozenset[str] = frozenset(),
-        canonical: frozenset[str] = frozenset(),
-    ) -> None:
-        self.raw = raw
-        self.any = any_
-        self.aws = aws
-        self.service = service
-        self.federated = federated
-        self.canonical = canonical
-
-
-def _strings(value: object) -> list[str] | None:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return list(value)
-    return None
-
-
-def _parse_principal(raw: object, fail: _Fail, principal_exists: Callable[[str], bool] | None) -> Principal:
-    if raw == "*":
-        return Principal(raw, any_=True)
-    if not isinstance(raw, dict) or not raw:
-        raise fail("bad_principal")
-    sets: dict[str, frozenset[str]] = {}
-    any_ = False
-    for typ, value in raw.items():
-        if typ not in _PRINCIPAL_TYPES:
-            raise fail("bad_principal")
-        values = _strings(value)
-        if values is None:
-            raise fail("bad_principal")
-        if typ == "AWS":
-            for v in values:
-                if v == "*":
-                    any_ = True
-                    continue
-                if v.startswith("arn:"):
-                    if not _IAM_PRINCIPAL_ARN.fullmatch(v):
-                        raise fail("bad_principal")
-                elif not v or any(c in v for c in "*?:/"):
-                    raise fail("bad_principal")
-                if principal_exists is not None and not principal_exists(v):
-                    raise fail("bad_principal")
-        elif any(not v for v in values):
-            raise fail("bad_principal")
-        sets[typ] = frozenset(values)
-    return Principal(
-        raw,
-        any_=any_,
-        aws=sets.get("AWS", frozenset()) - {"*"},
-        service=sets.get("Service", frozenset()),
-        federated=sets.get("Federated", frozenset()),
-        canonical=sets.get("CanonicalUser", frozenset()),
-    )
-
 
 # --- statements ---------------------------------------------------------------
 
@@ -373,86 +232,6 @@ def _context_keys(statements: tuple[Statement, ...]) -> frozenset[str] | None:
     return frozenset(keys)
 
 
-# --- validation helpers -----------------------------------------------------------
-
-
-def _known_pattern(pattern: str) -> bool:
-    if not has_wildcard(pattern):
-        return pattern.lower() in CANONICAL
-    rx = compile_regex(glob_to_regex(pattern), True)
-    return any(rx.fullmatch(a) for a in KNOWN_ACTIONS)
-
-
-def _check_actions(values: list[str], kind: Kind, fail: _Fail) -> None:
-    for a in values:
-        if a == "*":
-            continue
-        service = service_of(a)
-        if not service:
-            raise fail("vendor", a)
-        if kind == "bucket" and service not in ("s3", "s3*", "*"):
-            raise fail("bad_action", a)
-        if kind == "trust" and service not in ("sts", "*"):
-            raise fail("bad_action", a)
-        if not has_wildcard(service) and service not in SERVICES:
-            raise fail("bad_action", a)
-        if not _known_pattern(a):
-            raise fail("bad_action", a)
-
-
-def _bucket_part(resource: str) -> str:
-    return resource[len(S3_ARN_PREFIX) :].split("/", 1)[0]
-
-
-def _check_resources(values: list[str], kind: Kind, bucket: str | None, fail: _Fail) -> None:
-    for r in values:
-        if r == "*":
-            continue
-        if kind == "bucket":
-            if not r.startswith(S3_ARN_PREFIX):
-                raise fail("bad_resource", r)
-            part = _bucket_part(r)
-            if not part:
-                raise fail("bad_resource", r)
-            if bucket is not None and not compile_regex(glob_to_regex(part)).fullmatch(bucket):
-                raise fail("bad_resource", r)
-        elif not r.startswith("arn:"):
-            raise DomainError(fail.code, f'Resource {r} must be in ARN format or "*".')
-
-
-def _could_match_object(pattern: str) -> bool:
-    if pattern == "*":
-        return True
-    rest = pattern[len(S3_ARN_PREFIX) :] if pattern.startswith(S3_ARN_PREFIX) else pattern
-    return "/" in rest or "*" in rest
-
-
-def _could_match_bucket(pattern: str, bucket: str | None) -> bool:
-    if pattern == "*":
-        return True
-    if bucket is not None:
-        return compile_regex(glob_to_regex(pattern)).fullmatch(S3_ARN_PREFIX + bucket) is not None
-    rest = pattern[len(S3_ARN_PREFIX) :]
-    return "/" not in rest or rest.endswith("*")
-
-
-def _check_applicability(actions: list[str], resources: list[str], bucket: str | None, fail: _Fail) -> None:
-    """S3 rejects a bucket-policy statement naming an action that none of its
-    resources can be the target of (s3:GetObject on the bare bucket ARN)."""
-    for a in actions:
-        if has_wildcard(a):
-            continue
-        scope = scope_of(a)
-        if scope == "object":
-            ok = any(_could_match_object(r) for r in resources)
-        elif scope == "bucket":
-            ok = any(_could_match_bucket(r, bucket) for r in resources)
-        else:
-            ok = True
-        if not ok:
-            raise fail("not_applicable")
-
-
 # --- parse -------------------------------------------------------------------------
 
 
@@ -469,7 +248,7 @@ def parse_policy(
     `principal_exists`: called with each `{"AWS": ...}` value other than "*";
     returning False rejects the policy ("Invalid principal in policy").
     """
-    fail = _Fail(kind)
+    fail = Fail(kind)
     if isinstance(text, Mapping):
         document_in: object = dict(text)
         raw_text = json.dumps(document_in)
@@ -540,81 +319,32 @@ def _parse_statement(
     bucket: str | None,
     variables: bool,
     sids: set[str],
-    fail: _Fail,
+    fail: Fail,
     principal_exists: Callable[[str], bool] | None,
 ) -> Statement:
     for key in raw:
         if key not in _STATEMENT_FIELDS:
             raise fail(f"Unknown field {key}")
-    sid = raw.get("Sid")
-    if sid is not None:
-        if not isinstance(sid, str):
-            raise fail("json")
-        if sid:
-            if sid in sids:
-                raise fail("sid")
-            sids.add(sid)
+    sid = _statement_sid(raw, sids, fail)
     effect = raw.get("Effect")
     if effect is None:
         raise fail("effect")
     if effect not in ("Allow", "Deny"):
         raise fail(f"Invalid effect: {effect}")
-
-    # actions
-    if ("Action" in raw) == ("NotAction" in raw):
-        raise fail("action")
-    action_field = "Action" if "Action" in raw else "NotAction"
-    action_values = _strings(raw[action_field])
-    if action_values is None:
-        raise fail("action")
-    _check_actions(action_values, kind, fail)
-
-    # resources
+    action_field, actions = _statement_actions(raw, kind, fail)
+    resources = _statement_resources(raw, kind, bucket, actions, fail)
     has_res, has_not_res = "Resource" in raw, "NotResource" in raw
-    resource_values: list[str] | None = None
-    if kind == "trust":
-        if has_res or has_not_res:
-            raise fail("trust_resource")
-    else:
-        if has_res and has_not_res:
-            raise fail("resource")
-        if has_res or has_not_res:
-            resource_values = _strings(raw["Resource" if has_res else "NotResource"])
-            if resource_values is None:
-                raise fail("bad_resource")
-            _check_resources(resource_values, kind, bucket, fail)
-        else:
-            services = {service_of(a) for a in action_values}
-            if kind == "bucket" or not services or not services <= RESOURCELESS_SERVICES:
-                raise fail("resource")
-    if kind == "bucket" and has_res and action_field == "Action" and resource_values:
-        _check_applicability(action_values, resource_values, bucket, fail)
-
-    # principals
-    principal = not_principal = None
-    has_p, has_np = "Principal" in raw, "NotPrincipal" in raw
-    if kind in ("bucket", "trust"):
-        if has_p == has_np:
-            raise fail("principal")
-        if has_p:
-            principal = _parse_principal(raw["Principal"], fail, principal_exists)
-        else:
-            if effect != "Deny":
-                raise fail("bad_principal", "NotPrincipal is only supported with Deny")
-            not_principal = _parse_principal(raw["NotPrincipal"], fail, principal_exists)
-    elif has_p or has_np:
-        raise fail("no_principal")
-
-    # conditions
+    if kind == "bucket" and has_res and action_field == "Action" and resources:
+        check_applicability(actions, resources, bucket, fail)
+    principal, not_principal = _statement_principals(raw, kind, effect, fail, principal_exists)
     conditions: tuple[Condition, ...] = ()
     if "Condition" in raw:
         try:
             conditions = parse_conditions(raw["Condition"], variables=variables)
         except ConditionError as exc:
             raise DomainError(fail.code, str(exc)) from None
-
-    as_tuple = tuple(action_values)
-    res_tuple = tuple(resource_values) if resource_values is not None else None
+    as_tuple = tuple(actions)
+    res_tuple = tuple(resources) if resources is not None else None
     return Statement(
         sid=sid,
         effect=effect,
@@ -627,3 +357,74 @@ def _parse_statement(
         conditions=conditions,
         variables=variables,
     )
+
+
+def _statement_sid(raw: dict[str, Any], sids: set[str], fail: Fail) -> str | None:
+    """The optional Sid, unique within the policy (recorded in ``sids``)."""
+    sid = raw.get("Sid")
+    if sid is not None:
+        if not isinstance(sid, str):
+            raise fail("json")
+        if sid:
+            if sid in sids:
+                raise fail("sid")
+            sids.add(sid)
+    return sid
+
+
+def _statement_actions(raw: dict[str, Any], kind: Kind, fail: Fail) -> tuple[str, list[str]]:
+    """("Action" or "NotAction", its values): exactly one of the two."""
+    if ("Action" in raw) == ("NotAction" in raw):
+        raise fail("action")
+    action_field = "Action" if "Action" in raw else "NotAction"
+    action_values = strings(raw[action_field])
+    if action_values is None:
+        raise fail("action")
+    check_actions(action_values, kind, fail)
+    return action_field, action_values
+
+
+def _statement_resources(
+    raw: dict[str, Any], kind: Kind, bucket: str | None, actions: list[str], fail: Fail
+) -> list[str] | None:
+    """The values of Resource or NotResource; None when neither is given, which only
+    statements of resourceless services (admin:, kms:) outside bucket policies may do."""
+    has_res, has_not_res = "Resource" in raw, "NotResource" in raw
+    if kind == "trust":
+        if has_res or has_not_res:
+            raise fail("trust_resource")
+        return None
+    if has_res and has_not_res:
+        raise fail("resource")
+    if has_res or has_not_res:
+        resource_values = strings(raw["Resource" if has_res else "NotResource"])
+        if resource_values is None:
+            raise fail("bad_resource")
+        check_resources(resource_values, kind, bucket, fail)
+        return resource_values
+    services = {service_of(a) for a in actions}
+    if kind == "bucket" or not services or not services <= RESOURCELESS_SERVICES:
+        raise fail("resource")
+    return None
+
+
+def _statement_principals(
+    raw: dict[str, Any],
+    kind: Kind,
+    effect: str,
+    fail: Fail,
+    principal_exists: Callable[[str], bool] | None,
+) -> tuple[Principal | None, Principal | None]:
+    """(Principal, NotPrincipal): one of them in bucket and trust policies, neither elsewhere."""
+    has_p, has_np = "Principal" in raw, "NotPrincipal" in raw
+    if kind not in ("bucket", "trust"):
+        if has_p or has_np:
+            raise fail("no_principal")
+        return None, None
+    if has_p == has_np:
+        raise fail("principal")
+    if has_p:
+        return parse_principal(raw["Principal"], fail, principal_exists), None
+    if effect != "Deny":
+        raise fail("bad_principal", "NotPrincipal is only supported with Deny")
+    return None, parse_principal(raw["NotPrincipal"], fail, principal_exists)

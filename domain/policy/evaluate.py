@@ -8,8 +8,10 @@ from enum import Enum
 from functools import lru_cache
 
 from .actions import RESOURCELESS_SERVICES, service_of
+from .checks import S3_ARN_PREFIX
 from .conditions import conditions_hold
-from .document import _ASSUMED_ROLE_ARN, _USER_ARN, S3_ARN_PREFIX, Policy, Principal, Statement
+from .document import Policy, Statement
+from .principals import ASSUMED_ROLE_ARN, USER_ARN, Principal
 
 ANY_S3_RESOURCE = S3_ARN_PREFIX + "*"
 
@@ -108,14 +110,14 @@ def _identities(
         ids.add(principal)
     if arn:
         ids.add(arn)
-        m = _USER_ARN.fullmatch(arn)
+        m = USER_ARN.fullmatch(arn)
         if m:
             ids.add(m.group(2))
             ids.add(f"arn:aws:iam:::user/{m.group(2)}")
             if canonical_id:
                 ids.add(f"arn:aws:iam:::user/{canonical_id}")
                 ids.add(f"arn:aws:iam::{account}:user/{canonical_id}")
-        m = _ASSUMED_ROLE_ARN.fullmatch(arn)
+        m = ASSUMED_ROLE_ARN.fullmatch(arn)
         if m:
             ids.add(f"arn:aws:iam::{m.group(1)}:role/{m.group(2)}")
     return frozenset(ids)

@@ -6,19 +6,37 @@ Revises: 0005_notify_targets
 
 from alembic import op
 
-from projections.eventstore.sql import Dialect, PostgresDialect
-from projections.iam.schema import iam_api_ddl
-
 revision = "0006_iam_api"
 down_revision = "0005_notify_targets"
 
+# The statements this migration runs, written out: a migration never changes once released
+# (a change to a schema module needs a new migration; tests/integration/test_migrations.py
+# compares what the migrations create with what the schema modules declare).
+POSTGRES = (
+    "ALTER TABLE iam_users ADD COLUMN path TEXT NOT NULL DEFAULT '/'",
+    "ALTER TABLE iam_groups ADD COLUMN path TEXT NOT NULL DEFAULT '/'",
+    "ALTER TABLE iam_groups ADD COLUMN created_us BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE iam_roles ADD COLUMN path TEXT NOT NULL DEFAULT '/'",
+    "ALTER TABLE iam_roles ADD COLUMN policies TEXT NOT NULL DEFAULT '[]'",
+    """CREATE TABLE IF NOT EXISTS iam_oidc_providers (
+            name TEXT PRIMARY KEY, url TEXT NOT NULL, client_ids TEXT NOT NULL,
+            thumbprints TEXT NOT NULL, created_us BIGINT NOT NULL)""",
+)
 
-def _dialect() -> Dialect:
-    return PostgresDialect() if op.get_bind().dialect.name == "postgresql" else Dialect()
+SQLITE = (
+    "ALTER TABLE iam_users ADD COLUMN path TEXT NOT NULL DEFAULT '/'",
+    "ALTER TABLE iam_groups ADD COLUMN path TEXT NOT NULL DEFAULT '/'",
+    "ALTER TABLE iam_groups ADD COLUMN created_us INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE iam_roles ADD COLUMN path TEXT NOT NULL DEFAULT '/'",
+    "ALTER TABLE iam_roles ADD COLUMN policies TEXT NOT NULL DEFAULT '[]'",
+    """CREATE TABLE IF NOT EXISTS iam_oidc_providers (
+            name TEXT PRIMARY KEY, url TEXT NOT NULL, client_ids TEXT NOT NULL,
+            thumbprints TEXT NOT NULL, created_us INTEGER NOT NULL)""",
+)
 
 
 def upgrade() -> None:
-    for statement in iam_api_ddl(_dialect()):
+    for statement in POSTGRES if op.get_bind().dialect.name == "postgresql" else SQLITE:
         op.execute(statement)
 
 

@@ -11,17 +11,34 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from time import perf_counter
 from typing import Any
 
-from projections.eventstore.recorder import Change, ChronicleApplication
+from domain.errors import DomainError
+from domain.write_plan import WritePlan
+from projections.blobstore import STAGE_DEADLINE
+from projections.eventstore.recorder import ChronicleApplication
 
 log = logging.getLogger("chronicle.committer")
 
 MAX_BATCH = 256
 MAX_CONFLICT_RETRIES = 8
+
+
+class StagingExpired(DomainError):
+    """The request's bytes were written too long before its commit: garbage collection may
+    have reclaimed them (STAGE_DEADLINE, workers.blob_gc)."""
+
+    def __init__(self) -> None:
+        super().__init__("ServiceUnavailable", "The upload took too long to be recorded; please retry it.")
+
+
+def check_staging_deadline(plan: WritePlan) -> None:
+    if plan.files_written_at is not None and time.time() - plan.files_written_at > STAGE_DEADLINE:
+        raise StagingExpired()
 
 
 class _LoopFuture:
@@ -31,12 +48,12 @@ class _LoopFuture:
 
     __slots__ = ("loop", "future", "settled")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Change]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[WritePlan]) -> None:
         self.loop = loop
         self.future = future
         self.settled: _Settled | None = None
 
-    def set_result(self, result: Change) -> None:
+    def set_result(self, result: WritePlan) -> None:
         if self.settled is not None:
             self.settled.add(self.loop, self.future, result, None)
         else:
@@ -78,7 +95,7 @@ def _resolve_all(items: list[tuple[Any, Any, Any]]) -> None:
         _resolve(future, result, exc)
 
 
-def _resolve(future: asyncio.Future[Change], result: Change | None, exc: BaseException | None) -> None:
+def _resolve(future: asyncio.Future[WritePlan], result: WritePlan | None, exc: BaseException | None) -> None:
     if future.done():  # the request was cancelled (client went away)
         return
     if exc is not None:
@@ -103,49 +120,39 @@ class GroupCommitter:
         # seconds (queueing for a batch included), and each committed batch's size.
         self.observe_append: Callable[[float], None] | None = None
         self.observe_batch: Callable[[int], None] | None = None
-        self._queue: queue.SimpleQueue[tuple[Change, Future[Change], int] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[WritePlan, Future[WritePlan], int] | None] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(target=self._run, name=f"group-commit-{i}", daemon=True) for i in range(threads)
         ]
         for thread in self._threads:
             thread.start()
 
-    def submit(self, change: Change) -> Future[Change]:
-        future: Future[Change] = Future()
-        self._queue.put((change, future, 0))
-        return future
-
-    async def commit(self, change: Change) -> Change:
-        """Append the change; raises its precondition error if it had one."""
-        change.check_staging_deadline()
+    async def submit(self, plan: WritePlan) -> WritePlan:
+        """Append the plan with whatever else arrives meanwhile; raises the error that
+        refused it (a failed precondition, or its load's)."""
+        check_staging_deadline(plan)
         started = perf_counter()
         try:
-            return await self._commit(change)
+            appender = self.appender
+            if appender is not None and plan.load is None and appender.accepts(plan):
+                if await appender.commit(plan):
+                    return plan
+                # not appended (nothing was written): the careful path, same events
+            loop = asyncio.get_running_loop()
+            outcome: asyncio.Future[WritePlan] = loop.create_future()
+            self._queue.put((plan, _LoopFuture(loop, outcome), 0))  # type: ignore[arg-type]
+            return await outcome
         finally:
             if self.observe_append is not None:
                 self.observe_append(perf_counter() - started)
 
-    async def _commit(self, change: Change) -> Change:
-        if change.new_events is not None:
-            change.events = change.new_events()
-            change.prebuilt = True
-        elif change.build_is_pure:
-            change.events = [e for a in change.build() for e in a.collect_events()]
-            change.prebuilt = True
-        appender = self.appender
-        if appender is not None and change.prebuilt and appender.accepts(change):
-            if await appender.commit(change):
-                return change
-            change.prebuilt = True  # not appended: the careful path, same events
-        loop = asyncio.get_running_loop()
-        outcome: asyncio.Future[Change] = loop.create_future()
-        self._queue.put((change, _LoopFuture(loop, outcome), 0))  # type: ignore[arg-type]
-        return await outcome
-
-    def commit_sync(self, change: Change) -> Change:
+    def submit_sync(self, plan: WritePlan) -> WritePlan:
+        """submit() for a caller outside the event loop (blocks until appended)."""
         started = perf_counter()
         try:
-            return self.submit(change).result()
+            future: Future[WritePlan] = Future()
+            self._queue.put((plan, future, 0))
+            return future.result()
         finally:
             if self.observe_append is not None:
                 self.observe_append(perf_counter() - started)
@@ -185,29 +192,22 @@ class GroupCommitter:
                         entry[1].settled = None  # a deferred or retried change settles alone
                 settled.flush()
 
-    def _commit_batch(self, batch: list[tuple[Change, Future[Change], int]]) -> None:
-        ready: list[tuple[Change, Future[Change], int]] = []
-        for change, future, attempt in batch:
-            change.error = None
-            change.conflict = False
-            change.results = []
-            change.positions = []
+    def _commit_batch(self, batch: list[tuple[WritePlan, Future[WritePlan], int]]) -> None:
+        ready: list[tuple[WritePlan, Future[WritePlan], int]] = []
+        for plan, future, attempt in batch:
+            plan.reset()
             try:
-                change.check_staging_deadline()  # it may have waited in the queue
-                if change.prebuilt and attempt == 0:
-                    change.prebuilt = False  # a retry builds afresh
-                else:
-                    aggregates = change.build()
-                    change.events = [e for a in aggregates for e in a.collect_events()]
-            except Exception as exc:  # noqa: BLE001
+                check_staging_deadline(plan)  # it may have waited in the queue
+                plan.prepare()  # a plan of existing aggregates loads them afresh each attempt
+            except Exception as exc:  # noqa: BLE001 - its load refused it
                 future.set_exception(exc)
                 continue
-            ready.append((change, future, attempt))
+            ready.append((plan, future, attempt))
         if not ready:
             return
         # Two changes of one aggregate in one batch would collide: defer the later ones.
         seen: set[Any] = set()
-        now: list[tuple[Change, Future[Change], int]] = []
+        now: list[tuple[WritePlan, Future[WritePlan], int]] = []
         for entry in ready:
             ids = {e.originator_id for e in entry[0].events if e.originator_version > 1}
             if ids & seen:
@@ -216,7 +216,7 @@ class GroupCommitter:
             seen |= ids
             now.append(entry)
         try:
-            self.app.store.commit_changes([c for c, _, _ in now])
+            self.app.store.append([c for c, _, _ in now])
         except Exception as exc:  # noqa: BLE001 - the whole transaction failed
             for _, future, _ in now:
                 future.set_exception(exc)

@@ -1,7 +1,7 @@
 """The one-statement append of plain PUTs on PostgreSQL.
 
 A batch of plain PUTs (new ObjectVersions in buckets that never versioned, no condition
-but "the bucket exists") is appended by one call of the database function
+but "the bucket exists"; chosen by projections.eventstore.fast_path) is appended by one call of the database function
 `chronicle_append_puts` (migration 0007), in autocommit, so the call is its own
 transaction: it takes the store's table lock (as eventsourcing's recorder does), asserts
 that every bucket exists unversioned, inserts the events and upserts their null versions,
@@ -28,7 +28,6 @@ import orjson
 from eventsourcing.persistence import JSONTranscoder
 from eventsourcing.utils import get_topic
 
-from domain.aggregates import ObjectVersion
 from projections.namespace.projection import NULL_VERSION, _version_params
 
 FUNCTION = "chronicle_append_puts"
@@ -121,22 +120,6 @@ END
 $fn$"""
 
 
-def is_plain_put(change: Any) -> bool:
-    """A change this path can append: new ObjectVersions whose only precondition is that
-    their bucket exists."""
-    bucket = change.requires_bucket
-    events = change.events
-    if bucket is None or not events:
-        return False
-    for e in events:  # (a loop, not all() over a generator: once per PUT)
-        if type(e) is not _CREATED or e.bucket != bucket:
-            return False
-    return True
-
-
-_CREATED = ObjectVersion.Created
-
-
 _PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
@@ -186,8 +169,8 @@ class AppendBatch:
         blobs: list[tuple[str, int, int]] = []
         buckets: set[str] = set()
         for change in changes:
-            buckets.add(change.requires_bucket)
             for e in change.events:
+                buckets.add(e.bucket)
                 originator, version, topic, state = event_row(mapper, e)
                 events.append((originator, version, topic, offset, len(state)))
                 chunks.append(state)

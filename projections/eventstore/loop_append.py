@@ -29,7 +29,8 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
-from projections.eventstore.fast_append import BUCKET_ASSERTION, FUNCTION, AppendBatch, is_plain_put
+from projections.eventstore.fast_append import BUCKET_ASSERTION, FUNCTION, AppendBatch
+from projections.eventstore.fast_path import plain_put_bucket
 from projections.eventstore.pg_async import _Connection, close_idle, connect
 
 log = logging.getLogger("chronicle.loop_append")
@@ -66,12 +67,7 @@ class LoopAppender:
 
     def accepts(self, change: Any) -> bool:
         store = self.store
-        return (
-            not self._closed
-            and is_plain_put(change)
-            and store.versioning_hint.get(change.requires_bucket) == ""
-            and store._append_function
-        )
+        return not self._closed and store.versioning_hint.get(plain_put_bucket(change)) == "" and store._append_function
 
     async def commit(self, change: Any) -> bool:
         """Append a plain PUT (its events prebuilt) with the others of this loop turn. True
@@ -163,7 +159,7 @@ class LoopAppender:
             conn.prepared.add(_NAME)
         pg.send_query_prepared(
             _NAME,
-            [appended.doc.encode(), appended.data, store._lock_timeout.encode()],
+            [appended.doc.encode(), appended.data, store.lock_timeout.encode()],
             param_formats=_FORMATS,
             result_format=pq.Format.BINARY,
         )
@@ -219,5 +215,5 @@ def _refused(store: Any, changes: list[Any], result: pq.PGresult) -> None:
         message = (result.error_message or b"").decode(errors="replace").strip()
         log.debug("one-statement append failed (%s); taking the careful path", message)
     for change in changes:
-        store.versioning_hint.pop(change.requires_bucket, None)
+        store.versioning_hint.pop(plain_put_bucket(change), None)
         change.reset()

@@ -8,118 +8,32 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 from uuid import UUID
 
-import psycopg
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import InterfaceError as PersistenceInterfaceError
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.persistence import OperationalError as PersistenceOperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from psycopg.pq import TransactionStatus
-from psycopg.rows import tuple_row
 from psycopg_pool import PoolTimeout
 
-from domain.errors import DomainError
-from projections.blobstore import STAGE_DEADLINE
-from projections.eventstore.fast_append import (
-    BUCKET_ASSERTION,
-    CALL_SQL,
-    EVENTS_SCHEMA,
-    EVENTS_TABLE,
-    FUNCTION,
-    AppendBatch,
-    is_plain_put,
-)
+from domain.write_plan import WritePlan
+from projections.eventstore import fast_path
+from projections.eventstore.fast_append import EVENTS_SCHEMA, EVENTS_TABLE
 from projections.eventstore.inline import InlineProjections
+from projections.eventstore.preconditions import verify
 from projections.eventstore.session_name import session_name
 from projections.eventstore.sql import Dialect, PostgresDialect
 from projections.eventstore.tx import Tx
-from projections.namespace.projection import NULL_VERSION, bulk_null_versions, is_null_version_put
 
 log = logging.getLogger("chronicle.eventstore")
-
-UNDEFINED_FUNCTION = "42883"
-
-
-@dataclass
-class Change:
-    """One request's unit of work, committed together with other requests' changes."""
-
-    build: Callable[[], Sequence[Aggregate]]
-    check: Callable[[Tx], None] | None = None
-    blobs: list[tuple[str, bytes]] = field(default_factory=list)
-    results: list[Any] = field(default_factory=list)
-    positions: list[int] = field(default_factory=list)
-    error: BaseException | None = None
-    conflict: bool = False
-    events: list[Any] = field(default_factory=list)
-    # False when the check reads nothing but bucket rows (cached per batch): such a change
-    # may be checked before earlier changes of its batch are applied.
-    check_reads_objects: bool = True
-    # build() does no I/O (it only creates new aggregates): run it on the caller's side,
-    # off the committer's serial path.
-    build_is_pure: bool = False
-    # The events build() would record, made without building the aggregates (a pure
-    # build's cheaper twin, see domain.created); used on the caller's side.
-    new_events: Callable[[], list[Any]] | None = None
-    prebuilt: bool = False
-    # Set when check asks nothing but that this bucket exists: on PostgreSQL a batch of such
-    # PUTs may be appended in one round trip, the bucket verified in SQL under the lock.
-    requires_bucket: str | None = None
-    # When the oldest blob file this change writes was written: past STAGE_DEADLINE the
-    # change is refused, because garbage collection may then reclaim the file (see
-    # workers.blob_gc).
-    files_written_at: float | None = None
-
-    def reset(self) -> None:
-        self.results.clear()
-        self.positions.clear()
-        self.error = None
-        self.conflict = False
-
-    def check_staging_deadline(self) -> None:
-        if self.files_written_at is not None and time.time() - self.files_written_at > STAGE_DEADLINE:
-            raise StagingExpired()
-
-    @property
-    def create_only(self) -> bool:
-        """Only first events of randomly-identified aggregates: it cannot collide with
-        anything, and changes nothing another change's check reads but object rows."""
-        return all(type(e) in CREATE_ONLY_EVENTS for e in self.events)
-
-
-def _create_only_events() -> frozenset[type]:
-    from domain.aggregates import (
-        DeleteMarker,
-        MultipartUpload,
-        ObjectAccess,
-        ObjectVersion,
-        UploadedPart,
-    )
-
-    return frozenset(
-        {
-            ObjectVersion.Created,
-            DeleteMarker.Created,
-            UploadedPart.Created,
-            MultipartUpload.Created,
-            ObjectAccess.Created,
-        }
-    )
-
-
-CREATE_ONLY_EVENTS = _create_only_events()
 
 
 class _InlineProjecting:
@@ -142,53 +56,56 @@ class _InlineProjecting:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             yield cursor
 
-    def _apply_change(self, tx: Tx, change: Change) -> None:
+    def apply_in_savepoints(self, cursor: Any, plans: Sequence[WritePlan], tx: Tx | None = None) -> None:
+        """The careful way: each plan under its own savepoint, its preconditions verified,
+        then its events inserted and projected one by one. A failure fails only its plan."""
+        tx = tx or Tx(cursor, self.dialect, cache={})
+        for plan in plans:
+            cursor.execute("SAVEPOINT chg")
+            try:
+                self._apply_plan(tx, plan)
+            except Exception as exc:  # noqa: BLE001 - any failure fails only this plan
+                cursor.execute("ROLLBACK TO SAVEPOINT chg")
+                tx.cache.clear()
+                plan.positions.clear()
+                plan.results.clear()
+                if self.dialect.is_integrity_error(exc):
+                    plan.conflict = True
+                else:
+                    plan.error = exc
+            else:
+                cursor.execute("RELEASE SAVEPOINT chg")
+
+    def _apply_plan(self, tx: Tx, plan: WritePlan) -> None:
         assert self.mapper is not None
-        if change.check is not None:
-            change.check(tx)
-        for domain_event in change.events:
+        verify(tx, plan.preconditions)
+        for domain_event in plan.events:
             stored = self.mapper.to_stored_event(domain_event)
             position = self._insert_one(tx, stored)
-            change.positions.append(position)
-            change.results.append(self.projection.apply(tx, position, domain_event))
-        for blob_id, data in change.blobs:
+            plan.positions.append(position)
+            plan.results.append(self.projection.apply(tx, position, domain_event))
+        for blob_id, data in plan.blobs:
             tx.execute("INSERT INTO blob_data (id, data) VALUES (?, ?)", (blob_id, data))
 
     def _insert_one(self, tx: Tx, stored: Any) -> int:
         raise NotImplementedError
 
-    def _commit(self, cursor: Any, changes: Sequence[Change], tx: Tx | None = None) -> None:
-        tx = tx or Tx(cursor, self.dialect, cache={})
-        for change in changes:
-            cursor.execute("SAVEPOINT chg")
-            try:
-                self._apply_change(tx, change)
-            except Exception as exc:  # noqa: BLE001 - any failure fails only this change
-                cursor.execute("ROLLBACK TO SAVEPOINT chg")
-                tx.cache.clear()
-                change.positions.clear()
-                change.results.clear()
-                if self.dialect.is_integrity_error(exc):
-                    change.conflict = True
-                else:
-                    change.error = exc
-            else:
-                cursor.execute("RELEASE SAVEPOINT chg")
-
 
 class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
     dialect = PostgresDialect()
-    slow_batches = 0  # batches that fell back to change-by-change (should stay rare)
+    slow_batches = 0  # pipelined batches that fell back to plan by plan (should stay rare)
     one_trip_batches = 0  # batches of plain PUTs appended in one round trip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Read once, when the store opens (see projections.eventstore.fast_path).
+        self.fast_path = fast_path.enabled()
         # bucket -> its versioning status as last read under the lock: a hint only.
         self.versioning_hint: dict[str, str] = {}
         # One careful batch at a time: changes of one aggregate that a batch deferred must
         # not race each other from two committer threads (one-round-trip batches hold only
         # new aggregates and may overlap anything).
-        self._careful = threading.Lock()
+        self.careful_lock = threading.Lock()
 
     def select_events(self, *args: Any, **kwargs: Any) -> Any:
         """Aggregates are loaded with one more try on a fresh connection (one that broke
@@ -241,157 +158,38 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
         schema = self.datastore.schema or "public"
         return f'SELECT MAX(notification_id) AS head FROM "{schema}"."{self.events_table_name}"'
 
-    def commit_changes(self, changes: Sequence[Change]) -> None:
-        plain = [c for c in changes if is_plain_put(c) and self.versioning_hint.get(c.requires_bucket) == ""]
-        if plain and self._append_plain_puts(plain):
-            done = {id(c) for c in plain}
-            changes = [c for c in changes if id(c) not in done]
-        elif plain:
-            for change in plain:
-                change.reset()
-                self.versioning_hint.pop(change.requires_bucket, None)
-        if changes:
-            with self._careful:
-                self._commit_careful(changes)
+    def append(self, plans: Sequence[WritePlan]) -> None:
+        """Append a batch of write plans: each is recorded, or refused with its own error
+        (plan.error) or version conflict (plan.conflict)."""
+        if self.fast_path:
+            fast_path.append(self, plans)
+        else:
+            with self.careful_lock:
+                self.append_carefully(plans)
 
-    def _append_plain_puts(self, changes: Sequence[Change]) -> bool:
-        """One statement for a batch of plain PUTs (see projections.eventstore.fast_append). False when
-        the batch was not appended (a bucket is missing or versioned): nothing was written."""
-        if not self._append_function:
-            return False
-        batch = AppendBatch(changes, self.mapper)
-        with self.datastore.get_connection() as conn:
-            try:
-                with conn.cursor(row_factory=tuple_row) as cursor:
-                    cursor.execute(CALL_SQL, (batch.doc, batch.data, self._lock_timeout), prepare=True)
-                    rows = cursor.fetchall()
-            except psycopg.Error as exc:
-                if conn.broken or conn.closed:
-                    # The connection went away: whether the COMMIT landed is unknown, so the
-                    # batch fails as a whole rather than being appended a second time.
-                    raise
-                if exc.sqlstate == UNDEFINED_FUNCTION:
-                    log.warning("%s is missing (run `chronicle migrate`): PUTs take the slower path", FUNCTION)
-                    self._append_function = False
-                elif exc.sqlstate != BUCKET_ASSERTION:
-                    log.debug("one-statement append failed; taking the careful path", exc_info=True)
-                if conn.info.transaction_status != TransactionStatus.IDLE:
-                    conn.execute("ROLLBACK")
-                return False
-        batch.finish(rows)
-        self.one_trip_batches += 1
-        return True
+    def append_carefully(self, plans: Sequence[WritePlan]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            self._lock_table(cursor)
+            self.apply_in_savepoints(cursor, plans)
+            self._notify_channel(cursor)
+
+    @staticmethod
+    def is_pool_timeout(exc: BaseException) -> bool:
+        return isinstance(exc.__cause__, PoolTimeout)
 
     @cached_property
     def _append_function(self) -> bool:
-        """The function is written for eventsourcing's default table of this application."""
+        """The one-statement append is written for eventsourcing's default table of this
+        application (see projections.eventstore.fast_append)."""
         return (self.datastore.schema or "public", self.events_table_name) == (EVENTS_SCHEMA, EVENTS_TABLE)
 
     @cached_property
-    def _lock_timeout(self) -> str:
+    def lock_timeout(self) -> str:
         return f"{self.datastore.lock_timeout}s"
 
-    def _remember_versioning(self, tx: Tx) -> None:
-        for key, row in tx.cache.items():
-            if isinstance(key, tuple) and key[0] == "bucket":
-                if row is None:
-                    self.versioning_hint.pop(key[1], None)
-                else:
-                    self.versioning_hint[key[1]] = row["versioning"]
-
-    def _commit_careful(self, changes: Sequence[Change]) -> None:
-        try:
-            self._commit_pipelined(changes)
-        except Exception as exc:  # noqa: BLE001 - retry the batch the careful way, change by change
-            if isinstance(exc.__cause__, PoolTimeout):
-                raise  # no connection came within the pool's wait: a retry would wait as long
-            log.debug("pipelined commit failed; retrying change by change", exc_info=True)
-            self.slow_batches += 1
-            for change in changes:
-                change.reset()
-            with self.datastore.transaction(commit=True) as cursor:
-                self._lock_table(cursor)
-                self._commit(cursor, changes)
-                self._notify_channel(cursor)
-
-    def _commit_pipelined(self, changes: Sequence[Change]) -> None:
-        """The fast path: one transaction in psycopg pipeline mode. Create-only changes are
-        appended together with one multi-row INSERT and their projection writes are
-        pipelined; a change that may collide, or whose check reads objects, first flushes
-        what is pending and then runs alone under a savepoint."""
-        with self.datastore.get_connection() as conn:
-            with conn.pipeline() as pipeline, conn.transaction():
-                cursor = conn.cursor()
-                # Serialises appends across nodes (ids visible in commit order) and makes
-                # the preconditions checked below atomic with the append.
-                self._lock_table(cursor)
-                tx = Tx(cursor, self.dialect, cache={})
-                pending: list[Change] = []
-                for change in changes:
-                    heavy = not change.create_only
-                    if pending and (heavy or change.check_reads_objects):
-                        self._flush(tx, pending)
-                        pending = []
-                    if heavy:
-                        self._commit(cursor, [change], tx=tx)
-                        pipeline.sync()
-                        continue
-                    try:
-                        if change.check is not None:
-                            change.check(tx)
-                    except Exception as exc:  # noqa: BLE001 - a failed check writes nothing
-                        change.error = exc
-                        continue
-                    pending.append(change)
-                if pending:
-                    self._flush(tx, pending)
-                self._notify_channel(cursor)
-            # Committed: the bucket rows read under the lock tell which buckets' plain PUTs
-            # may take the one-round-trip path next time (it verifies that itself).
-            self._remember_versioning(tx)
-
-    def _flush(self, tx: Tx, pending: list[Change]) -> None:
-        assert self.mapper is not None
-        stored = [self.mapper.to_stored_event(e) for c in pending for e in c.events]
-        if stored:
-            schema = self.datastore.schema or "public"
-            values = ", ".join(["(%s, %s, %s, %s)"] * len(stored))
-            params: list[Any] = []
-            for s in stored:
-                params.extend((s.originator_id, s.originator_version, s.topic, s.state))
-            tx.cursor.execute(
-                f'INSERT INTO "{schema}"."{self.events_table_name}" '
-                f"(originator_id, originator_version, topic, state) VALUES {values} "
-                "RETURNING notification_id",
-                params,
-            )
-            positions = [int(r["notification_id"]) for r in tx.cursor.fetchall()]
-        else:
-            positions = []
-        i = 0
-        blobs: list[tuple[str, bytes]] = []
-        bulk: list[tuple[int, Any]] = []
-        for change in pending:
-            for domain_event in change.events:
-                position = positions[i]
-                i += 1
-                change.positions.append(position)
-                # Plain PUTs into never-versioned buckets are applied with one statement per
-                # flush; anything else is applied in order after them.
-                if is_null_version_put(tx, domain_event):
-                    bulk.append((position, domain_event))
-                    change.results.append(NULL_VERSION)
-                    continue
-                if bulk:
-                    bulk_null_versions(tx, bulk)
-                    bulk = []
-                change.results.append(self.projection.apply(tx, position, domain_event))
-            blobs.extend(change.blobs)
-        if bulk:
-            bulk_null_versions(tx, bulk)
-        if blobs:
-            values = ", ".join(["(%s, %s)"] * len(blobs))
-            tx.cursor.execute(f"INSERT INTO blob_data (id, data) VALUES {values}", [v for b in blobs for v in b])
+    @cached_property
+    def events_table_sql(self) -> str:
+        return f'"{self.datastore.schema or "public"}"."{self.events_table_name}"'
 
 
 class SQLiteChronicleRecorder(_InlineProjecting, SQLiteApplicationRecorder):
@@ -429,9 +227,10 @@ class SQLiteChronicleRecorder(_InlineProjecting, SQLiteApplicationRecorder):
     def head_sql(self) -> str:
         return f"SELECT MAX(rowid) AS head FROM {self.events_table_name}"
 
-    def commit_changes(self, changes: Sequence[Change]) -> None:
+    def append(self, plans: Sequence[WritePlan]) -> None:
+        """Append a batch of write plans (see PostgresChronicleRecorder.append)."""
         with self.datastore.transaction(commit=True) as cursor:
-            self._commit(cursor, changes)
+            self.apply_in_savepoints(cursor, plans)
 
 
 class ChronicleApplication(Application[UUID]):
@@ -560,17 +359,6 @@ def open_store(
 
         upgrade(database_url, Path(env.get("SQLITE_DBNAME", "")))
     return app
-
-
-class PreconditionFailed(DomainError):
-    pass
-
-
-class StagingExpired(DomainError):
-    """The request's bytes were written too long before its commit (see Change)."""
-
-    def __init__(self) -> None:
-        super().__init__("ServiceUnavailable", "The upload took too long to be recorded; please retry it.")
 
 
 def pg_connect_kwargs(app: ChronicleApplication) -> dict[str, Any]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from functools import lru_cache
 from typing import Any
+
+import psycopg
+from eventsourcing.persistence import IntegrityError
 
 
 class Dialect:
@@ -12,15 +16,14 @@ class Dialect:
     blob = "BLOB"
     bigint = "INTEGER"
     json = "TEXT"
+    # The current time in microseconds, as a column default. julianday('now') has millisecond
+    # precision; unixepoch('subsec') needs SQLite 3.42.
+    now_us = "(CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))"
 
     def sql(self, statement: str) -> str:
         return statement
 
     def is_integrity_error(self, exc: BaseException) -> bool:
-        import sqlite3
-
-        from eventsourcing.persistence import IntegrityError
-
         return isinstance(exc, (sqlite3.IntegrityError, IntegrityError))
 
 
@@ -30,14 +33,12 @@ class PostgresDialect(Dialect):
     blob = "BYTEA"
     bigint = "BIGINT"
     json = "TEXT"
+    now_us = "((extract(epoch FROM clock_timestamp()) * 1000000)::bigint)"
 
     def sql(self, statement: str) -> str:
         return _to_pyformat(statement)
 
     def is_integrity_error(self, exc: BaseException) -> bool:
-        import psycopg
-        from eventsourcing.persistence import IntegrityError
-
         return isinstance(exc, (psycopg.IntegrityError, IntegrityError))
 
 

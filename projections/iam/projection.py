@@ -138,7 +138,8 @@ def _group_created(tx: Tx, e: Any) -> None:
         _remember(tx, e, "group", e.name)
     name = _name(tx, e)
     tx.execute(
-        """INSERT INTO iam_groups (name, status, policies, updated_us, path, created_us) VALUES (?, 'enabled', '[]', ?, '/', ?)
+        """INSERT INTO iam_groups (name, status, policies, updated_us, path, created_us)
+           VALUES (?, 'enabled', '[]', ?, '/', ?)
            ON CONFLICT (name) DO UPDATE SET status = 'enabled', policies = '[]', updated_us = excluded.updated_us,
              path = '/', created_us = excluded.created_us""",
         (name, _us(e), _us(e)),

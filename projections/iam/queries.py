@@ -71,7 +71,8 @@ def group_rows(tx: Tx) -> list[dict[str, Any]]:
 def groups_of(tx: Tx, user_name: str) -> list[dict[str, Any]]:
     """The rows of the groups a user belongs to."""
     return tx.all(
-        "SELECT g.* FROM iam_groups g JOIN iam_group_members m ON m.group_name = g.name WHERE m.user_name = ? ORDER BY g.name",
+        "SELECT g.* FROM iam_groups g JOIN iam_group_members m ON m.group_name = g.name "
+        "WHERE m.user_name = ? ORDER BY g.name",
         (user_name,),
     )
 

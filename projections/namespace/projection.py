@@ -14,6 +14,7 @@ import orjson
 
 from domain.aggregates import Bucket, DeleteMarker, MultipartUpload, ObjectVersion, UploadedPart
 from projections.eventstore.tx import Tx
+from projections.namespace.queries import get_bucket
 from projections.notifications import subscriptions_generation
 
 NULL_VERSION = "null"
@@ -112,8 +113,6 @@ def _configuration_deleted(tx: Tx, position: int, e: Any) -> None:
 
 
 def _versioning(tx: Tx, bucket: str) -> str:
-    from projections.namespace.queries import get_bucket
-
     row = get_bucket(tx, bucket)
     if row is None:
         raise LookupError(f"no bucket {bucket!r} at this log position")
@@ -212,8 +211,6 @@ def is_null_version_put(tx: Tx, event: Any) -> bool:
     """An ObjectVersion.Created in a bucket that never versioned (bulk-appliable)."""
     if type(event) is not ObjectVersion.Created:
         return False
-    from projections.namespace.queries import get_bucket
-
     row = get_bucket(tx, event.bucket)
     return row is not None and row["versioning"] == ""
 

@@ -40,6 +40,8 @@ def namespace_ddl(d: Dialect) -> list[str]:
             size {d.bigint} NOT NULL, etag TEXT NOT NULL, blob TEXT NOT NULL, checksum TEXT NOT NULL,
             mtime_us {d.bigint} NOT NULL, position {d.bigint} NOT NULL,
             PRIMARY KEY (upload_id, part_number))""",
-        # Blob store, not a projection: small objects' bytes, written with their event.
-        f"CREATE TABLE IF NOT EXISTS blob_data (id TEXT PRIMARY KEY, data {d.blob} NOT NULL)",
+        # Blob store, not a projection: small objects' bytes, written with their event, and
+        # when (garbage collection spares young blobs).
+        f"""CREATE TABLE IF NOT EXISTS blob_data (
+            id TEXT PRIMARY KEY, data {d.blob} NOT NULL, created_us {d.bigint} NOT NULL DEFAULT {d.now_us})""",
     ]

@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import orjson
+import psycopg
+from psycopg.rows import dict_row
 
 from domain.aggregates import Bucket, bucket_id
-from domain.notifications import ARN, NotificationConfig, RulesMap, format_event_time, rules_map
+from domain.notifications import ARN, format_event_time
 from domain.notifications.arn import SUBSYSTEM_FOR_TYPE
 from projections.eventstore.deployment import deployment_id
 from projections.eventstore.recorder import (
@@ -32,10 +33,10 @@ from projections.eventstore.recorder import (
     pg_connect_kwargs,
 )
 from projections.eventstore.tx import Tx
+from projections.notifications.bucket_state import BucketState, BucketStates
 from projections.notifications.events import (
     FIRST_EVENT_OF,
     NOTIFICATION_SUBRESOURCE,
-    VersioningHistory,
     notice_of,
 )
 from projections.notifications.reader import first_events
@@ -51,64 +52,6 @@ _FOLLOWER_LOCK = 0x6368726F6E6E6F74  # "chronnot"
 def target_name(arn: ARN) -> str:
     """``arn:minio:sqs::1:redis`` → ``notify_redis:1``."""
     return f"{SUBSYSTEM_FOR_TYPE.get(arn.type, 'notify_' + arn.type)}:{arn.id}"
-
-
-@dataclass(slots=True)
-class BucketState:
-    """What the follower knows of a bucket at its position: rules and versioning."""
-
-    config: dict[str, Any] | None = None
-    versioning: VersioningHistory = field(default_factory=VersioningHistory)
-    _rules: RulesMap | None = None
-
-    @property
-    def rules(self) -> RulesMap:
-        if self._rules is None:
-            self._rules = rules_map(NotificationConfig.from_dict(self.config)) if self.config else RulesMap()
-        return self._rules
-
-    def set_config(self, config: dict[str, Any] | None) -> None:
-        self.config = config
-        self._rules = None
-
-    def dumps(self) -> str:
-        return orjson.dumps({"config": self.config, "versioning": self.versioning.changes}).decode()
-
-    @classmethod
-    def loads(cls, text: str) -> BucketState:
-        doc = orjson.loads(text)
-        changes = [(int(p), str(s)) for p, s in doc.get("versioning") or []]
-        return cls(config=doc.get("config"), versioning=VersioningHistory(changes))
-
-
-class _BucketStates:
-    """Bucket states read lazily from notify_rules (unless ``states`` already holds them)
-    and written back once per step."""
-
-    def __init__(self, tx: Tx, states: dict[str, BucketState] | None = None) -> None:
-        self.tx = tx
-        self.states: dict[str, BucketState] = {} if states is None else states
-        self.dirty: set[str] = set()
-
-    def get(self, bid: str) -> BucketState:
-        state = self.states.get(bid)
-        if state is None:
-            text = self.tx.scalar("SELECT config FROM notify_rules WHERE bucket = ?", (bid,))
-            state = BucketState.loads(text) if text else BucketState()
-            self.states[bid] = state
-        return state
-
-    def replace(self, bid: str, state: BucketState) -> None:
-        self.states[bid] = state
-        self.dirty.add(bid)
-
-    def save(self) -> None:
-        for bid in self.dirty:
-            self.tx.execute("DELETE FROM notify_rules WHERE bucket = ?", (bid,))
-            self.tx.execute(
-                "INSERT INTO notify_rules (bucket, config) VALUES (?, ?)",
-                (bid, self.states[bid].dumps()),
-            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,9 +164,6 @@ class NotificationFollower:
         follower holds it (asked again at most once a second). The lock is the session's:
         a follower that dies or loses its connection lets another take over, and writes
         only ever go through the session that holds it."""
-        import psycopg
-        from psycopg.rows import dict_row
-
         conn = self._conn
         if conn is not None and (conn.closed or conn.broken):
             self._release()
@@ -278,7 +218,7 @@ class NotificationFollower:
 
     def _match_page(
         self, tx: Tx, start: int, any_rules: bool, rows: list[dict[str, Any]]
-    ) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str, str], tuple[int, str | None]], _BucketStates, int]:
+    ) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str, str], tuple[int, str | None]], BucketStates, int]:
         self.no_rules = False
         last = int(rows[-1]["notification_id"])
         if not any_rules:
@@ -297,7 +237,7 @@ class NotificationFollower:
         if self._states_at != start or len(self._states) > _STATES_CACHED:
             self._states = {}
         self._states_at = -1  # until this step's writes are committed
-        buckets = _BucketStates(tx, self._states)
+        buckets = BucketStates(tx, self._states)
         access, namespace = self._match(tx, events, buckets)
         return access, namespace, buckets, last
 
@@ -312,7 +252,7 @@ class NotificationFollower:
     # -- one page ------------------------------------------------------------------------
 
     def _match(
-        self, tx: Tx, events: list[tuple[int, Any]], buckets: _BucketStates
+        self, tx: Tx, events: list[tuple[int, Any]], buckets: BucketStates
     ) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str, str], tuple[int, str | None]]]:
         firsts = first_events(self.app, tx, (e.originator_id for _, e in events if type(e) in FIRST_EVENT_OF))
         if not self._deployment:
@@ -372,7 +312,7 @@ def _write(
     tx: Tx,
     access: list[tuple[Any, ...]],
     namespace: dict[tuple[str, str, str], tuple[int, str | None]],
-    buckets: _BucketStates,
+    buckets: BucketStates,
 ) -> None:
     if access:
         _insert_many(

@@ -14,6 +14,7 @@ from uuid import UUID
 from domain.aggregates import bucket_id
 from projections.eventstore.recorder import ChronicleApplication
 from projections.eventstore.tx import Tx
+from projections.notifications.bucket_state import BucketState
 from projections.notifications.events import FIRST_EVENT_OF, Notice, VersioningHistory, notice_of
 
 
@@ -53,8 +54,6 @@ def read_notices(tx: Tx, app: ChronicleApplication, after: int, limit: int) -> t
 
 
 def _history(tx: Tx, cache: dict[str, VersioningHistory], bucket: str) -> VersioningHistory:
-    from projections.notifications.follower import BucketState
-
     bid = bucket_id(bucket).hex
     if bid not in cache:
         text = tx.scalar("SELECT config FROM notify_rules WHERE bucket = ?", (bid,))

@@ -1,7 +1,7 @@
 """State as an earlier Chronicle could store it: aggregates appended to a server's event store
 through the domain, in this process, bypassing the checks the API makes today (keys with
 control characters, CR/LF in stored headers, a bucket named "minio"). They are appended as
-the server appends (projections.eventstore.recorder commit_changes), so the inline projection applies
+the server appends (projections.eventstore.recorder append), so the inline projection applies
 them in the same transaction."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from eventsourcing.domain import Aggregate
 
 from domain.actor import SYSTEM_ACTOR
 from domain.aggregates import Bucket, MultipartUpload, ObjectVersion
-from projections.eventstore.recorder import Change, open_store
+from domain.write_plan import WritePlan
+from projections.eventstore.recorder import open_store
 
 
 def append(server: Any, database_url: str | None, *aggregates: Aggregate) -> None:
@@ -26,11 +27,10 @@ def append(server: Any, database_url: str | None, *aggregates: Aggregate) -> Non
         app = open_store(database_url, server.data_dir, create_table=False)
         try:
             for aggregate in aggregates:
-                change = Change(build=lambda a=aggregate: [a])
-                change.events = list(aggregate.collect_events())
-                app.store.commit_changes([change])
-                if change.error is not None or change.conflict:
-                    raise RuntimeError(f"append failed: {change.error or 'conflict'}")
+                plan = WritePlan.new(aggregate)
+                app.store.append([plan])
+                if plan.error is not None or plan.conflict:
+                    raise RuntimeError(f"append failed: {plan.error or 'conflict'}")
         finally:
             app.close()
     finally:

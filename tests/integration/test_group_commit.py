@@ -4,71 +4,59 @@ keeps its own outcome, and the fast path is the one taken."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
-from api.errors import S3Error
 from domain.aggregates import Bucket, ObjectVersion
-from projections.eventstore.recorder import Change, open_store
+from domain.preconditions import BucketExists, ObjectMatches, Refused
+from domain.write_plan import WritePlan
+from projections.eventstore.recorder import open_store
 from projections.eventstore.tx import Tx
-from projections.namespace.queries import get_bucket, live_object
 
 
-def _put(bucket: str, key: str, body: bytes, *, check=None, reads_objects: bool = False) -> Change:
+def _put(bucket: str, key: str, body: bytes, *, if_none_match: str | None = None) -> WritePlan:
+    """A PutObject, as the service builds it."""
     blob_id = uuid.uuid4().hex
-
-    def build():
-        return [
-            ObjectVersion(
-                bucket=bucket,
-                key=key,
-                size=len(body),
-                etag=uuid.uuid4().hex,
-                content_type="text/plain",
-                headers={},
-                metadata={},
-                blob={"segments": [{"id": blob_id, "offset": 0, "size": len(body), "db": True}]},
-                checksum={},
-                tags={},
-                parts=[],
-                operation="Put",
-                actor={"access_key": "root"},
-            )
-        ]
-
-    def exists(tx: Tx) -> None:
-        if get_bucket(tx, bucket) is None:
-            raise S3Error("NoSuchBucket")
-
-    return Change(build=build, check=check or exists, blobs=[(blob_id, body)], check_reads_objects=reads_objects)
+    preconditions = (BucketExists(bucket),)
+    if if_none_match is not None:
+        preconditions += (ObjectMatches(bucket, key, if_none_match=if_none_match),)
+    return WritePlan.new(
+        ObjectVersion(
+            bucket=bucket,
+            key=key,
+            size=len(body),
+            etag=uuid.uuid4().hex,
+            content_type="text/plain",
+            headers={},
+            metadata={},
+            blob={"segments": [{"id": blob_id, "offset": 0, "size": len(body), "db": True}]},
+            checksum={},
+            tags={},
+            parts=[],
+            operation="Put",
+            actor={"access_key": "root"},
+        ),
+        preconditions=preconditions,
+        blobs=[(blob_id, body)],
+    )
 
 
 def test_batch_outcomes_are_per_change_and_fast(pg_url, tmp_path):
     app = open_store(pg_url, tmp_path, create_table=True)
     store = app.store
     bucket = Bucket(name="gc", region="us-east-1", owner="root", actor={}, settings={})
-    first = Change(build=lambda: [bucket])
-    first.events = bucket.collect_events()
-    store.commit_changes([first])
-
-    def absent(key: str):
-        def check(tx: Tx) -> None:
-            if live_object(tx, "gc", key) is not None:
-                raise S3Error("PreconditionFailed")
-
-        return check
+    store.append([WritePlan.new(bucket)])
 
     changes = [_put("gc", f"k{i % 4}", f"v{i}".encode()) for i in range(12)]
     changes.append(_put("nobucket", "k", b"x"))
-    changes.append(_put("gc", "once", b"1", check=absent("once"), reads_objects=True))
-    changes.append(_put("gc", "once", b"2", check=absent("once"), reads_objects=True))
-    for c in changes:
-        c.events = [e for a in c.build() for e in a.collect_events()]
-    store.commit_changes(changes)
+    changes.append(_put("gc", "once", b"1", if_none_match="*"))
+    changes.append(_put("gc", "once", b"2", if_none_match="*"))
+    store.append(changes)
 
     assert store.slow_batches == 0
     assert [c.error for c in changes[:12]] == [None] * 12
-    assert isinstance(changes[12].error, S3Error) and changes[12].error.code == "NoSuchBucket"
+    assert isinstance(changes[12].error, Refused) and changes[12].error.code == "NoSuchBucket"
     assert changes[13].error is None
-    assert isinstance(changes[14].error, S3Error) and changes[14].error.code == "PreconditionFailed"
+    assert isinstance(changes[14].error, Refused) and changes[14].error.code == "PreconditionFailed"
     with store.read() as cursor:
         tx = Tx(cursor, store.dialect)
         rows = tx.all("SELECT key, position FROM ns_versions WHERE bucket = 'gc' ORDER BY key")
@@ -80,19 +68,13 @@ def test_batch_outcomes_are_per_change_and_fast(pg_url, tmp_path):
     app.close()
 
 
-def _plain_put(bucket: str, key: str, body: bytes) -> Change:
-    """A PutObject without conditions, as the handler builds it."""
-    change = _put(bucket, key, body)
-    change.requires_bucket = bucket
-    change.events = [e for a in change.build() for e in a.collect_events()]
-    return change
+_plain_put = _put
 
 
 def _commit_bucket(store, *aggregates) -> None:
-    change = Change(build=lambda: list(aggregates))
-    change.events = [e for a in aggregates for e in a.collect_events()]
-    store.commit_changes([change])
-    assert change.error is None
+    plan = WritePlan.new(*aggregates)
+    store.append([plan])
+    assert plan.error is None
 
 
 def test_plain_puts_take_one_round_trip_and_match_replay_order(pg_url, tmp_path):
@@ -101,9 +83,9 @@ def test_plain_puts_take_one_round_trip_and_match_replay_order(pg_url, tmp_path)
     _commit_bucket(store, Bucket(name="fast", region="us-east-1", owner="root", actor={}, settings={}))
     # The first batch reads the bucket under the lock; later ones may skip that trip.
     warmup = _plain_put("fast", "w", b"w")
-    store.commit_changes([warmup])
+    store.append([warmup])
     changes = [_plain_put("fast", f"k{i % 3}", f"v{i}".encode()) for i in range(10)]
-    store.commit_changes(changes)
+    store.append(changes)
 
     assert store.one_trip_batches == 1 and store.slow_batches == 0
     assert all(c.error is None and c.results == ["null"] for c in changes)
@@ -129,7 +111,7 @@ def test_plain_put_after_versioning_or_delete_gets_the_right_outcome(pg_url, tmp
     versioned = Bucket(name="turns-versioned", region="us-east-1", owner="root", actor={}, settings={})
     doomed = Bucket(name="gets-deleted", region="us-east-1", owner="root", actor={}, settings={})
     _commit_bucket(store, versioned, doomed)
-    store.commit_changes([_plain_put("turns-versioned", "a", b"1"), _plain_put("gets-deleted", "a", b"1")])
+    store.append([_plain_put("turns-versioned", "a", b"1"), _plain_put("gets-deleted", "a", b"1")])
     assert store.versioning_hint == {"turns-versioned": "", "gets-deleted": ""}
     # Another node changes the buckets: this node's hint is now stale.
     other = open_store(pg_url, tmp_path / "other", create_table=False)
@@ -140,12 +122,12 @@ def test_plain_put_after_versioning_or_delete_gets_the_right_outcome(pg_url, tmp
 
     put_versioned = _plain_put("turns-versioned", "a", b"2")
     put_deleted = _plain_put("gets-deleted", "b", b"2")
-    store.commit_changes([put_versioned, put_deleted])
+    store.append([put_versioned, put_deleted])
 
     # The stale hint cost a rolled-back attempt, never a wrong answer.
     assert put_versioned.error is None
     assert put_versioned.results == [put_versioned.events[0].originator_id.hex]
-    assert isinstance(put_deleted.error, S3Error) and put_deleted.error.code == "NoSuchBucket"
+    assert isinstance(put_deleted.error, Refused) and put_deleted.error.code == "NoSuchBucket"
     assert store.versioning_hint.get("turns-versioned") == "Enabled"
     with store.read() as cursor:
         tx = Tx(cursor, store.dialect)
@@ -162,20 +144,21 @@ def test_two_committer_threads_keep_every_outcome(pg_url, tmp_path):
     _commit_bucket(app.store, bucket)
     committer = GroupCommitter(app, threads=2)
 
-    def tag(n: int) -> Change:
-        def build():
+    def tag(n: int) -> WritePlan:
+        def load():
             loaded = app.repository.get(bucket.id)
             loaded.set_configuration("tagging", {"n": n}, actor={})
             return [loaded]
 
-        return Change(build=build)
+        return WritePlan.changing(load)
 
-    futures = []
+    plans = []
     for i in range(120):
-        futures.append(committer.submit(_plain_put("busy", f"k{i % 7}", f"v{i}".encode())))
+        plans.append(_plain_put("busy", f"k{i % 7}", f"v{i}".encode()))
         if i % 10 == 0:  # changes of one aggregate, racing from both threads
-            futures.append(committer.submit(tag(i)))
-    done = [f.result(timeout=60) for f in futures]
+            plans.append(tag(i))
+    with ThreadPoolExecutor(max_workers=len(plans)) as pool:
+        done = list(pool.map(committer.submit_sync, plans, timeout=60))
     committer.close()
 
     assert all(c.error is None for c in done)
@@ -208,7 +191,7 @@ def test_plain_puts_from_the_event_loop_keep_outcomes_and_fall_back(pg_url, tmp_
     store = app.store
     versioned = Bucket(name="loop-versioned", region="us-east-1", owner="root", actor={}, settings={})
     _commit_bucket(store, Bucket(name="loop", region="us-east-1", owner="root", actor={}, settings={}), versioned)
-    store.commit_changes([_plain_put("loop", "w", b"w"), _plain_put("loop-versioned", "w", b"w")])
+    store.append([_plain_put("loop", "w", b"w"), _plain_put("loop-versioned", "w", b"w")])
     assert store.versioning_hint == {"loop": "", "loop-versioned": ""}
     committer = GroupCommitter(app, threads=1)
     hooked: list[int] = []
@@ -217,18 +200,15 @@ def test_plain_puts_from_the_event_loop_keep_outcomes_and_fall_back(pg_url, tmp_
         store, lambda: _conninfo(pg_connect_kwargs(app)), hooks=committer.on_commit, connections=2
     )
     changes = [_plain_put("loop", f"k{i % 3}", f"v{i}".encode()) for i in range(20)]
-    for change in changes:
-        change.prebuilt = True
 
-    async def main() -> list[Change]:
-        done = await asyncio.gather(*(committer.commit(c) for c in changes))
+    async def main() -> list[WritePlan]:
+        done = await asyncio.gather(*(committer.submit(c) for c in changes))
         # Another node turns versioning on: this node's hint is stale.
         versioned.set_versioning("Enabled", actor={})
         _commit_bucket(store, versioned)
         store.versioning_hint["loop-versioned"] = ""
         late = _plain_put("loop-versioned", "a", b"2")
-        late.prebuilt = True
-        done.append(await committer.commit(late))
+        done.append(await committer.submit(late))
         committer.appender.close()
         return done
 
@@ -270,17 +250,15 @@ def test_event_loop_appends_survive_a_connection_killed_while_idle(pg_url, tmp_p
     app = open_store(pg_url, tmp_path, create_table=True)
     store = app.store
     _commit_bucket(store, Bucket(name="kill", region="us-east-1", owner="root", actor={}, settings={}))
-    store.commit_changes([_plain_put("kill", "w", b"w")])
+    store.append([_plain_put("kill", "w", b"w")])
     committer = GroupCommitter(app, threads=1)
     committer.appender = LoopAppender(store, lambda: _conninfo(pg_connect_kwargs(app)))
 
-    def put(key: str) -> Change:
-        change = _plain_put("kill", key, b"x")
-        change.prebuilt = True
-        return change
+    def put(key: str) -> WritePlan:
+        return _plain_put("kill", key, b"x")
 
-    async def main() -> list[Change]:
-        first = await committer.commit(put("a"))
+    async def main() -> list[WritePlan]:
+        first = await committer.submit(put("a"))
         with psycopg.connect(pg_url, autocommit=True) as admin:
             killed = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -289,7 +267,7 @@ def test_event_loop_appends_survive_a_connection_killed_while_idle(pg_url, tmp_p
             ).fetchall()
         assert killed == [(True,)]
         await asyncio.sleep(0.3)  # the loop notices the closed socket
-        second = await committer.commit(put("b"))
+        second = await committer.submit(put("b"))
         committer.appender.close()
         return [first, second]
 
@@ -297,4 +275,23 @@ def test_event_loop_appends_survive_a_connection_killed_while_idle(pg_url, tmp_p
     done = asyncio.run(main())
     committer.close()
     assert [c.error for c in done] == [None, None] and store.one_trip_batches - before == 2
+    app.close()
+
+
+def test_the_fast_path_switch_sends_every_batch_the_careful_way(pg_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("CHRONICLE_FAST_PATH", "off")
+    app = open_store(pg_url, tmp_path, create_table=True)
+    store = app.store
+    assert store.fast_path is False
+    _commit_bucket(store, Bucket(name="careful", region="us-east-1", owner="root", actor={}, settings={}))
+    for _ in range(2):  # the second batch would take the one-statement path were it on
+        plans = [_plain_put("careful", f"k{i % 3}", f"v{i}".encode()) for i in range(6)]
+        plans.append(_put("careful", "k0", b"refused", if_none_match="*"))
+        store.append(plans)
+        assert [p.error for p in plans[:6]] == [None] * 6 and [p.results for p in plans[:6]] == [["null"]] * 6
+        assert isinstance(plans[6].error, Refused) and plans[6].error.code == "PreconditionFailed"
+    assert store.one_trip_batches == 0 and store.versioning_hint == {}
+    with store.read() as cursor:
+        rows = Tx(cursor, store.dialect).all("SELECT key, position FROM ns_versions WHERE bucket = 'careful'")
+    assert {r["key"]: r["position"] for r in rows} == {f"k{i % 3}": plans[i].positions[0] for i in range(3, 6)}
     app.close()

@@ -48,7 +48,7 @@ def failure(call, *args, **kwargs) -> tuple[int, dict]:
 def get_failure(server, key: str) -> tuple[int, str]:
     """get-config-kv that must fail: minio-py's config_get hides the error behind an
     UnboundLocalError (its finally clause), so ask with the CLI's signed client."""
-    from cli.admin import AdminClient, ServerError
+    from cli.admin_client import AdminClient, ServerError
 
     client = AdminClient(server.endpoint, server.access_key, server.secret_key)
     with pytest.raises(ServerError) as info:
@@ -330,7 +330,7 @@ def test_a_plain_user_cannot_change_targets(nserver):
     ):
         status, body = failure(call, *args)
         assert status == 403 and body["Code"] == "AccessDenied"
-    from cli.admin import AdminClient, ServerError
+    from cli.admin_client import AdminClient, ServerError
 
     with pytest.raises(ServerError) as info:
         AdminClient(nserver.endpoint, user, secret).call(
@@ -422,7 +422,7 @@ def test_help_lists_each_targets_keys(nserver):
     """help-config-kv (what mc prints for `mc admin config set ALIAS notify_redis`) and
     `chronicle admin config help`: every key a target takes, which are required, what they
     mean; an unknown sub-system or key is a config error, and plain users are refused."""
-    from cli.admin import AdminClient, ServerError
+    from cli.admin_client import AdminClient, ServerError
 
     client = AdminClient(nserver.endpoint, nserver.access_key, nserver.secret_key)
     redis = client.call("GET", "help-config-kv", {"subSys": "notify_redis", "key": ""})

@@ -470,6 +470,8 @@ def test_expired_credentials(server_factory, tmp_path):
     clock = tmp_path / "clock-offset"
     clock.write_text("0")
     srv = server_factory("sqlite", env={"CHRONICLE_TEST_CLOCK_FILE": str(clock)})
+    # A server on a movable clock says so where its operator looks first.
+    assert "CHRONICLE_TEST_CLOCK_FILE is set" in srv.stderr_text()
     root = srv.client()
     bucket = name("bkt")
     root.create_bucket(Bucket=bucket)

@@ -420,7 +420,7 @@ def test_key_encoding_is_validated_and_rewrites_only_the_object_key():
 
 def test_http_pipeline_switch_from_the_environment():
     from workers.targets import ConfigError, WebhookConfig
-    from workers.targets.config import http_pipeline
+    from workers.targets.environment import http_pipeline
 
     assert http_pipeline({}) is None
     assert http_pipeline({"CHRONICLE_NOTIFY_HTTP_PIPELINE": "1"}) == 1

@@ -13,6 +13,7 @@ Client libraries are imported only when their target is built.
 
 from workers.targets.base import Delivery, Target, TargetError, arn, event_log_body
 from workers.targets.config import (
+    CONFIG_CLASSES,
     AMQPConfig,
     ConfigError,
     MySQLConfig,
@@ -21,16 +22,18 @@ from workers.targets.config import (
     TargetConfig,
     WebhookConfig,
     config_class,
-    env_kvs,
-    from_env,
-    make_target,
+    listing_kvs,
     parse_config,
     redacted,
     secret_keys,
     to_kvs,
+    valid_keys,
 )
+from workers.targets.environment import env_kvs, env_var_names, from_env
+from workers.targets.factory import make_target
 
 __all__ = [
+    "CONFIG_CLASSES",
     "AMQPConfig",
     "ConfigError",
     "Delivery",
@@ -44,11 +47,14 @@ __all__ = [
     "arn",
     "config_class",
     "env_kvs",
+    "env_var_names",
     "event_log_body",
     "from_env",
+    "listing_kvs",
     "make_target",
     "parse_config",
     "redacted",
     "secret_keys",
     "to_kvs",
+    "valid_keys",
 ]

@@ -30,13 +30,8 @@ from workers.targets.base import (
     parse_event_time,
     records_body,
 )
-from workers.targets.config import (
-    MySQLConfig,
-    MySQLDSN,
-    go_duration_seconds,
-    parse_mysql_dsn,
-    validate_mysql_table,
-)
+from workers.targets.config import MySQLConfig
+from workers.targets.values import MySQLDSN, go_duration_seconds, parse_mysql_dsn, validate_mysql_table
 
 DELETE_CHUNK = 1000
 

@@ -27,7 +27,8 @@ from workers.targets.base import (
     parse_event_time,
     records_body,
 )
-from workers.targets.config import ConfigError, PostgresConfig, validate_postgres_table
+from workers.targets.config import PostgresConfig
+from workers.targets.values import ConfigError, validate_postgres_table
 
 CONNECT_TIMEOUT = 10
 

@@ -30,7 +30,8 @@ from workers.targets.base import (
     records_body,
     redis_access_body,
 )
-from workers.targets.config import RedisConfig, split_host_port
+from workers.targets.config import RedisConfig
+from workers.targets.values import split_host_port
 
 CONNECT_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 60.0

@@ -8,7 +8,7 @@ For a delivery supervisor::
     from workers.targets.store import load_effective_configs, targets_generation
 
     gen = targets_generation(tx)                      # one indexed row: poll it (e.g. 1/s)
-    configs = load_effective_configs(tx, sealer.unseal, os.environ)
+    configs = load_effective_configs(tx, sealer.unseal, notify_environ)
     for (subsystem, target_id), cfg in configs.items():
         name = target_name(subsystem, target_id)      # "notify_redis:1", a stable key
         target = make_target(subsystem, target_id, cfg)
@@ -43,10 +43,10 @@ from workers.targets.config import (
     ConfigError,
     TargetConfig,
     config_class,
-    env_kvs,
     parse_config,
     secret_keys,
 )
+from workers.targets.environment import env_kvs
 
 log = logging.getLogger("chronicle.targets")
 

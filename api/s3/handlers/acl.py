@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from uuid import UUID
 
 from api.context import ServerContext
 from api.errors import S3Error
@@ -20,6 +19,7 @@ from api.s3.handlers.buckets import update_bucket
 from api.s3.handlers.common import bucket_must_exist
 from api.s3.handlers.object_read import delete_marker_error, resolve_version
 from api.s3.xml import parse
+from api.services import objects
 from domain.acl import (
     acl_xml,
     has_grant_headers,
@@ -29,7 +29,6 @@ from domain.acl import (
 )
 from domain.ownership import BUCKET_OWNER_ENFORCED as ENFORCED
 from domain.ownership import canonical_id
-from projections.eventstore.recorder import Change
 from projections.namespace.acl_queries import bucket_acl, object_acl
 
 
@@ -114,14 +113,5 @@ async def put_object_acl(req: S3Request, ctx: ServerContext) -> Response:
         raise S3Error("AccessControlListNotSupported")
     owner = (current.get("owner") or {}).get("name") or owner_of(row["owner"], bucket_owner)
     acl = await _acl_from_body_or_headers(req, ctx, owner, bucket_owner)
-    actor = req.actor()
-
-    def build() -> list[Any]:
-        version = ctx.store.repository.get(UUID(row["id"]))
-        if version.removed:
-            raise S3Error("NoSuchKey", extra={"Key": req.key})
-        version.set_acl(acl=acl, actor=actor)
-        return [version]
-
-    await ctx.commit(Change(build=build))
+    await objects.set_version_acl(ctx, row["id"], req.key, acl, req.actor())
     return empty(200, _vid(row))

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError
-
 from api.auth.authz import visible_buckets
 from api.context import ServerContext
 from api.errors import S3Error
@@ -16,12 +14,9 @@ from api.s3.acl_request import create_bucket_acl
 from api.s3.bucket_settings import OWNERSHIP_CONTROLS, check_ownership_mode
 from api.s3.handlers.common import RESERVED_BUCKETS, bucket_must_exist, iso8601, valid_bucket_name
 from api.s3.xml import X, parse, text
-from domain.aggregates import Bucket, bucket_id
+from api.services import buckets
 from domain.ownership import BUCKET_OWNER_ENFORCED, acl_is_owner_only, canonical_id
-from projections.eventstore.recorder import Change
-from projections.eventstore.tx import Tx
 from projections.namespace.queries import (
-    bucket_has_versions,
     get_bucket,
     list_buckets,
 )
@@ -94,37 +89,8 @@ async def create_bucket(req: S3Request, ctx: ServerContext) -> Response:
         if object_ownership == BUCKET_OWNER_ENFORCED and not acl_is_owner_only(acl):
             raise S3Error("InvalidBucketAclWithObjectOwnership")
 
-    def build() -> list[Bucket]:
-        try:
-            bucket = ctx.store.repository.get(bucket_id(name))
-        except AggregateNotFoundError:  # a new name
-            return [Bucket(name=name, region=region, owner=owner, actor=actor, settings=settings)]
-        if bucket.exists:
-            if bucket.owner == owner:
-                if region == "us-east-1":
-                    raise _AlreadyOwned()
-                raise S3Error("BucketAlreadyOwnedByYou", extra={"BucketName": name})
-            raise S3Error("BucketAlreadyExists", extra={"BucketName": name})
-        bucket.recreate(name=name, region=region, owner=owner, actor=actor, settings=settings)
-        return [bucket]
-
-    def check(tx: Tx) -> None:
-        row = get_bucket(tx, name)
-        if row is not None:
-            if row["owner"] == owner and region == "us-east-1":
-                raise _AlreadyOwned()
-            code = "BucketAlreadyOwnedByYou" if row["owner"] == owner else "BucketAlreadyExists"
-            raise S3Error(code, extra={"BucketName": name})
-
-    try:
-        await ctx.commit(Change(build=build, check=check))
-    except _AlreadyOwned:
-        pass  # us-east-1 answers 200 and leaves the bucket as it is
+    await buckets.create_bucket(ctx, name, region=region, owner=owner, actor=actor, settings=settings)
     return empty(200, {"location": f"/{name}"})
-
-
-class _AlreadyOwned(Exception):
-    pass
 
 
 async def head_bucket(req: S3Request, ctx: ServerContext) -> Response:
@@ -135,13 +101,7 @@ async def head_bucket(req: S3Request, ctx: ServerContext) -> Response:
 
 
 async def delete_bucket(req: S3Request, ctx: ServerContext) -> Response:
-    name = req.bucket
-
-    def not_empty(tx: Tx) -> None:
-        if bucket_has_versions(tx, name):
-            raise S3Error("BucketNotEmpty", extra={"BucketName": name})
-
-    await update_bucket(req, ctx, lambda b, actor: b.delete(actor=actor), check=not_empty)
+    await buckets.delete_bucket(ctx, req.bucket, req.actor())
     return empty(204)
 
 
@@ -172,27 +132,9 @@ async def put_versioning(req: S3Request, ctx: ServerContext) -> Response:
     return empty(200)
 
 
-async def update_bucket(req: S3Request, ctx: ServerContext, mutate: Any, check: Any = None) -> None:
+async def update_bucket(req: S3Request, ctx: ServerContext, mutate: Any) -> None:
     """Append one event to an existing bucket's aggregate (loaded fresh on every attempt)."""
-    name = req.bucket
-    actor = req.actor()
-
-    def build() -> list[Bucket]:
-        try:
-            bucket = ctx.store.repository.get(bucket_id(name))
-        except AggregateNotFoundError:
-            raise S3Error("NoSuchBucket", extra={"BucketName": name}) from None
-        if not bucket.exists:
-            raise S3Error("NoSuchBucket", extra={"BucketName": name})
-        mutate(bucket, actor)
-        return [bucket]
-
-    def check_exists(tx: Tx) -> None:
-        bucket_must_exist(tx, name)
-        if check is not None:
-            check(tx)
-
-    await ctx.commit(Change(build=build, check=check_exists))
+    await buckets.change_bucket(ctx, req.bucket, req.actor(), mutate)
 
 
 # Subresources S3 has and we do not configure yet: GET answers as AWS does when unset.

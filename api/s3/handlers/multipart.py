@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from typing import Any
 from uuid import UUID
 
@@ -34,23 +33,21 @@ from api.s3.handlers.common import (
 from api.s3.handlers.listing import key_encoder
 from api.s3.handlers.object_write import (
     DEFAULT_CONTENT_TYPE,
-    copy_source_still_exists,
     load_copy_source,
     require_length,
     version_headers,
-    write_preconditions,
+    write_conditions,
 )
 from api.s3.handlers.tagging import tags_from_header
 from api.s3.xml import X, children, parse, text
-from domain.aggregates import MultipartUpload, ObjectVersion, UploadedPart
+from api.services import multipart
+from domain.aggregates import MultipartUpload
 from domain.ownership import BUCKET_OWNER_ENFORCED as ENFORCED
 from domain.ownership import BUCKET_OWNER_PREFERRED as PREFERRED
 from domain.ownership import canonical_id
-from projections.eventstore.recorder import Change
 from projections.eventstore.tx import Tx
 from projections.namespace.queries import all_parts, get_upload, list_parts, list_uploads
 
-MIN_PART_SIZE = int(os.environ.get("CHRONICLE_MIN_PART_SIZE", str(5 * 1024 * 1024)))
 FULL_OBJECT_ONLY = {"CRC64NVME"}
 COMPOSITE_ONLY = {"SHA1", "SHA256"}
 
@@ -88,26 +85,11 @@ async def create_upload(req: S3Request, ctx: ServerContext) -> Response:
     acl = await object_write_acl(req, ctx)
     actor = req.actor()
     bucket, key = req.bucket, req.key
-    committed = await ctx.commit(
-        Change(
-            build=lambda: [
-                MultipartUpload(
-                    bucket=bucket,
-                    key=key,
-                    content_type=content_type,
-                    headers=headers,
-                    metadata=meta,
-                    tags=tags,
-                    checksum_algorithm=algo,
-                    checksum_type=ctype,
-                    actor=actor,
-                    acl=acl,
-                )
-            ],
-            check=lambda tx: bucket_must_exist(tx, bucket) and None,
-        )
-    )
-    upload_id = committed.events[0].originator_id.hex
+    fields: dict[str, Any] = dict(
+        bucket=bucket, key=key, content_type=content_type, headers=headers, metadata=meta, tags=tags,
+        checksum_algorithm=algo, checksum_type=ctype, actor=actor, acl=acl,
+    )  # fmt: skip
+    upload_id = await multipart.create_upload(ctx, fields)
     x = X().open("InitiateMultipartUploadResult", xmlns=True).leaf("Bucket", bucket).leaf("Key", key)
     x.leaf("UploadId", upload_id).close("InitiateMultipartUploadResult")
     out = {}
@@ -139,14 +121,6 @@ def _part_number(req: S3Request) -> int:
     return int(raw)
 
 
-def _upload_still_open(upload_id: str):  # type: ignore[no-untyped-def]
-    def check(tx: Tx) -> None:
-        if get_upload(tx, upload_id) is None:
-            raise S3Error("NoSuchUpload", extra={"UploadId": upload_id})
-
-    return check
-
-
 async def upload_part(req: S3Request, ctx: ServerContext) -> Response:
     upload_id = req.query["uploadId"]
     number = _part_number(req)
@@ -167,24 +141,11 @@ async def upload_part(req: S3Request, ctx: ServerContext) -> Response:
         part_checksum = {a: v for a, v in checksums.items()}
         actor = req.actor()
         etag = body.etag
-        await ctx.commit(
-            Change(
-                build=lambda: [
-                    UploadedPart(
-                        upload_id=UUID(upload_id),
-                        part_number=number,
-                        size=staged.size,
-                        etag=etag,
-                        blob=staged.descriptor(),
-                        checksum=part_checksum,
-                        actor=actor,
-                    )
-                ],
-                check=_upload_still_open(upload_id),
-                blobs=staged.db_rows(),
-                files_written_at=staged.file_written_at,
-            )
-        )
+        fields: dict[str, Any] = dict(
+            part_number=number, size=staged.size, etag=etag, blob=staged.descriptor(), checksum=part_checksum,
+            actor=actor,
+        )  # fmt: skip
+        await multipart.add_part(ctx, upload_id, fields, staged)
     except BaseException:
         ctx.blobs.discard(staged)
         raise
@@ -250,23 +211,10 @@ async def _upload_part_copy(req: S3Request, ctx: ServerContext, upload: dict[str
     etag, checksum = await anyio.to_thread.run_sync(digest)
     actor = req.actor()
     upload_id = upload["id"]
-    committed = await ctx.commit(
-        Change(
-            build=lambda: [
-                UploadedPart(
-                    upload_id=UUID(upload_id),
-                    part_number=number,
-                    size=length,
-                    etag=etag,
-                    blob={"segments": segments},
-                    checksum=checksum,
-                    actor=actor,
-                )
-            ],
-            check=_part_copy_check(upload_id, src),
-        )
+    fields: dict[str, Any] = dict(
+        part_number=number, size=length, etag=etag, blob={"segments": segments}, checksum=checksum, actor=actor
     )
-    mtime = int(committed.events[0].timestamp.timestamp() * 1_000_000)
+    mtime = await multipart.copy_part(ctx, upload_id, fields, src)
     x = X().open("CopyPartResult", xmlns=True).leaf("LastModified", iso8601(mtime)).leaf("ETag", etag_header(etag))
     for a, v in checksum.items():
         x.leaf(f"Checksum{a}", v)
@@ -274,34 +222,6 @@ async def _upload_part_copy(req: S3Request, ctx: ServerContext, upload: dict[str
     if src["version_id"] != "null" or src.get("_versioned_bucket"):
         out["x-amz-copy-source-version-id"] = src["version_id"]
     return xml(x.close("CopyPartResult").bytes(), headers=out)
-
-
-def _part_copy_check(upload_id: str, src: dict[str, Any]):  # type: ignore[no-untyped-def]
-    still_open = _upload_still_open(upload_id)
-
-    def check(tx: Tx) -> None:
-        still_open(tx)
-        copy_source_still_exists(tx, src)  # the part points at the source's blobs
-
-    return check
-
-
-def _parts_unchanged(upload_id: str, chosen: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
-    """Each part the completion chose is still the one uploaded under its number: a part
-    uploaded again meanwhile would leave the chosen blob unreferenced, and garbage collection
-    free to reclaim it (workers.blob_gc)."""
-    expected = {int(p["part_number"]): p["id"] for p in chosen}
-
-    def check(tx: Tx) -> None:
-        current = {
-            int(r["part_number"]): r["id"]
-            for r in tx.all("SELECT part_number, id FROM ns_parts WHERE upload_id = ?", (upload_id,))
-        }
-        for number, part_id in expected.items():
-            if current.get(number) != part_id:
-                raise S3Error("InvalidPart", extra={"UploadId": upload_id, "PartNumber": str(number)})
-
-    return check
 
 
 def _inline_of(tx: Tx, segments: list[dict[str, Any]]) -> dict[str, bytes]:
@@ -336,28 +256,7 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
         if err.code != "NoSuchUpload":
             raise
         return await _already_completed(req, ctx, upload_id, err)
-    numbers = [n for n, _, _ in requested]
-    if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
-        raise S3Error("InvalidPartOrder")
-    chosen = []
-    for i, (n, etag, sums) in enumerate(requested):
-        stored = parts.get(n)
-        if stored is None or stored["etag"] != etag:
-            raise S3Error("InvalidPart", extra={"UploadId": upload_id, "PartNumber": str(n), "ETag": etag})
-        for a, v in sums.items():
-            if stored["checksum"].get(a) not in (None, v):
-                raise S3Error("InvalidPart", extra={"UploadId": upload_id, "PartNumber": str(n)})
-        if i < len(requested) - 1 and stored["size"] < MIN_PART_SIZE:
-            raise S3Error(
-                "EntityTooSmall",
-                extra={
-                    "ProposedSize": str(stored["size"]),
-                    "MinSizeAllowed": str(MIN_PART_SIZE),
-                    "PartNumber": str(n),
-                    "ETag": etag,
-                },
-            )
-        chosen.append(stored)
+    chosen = MultipartUpload.chosen_parts(upload_id, requested, parts, ctx.settings.min_part_size)
     md5s = b"".join(bytes.fromhex(p["etag"]) for p in chosen)
     etag = f"{hashlib.md5(md5s).hexdigest()}-{len(chosen)}"
     checksum: dict[str, str] = {}
@@ -381,7 +280,6 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
     actor = req.actor()
     bucket, key = req.bucket, req.key
     part_list = [{"size": int(p["size"]), "etag": p["etag"], "checksum": p["checksum"]} for p in chosen]
-    precheck = write_preconditions(req, bucket, key)
     x = X().open("CompleteMultipartUploadResult", xmlns=True)
     x.leaf("Location", f"/{bucket}/{key}").leaf("Bucket", bucket).leaf("Key", key).leaf("ETag", etag_header(etag))
     out: dict[str, str] = {}
@@ -391,39 +289,13 @@ async def complete_upload(req: S3Request, ctx: ServerContext) -> Response:
         out["x-amz-checksum-type"] = ctype
     body = x.close("CompleteMultipartUploadResult").bytes()
 
-    def build() -> list[Any]:
-        mpu = ctx.store.repository.get(UUID(upload_id))
-        if mpu.state != "open":
-            raise S3Error("NoSuchUpload", extra={"UploadId": upload_id})
-        version = ObjectVersion(
-            bucket=bucket,
-            key=key,
-            size=size,
-            etag=etag,
-            content_type=upload["content_type"],
-            headers=upload["headers"],
-            metadata=upload["metadata"],
-            blob={"segments": segments},
-            checksum=checksum,
-            tags=upload["tags"],
-            parts=part_list,
-            operation="CompleteMultipartUpload",
-            actor=actor,
-            acl=getattr(mpu, "acl", None),
-            response_length=len(body),
-        )
-        mpu.complete(version_id=version.id, actor=actor)
-        return [version, mpu]
-
-    parts_unchanged = _parts_unchanged(upload_id, chosen)
-
-    def check(tx: Tx) -> None:
-        _upload_still_open(upload_id)(tx)
-        parts_unchanged(tx)
-        precheck(tx)
-
-    committed = await ctx.commit(Change(build=build, check=check))
-    return xml(body, headers={**version_headers(committed.results[0]), **out})
+    version: dict[str, Any] = dict(
+        bucket=bucket, key=key, size=size, etag=etag, content_type=upload["content_type"], headers=upload["headers"],
+        metadata=upload["metadata"], blob={"segments": segments}, checksum=checksum, tags=upload["tags"],
+        parts=part_list, operation="CompleteMultipartUpload", actor=actor, response_length=len(body),
+    )  # fmt: skip
+    version_id = await multipart.complete(ctx, upload_id, version, chosen, write_conditions(req, bucket, key))
+    return xml(body, headers={**version_headers(version_id), **out})
 
 
 async def _already_completed(req: S3Request, ctx: ServerContext, upload_id: str, err: S3Error) -> Response:
@@ -456,16 +328,7 @@ async def _already_completed(req: S3Request, ctx: ServerContext, upload_id: str,
 async def abort_upload(req: S3Request, ctx: ServerContext) -> Response:
     upload_id = req.query["uploadId"]
     await ctx.read(_open_upload, req.bucket, req.key, upload_id)
-    actor = req.actor()
-
-    def build() -> list[Any]:
-        mpu = ctx.store.repository.get(UUID(upload_id))
-        if mpu.state != "open":
-            raise S3Error("NoSuchUpload", extra={"UploadId": upload_id})
-        mpu.abort(actor=actor)
-        return [mpu]
-
-    await ctx.commit(Change(build=build))
+    await multipart.abort(ctx, upload_id, req.actor())
     return Response(204, {}, b"")
 
 

@@ -18,6 +18,7 @@ from api.s3.handlers.common import (
     object_headers,
     parse_http_date,
 )
+from api.services import objects
 from projections.blobstore import BlobMissing, load_db_blob
 from projections.eventstore.tx import Tx
 from projections.namespace.queries import VERSION_COLUMNS, decode_version
@@ -264,31 +265,21 @@ async def record_access(
     req: S3Request, ctx: ServerContext, row: dict[str, Any], response: Response, event: str
 ) -> None:
     """Append the read to the log before answering: a bucket rule or a listener wants it."""
-    from domain.aggregates import ObjectAccess
-    from projections.eventstore.recorder import Change
-
-    actor = req.actor()
-    version_id = "" if row["version_id"] == "null" else row["version_id"]
-
-    def build() -> list[ObjectAccess]:
-        return [
-            ObjectAccess(
-                bucket=req.bucket,
-                key=req.key,
-                version_id=version_id,
-                method=event.rsplit(":", 1)[1],
-                size=row["size"],
-                etag=row["etag"],
-                content_type=row["content_type"],
-                metadata=row["metadata"],
-                headers=row["headers"],
-                range=req.headers.get("range", ""),
-                content_length=response.headers.get("content-length", ""),
-                actor=actor,
-            )
-        ]
-
-    await ctx.commit(Change(build=build, check_reads_objects=False, build_is_pure=True))
+    await objects.record_access(
+        ctx,
+        bucket=req.bucket,
+        key=req.key,
+        version_id="" if row["version_id"] == "null" else row["version_id"],
+        method=event.rsplit(":", 1)[1],
+        size=row["size"],
+        etag=row["etag"],
+        content_type=row["content_type"],
+        metadata=row["metadata"],
+        headers=row["headers"],
+        range=req.headers.get("range", ""),
+        content_length=response.headers.get("content-length", ""),
+        actor=req.actor(),
+    )
 
 
 def _serve_row(

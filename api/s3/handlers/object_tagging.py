@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from api.context import ServerContext
-from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response, empty, xml
 from api.s3.handlers.object_read import delete_marker_error, resolve_version
 from api.s3.handlers.tagging import tagging_xml, tags_from_xml
-from projections.eventstore.recorder import Change
+from api.services import objects
 
 
 async def _target(req: S3Request, ctx: ServerContext) -> dict[str, Any]:
@@ -35,16 +33,7 @@ async def get_object_tagging(req: S3Request, ctx: ServerContext) -> Response:
 
 async def _set_tags(req: S3Request, ctx: ServerContext, tags: dict[str, str]) -> dict[str, Any]:
     row = await _target(req, ctx)
-    actor = req.actor()
-
-    def build() -> list[Any]:
-        version = ctx.store.repository.get(UUID(row["id"]))
-        if version.removed:
-            raise S3Error("NoSuchKey", extra={"Key": req.key})
-        version.set_tags(tags=tags, actor=actor)
-        return [version]
-
-    await ctx.commit(Change(build=build))
+    await objects.set_version_tags(ctx, row["id"], req.key, tags, req.actor())
     return row
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -31,39 +30,22 @@ from api.s3.handlers.common import (
 from api.s3.handlers.object_read import resolve_version
 from api.s3.handlers.tagging import tags_from_header
 from api.s3.xml import X, children, parse, text
-from domain.aggregates import DeleteMarker, ObjectVersion
-from domain.created import created_event
+from api.services import objects
+from domain.preconditions import ObjectMatches, VersionMatches
 from projections.blobstore import StagedBlob
-from projections.eventstore.recorder import Change
 from projections.eventstore.tx import Tx
-from projections.namespace.queries import live_object, newest_object_version, version_by_id
+from projections.namespace.queries import version_by_id
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 
 
-def write_preconditions(req: S3Request, bucket: str, key: str) -> Callable[[Tx], None]:
-    """Checked inside the append transaction, after the store lock: atomic with the write."""
+def write_conditions(req: S3Request, bucket: str, key: str) -> ObjectMatches | None:
+    """If-Match / If-None-Match of a write, checked by the store atomically with it."""
     if_none = req.headers.get("if-none-match")
     if_match = req.headers.get("if-match")
-
-    def check(tx: Tx) -> None:
-        bucket_must_exist(tx, bucket)
-        if if_none is None and if_match is None:
-            return
-        current = live_object(tx, bucket, key)
-        if if_none is not None and current is not None and etag_matches(if_none, current["etag"]):
-            raise S3Error("PreconditionFailed", extra={"Condition": "If-None-Match"})
-        if if_match is not None:
-            if current is None:
-                raise S3Error("NoSuchKey", extra={"Key": key})
-            if not etag_matches(if_match, current["etag"]):
-                raise S3Error("PreconditionFailed", extra={"Condition": "If-Match"})
-
-    return check
-
-
-def has_write_conditions(req: S3Request) -> bool:
-    return "if-none-match" in req.headers or "if-match" in req.headers
+    if if_none is None and if_match is None:
+        return None
+    return ObjectMatches(bucket, key, if_match=if_match, if_none_match=if_none)
 
 
 def version_headers(version_id: str | None) -> dict[str, str]:
@@ -127,21 +109,10 @@ async def commit_version(
             headers=headers, metadata=meta, blob=staged.descriptor(), checksum=checksum_doc,
             tags=tags, parts=[], operation=_operation(req), actor=req.actor(), acl=acl,
         )  # fmt: skip
-        change = Change(
-            build=lambda: [ObjectVersion(**fields)],
-            new_events=lambda: [created_event(ObjectVersion, **fields)],
-            check=write_preconditions(req, bucket, key),
-            blobs=staged.db_rows(),
-            check_reads_objects=has_write_conditions(req),
-            build_is_pure=True,
-            requires_bucket=None if has_write_conditions(req) else bucket,
-            files_written_at=staged.file_written_at,
-        )
-        committed = await ctx.commit(change)
+        return await objects.put_version(ctx, fields, staged, write_conditions(req, bucket, key))
     except BaseException:
         ctx.blobs.discard(staged)
         raise
-    return committed.results[0]
 
 
 def write_headers(etag: str, version_id: str | None, checksums: dict[str, str]) -> dict[str, str]:
@@ -262,52 +233,17 @@ async def copy_object(req: S3Request, ctx: ServerContext) -> Response:
     # The answer's length goes into the event (for the notification record); LastModified
     # has a fixed width, so the epoch stands in for the time the commit will give.
     length = len(_copy_result(src, 0))
-    change = Change(
-        build=lambda: [
-            ObjectVersion(
-                bucket=bucket,
-                key=key,
-                size=src["size"],
-                etag=src["etag"],
-                content_type=ctype,
-                headers=headers,
-                metadata=meta,
-                blob=src["blob"],
-                checksum=src["checksum"],
-                tags=tags,
-                parts=[],
-                operation="Copy",
-                actor=actor,
-                acl=acl,
-                response_length=length,
-            )
-        ],
-        check=_copy_check(req, bucket, key, src),
-    )
-    committed = await ctx.commit(change)
-    body = _copy_result(src, int(committed.events[0].timestamp.timestamp() * 1_000_000))
-    out = version_headers(committed.results[0])
+    fields: dict[str, Any] = dict(
+        bucket=bucket, key=key, size=src["size"], etag=src["etag"], content_type=ctype, headers=headers,
+        metadata=meta, blob=src["blob"], checksum=src["checksum"], tags=tags, parts=[], operation="Copy",
+        actor=actor, acl=acl, response_length=length,
+    )  # fmt: skip
+    version_id, mtime_us = await objects.copy_version(ctx, fields, src, write_conditions(req, bucket, key))
+    body = _copy_result(src, mtime_us)
+    out = version_headers(version_id)
     if src["version_id"] != "null" or src.get("_versioned_bucket"):
         out["x-amz-copy-source-version-id"] = src["version_id"]
     return xml(body, headers=out)
-
-
-def _copy_check(req: S3Request, bucket: str, key: str, src: dict[str, Any]) -> Callable[[Tx], None]:
-    base = write_preconditions(req, bucket, key)
-
-    def check(tx: Tx) -> None:
-        base(tx)
-        copy_source_still_exists(tx, src)
-
-    return check
-
-
-def copy_source_still_exists(tx: Tx, src: dict[str, Any]) -> None:
-    """Checked in the append transaction of anything that points at a source version's
-    blobs (CopyObject, UploadPartCopy): the source row still exists, so it existed all along
-    since it was read, and garbage collection saw its blobs referenced (workers.blob_gc)."""
-    if tx.one("SELECT id FROM ns_versions WHERE id = ?", (src["id"],)) is None:
-        raise S3Error("NoSuchKey", extra={"Key": src["key"]})
 
 
 async def delete_object(req: S3Request, ctx: ServerContext) -> Response:
@@ -316,29 +252,16 @@ async def delete_object(req: S3Request, ctx: ServerContext) -> Response:
     return empty(204, result)
 
 
-@dataclass
+@dataclass(frozen=True)
 class DeleteConditions:
-    """Conditional delete (If-Match, x-amz-if-match-last-modified-time, -size): checked
-    against the target inside the append transaction; a missing target is no error."""
+    """Conditional delete (If-Match, x-amz-if-match-last-modified-time, -size), as parsed."""
 
     etag: str | None = None
     mtime_us: int | None = None
     size: int | None = None
 
-    def check(self, tx: Tx, bucket: str, key: str, version_id: str | None) -> None:
-        if self.etag is None and self.mtime_us is None and self.size is None:
-            return
-        # The addressed version, or the key's newest object version even under a delete
-        # marker (as RGW evaluates it); a key with no object version is no failure.
-        target = version_by_id(tx, bucket, key, version_id) if version_id else newest_object_version(tx, bucket, key)
-        if target is None or target["is_delete_marker"]:
-            return
-        if self.etag is not None and not etag_matches(self.etag, target["etag"]):
-            raise S3Error("PreconditionFailed", extra={"Condition": "If-Match"})
-        if self.mtime_us is not None and target["mtime_us"] // 1_000_000 != self.mtime_us // 1_000_000:
-            raise S3Error("PreconditionFailed", extra={"Condition": "x-amz-if-match-last-modified-time"})
-        if self.size is not None and int(target["size"]) != self.size:
-            raise S3Error("PreconditionFailed", extra={"Condition": "x-amz-if-match-size"})
+    def of(self, bucket: str, key: str, version_id: str | None) -> VersionMatches:
+        return VersionMatches(bucket, key, version_id, etag=self.etag, mtime_us=self.mtime_us, size=self.size)
 
 
 def delete_conditions_from_headers(req: S3Request) -> DeleteConditions:
@@ -361,22 +284,12 @@ async def delete_one(
     conditions: DeleteConditions | None = None,
 ) -> dict[str, str]:
     actor = req.actor()
-    conds = conditions or DeleteConditions()
+    conds = (conditions or DeleteConditions()).of(bucket, key, version_id)
     if version_id is None:
-
-        def check_marker(tx: Tx) -> None:
-            bucket_must_exist(tx, bucket)
-            conds.check(tx, bucket, key, None)
-
-        change = Change(
-            build=lambda: [DeleteMarker(bucket=bucket, key=key, actor=actor)],
-            check=check_marker,
-        )
-        committed = await ctx.commit(change)
-        vid = committed.results[0]
-        if vid is None:
+        deleted = await objects.add_delete_marker(ctx, bucket, key, actor, conds)
+        if not deleted.delete_marker:
             return {"x-amz-delete-marker": "false"}
-        return {"x-amz-delete-marker": "true", **version_headers(vid)}
+        return {"x-amz-delete-marker": "true", **version_headers(deleted.version_id)}
     if version_id != "null" and not (len(version_id) == 32 and all(c in "0123456789abcdef" for c in version_id)):
         raise S3Error(
             "InvalidArgument",
@@ -386,18 +299,7 @@ async def delete_one(
     row = await ctx.read(_find_version, bucket, key, version_id)
     if row is None:
         return {"x-amz-version-id": version_id}
-    aggregate_id = row["id"]
-
-    def build() -> list[Any]:
-        from uuid import UUID
-
-        aggregate = ctx.store.repository.get(UUID(aggregate_id))
-        if aggregate.removed:
-            return []
-        aggregate.remove(actor=actor)
-        return [aggregate]
-
-    await ctx.commit(Change(build=build, check=lambda tx: conds.check(tx, bucket, key, version_id)))
+    await objects.remove_version(ctx, row, actor, conds)
     out = {"x-amz-version-id": version_id}
     if row["is_delete_marker"]:
         out["x-amz-delete-marker"] = "true"

@@ -1,0 +1,119 @@
+"""The commands that work on a deployment's store without serving it: migrate, replay,
+gc, verify, audit, events and chain-key."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cli import audit, chain, events
+from cli.chain import check_chain_before_replay
+from cli.database_probe import probe_database
+from cli.datadir import prepare_data_dir, require_data_dir
+from cli.followers import redact_target
+from cli.settings import ChronicleSettings
+from cli.store import existing_store, open_event_store
+from projections.blobstore import BlobStore
+from projections.chain.verify import ChainBroken
+from projections.replay import FollowerBusy, NodesRunning, replay
+from workers.blob_gc import check_grace, collect
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings: ChronicleSettings = args.chronicle_settings
+    url = settings.database_url
+    if not url:
+        prepare_data_dir(Path(args.data_dir))
+    print(f"migrating {'PostgreSQL' if url else 'SQLite in ' + args.data_dir} ...", flush=True)
+    app = open_event_store(settings, Path(args.data_dir), create_table=True)
+    app.close()
+    print("migrate: event store, projection and blob tables are in place")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    app = existing_store(args.chronicle_settings, Path(args.data_dir), "verify")
+    try:
+        return chain.cmd_verify(args, app)
+    finally:
+        app.close()
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    app = existing_store(args.chronicle_settings, Path(args.data_dir), "cli")
+    try:
+        return audit.run(args, app)
+    finally:
+        app.close()
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    app = existing_store(args.chronicle_settings, Path(args.data_dir), "cli")
+    try:
+        return events.run(args, app)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        app.close()
+
+
+def cmd_chain_key(args: argparse.Namespace) -> int:
+    app = existing_store(args.chronicle_settings, Path(args.data_dir), "cli")
+    try:
+        return chain.cmd_chain_key(app)
+    finally:
+        app.close()
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    settings: ChronicleSettings = args.chronicle_settings
+    data_dir = Path(args.data_dir)
+    require_data_dir(data_dir, database_url=settings.database_url, needs_blobs=True)
+    if (warning := check_grace(args.grace)) is not None:
+        print(f"warning: {warning}", file=sys.stderr)
+    app = open_event_store(settings, data_dir, create_table=False)
+    result = collect(app, BlobStore(data_dir / "blobs"), grace_seconds=args.grace, progress=True)
+    print(f"removed {result['files']} blob files and {result['rows']} inline blobs")
+    return 0
+
+
+def _replay_progress(position: int, total: int) -> None:
+    pct = 100.0 * position / total if total else 100.0
+    print(f"\rreplay: position {position}/{total} ({pct:5.1f}%)", end="", flush=True)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    settings: ChronicleSettings = args.chronicle_settings
+    data_dir = Path(args.data_dir)
+    if settings.database_url:
+        probe_database(settings.database_url)
+    else:
+        require_data_dir(data_dir, database_url=None)  # never creates one
+    try:
+        done = replay(
+            settings.database_url,
+            data_dir,
+            lambda name: open_event_store(settings, data_dir, create_table=False, name=name),
+            region=settings.region,
+            progress=_replay_progress,
+            rebuilt_namespace=lambda n: print(f"\nreplay: rebuilt the namespace and IAM tables from {n} events"),
+            before=lambda app: check_chain_before_replay(app, force=args.force),
+            redact_settings=redact_target,
+        )
+    except ChainBroken as e:
+        print(
+            f"\nreplay: refused, nothing was changed: the log fails its hash chain at {e}. "
+            "Run `chronicle verify --chain` for every finding; `chronicle replay --force` replays it anyway.",
+            file=sys.stderr,
+        )
+        return 1
+    except NodesRunning as e:
+        print(f"replay: refused, nothing was changed. {e}", file=sys.stderr)
+        return 2
+    except FollowerBusy as e:
+        print(f"\nreplay: {e}", file=sys.stderr)
+        return 2
+    print(f"\nreplay: rebuilt the notification views from {done.notification_events} events")
+    print(f"replay: rebuilt the audit index from {done.audit_events} events")
+    return 0

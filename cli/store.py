@@ -1,0 +1,58 @@
+"""Opening the event store for a command: the database probed first (a wrong URL is said
+plainly), the node lock every running node holds, and the check that tables exist."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import psycopg
+
+from cli.database_probe import probe_database
+from cli.datadir import require_data_dir
+from cli.settings import ChronicleSettings
+from projections.eventstore.node_lock import Held, ReplayRunning, hold_for_node
+from projections.eventstore.recorder import ChronicleApplication, open_store
+from projections.eventstore.session_name import session_name
+from projections.eventstore.tx import Tx
+
+
+def open_event_store(
+    settings: ChronicleSettings, data_dir: Path, *, create_table: bool, name: str | None = None
+) -> ChronicleApplication:
+    """The event store; name: its PostgreSQL sessions' application_name."""
+    if settings.database_url:
+        probe_database(settings.database_url)
+    return open_store(settings.database_url, data_dir, create_table=create_table, application_name=name)
+
+
+def existing_store(settings: ChronicleSettings, data_dir: Path, name: str) -> ChronicleApplication:
+    """The store of an existing deployment (never creates a data dir)."""
+    if not settings.database_url:
+        require_data_dir(data_dir, database_url=None)
+    return open_event_store(settings, data_dir, create_table=False, name=session_name(name))
+
+
+def hold_node_lock(settings: ChronicleSettings, data_dir: Path, command: str, name: str) -> Held | None:
+    """The lock every running node holds, so that `chronicle replay` refuses to run under
+    it; None (after saying why) while a replay runs."""
+    if settings.database_url:
+        probe_database(settings.database_url)  # a wrong URL is said plainly before any connection is tried
+    try:
+        return hold_for_node(settings.database_url, data_dir, name)
+    except ReplayRunning as e:
+        print(f"chronicle {command}: {e}", file=sys.stderr)
+    except psycopg.Error as e:
+        print(f"chronicle {command}: cannot reach the database: {e}", file=sys.stderr)
+    return None
+
+
+def require_tables(store: ChronicleApplication) -> None:
+    try:
+        with store.store.read() as cursor:
+            Tx(cursor, store.store.dialect).execute("SELECT 1 FROM ns_buckets LIMIT 1")
+    except Exception:  # noqa: BLE001 - whatever the driver raises, the answer is the same
+        raise SystemExit(
+            "The database has no Chronicle tables yet: run `chronicle migrate` once (same environment), "
+            "then start the nodes."
+        ) from None
