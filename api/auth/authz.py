@@ -132,17 +132,8 @@ async def decide(
             session.append(ctx.policies.parsed("session", identity.session_policy))
         except DomainError:
             return False, "session-policy", row
-    context = request_context(req, identity, now)
-    if extra:
-        context.update(extra)
-    await _add_existing_tags(
-        ctx,
-        version_id,
-        context,
-        resource,
-        bucket or "",
-        [*identity_policies, *([bucket_policy] if bucket_policy else [])],
-    )
+    reading = [*identity_policies, *([bucket_policy] if bucket_policy else [])]
+    context = await _context_for(ctx, req, identity, now, extra, version_id, resource, bucket or "", reading)
     arn = principal_arn(identity)
     user = identity.user if identity is not None else None
     is_owner = identity is not None and row is not None and row["owner"] == user
@@ -181,6 +172,26 @@ async def decide(
             is_owner=is_owner,
         )
     return allowed, reason, row
+
+
+async def _context_for(
+    ctx: ServerContext,
+    req: S3Request,
+    identity: Identity | None,
+    now: float,
+    extra: dict[str, str] | None,
+    version_id: str | None,
+    resource: str,
+    bucket: str,
+    policies: list[Policy],
+) -> dict[str, Any]:
+    """The condition keys the policies are evaluated against: the request's, `extra` over
+    them, and the addressed object's tags when a policy reads them."""
+    context = request_context(req, identity, now)
+    if extra:
+        context.update(extra)
+    await _add_existing_tags(ctx, version_id, context, resource, bucket, policies)
+    return context
 
 
 async def _facts_of(ctx: ServerContext, req: S3Request, bucket: str | None) -> Facts:
