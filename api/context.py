@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio
+from psycopg.conninfo import make_conninfo
 
 from api.auth.identity import IdentityStore
 from api.auth.policy_cache import PolicyCache
@@ -97,8 +98,6 @@ class ReadConnections:
 
 
 def _conninfo(kwargs: dict[str, Any]) -> str:
-    from psycopg.conninfo import make_conninfo
-
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     kwargs.setdefault("connect_timeout", 5)
     return make_conninfo("", **kwargs, client_encoding="utf8")

@@ -3,7 +3,7 @@
 
 - aws-chunked decoding of a signed 32 MiB body, against hashlib.sha256 over the same bytes
   (the decoder must hash every chunk to check its signature, so sha256 is its floor);
-- SigV4 verification of a header-signed PUT (``api.auth.sigv4.authenticate``), against
+- SigV4 verification of a header-signed PUT (``api.auth.signature.authenticate``), against
   signing the same request with bench.sigv4's signer (one canonical request, one SHA-256,
   one HMAC: the least any verifier must do).
 
@@ -23,13 +23,8 @@ import time
 from collections.abc import Callable
 
 from api.auth.chunked import AwsChunkedDecoder
-from api.auth.sigv4 import (
-    EMPTY_SHA256,
-    STREAMING_PAYLOAD,
-    AuthContext,
-    authenticate,
-    derive_signing_key,
-)
+from api.auth.signature import authenticate
+from api.auth.signing import EMPTY_SHA256, STREAMING_PAYLOAD, AuthContext, derive_signing_key
 from bench.sigv4 import Signer
 
 MiB = 1024 * 1024

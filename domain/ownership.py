@@ -11,6 +11,7 @@ and the IAM API share. Pure: no I/O.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -24,6 +25,14 @@ BUCKET_OWNER_PREFERRED = "BucketOwnerPreferred"
 BUCKET_OWNER_ENFORCED = "BucketOwnerEnforced"
 OWNERSHIP_MODES = (BUCKET_OWNER_PREFERRED, OBJECT_WRITER, BUCKET_OWNER_ENFORCED)
 
+PUBLIC_CANNED = frozenset({"public-read", "public-read-write", "authenticated-read"})
+_GRANT_HEADERS = (
+    "x-amz-grant-read",
+    "x-amz-grant-write",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write-acp",
+    "x-amz-grant-full-control",
+)
 PUBLIC_ACCESS_FIELDS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
@@ -73,3 +82,15 @@ def without_public_grants(acl: dict[str, Any] | None) -> dict[str, Any] | None:
         if not (g.get("type") == "Group" and g.get("uri") in (ALL_USERS, AUTHENTICATED_USERS))
     ]
     return {**acl, "grants": grants}
+
+
+def asks_public_acl(headers: Mapping[str, str]) -> bool:
+    """Whether a request's headers ask for a public ACL (canned, or granted to AllUsers or
+    AuthenticatedUsers): what BlockPublicAcls refuses."""
+    if headers.get("x-amz-acl", "").strip().lower() in PUBLIC_CANNED:
+        return True
+    for name in _GRANT_HEADERS:  # (a loop, not any() over a generator: once per write)
+        value = headers.get(name)
+        if value and (ALL_USERS in value or AUTHENTICATED_USERS in value):
+            return True
+    return False

@@ -9,14 +9,12 @@ policies (a service account's embedded policy, an STS session policy), which onl
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 import orjson
 
+from api.auth.request_context import CONTEXT_VALUE, principal_arn, request_context, resource_of
 from api.errors import S3Error
 from api.s3.bucket_settings import ownership, public_access_settings
 from domain.acl import acl_allows, acl_permission, private_acl
@@ -33,98 +31,9 @@ if TYPE_CHECKING:
     from api.request import S3Request
 
 
-def resource_of(req: S3Request, level: str) -> str:
-    if level == "service":
-        return "*"
-    if level == "bucket":
-        return f"arn:aws:s3:::{req.bucket}"
-    return f"arn:aws:s3:::{req.bucket}/{req.key}"
-
-
 @lru_cache(maxsize=4096)
 def _canonical_id(user: str) -> str:
     return canonical_id(user)
-
-
-def principal_arn(identity: Identity | None) -> str | None:
-    if identity is None:
-        return None
-    if identity.is_root:
-        return f"arn:aws:iam::{ACCOUNT}:root"
-    if identity.kind == "sts" and identity.role:
-        return f"arn:aws:sts::{ACCOUNT}:assumed-role/{identity.role}/{identity.session_name or identity.user}"
-    return f"arn:aws:iam::{ACCOUNT}:user{identity.path}{identity.user}"
-
-
-_TIMES: list[Any] = [None, "", ""]  # (second, aws:currenttime, aws:epochtime) of the last request
-
-
-def _times(now: float) -> tuple[str, str]:
-    """aws:currenttime and aws:epochtime, formatted once per second rather than per request."""
-    second = int(now)
-    cached = _TIMES
-    if cached[0] != second:
-        cached[1] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        cached[2] = str(second)
-        cached[0] = second
-    return cached[1], cached[2]
-
-
-def request_context(req: S3Request, identity: Identity | None, now: float) -> dict[str, Any]:
-    current, epoch = _times(now)
-    ctx: dict[str, Any] = {
-        "aws:sourceip": req.client_ip,
-        "aws:securetransport": "true" if req.scheme == "https" else "false",
-        "aws:currenttime": current,
-        "aws:epochtime": epoch,
-        "aws:useragent": req.headers.get("user-agent", ""),
-    }
-    if req.headers.get("referer"):
-        ctx["aws:referer"] = req.headers["referer"]
-    if identity is not None:
-        if identity.kind == "sts":
-            ctx["sts:authentication"] = "true"  # temporary credentials (GetSessionToken, AssumeRole)
-        ctx["aws:username"] = identity.user
-        ctx["aws:userid"] = identity.user
-        ctx["aws:principaltype"] = (
-            "Account" if identity.is_root else ("AssumedRole" if identity.kind == "sts" else "User")
-        )
-    else:
-        ctx["aws:principaltype"] = "Anonymous"
-    q = req.query
-    for name in ("prefix", "delimiter", "max-keys"):
-        if name in q:
-            ctx[f"s3:{name}"] = q[name]
-    h = req.headers
-    if "x-amz-acl" in h:
-        ctx["s3:x-amz-acl"] = h["x-amz-acl"]
-    if "x-amz-server-side-encryption" in h:
-        ctx["s3:x-amz-server-side-encryption"] = h["x-amz-server-side-encryption"]
-    if "x-amz-copy-source" in h:
-        ctx["s3:x-amz-copy-source"] = h["x-amz-copy-source"]
-    if "x-amz-metadata-directive" in h:
-        ctx["s3:x-amz-metadata-directive"] = h["x-amz-metadata-directive"]
-    if "versionId" in q:
-        ctx["s3:versionid"] = q["versionId"]
-    tagging = h.get("x-amz-tagging")
-    if tagging:
-        pairs = parse_qsl(tagging, keep_blank_values=True)
-        for k, v in pairs:
-            ctx[f"s3:requestobjecttag/{k.lower()}"] = v
-        ctx["s3:requestobjecttagkeys"] = [k for k, _ in pairs]
-    for name in _GRANT_HEADERS:
-        if name in h:
-            ctx[f"s3:{name}"] = h[name]
-    return ctx
-
-
-_GRANT_HEADERS = (
-    "x-amz-grant-read",
-    "x-amz-grant-write",
-    "x-amz-grant-read-acp",
-    "x-amz-grant-write-acp",
-    "x-amz-grant-full-control",
-)
 
 
 _EXISTING_TAG_MENTIONS: dict[str, bool] = {}
@@ -186,6 +95,7 @@ def _bucket_facts(tx: Any, bucket: str) -> tuple[dict[str, Any] | None, str | No
     return row, policy
 
 
+Facts = tuple[dict[str, Any] | None, str | None]  # a bucket row and its policy text
 _REQUEST_VERSION: Any = object()  # decide(): the object version is the request's ?versionId
 
 
@@ -206,14 +116,7 @@ async def decide(
     identity: Identity | None = req.identity
     if version_id is _REQUEST_VERSION:
         version_id = req.query.get("versionId")
-    row: dict[str, Any] | None = None
-    bucket_doc = None
-    if bucket:
-        prefetched = getattr(req, "bucket_facts", None)
-        if prefetched is not None and prefetched[0] == bucket:
-            row, bucket_doc = prefetched[1]
-        else:
-            row, bucket_doc = await ctx.query(_bucket_facts, bucket)
+    row, bucket_doc = await _facts_of(ctx, req, bucket)
     if identity is not None and identity.is_root:
         return True, "root", row
     if extra is None:
@@ -222,35 +125,15 @@ async def decide(
             return decided[0], decided[1], row
     now = ctx.clock()
     identity_policies = await _identity_policies(ctx, identity)
-    bucket_policy = None
-    if bucket_doc is not None:
-        try:
-            bucket_policy = ctx.policies.bucket_policy(bucket_doc, bucket)
-        except DomainError:
-            bucket_policy = None
-        if (
-            identity is None
-            and bucket_policy is not None
-            and await _restricts_public_policy(ctx, bucket_doc, bucket or "")
-        ):
-            bucket_policy = None  # RestrictPublicBuckets: a public policy opens nothing to anonymous callers
+    bucket_policy = await _bucket_policy_for(ctx, identity, bucket_doc, bucket or "")
     session = []
     if identity is not None and identity.session_policy:
         try:
             session.append(ctx.policies.parsed("session", identity.session_policy))
         except DomainError:
             return False, "session-policy", row
-    context = request_context(req, identity, now)
-    if extra:
-        context.update(extra)
-    await _add_existing_tags(
-        ctx,
-        version_id,
-        context,
-        resource,
-        bucket or "",
-        [*identity_policies, *([bucket_policy] if bucket_policy else [])],
-    )
+    reading = [*identity_policies, *([bucket_policy] if bucket_policy else [])]
+    context = await _context_for(ctx, req, identity, now, extra, version_id, resource, bucket or "", reading)
     arn = principal_arn(identity)
     user = identity.user if identity is not None else None
     is_owner = identity is not None and row is not None and row["owner"] == user
@@ -272,34 +155,68 @@ async def decide(
         if memo is not None:
             ctx.policies.remember_decision(memo, decided)
     allowed, reason = decided
-    if not allowed and reason == "implicit-deny" and row is not None:
-        # Only when nothing else allowed it: the ACLs are read for this case alone.
-        if await _acl_allows(ctx, version_id, identity, action, resource, bucket or ""):
-            request = request or _request(action, resource, user, arn, context)
-            allowed, reason = authorize_detail(
-                identity_policies=identity_policies,
-                bucket_policy=bucket_policy,
-                acl_allows=True,
-                session_policies=session,
-                req=request,
-                is_root=False,
-                is_owner=is_owner,
-            )
+    # Only when nothing else allowed it: the ACLs are read for this case alone.
+    if (
+        not allowed
+        and reason == "implicit-deny"
+        and row is not None
+        and await _acl_allows(ctx, version_id, identity, action, resource, bucket or "")
+    ):
+        allowed, reason = authorize_detail(
+            identity_policies=identity_policies,
+            bucket_policy=bucket_policy,
+            acl_allows=True,
+            session_policies=session,
+            req=request or _request(action, resource, user, arn, context),
+            is_root=False,
+            is_owner=is_owner,
+        )
     return allowed, reason, row
 
 
-# Context keys whose value request_context would give, read straight from the request: a
-# decision already memoized is found without building the whole context.
-_CONTEXT_VALUE: dict[str, Callable[[S3Request, Identity], Any]] = {
-    "aws:sourceip": lambda req, _i: req.client_ip,
-    "aws:securetransport": lambda req, _i: "true" if req.scheme == "https" else "false",
-    "aws:useragent": lambda req, _i: req.headers.get("user-agent", ""),
-    "aws:username": lambda _r, identity: identity.user,
-    "aws:userid": lambda _r, identity: identity.user,
-    "s3:prefix": lambda req, _i: req.query.get("prefix"),
-    "s3:delimiter": lambda req, _i: req.query.get("delimiter"),
-    "s3:max-keys": lambda req, _i: req.query.get("max-keys"),
-}
+async def _context_for(
+    ctx: ServerContext,
+    req: S3Request,
+    identity: Identity | None,
+    now: float,
+    extra: dict[str, str] | None,
+    version_id: str | None,
+    resource: str,
+    bucket: str,
+    policies: list[Policy],
+) -> dict[str, Any]:
+    """The condition keys the policies are evaluated against: the request's, `extra` over
+    them, and the addressed object's tags when a policy reads them."""
+    context = request_context(req, identity, now)
+    if extra:
+        context.update(extra)
+    await _add_existing_tags(ctx, version_id, context, resource, bucket, policies)
+    return context
+
+
+async def _facts_of(ctx: ServerContext, req: S3Request, bucket: str | None) -> Facts:
+    """The bucket's row and policy text: read with the credential when authentication did."""
+    if not bucket:
+        return None, None
+    prefetched = getattr(req, "bucket_facts", None)
+    if prefetched is not None and prefetched[0] == bucket:
+        return prefetched[1]
+    return await ctx.query(_bucket_facts, bucket)
+
+
+async def _bucket_policy_for(
+    ctx: ServerContext, identity: Identity | None, bucket_doc: str | None, bucket: str
+) -> Policy | None:
+    """The bucket policy that applies to the caller (an invalid stored one applies to nobody)."""
+    if bucket_doc is None:
+        return None
+    try:
+        bucket_policy = ctx.policies.bucket_policy(bucket_doc, bucket)
+    except DomainError:
+        return None
+    if identity is None and await _restricts_public_policy(ctx, bucket_doc, bucket):
+        return None  # RestrictPublicBuckets: a public policy opens nothing to anonymous callers
+    return bucket_policy
 
 
 def _remembered(
@@ -313,7 +230,7 @@ def _remembered(
     bucket_doc: str | None,
 ) -> tuple[bool, str] | None:
     """The memoized decision for a plain user's request, when its policies are cached and
-    read only context keys of _CONTEXT_VALUE; None sends decide() the long way (which
+    read only context keys of CONTEXT_VALUE; None sends decide() the long way (which
     memoizes under the same key)."""
     if identity is None or identity.role or identity.user == ctx.settings.root_user:
         return None
@@ -331,7 +248,7 @@ def _remembered(
         return None
     context = {}
     for name in names:
-        value = _CONTEXT_VALUE.get(name)
+        value = CONTEXT_VALUE.get(name)
         if value is None:
             return None
         context[name] = value(req, identity)

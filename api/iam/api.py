@@ -2,11 +2,10 @@
 the SDKs can manage users, access keys, inline and managed policies, roles and groups. Answers
 in AWS's XML (namespace https://iam.amazonaws.com/doc/2010-05-08/); errors NoSuchEntity,
 EntityAlreadyExists, DeleteConflict, LimitExceeded, MalformedPolicyDocument, ValidationError and
-AccessDenied as <ErrorResponse> (rendered by api.iam.sts.query_api).
+AccessDenied as <ErrorResponse> (rendered by api.iam.query_api).
 
-This module: users, their access keys and inline policies, GetAccountSummary, and the action
-table; groups (api.iam.groups), roles (api.iam.roles), managed policy attachments
-(api.iam.managed) and OpenID Connect providers (api.iam.oidc) beside it, sharing api.iam.call.
+This module: users, their access keys and inline policies, GetAccountSummary; groups (api.iam.groups), roles (api.iam.roles), managed policy attachments
+(api.iam.managed) and OpenID Connect providers (api.iam.oidc) beside it, sharing api.iam.call. Every action is a row of api.iam.operations.
 
 Authorization: root, or an identity policy allowing iam:<Action> on the entity's ARN
 (arn:aws:iam::<account>:user/<path>/<name>, role/..., group/...). A user created here exists

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from api.auth.authz import request_context
+from api.auth.request_context import request_context
 from api.errors import S3Error
 from api.iam import service as iam_service
 from api.iam.protocol import caller_arn, entity_id, iso8601, leaf, query_response, unique_id, validation_error

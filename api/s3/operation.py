@@ -23,7 +23,8 @@ class Operation:
     `when` tells apart operations sharing those (CopyObject from PutObject by its
     x-amz-copy-source header, ListObjectsV2 by list-type=2, ...). `action` is the IAM action
     authorization asks for, `version_action` the one asked instead when the request names a
-    ?versionId. `metric`: MinIO's API name, the label of the request metrics.
+    ?versionId. `metric`: MinIO's API name, the label of the request metrics (by default the
+    name lower-cased; "" for calls MinIO does not count as S3 requests).
     `authenticates_itself`: the handler authenticates the request (POST Object by its form's
     signature, the query APIs by their own service's signature), so the router does not."""
 
@@ -33,10 +34,14 @@ class Operation:
     subresource: str
     handler: Callable[..., Awaitable[Any]]
     action: str
-    metric: str = ""
+    metric: str | None = None
     when: Predicate | None = None
     version_action: str | None = None
     authenticates_itself: bool = False
+
+    def __post_init__(self) -> None:
+        if self.metric is None:
+            object.__setattr__(self, "metric", self.name.lower())
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -60,8 +65,13 @@ class OperationTable:
         self.groups: dict[tuple[str, str, str], tuple[Operation, ...]] = {
             key: tuple(sorted(group, key=lambda r: r.when is None)) for key, group in groups.items()
         }
+        # Keys with one row and no predicate (nearly every request): a single dict lookup.
+        self._plain = {key: group[0] for key, group in self.groups.items() if len(group) == 1 and group[0].when is None}
 
     def find(self, req: S3Request, method: str, level: str, sub: str) -> Operation | None:
+        plain = self._plain.get((method, level, sub))
+        if plain is not None:
+            return plain
         group = self.groups.get((method, level, sub)) or self.groups.get((method, ANY, ANY))
         if group is None:
             return None

@@ -52,38 +52,32 @@ def _is_form(req: S3Request) -> bool:
 Op = Operation
 
 _SERVICE: tuple[Operation, ...] = (
-    Op("ListBuckets", "GET", "service", "", buckets.list_all_buckets, "s3:ListAllMyBuckets", "listbuckets"),
-    Op("ListenNotification", "GET", "service", "events", listen.listen, "s3:ListenNotification", "listennotification"),
+    Op("ListBuckets", "GET", "service", "", buckets.list_all_buckets, "s3:ListAllMyBuckets"),
+    Op("ListenNotification", "GET", "service", "events", listen.listen, "s3:ListenNotification"),
+    # STS and IAM: each action's row and IAM action are in api.iam.operations.
     Op(
-        "QueryAPI",  # STS and IAM: each action's row and IAM action are in api.iam.operations
+        "QueryAPI",
         "POST",
         "service",
         "",
         query_api,
         NO_ACTION,
+        "",
         when=signed_for_query_api,
         authenticates_itself=True,
     ),
-    Op("CorsPreflight", "OPTIONS", ANY, ANY, refused.cors_preflight, NO_ACTION, authenticates_itself=True),
+    Op("CorsPreflight", "OPTIONS", ANY, ANY, refused.cors_preflight, NO_ACTION, "", authenticates_itself=True),
 )
 
 _BUCKET: tuple[Operation, ...] = (
     Op("CreateBucket", "PUT", "bucket", "", buckets.create_bucket, "s3:CreateBucket", "putbucket"),
-    Op("HeadBucket", "HEAD", "bucket", "", buckets.head_bucket, "s3:ListBucket", "headbucket"),
-    Op("DeleteBucket", "DELETE", "bucket", "", buckets.delete_bucket, "s3:DeleteBucket", "deletebucket"),
+    Op("HeadBucket", "HEAD", "bucket", "", buckets.head_bucket, "s3:ListBucket"),
+    Op("DeleteBucket", "DELETE", "bucket", "", buckets.delete_bucket, "s3:DeleteBucket"),
     Op("ListObjects", "GET", "bucket", "", listing.list_objects_v1, "s3:ListBucket", "listobjectsv1"),
+    Op("ListObjectsV2", "GET", "bucket", "", listing.list_objects_v2, "s3:ListBucket", when=_lists_v2),
+    # The form's policy is its signature; the handler authorizes s3:PutObject.
     Op(
-        "ListObjectsV2",
-        "GET",
-        "bucket",
-        "",
-        listing.list_objects_v2,
-        "s3:ListBucket",
-        "listobjectsv2",
-        when=_lists_v2,
-    ),
-    Op(
-        "PostObject",  # the form's policy is its signature; the handler authorizes s3:PutObject
+        "PostObject",
         "POST",
         "bucket",
         "",
@@ -93,69 +87,13 @@ _BUCKET: tuple[Operation, ...] = (
         when=_is_form,
         authenticates_itself=True,
     ),
-    Op(
-        "ListObjectVersions",
-        "GET",
-        "bucket",
-        "versions",
-        listing.list_object_versions,
-        "s3:ListBucketVersions",
-        "listobjectversions",
-    ),
-    Op(
-        "GetBucketLocation",
-        "GET",
-        "bucket",
-        "location",
-        buckets.get_location,
-        "s3:GetBucketLocation",
-        "getbucketlocation",
-    ),
-    Op(
-        "GetBucketVersioning",
-        "GET",
-        "bucket",
-        "versioning",
-        buckets.get_versioning,
-        "s3:GetBucketVersioning",
-        "getbucketversioning",
-    ),
-    Op(
-        "PutBucketVersioning",
-        "PUT",
-        "bucket",
-        "versioning",
-        buckets.put_versioning,
-        "s3:PutBucketVersioning",
-        "putbucketversioning",
-    ),
-    Op(
-        "GetBucketTagging",
-        "GET",
-        "bucket",
-        "tagging",
-        tagging.get_bucket_tagging,
-        "s3:GetBucketTagging",
-        "getbuckettagging",
-    ),
-    Op(
-        "PutBucketTagging",
-        "PUT",
-        "bucket",
-        "tagging",
-        tagging.put_bucket_tagging,
-        "s3:PutBucketTagging",
-        "putbuckettagging",
-    ),
-    Op(
-        "DeleteBucketTagging",
-        "DELETE",
-        "bucket",
-        "tagging",
-        tagging.delete_bucket_tagging,
-        "s3:PutBucketTagging",
-        "deletebuckettagging",
-    ),
+    Op("ListObjectVersions", "GET", "bucket", "versions", listing.list_object_versions, "s3:ListBucketVersions"),
+    Op("GetBucketLocation", "GET", "bucket", "location", buckets.get_location, "s3:GetBucketLocation"),
+    Op("GetBucketVersioning", "GET", "bucket", "versioning", buckets.get_versioning, "s3:GetBucketVersioning"),
+    Op("PutBucketVersioning", "PUT", "bucket", "versioning", buckets.put_versioning, "s3:PutBucketVersioning"),
+    Op("GetBucketTagging", "GET", "bucket", "tagging", tagging.get_bucket_tagging, "s3:GetBucketTagging"),
+    Op("PutBucketTagging", "PUT", "bucket", "tagging", tagging.put_bucket_tagging, "s3:PutBucketTagging"),
+    Op("DeleteBucketTagging", "DELETE", "bucket", "tagging", tagging.delete_bucket_tagging, "s3:PutBucketTagging"),
     Op(
         "DeleteObjects",
         "POST",
@@ -173,37 +111,12 @@ _BUCKET: tuple[Operation, ...] = (
         "uploads",
         multipart.list_bucket_uploads,
         "s3:ListBucketMultipartUploads",
-        "listmultipartuploads",
     ),
-    Op("GetBucketAcl", "GET", "bucket", "acl", acl.get_bucket_acl, "s3:GetBucketAcl", "getbucketacl"),
-    Op("PutBucketAcl", "PUT", "bucket", "acl", acl.put_bucket_acl, "s3:PutBucketAcl", "putbucketacl"),
-    Op(
-        "GetBucketPolicy",
-        "GET",
-        "bucket",
-        "policy",
-        bucket_policy.get_bucket_policy,
-        "s3:GetBucketPolicy",
-        "getbucketpolicy",
-    ),
-    Op(
-        "PutBucketPolicy",
-        "PUT",
-        "bucket",
-        "policy",
-        bucket_policy.put_bucket_policy,
-        "s3:PutBucketPolicy",
-        "putbucketpolicy",
-    ),
-    Op(
-        "DeleteBucketPolicy",
-        "DELETE",
-        "bucket",
-        "policy",
-        bucket_policy.delete_bucket_policy,
-        "s3:DeleteBucketPolicy",
-        "deletebucketpolicy",
-    ),
+    Op("GetBucketAcl", "GET", "bucket", "acl", acl.get_bucket_acl, "s3:GetBucketAcl"),
+    Op("PutBucketAcl", "PUT", "bucket", "acl", acl.put_bucket_acl, "s3:PutBucketAcl"),
+    Op("GetBucketPolicy", "GET", "bucket", "policy", bucket_policy.get_bucket_policy, "s3:GetBucketPolicy"),
+    Op("PutBucketPolicy", "PUT", "bucket", "policy", bucket_policy.put_bucket_policy, "s3:PutBucketPolicy"),
+    Op("DeleteBucketPolicy", "DELETE", "bucket", "policy", bucket_policy.delete_bucket_policy, "s3:DeleteBucketPolicy"),
     Op(
         "GetBucketPolicyStatus",
         "GET",
@@ -211,7 +124,6 @@ _BUCKET: tuple[Operation, ...] = (
         "policyStatus",
         bucket_policy.get_bucket_policy_status,
         "s3:GetBucketPolicyStatus",
-        "getbucketpolicystatus",
     ),
     Op(
         "GetPublicAccessBlock",
@@ -353,17 +265,8 @@ _BUCKET_CONFIGS: tuple[Operation, ...] = tuple(
 
 _OBJECT: tuple[Operation, ...] = (
     Op("PutObject", "PUT", "object", "", object_write.put_object, "s3:PutObject", "putobject"),
-    Op("CopyObject", "PUT", "object", "", object_write.copy_object, "s3:PutObject", "copyobject", when=_copies),
-    Op(
-        "GetObject",
-        "GET",
-        "object",
-        "",
-        object_read.get_object,
-        "s3:GetObject",
-        "getobject",
-        version_action="s3:GetObjectVersion",
-    ),
+    Op("CopyObject", "PUT", "object", "", object_write.copy_object, "s3:PutObject", when=_copies),
+    Op("GetObject", "GET", "object", "", object_read.get_object, "s3:GetObject", version_action="s3:GetObjectVersion"),
     Op(
         "HeadObject",
         "HEAD",
@@ -371,7 +274,6 @@ _OBJECT: tuple[Operation, ...] = (
         "",
         object_read.head_object,
         "s3:GetObject",
-        "headobject",
         version_action="s3:GetObjectVersion",
     ),
     Op(
@@ -381,7 +283,6 @@ _OBJECT: tuple[Operation, ...] = (
         "",
         object_write.delete_object,
         "s3:DeleteObject",
-        "deleteobject",
         version_action="s3:DeleteObjectVersion",
     ),
     Op(
@@ -394,8 +295,9 @@ _OBJECT: tuple[Operation, ...] = (
         "newmultipartupload",
     ),
     Op("UploadPart", "PUT", "object", "uploadId", multipart.upload_part, "s3:PutObject", "putobjectpart"),
+    # The handler reads the upload first, then copies by the header.
     Op(
-        "UploadPartCopy",  # the handler reads the upload first, then copies by the header
+        "UploadPartCopy",
         "PUT",
         "object",
         "uploadId",
@@ -404,24 +306,8 @@ _OBJECT: tuple[Operation, ...] = (
         "copyobjectpart",
         when=_copies,
     ),
-    Op(
-        "CompleteMultipartUpload",
-        "POST",
-        "object",
-        "uploadId",
-        multipart.complete_upload,
-        "s3:PutObject",
-        "completemultipartupload",
-    ),
-    Op(
-        "AbortMultipartUpload",
-        "DELETE",
-        "object",
-        "uploadId",
-        multipart.abort_upload,
-        "s3:AbortMultipartUpload",
-        "abortmultipartupload",
-    ),
+    Op("CompleteMultipartUpload", "POST", "object", "uploadId", multipart.complete_upload, "s3:PutObject"),
+    Op("AbortMultipartUpload", "DELETE", "object", "uploadId", multipart.abort_upload, "s3:AbortMultipartUpload"),
     Op(
         "ListParts",
         "GET",
@@ -438,7 +324,6 @@ _OBJECT: tuple[Operation, ...] = (
         "tagging",
         object_tagging.get_object_tagging,
         "s3:GetObjectTagging",
-        "getobjecttagging",
         version_action="s3:GetObjectVersionTagging",
     ),
     Op(
@@ -448,7 +333,6 @@ _OBJECT: tuple[Operation, ...] = (
         "tagging",
         object_tagging.put_object_tagging,
         "s3:PutObjectTagging",
-        "putobjecttagging",
         version_action="s3:PutObjectVersionTagging",
     ),
     Op(
@@ -458,7 +342,6 @@ _OBJECT: tuple[Operation, ...] = (
         "tagging",
         object_tagging.delete_object_tagging,
         "s3:DeleteObjectTagging",
-        "deleteobjecttagging",
         version_action="s3:DeleteObjectVersionTagging",
     ),
     Op(
@@ -468,7 +351,6 @@ _OBJECT: tuple[Operation, ...] = (
         "acl",
         acl.get_object_acl,
         "s3:GetObjectAcl",
-        "getobjectacl",
         version_action="s3:GetObjectVersionAcl",
     ),
     Op(
@@ -478,7 +360,6 @@ _OBJECT: tuple[Operation, ...] = (
         "acl",
         acl.put_object_acl,
         "s3:PutObjectAcl",
-        "putobjectacl",
         version_action="s3:PutObjectVersionAcl",
     ),
     Op(
@@ -488,7 +369,6 @@ _OBJECT: tuple[Operation, ...] = (
         "attributes",
         object_attributes.get_object_attributes,
         "s3:GetObjectAttributes",
-        "getobjectattributes",
         version_action="s3:GetObjectVersionAttributes",
     ),
     Op("GetObjectTorrent", "GET", "object", "torrent", object_read.get_torrent, "s3:GetObjectTorrent", "torrent"),
@@ -499,7 +379,6 @@ _OBJECT: tuple[Operation, ...] = (
         "retention",
         object_lock.object_retention_or_legal_hold,
         "s3:GetObjectRetention",
-        "getobjectretention",
     ),
     Op(
         "PutObjectRetention",
@@ -508,7 +387,6 @@ _OBJECT: tuple[Operation, ...] = (
         "retention",
         object_lock.object_retention_or_legal_hold,
         "s3:PutObjectRetention",
-        "putobjectretention",
     ),
     Op(
         "GetObjectLegalHold",
@@ -517,7 +395,6 @@ _OBJECT: tuple[Operation, ...] = (
         "legal-hold",
         object_lock.object_retention_or_legal_hold,
         "s3:GetObjectLegalHold",
-        "getobjectlegalhold",
     ),
     Op(
         "PutObjectLegalHold",
@@ -526,7 +403,6 @@ _OBJECT: tuple[Operation, ...] = (
         "legal-hold",
         object_lock.object_retention_or_legal_hold,
         "s3:PutObjectLegalHold",
-        "putobjectlegalhold",
     ),
     Op(
         "RestoreObject",

@@ -56,8 +56,6 @@ def _listing(tx: Tx, bucket: str, prefix: str, delimiter: str, start: str | None
 
 
 async def list_objects_v1(req: S3Request, ctx: ServerContext) -> Response:
-    if req.query.get("list-type") == "2":
-        return await list_objects_v2(req, ctx)
     prefix = req.query.get("prefix", "")
     delimiter = req.query.get("delimiter", "")
     marker = req.query.get("marker", "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from api.response import Response, xml
 from api.s3.acl_request import object_write_acl
 from api.s3.body import DecodedBody
 from api.s3.bucket_settings import ownership
-from api.s3.checksums import ALGORITHMS, combine_composite, combine_full_object_crc, header_name
+from api.s3.checksums import ALGORITHMS, Checksum, combine_composite, combine_full_object_crc, header_name
 from api.s3.handlers.buckets import owner_xml
 from api.s3.handlers.common import (
     bucket_must_exist,
@@ -45,6 +46,7 @@ from domain.aggregates import MultipartUpload
 from domain.ownership import BUCKET_OWNER_ENFORCED as ENFORCED
 from domain.ownership import BUCKET_OWNER_PREFERRED as PREFERRED
 from domain.ownership import canonical_id
+from projections.blobstore import load_db_blob
 from projections.eventstore.tx import Tx
 from projections.namespace.queries import all_parts, get_upload, list_parts, list_uploads
 
@@ -180,8 +182,6 @@ async def _upload_part_copy(req: S3Request, ctx: ServerContext, upload: dict[str
     start, length = 0, size
     rng = req.header("x-amz-copy-source-range")
     if rng:
-        import re
-
         m = re.fullmatch(r"bytes=(\d+)-(\d+)", rng.strip())
         if not m:
             raise S3Error(
@@ -198,8 +198,6 @@ async def _upload_part_copy(req: S3Request, ctx: ServerContext, upload: dict[str
 
     def digest() -> tuple[str, dict[str, str]]:
         md5 = hashlib.md5()
-        from api.s3.checksums import Checksum
-
         algo = upload["checksum_algorithm"]
         extra = Checksum(algo) if algo else None
         for chunk in ctx.blobs.read_range(segments, 0, length, inline.__getitem__):
@@ -225,8 +223,6 @@ async def _upload_part_copy(req: S3Request, ctx: ServerContext, upload: dict[str
 
 
 def _inline_of(tx: Tx, segments: list[dict[str, Any]]) -> dict[str, bytes]:
-    from projections.blobstore import load_db_blob
-
     return {s["id"]: load_db_blob(tx, s["id"]) for s in segments if s.get("db")}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -58,8 +59,6 @@ def require_length(req: S3Request) -> None:
 
 
 async def put_object(req: S3Request, ctx: ServerContext) -> Response:
-    if "x-amz-copy-source" in req.headers:
-        return await copy_object(req, ctx)
     check_key(req.key)
     require_length(req)
     meta = user_metadata(req)
@@ -310,8 +309,6 @@ async def delete_one(
 
 def _parse_iso(value: str) -> int | None:
     """LastModifiedTime in DeleteObjects: botocore sends an HTTP date; accept ISO 8601 too."""
-    from datetime import datetime
-
     http = parse_http_date(value)
     if http is not None:
         return http

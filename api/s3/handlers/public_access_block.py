@@ -23,20 +23,11 @@ from api.s3.bucket_settings import PUBLIC_ACCESS_BLOCK, public_access_settings
 from api.s3.handlers.buckets import update_bucket
 from api.s3.handlers.common import bucket_must_exist
 from api.s3.xml import X, parse, text
-from domain.acl import ALL_USERS, AUTHENTICATED_USERS
-from domain.ownership import PUBLIC_ACCESS_FIELDS
+from domain.ownership import PUBLIC_ACCESS_FIELDS, asks_public_acl
 from projections.namespace.queries import bucket_config
 
 SUBRESOURCE = PUBLIC_ACCESS_BLOCK
 FIELDS = PUBLIC_ACCESS_FIELDS
-PUBLIC_CANNED = frozenset({"public-read", "public-read-write", "authenticated-read"})
-_GRANT_HEADERS = (
-    "x-amz-grant-read",
-    "x-amz-grant-write",
-    "x-amz-grant-read-acp",
-    "x-amz-grant-write-acp",
-    "x-amz-grant-full-control",
-)
 
 
 async def put_public_access_block(req: S3Request, ctx: ServerContext) -> Response:
@@ -80,19 +71,11 @@ async def delete_public_access_block(req: S3Request, ctx: ServerContext) -> Resp
     return empty(204)
 
 
-def sets_public_acl(req: S3Request) -> bool:
-    """Whether the request's headers ask for a public ACL (canned or granted)."""
-    h = req.headers
-    if h.get("x-amz-acl", "").strip().lower() in PUBLIC_CANNED:
-        return True
-    for name in _GRANT_HEADERS:  # (a loop, not any() over a generator: once per write)
-        value = h.get(name)
-        if value and (ALL_USERS in value or AUTHENTICATED_USERS in value):
-            return True
-    return False
-
-
 async def refuse_public_acl(req: S3Request, ctx: ServerContext) -> None:
     """BlockPublicAcls: AccessDenied for a request that would make the bucket or object public."""
-    if req.bucket and sets_public_acl(req) and (await ctx.read(public_access_settings, req.bucket))["BlockPublicAcls"]:
+    if (
+        req.bucket
+        and asks_public_acl(req.headers)
+        and (await ctx.read(public_access_settings, req.bucket))["BlockPublicAcls"]
+    ):
         raise S3Error("AccessDenied")
