@@ -101,8 +101,7 @@ class ChronicleSettings:
     append_connections: int = setting(
         "CHRONICLE_APPEND_CONNECTIONS", 1, "batches of plain PUTs in flight per process (PostgreSQL)", _count
     )
-    # Read by the store itself when it opens (projections.eventstore.fast_path), as the
-    # pool settings above are (projections.eventstore.recorder): declared here all the same.
+    # Given to the store when it opens (cli.store.store_options), with the pool settings above.
     fast_path: str = setting("CHRONICLE_FAST_PATH", "on", "`off` appends every batch plan by plan (PostgreSQL)")
     # -- connections and requests ----------------------------------------------------------
     body_timeout: float = setting(

@@ -11,8 +11,9 @@ import psycopg
 from cli.database_probe import probe_database
 from cli.datadir import require_data_dir
 from cli.settings import ChronicleSettings
+from projections.eventstore import fast_path
 from projections.eventstore.node_lock import Held, ReplayRunning, hold_for_node
-from projections.eventstore.recorder import ChronicleApplication, open_store
+from projections.eventstore.recorder import ChronicleApplication, StoreOptions, open_store
 from projections.eventstore.session_name import session_name
 from projections.eventstore.tx import Tx
 
@@ -23,7 +24,22 @@ def open_event_store(
     """The event store; name: its PostgreSQL sessions' application_name."""
     if settings.database_url:
         probe_database(settings.database_url)
-    return open_store(settings.database_url, data_dir, create_table=create_table, application_name=name)
+    return open_store(
+        settings.database_url,
+        data_dir,
+        create_table=create_table,
+        application_name=name,
+        options=store_options(settings),
+    )
+
+
+def store_options(settings: ChronicleSettings) -> StoreOptions:
+    return StoreOptions(
+        pool_size=settings.pg_pool_size,
+        max_overflow=settings.pg_max_overflow,
+        pool_timeout=settings.pg_pool_timeout,
+        fast_path=fast_path.enabled(settings.fast_path),
+    )
 
 
 def existing_store(settings: ChronicleSettings, data_dir: Path, name: str) -> ChronicleApplication:

@@ -18,6 +18,7 @@ from cli.admin_client import UsageError
 from cli.database_probe import probe_database
 from cli.datadir import require_data_dir
 from cli.delivery import effective_configs
+from cli.store import store_options
 from projections.eventstore.recorder import ChronicleApplication, open_store
 from workers.backfill import BackfillFilter, backfill, parse_events, position_at
 from workers.targets import ConfigError, make_target
@@ -64,7 +65,7 @@ def replay_to_target(args: argparse.Namespace) -> int:
     if url:
         probe_database(url)
     require_data_dir(Path(args.data_dir), database_url=url)
-    app = open_store(url, Path(args.data_dir), create_table=False)
+    app = open_store(url, Path(args.data_dir), create_table=False, options=store_options(args.chronicle_settings))
     try:
         cfg, target = _configured_target(app, args, subsystem, target_id)
         position = start if isinstance(start, int) else position_at(app, start)

@@ -23,7 +23,6 @@ off. tests/integration/test_write_paths.py checks that both leave the same table
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,9 +49,9 @@ CREATE_ONLY_EVENTS = frozenset(
 )
 
 
-def enabled(environ: Any = os.environ) -> bool:
-    """Read once, when the store opens."""
-    return str(environ.get(SETTING, "on")).strip().lower() not in ("off", "0", "false", "no")
+def enabled(setting: str) -> bool:
+    """The CHRONICLE_FAST_PATH setting's text (cli.settings), given to the store when it opens."""
+    return setting.strip().lower() not in ("off", "0", "false", "no")
 
 
 def plain_put_bucket(plan: WritePlan) -> str | None:

@@ -6,10 +6,10 @@ failed precondition fails only its own request."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -98,8 +98,8 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Read once, when the store opens (see projections.eventstore.fast_path).
-        self.fast_path = fast_path.enabled()
+        # Set by open_store from the settings (see projections.eventstore.fast_path).
+        self.fast_path = True
         # bucket -> its versioning status as last read under the lock: a hint only.
         self.versioning_hint: dict[str, str] = {}
         # One careful batch at a time: changes of one aggregate that a batch deferred must
@@ -258,7 +258,20 @@ class ChronicleApplication(Application[UUID]):
         return self.mapper.to_domain_event(stored)
 
 
-def store_environment(database_url: str | None, data_dir: Path, *, create_table: bool) -> dict[str, str]:
+@dataclass(frozen=True)
+class StoreOptions:
+    """How the store uses PostgreSQL, from the settings (cli.settings): connections kept and
+    opened under load per process, how long a request waits for one, and the fast path."""
+
+    pool_size: int = 4
+    max_overflow: int = 12
+    pool_timeout: float = 5.0
+    fast_path: bool = True
+
+
+def store_environment(
+    database_url: str | None, data_dir: Path, *, create_table: bool, options: StoreOptions = StoreOptions()
+) -> dict[str, str]:
     """eventsourcing settings for our two deployments: PostgreSQL, or SQLite in the data dir."""
     env = {"CREATE_TABLE": "y" if create_table else "n"}
     if database_url:
@@ -276,12 +289,12 @@ def store_environment(database_url: str | None, data_dir: Path, *, create_table:
             POSTGRES_PASSWORD=unquote(u.password or ""),
             # Kept connections, and extra ones opened under load and closed after use: many
             # nodes (and test servers) share one PostgreSQL's max_connections.
-            POSTGRES_POOL_SIZE=os.environ.get("CHRONICLE_PG_POOL_SIZE", "4"),
-            POSTGRES_MAX_OVERFLOW=os.environ.get("CHRONICLE_PG_MAX_OVERFLOW", "12"),
+            POSTGRES_POOL_SIZE=str(options.pool_size),
+            POSTGRES_MAX_OVERFLOW=str(options.max_overflow),
             POSTGRES_CONN_MAX_AGE="",
             # How long a request waits for a pooled connection (all busy, or the server
             # out of reach) before it is answered 503 SlowDown.
-            POSTGRES_CONNECT_TIMEOUT=os.environ.get("CHRONICLE_PG_POOL_TIMEOUT", "5"),
+            POSTGRES_CONNECT_TIMEOUT=f"{options.pool_timeout:g}",
         )
     else:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -343,17 +356,24 @@ def pg_url_kwargs(database_url: str) -> dict[str, Any]:
 
 
 def open_store(
-    database_url: str | None, data_dir: Path, *, create_table: bool, application_name: str | None = None
+    database_url: str | None,
+    data_dir: Path,
+    *,
+    create_table: bool,
+    application_name: str | None = None,
+    options: StoreOptions = StoreOptions(),
 ) -> ChronicleApplication:
     """Open the event store. With create_table, the event table is created by eventsourcing
     and the projection tables by the Alembic migrations. On PostgreSQL every session the
     store opens (its pool, and the connections of one's own from pg_connect_kwargs) shows
     application_name in pg_stat_activity, unless PGAPPNAME names it otherwise."""
-    env = store_environment(database_url, data_dir, create_table=create_table)
+    env = store_environment(database_url, data_dir, create_table=create_table, options=options)
     if database_url:
         env[PostgresStoreFactory.SESSION_NAME] = application_name or session_name("cli")
     app = ChronicleApplication(env=env)
     app.store.mapper = app.mapper
+    if isinstance(app.store, PostgresChronicleRecorder):
+        app.store.fast_path = options.fast_path
     if create_table:
         from projections.eventstore.migrate import upgrade
 

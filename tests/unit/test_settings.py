@@ -98,7 +98,7 @@ def test_a_malformed_value_is_refused_naming_its_variable(name: str, value: str)
 
 # The one read of the environment is cli.main's; the event store's pool and fast path
 # settings are still read where the store is opened until it takes them as arguments.
-ENVIRONMENT_READERS = {"cli/main.py", "projections/eventstore/recorder.py", "projections/eventstore/fast_path.py"}
+ENVIRONMENT_READERS = {"cli/main.py"}
 PRODUCT = ("api", "cli", "domain", "migrations", "projections", "workers")
 
 
