@@ -32,6 +32,7 @@ from psycopg_pool import PoolTimeout
 
 from domain.errors import DomainError
 from projections.blobstore import STAGE_DEADLINE
+from projections.eventstore.eventsourcing_internals import lock_events_table, notify_events_channel, select_events_once
 from projections.eventstore.fast_append import (
     BUCKET_ASSERTION,
     CALL_SQL,
@@ -194,13 +195,12 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
         """Aggregates are loaded with one more try on a fresh connection (one that broke
         while idle in the pool: the server restarted), not eventsourcing's ten, each of
         which waited the pool's timeout while the server was out of reach."""
-        select = PostgresApplicationRecorder.select_events.__wrapped__  # (without its retries)
         try:
-            return select(self, *args, **kwargs)
+            return select_events_once(self, *args, **kwargs)
         except (PersistenceOperationalError, PersistenceInterfaceError) as exc:
             if isinstance(exc.__cause__, PoolTimeout):
                 raise
-            return select(self, *args, **kwargs)
+            return select_events_once(self, *args, **kwargs)
 
     def _insert_one(self, tx: Tx, stored: Any) -> int:
         tx.cursor.execute(
@@ -285,6 +285,8 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
     @cached_property
     def _append_function(self) -> bool:
         """The function is written for eventsourcing's default table of this application."""
+        if os.environ.get("CHRONICLE_BENCH_NO_FAST_APPEND") == "1":  # TEMPORARY measuring switch
+            return False
         return (self.datastore.schema or "public", self.events_table_name) == (EVENTS_SCHEMA, EVENTS_TABLE)
 
     @cached_property
@@ -310,9 +312,9 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
             for change in changes:
                 change.reset()
             with self.datastore.transaction(commit=True) as cursor:
-                self._lock_table(cursor)
+                lock_events_table(self, cursor)
                 self._commit(cursor, changes)
-                self._notify_channel(cursor)
+                notify_events_channel(self, cursor)
 
     def _commit_pipelined(self, changes: Sequence[Change]) -> None:
         """The fast path: one transaction in psycopg pipeline mode. Create-only changes are
@@ -324,7 +326,7 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
                 cursor = conn.cursor()
                 # Serialises appends across nodes (ids visible in commit order) and makes
                 # the preconditions checked below atomic with the append.
-                self._lock_table(cursor)
+                lock_events_table(self, cursor)
                 tx = Tx(cursor, self.dialect, cache={})
                 pending: list[Change] = []
                 for change in changes:
@@ -345,7 +347,7 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
                     pending.append(change)
                 if pending:
                     self._flush(tx, pending)
-                self._notify_channel(cursor)
+                notify_events_channel(self, cursor)
             # Committed: the bucket rows read under the lock tell which buckets' plain PUTs
             # may take the one-round-trip path next time (it verifies that itself).
             self._remember_versioning(tx)
