@@ -140,7 +140,7 @@ class ServerContext:
         # Two committers on PostgreSQL overlap one batch's commit with the next one's send.
         threads = int(os.environ.get("CHRONICLE_COMMIT_THREADS", "2")) if postgres else 1
         self.committer = GroupCommitter(store, threads=max(1, threads))
-        if postgres:
+        if postgres and os.environ.get("CHRONICLE_BENCH_NO_LOOP_APPEND") != "1":  # TEMPORARY measuring switch
             from projections.eventstore.loop_append import LoopAppender
 
             self.committer.appender = LoopAppender(
@@ -162,7 +162,12 @@ class ServerContext:
         self._areads: AsyncReads | None = None
         if store.store.dialect.name == "postgres":
             self._reads = ReadConnections(lambda: pg_connect_kwargs(store))
-            self._areads = AsyncReads(lambda: _conninfo(pg_connect_kwargs(store)))
+            if os.environ.get("CHRONICLE_BENCH_READS") == "psycopg":  # TEMPORARY measuring switch
+                from projections.eventstore.async_reads import AsyncReads as PsycopgReads
+
+                self._areads = PsycopgReads(lambda: _conninfo(pg_connect_kwargs(store)))  # type: ignore[assignment]
+            else:
+                self._areads = AsyncReads(lambda: _conninfo(pg_connect_kwargs(store)))
         self.identities = IdentityStore(self)
         from api.auth.authz import PolicyCache
 
