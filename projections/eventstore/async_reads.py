@@ -77,6 +77,13 @@ class AsyncReads:
                     return await AsyncConnection.connect(
                         self._conninfo(), autocommit=True, prepare_threshold=0, row_factory=dict_row
                     )
+                except psycopg.OperationalError:
+                    self._count -= 1
+                    self._wake()
+                    if self._count == 0:
+                        raise
+                    # PostgreSQL refused one more (too many clients: max_connections is
+                    # shared by every node): this read waits for one already open.
                 except BaseException:
                     self._count -= 1
                     self._wake()

@@ -160,3 +160,41 @@ def test_connections_stay_bounded_under_concurrency(pg_url):
     numbers, open_now = asyncio.run(run())
     assert numbers == list(range(30))
     assert open_now <= 3
+
+
+def test_reads_wait_for_an_open_connection_when_postgresql_refuses_another(pg_url):
+    """PostgreSQL's max_connections is shared by every node: when it refuses one more, the
+    reads go through the connections already open rather than failing."""
+    good = make_conninfo(pg_url, client_encoding="utf8")
+    refused = make_conninfo(pg_url, port="1", connect_timeout="2")
+    opened = []
+
+    def conninfo() -> str:
+        opened.append(1)
+        return good if len(opened) == 1 else refused
+
+    async def run():
+        reads = AsyncReads(conninfo, max_connections=3)
+        try:
+            await reads.one("SELECT 1 AS n")
+            return await asyncio.gather(
+                *(reads.one("SELECT pg_sleep(0.05)::text AS s, ?::integer AS n", (i,)) for i in range(6))
+            )
+        finally:
+            reads.close()
+
+    results = asyncio.run(run())
+    assert [r["n"] for r in results] == list(range(6))
+    assert len(opened) > 1  # another connection was tried
+
+
+def test_a_refused_first_connection_is_the_callers_error(pg_url):
+    async def run():
+        reads = AsyncReads(lambda: make_conninfo(pg_url, port="1", connect_timeout="2"))
+        try:
+            await reads.one("SELECT 1 AS n")
+        finally:
+            reads.close()
+
+    with pytest.raises(psycopg.OperationalError):
+        asyncio.run(run())
