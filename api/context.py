@@ -162,12 +162,7 @@ class ServerContext:
         self._areads: AsyncReads | None = None
         if store.store.dialect.name == "postgres":
             self._reads = ReadConnections(lambda: pg_connect_kwargs(store))
-            if os.environ.get("CHRONICLE_BENCH_READS") == "psycopg":  # TEMPORARY measuring switch
-                from projections.eventstore.async_reads import AsyncReads as PsycopgReads
-
-                self._areads = PsycopgReads(lambda: _conninfo(pg_connect_kwargs(store)))  # type: ignore[assignment]
-            else:
-                self._areads = AsyncReads(lambda: _conninfo(pg_connect_kwargs(store)))
+            self._areads = AsyncReads(lambda: _conninfo(pg_connect_kwargs(store)))
         self.identities = IdentityStore(self)
         from api.auth.authz import PolicyCache
 
