@@ -140,7 +140,7 @@ class ServerContext:
         # Two committers on PostgreSQL overlap one batch's commit with the next one's send.
         threads = int(os.environ.get("CHRONICLE_COMMIT_THREADS", "2")) if postgres else 1
         self.committer = GroupCommitter(store, threads=max(1, threads))
-        if postgres and os.environ.get("CHRONICLE_BENCH_NO_LOOP_APPEND") != "1":  # TEMPORARY measuring switch
+        if postgres:
             from projections.eventstore.loop_append import LoopAppender
 
             self.committer.appender = LoopAppender(

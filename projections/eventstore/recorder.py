@@ -285,8 +285,6 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
     @cached_property
     def _append_function(self) -> bool:
         """The function is written for eventsourcing's default table of this application."""
-        if os.environ.get("CHRONICLE_BENCH_NO_FAST_APPEND") == "1":  # TEMPORARY measuring switch
-            return False
         return (self.datastore.schema or "public", self.events_table_name) == (EVENTS_SCHEMA, EVENTS_TABLE)
 
     @cached_property

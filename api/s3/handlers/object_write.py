@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,9 +131,7 @@ async def commit_version(
         )  # fmt: skip
         change = Change(
             build=lambda: [ObjectVersion(**fields)],
-            new_events=None  # TEMPORARY measuring switch
-            if os.environ.get("CHRONICLE_BENCH_NO_CREATED_EVENT") == "1"
-            else lambda: [created_event(ObjectVersion, **fields)],
+            new_events=lambda: [created_event(ObjectVersion, **fields)],
             check=write_preconditions(req, bucket, key),
             blobs=staged.db_rows(),
             check_reads_objects=has_write_conditions(req),
