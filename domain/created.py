@@ -5,7 +5,12 @@ aggregate, answers later reads). Building it through eventsourcing's machinery
 (MetaAggregate.__call__: argument coercion, the event, then mutate() into an aggregate)
 costs several times more than the event alone. The event here is the one `cls(**fields)`
 records: same class, same fields (defaults of __init__ filled in), same topic, a fresh id
-from `cls.create_id` and the same timestamp source."""
+from `cls.create_id` and the same timestamp source.
+
+Measured gain (issue 13, `python -m bench.run --only put --workers 2`, PUT 1 KiB c=32, with and
+without it, alternating, 8 runs each on a shared 2-core machine, medians): 1257 vs 1001 req/s
+(+26%), 0.056 vs 0.045 of the null app, server and PostgreSQL CPU 519 vs 583 us a PUT. Alone,
+it makes the event in 4-9 us where building the aggregate takes 22-37."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from domain.change_record import RedactSettings
 from projections.audit.indexer import AUDIT_TABLES, AuditIndexer
+from projections.eventstore.eventsourcing_internals import lock_events_table
 from projections.eventstore.inline import INLINE_TABLES, InlineProjections, inline_ddl
 from projections.eventstore.node_lock import NodesRunning, hold_for_replay
 from projections.eventstore.recorder import ChronicleApplication, PostgresChronicleRecorder
@@ -85,7 +86,7 @@ def rebuild_namespace(app: ChronicleApplication, progress: Callable[[int, int], 
     applied = 0
     with store.datastore.transaction(commit=True) as cursor:
         if isinstance(store, PostgresChronicleRecorder):
-            store._lock_table(cursor)  # no append may interleave with the rebuild
+            lock_events_table(store, cursor)  # no append may interleave with the rebuild
         tx = Tx(cursor, store.dialect)
         for table in INLINE_TABLES:
             tx.execute(f"DROP TABLE IF EXISTS {table}")

@@ -28,6 +28,7 @@ import orjson
 from eventsourcing.persistence import JSONTranscoder
 from eventsourcing.utils import get_topic
 
+from projections.eventstore.eventsourcing_internals import transcoder_default
 from projections.namespace.projection import NULL_VERSION, _version_params
 
 FUNCTION = "chronicle_append_puts"
@@ -138,7 +139,7 @@ def event_row(mapper: Any, event: Any) -> tuple[str, int, str, bytes]:
         version = state.pop("originator_version")
         if getattr(type(event), "class_version", 1) == 1:
             try:
-                data = orjson.dumps(state, default=transcoder._encode_obj, option=_PASSTHROUGH)
+                data = orjson.dumps(state, default=transcoder_default(transcoder), option=_PASSTHROUGH)
             except TypeError:
                 pass
             else:

@@ -33,6 +33,7 @@ from psycopg.rows import tuple_row
 from domain.aggregates import DeleteMarker, MultipartUpload, ObjectAccess, ObjectVersion, UploadedPart
 from domain.preconditions import BucketExists
 from domain.write_plan import WritePlan
+from projections.eventstore.eventsourcing_internals import lock_events_table, notify_events_channel
 from projections.eventstore.fast_append import BUCKET_ASSERTION, CALL_SQL, FUNCTION, AppendBatch
 from projections.eventstore.preconditions import verify
 from projections.eventstore.tx import Tx
@@ -137,7 +138,7 @@ def commit_pipelined(store: Any, plans: Sequence[WritePlan]) -> None:
             cursor = conn.cursor()
             # Serialises appends across nodes (ids visible in commit order) and makes the
             # preconditions checked below atomic with the append.
-            store._lock_table(cursor)
+            lock_events_table(store, cursor)
             tx = Tx(cursor, store.dialect, cache={})
             pending: list[WritePlan] = []
             for plan in plans:
@@ -157,7 +158,7 @@ def commit_pipelined(store: Any, plans: Sequence[WritePlan]) -> None:
                 pending.append(plan)
             if pending:
                 _flush(store, tx, pending)
-            store._notify_channel(cursor)
+            notify_events_channel(store, cursor)
         # Committed: the bucket rows read under the lock tell which buckets' plain PUTs may
         # take the one-statement path next time (it verifies that itself).
         _remember_versioning(store, tx)

@@ -17,6 +17,10 @@ synchronous_commit as the server has it. A batch the function refuses (a bucket 
 versioned: nothing was written) is handed back to the caller, which takes the careful path
 through the committer threads. A connection that breaks while a batch is in flight fails
 that batch as a whole: whether its COMMIT landed is unknown, so it is never sent twice.
+
+Measured gain (issue 13, `python -m bench.run --only put --workers 2`, PUT 1 KiB c=32, with and
+without this path, alternating, 8 and 5 runs on a shared 2-core machine, medians): 1257 vs 848
+req/s (+48%), 0.056 vs 0.038 of the null app, server and PostgreSQL CPU 519 vs 712 us a PUT.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from psycopg_pool import PoolTimeout
 
 from domain.write_plan import WritePlan
 from projections.eventstore import fast_path
+from projections.eventstore.eventsourcing_internals import lock_events_table, notify_events_channel, select_events_once
 from projections.eventstore.fast_append import EVENTS_SCHEMA, EVENTS_TABLE
 from projections.eventstore.inline import InlineProjections
 from projections.eventstore.preconditions import verify
@@ -111,13 +112,12 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
         """Aggregates are loaded with one more try on a fresh connection (one that broke
         while idle in the pool: the server restarted), not eventsourcing's ten, each of
         which waited the pool's timeout while the server was out of reach."""
-        select = PostgresApplicationRecorder.select_events.__wrapped__  # (without its retries)
         try:
-            return select(self, *args, **kwargs)
+            return select_events_once(self, *args, **kwargs)
         except (PersistenceOperationalError, PersistenceInterfaceError) as exc:
             if isinstance(exc.__cause__, PoolTimeout):
                 raise
-            return select(self, *args, **kwargs)
+            return select_events_once(self, *args, **kwargs)
 
     def _insert_one(self, tx: Tx, stored: Any) -> int:
         tx.cursor.execute(
@@ -169,9 +169,9 @@ class PostgresChronicleRecorder(_InlineProjecting, PostgresApplicationRecorder):
 
     def append_carefully(self, plans: Sequence[WritePlan]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
-            self._lock_table(cursor)
+            lock_events_table(self, cursor)
             self.apply_in_savepoints(cursor, plans)
-            self._notify_channel(cursor)
+            notify_events_channel(self, cursor)
 
     @staticmethod
     def is_pool_timeout(exc: BaseException) -> bool:
