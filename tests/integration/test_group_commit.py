@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from domain.aggregates import Bucket, ObjectVersion
 from domain.preconditions import BucketExists, ObjectMatches, Refused
 from domain.write_plan import WritePlan
-from projections.eventstore.recorder import open_store
+from projections.eventstore.recorder import StoreOptions, open_store
 from projections.eventstore.tx import Tx
 
 
@@ -279,9 +279,8 @@ def test_event_loop_appends_survive_a_connection_killed_while_idle(pg_url, tmp_p
     app.close()
 
 
-def test_the_fast_path_switch_sends_every_batch_the_careful_way(pg_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("CHRONICLE_FAST_PATH", "off")
-    app = open_store(pg_url, tmp_path, create_table=True)
+def test_the_fast_path_switch_sends_every_batch_the_careful_way(pg_url, tmp_path):
+    app = open_store(pg_url, tmp_path, create_table=True, options=StoreOptions(fast_path=False))
     store = app.store
     assert store.fast_path is False
     _commit_bucket(store, Bucket(name="careful", region="us-east-1", owner="root", actor={}, settings={}))
