@@ -12,7 +12,9 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio
+import psycopg
 from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
 
 from api.auth.identity import IdentityStore
 from api.auth.policy_cache import PolicyCache
@@ -25,6 +27,7 @@ from domain.write_plan import WritePlan
 from projections.blobstore import BlobStore
 from projections.eventstore.committer import GroupCommitter
 from projections.eventstore.deployment import KEY_CHECK_SETTING, deployment_id_for
+from projections.eventstore.loop_append import LoopAppender
 from projections.eventstore.pg_async import AsyncReads
 from projections.eventstore.recorder import ChronicleApplication, pg_connect_kwargs
 from projections.eventstore.tx import Tx
@@ -46,16 +49,11 @@ class ReadConnections:
         self._closed = False
 
     def _connect(self) -> Any:
-        import psycopg
-        from psycopg.rows import dict_row
-
         kwargs = dict(self._kwargs(), autocommit=True, row_factory=dict_row)
         kwargs.setdefault("connect_timeout", 5)
         return psycopg.connect(**kwargs)
 
     def run(self, fn: Callable[[Any], T]) -> T:
-        import psycopg
-
         for attempt in (0, 1):
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
@@ -155,8 +153,6 @@ class ServerContext:
         threads = settings.commit_threads if postgres else 1
         self.committer = GroupCommitter(store, threads=max(1, threads))
         if postgres and store.store.fast_path:  # type: ignore[union-attr]
-            from projections.eventstore.loop_append import LoopAppender
-
             self.committer.appender = LoopAppender(
                 store.store,
                 lambda: _conninfo(pg_connect_kwargs(store)),

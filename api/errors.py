@@ -23,7 +23,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "ExpiredToken": (400, "The provided token has expired."),
     "IllegalLocationConstraintException": (
         400,
-        "The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.",
+        "The unspecified location constraint is incompatible for the region specific endpoint this request was sent "
+        "to.",
     ),
     "IllegalVersioningConfigurationException": (
         400,
@@ -42,7 +43,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "InvalidObjectState": (403, "The operation is not valid for the current state of the object."),
     "InvalidPart": (
         400,
-        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified "
+        "entity tag may not match the part's entity tag.",
     ),
     "InvalidPartNumber": (416, "The requested partnumber is not satisfiable"),
     "InvalidPartOrder": (400, "The list of parts was not in ascending order. Parts must be ordered by part number."),
@@ -82,7 +84,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "NoSuchTagSet": (404, "The TagSet does not exist."),
     "NoSuchUpload": (
         404,
-        "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.",
+        "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might "
+        "have been aborted or completed.",
     ),
     "NoSuchVersion": (404, "The specified version does not exist."),
     "NoSuchWebsiteConfiguration": (404, "The specified bucket does not have a website configuration."),
@@ -112,7 +115,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     ),
     "SignatureDoesNotMatch": (
         403,
-        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        "The request signature we calculated does not match the signature you provided. Check your key and signing "
+        "method.",
     ),
     "ServiceUnavailable": (503, "Please reduce your request rate."),
     "SlowDown": (503, "Please reduce your request rate."),
@@ -130,7 +134,9 @@ ERRORS: dict[str, tuple[int, str]] = {
     # CORS (MinIO's answer to a preflight no CORS configuration allows).
     "AccessForbidden": (
         403,
-        "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+        "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request "
+        "method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the "
+        "resource's CORS spec.",
     ),
     "UnresolvableGrantByEmailAddress": (400, "The email address you provided does not match any account on record."),
     # The STS and IAM query APIs (AWS's codes and messages there).
@@ -157,7 +163,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     ),
     "PackedPolicyTooLarge": (
         400,
-        "The request was rejected because the total packed size of the session policies and session tags combined was too large.",
+        "The request was rejected because the total packed size of the session policies and session tags combined was "
+        "too large.",
     ),
     "ValidationError": (400, "The input fails to satisfy the constraints specified by an AWS service."),
 }

@@ -77,9 +77,9 @@ class AdminClient:
         """Send one admin command; return the decoded JSON answer (None for an empty one)."""
         # botocore loads when a command calls the server: a start-up cost every other
         # `chronicle` command (and --help) would pay.
-        from botocore.auth import SigV4Auth  # start-up cost (see above)
-        from botocore.awsrequest import AWSRequest  # start-up cost (see above)
-        from botocore.credentials import Credentials  # start-up cost (see above)
+        from botocore.auth import SigV4Auth  # noqa: PLC0415 - start-up cost (see above)
+        from botocore.awsrequest import AWSRequest  # noqa: PLC0415 - start-up cost (see above)
+        from botocore.credentials import Credentials  # noqa: PLC0415 - start-up cost (see above)
 
         payload = b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
         if encrypt:

@@ -17,7 +17,7 @@ KINDS = ("none", "private", "download", "upload", "public")
 
 
 def _current(client: Any, bucket: str) -> str | None:
-    from botocore.exceptions import ClientError  # start-up cost: botocore loads only when S3 is called
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - start-up cost: botocore loads only when S3 is called
 
     try:
         return client.get_bucket_policy(Bucket=bucket)["Policy"]  # type: ignore[no-any-return]
@@ -28,7 +28,7 @@ def _current(client: Any, bucket: str) -> str | None:
 
 
 def _fail(err: Exception) -> int:
-    from botocore.exceptions import ClientError  # start-up cost: botocore loads only when S3 is called
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - start-up cost: botocore loads only when S3 is called
 
     if isinstance(err, ClientError):
         e = err.response.get("Error", {})

@@ -90,8 +90,8 @@ def connection(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def s3_client(args: argparse.Namespace) -> Any:
-    import boto3  # start-up cost: boto3 loads only for the commands that talk S3
-    from botocore.config import Config  # start-up cost (as boto3)
+    import boto3  # noqa: PLC0415 - start-up cost: boto3 loads only for the commands that talk S3
+    from botocore.config import Config  # noqa: PLC0415 - start-up cost (as boto3)
 
     c = connection(args)
     return boto3.session.Session().client(
@@ -116,7 +116,7 @@ def _missing(client: Any, bucket: str, key: str | None) -> str | None:
     """Why a link to BUCKET (/KEY) could not work, as `mc share` checks before signing: the
     bucket or the object does not exist, or the signing identity may not see it."""
     # boto3 loads only for the commands that talk S3 (start-up cost of every other command).
-    from botocore.exceptions import BotoCoreError, ClientError  # start-up cost (see above)
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - start-up cost (see above)
 
     try:
         if key is not None:

@@ -71,11 +71,12 @@ async def help_config_kv(call: AdminCall) -> Response:
     """madmin Help (plain JSON, as MinIO answers it): what ``mc admin config set ALIAS
     notify_redis`` prints when given no keys."""
     await call.authorize()
-    from workers.targets.config_help import all_help, subsystem_help
-
+    schema = call.ctx.notify.schema  # the workers.targets package, handed in by the composition root
+    if schema is None:
+        raise AdminError("XMinioConfigError", "this server has no notification target settings", 400)
     subsystem = call.q("subSys")
     try:
-        doc = subsystem_help(subsystem, call.q("key")) if subsystem else all_help()
+        doc = schema.subsystem_help(subsystem, call.q("key")) if subsystem else schema.all_help()
     except ValueError as err:  # ConfigError: unknown sub-system or key
         raise AdminError("XMinioConfigError", str(err), 400) from None
     return Response(200, {"content-type": JSON_TYPE}, dumps(doc))

@@ -312,7 +312,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         ("accessKey",),
         encrypted_request=False,
         encrypted_response=True,
-        description="InfoAccessKeyResp: InfoServiceAccountResp + accessKey/userType/userProvider (mc admin accesskey info).",
+        description="InfoAccessKeyResp: InfoServiceAccountResp + accessKey/userType/userProvider (mc admin accesskey "
+        "info).",
         clients=("mc",),
         core=False,
     ),

@@ -4,8 +4,10 @@ in AWS's XML (namespace https://iam.amazonaws.com/doc/2010-05-08/); errors NoSuc
 EntityAlreadyExists, DeleteConflict, LimitExceeded, MalformedPolicyDocument, ValidationError and
 AccessDenied as <ErrorResponse> (rendered by api.iam.query_api).
 
-This module: users, their access keys and inline policies, GetAccountSummary; groups (api.iam.groups), roles (api.iam.roles), managed policy attachments
-(api.iam.managed) and OpenID Connect providers (api.iam.oidc) beside it, sharing api.iam.call. Every action is a row of api.iam.operations.
+This module: users, their access keys and inline policies, GetAccountSummary; groups
+(api.iam.groups), roles (api.iam.roles), managed policy attachments (api.iam.managed) and
+OpenID Connect providers (api.iam.oidc) beside it, sharing api.iam.call. Every action is a row
+of api.iam.operations.
 
 Authorization: root, or an identity policy allowing iam:<Action> on the entity's ARN
 (arn:aws:iam::<account>:user/<path>/<name>, role/..., group/...). A user created here exists
@@ -204,7 +206,8 @@ async def update_access_key(call: Call) -> Response:
     status = call.need("Status")
     if status not in ("Active", "Inactive"):
         raise validation_error(
-            f"1 validation error detected: Value '{status}' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]"
+            f"1 validation error detected: Value '{status}' at 'status' failed to satisfy constraint: Member must "
+            "satisfy enum value set: [Active, Inactive]"
         )
     await iam_service.update_access_key(
         call.ctx, call.actor(), access_key, {"status": "enabled" if status == "Active" else "disabled"}

@@ -54,11 +54,13 @@ class Call:
         value = self.params.get(name)
         if value is None or value == "":
             raise validation_error(
-                f"1 validation error detected: Value null at '{name[:1].lower() + name[1:]}' failed to satisfy constraint: Member must not be null"
+                f"1 validation error detected: Value null at '{name[:1].lower() + name[1:]}' failed to satisfy "
+                "constraint: Member must not be null"
             )
         if pattern is not None and not pattern.fullmatch(value):
             raise validation_error(
-                f"1 validation error detected: Value '{value}' at '{name[:1].lower() + name[1:]}' failed to satisfy constraint: "
+                f"1 validation error detected: Value '{value}' at '{name[:1].lower() + name[1:]}' failed to satisfy "
+                "constraint: "
                 f"Member must satisfy regular expression pattern: {pattern.pattern}"
             )
         return value
@@ -108,7 +110,8 @@ class Call:
         if not allowed:
             raise S3Error(
                 "AccessDenied",
-                f"User: {caller_arn(self.identity, self.root_user)} is not authorized to perform: {self.operation.action} on resource: {resources[0]}",
+                f"User: {caller_arn(self.identity, self.root_user)} is not authorized to perform: "
+                f"{self.operation.action} on resource: {resources[0]}",
                 status=403,
             )
 
@@ -143,11 +146,13 @@ class Call:
             limit = int(raw)
         except ValueError:
             raise validation_error(
-                f"1 validation error detected: Value '{raw}' at 'maxItems' failed to satisfy constraint: Member must be a number"
+                f"1 validation error detected: Value '{raw}' at 'maxItems' failed to satisfy constraint: Member must "
+                "be a number"
             ) from None
         if not 1 <= limit <= 1000:
             raise validation_error(
-                f"1 validation error detected: Value '{limit}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000"
+                f"1 validation error detected: Value '{limit}' at 'maxItems' failed to satisfy constraint: Member "
+                "must have value between 1 and 1000"
             )
         page = rows[:limit]
         if len(rows) > limit:

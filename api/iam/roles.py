@@ -65,7 +65,8 @@ def _description(call: Call) -> str:
     description = call.get("Description", "") or ""
     if len(description) > 1000:
         raise validation_error(
-            "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000"
+            "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have "
+            "length less than or equal to 1000"
         )
     return description
 
@@ -76,11 +77,13 @@ def _max_session(call: Call, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise validation_error(
-            f"1 validation error detected: Value '{raw}' at 'maxSessionDuration' failed to satisfy constraint: Member must be a number"
+            f"1 validation error detected: Value '{raw}' at 'maxSessionDuration' failed to satisfy constraint: Member "
+            "must be a number"
         ) from None
     if not 3600 <= value <= 43200:
         raise validation_error(
-            f"1 validation error detected: Value '{value}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200"
+            f"1 validation error detected: Value '{value}' at 'maxSessionDuration' failed to satisfy constraint: "
+            "Member must have value between 3600 and 43200"
         )
     return value
 

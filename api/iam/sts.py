@@ -46,17 +46,20 @@ def _duration(params: dict[str, str], default: int, low: int, high: int) -> int:
         value = int(raw)
     except ValueError:
         raise validation_error(
-            f"1 validation error detected: Value '{raw}' at 'durationSeconds' failed to satisfy constraint: Member must be a number"
+            f"1 validation error detected: Value '{raw}' at 'durationSeconds' failed to satisfy constraint: Member "
+            "must be a number"
         ) from None
     if value < low:
         raise validation_error(
-            f"1 validation error detected: Value '{value}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to {low}"
+            f"1 validation error detected: Value '{value}' at 'durationSeconds' failed to satisfy constraint: Member "
+            f"must have value greater than or equal to {low}"
         )
     if value > high:
         raise validation_error(
             "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
             if high < 43200
-            else f"1 validation error detected: Value '{value}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to {high}"
+            else f"1 validation error detected: Value '{value}' at 'durationSeconds' failed to satisfy constraint: "
+            f"Member must have value less than or equal to {high}"
         )
     return value
 
@@ -101,7 +104,8 @@ async def assume_role(call: Call) -> Response:
     session_name = params.get("RoleSessionName", "")
     if len(role_arn) < 20 or len(role_arn) > 2048:
         raise validation_error(
-            f"1 validation error detected: Value '{role_arn}' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20"
+            f"1 validation error detected: Value '{role_arn}' at 'roleArn' failed to satisfy constraint: Member must "
+            "have length greater than or equal to 20"
         )
     if not SESSION_NAME.fullmatch(session_name):
         raise validation_error(
@@ -123,7 +127,8 @@ async def assume_role(call: Call) -> Response:
         if not _trusts(ctx, req, identity, role, role_arn):
             raise S3Error(
                 "AccessDenied",
-                f"User: {caller_arn(identity, ctx.settings.root_user)} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                f"User: {caller_arn(identity, ctx.settings.root_user)} is not authorized to perform: sts:AssumeRole "
+                f"on resource: {role_arn}",
                 status=403,
             )
     duration = _duration(params, 3600, 900, high)

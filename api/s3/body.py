@@ -87,7 +87,8 @@ class DecodedBody:
             if sdk_algo not in ALGORITHMS:
                 raise S3Error(
                     "InvalidRequest",
-                    "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+                    "Checksum algorithm provided is unsupported. Please try again with any of the valid types: "
+                    "[CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
                 )
             self.expected.setdefault(sdk_algo, None)
         if len(self.expected) > 1:

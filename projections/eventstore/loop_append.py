@@ -32,6 +32,7 @@ from typing import Any
 
 import psycopg
 from psycopg import pq
+from psycopg.pq import abc as pq_abc
 
 from projections.eventstore.fast_append import BUCKET_ASSERTION, FUNCTION, AppendBatch
 from projections.eventstore.fast_path import plain_put_bucket
@@ -175,8 +176,8 @@ class LoopAppender:
         get = result.get_value
         rows = [
             (
-                int.from_bytes(get(r, 0), "big", signed=True),
-                int.from_bytes(get(r, 1), "big", signed=True),
+                int.from_bytes(get(r, 0) or b"", "big", signed=True),
+                int.from_bytes(get(r, 1) or b"", "big", signed=True),
             )
             for r in range(result.ntuples)
         ]
@@ -208,7 +209,7 @@ def _settle(batch: list[tuple[Any, asyncio.Future[bool]]], outcome: bool) -> Non
             future.set_result(outcome)
 
 
-def _refused(store: Any, changes: list[Any], result: pq.PGresult) -> None:
+def _refused(store: Any, changes: list[Any], result: pq_abc.PGresult) -> None:
     """The statement failed as a whole (its transaction rolled back): forget the buckets'
     hints so that the careful path reads them again."""
     sqlstate = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"").decode()

@@ -32,6 +32,7 @@ from typing import Any
 
 import psycopg
 from psycopg import pq
+from psycopg.pq import abc as pq_abc
 
 log = logging.getLogger("chronicle.pg_async")
 
@@ -100,7 +101,7 @@ class _Statement:
 class _Watched:
     """A libpq connection whose socket the event loop watches for as long as it lives."""
 
-    def __init__(self, pgconn: pq.PGconn, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, pgconn: pq_abc.PGconn, loop: asyncio.AbstractEventLoop) -> None:
         self.pg = pgconn
         self.loop = loop
         self.fd = pgconn.socket
@@ -128,7 +129,7 @@ class _Watched:
 class _Connection(_Watched):
     """One statement at a time: `result()` waits for the command's result."""
 
-    def __init__(self, pgconn: pq.PGconn, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, pgconn: pq_abc.PGconn, loop: asyncio.AbstractEventLoop) -> None:
         self.waiter: asyncio.Future[None] | None = None
         super().__init__(pgconn, loop)
 
@@ -143,7 +144,7 @@ class _Connection(_Watched):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
-    async def result(self) -> pq.PGresult:
+    async def result(self) -> pq_abc.PGresult:
         """Flush what was sent and wait for the command's result."""
         pg = self.pg
         while pg.flush():  # the output buffer is rarely full: a parameter larger than it
@@ -153,7 +154,7 @@ class _Connection(_Watched):
                 await writable
             finally:
                 self.loop.remove_writer(self.fd)
-        result: pq.PGresult | None = None
+        result: pq_abc.PGresult | None = None
         while True:
             while not pg.is_busy():
                 r = pg.get_result()
@@ -171,7 +172,7 @@ class _Connection(_Watched):
                 self.waiter = None
 
 
-def _raise_for(result: pq.PGresult, expected: pq.ExecStatus) -> None:
+def _raise_for(result: pq_abc.PGresult, expected: pq.ExecStatus) -> None:
     if result.status == expected:
         return
     primary = result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or result.error_message
@@ -190,10 +191,10 @@ class _Pending:
 
     __slots__ = ("stmt", "prepares", "results", "future")
 
-    def __init__(self, stmt: _Statement, prepares: bool, future: asyncio.Future[pq.PGresult]) -> None:
+    def __init__(self, stmt: _Statement, prepares: bool, future: asyncio.Future[pq_abc.PGresult]) -> None:
         self.stmt = stmt
         self.prepares = prepares
-        self.results: list[pq.PGresult] = []
+        self.results: list[pq_abc.PGresult] = []
         self.future = future
 
 
@@ -206,15 +207,15 @@ class _Pipeline(_Watched):
     when each arrives at an idle backend). Statements queued behind a running one are taken
     without that wake-up, and one connection per process keeps its backend warm."""
 
-    def __init__(self, pgconn: pq.PGconn, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, pgconn: pq_abc.PGconn, loop: asyncio.AbstractEventLoop) -> None:
         # self.prepared: sent; a failed Prepare is forgotten again
         self.pending: deque[_Pending] = deque()
-        self.partial: list[pq.PGresult] = []  # the results of the command being read
+        self.partial: list[pq_abc.PGresult] = []  # the results of the command being read
         self.retiring = False  # takes no new reads; closes once the pending ones are answered
         pgconn.enter_pipeline_mode()
         super().__init__(pgconn, loop)
 
-    def send(self, stmt: _Statement, values: list[bytes | None]) -> asyncio.Future[pq.PGresult]:
+    def send(self, stmt: _Statement, values: list[bytes | None]) -> asyncio.Future[pq_abc.PGresult]:
         pg = self.pg
         prepares = stmt.name not in self.prepared
         if prepares:
@@ -222,7 +223,7 @@ class _Pipeline(_Watched):
             self.prepared.add(stmt.name)
         pg.send_query_prepared(stmt.name, values, result_format=pq.Format.BINARY)
         pg.pipeline_sync()
-        future: asyncio.Future[pq.PGresult] = self.loop.create_future()
+        future: asyncio.Future[pq_abc.PGresult] = self.loop.create_future()
         self.pending.append(_Pending(stmt, prepares, future))
         self._flush()
         return future
@@ -298,10 +299,10 @@ class _Pipeline(_Watched):
                 error = exc
         if entry.future.done():
             return  # its reader was cancelled
-        if error is None:
+        if error is None and query is not None:
             entry.future.set_result(query)
         else:
-            entry.future.set_exception(error)
+            entry.future.set_exception(error or psycopg.OperationalError("no result from the server"))
 
     def _fail(self, exc: Exception) -> None:
         self.close()
@@ -379,7 +380,7 @@ class AsyncReads:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _rows(stmt: _Statement, result: pq.PGresult) -> list[dict[str, Any]]:
+    def _rows(stmt: _Statement, result: pq_abc.PGresult) -> list[dict[str, Any]]:
         if stmt.shape is None:
             nfields = result.nfields
             names = tuple((result.fname(i) or b"").decode() for i in range(nfields))
@@ -466,7 +467,7 @@ async def connect(conninfo: str) -> _Connection:
     return _Connection(await open_pgconn(conninfo), asyncio.get_running_loop())
 
 
-async def open_pgconn(conninfo: str) -> pq.PGconn:
+async def open_pgconn(conninfo: str) -> pq_abc.PGconn:
     """A nonblocking libpq connection (the connecting itself, which blocks, on a worker
     thread)."""
     loop = asyncio.get_running_loop()
@@ -480,5 +481,5 @@ async def open_pgconn(conninfo: str) -> pq.PGconn:
     return pgconn
 
 
-def _ignore_notice(result: pq.PGresult) -> None:
+def _ignore_notice(result: pq_abc.PGresult) -> None:
     log.debug("notice: %s", result.error_message)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 from uuid import UUID
 
@@ -247,7 +247,7 @@ class ChronicleApplication(Application[UUID]):
         """The domain event of an events-table row (as events_page_sql selects it)."""
         originator_id = row["originator_id"]
         stored = StoredEvent(
-            originator_id=self.store.convert_originator_id(originator_id)
+            originator_id=cast(Any, self.store).convert_originator_id(originator_id)
             if isinstance(originator_id, str)
             else originator_id,
             originator_version=row["originator_version"],
@@ -337,7 +337,7 @@ class PostgresStoreFactory(PostgresFactory):
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
-        pool = self.datastore.pool
+        pool = cast(Any, self.datastore.pool)  # eventsourcing types kwargs loosely (dict or callable)
         name = self.env.get(self.SESSION_NAME) or "chronicle"
         pool.kwargs = {**(pool.kwargs or {}), "fallback_application_name": name, "connect_timeout": 5}
         pool.reconnect_timeout = self.RECONNECT_TIMEOUT
@@ -375,7 +375,7 @@ def open_store(
     if isinstance(app.store, PostgresChronicleRecorder):
         app.store.fast_path = options.fast_path
     if create_table:
-        from projections.eventstore.migrate import upgrade
+        from projections.eventstore.migrate import upgrade  # noqa: PLC0415 - Alembic loads only to create tables
 
         upgrade(database_url, Path(env.get("SQLITE_DBNAME", "")))
     return app
@@ -384,5 +384,5 @@ def open_store(
 def pg_connect_kwargs(app: ChronicleApplication) -> dict[str, Any]:
     """psycopg.connect() keyword arguments for a connection of one's own (the store's pool
     settings, read at each call: the password may come from a callback)."""
-    pool = app.store.datastore.pool  # type: ignore[union-attr]
+    pool = cast(Any, app.store.datastore).pool  # PostgreSQL only: its psycopg pool
     return {k: v for k, v in (pool.kwargs or {}).items() if k not in ("row_factory", "connect_timeout")}

@@ -29,6 +29,7 @@ from workers.targets.config import (
     to_kvs,
     valid_keys,
 )
+from workers.targets.config_help import all_help, subsystem_help
 from workers.targets.environment import env_kvs, env_var_names, from_env
 from workers.targets.factory import make_target
 
@@ -44,6 +45,7 @@ __all__ = [
     "TargetConfig",
     "TargetError",
     "WebhookConfig",
+    "all_help",
     "arn",
     "config_class",
     "env_kvs",
@@ -55,6 +57,7 @@ __all__ = [
     "parse_config",
     "redacted",
     "secret_keys",
+    "subsystem_help",
     "to_kvs",
     "valid_keys",
 ]

@@ -30,22 +30,22 @@ def make_target(subsystem: str, target_id: str, cfg: TargetConfig | Mapping[str,
     # Each kind's module is imported when a target of that kind is first built: its client
     # library (redis, psycopg, pymysql, pika, aiohttp) is an optional cost for the others.
     if isinstance(cfg, RedisConfig):
-        from workers.targets.redis import RedisTarget  # optional dependency: redis
+        from workers.targets.redis import RedisTarget  # noqa: PLC0415 - optional dependency: redis
 
         return RedisTarget(target_id, cfg)
     if isinstance(cfg, PostgresConfig):
-        from workers.targets.postgres import PostgresTarget  # optional dependency: psycopg
+        from workers.targets.postgres import PostgresTarget  # noqa: PLC0415 - optional dependency: psycopg
 
         return PostgresTarget(target_id, cfg)
     if isinstance(cfg, MySQLConfig):
-        from workers.targets.mysql import MySQLTarget  # optional dependency: pymysql
+        from workers.targets.mysql import MySQLTarget  # noqa: PLC0415 - optional dependency: pymysql
 
         return MySQLTarget(target_id, cfg)
     if isinstance(cfg, AMQPConfig):
-        from workers.targets.amqp import AMQPTarget  # optional dependency: pika
+        from workers.targets.amqp import AMQPTarget  # noqa: PLC0415 - optional dependency: pika
 
         return AMQPTarget(target_id, cfg)
     assert isinstance(cfg, WebhookConfig)
-    from workers.targets.webhook import WebhookTarget  # optional dependency: aiohttp
+    from workers.targets.webhook import WebhookTarget  # noqa: PLC0415 - optional dependency: aiohttp
 
     return WebhookTarget(target_id, cfg)

@@ -63,7 +63,10 @@ def http_date(us: int) -> str:
     """RFC 7231's IMF-fixdate, as email.utils.format_datetime(usegmt=True) writes it, without
     building a datetime (every GET and HEAD formats one)."""
     t = time.gmtime(us // 1_000_000)
-    return f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
 
 
 def parse_http_date(value: str) -> int | None:

@@ -81,5 +81,6 @@ def refuse_encrypted_write(fields: Mapping[str, str]) -> None:
         )
     raise S3Error(
         "NotImplemented",
-        f"Server-side encryption is not implemented: the object would be stored unencrypted ({', '.join(sorted(names))}).",
+        "Server-side encryption is not implemented: the object would be stored unencrypted "
+        f"({', '.join(sorted(names))}).",
     )

@@ -60,7 +60,8 @@ def _checksum_settings(req: S3Request) -> tuple[str, str]:
     if algo and algo not in ALGORITHMS:
         raise S3Error(
             "InvalidRequest",
-            "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+            "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, "
+            "CRC32C, CRC64NVME, SHA1, SHA256]",
         )
     if ctype and ctype not in ("COMPOSITE", "FULL_OBJECT"):
         raise S3Error("InvalidRequest", "Value for x-amz-checksum-type header is invalid.")
@@ -138,7 +139,8 @@ async def upload_part(req: S3Request, ctx: ServerContext) -> Response:
         if algo and checksums and algo not in checksums:
             raise S3Error(
                 "InvalidRequest",
-                f"Checksum Type mismatch occurred, expected checksum Type: {algo.lower()}, actual checksum Type: {next(iter(checksums)).lower()}",
+                f"Checksum Type mismatch occurred, expected checksum Type: {algo.lower()}, actual checksum Type: "
+                f"{next(iter(checksums)).lower()}",
             )
         part_checksum = {a: v for a, v in checksums.items()}
         actor = req.actor()
@@ -186,7 +188,8 @@ async def _upload_part_copy(req: S3Request, ctx: ServerContext, upload: dict[str
         if not m:
             raise S3Error(
                 "InvalidArgument",
-                "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+                "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the "
+                "zero-based offsets of the first and last bytes to copy",
                 extra={"ArgumentName": "x-amz-copy-source-range", "ArgumentValue": rng},
             )
         first, last = int(m.group(1)), int(m.group(2))

@@ -227,7 +227,8 @@ async def copy_object(req: S3Request, ctx: ServerContext) -> Response:
     ):
         raise S3Error(
             "InvalidRequest",
-            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+            "This copy request is illegal because it is trying to copy an object to itself without changing the "
+            "object's metadata, storage class, website redirect location or encryption attributes.",
         )
     actor = req.actor()
     bucket, key = req.bucket, req.key

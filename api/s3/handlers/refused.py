@@ -15,7 +15,9 @@ async def cors_preflight(req: S3Request, ctx: ServerContext) -> NoReturn:
         raise S3Error("BadRequest", "Insufficient information. Origin request header needed.")
     raise S3Error(
         "AccessForbidden",
-        "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+        "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request "
+        "method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the "
+        "resource's CORS spec.",
         status=403,
     )
 

@@ -46,7 +46,8 @@ def tags_from_header(value: str | None) -> dict[str, str]:
     except UnicodeDecodeError:
         raise S3Error(
             "InvalidArgument",
-            "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.",
+            "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag "
+            "name duplicates.",
             extra={"ArgumentName": "x-amz-tagging", "ArgumentValue": value},
         ) from None
     tags: dict[str, str] = {}
