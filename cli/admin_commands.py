@@ -390,6 +390,7 @@ class Commands:
                 f" (delete markers: {info.get('deletemarkers', {}).get('count', 0)})",
                 f"Usage:      {info.get('usage', {}).get('size', 0)} bytes",
                 "Targets:    " + ("\n" + " " * 12).join(info.get("sqsARN") or ["-"]),
+                "Chain key:  " + (info.get("chainPublicKey") or {}).get("pem", "- (not made yet)").strip(),
             ]
         )
         self.emit(info, text)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 from importlib.metadata import version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from api.admin import shapes
 from api.response import Response
+from projections.chain.keys import current_public_key, public_pem
 from projections.namespace.queries import list_buckets, namespace_usage
 
 if TYPE_CHECKING:
-    pass
-from api.admin.call import AdminCall
+    from api.admin.call import AdminCall
 
 
 def _version() -> str:
@@ -42,4 +42,12 @@ async def server_info(call: AdminCall) -> Response:
             region=settings.region,
             sqs_arns=(await call.ctx.current_targets()).arns(),
         )
+        | await _chain_key(call)
     )
+
+
+async def _chain_key(call: AdminCall) -> dict[str, Any]:
+    """Chronicle's own field: the public key that verifies the chain's signed checkpoints (PEM),
+    once the chain linker made it. madmin clients ignore fields they do not know."""
+    key = await call.read(current_public_key)
+    return {} if key is None else {"chainPublicKey": {"id": key[0], "pem": public_pem(key[1])}}

@@ -287,3 +287,29 @@ def test_replay_refuses_a_log_that_fails_its_chain(server_factory, request, back
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
     assert "WARNING: --force" in res.stderr
+
+
+def test_admin_info_shows_the_public_key_that_chain_key_exports(server_factory, request, tmp_path):
+    srv, db, _published = start(server_factory, request, "sqlite", tmp_path)
+    write_history(srv)
+    wait_linked(db, checkpointed=CHECKPOINT_EVERY)
+
+    def chronicle(*args: str) -> str:
+        env = dict(
+            srv.env,
+            CHRONICLE_ADMIN_ENDPOINT=srv.endpoint,
+            CHRONICLE_ADMIN_ACCESS_KEY=srv.access_key,
+            CHRONICLE_ADMIN_SECRET_KEY=srv.secret_key,
+        )
+        res = subprocess.run(
+            chronicle_command(*args), cwd=str(REPO_ROOT), env=env, capture_output=True, text=True, timeout=60
+        )
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+        return res.stdout
+
+    exported = chronicle("chain-key", "--data-dir", str(srv.data_dir)).split("\n", 1)[1].strip()
+    assert exported.startswith("-----BEGIN PUBLIC KEY-----")
+    info = chronicle("admin", "info")
+    assert "Chain key:" in info and exported in info
+    as_json = json.loads(chronicle("admin", "info", "--json"))
+    assert as_json["chainPublicKey"]["pem"].strip() == exported
