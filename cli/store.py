@@ -3,6 +3,7 @@ plainly), the node lock every running node holds, and the check that tables exis
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -67,8 +68,21 @@ def require_tables(store: ChronicleApplication) -> None:
     try:
         with store.store.read() as cursor:
             Tx(cursor, store.store.dialect).execute("SELECT 1 FROM ns_buckets LIMIT 1")
-    except Exception:  # noqa: BLE001 - whatever the driver raises, the answer is the same
+    except Exception as exc:  # noqa: BLE001 - the driver's error may come wrapped by eventsourcing's
+        if not _missing_table(exc):
+            raise  # not "no tables yet": a database out of reach is said as such by the caller
         raise SystemExit(
             "The database has no Chronicle tables yet: run `chronicle migrate` once (same environment), "
             "then start the nodes."
         ) from None
+
+
+def _missing_table(exc: BaseException | None) -> bool:
+    """Whether `exc` (or what it wraps) says a table does not exist, on either backend."""
+    while exc is not None:
+        if isinstance(exc, psycopg.errors.UndefinedTable):
+            return True
+        if isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -88,6 +88,12 @@ def test_database_that_does_not_exist(tmp_path):
     )
 
 
+def test_a_database_never_migrated_is_named_as_such(tmp_path, pg_url):
+    # An empty database (not "unreachable", not a driver error): the one step missing is said.
+    res = serve(tmp_path, env=pg_env(pg_url))
+    assert_config_error(res, "no Chronicle tables yet", "chronicle migrate")
+
+
 def test_database_on_a_closed_port(tmp_path):
     with socket.socket() as s:  # a port nothing listens on: bound here, never listening
         s.bind(("127.0.0.1", 0))
