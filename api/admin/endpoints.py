@@ -411,6 +411,29 @@ ENDPOINTS: dict[str, Endpoint] = {
         clients=("chronicle",),
         core=False,
     ),
+    "chronicle/audit": _ep(
+        "chronicle/audit",
+        "GET",
+        encrypted_request=False,
+        encrypted_response=False,
+        description="The audit questions: changes from the audit index, or recorded requests (requests=true).",
+        optional_query=(
+            "bucket",
+            "key",
+            "prefix",
+            "principal",
+            "sourceIp",
+            "event",
+            "status",
+            "since",
+            "until",
+            "after",
+            "limit",
+            "requests",
+        ),
+        clients=("chronicle",),
+        core=False,
+    ),
 }
 
 

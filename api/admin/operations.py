@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from api.admin import config_kv, groups, policies, server, service_accounts, targets, users
+from api.admin import audit, config_kv, groups, policies, server, service_accounts, targets, users
 from api.admin.endpoints import ENDPOINTS, Endpoint
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ def _op(command: str, handler: Callable[[AdminCall], Awaitable[Response]], *acti
 
 _ROWS: tuple[AdminOperation, ...] = (
     _op("chronicle/targets", targets.list_targets, "admin:ServerInfo"),
+    _op("chronicle/audit", audit.audit_query, "admin:ServerTrace"),
     _op("add-user", users.add_user, "admin:CreateUser"),
     _op("remove-user", users.remove_user, "admin:DeleteUser"),
     _op("list-users", users.list_users, "admin:ListUsers"),

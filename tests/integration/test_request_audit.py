@@ -138,3 +138,44 @@ def test_only_the_named_buckets_and_nothing_when_off(server_factory):
     quiet.client().list_objects_v2(Bucket=other)
     time.sleep(1)
     assert entries(quiet) == []
+
+
+def test_the_admin_api_answers_the_audit_questions(server_factory):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from minio import MinioAdmin
+    from minio.credentials import StaticProvider
+
+    srv = server_factory("sqlite", env={"CHRONICLE_AUDIT_REQUESTS": "on"})
+    s3 = srv.client()
+    bucket = unique_bucket_name("admin-audit")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"1")
+    s3.put_object(Bucket=bucket, Key="b.txt", Body=b"2")
+    assert requests.get(f"{srv.endpoint}/{bucket}/a.txt", timeout=30).status_code == 403
+    admin = MinioAdmin(endpoint=srv.address, credentials=StaticProvider(srv.access_key, srv.secret_key), secure=False)
+    admin.user_add("no-trace", "no-trace-secret-1")
+    admin.policy_set("readwrite", user="no-trace")
+
+    def get(query: str, key: str = srv.access_key, secret: str = srv.secret_key):
+        url = f"{srv.endpoint}/minio/admin/v3/chronicle/audit?{query}"
+        empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        req = AWSRequest(method="GET", url=url, headers={"X-Amz-Content-SHA256": empty})
+        SigV4Auth(Credentials(key, secret), "s3", "us-east-1").add_auth(req)
+        return requests.get(url, headers=dict(req.headers), timeout=30)
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        changes = get(f"bucket={bucket}&key=a.txt").json()
+        if changes["records"]:
+            break
+        time.sleep(0.3)
+    assert [r["event"] for r in changes["records"]] == ["ObjectVersion.Created"]
+    assert changes["records"][0]["key"] == "a.txt" and changes["indexedUpTo"] >= changes["next"]
+    refused = wait_for(srv, 1, "--status", "403")
+    answered = get("requests=true&status=403").json()["requests"]
+    assert [e["requestID"] for e in answered] == [e["requestID"] for e in refused]
+    assert get("requests=true&status=abc").status_code == 400
+    assert get("key=a.txt").json()["Code"] == "XMinioAdminInvalidArgument"
+    assert get("bucket=" + bucket, "no-trace", "no-trace-secret-1").status_code == 403
