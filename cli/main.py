@@ -114,6 +114,18 @@ def _add_rebuild_commands(sub: Any) -> None:
     )
     replay.add_argument("--data-dir", default="./data")
     replay.add_argument(
+        "--until",
+        metavar="TIME|POSITION",
+        help="with --into: the views as they were right after this log position, or the last event at or "
+        "before this ISO 8601 time (default: the head)",
+    )
+    replay.add_argument(
+        "--into",
+        metavar="TARGET",
+        help="build the namespace and IAM views into another PostgreSQL database (postgresql://...) or a "
+        "SQLite file, while the servers keep running; the live tables are not touched",
+    )
+    replay.add_argument(
         "--force", action="store_true", help="replay even when the log fails its hash chain (says so, loudly)"
     )
     replay.set_defaults(func=_maintenance("replay"))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cli import audit, chain, events
 from cli.chain import check_chain_before_replay
+from cli.config_errors import ConfigurationError
 from cli.database_probe import probe_database
 from cli.datadir import prepare_data_dir, require_data_dir
 from cli.followers import redact_target
@@ -16,6 +17,7 @@ from cli.settings import ChronicleSettings
 from cli.store import existing_store, open_event_store
 from projections.blobstore import BlobStore
 from projections.chain.verify import ChainBroken
+from projections.rebuild_into import BadTarget, Target, position_until, rebuild_into
 from projections.replay import FollowerBusy, NodesRunning, replay
 from workers.blob_gc import check_grace, collect
 
@@ -86,6 +88,13 @@ def _replay_progress(position: int, total: int) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     settings: ChronicleSettings = args.chronicle_settings
     data_dir = Path(args.data_dir)
+    if args.into:
+        return _replay_into(args, settings, data_dir)
+    if args.until:
+        raise ConfigurationError(
+            "--until rebuilds a past moment into another place: add --into TARGET (the live tables always "
+            "hold the present)"
+        )
     if settings.database_url:
         probe_database(settings.database_url)
     else:
@@ -116,4 +125,37 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     print(f"\nreplay: rebuilt the notification views from {done.notification_events} events")
     print(f"replay: rebuilt the audit index from {done.audit_events} events")
+    return 0
+
+
+def _replay_into(args: argparse.Namespace, settings: ChronicleSettings, data_dir: Path) -> int:
+    """`replay --until ... --into TARGET`: no lock, nothing live touched (projections.rebuild_into)."""
+    try:
+        target = Target.parse(args.into)
+    except BadTarget as e:
+        raise ConfigurationError(f"--into {e}") from None
+    app = existing_store(settings, data_dir, "replay-into")
+    try:
+        try:
+            until = position_until(app, args.until or str(2**62))
+        except ValueError as e:
+            raise ConfigurationError(
+                f"--until {args.until}: {e}"
+                if "audit index" in str(e)
+                else f"--until {args.until}: give a log position (a number) or an ISO 8601 time (2026-11-20T09:00:00Z)"
+            ) from None
+        try:
+            check_chain_before_replay(app, force=args.force)
+        except ChainBroken as e:
+            print(
+                f"replay: refused, nothing was built: the log fails its hash chain at {e}. "
+                "Run `chronicle verify --chain`; --force builds it anyway.",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"replay: building the views as of position {until} into {target.describe()}", flush=True)
+        done = rebuild_into(app, target, until, progress=_replay_progress)
+    finally:
+        app.close()
+    print(f"\nreplay: built the namespace and IAM views from {done} events (up to position {until})")
     return 0
