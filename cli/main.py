@@ -153,7 +153,8 @@ def _add_gc(sub: Any) -> None:
 def _add_verify(sub: Any) -> None:
     verify = sub.add_parser(
         "verify",
-        help="check the log: --chain recomputes the hash chain and checks the signed checkpoints",
+        help="check the log: rebuild every view into a scratch target and compare it with the live one; "
+        "--chain recomputes the hash chain and checks the signed checkpoints instead",
     )
     verify.add_argument("--data-dir", default="./data")
     verify.add_argument("--chain", action="store_true", help="check the hash chain and the signed checkpoints")

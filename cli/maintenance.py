@@ -4,6 +4,8 @@ gc, verify, audit, events and chain-key."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -17,8 +19,10 @@ from cli.settings import ChronicleSettings
 from cli.store import existing_store, open_event_store
 from projections.blobstore import BlobStore
 from projections.chain.verify import ChainBroken
+from projections.eventstore.recorder import ChronicleApplication
 from projections.rebuild_into import BadTarget, Target, position_until, rebuild_into
 from projections.replay import FollowerBusy, NodesRunning, replay
+from projections.verify_views import verify_views
 from workers.blob_gc import check_grace, collect
 
 
@@ -37,9 +41,31 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     app = existing_store(args.chronicle_settings, Path(args.data_dir), "verify")
     try:
-        return chain.cmd_verify(args, app)
+        return chain.cmd_verify(args, app) if args.chain else _verify_views(args, app)
     finally:
         app.close()
+
+
+def _verify_views(args: argparse.Namespace, app: ChronicleApplication) -> int:
+    """Rebuild every view into a scratch target and compare it with the live one (exit 1 on a difference)."""
+    report = verify_views(app, progress=None if args.json else _verify_progress)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(report) | {"ok": report.ok}, indent=2, default=repr))
+    else:
+        print(f"\rverify: rebuilt the views from the log up to position {report.position}; {report.rows} live rows")
+        for d in report.differences:
+            print(f"  {d.table}: {d.only_live} rows only in the live table, {d.only_rebuilt} only in the rebuilt one")
+            for row in d.samples_live:
+                print(f"    live only:    {row}")
+            for row in d.samples_rebuilt:
+                print(f"    rebuilt only: {row}")
+        print("verify: the live views equal the log's" if report.ok else "verify: the live views differ from the log's")
+    return 0 if report.ok else 1
+
+
+def _verify_progress(position: int, total: int) -> None:
+    pct = 100.0 * position / total if total else 100.0
+    print(f"\rverify: rebuilding, position {position}/{total} ({pct:5.1f}%)", end="", file=sys.stderr, flush=True)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

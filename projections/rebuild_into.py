@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,10 @@ class BadTarget(ValueError):
 class Target:
     postgres_url: str | None = None
     sqlite_path: Path | None = None
+    # A scratch target inside the live PostgreSQL database: its own schema, reached with the
+    # store's own connection settings (chronicle verify).
+    postgres_kwargs: dict[str, Any] | None = field(default=None, compare=False)
+    schema: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> Target:
@@ -61,7 +65,7 @@ def rebuild_into(
 ) -> int:
     """Apply every event up to position `until` (inclusive) to fresh inline tables in `target`;
     returns the number of events applied."""
-    conn, dialect = _connect(target)
+    conn, dialect = connect(target)
     try:
         cursor = conn.cursor()
         tx = Tx(cursor, dialect)
@@ -91,9 +95,17 @@ def rebuild_into(
         conn.close()
 
 
-def _connect(target: Target) -> tuple[Any, Dialect]:
-    if target.postgres_url is not None:
-        return psycopg.connect(target.postgres_url, row_factory=dict_row), PostgresDialect()
+def connect(target: Target) -> tuple[Any, Dialect]:
+    """A connection to `target` (dict rows), in its schema when it has one."""
+    if target.postgres_kwargs is not None or target.postgres_url is not None:
+        if target.postgres_kwargs is not None:
+            conn = psycopg.connect(**target.postgres_kwargs, row_factory=dict_row)
+        else:
+            conn = psycopg.connect(target.postgres_url or "", row_factory=dict_row)
+        if target.schema:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{target.schema}"')
+            conn.execute(f'SET search_path TO "{target.schema}"')
+        return conn, PostgresDialect()
     assert target.sqlite_path is not None
     target.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(target.sqlite_path)
