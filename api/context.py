@@ -120,6 +120,7 @@ class Settings:
     commit_threads: int = 2  # group committers (PostgreSQL)
     append_connections: int = 1  # batches of plain PUTs in flight (PostgreSQL)
     audit_requests: str = "off"  # off | on | bucket,bucket: requests recorded in the request audit
+    fast_path: bool = True  # CHRONICLE_FAST_PATH: off builds every new version through its aggregate too
     extra: dict[str, Any] = field(default_factory=dict)
 
 

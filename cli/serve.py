@@ -39,6 +39,7 @@ from cli.settings import ChronicleSettings
 from cli.store import hold_node_lock, open_event_store, require_tables
 from cli.worker_processes import WorkerProcess
 from projections.blobstore import BlobStore
+from projections.eventstore import fast_path
 from projections.eventstore.session_name import session_name
 from workers.blob_gc import check_grace, collect
 from workers.targets import ConfigError, from_env
@@ -137,6 +138,7 @@ def server_context(
         commit_threads=settings.commit_threads,
         append_connections=settings.append_connections,
         audit_requests=settings.audit_requests,
+        fast_path=fast_path.enabled(settings.fast_path),
     )
     targets = target_directory(Sealer(key), settings)
     ctx = ServerContext(
