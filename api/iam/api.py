@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from api.errors import S3Error
+from api.iam import query_service
 from api.iam import service as iam_service
 from api.iam.call import (
     ENTITY_NAME,
@@ -113,7 +114,7 @@ async def update_user(call: Call) -> Response:
     if call.get("NewPath") is not None:
         path = call.path("NewPath")
         if path != row["path"]:
-            await iam_service.set_path(call.ctx, call.actor(), "user", name, path)
+            await query_service.set_path(call.ctx, call.actor(), "user", name, path)
     return call.respond()
 
 
@@ -234,7 +235,7 @@ async def put_user_policy(call: Call) -> Response:
     document = parse(text, "identity")
     if row is None:
         raise no_such("user", name)
-    await iam_service.put_user_inline_policy(call.ctx, call.actor(), name, policy_name, document)
+    await query_service.put_user_inline_policy(call.ctx, call.actor(), name, policy_name, document)
     return call.respond()
 
 
@@ -255,7 +256,7 @@ async def delete_user_policy(call: Call) -> Response:
     name = await call.user_param()
     policy_name = call.need("PolicyName", POLICY_NAME)
     await _user(call, name)
-    await iam_service.delete_user_inline_policy(call.ctx, call.actor(), name, policy_name)
+    await query_service.delete_user_inline_policy(call.ctx, call.actor(), name, policy_name)
     return call.respond()
 
 

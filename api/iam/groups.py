@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from api.errors import S3Error
-from api.iam import service as iam_service
+from api.iam import query_service
 from api.iam.api import user_xml
 from api.iam.call import (
     GROUP_NAME,
@@ -57,7 +57,7 @@ async def create_group(call: Call) -> Response:
     name = call.need("GroupName", GROUP_NAME)
     path = call.path()
     await call.authorize(arn("group", name, path))
-    await iam_service.create_group(call.ctx, call.actor(), name, path=path)
+    await query_service.create_group(call.ctx, call.actor(), name, path=path)
     return call.respond(f"<Group>{group_xml(await call.ctx.read(iam_queries.group, name))}</Group>")
 
 
@@ -95,7 +95,7 @@ async def update_group(call: Call) -> Response:
     if call.get("NewPath") is not None:
         path = call.path("NewPath")
         if path != row["path"]:
-            await iam_service.set_path(call.ctx, call.actor(), "group", name, path)
+            await query_service.set_path(call.ctx, call.actor(), "group", name, path)
     return call.respond()
 
 
@@ -105,7 +105,7 @@ def validation_error_rename() -> S3Error:
 
 async def delete_group(call: Call) -> Response:
     name, _row = await _group(call)
-    await iam_service.delete_group(call.ctx, call.actor(), name)
+    await query_service.delete_group(call.ctx, call.actor(), name)
     return call.respond()
 
 
@@ -114,7 +114,7 @@ async def add_user_to_group(call: Call) -> Response:
     name = await call.user_param()
     if await call.ctx.read(iam_queries.user, name) is None:
         raise no_such("user", name)
-    await iam_service.add_user_to_group(call.ctx, call.actor(), group, name)
+    await query_service.add_user_to_group(call.ctx, call.actor(), group, name)
     return call.respond()
 
 
@@ -123,7 +123,7 @@ async def remove_user_from_group(call: Call) -> Response:
     name = await call.user_param()
     if await call.ctx.read(iam_queries.user, name) is None:
         raise no_such("user", name)
-    await iam_service.remove_user_from_group(call.ctx, call.actor(), group, name)
+    await query_service.remove_user_from_group(call.ctx, call.actor(), group, name)
     return call.respond()
 
 
@@ -132,7 +132,7 @@ async def put_group_policy(call: Call) -> Response:
     text = call.need("PolicyDocument")
     group, _row = await _group(call)
     document = parse(text, "identity")
-    await iam_service.put_group_policy(call.ctx, call.actor(), group, policy_name, document)
+    await query_service.put_group_policy(call.ctx, call.actor(), group, policy_name, document)
     return call.respond()
 
 
@@ -150,5 +150,5 @@ async def list_group_policies(call: Call) -> Response:
 async def delete_group_policy(call: Call) -> Response:
     policy_name = call.need("PolicyName", POLICY_NAME)
     group, _row = await _group(call)
-    await iam_service.delete_group_policy(call.ctx, call.actor(), group, policy_name)
+    await query_service.delete_group_policy(call.ctx, call.actor(), group, policy_name)
     return call.respond()

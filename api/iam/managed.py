@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 from api.errors import S3Error
-from api.iam import service as iam_service
+from api.iam import query_service
 from api.iam.call import ENTITY_NAME, GROUP_NAME, Call, arn, leaf_xml, no_such, role_arn
 from domain.ownership import ACCOUNT
 from domain.policy.canned import AWS_MANAGED_POLICIES, AWS_MANAGED_PREFIX, CANNED_POLICIES
@@ -79,7 +79,7 @@ def attach_handler(kind: str, *, detach: bool):  # type: ignore[no-untyped-def]
                 raise S3Error("NoSuchEntity", f"Policy {policy} was not found.", status=404)
         else:
             stored = await _attachable(call)
-        await iam_service.attach_managed(call.ctx, call.actor(), kind, name, stored, detach=detach)
+        await query_service.attach_managed(call.ctx, call.actor(), kind, name, stored, detach=detach)
         return call.respond()
 
     return handler

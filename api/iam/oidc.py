@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from api.errors import S3Error
-from api.iam import service as iam_service
+from api.iam import query_service
 from api.iam.call import Call, leaf_xml, members
 from api.iam.protocol import iso8601, validation_error
 from domain.ownership import ACCOUNT
@@ -71,7 +71,7 @@ async def create_provider(call: Call) -> Response:
         raise validation_error(f"ClientIDList must hold at most {MAX_CLIENT_IDS} client ids of 1 to 255 characters.")
     thumbprints = _thumbprints(call)
     await call.authorize(provider_arn(name))
-    await iam_service.create_oidc_provider(call.ctx, call.actor(), name, url, client_ids, thumbprints)
+    await query_service.create_oidc_provider(call.ctx, call.actor(), name, url, client_ids, thumbprints)
     return call.respond(leaf_xml("OpenIDConnectProviderArn", provider_arn(name)))
 
 
@@ -94,25 +94,25 @@ async def list_providers(call: Call) -> Response:
 
 
 async def delete_provider(call: Call) -> Response:
-    await iam_service.delete_oidc_provider(call.ctx, call.actor(), await _provider(call))
+    await query_service.delete_oidc_provider(call.ctx, call.actor(), await _provider(call))
     return call.respond()
 
 
 async def add_client_id(call: Call) -> Response:
     name = await _provider(call)
     client = call.need("ClientID")
-    await iam_service.update_oidc_provider(call.ctx, call.actor(), name, add_client=client)
+    await query_service.update_oidc_provider(call.ctx, call.actor(), name, add_client=client)
     return call.respond()
 
 
 async def remove_client_id(call: Call) -> Response:
     name = await _provider(call)
     client = call.need("ClientID")
-    await iam_service.update_oidc_provider(call.ctx, call.actor(), name, remove_client=client)
+    await query_service.update_oidc_provider(call.ctx, call.actor(), name, remove_client=client)
     return call.respond()
 
 
 async def update_thumbprints(call: Call) -> Response:
     name = await _provider(call)
-    await iam_service.update_oidc_provider(call.ctx, call.actor(), name, thumbprints=_thumbprints(call))
+    await query_service.update_oidc_provider(call.ctx, call.actor(), name, thumbprints=_thumbprints(call))
     return call.respond()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from api.iam import service as iam_service
+from api.iam import query_service
 from api.iam.call import (
     ENTITY_NAME,
     POLICY_NAME,
@@ -106,7 +106,7 @@ async def create_role(call: Call) -> Response:
     trust = parse(text, "trust")
     description = _description(call)
     max_session = _max_session(call, 3600)
-    await iam_service.create_role(
+    await query_service.create_role(
         call.ctx,
         call.actor(),
         name,
@@ -134,7 +134,7 @@ async def update_role(call: Call) -> Response:
     name, row = await _role(call)
     description = _description(call) if call.get("Description") is not None else row["description"]
     max_session = _max_session(call, row["max_session_seconds"])
-    await iam_service.update_role(
+    await query_service.update_role(
         call.ctx, call.actor(), name, description=description, max_session_seconds=max_session
     )
     return call.respond("")  # an empty <UpdateRoleResult/>, which the SDKs look for
@@ -142,7 +142,7 @@ async def update_role(call: Call) -> Response:
 
 async def delete_role(call: Call) -> Response:
     name, _row = await _role(call)
-    await iam_service.delete_role(call.ctx, call.actor(), name)
+    await query_service.delete_role(call.ctx, call.actor(), name)
     return call.respond()
 
 
@@ -151,7 +151,7 @@ async def put_role_policy(call: Call) -> Response:
     text = call.need("PolicyDocument")
     name, _row = await _role(call)
     document = _role_policy(text)
-    await iam_service.put_role_policy(call.ctx, call.actor(), name, policy_name, document)
+    await query_service.put_role_policy(call.ctx, call.actor(), name, policy_name, document)
     return call.respond()
 
 
@@ -169,5 +169,5 @@ async def list_role_policies(call: Call) -> Response:
 async def delete_role_policy(call: Call) -> Response:
     policy_name = call.need("PolicyName", POLICY_NAME)
     name, _row = await _role(call)
-    await iam_service.delete_role_policy(call.ctx, call.actor(), name, policy_name)
+    await query_service.delete_role_policy(call.ctx, call.actor(), name, policy_name)
     return call.respond()
