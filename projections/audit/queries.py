@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from domain.change_record import KINDS
+from projections.audit.where import Where
 from projections.eventstore.tx import Tx
 
 
@@ -28,50 +29,21 @@ class AuditQuery:
 
 
 def search(tx: Tx, q: AuditQuery) -> list[dict[str, Any]]:
-    where = ["position > ?"]
-    params: list[Any] = [q.after_position]
-    if q.bucket is not None:
-        where.append("bucket = ?")
-        params.append(q.bucket)
-    if q.key is not None:
-        where.append("key = ?")
-        params.append(q.key)
-    elif q.prefix:
-        where.append("key >= ? AND key < ?")
-        params += [q.prefix, _after_prefix(q.prefix)]
+    where = Where("position > ?", q.after_position).equal("bucket", q.bucket).key("key", q.key, q.prefix)
     if q.principal is not None:
-        where.append("(access_key = ? OR parent_user = ? OR (kind = 'iam' AND subject = ?))")
-        params += [q.principal, q.principal, q.principal]
-    if q.source_ip is not None:
-        where.append("source_ip = ?")
-        params.append(q.source_ip)
-    if q.event:
-        if q.event in KINDS:
-            where.append("kind = ?")
-            params.append(q.event)
-        elif q.event.endswith(".*"):
-            where.append("event >= ? AND event < ?")
-            stem = q.event[:-1]
-            params += [stem, _after_prefix(stem)]
-        else:
-            where.append("event = ?")
-            params.append(q.event)
-    if q.since_us is not None:
-        where.append("time_us >= ?")
-        params.append(q.since_us)
-    if q.until_us is not None:
-        where.append("time_us < ?")
-        params.append(q.until_us)
-    rows = tx.all(
-        f"SELECT record FROM audit_index WHERE {' AND '.join(where)} ORDER BY position LIMIT ?", (*params, q.limit)
-    )
+        where.add("(access_key = ? OR parent_user = ? OR (kind = 'iam' AND subject = ?))", *[q.principal] * 3)
+    where.equal("source_ip", q.source_ip)
+    if q.event in KINDS:
+        where.add("kind = ?", q.event)
+    elif q.event and q.event.endswith(".*"):
+        where.key("event", None, q.event[:-1])
+    else:
+        where.equal("event", q.event or None)
+    where.time(q.since_us, q.until_us)
+    sql = f"SELECT record FROM audit_index WHERE {where.sql} ORDER BY position LIMIT ?"
+    rows = tx.all(sql, (*where.params, q.limit))
     return [orjson.loads(r["record"]) for r in rows]
 
 
 def indexed_up_to(tx: Tx) -> int:
     return int(tx.scalar("SELECT position FROM audit_tracking WHERE name = 'audit'") or 0)
-
-
-def _after_prefix(prefix: str) -> str:
-    """The smallest string greater than every string starting with `prefix` (byte order)."""
-    return prefix + "\U0010ffff"

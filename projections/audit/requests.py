@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from projections.audit.where import Where
 from projections.eventstore.tx import Tx
 
 
@@ -27,33 +28,10 @@ class RequestQuery:
 
 def search_requests(tx: Tx, q: RequestQuery) -> list[tuple[int, dict[str, Any]]]:
     """(seq, MinIO audit entry) of the matching requests, oldest first."""
-    where = ["seq > ?"]
-    params: list[Any] = [q.after_seq]
-    if q.bucket is not None:
-        where.append("bucket = ?")
-        params.append(q.bucket)
-    if q.key is not None:
-        where.append("object = ?")
-        params.append(q.key)
-    elif q.prefix:
-        where.append("object >= ? AND object < ?")
-        params += [q.prefix, q.prefix + "\U0010ffff"]
+    where = Where("seq > ?", q.after_seq).equal("bucket", q.bucket).key("object", q.key, q.prefix)
     if q.principal is not None:
-        where.append("(access_key = ? OR parent_user = ?)")
-        params += [q.principal, q.principal]
-    if q.source_ip is not None:
-        where.append("source_ip = ?")
-        params.append(q.source_ip)
-    if q.status is not None:
-        where.append("status_code = ?")
-        params.append(q.status)
-    if q.since_us is not None:
-        where.append("time_us >= ?")
-        params.append(q.since_us)
-    if q.until_us is not None:
-        where.append("time_us < ?")
-        params.append(q.until_us)
-    rows = tx.all(
-        f"SELECT seq, entry FROM request_audit WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?", (*params, q.limit)
-    )
+        where.add("(access_key = ? OR parent_user = ?)", q.principal, q.principal)
+    where.equal("source_ip", q.source_ip).equal("status_code", q.status).time(q.since_us, q.until_us)
+    sql = f"SELECT seq, entry FROM request_audit WHERE {where.sql} ORDER BY seq LIMIT ?"
+    rows = tx.all(sql, (*where.params, q.limit))
     return [(int(r["seq"]), orjson.loads(r["entry"])) for r in rows]
