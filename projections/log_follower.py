@@ -5,6 +5,14 @@ lock (its key names the kind) on a connection of its own, and a standby asks aga
 seconds; on SQLite the one server process follows. Each step runs in one transaction, so a
 page is applied whole or not at all. The loop steps while there is work, then waits for a
 wake-up (this process committed) or POLL seconds (another process may have appended).
+
+Why not eventsourcing's ProjectionRunner / TrackingRecorder (9.5): the runner subscribes one
+application instance per projection and processes event by event, each in its own tracked
+transaction; it elects no leader among nodes (a second node's duplicate tracking insert fails
+rather than standing by) and runs only where the subscription exists (PostgreSQL's
+LISTEN/NOTIFY or POPO, not our SQLite store). The followers here need one active leader per
+deployment, a page of thousands of events per transaction (the audit index and the chain keep
+up with the group committer only in pages), and the embedded SQLite mode.
 """
 
 from __future__ import annotations
