@@ -116,4 +116,5 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     print(f"\nreplay: rebuilt the notification views from {done.notification_events} events")
     print(f"replay: rebuilt the audit index from {done.audit_events} events")
+    print(f"replay: rebuilt the history view from {done.history_events} events")
     return 0

@@ -1,0 +1,122 @@
+"""Reads as of a past time or log position (x-chronicle-as-of): GET, HEAD and the listings
+answer what was current then, from the history view; writes carrying the header and times in
+the future are refused; authorization is today's. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.conftest import unique_bucket_name
+
+HEADER = "x-chronicle-as-of"
+
+
+def as_of_client(srv, value: str, *, signed: bool = True):
+    """A client that sends `x-chronicle-as-of: value` on every request (the README's hook)."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=srv.endpoint,
+        aws_access_key_id=srv.access_key,
+        aws_secret_access_key=srv.secret_key,
+        region_name="us-east-1",
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            signature_version="s3v4" if signed else UNSIGNED,
+        ),
+    )
+
+    def add_header(request, **_):
+        request.headers[HEADER] = value
+
+    client.meta.events.register("before-sign.s3.*", add_header)
+    return client
+
+
+def moment() -> str:
+    """Now, between two steps: the steps' events fall on either side of it."""
+    time.sleep(0.05)
+    point = datetime.now(UTC).isoformat()
+    time.sleep(0.05)
+    return point
+
+
+def keys_at(client, bucket: str) -> list[str]:
+    return [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+def error_code(call) -> str:
+    with pytest.raises(ClientError) as info:
+        call()
+    return info.value.response["Error"]["Code"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_reads_as_of_each_point_answer_what_was_current_then(server_factory, request, backend):
+    kwargs = {"database_url": request.getfixturevalue("pg_url")} if backend == "postgres" else {}
+    srv = server_factory(backend, **kwargs)
+    s3 = srv.client()
+    bucket = unique_bucket_name("asof")
+    before_bucket = moment()
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"version one")
+    s3.put_object(Bucket=bucket, Key="gone.txt", Body=b"soon deleted")
+    t1 = moment()
+    s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"version two, longer")
+    t2 = moment()
+    s3.delete_object(Bucket=bucket, Key="gone.txt")
+    t3 = moment()
+
+    at1, at2, at3 = as_of_client(srv, t1), as_of_client(srv, t2), as_of_client(srv, t3)
+    assert at1.get_object(Bucket=bucket, Key="doc.txt")["Body"].read() == b"version one"
+    assert at2.get_object(Bucket=bucket, Key="doc.txt")["Body"].read() == b"version two, longer"
+    assert at1.head_object(Bucket=bucket, Key="doc.txt")["ContentLength"] == len(b"version one")
+    assert at2.get_object(Bucket=bucket, Key="gone.txt")["Body"].read() == b"soon deleted"
+    assert error_code(lambda: at3.get_object(Bucket=bucket, Key="gone.txt")) == "NoSuchKey"
+    assert keys_at(at1, bucket) == ["doc.txt", "gone.txt"]
+    assert keys_at(at3, bucket) == ["doc.txt"]
+    assert [o["Key"] for o in at2.list_objects(Bucket=bucket)["Contents"]] == ["doc.txt", "gone.txt"]
+    versions = at1.list_object_versions(Bucket=bucket)["Versions"]
+    assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in versions] == [
+        ("doc.txt", "null", True),
+        ("gone.txt", "null", True),
+    ]
+    # Today's view is untouched by the header's existence.
+    assert keys_at(s3, bucket) == ["doc.txt"]
+    assert s3.get_object(Bucket=bucket, Key="doc.txt")["Body"].read() == b"version two, longer"
+
+    # A position names the same state as the time it stands for.
+    position = at1.head_object(Bucket=bucket, Key="doc.txt")["ResponseMetadata"]["HTTPHeaders"][
+        "x-chronicle-as-of-position"
+    ]
+    by_position = as_of_client(srv, position)
+    assert by_position.get_object(Bucket=bucket, Key="doc.txt")["Body"].read() == b"version one"
+
+    assert error_code(lambda: keys_at(as_of_client(srv, before_bucket), bucket)) == "NoSuchBucket"
+    assert error_code(lambda: keys_at(as_of_client(srv, "999999999"), bucket)) == "InvalidArgument"
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert error_code(lambda: keys_at(as_of_client(srv, future), bucket)) == "InvalidArgument"
+    assert error_code(lambda: keys_at(as_of_client(srv, "yesterday"), bucket)) == "InvalidArgument"
+
+
+def test_as_of_on_a_write_is_refused_and_anonymous_reads_stay_refused(server_factory):
+    srv = server_factory("sqlite")
+    s3 = srv.client()
+    bucket = unique_bucket_name("asofw")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"kept")
+    point = moment()
+    writer = as_of_client(srv, point)
+    assert error_code(lambda: writer.put_object(Bucket=bucket, Key="k", Body=b"changed")) == "InvalidArgument"
+    assert error_code(lambda: writer.delete_object(Bucket=bucket, Key="k")) == "InvalidArgument"
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"kept"
+    anonymous = as_of_client(srv, point, signed=False)
+    assert error_code(lambda: anonymous.get_object(Bucket=bucket, Key="k")) == "AccessDenied"
+    assert error_code(lambda: keys_at(anonymous, bucket)) == "AccessDenied"
