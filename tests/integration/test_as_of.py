@@ -120,3 +120,30 @@ def test_as_of_on_a_write_is_refused_and_anonymous_reads_stay_refused(server_fac
     anonymous = as_of_client(srv, point, signed=False)
     assert error_code(lambda: anonymous.get_object(Bucket=bucket, Key="k")) == "AccessDenied"
     assert error_code(lambda: keys_at(anonymous, bucket)) == "AccessDenied"
+
+
+def test_versioned_bucket_as_of_sees_versions_markers_and_removed_versions(server_factory):
+    srv = server_factory("sqlite")
+    s3 = srv.client()
+    bucket = unique_bucket_name("asofv")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=bucket, Key="k", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket=bucket, Key="k", Body=b"two")["VersionId"]
+    t_two = moment()
+    s3.delete_object(Bucket=bucket, Key="k")  # a delete marker on top
+    t_marker = moment()
+    s3.delete_object(Bucket=bucket, Key="k", VersionId=v2)  # v2 removed for good
+    t_removed = moment()
+
+    at_two, at_marker, at_removed = as_of_client(srv, t_two), as_of_client(srv, t_marker), as_of_client(srv, t_removed)
+    assert at_two.get_object(Bucket=bucket, Key="k")["Body"].read() == b"two"
+    assert at_two.get_object(Bucket=bucket, Key="k", VersionId=v1)["Body"].read() == b"one"
+    assert error_code(lambda: at_marker.get_object(Bucket=bucket, Key="k")) == "NoSuchKey"
+    assert at_marker.get_object(Bucket=bucket, Key="k", VersionId=v2)["Body"].read() == b"two"
+    assert keys_at(at_two, bucket) == ["k"] and keys_at(at_marker, bucket) == []
+    listed = at_marker.list_object_versions(Bucket=bucket)
+    assert [(v["VersionId"], v["IsLatest"]) for v in listed["Versions"]] == [(v2, False), (v1, False)]
+    assert [m["IsLatest"] for m in listed["DeleteMarkers"]] == [True]
+    assert [v["VersionId"] for v in at_removed.list_object_versions(Bucket=bucket)["Versions"]] == [v1]
+    assert error_code(lambda: at_removed.get_object(Bucket=bucket, Key="k", VersionId=v2)) == "NoSuchVersion"
