@@ -4,6 +4,8 @@ the future are refused; authorization is today's. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import unique_bucket_name
+from tests.helpers.server import REPO_ROOT, chronicle_command
 
 HEADER = "x-chronicle-as-of"
 
@@ -147,3 +150,37 @@ def test_versioned_bucket_as_of_sees_versions_markers_and_removed_versions(serve
     assert [m["IsLatest"] for m in listed["DeleteMarkers"]] == [True]
     assert [v["VersionId"] for v in at_removed.list_object_versions(Bucket=bucket)["Versions"]] == [v1]
     assert error_code(lambda: at_removed.get_object(Bucket=bucket, Key="k", VersionId=v2)) == "NoSuchVersion"
+
+
+def chronicle(srv, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
+    env.update(
+        CHRONICLE_ADMIN_ENDPOINT=srv.endpoint,
+        CHRONICLE_ADMIN_ACCESS_KEY=srv.access_key,
+        CHRONICLE_ADMIN_SECRET_KEY=srv.secret_key,
+    )
+    return subprocess.run(chronicle_command(*args), cwd=str(REPO_ROOT), env=env, capture_output=True, timeout=60)
+
+
+def test_chronicle_ls_and_cat_as_of(server_factory):
+    srv = server_factory("sqlite")
+    s3 = srv.client()
+    bucket = unique_bucket_name("asofcli")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="photos/2026/cat.jpg", Body=b"meow" * 1000)
+    s3.put_object(Bucket=bucket, Key="photos/dog.jpg", Body=b"woof")
+    then = moment()
+    s3.put_object(Bucket=bucket, Key="photos/2026/cat.jpg", Body=b"a newer cat")
+    s3.delete_object(Bucket=bucket, Key="photos/dog.jpg")
+
+    listed = chronicle(srv, "ls", f"s3://{bucket}/photos/", "--as-of", then)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.decode().splitlines()
+    assert lines[0].split() == ["PRE", "photos/2026/"] and lines[1].endswith(" 4 photos/dog.jpg"), lines
+    today = chronicle(srv, "ls", f"s3://{bucket}/photos/", "--recursive")
+    assert [line.split()[-1] for line in today.stdout.decode().splitlines()] == ["photos/2026/cat.jpg"]
+
+    cat = chronicle(srv, "cat", f"s3://{bucket}/photos/2026/cat.jpg", "--as-of", then)
+    assert cat.returncode == 0 and cat.stdout == b"meow" * 1000, cat.stderr
+    gone = chronicle(srv, "cat", f"s3://{bucket}/photos/dog.jpg")
+    assert gone.returncode == 1 and b"NoSuchKey" in gone.stderr and b"Traceback" not in gone.stderr
