@@ -135,6 +135,12 @@ def _add_gc(sub: Any) -> None:
     gc.add_argument(
         "--grace", type=float, default=3600.0, help="only blobs older than this many seconds (default 3600)"
     )
+    gc.add_argument(
+        "--retention",
+        type=float,
+        default=None,
+        help="keep data superseded less than this many seconds ago (default CHRONICLE_HISTORY_RETENTION, 7 days)",
+    )
     gc.set_defaults(func=_maintenance("gc"))
 
 

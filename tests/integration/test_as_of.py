@@ -184,3 +184,40 @@ def test_chronicle_ls_and_cat_as_of(server_factory):
     assert cat.returncode == 0 and cat.stdout == b"meow" * 1000, cat.stderr
     gone = chronicle(srv, "cat", f"s3://{bucket}/photos/dog.jpg")
     assert gone.returncode == 1 and b"NoSuchKey" in gone.stderr and b"Traceback" not in gone.stderr
+
+
+def run_gc(srv, *args: str) -> str:
+    res = subprocess.run(
+        chronicle_command("gc", "--data-dir", str(srv.data_dir), "--grace", "0", *args),
+        cwd=str(REPO_ROOT),
+        env=srv.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stdout + res.stderr
+    return res.stdout
+
+
+@pytest.mark.parametrize("size", [100, 300 * 1024], ids=["inline", "file"])
+def test_gc_keeps_superseded_data_for_the_retention_then_as_of_reads_say_it_is_gone(server_factory, size):
+    srv = server_factory("sqlite")
+    s3 = srv.client()
+    bucket = unique_bucket_name("asofgc")
+    s3.create_bucket(Bucket=bucket)
+    old = os.urandom(size)
+    s3.put_object(Bucket=bucket, Key="k", Body=old)
+    then = moment()
+    s3.put_object(Bucket=bucket, Key="k", Body=b"new")
+    at_then = as_of_client(srv, then)
+    time.sleep(0.1)  # older than a zero grace period
+
+    run_gc(srv)  # the default retention (7 days) keeps the superseded bytes
+    assert at_then.get_object(Bucket=bucket, Key="k")["Body"].read() == old
+    out = run_gc(srv, "--retention", "0")
+    assert "removed 0 blob files and 0 inline blobs" not in out, out
+    with pytest.raises(ClientError) as info:
+        at_then.get_object(Bucket=bucket, Key="k")
+    assert info.value.response["Error"]["Code"] == "InvalidObjectState"
+    assert "retention" in info.value.response["Error"]["Message"]
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new"
