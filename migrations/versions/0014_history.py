@@ -25,7 +25,7 @@ def upgrade() -> None:
             blob TEXT NOT NULL, checksum TEXT NOT NULL, tags TEXT NOT NULL, parts TEXT NOT NULL,
             owner TEXT NOT NULL, operation TEXT NOT NULL, acl TEXT NOT NULL)"""
     )
-    op.execute("CREATE INDEX IF NOT EXISTS ns_history_by_key ON ns_history (bucket, key, from_position)")
+    op.execute("CREATE INDEX IF NOT EXISTS ns_history_by_key ON ns_history (bucket, key, from_position DESC)")
     op.execute("CREATE INDEX IF NOT EXISTS ns_history_by_end ON ns_history (to_us)")
     op.execute(
         f"""CREATE TABLE IF NOT EXISTS ns_history_buckets (

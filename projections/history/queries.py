@@ -94,23 +94,47 @@ def version_at(tx: Tx, bucket: str, key: str, version_id: str | None, point: int
 def list_objects_at(
     tx: Tx, bucket: str, point: int, *, prefix: str, delimiter: str, start_after: str | None, max_keys: int
 ) -> Page:
-    def fetch(lower: str | None, inclusive: bool, upper: str | None, limit: int) -> list[Any]:
-        sql = (
-            "SELECT key, size, etag, mtime_us, owner, checksum FROM ns_history h "
-            f"WHERE bucket = ? AND {_VALID} AND NOT is_delete_marker AND {_NEWEST}"
-        )
-        params: list[Any] = [bucket, point, point, point, point]
-        if lower is not None:
-            sql += " AND key >= ?" if inclusive else " AND key > ?"
-            params.append(lower)
-        if upper is not None:
-            sql += " AND key < ?"
-            params.append(upper)
-        sql += " ORDER BY key LIMIT ?"
-        params.append(limit)
-        return _raw(tx, sql, params)
+    """Keys current at the point. The rows valid then come in key order, newest first within
+    a key: the first row of each key is its current version (skipped when a delete marker),
+    the rest are passed over. No anti-join: measured 2.5x a live page with one (bench.asof_list)."""
 
-    return _walk(fetch, prefix=prefix, delimiter=delimiter, start=start_after, start_inclusive=False, max_keys=max_keys)
+    def fetch(lower: str | None, inclusive: bool, upper: str | None, limit: int) -> list[Any]:
+        out: list[Any] = []
+        while True:
+            sql = (
+                "SELECT key, size, etag, mtime_us, owner, checksum, is_delete_marker FROM ns_history "
+                f"WHERE bucket = ? AND {_VALID}"
+            )
+            params: list[Any] = [bucket, point, point]
+            if lower is not None:
+                sql += " AND key >= ?" if inclusive else " AND key > ?"
+                params.append(lower)
+            if upper is not None:
+                sql += " AND key < ?"
+                params.append(upper)
+            sql += " ORDER BY key, from_position DESC LIMIT ?"
+            params.append(limit)
+            rows = _raw(tx, sql, params)
+            previous = None
+            for row in rows:
+                if row["key"] != previous:
+                    previous = row["key"]
+                    if not row["is_delete_marker"]:
+                        out.append(row)
+            # Fewer entries than asked only when the rows ran out: _walk reads that as the end.
+            if len(rows) < limit or len(out) >= limit:
+                return out
+            lower, inclusive = previous, False
+
+    return _walk(
+        fetch,
+        prefix=prefix,
+        delimiter=delimiter,
+        start=start_after,
+        start_inclusive=False,
+        max_keys=max_keys,
+        make_entry=lambda row: {k: row[k] for k in ("key", "size", "etag", "mtime_us", "owner", "checksum")},
+    )
 
 
 def list_versions_at(

@@ -221,3 +221,28 @@ def test_gc_keeps_superseded_data_for_the_retention_then_as_of_reads_say_it_is_g
     assert info.value.response["Error"]["Code"] == "InvalidObjectState"
     assert "retention" in info.value.response["Error"]["Message"]
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new"
+
+
+def test_as_of_listing_pages_through_keys_with_many_versions(server_factory):
+    srv = server_factory("sqlite")
+    s3 = srv.client()
+    bucket = unique_bucket_name("asofp")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    for key in ("a", "b/1", "b/2", "c", "d"):
+        for n in range(3):
+            s3.put_object(Bucket=bucket, Key=key, Body=f"{key}{n}".encode())
+    s3.delete_object(Bucket=bucket, Key="c")  # a marker hides c
+    point = moment()
+    s3.delete_object(Bucket=bucket, Key="a")
+    at = as_of_client(srv, point)
+    keys = [o["Key"] for page in at.get_paginator("list_objects_v2").paginate(Bucket=bucket, MaxKeys=2)
+            for o in page.get("Contents", [])]  # fmt: skip
+    assert keys == ["a", "b/1", "b/2", "d"]
+    top = at.list_objects_v2(Bucket=bucket, Delimiter="/")
+    assert [o["Key"] for o in top["Contents"]] == ["a", "d"]
+    assert [p["Prefix"] for p in top["CommonPrefixes"]] == ["b/"]
+    assert at.get_object(Bucket=bucket, Key="a")["Body"].read() == b"a2"
+    versions = [v for page in at.get_paginator("list_object_versions").paginate(Bucket=bucket, MaxKeys=2)
+                for v in page.get("Versions", [])]  # fmt: skip
+    assert len(versions) == 15 and [v["Key"] for v in versions if v["IsLatest"]] == ["a", "b/1", "b/2", "d"]
