@@ -239,7 +239,7 @@ class RunningNode:
             ctx.delivery = await start_delivery(
                 ctx.store, settings, committer=ctx.committer, load_configs=load_configs, generation=generation
             )
-        # The hash chain and the audit index: built off the request path, one active each.
+        # The hash chain, the audit index and the history view: built off the request path, one active each.
         linker = None if child else start_log_followers(ctx.store, self.key, settings, ctx.committer.on_commit)
         acceptor = None
         if self.shares is not None:  # --workers: the shared socket, accepted one connection per loop turn
