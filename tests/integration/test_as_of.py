@@ -15,6 +15,10 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from domain.errors import DomainError
+from projections.eventstore.recorder import open_store
+from projections.eventstore.tx import Tx
+from projections.history.queries import HistoryBehind, indexed, resolve_point
 from tests.conftest import unique_bucket_name
 from tests.helpers.server import REPO_ROOT, chronicle_command
 
@@ -246,3 +250,34 @@ def test_as_of_listing_pages_through_keys_with_many_versions(server_factory):
     versions = [v for page in at.get_paginator("list_object_versions").paginate(Bucket=bucket, MaxKeys=2)
                 for v in page.get("Versions", [])]  # fmt: skip
     assert len(versions) == 15 and [v["Key"] for v in versions if v["IsLatest"]] == ["a", "b/1", "b/2", "d"]
+
+
+def test_a_point_the_history_has_not_reached_is_told_apart_from_one_past_the_log(server_factory):
+    """What makes the API wait and then answer SlowDown, on the store itself: the history view
+    one event short of the log's head (as while its follower catches up)."""
+    srv = server_factory("sqlite")
+    s3 = srv.client()
+    bucket = unique_bucket_name("asofb")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    time.sleep(0.5)  # the follower catches up
+    srv.stop()
+    app = open_store(None, srv.data_dir, create_table=False)
+    try:
+        with app.store.datastore.transaction(commit=True) as cursor:
+            tx = Tx(cursor, app.store.dialect)
+            head = int(tx.scalar(app.store.head_sql()))
+            assert indexed(tx)[0] == head
+            now_us = int(time.time() * 1_000_000)
+            assert resolve_point(tx, app.store.head_sql(), position=head, time_us=None, now_us=now_us) == head
+            assert resolve_point(tx, app.store.head_sql(), position=None, time_us=now_us, now_us=now_us) == head
+            tx.execute("UPDATE ns_history_tracking SET position = position - 1")
+            with pytest.raises(HistoryBehind):
+                resolve_point(tx, app.store.head_sql(), position=head, time_us=None, now_us=now_us)
+            with pytest.raises(HistoryBehind):
+                resolve_point(tx, app.store.head_sql(), position=None, time_us=now_us, now_us=now_us)
+            with pytest.raises(DomainError):
+                resolve_point(tx, app.store.head_sql(), position=head + 1, time_us=None, now_us=now_us)
+            tx.execute("UPDATE ns_history_tracking SET position = position + 1")
+    finally:
+        app.close()
