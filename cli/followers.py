@@ -1,6 +1,6 @@
-"""The followers of the log a node runs besides the API: the chain linker and the audit
-indexer (projections.log_follower), each in a thread of its own, each single-active across
-the deployment. They wake when this process commits and poll for other processes' appends."""
+"""The followers of the log a node runs besides the API: the chain linker, the audit
+indexer and the history view (projections.log_follower), each in a thread of its own, each
+single-active across the deployment. They wake when this process commits and poll for other processes' appends."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from cli.chain import make_linker
 from cli.settings import ChronicleSettings
 from projections.audit.indexer import AuditIndexer
 from projections.eventstore.recorder import ChronicleApplication
+from projections.history.follower import HistoryFollower
 from projections.log_follower import LogFollower
 from workers.targets import ConfigError, secret_keys
 
@@ -39,6 +40,7 @@ def start_log_followers(
     followers: list[LogFollower] = [
         make_linker(app, master_key, settings),
         AuditIndexer(app, redact_settings=redact_target),
+        HistoryFollower(app),
     ]
     stop = threading.Event()
     threads = []

@@ -1,5 +1,5 @@
 """`chronicle`: the composition root. Reads the settings once, parses the command line and
-runs one command (serve, worker, migrate, replay, gc, verify, audit, events, admin, share)."""
+runs one command (serve, worker, migrate, replay, gc, verify, audit, events, admin, share, ls, cat)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from cli import audit, events, share
+from cli import audit, browse, events, share
 from cli.admin import add_admin_parser
 from cli.config_errors import ConfigurationError, report
 from cli.settings import ChronicleSettings
@@ -147,6 +147,12 @@ def _add_gc(sub: Any) -> None:
     gc.add_argument(
         "--grace", type=float, default=3600.0, help="only blobs older than this many seconds (default 3600)"
     )
+    gc.add_argument(
+        "--retention",
+        type=float,
+        default=None,
+        help="keep data superseded less than this many seconds ago (default CHRONICLE_HISTORY_RETENTION, 7 days)",
+    )
     gc.set_defaults(func=_maintenance("gc"))
 
 
@@ -195,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chain_key(sub)
     _add_gc(sub)
     share.register(sub)  # chronicle share download|upload BUCKET/KEY
+    browse.register(sub)  # chronicle ls s3://BUCKET/PREFIX, chronicle cat s3://BUCKET/KEY [--as-of T]
     return parser
 
 

@@ -101,7 +101,10 @@ def cmd_gc(args: argparse.Namespace) -> int:
     if (warning := check_grace(args.grace)) is not None:
         print(f"warning: {warning}", file=sys.stderr)
     app = open_event_store(settings, data_dir, create_table=False)
-    result = collect(app, BlobStore(data_dir / "blobs"), grace_seconds=args.grace, progress=True)
+    retention = settings.history_retention if args.retention is None else args.retention
+    result = collect(
+        app, BlobStore(data_dir / "blobs"), grace_seconds=args.grace, retention_seconds=retention, progress=True
+    )
     print(f"removed {result['files']} blob files and {result['rows']} inline blobs")
     return 0
 
@@ -151,6 +154,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     print(f"\nreplay: rebuilt the notification views from {done.notification_events} events")
     print(f"replay: rebuilt the audit index from {done.audit_events} events")
+    print(f"replay: rebuilt the history view from {done.history_events} events")
     return 0
 
 

@@ -229,7 +229,9 @@ class RunningNode:
 
     async def run(self) -> None:
         ctx, settings, child = self.ctx, self.settings, self.process.is_child
-        self.tasks.append(asyncio.create_task(periodic_gc(ctx, settings.gc_interval, settings.gc_grace)))
+        self.tasks.append(
+            asyncio.create_task(periodic_gc(ctx, settings.gc_interval, settings.gc_grace, settings.history_retention))
+        )
         self.tasks.append(asyncio.create_task(follow_targets(ctx)))
         # One delivery supervisor per node: forked workers' appends wake it through the event
         # store's NOTIFY, and its follower and target loops are single-active anyway (advisory
@@ -239,7 +241,7 @@ class RunningNode:
             ctx.delivery = await start_delivery(
                 ctx.store, settings, committer=ctx.committer, load_configs=load_configs, generation=generation
             )
-        # The hash chain and the audit index: built off the request path, one active each.
+        # The hash chain, the audit index and the history view: built off the request path, one active each.
         linker = None if child else start_log_followers(ctx.store, self.key, settings, ctx.committer.on_commit)
         acceptor = None
         if self.shares is not None:  # --workers: the shared socket, accepted one connection per loop turn
@@ -272,14 +274,16 @@ async def follow_targets(ctx: ServerContext, interval: float = 5.0) -> None:
             log.debug("notification target refresh failed", exc_info=True)
 
 
-async def periodic_gc(ctx: ServerContext, interval: float, grace: float) -> None:
+async def periodic_gc(ctx: ServerContext, interval: float, grace: float, retention: float) -> None:
     gc_log = logging.getLogger("chronicle.gc")
     if (warning := check_grace(grace)) is not None:
         gc_log.warning("CHRONICLE_GC_GRACE: %s", warning)
     while True:
         await asyncio.sleep(interval)
         try:
-            result = await asyncio.to_thread(collect, ctx.store, ctx.blobs, grace_seconds=grace)
+            result = await asyncio.to_thread(
+                collect, ctx.store, ctx.blobs, grace_seconds=grace, retention_seconds=retention
+            )
             gc_log.info("gc pass: %s", result)
         except Exception:  # noqa: BLE001 - a failed pass is retried next interval
             gc_log.exception("gc pass failed")

@@ -53,6 +53,17 @@ _seconds = _number(float, "a number of seconds")
 _count = _number(int, "a whole number")
 
 
+def _seconds_or_zero(name: str, text: str, default: Any) -> float:
+    """Seconds, where 0 means "not at all" (e.g. no history retention)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ConfigurationError(f"{name}={text!r}: give a number of seconds, 0 or more (default {default:g})")
+    return value
+
+
 def _connections(name: str, text: str, default: Any) -> int:
     if not text.isdigit() or int(text) < 1:
         raise ConfigurationError(f"{name}={text!r}: give a whole number of connections, at least 1 (default 1024)")
@@ -122,6 +133,12 @@ class ChronicleSettings:
     # -- background work -------------------------------------------------------------------
     gc_interval: float = setting("CHRONICLE_GC_INTERVAL", 3600.0, "seconds between background GC passes", _seconds)
     gc_grace: float = setting("CHRONICLE_GC_GRACE", 3600.0, "minimum age in seconds of a blob GC removes", _seconds)
+    history_retention: float = setting(
+        "CHRONICLE_HISTORY_RETENTION",
+        7 * 86400.0,
+        "seconds superseded and deleted object data stays readable as of the past",
+        _seconds_or_zero,
+    )
     log_level: str = setting("CHRONICLE_LOG_LEVEL", "INFO", "logging level")
     audit_requests: str = setting(
         "CHRONICLE_AUDIT_REQUESTS", "off", "requests recorded in the request audit: off, on, or bucket names", _text

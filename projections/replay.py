@@ -23,6 +23,7 @@ from projections.eventstore.node_lock import NodesRunning, hold_for_replay
 from projections.eventstore.recorder import ChronicleApplication, PostgresChronicleRecorder
 from projections.eventstore.session_name import session_name
 from projections.eventstore.tx import Tx
+from projections.history.follower import HISTORY_TABLES, HistoryFollower
 from projections.notifications.follower import NotificationFollower
 from projections.notifications.schema import NOTIFY_VIEW_TABLES, notify_ddl
 
@@ -36,6 +37,7 @@ class Replayed:
     namespace_events: int
     notification_events: int
     audit_events: int = 0
+    history_events: int = 0
 
 
 def replay(
@@ -63,11 +65,12 @@ def replay(
                 rebuilt_namespace(namespace)
             notifications = rebuild_notifications(app, region=region, progress=progress)
             audit = rebuild_audit(app, redact_settings=redact_settings)
+            history = rebuild_history(app)
         finally:
             app.close()
     finally:
         held.release()
-    return Replayed(namespace, notifications, audit)
+    return Replayed(namespace, notifications, audit, history)
 
 
 def rebuild_audit(app: ChronicleApplication, *, redact_settings: RedactSettings | None = None) -> int:
@@ -77,6 +80,15 @@ def rebuild_audit(app: ChronicleApplication, *, redact_settings: RedactSettings 
         for table in AUDIT_TABLES:
             tx.execute(f"DELETE FROM {table}")
     return AuditIndexer(app, redact_settings=redact_settings).run_until_caught_up()
+
+
+def rebuild_history(app: ChronicleApplication) -> int:
+    """The history view from scratch (its follower then goes on from where this ends)."""
+    with app.store.datastore.transaction(commit=True) as cursor:
+        tx = Tx(cursor, app.store.dialect)
+        for table in HISTORY_TABLES:
+            tx.execute(f"DELETE FROM {table}")
+    return HistoryFollower(app).run_until_caught_up()
 
 
 def rebuild_namespace(app: ChronicleApplication, progress: Callable[[int, int], None] | None = None) -> int:

@@ -29,6 +29,13 @@ Why nothing acknowledged can be lost:
    than `STAGE_DEADLINE` seconds earlier (projections.blobstore), so any grace period longer
    than that deadline is safe while servers run.
 
+5. **The history keeps what it may still be asked for** (projections.history.retention): the
+   blobs of versions superseded less than the retention window ago (and of versions the
+   history still holds current) are referenced too; so are the blobs of versions whose event
+   the history follower has not indexed yet, read from the log in the same snapshot, so a
+   version superseded just before the pass cannot lose its bytes before its history row
+   exists.
+
 A GET that began before its object was deleted can still find the bytes gone; it is
 refused before the status line, or the connection is aborted mid-body (api.app), never a
 short body passed off as complete.
@@ -48,6 +55,7 @@ from typing import Any
 from projections.blobstore import STAGE_DEADLINE, BlobStore
 from projections.eventstore.recorder import ChronicleApplication
 from projections.eventstore.tx import Tx
+from projections.history.retention import RETAINED, unindexed_blob_ids
 
 log = logging.getLogger("chronicle.gc")
 
@@ -89,15 +97,22 @@ class Verdict:
 
 
 def collect(
-    app: ChronicleApplication, blobs: BlobStore, *, grace_seconds: float, progress: bool = False
+    app: ChronicleApplication,
+    blobs: BlobStore,
+    *,
+    grace_seconds: float,
+    retention_seconds: float = 0.0,
+    progress: bool = False,
 ) -> dict[str, int]:
     """One pass; returns what it removed. Safe beside running servers (see the module
-    docstring for the conditions)."""
+    docstring for the conditions). Blobs of versions superseded less than
+    `retention_seconds` ago stay readable as of the past."""
     store = app.store
     started = time.time()
     cutoff = started - grace_seconds
     removed_tmp = _sweep_tmp(blobs, cutoff)
-    verdict = decide(store, blobs, cutoff, progress=progress)
+    keep_since_us = int((started - retention_seconds) * 1_000_000)
+    verdict = decide(store, blobs, cutoff, progress=progress, history=(app, keep_since_us))
     removed_files = 0
     for i, path in enumerate(verdict.files, 1):
         try:
@@ -115,22 +130,35 @@ def collect(
     return result
 
 
-def decide(store: Any, blobs: BlobStore, cutoff: float, *, progress: bool = False) -> Verdict:
+def decide(
+    store: Any,
+    blobs: BlobStore,
+    cutoff: float,
+    *,
+    progress: bool = False,
+    history: tuple[ChronicleApplication, int] | None = None,
+) -> Verdict:
     """The blob files and rows older than `cutoff` (epoch seconds) that nothing references,
-    all judged from one snapshot."""
+    all judged from one snapshot. With `history` (the application, and the time in µs since
+    which superseded versions are retained), what the history keeps counts as referenced."""
     dialect = store.dialect.name
+    referenced, params = _REFERENCED[dialect], []
+    if history is not None:
+        referenced, params = f"{referenced} UNION ALL {RETAINED[dialect]}", [history[1]]
     grace_us = int((time.time() - cutoff) * 1_000_000)
     with store.snapshot() as cursor:
         tx = Tx(cursor, store.dialect)
         # The first statement fixes the snapshot; everything below reads that moment. Rows
         # are aged by the database's clock, which wrote their created_us.
         cutoff_us = int(tx.scalar(f"SELECT {_NOW_US[dialect]} AS now_us")) - grace_us
+        pending = unindexed_blob_ids(tx, history[0]) if history is not None else set()
         rows = [
             r["id"]
             for r in tx.all(
-                f"SELECT id FROM blob_data WHERE created_us < ? EXCEPT SELECT id FROM ({_REFERENCED[dialect]}) AS refs",
-                (cutoff_us,),
+                f"SELECT id FROM blob_data WHERE created_us < ? EXCEPT SELECT id FROM ({referenced}) AS refs",
+                (cutoff_us, *params),
             )
+            if r["id"] not in pending
         ]
         candidates = {path.name: path for path in _old_files(blobs, cutoff, progress=progress)}
         files: list[Path] = []
@@ -144,10 +172,8 @@ def decide(store: Any, blobs: BlobStore, cutoff: float, *, progress: bool = Fals
                     "INSERT INTO gc_candidates (id) VALUES " + ", ".join(["(?)"] * len(chunk)),
                     chunk,
                 )
-            unreferenced = tx.all(
-                f"SELECT id FROM gc_candidates EXCEPT SELECT id FROM ({_REFERENCED[dialect]}) AS refs"
-            )
-            files = [candidates[r["id"]] for r in unreferenced]
+            unreferenced = tx.all(f"SELECT id FROM gc_candidates EXCEPT SELECT id FROM ({referenced}) AS refs", params)
+            files = [candidates[r["id"]] for r in unreferenced if r["id"] not in pending]
             if dialect == "sqlite":
                 tx.execute("DROP TABLE gc_candidates")
     return Verdict(files=files, rows=rows, cutoff_us=cutoff_us)

@@ -12,6 +12,7 @@ from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response
 from api.s3.addressing import select
+from api.s3.as_of import AS_OF_HEADER, serve_as_of
 from api.s3.handlers import encryption, object_lock, public_access_block
 from api.s3.operations import S3_OPERATIONS
 from domain.ownership import ACCOUNT, canonical_id
@@ -31,6 +32,8 @@ async def route(req: S3Request, ctx: ServerContext) -> Response:
     await authorize_request(req, ctx, level, sub, action)
     if req.bucket and "x-amz-expected-bucket-owner" in req.headers:
         await _check_expected_owner(req, ctx)
+    if AS_OF_HEADER in req.headers:  # a read of the past (or a request refused for asking one)
+        return await serve_as_of(req, ctx, operation.name if operation is not None else "")
     # Encryption and Object Lock are not built: asking for them is refused (invariant 8).
     encryption.refuse_encryption_request(req, level, sub)
     await object_lock.refuse_lock_request(req, ctx, level, sub)

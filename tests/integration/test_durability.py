@@ -49,7 +49,8 @@ def temp_files(srv) -> list[Path]:
 
 def run_gc(srv, grace: float) -> str:
     res = subprocess.run(
-        chronicle_command("gc", "--data-dir", str(srv.data_dir), "--grace", str(grace)),
+        # No history retention: what these tests reclaim is superseded data too.
+        chronicle_command("gc", "--data-dir", str(srv.data_dir), "--grace", str(grace), "--retention", "0"),
         cwd=str(REPO_ROOT),
         env=srv.env,
         stdin=subprocess.DEVNULL,
@@ -447,7 +448,9 @@ def test_gc_reclaims_exactly_the_unreferenced_blobs(server_factory, request, bac
 
 def test_periodic_gc_in_serve(server_factory):
     """CHRONICLE_GC_INTERVAL / CHRONICLE_GC_GRACE: the server reclaims garbage by itself."""
-    srv = server_factory("sqlite", env={"CHRONICLE_GC_INTERVAL": "0.5", "CHRONICLE_GC_GRACE": "1"})
+    srv = server_factory(
+        "sqlite", env={"CHRONICLE_GC_INTERVAL": "0.5", "CHRONICLE_GC_GRACE": "1", "CHRONICLE_HISTORY_RETENTION": "0"}
+    )
     s3 = srv.client()
     bucket = unique_bucket_name("pgc")
     s3.create_bucket(Bucket=bucket)

@@ -132,7 +132,7 @@ def test_gc_in_a_tight_loop_never_loses_an_acknowledged_object(server_factory, r
         kwargs["database_url"] = request.getfixturevalue("pg_url")
     srv = server_factory(
         backend,
-        env={"CHRONICLE_GC_INTERVAL": "0.1", "CHRONICLE_GC_GRACE": str(GRACE)},
+        env={"CHRONICLE_GC_INTERVAL": "0.1", "CHRONICLE_GC_GRACE": str(GRACE), "CHRONICLE_HISTORY_RETENTION": "0"},
         **kwargs,
     )
     s3 = srv.client(max_pool_connections=16)

@@ -9,10 +9,11 @@ import subprocess
 import pytest
 
 from projections.eventstore.inline import INLINE_TABLES
+from projections.history.follower import HISTORY_TABLES
 from projections.notifications.schema import NOTIFY_VIEW_TABLES
 from tests.helpers.server import REPO_ROOT, chronicle_command
 
-PROJECTION_TABLES = INLINE_TABLES + NOTIFY_VIEW_TABLES
+PROJECTION_TABLES = INLINE_TABLES + NOTIFY_VIEW_TABLES + HISTORY_TABLES
 # A target nobody listens on: its records pile up in the notification views.
 TARGET_ENV = {
     "CHRONICLE_NOTIFY_WEBHOOK_ENABLE_1": "on",
@@ -76,18 +77,26 @@ def exercise(s3, bucket: str) -> None:
 
 
 def wait_for_follower(database_url: str | None, data_dir, timeout: float = 20.0) -> None:
-    """Until the notification follower has read the whole log (it runs in the server)."""
+    """Until the notification follower and the history view have read the whole log (they run
+    in the server)."""
     import time
 
     from projections.eventstore.recorder import open_store
+    from projections.eventstore.tx import Tx
+    from projections.history.queries import indexed
     from projections.notifications.follower import NotificationFollower
 
     app = open_store(database_url, data_dir, create_table=False)
+
+    def history_position() -> int:
+        with app.store.read() as cursor:
+            return indexed(Tx(cursor, app.store.dialect))[0]
+
     try:
         follower = NotificationFollower(app)
         deadline = time.monotonic() + timeout
-        while follower.position() < (app.store.max_notification_id() or 0):
-            assert time.monotonic() < deadline, "the notification follower did not catch up"
+        while min(follower.position(), history_position()) < (app.store.max_notification_id() or 0):
+            assert time.monotonic() < deadline, "the notification follower or the history view did not catch up"
             time.sleep(0.05)
     finally:
         app.close()
@@ -178,6 +187,8 @@ def test_replay_rebuilds_identical_tables(server_factory, backend, request):
     srv.stop()
     before = dump(database_url, srv.data_dir)
     assert len(before["ns_versions"]) == 7 and before["ns_uploads"] and before["ns_parts"]
+    # The history keeps what the namespace dropped: every version ever created, and when it ended.
+    assert len(before["ns_history"]) > 7 and any(dict(r)["to_position"] != "None" for r in before["ns_history"])
     events = [dict(r)["event_name"] for r in before["notify_access_view"]]
     assert "s3:ObjectCreated:Copy" in events and "s3:ObjectRemoved:DeleteMarkerCreated" in events
     assert "s3:ObjectCreated:CompleteMultipartUpload" not in events  # rules narrowed by then
@@ -200,6 +211,7 @@ def test_replay_rebuilds_identical_tables(server_factory, backend, request):
         ("namespace and IAM tables", str(events)),
         ("notification views", str(events)),
     ], res.stdout
+    assert f"rebuilt the history view from {events} events" in res.stdout
     after = dump(database_url, srv.data_dir)
     assert after == before
 

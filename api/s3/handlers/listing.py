@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from api.context import ServerContext
@@ -55,13 +57,18 @@ def _listing(tx: Tx, bucket: str, prefix: str, delimiter: str, start: str | None
     return list_objects(tx, bucket, prefix=prefix, delimiter=delimiter, start_after=start, max_keys=max_keys)
 
 
-async def list_objects_v1(req: S3Request, ctx: ServerContext) -> Response:
+# A page's source: (tx, bucket, prefix, delimiter, start, max_keys) -> Page; the as-of reads
+# (api.s3.as_of) give the history's.
+PageSource = Callable[..., Any]
+
+
+async def list_objects_v1(req: S3Request, ctx: ServerContext, listing: PageSource = _listing) -> Response:
     prefix = req.query.get("prefix", "")
     delimiter = req.query.get("delimiter", "")
     marker = req.query.get("marker", "")
     max_keys = _max_keys(req)
     enc = key_encoder(req)
-    page = await ctx.read(_listing, req.bucket, prefix, delimiter, marker or None, max_keys)
+    page = await ctx.read(listing, req.bucket, prefix, delimiter, marker or None, max_keys)
     x = X().open("ListBucketResult", xmlns=True)
     # v1 leaves Prefix unencoded (clients decode only Marker, NextMarker, Delimiter and keys).
     x.leaf("Name", req.bucket).leaf("Prefix", prefix).leaf("Marker", enc(marker))
@@ -78,7 +85,7 @@ async def list_objects_v1(req: S3Request, ctx: ServerContext) -> Response:
     return xml(x.close("ListBucketResult").bytes())
 
 
-async def list_objects_v2(req: S3Request, ctx: ServerContext) -> Response:
+async def list_objects_v2(req: S3Request, ctx: ServerContext, listing: PageSource = _listing) -> Response:
     prefix = req.query.get("prefix", "")
     delimiter = req.query.get("delimiter", "")
     token = req.query.get("continuation-token")
@@ -95,7 +102,7 @@ async def list_objects_v2(req: S3Request, ctx: ServerContext) -> Response:
                 "The continuation token provided is incorrect",
                 extra={"ArgumentName": "continuation-token"},
             ) from None
-    page = await ctx.read(_listing, req.bucket, prefix, delimiter, start, max_keys)
+    page = await ctx.read(listing, req.bucket, prefix, delimiter, start, max_keys)
     x = X().open("ListBucketResult", xmlns=True)
     x.leaf("Name", req.bucket).leaf("Prefix", enc(prefix))
     if delimiter:
@@ -145,7 +152,7 @@ def _versions(
     )
 
 
-async def list_object_versions(req: S3Request, ctx: ServerContext) -> Response:
+async def list_object_versions(req: S3Request, ctx: ServerContext, versions: PageSource = _versions) -> Response:
     prefix = req.query.get("prefix", "")
     delimiter = req.query.get("delimiter", "")
     key_marker = req.query.get("key-marker", "")
@@ -158,7 +165,7 @@ async def list_object_versions(req: S3Request, ctx: ServerContext) -> Response:
         )
     max_keys = _max_keys(req)
     enc = key_encoder(req)
-    page = await ctx.read(_versions, req.bucket, prefix, delimiter, key_marker or None, vid_marker or None, max_keys)
+    page = await ctx.read(versions, req.bucket, prefix, delimiter, key_marker or None, vid_marker or None, max_keys)
     x = X().open("ListVersionsResult", xmlns=True)
     x.leaf("Name", req.bucket).leaf("Prefix", enc(prefix)).leaf("KeyMarker", enc(key_marker))
     x.leaf("VersionIdMarker", vid_marker).leaf("MaxKeys", max_keys)

@@ -248,9 +248,7 @@ async def _serve(req: S3Request, ctx: ServerContext, *, with_body: bool) -> Resp
             # A small object's bytes vanished between the two statements (its version was
             # removed and collected meanwhile): ask again within one snapshot.
             row = await ctx.read(resolve_version, req.bucket, req.key, version_id, load_inline=with_body)
-    response = _serve_row(req, ctx, row, with_body, may_block=False)
-    if response is None:  # the first span is to be read from files: off the event loop
-        response = await ctx.run_sync(_serve_row, req, ctx, row, with_body)
+    response = await serve_resolved(req, ctx, row, with_body)
     event = "s3:ObjectAccessed:Get" if with_body else "s3:ObjectAccessed:Head"
     subscriptions = ctx.subscriptions
     generation = row["_subscriptions_generation"]
@@ -258,6 +256,14 @@ async def _serve(req: S3Request, ctx: ServerContext, *, with_body: bool) -> Resp
         await subscriptions.catch_up(generation)
     if subscriptions.wants(req.bucket, req.key, event):
         await record_access(req, ctx, row, response, event)
+    return response
+
+
+async def serve_resolved(req: S3Request, ctx: ServerContext, row: dict[str, Any], with_body: bool) -> Response:
+    """The answer for a resolved version (conditions, range, the first span of bytes)."""
+    response = _serve_row(req, ctx, row, with_body, may_block=False)
+    if response is None:  # the first span is to be read from files: off the event loop
+        response = await ctx.run_sync(_serve_row, req, ctx, row, with_body)
     return response
 
 
