@@ -66,13 +66,20 @@ def _refused_name(req: S3Request) -> str:
     return "" if not req.method else f"{req.method.capitalize()}Unknown"
 
 
+_PHRASES = {s.value: s.phrase for s in HTTPStatus}
+
+
 def _status_text(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return str(status)
+    return _PHRASES.get(status) or str(status)
+
+
+_second = [0, ""]
 
 
 def _iso_now() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e9):09d}Z"
+    """UTC with nanoseconds, as MinIO writes it; the part down to the second formatted once a second."""
+    now = time.time_ns()
+    seconds, nanos = divmod(now, 1_000_000_000)
+    if seconds != _second[0]:
+        _second[0], _second[1] = seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{_second[1]}.{nanos:09d}Z"

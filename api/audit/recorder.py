@@ -121,6 +121,12 @@ class RequestAudit:
 
 def insert(tx: Tx, entries: Iterable[dict[str, Any]]) -> None:
     rows = [_row(e) for e in entries]
+    if tx.dialect.name == "postgres":
+        # COPY: one stream for the batch, far cheaper for PostgreSQL than row inserts.
+        with tx.cursor.copy(f"COPY request_audit ({_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
     for i in range(0, len(rows), 100):
         chunk = rows[i : i + 100]
         marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
