@@ -29,6 +29,7 @@ from api.auth.authenticate import authenticate_request
 from api.auth.authz import decide
 from api.context import ServerContext
 from api.errors import S3Error
+from api.events.index_watch import IndexWatch
 from api.request import S3Request
 from api.response import Response
 from domain.stream_filter import BadStreamFilter, StreamFilter
@@ -39,50 +40,7 @@ PREFIX = "/minio/chronicle/v1/events"
 CONSUMERS = PREFIX + "/consumers/"
 DEFAULT_PING = 15.0  # seconds of silence before a keep-alive line
 DECISION_TTL = 5.0  # seconds a per-bucket decision is reused within one stream
-WATCH_INTERVAL = 0.05  # seconds between one process's looks at how far the index reaches
 ACTION_OF_KIND = {"iam": "admin:ExportIAM", "target": "admin:ConfigUpdate"}
-
-
-class IndexWatch:
-    """One look per process at how far the audit index reaches, shared by every waiting
-    subscriber: a thousand idle subscribers cost one small query per interval, not a thousand."""
-
-    def __init__(self, ctx: ServerContext) -> None:
-        self.ctx = ctx
-        self.position = -1
-        self._changed = asyncio.Condition()
-        self._task: asyncio.Task[None] | None = None
-        self._waiting = 0
-
-    async def wait_past(self, position: int, timeout: float) -> None:
-        if self.position > position:
-            return
-        self._waiting += 1
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._watch())
-        try:
-            async with self._changed:
-                await asyncio.wait_for(self._changed.wait_for(lambda: self.position > position), timeout)
-        except TimeoutError:
-            pass
-        finally:
-            self._waiting -= 1
-
-    async def _watch(self) -> None:
-        while self._waiting > 0:
-            try:
-                now = await self.ctx.query(_indexed_up_to)
-            except Exception:  # noqa: BLE001 - the store out of reach: subscribers wait for it
-                now = self.position
-            if now != self.position:
-                self.position = now
-                async with self._changed:
-                    self._changed.notify_all()
-            await asyncio.sleep(WATCH_INTERVAL)
-
-
-def _indexed_up_to(tx: Any) -> int:
-    return int(tx.scalar("SELECT position FROM audit_tracking WHERE name = 'audit'") or 0)
 
 
 class EventStream:
