@@ -69,7 +69,7 @@ class ChronicleASGI:
         self.ctx = ctx
         self.metrics = ServerMetrics(ctx)
         self.events = EventStream(ctx)
-        self.metrics.stream_watch = self.events.watch
+        self.metrics.event_stream = self.events
         scope = AuditScope.parse(ctx.settings.audit_requests)
         self.audit = RequestAudit(ctx.store, scope) if scope.enabled else None
 

@@ -47,6 +47,7 @@ class EventStream:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self.watch = IndexWatch(ctx)
+        self.pages_read = 0  # pages read for subscribers (metrics: idle subscribers read none)
 
     async def handle(self, req: S3Request) -> Response:
         req.bucket, req.key = None, None  # /minio/... names no bucket
@@ -152,6 +153,7 @@ class EventStream:
             if sse:
                 yield b"retry: 1000\n\n"
             while not disconnected.done():
+                self.pages_read += 1
                 page = await self.ctx.read(read_page, after, wanted)
                 out = [_frame(r, sse) for r in page.records if await may_see(r)]
                 if out:
@@ -160,14 +162,16 @@ class EventStream:
                 if page.through > after:
                     after = page.through
                     continue
-                silent = loop.time() - last_sent
-                if silent >= ping:
-                    yield b": keep-alive\n\n" if sse else b"\n"
-                    last_sent = loop.time()
-                    silent = 0.0
-                waiter = loop.create_task(self.watch.wait_past(after, min(ping - silent, 1.0)))
-                await asyncio.wait({waiter, disconnected}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
+                # Idle: no query of its own until the shared watch sees the index pass `after`.
+                while not disconnected.done() and self.watch.position <= after:
+                    silent = loop.time() - last_sent
+                    if silent >= ping:
+                        yield b": keep-alive\n\n" if sse else b"\n"
+                        last_sent = loop.time()
+                        silent = 0.0
+                    waiter = loop.create_task(self.watch.wait_past(after, ping - silent))
+                    await asyncio.wait({waiter, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
         finally:
             disconnected.cancel()
 
