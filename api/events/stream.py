@@ -34,7 +34,8 @@ from api.request import S3Request
 from api.response import Response
 from domain.stream_filter import BadStreamFilter, StreamFilter
 from projections.stream import consumers
-from projections.stream.reader import read_page, start_after
+from projections.stream.minio_records import add_minio_records
+from projections.stream.reader import Page, read_page, start_after
 
 PREFIX = "/minio/chronicle/v1/events"
 CONSUMERS = PREFIX + "/consumers/"
@@ -154,7 +155,7 @@ class EventStream:
                 yield b"retry: 1000\n\n"
             while not disconnected.done():
                 self.pages_read += 1
-                page = await self.ctx.read(read_page, after, wanted)
+                page = await self.ctx.read(_page_with_minio, self.ctx, after, wanted)
                 out = [_frame(r, sse) for r in page.records if await may_see(r)]
                 if out:
                     yield b"".join(out)
@@ -204,6 +205,12 @@ class _Visibility:
             allowed = False
         self._decided[cache_key] = (allowed, now)
         return allowed
+
+
+def _page_with_minio(tx: Any, ctx: ServerContext, after: int, wanted: StreamFilter) -> Page:
+    page = read_page(tx, after, wanted)
+    add_minio_records(tx, ctx.store, page.records, ctx.targets.region, ctx.deployment_id)
+    return page
 
 
 def _frame(record: dict[str, Any], sse: bool) -> bytes:
