@@ -160,8 +160,8 @@ class EventStream:
                 if out:
                     yield b"".join(out)
                     last_sent = loop.time()
-                if page.through > after:
-                    after = page.through
+                after = max(after, page.through)
+                if page.more:
                     continue
                 # Idle: no query of its own until the shared watch sees the index pass `after`.
                 while not disconnected.done() and self.watch.position <= after:
