@@ -69,6 +69,7 @@ class ChronicleASGI:
         self.ctx = ctx
         self.metrics = ServerMetrics(ctx)
         self.events = EventStream(ctx)
+        self.metrics.event_stream = self.events
         scope = AuditScope.parse(ctx.settings.audit_requests)
         self.audit = RequestAudit(ctx.store, scope) if scope.enabled else None
 

@@ -230,6 +230,7 @@ class Servers:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+        self.env = env  # for maintenance commands run against the same store (bench.history)
         self.chronicle_port = free_port()
         self.null_port = free_port()
         self.chronicle_log = open(self.workdir / "chronicle.log", "wb")

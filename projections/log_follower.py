@@ -4,7 +4,9 @@ One follower of a kind is active per deployment: on PostgreSQL it holds a sessio
 lock (its key names the kind) on a connection of its own, and a standby asks again every few
 seconds; on SQLite the one server process follows. Each step runs in one transaction, so a
 page is applied whole or not at all. The loop steps while there is work, then waits for a
-wake-up (this process committed) or POLL seconds (another process may have appended).
+wake-up or POLL seconds. On PostgreSQL the leader LISTENs, on its own connection, to the
+channel the event store NOTIFYs on every append (any process, any node), so it wakes as soon
+as events commit; on SQLite this process's commits wake it (`wake`). POLL stays the fallback.
 
 Why not eventsourcing's ProjectionRunner / TrackingRecorder (9.5): the runner subscribes one
 application instance per projection and processes event by event, each in its own tracked
@@ -23,6 +25,7 @@ import time
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from projections.eventstore.recorder import ChronicleApplication, PostgresChronicleRecorder, pg_connect_kwargs
@@ -89,9 +92,22 @@ class LogFollower:
                 stop.wait(1.0)
             if done:
                 continue
-            self.wake.wait(POLL)
-            self.wake.clear()
+            self._wait_for_appends()
         self.close()
+
+    def _wait_for_appends(self) -> None:
+        conn = self._conn
+        if conn is not None and self._holding and not self.wake.is_set():
+            try:
+                # Returns at the first NOTIFY, including those that came during the step
+                # (psycopg keeps them), so an append during a step is never missed.
+                for _ in conn.notifies(timeout=POLL, stop_after=1):
+                    pass
+            except Exception:  # noqa: BLE001 - a broken connection: the next step reconnects
+                self.close()
+        else:
+            self.wake.wait(POLL)
+        self.wake.clear()
 
     def _leader_connection(self) -> Any:
         """The connection holding this follower's lock, or None while another process
@@ -112,6 +128,9 @@ class LogFollower:
             )
         got = conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (self.lock_key,)).fetchone()
         self._holding = bool(got and got["got"])
+        channel = getattr(self.app.store, "channel_name", "")
+        if self._holding and channel:
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
         return conn if self._holding else None
 
     def close(self) -> None:

@@ -29,66 +29,26 @@ from api.auth.authenticate import authenticate_request
 from api.auth.authz import decide
 from api.context import ServerContext
 from api.errors import S3Error
+from api.events.index_watch import IndexWatch
 from api.request import S3Request
 from api.response import Response
 from domain.stream_filter import BadStreamFilter, StreamFilter
 from projections.stream import consumers
-from projections.stream.reader import read_page, start_after
+from projections.stream.minio_records import add_minio_records
+from projections.stream.reader import Page, read_page, start_after
 
 PREFIX = "/minio/chronicle/v1/events"
 CONSUMERS = PREFIX + "/consumers/"
 DEFAULT_PING = 15.0  # seconds of silence before a keep-alive line
 DECISION_TTL = 5.0  # seconds a per-bucket decision is reused within one stream
-WATCH_INTERVAL = 0.05  # seconds between one process's looks at how far the index reaches
 ACTION_OF_KIND = {"iam": "admin:ExportIAM", "target": "admin:ConfigUpdate"}
-
-
-class IndexWatch:
-    """One look per process at how far the audit index reaches, shared by every waiting
-    subscriber: a thousand idle subscribers cost one small query per interval, not a thousand."""
-
-    def __init__(self, ctx: ServerContext) -> None:
-        self.ctx = ctx
-        self.position = -1
-        self._changed = asyncio.Condition()
-        self._task: asyncio.Task[None] | None = None
-        self._waiting = 0
-
-    async def wait_past(self, position: int, timeout: float) -> None:
-        if self.position > position:
-            return
-        self._waiting += 1
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._watch())
-        try:
-            async with self._changed:
-                await asyncio.wait_for(self._changed.wait_for(lambda: self.position > position), timeout)
-        except TimeoutError:
-            pass
-        finally:
-            self._waiting -= 1
-
-    async def _watch(self) -> None:
-        while self._waiting > 0:
-            try:
-                now = await self.ctx.query(_indexed_up_to)
-            except Exception:  # noqa: BLE001 - the store out of reach: subscribers wait for it
-                now = self.position
-            if now != self.position:
-                self.position = now
-                async with self._changed:
-                    self._changed.notify_all()
-            await asyncio.sleep(WATCH_INTERVAL)
-
-
-def _indexed_up_to(tx: Any) -> int:
-    return int(tx.scalar("SELECT position FROM audit_tracking WHERE name = 'audit'") or 0)
 
 
 class EventStream:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self.watch = IndexWatch(ctx)
+        self.pages_read = 0  # pages read for subscribers (metrics: idle subscribers read none)
 
     async def handle(self, req: S3Request) -> Response:
         req.bucket, req.key = None, None  # /minio/... names no bucket
@@ -194,22 +154,25 @@ class EventStream:
             if sse:
                 yield b"retry: 1000\n\n"
             while not disconnected.done():
-                page = await self.ctx.read(read_page, after, wanted)
+                self.pages_read += 1
+                page = await self.ctx.read(_page_with_minio, self.ctx, after, wanted)
                 out = [_frame(r, sse) for r in page.records if await may_see(r)]
                 if out:
                     yield b"".join(out)
                     last_sent = loop.time()
-                if page.through > after:
-                    after = page.through
+                after = max(after, page.through)
+                if page.more:
                     continue
-                silent = loop.time() - last_sent
-                if silent >= ping:
-                    yield b": keep-alive\n\n" if sse else b"\n"
-                    last_sent = loop.time()
-                    silent = 0.0
-                waiter = loop.create_task(self.watch.wait_past(after, min(ping - silent, 1.0)))
-                await asyncio.wait({waiter, disconnected}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
+                # Idle: no query of its own until the shared watch sees the index pass `after`.
+                while not disconnected.done() and self.watch.position <= after:
+                    silent = loop.time() - last_sent
+                    if silent >= ping:
+                        yield b": keep-alive\n\n" if sse else b"\n"
+                        last_sent = loop.time()
+                        silent = 0.0
+                    waiter = loop.create_task(self.watch.wait_past(after, ping - silent))
+                    await asyncio.wait({waiter, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
         finally:
             disconnected.cancel()
 
@@ -242,6 +205,12 @@ class _Visibility:
             allowed = False
         self._decided[cache_key] = (allowed, now)
         return allowed
+
+
+def _page_with_minio(tx: Any, ctx: ServerContext, after: int, wanted: StreamFilter) -> Page:
+    page = read_page(tx, after, wanted)
+    add_minio_records(tx, ctx.store, page.records, ctx.targets.region, ctx.deployment_id)
+    return page
 
 
 def _frame(record: dict[str, Any], sse: bool) -> bytes:

@@ -13,6 +13,9 @@ node's address as the scrape reached it.
   ``minio_notify_target_total_events`` / ``minio_notify_target_failed_events`` /
   ``minio_notify_target_queue_length`` per target (labels ``target_id``, ``target_name``);
   ``chronicle_notify_target_*``: checkpoint, head, lag in seconds, up;
+- the event stream (this worker's): ``chronicle_event_stream_waiting_subscribers`` and
+  ``chronicle_event_stream_index_looks_total`` (one shared look per wake-up, whatever the
+  number of subscribers, see api.events.index_watch), ``chronicle_event_stream_pages_read_total``;
 - the process (api.metrics.process_metrics): prometheus-client's ``process_*``, ``python_gc_*``,
   ``python_info``.
 
@@ -46,6 +49,7 @@ from api.response import Response
 
 if TYPE_CHECKING:
     from api.context import ServerContext
+    from api.events.stream import EventStream
     from api.request import S3Request
 
 METRICS_PATHS = ("/minio/v2/metrics/cluster", "/minio/v2/metrics/node")
@@ -61,6 +65,7 @@ class ServerMetrics:
         self.store = StoreMetrics()
         self.store.install(ctx.committer)
         self.process = ProcessMetrics()
+        self.event_stream: EventStream | None = None  # set by the app that serves it
 
     async def scrape(self, req: S3Request) -> Response:
         ctx = self.ctx
@@ -70,8 +75,29 @@ class ServerMetrics:
         families = self.s3.families(server)
         families += await self.store.families(ctx, server)
         families += notify_families(await delivery_states(ctx), server)
+        if self.event_stream is not None:
+            families += stream_families(self.event_stream, server)
         body = render(families) + self.process.render()
         return Response(200, {"content-type": CONTENT_TYPE_PLAIN_0_0_4}, body)
+
+
+def stream_families(stream: EventStream, server: str) -> list[Family]:
+    on, watch = {"server": server}, stream.watch
+    waiting = Family(
+        "chronicle_event_stream_waiting_subscribers", "Event-stream subscribers waiting for new events", "gauge"
+    )
+    waiting.add(on, watch.waiting)
+    looks = Family(
+        "chronicle_event_stream_index_looks_total",
+        "Looks at how far the audit index reaches, shared by every waiting subscriber",
+        "counter",
+    )
+    looks.add(on, watch.looks)
+    pages = Family(
+        "chronicle_event_stream_pages_read_total", "Pages of the audit index read for subscribers", "counter"
+    )
+    pages.add(on, stream.pages_read)
+    return [waiting, looks, pages]
 
 
 def notify_families(states: list[dict[str, Any]], server: str) -> list[Family]:

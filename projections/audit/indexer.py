@@ -1,7 +1,8 @@
 """The audit index, built from the log by a follower (projections.log_follower): one row per
 event with the columns the audit questions filter on — bucket and key, IAM subject or target,
 access key, parent user, source IP, event, time — and the whole record (domain.change_record).
-Each page and its tracking row are one transaction, so a crash repeats a page or none of it.
+Each page and its tracking row are one transaction, so a crash repeats a page or none of it;
+the page's commit wakes the event stream's readers (projections.audit.progress).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 import orjson
 
 from domain.change_record import RedactSettings, describe
+from projections.audit.progress import INDEX_PROGRESS, INDEXED_CHANNEL
 from projections.eventstore.recorder import ChronicleApplication
 from projections.eventstore.tx import Tx
 from projections.log_follower import LogFollower
@@ -32,6 +34,12 @@ class AuditIndexer(LogFollower):
         super().__init__(app)
         self.redact_settings = redact_settings
         self.page = page
+        self._indexed = False
+
+    def after(self, tx_factory: Any) -> None:
+        if self._indexed:
+            self._indexed = False
+            INDEX_PROGRESS.announce()
 
     def apply(self, tx: Tx) -> int:
         after = int(tx.scalar("SELECT position FROM audit_tracking WHERE name = ?", (TRACKING,)) or 0)
@@ -77,4 +85,8 @@ class AuditIndexer(LogFollower):
             "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
             (TRACKING, events[-1][0]),
         )
+        if tx.dialect.name == "postgres":
+            # Delivered at commit, to every process's stream watch (api.events.stream).
+            tx.execute(f"NOTIFY {INDEXED_CHANNEL}")
+        self._indexed = True
         return len(events)

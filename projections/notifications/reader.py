@@ -40,6 +40,12 @@ def read_notices(tx: Tx, app: ChronicleApplication, after: int, limit: int) -> t
     if not rows:
         return [], after, False
     events = [(int(r["notification_id"]), app.decode_row(r)) for r in rows]
+    notices = notices_of(tx, app, events)
+    return notices, events[-1][0], len(rows) >= limit
+
+
+def notices_of(tx: Tx, app: ChronicleApplication, events: list[tuple[int, Any]]) -> list[Notice]:
+    """The notices of these (position, decoded event) pairs, in their order."""
     firsts = first_events(app, tx, (e.originator_id for _, e in events if type(e) in FIRST_EVENT_OF))
     histories: dict[str, VersioningHistory] = {}
     notices: list[Notice] = []
@@ -50,7 +56,7 @@ def read_notices(tx: Tx, app: ChronicleApplication, after: int, limit: int) -> t
         notice = notice_of(position, event, created=created, created_at=created_at, versioning=history)
         if notice is not None:
             notices.append(notice)
-    return notices, events[-1][0], len(rows) >= limit
+    return notices
 
 
 def _history(tx: Tx, cache: dict[str, VersioningHistory], bucket: str) -> VersioningHistory:

@@ -24,6 +24,8 @@ class Page:
     # The last position this page looked at: where the next page starts, and what a consumer
     # commits once it has processed `records` (filtered-out events are passed over too).
     through: int
+    # Whether the page stopped at its limit (more is indexed already), or read all there was.
+    more: bool = False
 
 
 def read_page(tx: Tx, after: int, wanted: StreamFilter, limit: int = PAGE) -> Page:
@@ -45,9 +47,10 @@ def read_page(tx: Tx, after: int, wanted: StreamFilter, limit: int = PAGE) -> Pa
         f"SELECT position, record FROM audit_index WHERE {' AND '.join(where)} ORDER BY position LIMIT ?",
         (*params, limit),
     )
-    through = int(rows[-1]["position"]) if len(rows) == limit else max(after, upto)
+    more = len(rows) == limit
+    through = int(rows[-1]["position"]) if more else max(after, upto)
     records = [orjson.loads(r["record"]) for r in rows]
-    return Page([r for r in records if wanted.matches(r)], through)
+    return Page([r for r in records if wanted.matches(r)], through, more)
 
 
 def start_after(tx: Tx, start: str) -> int:
