@@ -23,6 +23,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.helpers.services import is_migrated_copy
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 START_TIMEOUT = float(os.environ.get("CHRONICLE_TEST_START_TIMEOUT", "20"))
@@ -363,7 +365,9 @@ class ServerFactory:
             extra_args=list(extra_args or []),
         )
         self.servers.append(server)
-        if backend == "postgres" and migrate:
+        # A copy of the migrated template is what `chronicle migrate` would leave (see
+        # tests/helpers/pg_template.py): migrating it again would change nothing.
+        if backend == "postgres" and migrate and not is_migrated_copy(database_url):
             run_migrate(full_env, root / "logs")
         if start:
             self._start(server, timeout, pick_port=port is None)
