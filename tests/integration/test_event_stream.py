@@ -193,8 +193,8 @@ def test_a_subscriber_sees_only_what_it_may(server_factory, tmp_path):
     assert requests.put(url, headers=hdrs, timeout=30).status_code == 403
 
 
-def test_bad_requests_get_s3_errors(server_factory):
-    srv = server_factory("sqlite")
+def test_bad_requests_get_s3_errors(server):
+    srv = server
     for query, status, code in (
         ("kind=objects", 400, "InvalidArgument"),
         ("from=yesterday", 400, "InvalidArgument"),
