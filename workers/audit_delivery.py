@@ -53,6 +53,7 @@ class AuditWebhookWorker(ClaimedLoop):
         self.gaps = SeqGaps(store.target, settle=settle)
         self.position = 0
         self._last_sent = 0.0
+        self._behind = False
 
     async def _close_target(self) -> None:
         await self.sender.close()
@@ -68,7 +69,7 @@ class AuditWebhookWorker(ClaimedLoop):
                 await self._sleep(POLL)
                 continue
             try:
-                await self.sender.send(_texts(batches))
+                await self.sender.send(_texts(batches), backlog=self._behind)
             except Exception as e:  # noqa: BLE001 - any failure is retried from the position
                 done = e.delivered if isinstance(e, TargetError) else 0
                 await self._advance(batches[:done])
@@ -86,6 +87,7 @@ class AuditWebhookWorker(ClaimedLoop):
         """What may go out now: entries after the position up to the first hole still open,
         in batches; a last batch that is not full only once BATCH_WAIT passed."""
         rows = await asyncio.to_thread(self.entries.read_entries, self.position, self.page)
+        self._behind = len(rows) >= self.page  # a full page: a backlog, sent several at a time
         ready = rows[: self.gaps.ready(self.position, [seq for seq, _ in rows])]
         batches = [ready[i : i + self.batch_size] for i in range(0, len(ready), self.batch_size)]
         if batches and len(batches[-1]) < self.batch_size and time.monotonic() - self._last_sent < BATCH_WAIT:

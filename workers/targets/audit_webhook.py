@@ -14,9 +14,11 @@
 - Any 2xx is success; a 403 says "please check if your auth token is correctly set",
   anything else "please check your endpoint configuration". Each request may take
   ``http_timeout``.
-- Concurrency: MinIO adds workers while its queue is more than half full, up to 16 (4 when
-  ``batch_size`` > 100); here a backlog goes out with as many requests in flight, so a
-  receiver sees a backlog's batches in no guaranteed order — as from MinIO.
+- Concurrency: MinIO sends from one worker, in order, and adds workers only while its queue
+  is more than half full, up to 16 (4 when ``batch_size`` > 100). Here too: one request at
+  a time while delivery keeps up; a backlog (the delivery loop reads a full page) goes out
+  with up to as many requests in flight, its batches then in no guaranteed order, as from
+  MinIO.
 
 Retries, batching by time and positions are the delivery loop's (workers.audit_delivery).
 """
@@ -80,11 +82,17 @@ class AuditWebhookSender:
             # new connection (the body may have been seen: at-least-once).
             await self.http.post(body, headers)
 
-    async def send(self, batches: Sequence[Sequence[str]]) -> None:
-        """Every batch, up to ``window`` requests in flight. Raises TargetError whose
-        ``delivered`` counts the leading batches the receiver accepted."""
-        if len(batches) == 1:
-            await self.post(batches[0])
+    async def send(self, batches: Sequence[Sequence[str]], *, backlog: bool = False) -> None:
+        """Every batch: one request at a time, in order; up to ``window`` in flight for a
+        ``backlog``. Raises TargetError whose ``delivered`` counts the leading batches the
+        receiver accepted."""
+        if not backlog or len(batches) == 1:
+            for i, batch in enumerate(batches):
+                try:
+                    await self.post(batch)
+                except TargetError as e:
+                    e.delivered = i
+                    raise
             return
         gate = asyncio.Semaphore(self.window)
 
