@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from api.audit.recorder import insert
+from api.audit.recorder import AuditScope, RequestAudit
 from projections.eventstore.recorder import ChronicleApplication, open_store
 from projections.eventstore.tx import Tx
 from tests.helpers.notify import WebhookProcess
@@ -37,8 +37,11 @@ def entry(request_id: str) -> dict:
 
 
 def record(app: ChronicleApplication, *request_ids: str) -> None:
-    with app.store.datastore.transaction(commit=True) as cursor:
-        insert(Tx(cursor, app.store.dialect), [entry(r) for r in request_ids])
+    """Through the request audit's recorder, as a server records requests (one batch)."""
+    recorder = RequestAudit(app, AuditScope(everything=True))
+    for r in request_ids:
+        recorder.record({**entry(r), "_time_us": time.time_ns() // 1000})
+    recorder.close()  # flushes what is queued
 
 
 def sql(app: ChronicleApplication, statement: str, params: tuple = ()) -> list:
