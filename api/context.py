@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 import anyio
@@ -188,8 +188,10 @@ class ServerContext:
             await self.read(self.notify.refresh)
         return self.notify.registry
 
-    @property
+    @cached_property
     def deployment_id(self) -> str:
+        # The master key never changes in a running process; deriving the id costs an HMAC
+        # and a UUID, which the request audit would otherwise pay on every request.
         return deployment_id_for(self.sealer.check_value())
 
     def check_master_key(self) -> None:

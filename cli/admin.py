@@ -1,5 +1,5 @@
 """`chronicle admin ...`: manage users, policies, groups, service accounts, access keys and
-notification targets (`config set|get|del`) of a running server through the MinIO admin API
+notification targets and audit webhooks (`config set|get|del`) of a running server through the MinIO admin API
 (SigV4-signed, madmin-encrypted bodies).
 
 Human-readable tables by default, ``--json`` for scripts. Exit codes: 0 success, 1 the server
@@ -121,14 +121,14 @@ class AdminParser:
             self.leaf(key, cmd, f"key_{cmd}", text).add_argument("key")
 
     def config(self) -> None:
-        config = self.area("config", "notification targets (MinIO's config KV)")
+        config = self.area("config", "notification targets and audit webhooks (MinIO's config KV)")
         p = self.leaf(
             config,
             "set",
             "config_set",
             "set a target's settings, e.g. notify_redis:1 address=127.0.0.1:6379 key=events format=namespace",
         )
-        p.add_argument("target", metavar="TARGET", help="notify_<type>:<id>, e.g. notify_redis:1")
+        p.add_argument("target", metavar="TARGET", help="notify_<type>:<id> or audit_webhook:<id>, e.g. notify_redis:1")
         p.add_argument("settings", nargs="+", metavar="KEY=VALUE")
         p = self.leaf(config, "get", "config_get", "show targets' settings (secrets are never shown)")
         p.add_argument(
@@ -141,7 +141,7 @@ class AdminParser:
             nargs="?",
             default="",
             metavar="SUBSYS",
-            help="notify_redis, notify_postgres, ... (nothing lists them)",
+            help="notify_redis, notify_postgres, ..., audit_webhook (nothing lists them)",
         )
         p.add_argument("key", nargs="?", default="", metavar="KEY", help="one key only")
 

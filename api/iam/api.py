@@ -4,9 +4,10 @@ in AWS's XML (namespace https://iam.amazonaws.com/doc/2010-05-08/); errors NoSuc
 EntityAlreadyExists, DeleteConflict, LimitExceeded, MalformedPolicyDocument, ValidationError and
 AccessDenied as <ErrorResponse> (rendered by api.iam.query_api).
 
-This module: users, their access keys and inline policies, GetAccountSummary; groups
-(api.iam.groups), roles (api.iam.roles), managed policy attachments (api.iam.managed) and
-OpenID Connect providers (api.iam.oidc) beside it, sharing api.iam.call. Every action is a row
+This module: users, their access keys, GetAccountSummary; groups (api.iam.groups), roles
+(api.iam.roles), inline policies of all three (api.iam.inline_policies), managed policy
+attachments (api.iam.managed) and OpenID Connect providers (api.iam.oidc) beside it, sharing
+api.iam.call. Every action is a row
 of api.iam.operations.
 
 Authorization: root, or an identity policy allowing iam:<Action> on the entity's ARN
@@ -25,15 +26,10 @@ from api.iam import service as iam_service
 from api.iam.call import (
     ENTITY_NAME,
     MAX_ACCESS_KEYS,
-    POLICY_NAME,
     Call,
     arn,
     by_name,
-    inline_policy_names_response,
-    inline_policy_response,
     leaf_xml,
-    no_such,
-    parse,
 )
 from api.iam.protocol import iso8601, unique_id, validation_error
 from domain.ownership import ACCOUNT
@@ -57,15 +53,6 @@ def user_xml(row: dict[str, Any]) -> str:
         + leaf("Arn", arn("user", name, row["path"]))
         + leaf("CreateDate", iso8601(row["created_us"] / 1_000_000))
     )
-
-
-async def _user(call: Call, name: str) -> dict[str, Any]:
-    """The user `name` (a stored name), authorized on its ARNs; NoSuchEntity when there is none."""
-    row = await call.ctx.read(iam_queries.user, name)
-    await call.authorize_user(name, row)
-    if row is None:
-        raise no_such("user", name)
-    return row
 
 
 async def create_user(call: Call) -> Response:
@@ -93,7 +80,7 @@ async def get_user(call: Call) -> Response:
         await call.authorize(f"arn:aws:iam::{ACCOUNT}:root")
         root = leaf("UserId", ACCOUNT) + leaf("Arn", f"arn:aws:iam::{ACCOUNT}:root") + leaf("CreateDate", iso8601(0))
         return call.respond(f"<User>{root}</User>")
-    return call.respond(f"<User>{user_xml(await _user(call, await call.stored('user', name)))}</User>")
+    return call.respond(f"<User>{user_xml(await call.found('user', await call.stored('user', name)))}</User>")
 
 
 async def list_users(call: Call) -> Response:
@@ -106,7 +93,7 @@ async def list_users(call: Call) -> Response:
 
 async def update_user(call: Call) -> Response:
     name = await call.user_param()
-    row = await _user(call, name)
+    row = await call.found("user", name)
     new_name = call.get("NewUserName")
     if new_name is not None and new_name != name:
         # A user's name is its MinIO access key and the owner recorded on its buckets and objects.
@@ -133,7 +120,7 @@ def _user_conflicts(tx: Any, name: str) -> str | None:
 
 async def delete_user(call: Call) -> Response:
     name = await call.user_param()
-    await _user(call, name)
+    await call.found("user", name)
     conflict = await call.ctx.read(_user_conflicts, name)
     if conflict:
         raise S3Error("DeleteConflict", conflict, status=409)
@@ -155,7 +142,7 @@ async def _target_user(call: Call) -> str:
         await call.authorize(f"arn:aws:iam::{ACCOUNT}:root")
         return name
     name = await call.stored("user", name)
-    await _user(call, name)
+    await call.found("user", name)
     return name
 
 
@@ -220,43 +207,6 @@ async def delete_access_key(call: Call) -> Response:
     name = await _target_user(call)
     access_key = await _own_key(call, name)
     await iam_service.delete_access_key(call.ctx, call.actor(), access_key)
-    return call.respond()
-
-
-# -- inline policies of users -------------------------------------------------------------
-
-
-async def put_user_policy(call: Call) -> Response:
-    name = await call.user_param()
-    policy_name = call.need("PolicyName", POLICY_NAME)
-    text = call.need("PolicyDocument")
-    row = await call.ctx.read(iam_queries.user, name)
-    await call.authorize_user(name, row)
-    document = parse(text, "identity")
-    if row is None:
-        raise no_such("user", name)
-    await query_service.put_user_inline_policy(call.ctx, call.actor(), name, policy_name, document)
-    return call.respond()
-
-
-async def get_user_policy(call: Call) -> Response:
-    name = await call.user_param()
-    policy_name = call.need("PolicyName", POLICY_NAME)
-    await _user(call, name)
-    return await inline_policy_response(call, "user", name, policy_name)
-
-
-async def list_user_policies(call: Call) -> Response:
-    name = await call.user_param()
-    await _user(call, name)
-    return await inline_policy_names_response(call, "user", name)
-
-
-async def delete_user_policy(call: Call) -> Response:
-    name = await call.user_param()
-    policy_name = call.need("PolicyName", POLICY_NAME)
-    await _user(call, name)
-    await query_service.delete_user_inline_policy(call.ctx, call.actor(), name, policy_name)
     return call.respond()
 
 

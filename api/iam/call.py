@@ -32,6 +32,7 @@ POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 PATH = re.compile(r"/|/[!-~]{1,510}/")
 CANONICAL_ID = re.compile(r"[0-9a-f]{64}")
 MAX_ACCESS_KEYS = 2  # AWS's AccessKeysPerUser quota
+_ENTITY_ROW = {"user": iam_queries.user, "group": iam_queries.group, "role": iam_queries.role}
 
 
 class Call:
@@ -94,6 +95,32 @@ class Call:
                 if canonical_id(row["name"]) == name:
                     return str(row["name"])
         return await self.stored("user", name)
+
+    async def entity(self, kind: str) -> tuple[str, dict[str, Any]]:
+        """The user / group / role named by UserName / GroupName / RoleName, by its stored name,
+        and its row (see `found`)."""
+        if kind == "user":
+            name = await self.user_param()
+        elif kind == "group":
+            name = await self.stored("group", self.need("GroupName", GROUP_NAME))
+        else:
+            name = await self.stored("role", self.need("RoleName", ENTITY_NAME))
+        return name, await self.found(kind, name)
+
+    async def found(self, kind: str, name: str) -> dict[str, Any]:
+        """The user / group / role `name` (a stored name), authorized on its ARNs; NoSuchEntity
+        when there is none, told only to a caller authorized to ask."""
+        row = await self.ctx.read(_ENTITY_ROW[kind], name)
+        path = row["path"] if row is not None else "/"
+        if kind == "user":
+            await self.authorize_user(name, row)
+        elif kind == "group":
+            await self.authorize(arn("group", name, path))
+        else:
+            await self.authorize(role_arn(name, path))
+        if row is None:
+            raise no_such(kind, name)
+        return row
 
     async def authorize(self, *resources: str) -> None:
         """An identity policy must allow iam:<Action> on the entity: on any of the ARNs that
@@ -208,30 +235,3 @@ def no_such(kind: str, name: str) -> S3Error:
 
 def parse(document: str, kind: str) -> dict[str, Any]:
     return parse_policy(document, kind=kind).document  # type: ignore[arg-type]  # DomainError: MalformedPolicyDocument
-
-
-async def inline_policy_response(call: Call, owner_kind: str, owner: str, policy_name: str) -> Response:
-    """Get{User,Group,Role}Policy's answer: the owner's name, the policy's, its document."""
-    document = await inline(call, owner_kind, owner, policy_name)
-    return call.respond(
-        leaf_xml(f"{owner_kind.capitalize()}Name", owner)
-        + leaf_xml("PolicyName", policy_name)
-        + leaf_xml("PolicyDocument", encoded(document))
-    )
-
-
-async def inline_policy_names_response(call: Call, owner_kind: str, owner: str) -> Response:
-    """List{User,Group,Role}Policies' answer, paged."""
-    names, tail = call.page_names(await call.ctx.read(iam_queries.inline_policy_names, owner_kind, owner))
-    return call.respond(members("PolicyNames", names) + tail)
-
-
-async def inline(call: Call, owner_kind: str, owner: str, policy_name: str) -> Any:
-    document = await call.ctx.read(iam_queries.inline_policy, owner_kind, owner, policy_name)
-    if document is None:
-        raise S3Error(
-            "NoSuchEntity",
-            f"The {owner_kind} policy with name {policy_name} cannot be found.",
-            status=404,
-        )
-    return document

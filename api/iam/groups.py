@@ -1,6 +1,6 @@
 """IAM query API: groups (CreateGroup, GetGroup, ListGroups, UpdateGroup, DeleteGroup,
-membership, ListGroupsForUser) and their inline policies. The same groups MinIO's admin API
-manages; a member gets the group's policies while the group is enabled."""
+membership, ListGroupsForUser); their inline policies are in api.iam.inline_policies. The same
+groups MinIO's admin API manages; a member gets the group's policies while the group is enabled."""
 
 from __future__ import annotations
 
@@ -11,15 +11,11 @@ from api.iam import query_service
 from api.iam.api import user_xml
 from api.iam.call import (
     GROUP_NAME,
-    POLICY_NAME,
     Call,
     arn,
     by_name,
-    inline_policy_names_response,
-    inline_policy_response,
     leaf_xml,
     no_such,
-    parse,
 )
 from api.iam.protocol import iso8601, unique_id
 from projections.iam import queries as iam_queries
@@ -43,16 +39,6 @@ def _iso(us: int) -> str:
     return iso8601(us / 1_000_000)
 
 
-async def _group(call: Call, param: str = "GroupName") -> tuple[str, dict[str, Any]]:
-    """The group a parameter names, authorized on its ARN; NoSuchEntity when there is none."""
-    name = await call.stored("group", call.need(param, GROUP_NAME))
-    row = await call.ctx.read(iam_queries.group, name)
-    await call.authorize(arn("group", name, row["path"] if row else "/"))
-    if row is None:
-        raise no_such("group", name)
-    return name, row
-
-
 async def create_group(call: Call) -> Response:
     name = call.need("GroupName", GROUP_NAME)
     path = call.path()
@@ -62,7 +48,7 @@ async def create_group(call: Call) -> Response:
 
 
 async def get_group(call: Call) -> Response:
-    _name, row = await _group(call)
+    _name, row = await call.entity("group")
     users = [u for u in await call.ctx.read(iam_queries.list_users) if u["name"] in row["members"]]
     page, tail = call.page(users, by_name)
     items = "".join(f"<member>{user_xml(u)}</member>" for u in page)
@@ -87,7 +73,7 @@ async def list_groups_for_user(call: Call) -> Response:
 
 
 async def update_group(call: Call) -> Response:
-    name, row = await _group(call)
+    name, row = await call.entity("group")
     new_name = call.get("NewGroupName")
     if new_name is not None and new_name != name:
         # Groups are keyed by name in the log and in every policy that names them.
@@ -104,13 +90,13 @@ def validation_error_rename() -> S3Error:
 
 
 async def delete_group(call: Call) -> Response:
-    name, _row = await _group(call)
+    name, _row = await call.entity("group")
     await query_service.delete_group(call.ctx, call.actor(), name)
     return call.respond()
 
 
 async def add_user_to_group(call: Call) -> Response:
-    group, _row = await _group(call)
+    group, _row = await call.entity("group")
     name = await call.user_param()
     if await call.ctx.read(iam_queries.user, name) is None:
         raise no_such("user", name)
@@ -119,36 +105,9 @@ async def add_user_to_group(call: Call) -> Response:
 
 
 async def remove_user_from_group(call: Call) -> Response:
-    group, _row = await _group(call)
+    group, _row = await call.entity("group")
     name = await call.user_param()
     if await call.ctx.read(iam_queries.user, name) is None:
         raise no_such("user", name)
     await query_service.remove_user_from_group(call.ctx, call.actor(), group, name)
-    return call.respond()
-
-
-async def put_group_policy(call: Call) -> Response:
-    policy_name = call.need("PolicyName", POLICY_NAME)
-    text = call.need("PolicyDocument")
-    group, _row = await _group(call)
-    document = parse(text, "identity")
-    await query_service.put_group_policy(call.ctx, call.actor(), group, policy_name, document)
-    return call.respond()
-
-
-async def get_group_policy(call: Call) -> Response:
-    policy_name = call.need("PolicyName", POLICY_NAME)
-    group, _row = await _group(call)
-    return await inline_policy_response(call, "group", group, policy_name)
-
-
-async def list_group_policies(call: Call) -> Response:
-    group, _row = await _group(call)
-    return await inline_policy_names_response(call, "group", group)
-
-
-async def delete_group_policy(call: Call) -> Response:
-    policy_name = call.need("PolicyName", POLICY_NAME)
-    group, _row = await _group(call)
-    await query_service.delete_group_policy(call.ctx, call.actor(), group, policy_name)
     return call.respond()

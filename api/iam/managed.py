@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from api.errors import S3Error
 from api.iam import query_service
-from api.iam.call import ENTITY_NAME, GROUP_NAME, Call, arn, leaf_xml, no_such, role_arn
+from api.iam.call import Call, leaf_xml
 from domain.ownership import ACCOUNT
 from domain.policy.canned import AWS_MANAGED_POLICIES, AWS_MANAGED_PREFIX, CANNED_POLICIES
 from projections.iam import queries as iam_queries
@@ -52,20 +52,7 @@ async def _attachable(call: Call) -> str:
 
 async def _target(call: Call, kind: str) -> tuple[str, list[str]]:
     """The user / group / role the call names (authorized on its ARN) and its attachments."""
-    if kind == "user":
-        name = await call.user_param()
-        row = await call.ctx.read(iam_queries.user, name)
-        await call.authorize_user(name, row)
-    elif kind == "group":
-        name = await call.stored("group", call.need("GroupName", GROUP_NAME))
-        row = await call.ctx.read(iam_queries.group, name)
-        await call.authorize(arn("group", name, row["path"] if row else "/"))
-    else:
-        name = await call.stored("role", call.need("RoleName", ENTITY_NAME))
-        row = await call.ctx.read(iam_queries.role, name)
-        await call.authorize(role_arn(name, row["path"] if row else "/"))
-    if row is None:
-        raise no_such(kind, name)
+    name, row = await call.entity(kind)
     return name, list(row["policies"])
 
 

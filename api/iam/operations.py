@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from api.iam import api as users
-from api.iam import groups, managed, oidc, roles, sts
+from api.iam import groups, inline_policies, managed, oidc, roles, sts
 
 if TYPE_CHECKING:
     from api.iam.call import Call
@@ -50,20 +50,20 @@ _ROWS: tuple[QueryOperation, ...] = (
     _iam("ListAccessKeys", users.list_access_keys),
     _iam("UpdateAccessKey", users.update_access_key),
     _iam("DeleteAccessKey", users.delete_access_key),
-    _iam("PutUserPolicy", users.put_user_policy),
-    _iam("GetUserPolicy", users.get_user_policy),
-    _iam("ListUserPolicies", users.list_user_policies),
-    _iam("DeleteUserPolicy", users.delete_user_policy),
+    _iam("PutUserPolicy", inline_policies.put_handler("user")),
+    _iam("GetUserPolicy", inline_policies.get_handler("user")),
+    _iam("ListUserPolicies", inline_policies.list_handler("user")),
+    _iam("DeleteUserPolicy", inline_policies.delete_handler("user")),
     _iam("GetAccountSummary", users.get_account_summary),
     _iam("CreateRole", roles.create_role),
     _iam("GetRole", roles.get_role),
     _iam("ListRoles", roles.list_roles),
     _iam("UpdateRole", roles.update_role),
     _iam("DeleteRole", roles.delete_role),
-    _iam("PutRolePolicy", roles.put_role_policy),
-    _iam("GetRolePolicy", roles.get_role_policy),
-    _iam("ListRolePolicies", roles.list_role_policies),
-    _iam("DeleteRolePolicy", roles.delete_role_policy),
+    _iam("PutRolePolicy", inline_policies.put_handler("role")),
+    _iam("GetRolePolicy", inline_policies.get_handler("role")),
+    _iam("ListRolePolicies", inline_policies.list_handler("role")),
+    _iam("DeleteRolePolicy", inline_policies.delete_handler("role")),
     _iam("CreateGroup", groups.create_group),
     _iam("GetGroup", groups.get_group),
     _iam("ListGroups", groups.list_groups),
@@ -72,10 +72,10 @@ _ROWS: tuple[QueryOperation, ...] = (
     _iam("DeleteGroup", groups.delete_group),
     _iam("AddUserToGroup", groups.add_user_to_group),
     _iam("RemoveUserFromGroup", groups.remove_user_from_group),
-    _iam("PutGroupPolicy", groups.put_group_policy),
-    _iam("GetGroupPolicy", groups.get_group_policy),
-    _iam("ListGroupPolicies", groups.list_group_policies),
-    _iam("DeleteGroupPolicy", groups.delete_group_policy),
+    _iam("PutGroupPolicy", inline_policies.put_handler("group")),
+    _iam("GetGroupPolicy", inline_policies.get_handler("group")),
+    _iam("ListGroupPolicies", inline_policies.list_handler("group")),
+    _iam("DeleteGroupPolicy", inline_policies.delete_handler("group")),
     _iam("AttachUserPolicy", managed.attach_handler("user", detach=False)),
     _iam("DetachUserPolicy", managed.attach_handler("user", detach=True)),
     _iam("ListAttachedUserPolicies", managed.list_handler("user")),

@@ -4,6 +4,7 @@ providers. The same thin service functions as api.iam.service, whose helpers the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from api.context import ServerContext
@@ -17,26 +18,7 @@ from domain.preconditions import (
 )
 from domain.write_plan import WritePlan
 
-# -- inline policies, roles and groups (the IAM query API) ---------------------------------
-
-
-async def put_user_inline_policy(
-    ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]
-) -> None:
-    await _update(
-        ctx,
-        lambda: _require_user(ctx, name),
-        lambda user: user.put_inline_policy(policy_name=policy_name, document=document, actor=actor),
-    )
-
-
-async def delete_user_inline_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str) -> None:
-    await _update(
-        ctx,
-        lambda: _require_user(ctx, name),
-        lambda user: user.delete_inline_policy(policy_name=policy_name, actor=actor),
-        preconditions=(InlinePolicyExists("user", name, policy_name),),
-    )
+# -- roles, groups and inline policies of users, groups and roles (the IAM query API) ------
 
 
 def _no_such_role(name: str) -> S3Error:
@@ -48,6 +30,38 @@ def _require_role(ctx: ServerContext, name: str) -> Role:
     if role is None or role.deleted:
         raise _no_such_role(name)
     return role
+
+
+_REQUIRE: dict[str, Callable[[ServerContext, str], Any]] = {
+    "user": _require_user,
+    "group": _require_group,
+    "role": _require_role,
+}
+
+
+async def put_inline_policy(
+    ctx: ServerContext, actor: dict[str, str], kind: str, name: str, policy_name: str, document: dict[str, Any]
+) -> None:
+    """Put{User,Group,Role}Policy: the user / group / role `name` gets (or replaces) the policy."""
+    require = _REQUIRE[kind]
+    await _update(
+        ctx,
+        lambda: require(ctx, name),
+        lambda entity: entity.put_inline_policy(policy_name=policy_name, document=document, actor=actor),
+    )
+
+
+async def delete_inline_policy(
+    ctx: ServerContext, actor: dict[str, str], kind: str, name: str, policy_name: str
+) -> None:
+    """Delete{User,Group,Role}Policy: NoSuchEntity (the precondition) when it has no such policy."""
+    require = _REQUIRE[kind]
+    await _update(
+        ctx,
+        lambda: require(ctx, name),
+        lambda entity: entity.delete_inline_policy(policy_name=policy_name, actor=actor),
+        preconditions=(InlinePolicyExists(kind, name, policy_name),),
+    )
 
 
 async def create_role(
@@ -102,25 +116,6 @@ async def delete_role(ctx: ServerContext, actor: dict[str, str], name: str) -> N
     await ctx.submit(WritePlan.changing(build, preconditions=(HasNoPolicies("role", name),)))
 
 
-async def put_role_policy(
-    ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]
-) -> None:
-    await _update(
-        ctx,
-        lambda: _require_role(ctx, name),
-        lambda role: role.put_inline_policy(policy_name=policy_name, document=document, actor=actor),
-    )
-
-
-async def delete_role_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str) -> None:
-    await _update(
-        ctx,
-        lambda: _require_role(ctx, name),
-        lambda role: role.delete_inline_policy(policy_name=policy_name, actor=actor),
-        preconditions=(InlinePolicyExists("role", name, policy_name),),
-    )
-
-
 async def create_group(ctx: ServerContext, actor: dict[str, str], name: str, *, path: str = "/") -> None:
     """IAM CreateGroup: an existing group (whatever the case of its name) is EntityAlreadyExists."""
 
@@ -163,19 +158,10 @@ async def remove_user_from_group(ctx: ServerContext, actor: dict[str, str], grou
     await ctx.submit(WritePlan.changing(build))
 
 
-async def delete_group_policy(ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str) -> None:
-    await _update(
-        ctx,
-        lambda: _require_group(ctx, name),
-        lambda group: group.delete_inline_policy(policy_name=policy_name, actor=actor),
-        preconditions=(InlinePolicyExists("group", name, policy_name),),
-    )
-
-
 async def set_path(ctx: ServerContext, actor: dict[str, str], kind: str, name: str, path: str) -> None:
     """UpdateUser / UpdateGroup NewPath."""
-    load = {"user": _require_user, "group": _require_group, "role": _require_role}[kind]
-    await _update(ctx, lambda: load(ctx, name), lambda entity: entity.set_path(path=path, actor=actor))
+    require = _REQUIRE[kind]
+    await _update(ctx, lambda: require(ctx, name), lambda entity: entity.set_path(path=path, actor=actor))
 
 
 async def attach_managed(
@@ -183,10 +169,10 @@ async def attach_managed(
 ) -> None:
     """IAM Attach/Detach{User,Group,Role}Policy: attaching twice is harmless; detaching a
     policy that is not attached is NoSuchEntity."""
-    load = {"user": _require_user, "group": _require_group, "role": _require_role}[kind]
+    require = _REQUIRE[kind]
 
     def build() -> list[Any]:
-        entity = load(ctx, name)
+        entity = require(ctx, name)
         current = list(entity.policies)
         if detach:
             if policy not in current:
@@ -208,19 +194,6 @@ async def add_user_to_group(ctx: ServerContext, actor: dict[str, str], group_nam
         if group is None or group.deleted:
             raise S3Error("NoSuchEntity", f"The group with name {group_name} cannot be found.", status=404)
         group.add_members(members=[user_name], actor=actor)
-        return [group]
-
-    await ctx.submit(WritePlan.changing(build))
-
-
-async def put_group_policy(
-    ctx: ServerContext, actor: dict[str, str], name: str, policy_name: str, document: dict[str, Any]
-) -> None:
-    def build() -> list[Any]:
-        group = _load(ctx, iam_id("group", name))
-        if group is None or group.deleted:
-            raise S3Error("NoSuchEntity", f"The group with name {name} cannot be found.", status=404)
-        group.put_inline_policy(policy_name=policy_name, document=document, actor=actor)
         return [group]
 
     await ctx.submit(WritePlan.changing(build))

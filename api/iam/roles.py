@@ -1,24 +1,18 @@
-"""IAM query API: roles (CreateRole, GetRole, ListRoles, UpdateRole, DeleteRole) and their
-inline policies. STS AssumeRole (api.iam.sts) hands out sessions holding a role's policies to the
-callers its trust policy names."""
+"""IAM query API: roles (CreateRole, GetRole, ListRoles, UpdateRole, DeleteRole); their inline
+policies are in api.iam.inline_policies. STS AssumeRole (api.iam.sts) hands out sessions
+holding a role's policies to the callers its trust policy names."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from api.iam import query_service
 from api.iam.call import (
     ENTITY_NAME,
-    POLICY_NAME,
     Call,
     by_name,
     encoded,
-    inline_policy_names_response,
-    inline_policy_response,
     leaf_xml,
-    no_such,
     parse,
     role_arn,
 )
@@ -41,24 +35,6 @@ def role_xml(row: dict[str, Any]) -> str:
         + (leaf_xml("Description", row["description"]) if row["description"] else "")
         + leaf_xml("MaxSessionDuration", row["max_session_seconds"])
     )
-
-
-def _role_policy(text: str) -> dict[str, Any]:
-    """A role's permission policy. Ceph accepts (and its clients send) a wildcard Principal in
-    them; it names nobody beyond the role's sessions, so it is dropped before validation.
-    Any other Principal is still MalformedPolicyDocument."""
-    try:
-        doc = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return parse(text, "identity")
-    statements = doc.get("Statement") if isinstance(doc, dict) else None
-    items = statements if isinstance(statements, list) else [statements]
-    changed = False
-    for st in items:
-        if isinstance(st, dict) and st.get("Principal") in ("*", {"AWS": "*"}):
-            del st["Principal"]
-            changed = True
-    return parse(orjson.dumps(doc).decode() if changed else text, "identity")
 
 
 def _description(call: Call) -> str:
@@ -88,16 +64,6 @@ def _max_session(call: Call, default: int) -> int:
     return value
 
 
-async def _role(call: Call) -> tuple[str, dict[str, Any]]:
-    """The role RoleName names, authorized on its ARN; NoSuchEntity when there is none."""
-    name = await call.stored("role", call.need("RoleName", ENTITY_NAME))
-    row = await call.ctx.read(iam_queries.role, name)
-    await call.authorize(role_arn(name, row["path"] if row else "/"))
-    if row is None:
-        raise no_such("role", name)
-    return name, row
-
-
 async def create_role(call: Call) -> Response:
     name = call.need("RoleName", ENTITY_NAME)
     text = call.need("AssumeRolePolicyDocument")
@@ -119,7 +85,7 @@ async def create_role(call: Call) -> Response:
 
 
 async def get_role(call: Call) -> Response:
-    _name, row = await _role(call)
+    _name, row = await call.entity("role")
     return call.respond(f"<Role>{role_xml(row)}</Role>")
 
 
@@ -131,7 +97,7 @@ async def list_roles(call: Call) -> Response:
 
 
 async def update_role(call: Call) -> Response:
-    name, row = await _role(call)
+    name, row = await call.entity("role")
     description = _description(call) if call.get("Description") is not None else row["description"]
     max_session = _max_session(call, row["max_session_seconds"])
     await query_service.update_role(
@@ -141,33 +107,6 @@ async def update_role(call: Call) -> Response:
 
 
 async def delete_role(call: Call) -> Response:
-    name, _row = await _role(call)
+    name, _row = await call.entity("role")
     await query_service.delete_role(call.ctx, call.actor(), name)
-    return call.respond()
-
-
-async def put_role_policy(call: Call) -> Response:
-    policy_name = call.need("PolicyName", POLICY_NAME)
-    text = call.need("PolicyDocument")
-    name, _row = await _role(call)
-    document = _role_policy(text)
-    await query_service.put_role_policy(call.ctx, call.actor(), name, policy_name, document)
-    return call.respond()
-
-
-async def get_role_policy(call: Call) -> Response:
-    policy_name = call.need("PolicyName", POLICY_NAME)
-    name, _row = await _role(call)
-    return await inline_policy_response(call, "role", name, policy_name)
-
-
-async def list_role_policies(call: Call) -> Response:
-    name, _row = await _role(call)
-    return await inline_policy_names_response(call, "role", name)
-
-
-async def delete_role_policy(call: Call) -> Response:
-    policy_name = call.need("PolicyName", POLICY_NAME)
-    name, _row = await _role(call)
-    await query_service.delete_role_policy(call.ctx, call.actor(), name, policy_name)
     return call.respond()

@@ -16,12 +16,15 @@ from domain.aggregates import Bucket, DeleteMarker, ObjectVersion
 from projections.eventstore.recorder import ChronicleApplication
 from projections.eventstore.tx import Tx
 from projections.log_follower import LogFollower
+from projections.namespace.projection import NULL_VERSION, acl_text, version_columns
 
 PAGE = 2000
+# An as-of read of a point the view has not reached waits for it (api.s3.as_of), so a tenth
+# of a second of lag is paid only by reads of the last tenth of a second.
+LINGER = 0.1
 TRACKING = "history"
 _HISTORY_LOCK = 0x6368726F6E686973  # "chronhis"
 HISTORY_TABLES = ("ns_history", "ns_history_buckets", "ns_history_clock", "ns_history_tracking")
-NULL_VERSION = "null"
 
 
 def _json(value: Any) -> str:
@@ -35,6 +38,7 @@ def _us(event: Any) -> int:
 class HistoryFollower(LogFollower):
     lock_key = _HISTORY_LOCK
     name = "history"
+    linger = LINGER
 
     def __init__(self, app: ChronicleApplication, *, page: int = PAGE) -> None:
         super().__init__(app)
@@ -179,32 +183,11 @@ def _close_null_version(tx: Tx, position: int, e: Any) -> None:
 
 
 def _row(position: int, e: Any, *, marker: bool, version_id: str) -> list[Any]:
-    """The ns_history row of a version created at `position` (still open), in _INSERT_COLUMNS order."""
-    acl = None if marker else getattr(e, "acl", None)
-    return [
-        e.originator_id.hex,
-        e.bucket,
-        e.key,
-        version_id,
-        position,
-        _us(e),
-        None,
-        None,
-        marker,
-        0 if marker else e.size,
-        "" if marker else e.etag,
-        _us(e),
-        "" if marker else e.content_type,
-        _json({} if marker else e.headers),
-        _json({} if marker else e.metadata),
-        _json({} if marker else e.blob),
-        _json({} if marker else e.checksum),
-        _json({} if marker else e.tags),
-        _json([] if marker else e.parts),
-        e.actor.get("parent_user") or e.actor.get("access_key", ""),
-        "DeleteMarker" if marker else e.operation,
-        "" if acl is None else _json(acl),
-    ]
+    """The ns_history row of a version created at `position` (still open), in _INSERT_COLUMNS
+    order: the namespace's columns for it, with the version's life where ns_versions has its
+    position."""
+    identity = [e.originator_id.hex, e.bucket, e.key, version_id]
+    return [*identity, position, _us(e), None, None, *version_columns(e, marker=marker)]
 
 
 def _insert(tx: Tx, position: int, e: Any, *, marker: bool, version_id: str) -> None:
@@ -242,8 +225,7 @@ def _tags_set(tx: Tx, position: int, e: Any) -> None:
 
 
 def _acl_set(tx: Tx, position: int, e: Any) -> None:
-    acl = "" if e.acl is None else _json(e.acl)
-    tx.execute("UPDATE ns_history SET acl = ? WHERE id = ?", (acl, e.originator_id.hex))
+    tx.execute("UPDATE ns_history SET acl = ? WHERE id = ?", (acl_text(e.acl), e.originator_id.hex))
 
 
 _HANDLERS: dict[type, Any] = {

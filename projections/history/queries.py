@@ -10,7 +10,7 @@ from typing import Any
 from domain.errors import DomainError
 from projections.eventstore.tx import Tx
 from projections.history.follower import TRACKING
-from projections.namespace.queries import Page, _raw, _walk, decode_version
+from projections.namespace.queries import Page, VersionRows, _raw, _walk, key_range, list_versions
 
 _COLUMNS = (
     "id, bucket, key, version_id, from_position AS position, is_delete_marker, size, etag, mtime_us, "
@@ -101,20 +101,13 @@ def list_objects_at(
     def fetch(lower: str | None, inclusive: bool, upper: str | None, limit: int) -> list[Any]:
         out: list[Any] = []
         while True:
-            sql = (
+            bounds, params = key_range(lower, inclusive, upper)
+            rows = _raw(
+                tx,
                 "SELECT key, size, etag, mtime_us, owner, checksum, is_delete_marker FROM ns_history "
-                f"WHERE bucket = ? AND {_VALID}"
+                f"WHERE bucket = ? AND {_VALID}{bounds} ORDER BY key, from_position DESC LIMIT ?",
+                [bucket, point, point, *params, limit],
             )
-            params: list[Any] = [bucket, point, point]
-            if lower is not None:
-                sql += " AND key >= ?" if inclusive else " AND key > ?"
-                params.append(lower)
-            if upper is not None:
-                sql += " AND key < ?"
-                params.append(upper)
-            sql += " ORDER BY key, from_position DESC LIMIT ?"
-            params.append(limit)
-            rows = _raw(tx, sql, params)
             previous = None
             for row in rows:
                 if row["key"] != previous:
@@ -149,58 +142,24 @@ def list_versions_at(
     max_keys: int,
 ) -> Page:
     """Versions valid at the point, by key, newest first; pagination by (key, position)."""
-    cols = (
-        "id, key, version_id, from_position AS position, is_delete_marker, size, etag, mtime_us, owner, checksum, "
-        f"CASE WHEN {_NEWEST} THEN 1 ELSE 0 END AS is_latest"
+    rows = VersionRows(
+        table="ns_history h",
+        position="from_position",
+        columns=(
+            "id, key, version_id, from_position AS position, is_delete_marker, size, etag, mtime_us, owner, "
+            f"checksum, CASE WHEN {_NEWEST} THEN 1 ELSE 0 END AS is_latest"
+        ),
+        column_params=(point, point),
+        condition=f" AND {_VALID}",
+        condition_params=(point, point),
     )
-    marker_position: int | None = None
-    if key_marker and version_marker:
-        pos = tx.scalar(
-            f"SELECT from_position FROM ns_history WHERE bucket = ? AND key = ? AND version_id = ? AND {_VALID}",
-            (bucket, key_marker, version_marker, point, point),
-        )
-        marker_position = int(pos) if pos is not None else None
-    state: dict[str, Any] = {"pos": marker_position, "key": key_marker}
-
-    def fetch(lower: str | None, inclusive: bool, upper: str | None, limit: int) -> list[Any]:
-        rows: list[Any] = []
-        if state["pos"] is not None and state["key"] is not None:
-            rows = _raw(
-                tx,
-                f"SELECT {cols} FROM ns_history h WHERE bucket = ? AND key = ? AND {_VALID} AND from_position < ? "
-                "ORDER BY from_position DESC LIMIT ?",
-                [point, point, bucket, state["key"], point, point, state["pos"], limit],
-            )
-            lower, inclusive = state["key"], False
-            state["pos"] = None
-            if len(rows) >= limit:
-                return rows
-        sql = f"SELECT {cols} FROM ns_history h WHERE bucket = ? AND {_VALID}"
-        params: list[Any] = [point, point, bucket, point, point]
-        if lower is not None:
-            sql += " AND key >= ?" if inclusive else " AND key > ?"
-            params.append(lower)
-        if upper is not None:
-            sql += " AND key < ?"
-            params.append(upper)
-        sql += " ORDER BY key, from_position DESC LIMIT ?"
-        params.append(limit - len(rows))
-        return rows + _raw(tx, sql, params)
-
-    def on_entry(row: Any) -> None:
-        state["key"], state["pos"] = row["key"], row["position"]
-
-    def on_jump() -> None:
-        state["pos"] = None
-
-    return _walk(
-        fetch,
+    return list_versions(
+        tx,
+        bucket,
         prefix=prefix,
         delimiter=delimiter,
-        start=key_marker,
-        start_inclusive=False,
+        key_marker=key_marker,
+        version_marker=version_marker,
         max_keys=max_keys,
-        make_entry=lambda row: decode_version(dict(row)) or {},
-        on_entry=on_entry,
-        on_jump=on_jump,
+        rows=rows,
     )

@@ -164,13 +164,11 @@ _VERSION_UPSERT = """INSERT INTO ns_versions (id, bucket, key, version_id, posit
              operation = excluded.operation, acl = excluded.acl"""
 
 
-def _version_params(position: int, e: Any, *, marker: bool, version_id: str) -> tuple[Any, ...]:
+def version_columns(e: Any, *, marker: bool) -> tuple[Any, ...]:
+    """What a version (or delete marker) row holds besides its identity and position, from
+    is_delete_marker to acl in ns_versions' column order; ns_history's rows hold the same
+    (projections.history.follower), so an as-of read decodes them as a live one."""
     return (
-        e.originator_id.hex,
-        e.bucket,
-        e.key,
-        version_id,
-        position,
         marker,
         0 if marker else e.size,
         "" if marker else e.etag,
@@ -184,8 +182,13 @@ def _version_params(position: int, e: Any, *, marker: bool, version_id: str) -> 
         _json([] if marker else e.parts),
         e.actor.get("parent_user") or e.actor.get("access_key", ""),
         "DeleteMarker" if marker else e.operation,
-        _acl_text(None if marker else getattr(e, "acl", None)),
+        acl_text(None if marker else getattr(e, "acl", None)),
     )
+
+
+def _version_params(position: int, e: Any, *, marker: bool, version_id: str) -> tuple[Any, ...]:
+    """_VERSION_UPSERT's parameters (projections.eventstore.fast_append picks from them by index)."""
+    return (e.originator_id.hex, e.bucket, e.key, version_id, position, *version_columns(e, marker=marker))
 
 
 def _insert_version(tx: Tx, position: int, e: Any, *, marker: bool, version_id: str) -> None:
@@ -193,7 +196,7 @@ def _insert_version(tx: Tx, position: int, e: Any, *, marker: bool, version_id: 
     tx.execute(_VERSION_UPSERT, _version_params(position, e, marker=marker, version_id=version_id))
 
 
-def _acl_text(acl: Any) -> str:
+def acl_text(acl: Any) -> str:
     """'' when the version has no explicit ACL (private to its owner)."""
     return "" if acl is None else _json(acl)
 
@@ -270,7 +273,7 @@ def _tags_set(tx: Tx, position: int, e: Any) -> None:
 
 
 def _acl_set(tx: Tx, position: int, e: Any) -> None:
-    tx.execute("UPDATE ns_versions SET acl = ? WHERE id = ?", (_acl_text(e.acl), e.originator_id.hex))
+    tx.execute("UPDATE ns_versions SET acl = ? WHERE id = ?", (acl_text(e.acl), e.originator_id.hex))
 
 
 def _upload_created(tx: Tx, position: int, e: Any) -> None:

@@ -213,16 +213,8 @@ def list_objects(tx: Tx, bucket: str, *, prefix: str, delimiter: str, start_afte
             "SELECT key, size, etag, mtime_us, owner, checksum FROM ns_versions "
             "WHERE bucket = ? AND is_latest AND NOT is_delete_marker"
         )
-        params: list[Any] = [bucket]
-        if lower is not None:
-            sql += " AND key >= ?" if inclusive else " AND key > ?"
-            params.append(lower)
-        if upper is not None:
-            sql += " AND key < ?"
-            params.append(upper)
-        sql += " ORDER BY key LIMIT ?"
-        params.append(limit)
-        return _raw(tx, sql, params)
+        bounds, params = key_range(lower, inclusive, upper)
+        return _raw(tx, f"{sql}{bounds} ORDER BY key LIMIT ?", [bucket, *params, limit])
 
     if delimiter and max_keys > 0 and tx.dialect.name == "postgres":
         page = _list_objects_skip_scan(
@@ -307,6 +299,40 @@ def _list_objects_skip_scan(
     return page
 
 
+@dataclass(frozen=True)
+class VersionRows:
+    """Where a version listing reads: `table` (with an alias if `columns` needs one), the
+    column holding a version's position, the selected columns (among them `position` and
+    `is_latest`), and a condition every row must meet (e.g. valid at a past log position),
+    each with the parameters of its placeholders."""
+
+    table: str
+    position: str
+    columns: str
+    column_params: tuple[Any, ...] = ()
+    condition: str = ""  # " AND ..." or ""
+    condition_params: tuple[Any, ...] = ()
+
+
+LIVE_VERSIONS = VersionRows(
+    table="ns_versions",
+    position="position",
+    columns="id, key, version_id, position, is_latest, is_delete_marker, size, etag, mtime_us, owner, checksum",
+)
+
+
+def key_range(lower: str | None, inclusive: bool, upper: str | None) -> tuple[str, list[Any]]:
+    """The SQL (and its parameters) bounding a listing fetch's keys."""
+    sql, params = "", []
+    if lower is not None:
+        sql += " AND key >= ?" if inclusive else " AND key > ?"
+        params.append(lower)
+    if upper is not None:
+        sql += " AND key < ?"
+        params.append(upper)
+    return sql, params
+
+
 def list_versions(
     tx: Tx,
     bucket: str,
@@ -316,42 +342,37 @@ def list_versions(
     key_marker: str | None,
     version_marker: str | None,
     max_keys: int,
+    rows: VersionRows = LIVE_VERSIONS,
 ) -> Page:
-    """Versions ordered by key, newest first. Pagination is by (key, position)."""
+    """Versions ordered by key, newest first, from `rows` (the live ones unless told).
+    Pagination is by (key, position)."""
+    pos, where = rows.position, rows.condition
     marker_position: int | None = None
     if key_marker and version_marker:
-        pos = tx.scalar(
-            "SELECT position FROM ns_versions WHERE bucket = ? AND key = ? AND version_id = ?",
-            (bucket, key_marker, version_marker),
+        found = tx.scalar(
+            f"SELECT {pos} FROM {rows.table} WHERE bucket = ? AND key = ? AND version_id = ?{where}",
+            (bucket, key_marker, version_marker, *rows.condition_params),
         )
-        marker_position = int(pos) if pos is not None else None
+        marker_position = int(found) if found is not None else None
     state = {"pos": marker_position, "key": key_marker}
+    select = f"SELECT {rows.columns} FROM {rows.table} WHERE bucket = ?"
 
-    def fetch(lower: str | None, inclusive: bool, upper: str | None, limit: int) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        cols = "id, key, version_id, position, is_latest, is_delete_marker, size, etag, mtime_us, owner, checksum"
+    def fetch(lower: str | None, inclusive: bool, upper: str | None, limit: int) -> list[Any]:
+        page: list[Any] = []
         if state["pos"] is not None and state["key"] is not None:
-            rows = _raw(
+            page = _raw(
                 tx,
-                f"SELECT {cols} FROM ns_versions WHERE bucket = ? AND key = ? AND position < ? "
-                "ORDER BY position DESC LIMIT ?",
-                [bucket, state["key"], state["pos"], limit],
+                f"{select} AND key = ?{where} AND {pos} < ? ORDER BY {pos} DESC LIMIT ?",
+                [*rows.column_params, bucket, state["key"], *rows.condition_params, state["pos"], limit],
             )
             lower, inclusive = state["key"], False
             state["pos"] = None
-            if len(rows) >= limit:
-                return rows
-        sql = f"SELECT {cols} FROM ns_versions WHERE bucket = ?"
-        params: list[Any] = [bucket]
-        if lower is not None:
-            sql += " AND key >= ?" if inclusive else " AND key > ?"
-            params.append(lower)
-        if upper is not None:
-            sql += " AND key < ?"
-            params.append(upper)
-        sql += " ORDER BY key, position DESC LIMIT ?"
-        params.append(limit - len(rows))
-        return rows + _raw(tx, sql, params)
+            if len(page) >= limit:
+                return page
+        bounds, bound_params = key_range(lower, inclusive, upper)
+        sql = f"{select}{where}{bounds} ORDER BY key, {pos} DESC LIMIT ?"
+        params = [*rows.column_params, bucket, *rows.condition_params, *bound_params, limit - len(page)]
+        return page + _raw(tx, sql, params)
 
     # Versions of one key span rows: after an entry, the next fetch resumes below its position.
     def on_entry(row: Any) -> None:

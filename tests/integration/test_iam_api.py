@@ -302,6 +302,18 @@ def test_put_user_policy_on_missing_user(iam):
     assert error(e) == ("NoSuchEntity", 404)
 
 
+def test_put_inline_policy_on_a_missing_entity_says_so_before_judging_the_document(iam):
+    """Users, groups and roles alike: the missing entity is what the caller is told first."""
+    for put in (
+        lambda: iam.put_user_policy(UserName=name(), PolicyName="p", PolicyDocument="not json"),
+        lambda: iam.put_group_policy(GroupName=name("grp"), PolicyName="p", PolicyDocument="not json"),
+        lambda: iam.put_role_policy(RoleName=name("role"), PolicyName="p", PolicyDocument="not json"),
+    ):
+        with pytest.raises(ClientError) as e:
+            put()
+        assert error(e) == ("NoSuchEntity", 404)
+
+
 def test_user_cannot_grant_itself_without_iam_permission(server, iam, user, make_bucket):
     user_name, key_id, secret = user
     iam.put_user_policy(UserName=user_name, PolicyName="ro", PolicyDocument=json.dumps(READONLY))

@@ -3,14 +3,14 @@ seconds its superseded data stays readable as of the past, where the bucket has 
 own. Part of the namespace projection (inline, rebuilt by replay); garbage collection joins it on
 the history view's bucket names.
 
-Revision ID: 0015_bucket_retention
-Revises: 0014_history
+Revision ID: 0016_bucket_retention
+Revises: 0015_audit_webhook_checkpoints
 """
 
 from alembic import op
 
-revision = "0015_bucket_retention"
-down_revision = "0014_history"
+revision = "0016_bucket_retention"
+down_revision = "0015_audit_webhook_checkpoints"
 
 
 def upgrade() -> None:
