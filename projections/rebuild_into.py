@@ -20,10 +20,12 @@ from urllib.parse import urlparse
 import psycopg
 from psycopg.rows import dict_row
 
+from projections import rebuild_fast
 from projections.eventstore.inline import INLINE_TABLES, InlineProjections, inline_ddl
 from projections.eventstore.recorder import ChronicleApplication
 from projections.eventstore.sql import Dialect, PostgresDialect
 from projections.eventstore.tx import Tx
+from projections.rebuild_fast import FastRebuild
 
 PAGE = 2000
 
@@ -75,6 +77,7 @@ def rebuild_into(
             tx.execute(statement)
         conn.commit()
         projection = InlineProjections()
+        fast = FastRebuild(app, tx, projection) if rebuild_fast.usable(app, dialect.name) else None
         store = app.store
         applied, start = 0, 1
         while start <= until:
@@ -83,8 +86,11 @@ def rebuild_into(
             rows = [r for r in rows if int(r["notification_id"]) <= until]
             if not rows:
                 break
-            for row in rows:
-                projection.apply(tx, int(row["notification_id"]), app.decode_row(row))
+            if fast is not None:
+                fast.apply(rows)
+            else:
+                for row in rows:
+                    projection.apply(tx, int(row["notification_id"]), app.decode_row(row))
             conn.commit()
             applied += len(rows)
             start = int(rows[-1]["notification_id"]) + 1
