@@ -18,9 +18,9 @@ from psycopg.rows import dict_row
 
 from projections.eventstore.inline import INLINE_TABLES
 from tests.conftest import unique_bucket_name
-from tests.integration.test_write_paths import write_history
 from tests.helpers.server import REPO_ROOT, chronicle_command
 from tests.helpers.services import create_pg_database, drop_pg_database
+from tests.integration.test_write_paths import write_history
 
 
 def chronicle(srv, *args: str) -> subprocess.CompletedProcess:
