@@ -27,7 +27,7 @@ from projections.eventstore.sql import Dialect, PostgresDialect
 from projections.eventstore.tx import Tx
 from projections.rebuild_fast import FastRebuild
 
-PAGE = 2000
+PAGE = 5000  # events read (and committed into the target) at a time
 
 
 class BadTarget(ValueError):
@@ -97,6 +97,18 @@ def rebuild_into(
             if progress is not None:
                 progress(start - 1, until)
         return applied
+    finally:
+        conn.close()
+
+
+def drop_views(target: Target) -> None:
+    """Drop what rebuild_into built in `target` (a replay refused after the build)."""
+    conn, dialect = connect(target)
+    try:
+        tx = Tx(conn.cursor(), dialect)
+        for table in INLINE_TABLES:
+            tx.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.commit()
     finally:
         conn.close()
 
