@@ -122,7 +122,7 @@ def _inline_rows(url: str) -> dict[str, list[tuple]]:
         return {t: sorted(map(tuple, conn.execute(f"SELECT * FROM {t}").fetchall())) for t in INLINE_TABLES}
 
 
-def test_the_fast_rebuild_builds_what_the_event_by_event_one_builds(server_factory, pg_url):
+def test_the_fast_rebuild_builds_what_the_event_by_event_one_builds(server_factory, pg_url, tmp_path):
     """projections.rebuild_fast (on by default) against CHRONICLE_FAST_PATH=off, one log: every
     write scenario (tests/integration/test_write_paths.py), plain PUTs around the others, a
     metadata key the fast decoder leaves to the plain one; the same rows in every table."""
@@ -161,3 +161,16 @@ def test_the_fast_rebuild_builds_what_the_event_by_event_one_builds(server_facto
     assert any(row[2] == "typed" for row in built["on"]["ns_versions"])
     for table in INLINE_TABLES:
         assert built["on"][table] == built["off"][table], table
+
+    # The chain is checked while the views build: an edited event drops what was built.
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE chronicle_events SET state = convert_to(replace(convert_from(state, 'UTF8'), '\"Put\"', "
+            "'\"Pwn\"'), 'UTF8') WHERE notification_id = (SELECT max(notification_id) FROM chronicle_events "
+            "WHERE topic = 'chronicle.ObjectVersion.Created')"
+        )
+    target = tmp_path / "refused.sqlite3"
+    res = chronicle(srv, "replay", "--until", "999999999", "--into", str(target))
+    assert res.returncode == 1 and "refused, nothing was kept" in res.stderr and "altered" in res.stderr, res.stderr
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'ns_versions'").fetchall() == []
