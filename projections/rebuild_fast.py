@@ -1,5 +1,6 @@
-"""The fast path of `chronicle replay --until --into` on a PostgreSQL target: the one place
-where the rebuild (projections.rebuild_into) applies events other than one at a time.
+"""The fast path of rebuilding the inline views on PostgreSQL — `chronicle replay --until
+--into` (projections.rebuild_into) and the offline `chronicle replay` (projections.replay):
+the one place where a rebuild applies events other than one at a time.
 
 Plain PUTs — ObjectVersion.Created in a bucket that never versioned, nearly every event of a
 busy log — are decoded straight from their stored JSON (orjson; the values the transcoder
@@ -21,6 +22,7 @@ and compares the tables row by row.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
 
@@ -60,7 +62,9 @@ def usable(app: ChronicleApplication, dialect_name: str) -> bool:
 
 
 class FastRebuild:
-    """Applies pages of events-table rows (as events_page_sql selects them) to `tx`."""
+    """Applies pages of events-table rows (as events_page_sql selects them) to `tx`. A run is
+    written by a thread of its own while the caller reads and decodes the next page
+    (PostgreSQL works on the run meanwhile); anything else on the connection waits for it."""
 
     def __init__(self, app: ChronicleApplication, tx: Tx, projection: InlineProjections) -> None:
         assert app.mapper is not None
@@ -70,6 +74,8 @@ class FastRebuild:
         self.names = transcoder_names(app.mapper.transcoder)  # type: ignore[arg-type]
         self.run: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.unversioned: dict[str, bool] = {}
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebuild-writer")
+        self._writing: Future[None] | None = None
         columns = ", ".join(_RUN_COLUMNS)
         tx.execute(f"DROP TABLE IF EXISTS pg_temp.{_RUN_TABLE}")
         tx.execute(f"CREATE TEMP TABLE {_RUN_TABLE} AS SELECT {columns} FROM ns_versions WITH NO DATA")
@@ -84,24 +90,50 @@ class FastRebuild:
                     self.run[(event.bucket, event.key)] = version  # a key's newest wins
                     continue
             self.flush()
+            self.wait()
             self.unversioned.clear()  # a bucket event may have changed what is known of it
             self.projection.apply(self.tx, position, self.app.decode_row(row))
-        self.flush()
 
-    def flush(self) -> None:
-        if not self.run:
-            return
-        columns = ", ".join(_RUN_COLUMNS)
+    def flush(self, *, commit: bool = False) -> None:
+        """Hand the run (and, with `commit`, the transaction's commit) to the writer."""
+        self.wait()
+        if self.run or commit:
+            run, self.run = self.run, {}
+            self._writing = self._writer.submit(self._write, list(run.values()), commit)
+
+    def wait(self) -> None:
+        """Until the writer is done (raising what it raised)."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def close(self) -> None:
+        """Write what is left, then drop the run table (the connection may go back to a pool)."""
+        try:
+            self.flush()
+            self.wait()
+            self.tx.execute(f"DROP TABLE IF EXISTS pg_temp.{_RUN_TABLE}")
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Let the writer finish what it is doing, whatever happens to it (the caller failed)."""
+        self._writer.shutdown(wait=True)
+
+    def _write(self, run: list[tuple[Any, ...]], commit: bool) -> None:
         cursor = self.tx.cursor
-        with cursor.copy(f"COPY {_RUN_TABLE} ({columns}) FROM STDIN") as copy:
-            for values in self.run.values():
-                copy.write_row(values)
-        cursor.execute(
-            f"INSERT INTO ns_versions ({columns}, is_latest) SELECT {columns}, TRUE FROM {_RUN_TABLE} "
-            f"ON CONFLICT {_ON_CONFLICT}"
-        )
-        cursor.execute(f"TRUNCATE {_RUN_TABLE}")
-        self.run.clear()
+        if run:
+            columns = ", ".join(_RUN_COLUMNS)
+            with cursor.copy(f"COPY {_RUN_TABLE} ({columns}) FROM STDIN") as copy:
+                for values in run:
+                    copy.write_row(values)
+            cursor.execute(
+                f"INSERT INTO ns_versions ({columns}, is_latest) SELECT {columns}, TRUE FROM {_RUN_TABLE} "
+                f"ON CONFLICT {_ON_CONFLICT}"
+            )
+            cursor.execute(f"TRUNCATE {_RUN_TABLE}")
+        if commit:
+            cursor.connection.commit()
 
     def _plain_put(self, row: Mapping[str, Any]) -> Any:
         """The event of a plain PUT (a namespace of its fields), else None (the plain path)."""
@@ -113,6 +145,7 @@ class FastRebuild:
             return None
         known = self.unversioned.get(bucket)
         if known is None:
+            self.wait()
             found = get_bucket(self.tx, bucket)
             known = self.unversioned[bucket] = found is not None and found["versioning"] == ""
         if not known:

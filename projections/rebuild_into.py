@@ -68,6 +68,7 @@ def rebuild_into(
     """Apply every event up to position `until` (inclusive) to fresh inline tables in `target`;
     returns the number of events applied."""
     conn, dialect = connect(target)
+    fast: FastRebuild | None = None
     try:
         cursor = conn.cursor()
         tx = Tx(cursor, dialect)
@@ -88,16 +89,22 @@ def rebuild_into(
                 break
             if fast is not None:
                 fast.apply(rows)
+                fast.flush(commit=True)  # written and committed while the next page is read
             else:
                 for row in rows:
                     projection.apply(tx, int(row["notification_id"]), app.decode_row(row))
-            conn.commit()
+                conn.commit()
             applied += len(rows)
             start = int(rows[-1]["notification_id"]) + 1
             if progress is not None:
                 progress(start - 1, until)
+        if fast is not None:
+            fast.close()
+            conn.commit()
         return applied
     finally:
+        if fast is not None:
+            fast.stop()  # its writer may still use the connection when something failed
         conn.close()
 
 
