@@ -303,11 +303,11 @@ def summary(r: dict[str, Any]) -> str:
         lines.append(f"  verify --chain: {lg['verify_chain']['events_per_s']} events/s")
         lines.append(
             f"  replay --until --into PostgreSQL, servers running: {lg['replay_into']['events_per_s']} events/s "
-            "(>= 20000)"
+            f"(>= 20000; {lg['replay_into']['seconds']} s, {lg['replay_into']['cpu_s']} s CPU)"
         )
         lines.append(
-            f"  audit of one key: chronicle audit {lg['audit_key']['cli_s']} s, admin API "
-            f"{lg['audit_key']['admin_api_ms']} ms (< 1 s)"
+            f"  audit of one key: chronicle audit {lg['audit_key']['cli_s']} s ({lg['audit_key']['cli_cpu_s']} s CPU), "
+            f"admin API {lg['audit_key']['admin_api_ms']} ms (< 1 s)"
         )
         if "offline_replay" in lg:
             lines.append(f"  replay offline (every view): {lg['offline_replay']['events_per_s']} events/s")
