@@ -174,6 +174,7 @@ async def idle_subscribers(servers: Servers, host: str, signer: Signer, count: i
         "server_cpu_s_per_s": cpu.get("server"),
         "postgres_cpu_s_per_s": cpu.get("postgres"),
         "pg_commits_per_s": cpu.get("pg_commits_per_s"),
+        "still_waiting": after.get("chronicle_event_stream_waiting_subscribers", 0.0),
         "watch_looks": delta("chronicle_event_stream_index_looks_total"),
         "pages_read": delta("chronicle_event_stream_pages_read_total"),
     }
@@ -209,7 +210,7 @@ def stream_part(servers: Servers, host: str, signer: Signer, args: argparse.Name
             f"{idle['subscribers']} idle subscribers over {idle['seconds']:.0f} s: server "
             f"{idle['server_cpu_s_per_s']} CPU s/s, postgres {idle['postgres_cpu_s_per_s']} CPU s/s, "
             f"{idle['pg_commits_per_s']} commits/s; the shared watch looked {idle['watch_looks']:.0f} times, "
-            f"{idle['pages_read']:.0f} pages read"
+            f"{idle['pages_read']:.0f} pages read, {idle['still_waiting']:.0f} still waiting at the end"
         )
     return results
 
