@@ -1,8 +1,9 @@
 """Seeding a log of N events for bench.history, fast and honestly.
 
 Filling a million events by PUTs over HTTP takes the server's whole request path a million
-times (about an hour on a 2-core machine); what the log-scale figures need is the log, not
-the requests. So the seeders are in-process writers through the service layer, against the
+times: the raw client at concurrency 64 filled 20,000 at 113 PUTs/s on this shared 2-core
+machine (its best 1 KiB rate, in a 5 s window, about 1,100/s), hours for a million. What the
+log-scale figures need is the log, not the requests. So the seeders are in-process writers through the service layer, against the
 same PostgreSQL store the server uses:
 
 - one real PUT over HTTP first (the template): its ObjectVersion.Created event is read back
