@@ -15,6 +15,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.conftest import unique_bucket_name
+from tests.helpers.change_schema import assert_valid
 from tests.integration.test_event_stream import Stream
 from tests.integration.test_sts import client, error, make_user
 
@@ -277,6 +278,7 @@ def test_changes_are_in_the_event_stream(srv, cors_bucket):
         records = stream.records(4)  # the bucket created, the object, the rules set, then deleted
     finally:
         stream.close()
+    assert_valid(records)
     changes = [r for r in records if r["event"].startswith("Bucket.Configuration")]
     assert [(r["event"], r["data"]["subresource"]) for r in changes[:2]] == [
         ("Bucket.ConfigurationSet", "cors"),
