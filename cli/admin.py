@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli import anonymous, targets
+from cli import anonymous, bucket_retention, targets
 from cli.admin_client import common_options
 from cli.admin_commands import run
 
@@ -163,3 +163,4 @@ def add_admin_parser(sub: Any) -> None:
     parser.leaf(areas, "info", "info", "server information (with the notification target ARNs)")
     anonymous.register(areas)  # anonymous set|get (cli/anonymous.py)
     targets.register(areas)  # targets, prometheus (cli/targets.py)
+    bucket_retention.register(areas)  # bucket retention set|get|clear (cli/bucket_retention.py)
