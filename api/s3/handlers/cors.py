@@ -66,7 +66,7 @@ def configuration_from_xml(body: bytes) -> CorsConfiguration:
     root = parse(body, "CORSConfiguration")
     if any(local(child.tag) != "CORSRule" for child in root):
         raise S3Error("MalformedXML")
-    return CorsConfiguration(tuple(_rule(child) for child in root)).check()
+    return CorsConfiguration(tuple(_rule(child) for child in root))  # checked by Bucket.set_cors
 
 
 def configuration_xml(config: CorsConfiguration) -> bytes:
@@ -87,10 +87,8 @@ def configuration_xml(config: CorsConfiguration) -> bytes:
 
 async def put_bucket_cors(req: S3Request, ctx: ServerContext) -> Response:
     await ctx.read(bucket_must_exist, req.bucket)
-    document = configuration_from_xml(await req.read_all(limit=MAX_CONFIG_BYTES)).to_document()
-    await update_bucket(
-        req, ctx, lambda b, actor: b.set_configuration(subresource=SUBRESOURCE, document=document, actor=actor)
-    )
+    configuration = configuration_from_xml(await req.read_all(limit=MAX_CONFIG_BYTES))
+    await update_bucket(req, ctx, lambda b, actor: b.set_cors(configuration, actor=actor))
     return empty(200)
 
 
