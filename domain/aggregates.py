@@ -15,6 +15,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor
+from domain.cors import SUBRESOURCE as CORS
+from domain.cors import CorsConfiguration
 from domain.errors import DomainError
 from domain.history_retention import check_retention
 from domain.ids import random_uuid
@@ -66,6 +68,11 @@ class Bucket(Aggregate):
     @event("ConfigurationDeleted", topic="chronicle.Bucket.ConfigurationDeleted")
     def delete_configuration(self, subresource: str, actor: Actor) -> None:
         pass
+
+    def set_cors(self, configuration: CorsConfiguration, actor: Actor) -> None:
+        """PutBucketCors: rules within AWS's limits (domain.cors) become the bucket's `cors`
+        configuration, recorded like its other S3 settings."""
+        self.set_configuration(subresource=CORS, document=configuration.check().to_document(), actor=actor)
 
     def set_history_retention(self, seconds: int, actor: Actor) -> None:
         """How long the bucket's superseded data stays readable as of the past (whole
