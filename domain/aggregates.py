@@ -66,6 +66,10 @@ class Bucket(Aggregate):
     def delete_configuration(self, subresource: str, actor: Actor) -> None:
         pass
 
+    @event("QuotaSet", topic="chronicle.Bucket.QuotaSet")
+    def set_quota(self, max_bytes: int, max_objects: int, actor: Actor) -> None:
+        """The bucket's hard quota (MinIO's set-bucket-quota; 0: no limit, both 0: cleared)."""
+
 
 class ObjectVersion(Aggregate):
     """One stored version of one key. The version id is the aggregate id; the projection
