@@ -121,6 +121,7 @@ class Settings:
     append_connections: int = 1  # batches of plain PUTs in flight (PostgreSQL)
     audit_requests: str = "off"  # off | on | bucket,bucket: requests recorded in the request audit
     fast_path: bool = True  # CHRONICLE_FAST_PATH: off builds every new version through its aggregate too
+    history_retention: float = 7 * 86400.0  # CHRONICLE_HISTORY_RETENTION: buckets without a window of their own
     extra: dict[str, Any] = field(default_factory=dict)
 
 

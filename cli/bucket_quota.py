@@ -97,10 +97,9 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(areas: Any) -> None:
-    """Adds `bucket quota set|get|clear` to the `chronicle admin` areas."""
-    bucket = areas.add_parser("bucket", help="bucket settings kept by the admin API (quota)")
-    quota = bucket.add_subparsers(dest="bucket_command", metavar="quota", required=True).add_parser(
+def register(bucket_settings: Any) -> None:
+    """Adds `quota set|get|clear` to the settings of `chronicle admin bucket`."""
+    quota = bucket_settings.add_parser(
         "quota", help="a bucket's hard quota: most bytes and most objects, like `mc quota`"
     )
     sub = quota.add_subparsers(dest="quota_command", metavar="set|get|clear", required=True)

@@ -151,7 +151,10 @@ def _add_gc(sub: Any) -> None:
         "--retention",
         type=float,
         default=None,
-        help="keep data superseded less than this many seconds ago (default CHRONICLE_HISTORY_RETENTION, 7 days)",
+        help=(
+            "in buckets without a history retention of their own, keep data superseded less than this many "
+            "seconds ago (default CHRONICLE_HISTORY_RETENTION, 7 days)"
+        ),
     )
     gc.set_defaults(func=_maintenance("gc"))
 

@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor
 from domain.errors import DomainError
+from domain.history_retention import check_retention
 from domain.ids import random_uuid
 
 JSON = dict[str, Any]
@@ -69,6 +70,19 @@ class Bucket(Aggregate):
     @event("QuotaSet", topic="chronicle.Bucket.QuotaSet")
     def set_quota(self, max_bytes: int, max_objects: int, actor: Actor) -> None:
         """The bucket's hard quota (MinIO's set-bucket-quota; 0: no limit, both 0: cleared)."""
+
+    def set_history_retention(self, seconds: int, actor: Actor) -> None:
+        """How long the bucket's superseded data stays readable as of the past (whole
+        seconds, 0 to domain.history_retention.MAX_SECONDS), instead of the server default."""
+        self._history_retention_set(seconds=check_retention(seconds), actor=actor)
+
+    @event("HistoryRetentionSet", topic="chronicle.Bucket.HistoryRetentionSet")
+    def _history_retention_set(self, seconds: int, actor: Actor) -> None:
+        pass
+
+    @event("HistoryRetentionCleared", topic="chronicle.Bucket.HistoryRetentionCleared")
+    def clear_history_retention(self, actor: Actor) -> None:
+        """Back to the server default (CHRONICLE_HISTORY_RETENTION)."""
 
 
 class ObjectVersion(Aggregate):

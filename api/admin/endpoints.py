@@ -462,6 +462,38 @@ ENDPOINTS: dict[str, Endpoint] = {
         clients=("chronicle",),
         core=False,
     ),
+    # A bucket's history retention (api.admin.bucket_retention), shaped as MinIO's
+    # set-bucket-quota / get-bucket-quota: the bucket in the query, JSON in and out.
+    "chronicle/set-bucket-retention": _ep(
+        "chronicle/set-bucket-retention",
+        "PUT",
+        ("bucket",),
+        encrypted_request=False,
+        encrypted_response=False,
+        description='Give a bucket its own history retention: body {"retention": "30d"} (12h, 90m, 45s, 0).',
+        clients=("chronicle",),
+        core=False,
+    ),
+    "chronicle/get-bucket-retention": _ep(
+        "chronicle/get-bucket-retention",
+        "GET",
+        ("bucket",),
+        encrypted_request=False,
+        encrypted_response=False,
+        description="A bucket's history retention: its own, or the server default.",
+        clients=("chronicle",),
+        core=False,
+    ),
+    "chronicle/clear-bucket-retention": _ep(
+        "chronicle/clear-bucket-retention",
+        "DELETE",
+        ("bucket",),
+        encrypted_request=False,
+        encrypted_response=False,
+        description="Return a bucket to the server default history retention.",
+        clients=("chronicle",),
+        core=False,
+    ),
 }
 
 

@@ -2,9 +2,9 @@
 
 A batch of plain PUTs (new ObjectVersions in buckets that never versioned, no condition
 but "the bucket exists"; chosen by projections.eventstore.fast_path) is appended by one call of the database function
-`chronicle_append_puts` (migration 0007, replaced by 0016), in autocommit, so the call is its own
+`chronicle_append_puts` (migration 0007, replaced by 0017), in autocommit, so the call is its own
 transaction: it takes the store's table lock (as eventsourcing's recorder does), asserts
-that every bucket exists unversioned and without a quota (migration 0016: a PUT into a
+that every bucket exists unversioned and without a quota (migration 0017: a PUT into a
 bucket with a quota has its quota checked on the careful path), inserts the events and upserts their null versions,
 inserts the blobs and notifies the store's channel. One prepared statement, one round trip;
 the table lock is held only while PostgreSQL executes the batch and commits it, and a second

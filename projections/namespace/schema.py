@@ -5,7 +5,15 @@ from __future__ import annotations
 from projections.eventstore.sql import Dialect
 from projections.namespace.usage import USAGE_TABLE, usage_ddl
 
-PROJECTION_TABLES = ("ns_buckets", "ns_bucket_configs", "ns_versions", "ns_uploads", "ns_parts", USAGE_TABLE)
+PROJECTION_TABLES = (
+    "ns_buckets",
+    "ns_bucket_configs",
+    "ns_bucket_retention",
+    "ns_versions",
+    "ns_uploads",
+    "ns_parts",
+    USAGE_TABLE,
+)
 
 
 def namespace_ddl(d: Dialect) -> list[str]:
@@ -18,6 +26,10 @@ def namespace_ddl(d: Dialect) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS ns_bucket_configs (
             bucket {k} NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL,
             PRIMARY KEY (bucket, name))""",
+        # A bucket's own history retention (seconds), where it has one; garbage collection
+        # joins it on the history's bucket name (projections.history.retention).
+        f"""CREATE TABLE IF NOT EXISTS ns_bucket_retention (
+            bucket {k} PRIMARY KEY, seconds {d.bigint} NOT NULL, position {d.bigint} NOT NULL)""",
         f"""CREATE TABLE IF NOT EXISTS ns_versions (
             id TEXT PRIMARY KEY, bucket {k} NOT NULL, key {k} NOT NULL, version_id TEXT NOT NULL,
             position {d.bigint} NOT NULL, is_latest BOOLEAN NOT NULL, is_delete_marker BOOLEAN NOT NULL,

@@ -7,7 +7,7 @@ rows keeps it, in the same transaction: the projection applied plan by plan, its
 upserts, and the PostgreSQL one-statement append (projections.eventstore.fast_append), which
 writes ns_versions without Python. A bucket holds a row only while it holds an object
 version (bytes > 0 implies objects > 0), so the table is a function of ns_versions alone:
-replay, `replay --into` and `chronicle verify` rebuild the same rows. Migration 0016 created
+replay, `replay --into` and `chronicle verify` rebuild the same rows. Migration 0017 created
 the table and filled it once from ns_versions.
 """
 

@@ -6,8 +6,10 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -80,6 +82,12 @@ class Stream:
         return [g for g in got if g.startswith((b"{", b"data: "))]
 
     def close(self) -> None:
+        # Shut the socket first: closing the response alone waits for the reader thread's
+        # blocked read, which returns only at the server's next keep-alive line (15 s).
+        conn = getattr(self.response.raw, "_connection", None)
+        if conn is not None and conn.sock is not None:
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
         self.response.close()
 
 

@@ -5,8 +5,8 @@ once here from the rows already there, and chronicle_append_puts (migration 0007
 replaced by one that also refuses a batch into a bucket with a quota, so such PUTs have their
 quota checked on the careful path.
 
-Revision ID: 0016_bucket_quota
-Revises: 0015_audit_webhook_checkpoints
+Revision ID: 0017_bucket_quota
+Revises: 0016_bucket_retention
 """
 
 import importlib.util
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from alembic import op
 
-revision = "0016_bucket_quota"
-down_revision = "0015_audit_webhook_checkpoints"
+revision = "0017_bucket_quota"
+down_revision = "0016_bucket_retention"
 
 # The statements this migration runs, written out: a migration never changes once released
 # (tests/integration/test_migrations.py compares the result with the schema modules).
