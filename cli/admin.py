@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli import anonymous, bucket_retention, targets
+from cli import anonymous, bucket_quota, bucket_retention, targets
 from cli.admin_client import common_options
 from cli.admin_commands import run
 
@@ -163,4 +163,5 @@ def add_admin_parser(sub: Any) -> None:
     parser.leaf(areas, "info", "info", "server information (with the notification target ARNs)")
     anonymous.register(areas)  # anonymous set|get (cli/anonymous.py)
     targets.register(areas)  # targets, prometheus (cli/targets.py)
-    bucket_retention.register(areas)  # bucket retention set|get|clear (cli/bucket_retention.py)
+    bucket_settings = bucket_retention.register(areas)  # bucket retention set|get|clear (cli/bucket_retention.py)
+    bucket_quota.register(bucket_settings)  # bucket quota set|get|clear (cli/bucket_quota.py)

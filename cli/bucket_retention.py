@@ -16,10 +16,11 @@ from domain.errors import DomainError
 from domain.history_retention import parse_retention
 
 
-def register(areas: Any) -> None:
-    """Adds `bucket retention set|get|clear` to the `chronicle admin` areas."""
-    bucket = areas.add_parser("bucket", help="bucket settings kept by the server: history retention")
-    settings = bucket.add_subparsers(dest="bucket_setting", metavar="retention")
+def register(areas: Any) -> Any:
+    """Adds `bucket retention set|get|clear` to the `chronicle admin` areas; returns the
+    bucket area's settings, for the others (cli/bucket_quota.py)."""
+    bucket = areas.add_parser("bucket", help="bucket settings kept by the server: history retention, quota")
+    settings = bucket.add_subparsers(dest="bucket_setting", metavar="retention|quota")
     settings.required = True
     retention = settings.add_parser(
         "retention",
@@ -42,6 +43,7 @@ def register(areas: Any) -> None:
     clear = commands.add_parser("clear", parents=[common_options()], help="return BUCKET to the server default")
     clear.add_argument("bucket", metavar="BUCKET")
     clear.set_defaults(func=cmd_clear)
+    return settings
 
 
 def cmd_set(args: argparse.Namespace) -> int:

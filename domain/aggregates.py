@@ -74,6 +74,10 @@ class Bucket(Aggregate):
         configuration, recorded like its other S3 settings."""
         self.set_configuration(subresource=CORS, document=configuration.check().to_document(), actor=actor)
 
+    @event("QuotaSet", topic="chronicle.Bucket.QuotaSet")
+    def set_quota(self, max_bytes: int, max_objects: int, actor: Actor) -> None:
+        """The bucket's hard quota (MinIO's set-bucket-quota; 0: no limit, both 0: cleared)."""
+
     def set_history_retention(self, seconds: int, actor: Actor) -> None:
         """How long the bucket's superseded data stays readable as of the past (whole
         seconds, 0 to domain.history_retention.MAX_SECONDS), instead of the server default."""

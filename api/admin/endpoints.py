@@ -401,6 +401,34 @@ ENDPOINTS: dict[str, Endpoint] = {
         optional_query=("metrics", "no-cache"),
         response_shape="info_message",
     ),
+    # ---- buckets ----------------------------------------------------------------------------
+    "set-bucket-quota": _ep(
+        "set-bucket-quota",
+        "PUT",
+        ("bucket",),
+        encrypted_request=False,
+        encrypted_response=False,
+        description=(
+            "madmin BucketQuota as plain JSON {quota (deprecated name of size), size, rate, requests, "
+            "quotatype}; Chronicle adds objects. mc quota set / clear, minio-py bucket_quota_set / clear "
+            "(sends quota only). All limits 0 clears the quota. Answer: 200, empty body."
+        ),
+        clients=("minio-py", "mc", "chronicle"),
+        core=False,
+    ),
+    "get-bucket-quota": _ep(
+        "get-bucket-quota",
+        "GET",
+        ("bucket",),
+        encrypted_request=False,
+        encrypted_response=False,
+        description=(
+            "The bucket's BucketQuota as plain JSON (quotatype omitted when no quota), with Chronicle's "
+            "objects and usage {size, objects}."
+        ),
+        clients=("minio-py", "mc", "chronicle"),
+        core=False,
+    ),
     # ---- Chronicle's own ----------------------------------------------------------------------
     "chronicle/targets": _ep(
         "chronicle/targets",

@@ -9,7 +9,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from api.admin import audit, bucket_retention, config_kv, groups, policies, server, service_accounts, targets, users
+from api.admin import (
+    audit,
+    bucket_retention,
+    config_kv,
+    groups,
+    policies,
+    quota,
+    server,
+    service_accounts,
+    targets,
+    users,
+)
 from api.admin.endpoints import ENDPOINTS, Endpoint
 
 if TYPE_CHECKING:
@@ -83,6 +94,8 @@ _ROWS: tuple[AdminOperation, ...] = (
     _op("del-config-kv", config_kv.del_config_kv, "admin:ConfigUpdate"),
     _op("help-config-kv", config_kv.help_config_kv, "admin:ConfigUpdate"),
     _op("info", server.server_info, "admin:ServerInfo"),
+    _op("set-bucket-quota", quota.set_bucket_quota, "admin:SetBucketQuota"),
+    _op("get-bucket-quota", quota.get_bucket_quota, "admin:GetBucketQuota"),
 )
 
 ADMIN_OPERATIONS: dict[str, AdminOperation] = {row.command: row for row in _ROWS}

@@ -59,7 +59,7 @@ def _bucket_created(tx: Tx, position: int, e: Any) -> None:
            VALUES (?, ?, ?, ?, ?, '', ?)
            ON CONFLICT (name) DO UPDATE SET id = excluded.id, owner = excluded.owner,
              region = excluded.region, created_us = excluded.created_us, versioning = '',
-             position = excluded.position""",
+             position = excluded.position, quota_bytes = 0, quota_objects = 0""",
         (_name_of(tx, e), e.originator_id.hex, e.owner, e.region, _us(e), position),
     )
     for name, document in (e.settings or {}).items():
@@ -95,6 +95,14 @@ def _bucket_deleted(tx: Tx, position: int, e: Any) -> None:
 def _versioning_changed(tx: Tx, position: int, e: Any) -> None:
     _forget_bucket(tx, _name_of(tx, e))
     tx.execute("UPDATE ns_buckets SET versioning = ? WHERE id = ?", (e.status, e.originator_id.hex))
+
+
+def _quota_set(tx: Tx, position: int, e: Any) -> None:
+    _forget_bucket(tx, _name_of(tx, e))
+    tx.execute(
+        "UPDATE ns_buckets SET quota_bytes = ?, quota_objects = ? WHERE id = ?",
+        (e.max_bytes, e.max_objects, e.originator_id.hex),
+    )
 
 
 def _set_config(tx: Tx, bucket: str, name: str, document: Any) -> None:
@@ -332,6 +340,7 @@ _HANDLERS: dict[type, Any] = {
     Bucket.VersioningChanged: _versioning_changed,
     Bucket.ConfigurationSet: _configuration_set,
     Bucket.ConfigurationDeleted: _configuration_deleted,
+    Bucket.QuotaSet: _quota_set,
     Bucket.HistoryRetentionSet: _history_retention_set,
     Bucket.HistoryRetentionCleared: _history_retention_cleared,
     ObjectVersion.Created: _object_created,

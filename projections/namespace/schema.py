@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.eventstore.sql import Dialect
+from projections.namespace.usage import USAGE_TABLE, usage_ddl
 
 PROJECTION_TABLES = (
     "ns_buckets",
@@ -11,6 +12,7 @@ PROJECTION_TABLES = (
     "ns_versions",
     "ns_uploads",
     "ns_parts",
+    USAGE_TABLE,
 )
 
 
@@ -19,7 +21,8 @@ def namespace_ddl(d: Dialect) -> list[str]:
     return [
         f"""CREATE TABLE IF NOT EXISTS ns_buckets (
             name {k} PRIMARY KEY, id TEXT NOT NULL, owner TEXT NOT NULL, region TEXT NOT NULL,
-            created_us {d.bigint} NOT NULL, versioning TEXT NOT NULL, position {d.bigint} NOT NULL)""",
+            created_us {d.bigint} NOT NULL, versioning TEXT NOT NULL, position {d.bigint} NOT NULL,
+            quota_bytes {d.bigint} NOT NULL DEFAULT 0, quota_objects {d.bigint} NOT NULL DEFAULT 0)""",
         f"""CREATE TABLE IF NOT EXISTS ns_bucket_configs (
             bucket {k} NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL,
             PRIMARY KEY (bucket, name))""",
@@ -51,6 +54,7 @@ def namespace_ddl(d: Dialect) -> list[str]:
             size {d.bigint} NOT NULL, etag TEXT NOT NULL, blob TEXT NOT NULL, checksum TEXT NOT NULL,
             mtime_us {d.bigint} NOT NULL, position {d.bigint} NOT NULL,
             PRIMARY KEY (upload_id, part_number))""",
+        *usage_ddl(d),
         # Blob store, not a projection: small objects' bytes, written with their event, and
         # when (garbage collection spares young blobs).
         f"""CREATE TABLE IF NOT EXISTS blob_data (

@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 import requests
+from minio import MinioAdmin
+from minio.credentials import StaticProvider
 
 from projections.eventstore.inline import INLINE_TABLES
 from projections.history.follower import HISTORY_TABLES
@@ -187,9 +189,14 @@ def test_replay_rebuilds_identical_tables(server_factory, backend, request):
     exercise(srv.client(), "replay-" + backend)
     exercise_iam(srv)
     configure_targets(srv)
+    MinioAdmin(
+        endpoint=srv.address, credentials=StaticProvider(srv.access_key, srv.secret_key), secure=False
+    ).bucket_quota_set("replay-" + backend, 10 << 20)
     wait_for_follower(database_url, srv.data_dir)
     srv.stop()
     before = dump(database_url, srv.data_dir)
+    # Usage (kept by triggers on ns_versions) and the quota (an event) are rebuilt too.
+    assert before["ns_bucket_usage"] and any("10485760" in str(r) for r in before["ns_buckets"])
     assert len(before["ns_versions"]) == 7 and before["ns_uploads"] and before["ns_parts"]
     # The history keeps what the namespace dropped: every version ever created, and when it ended.
     assert len(before["ns_history"]) > 7 and any(dict(r)["to_position"] != "None" for r in before["ns_history"])
