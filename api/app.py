@@ -22,6 +22,7 @@ from api.http.zerocopy import ClientGone, abort_connection, zero_copy_sender
 from api.metrics.endpoint import METRICS_PATHS, ServerMetrics
 from api.request import S3Request, parse_query, split_path
 from api.response import FileBody, Response
+from api.s3.cors_headers import add_cors_headers
 from api.s3.router import route
 from domain.errors import DomainError
 from projections.blobstore import BlobMissing
@@ -138,6 +139,7 @@ class ChronicleASGI:
             body_timeout=self.ctx.settings.body_timeout,
         )
         api = -1  # the S3 API this request counts under (api.metrics.request_metrics)
+        routed = False  # an S3 request (not admin, events, metrics): it may get CORS headers
         try:
             if header_bytes > self.ctx.settings.max_header_bytes:
                 raise S3Error("RequestHeaderSectionTooLarge", status=400)
@@ -151,6 +153,7 @@ class ChronicleASGI:
                 response = await self.metrics.scrape(req)
             else:
                 api = self.metrics.s3.begin(req)
+                routed = True
                 response = await route(req, self.ctx)
         except S3Error as err:
             response = error_response(err, req)
@@ -172,6 +175,8 @@ class ChronicleASGI:
             raise
         if response.status < 500:
             STORE_OUTAGE.succeeded()
+        if routed and "origin" in headers:
+            await self._cors(req, response, api)
         await self._drain(req, response)
         if api < 0:
             await self._send(req, response, send)
@@ -183,6 +188,14 @@ class ChronicleASGI:
             self.metrics.s3.end(api, req, response, started, responded)
             if self.audit is not None and self.audit.covers(req.bucket or ""):
                 self._audit(req, response, started)
+
+    async def _cors(self, req: S3Request, response: Response, api: int) -> None:
+        try:
+            await add_cors_headers(req, self.ctx, response)
+        except BaseException:  # cancelled (the server is stopping): no longer in flight
+            if api >= 0:
+                self.metrics.s3.abandoned(api)
+            raise
 
     def _audit(self, req: S3Request, response: Response, started: float) -> None:
         body = response.body

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 import anyio
@@ -121,6 +121,7 @@ class Settings:
     append_connections: int = 1  # batches of plain PUTs in flight (PostgreSQL)
     audit_requests: str = "off"  # off | on | bucket,bucket: requests recorded in the request audit
     fast_path: bool = True  # CHRONICLE_FAST_PATH: off builds every new version through its aggregate too
+    history_retention: float = 7 * 86400.0  # CHRONICLE_HISTORY_RETENTION: buckets without a window of their own
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -187,8 +188,10 @@ class ServerContext:
             await self.read(self.notify.refresh)
         return self.notify.registry
 
-    @property
+    @cached_property
     def deployment_id(self) -> str:
+        # The master key never changes in a running process; deriving the id costs an HMAC
+        # and a UUID, which the request audit would otherwise pay on every request.
         return deployment_id_for(self.sealer.check_value())
 
     def check_master_key(self) -> None:

@@ -18,6 +18,8 @@ ERRORS: dict[str, tuple[int, str]] = {
         "Your previous request to create the named bucket succeeded and you already own it.",
     ),
     "BucketNotEmpty": (409, "The bucket you tried to delete is not empty."),
+    # MinIO's answer to a write that would take a bucket over its hard quota.
+    "XMinioAdminBucketQuotaExceeded": (400, "Bucket quota exceeded"),
     "EntityTooLarge": (400, "Your proposed upload exceeds the maximum allowed object size."),
     "EntityTooSmall": (400, "Your proposed upload is smaller than the minimum allowed object size."),
     "ExpiredToken": (400, "The provided token has expired."),

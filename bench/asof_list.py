@@ -74,7 +74,8 @@ def median_page(fn: Callable[[str], Page], rounds: int = 3) -> float:
     return statistics.median(times)
 
 
-def main() -> int:
+def measure() -> dict[str, float]:
+    """Median seconds of a page: live, as of KEYS events ago and as of now (and the ratios)."""
     db = f"bench_asof_{os.getpid()}"
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{db}"')
@@ -88,7 +89,12 @@ def main() -> int:
         )
         with tempfile.TemporaryDirectory() as data_dir:
             entry = "import sys; from cli.main import main; sys.exit(main())"
-            subprocess.run([sys.executable, "-c", entry, "migrate", "--data-dir", data_dir], env=env, check=True)
+            subprocess.run(
+                [sys.executable, "-c", entry, "migrate", "--data-dir", data_dir],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         with psycopg.connect(f"{SERVER}/{db}", row_factory=dict_row, autocommit=True) as conn:
             fill(conn)
             tx = Tx(conn.cursor(), PostgresDialect())
@@ -105,13 +111,30 @@ def main() -> int:
             live_s = median_page(live)
             past_s = median_page(as_of(KEYS))
             now_s = median_page(as_of(2 * KEYS))
-        print(f"LIST page of {PAGE} keys, bucket of {KEYS} keys, {2 * KEYS} events (PostgreSQL):")
-        print(f"  live                      {live_s * 1000:6.1f} ms")
-        print(f"  as of {KEYS} events ago  {past_s * 1000:6.1f} ms  ({past_s / live_s:.2f}x live)")
-        print(f"  as of now                 {now_s * 1000:6.1f} ms  ({now_s / live_s:.2f}x live)")
     finally:
         with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    return {
+        "live_ms": round(live_s * 1000, 2),
+        "past_ms": round(past_s * 1000, 2),
+        "now_ms": round(now_s * 1000, 2),
+        "past_ratio": round(past_s / live_s, 2),
+        "now_ratio": round(now_s / live_s, 2),
+    }
+
+
+def report(r: dict[str, float]) -> list[str]:
+    return [
+        f"LIST page of {PAGE} keys, bucket of {KEYS} keys, {2 * KEYS} events (PostgreSQL):",
+        f"  live                      {r['live_ms']:6.1f} ms",
+        f"  as of {KEYS} events ago  {r['past_ms']:6.1f} ms  ({r['past_ratio']:.2f}x live)",
+        f"  as of now                 {r['now_ms']:6.1f} ms  ({r['now_ratio']:.2f}x live)",
+    ]
+
+
+def main() -> int:
+    for line in report(measure()):
+        print(line)
     return 0
 
 

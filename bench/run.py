@@ -989,35 +989,28 @@ def main() -> int:
             # -- cost of the request audit: GET 1 KiB c=32 from a recorded bucket vs an unrecorded one
             from bench import audit as audit_mod
 
-            log("audit: two buckets of 100 x 1 KiB, requests of one recorded (CHRONICLE_AUDIT_REQUESTS)")
-            akeys = audit_mod.setup(servers, base, log, load, s3)
-            rounds_n = max(args.rounds, 4)
-            log(f"GET 1 KiB, concurrency 32, audit on vs off, {rounds_n} pairs of {duration:.0f} s windows")
-            runs: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
-            for rnd in range(rounds_n):
-                for side in ("on", "off") if rnd % 2 == 0 else ("off", "on"):
-                    bucket = audit_mod.AUDITED if side == "on" else audit_mod.PLAIN
-                    r = load(servers, "chronicle", dict(base, op="get", bucket=bucket, keys=akeys, concurrency=32), 1)
-                    runs[side].append(r)
-                    log(f"  GET 1KiB audit {side:3s}: {r['req_per_s']:8.0f} req/s p99 {r['latency_ms']['p99']:.1f} ms")
-            audit_pairs = [a["req_per_s"] / b["req_per_s"] for a, b in zip(runs["on"], runs["off"], strict=True)]
-            audit_ratio = statistics.median(audit_pairs)
-            medians = {side: statistics.median(r["req_per_s"] for r in rs) for side, rs in runs.items()}
-            results["audit_get_1k"] = {
-                "median_req_per_s": {k: round(v, 1) for k, v in medians.items()},
-                "pair_ratios": [round(x, 3) for x in audit_pairs],
-                "ratio_on_off": round(audit_ratio, 3),
-                "target": ">= 0.8",
-                "pass": audit_ratio >= 0.8,
-            }
+            audited = audit_mod.compare(servers, base, max(args.rounds, 4), log, load, s3)
+            results["audit_get_1k"] = audited
+            medians = audited["median_req_per_s"]
             rows.append(
                 (
                     "GET 1KiB c=32 audit on vs off (req/s, median)",
                     f"{medians['on']:.0f}",
                     f"{medians['off']:.0f}",
-                    f"{audit_ratio:.3f}",
+                    f"{audited['ratio_on_off']:.3f}",
                     ">= 0.8",
-                    "PASS" if audit_ratio >= 0.8 else "FAIL",
+                    "PASS" if audited["pass"] else "FAIL",
+                )
+            )
+            cpu_ratio, cpu_per = audited["cpu_ratio_off_on"], audited["cpu_us_per_request"]
+            rows.append(
+                (
+                    "GET 1KiB audit: CPU µs/request off ÷ on",
+                    f"{sum(cpu_per['on'].values()):.0f}",
+                    f"{sum(cpu_per['off'].values()):.0f}",
+                    f"{cpu_ratio:.3f}",
+                    ">= 0.8",
+                    "PASS" if cpu_ratio >= 0.8 else "FAIL",
                 )
             )
 

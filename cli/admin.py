@@ -1,5 +1,5 @@
 """`chronicle admin ...`: manage users, policies, groups, service accounts, access keys and
-notification targets (`config set|get|del`) of a running server through the MinIO admin API
+notification targets and audit webhooks (`config set|get|del`) of a running server through the MinIO admin API
 (SigV4-signed, madmin-encrypted bodies).
 
 Human-readable tables by default, ``--json`` for scripts. Exit codes: 0 success, 1 the server
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli import anonymous, targets
+from cli import anonymous, bucket_quota, bucket_retention, targets
 from cli.admin_client import common_options
 from cli.admin_commands import run
 
@@ -121,14 +121,14 @@ class AdminParser:
             self.leaf(key, cmd, f"key_{cmd}", text).add_argument("key")
 
     def config(self) -> None:
-        config = self.area("config", "notification targets (MinIO's config KV)")
+        config = self.area("config", "notification targets and audit webhooks (MinIO's config KV)")
         p = self.leaf(
             config,
             "set",
             "config_set",
             "set a target's settings, e.g. notify_redis:1 address=127.0.0.1:6379 key=events format=namespace",
         )
-        p.add_argument("target", metavar="TARGET", help="notify_<type>:<id>, e.g. notify_redis:1")
+        p.add_argument("target", metavar="TARGET", help="notify_<type>:<id> or audit_webhook:<id>, e.g. notify_redis:1")
         p.add_argument("settings", nargs="+", metavar="KEY=VALUE")
         p = self.leaf(config, "get", "config_get", "show targets' settings (secrets are never shown)")
         p.add_argument(
@@ -141,7 +141,7 @@ class AdminParser:
             nargs="?",
             default="",
             metavar="SUBSYS",
-            help="notify_redis, notify_postgres, ... (nothing lists them)",
+            help="notify_redis, notify_postgres, ..., audit_webhook (nothing lists them)",
         )
         p.add_argument("key", nargs="?", default="", metavar="KEY", help="one key only")
 
@@ -163,3 +163,5 @@ def add_admin_parser(sub: Any) -> None:
     parser.leaf(areas, "info", "info", "server information (with the notification target ARNs)")
     anonymous.register(areas)  # anonymous set|get (cli/anonymous.py)
     targets.register(areas)  # targets, prometheus (cli/targets.py)
+    bucket_settings = bucket_retention.register(areas)  # bucket retention set|get|clear (cli/bucket_retention.py)
+    bucket_quota.register(bucket_settings)  # bucket quota set|get|clear (cli/bucket_quota.py)

@@ -352,7 +352,7 @@ class Commands:
         if self.as_json:
             self.emit(parse_listing(text), "")
         else:
-            self.emit(None, text.rstrip("\n") or "(no notification targets configured)")
+            self.emit(None, text.rstrip("\n") or "(nothing configured)")
 
     def config_del(self, target: str) -> None:
         try:

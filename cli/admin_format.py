@@ -113,9 +113,10 @@ def target_arn(target: str, region: str) -> str:
 
     subsystem, _, target_id = target.partition(":")
     try:
-        return f"arn:minio:sqs:{region}:{target_id or '_'}:{config_class(subsystem).TYPE}"
+        kind = config_class(subsystem).TYPE
     except ValueError:
         return ""
+    return f"arn:minio:sqs:{region}:{target_id or '_'}:{kind}" if kind else ""  # audit_webhook: none
 
 
 def parse_listing(text: str) -> list[dict[str, Any]]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat,
 from api.auth.sealing import Sealer
 from cli.config_errors import ConfigurationError
 from cli.settings import ChronicleSettings
+from cli.store import existing_store
 from domain.chain import Checkpoint, key_id
 from projections.chain import store as chain
 from projections.chain.keys import current_public_key, load_or_create, public_pem
@@ -175,7 +178,11 @@ def _print_report(report: ChainReport) -> None:
 
 def check_chain_before_replay(app: ChronicleApplication, *, force: bool) -> None:
     """Replay refuses a log that fails its chain (raises ChainBroken), unless forced."""
-    report = link_and_verify(app)
+    judge_chain_before_replay(link_and_verify(app), force=force)
+
+
+def judge_chain_before_replay(report: ChainReport, *, force: bool) -> None:
+    """Raise ChainBroken for a broken chain unless forced (then warn); say that it holds."""
     if report.ok:
         print(f"replay: the hash chain holds ({report.checked} events, {report.checkpoints} signed checkpoints)")
         return
@@ -186,3 +193,22 @@ def check_chain_before_replay(app: ChronicleApplication, *, force: bool) -> None
         f"({len(report.findings)} findings, first {report.first}); the rebuilt views may serve what was forged",
         file=sys.stderr,
     )
+
+
+def chain_report_beside(settings: ChronicleSettings, data_dir: Path) -> Future[ChainReport]:
+    """link_and_verify in a process of its own, while this one does other work (`replay
+    --into` builds meanwhile): the two walks of the log overlap on two cores, and on a busy
+    machine two processes get two shares of it. Call .result() for the report."""
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        return pool.submit(_chain_report, settings, data_dir)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _chain_report(settings: ChronicleSettings, data_dir: Path) -> ChainReport:
+    app = existing_store(settings, data_dir, "replay-chain")
+    try:
+        return link_and_verify(app)
+    finally:
+        app.close()

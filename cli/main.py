@@ -54,7 +54,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _maintenance(name: str) -> Callable[[argparse.Namespace], int]:
-    """migrate, replay, gc, verify, audit, chain-key: cli.maintenance's cmd_<name>."""
+    """migrate, replay, gc, verify, events, chain-key: cli.maintenance's cmd_<name>."""
 
     def run(args: argparse.Namespace) -> int:
         from cli import maintenance  # noqa: PLC0415 - start-up cost (see above)
@@ -151,7 +151,10 @@ def _add_gc(sub: Any) -> None:
         "--retention",
         type=float,
         default=None,
-        help="keep data superseded less than this many seconds ago (default CHRONICLE_HISTORY_RETENTION, 7 days)",
+        help=(
+            "in buckets without a history retention of their own, keep data superseded less than this many "
+            "seconds ago (default CHRONICLE_HISTORY_RETENTION, 7 days)"
+        ),
     )
     gc.set_defaults(func=_maintenance("gc"))
 
@@ -196,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_worker(sub)
     _add_verify(sub)
     audit.add_parser(sub)
-    sub.choices["audit"].set_defaults(func=_maintenance("audit"))
+    sub.choices["audit"].set_defaults(func=audit.cmd_audit)
     events.add_parser(sub).set_defaults(func=_maintenance("events"))
     _add_chain_key(sub)
     _add_gc(sub)

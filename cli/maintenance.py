@@ -9,8 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from cli import audit, chain, events
-from cli.chain import check_chain_before_replay
+from cli import chain, events
+from cli.chain import chain_report_beside, check_chain_before_replay, judge_chain_before_replay
 from cli.config_errors import ConfigurationError
 from cli.database_probe import probe_database
 from cli.datadir import prepare_data_dir, require_data_dir
@@ -20,7 +20,7 @@ from cli.store import existing_store, open_event_store
 from projections.blobstore import BlobStore
 from projections.chain.verify import ChainBroken
 from projections.eventstore.recorder import ChronicleApplication
-from projections.rebuild_into import BadTarget, Target, position_until, rebuild_into
+from projections.rebuild_into import BadTarget, Target, drop_views, position_until, rebuild_into
 from projections.replay import FollowerBusy, NodesRunning, replay
 from projections.verify_views import verify_views
 from workers.blob_gc import check_grace, collect
@@ -66,14 +66,6 @@ def _verify_views(args: argparse.Namespace, app: ChronicleApplication) -> int:
 def _verify_progress(position: int, total: int) -> None:
     pct = 100.0 * position / total if total else 100.0
     print(f"\rverify: rebuilding, position {position}/{total} ({pct:5.1f}%)", end="", file=sys.stderr, flush=True)
-
-
-def cmd_audit(args: argparse.Namespace) -> int:
-    app = existing_store(args.chronicle_settings, Path(args.data_dir), "cli")
-    try:
-        return audit.run(args, app)
-    finally:
-        app.close()
 
 
 def cmd_events(args: argparse.Namespace) -> int:
@@ -174,18 +166,27 @@ def _replay_into(args: argparse.Namespace, settings: ChronicleSettings, data_dir
                 if "audit index" in str(e)
                 else f"--until {args.until}: give a log position (a number) or an ISO 8601 time (2026-11-20T09:00:00Z)"
             ) from None
+        # The chain is checked by a process of its own while this one builds; a broken chain
+        # (unless --force) drops what was built.
+        chain_report = chain_report_beside(settings, data_dir)
+        print(
+            f"replay: building the views as of position {until} into {target.describe()} "
+            "(the hash chain is checked meanwhile)",
+            flush=True,
+        )
+        done = rebuild_into(app, target, until, progress=_replay_progress)
+        print()
         try:
-            check_chain_before_replay(app, force=args.force)
+            judge_chain_before_replay(chain_report.result(), force=args.force)
         except ChainBroken as e:
+            drop_views(target)
             print(
-                f"replay: refused, nothing was built: the log fails its hash chain at {e}. "
+                f"replay: refused, nothing was kept: the log fails its hash chain at {e}. "
                 "Run `chronicle verify --chain`; --force builds it anyway.",
                 file=sys.stderr,
             )
             return 1
-        print(f"replay: building the views as of position {until} into {target.describe()}", flush=True)
-        done = rebuild_into(app, target, until, progress=_replay_progress)
     finally:
         app.close()
-    print(f"\nreplay: built the namespace and IAM views from {done} events (up to position {until})")
+    print(f"replay: built the namespace and IAM views from {done} events (up to position {until})")
     return 0

@@ -139,6 +139,7 @@ def server_context(
         append_connections=settings.append_connections,
         audit_requests=settings.audit_requests,
         fast_path=fast_path.enabled(settings.fast_path),
+        history_retention=settings.history_retention,
     )
     targets = target_directory(Sealer(key), settings)
     ctx = ServerContext(

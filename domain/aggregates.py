@@ -15,7 +15,10 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor
+from domain.cors import SUBRESOURCE as CORS
+from domain.cors import CorsConfiguration
 from domain.errors import DomainError
+from domain.history_retention import check_retention
 from domain.ids import random_uuid
 
 JSON = dict[str, Any]
@@ -65,6 +68,28 @@ class Bucket(Aggregate):
     @event("ConfigurationDeleted", topic="chronicle.Bucket.ConfigurationDeleted")
     def delete_configuration(self, subresource: str, actor: Actor) -> None:
         pass
+
+    def set_cors(self, configuration: CorsConfiguration, actor: Actor) -> None:
+        """PutBucketCors: rules within AWS's limits (domain.cors) become the bucket's `cors`
+        configuration, recorded like its other S3 settings."""
+        self.set_configuration(subresource=CORS, document=configuration.check().to_document(), actor=actor)
+
+    @event("QuotaSet", topic="chronicle.Bucket.QuotaSet")
+    def set_quota(self, max_bytes: int, max_objects: int, actor: Actor) -> None:
+        """The bucket's hard quota (MinIO's set-bucket-quota; 0: no limit, both 0: cleared)."""
+
+    def set_history_retention(self, seconds: int, actor: Actor) -> None:
+        """How long the bucket's superseded data stays readable as of the past (whole
+        seconds, 0 to domain.history_retention.MAX_SECONDS), instead of the server default."""
+        self._history_retention_set(seconds=check_retention(seconds), actor=actor)
+
+    @event("HistoryRetentionSet", topic="chronicle.Bucket.HistoryRetentionSet")
+    def _history_retention_set(self, seconds: int, actor: Actor) -> None:
+        pass
+
+    @event("HistoryRetentionCleared", topic="chronicle.Bucket.HistoryRetentionCleared")
+    def clear_history_retention(self, actor: Actor) -> None:
+        """Back to the server default (CHRONICLE_HISTORY_RETENTION)."""
 
 
 class ObjectVersion(Aggregate):

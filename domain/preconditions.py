@@ -57,6 +57,37 @@ class BucketExists:
 
 
 @dataclass(frozen=True, slots=True)
+class WithinQuota:
+    """A write that stores a new version of `size` bytes under `key` (None: stores nothing
+    yet, an uploaded part): the bucket stays within its hard quota (Bucket.set_quota)
+    counted after the write, as MinIO counts usage: the bytes of every version, current or
+    not, and the versions that are not delete markers. A version the write replaces (the
+    null version, unless versioning is Enabled) frees its room. A write that frees room or
+    adds none is never refused; MinIO's error otherwise."""
+
+    bucket: str
+    key: str | None
+    size: int
+
+    def judge(
+        self,
+        quota: tuple[int, int],
+        usage: tuple[int, int],
+        replaced: Mapping[str, Any] | None,
+    ) -> None:
+        max_bytes, max_objects = quota
+        used_bytes, used_objects = usage
+        add_bytes, add_objects = self.size, 0 if self.key is None else 1
+        if replaced is not None and not replaced["is_delete_marker"]:
+            add_bytes -= int(replaced["size"])
+            add_objects -= 1
+        over_bytes = max_bytes > 0 and add_bytes > 0 and used_bytes + add_bytes > max_bytes
+        over_objects = max_objects > 0 and add_objects > 0 and used_objects + add_objects > max_objects
+        if over_bytes or over_objects:
+            raise Refused("XMinioAdminBucketQuotaExceeded", BucketName=self.bucket)
+
+
+@dataclass(frozen=True, slots=True)
 class BucketIsFree:
     """CreateBucket: no bucket of that name exists (whoever owns it)."""
 
@@ -238,6 +269,7 @@ class HasNoPolicies:
 
 Precondition = (
     BucketExists
+    | WithinQuota
     | BucketIsFree
     | BucketIsEmpty
     | ObjectMatches
@@ -256,3 +288,5 @@ Precondition = (
 # be checked before the plans ahead of it in its batch are applied (they cannot change a
 # bucket row without being applied first, see projections.eventstore.fast_path).
 READS_ONLY_BUCKETS: frozenset[type] = frozenset({BucketExists})
+# WithinQuota reads only its bucket's row when the bucket has no quota, and the object rows
+# (usage, the replaced version) when it has one (projections.eventstore.preconditions).

@@ -20,7 +20,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from domain.preconditions import READS_ONLY_BUCKETS, Precondition
+from domain.preconditions import Precondition
 
 
 @dataclass(eq=False)
@@ -59,8 +59,3 @@ class WritePlan:
         self.results.clear()
         self.error = None
         self.conflict = False
-
-    @property
-    def reads_only_buckets(self) -> bool:
-        """Its preconditions read nothing but bucket rows."""
-        return all(type(p) in READS_ONLY_BUCKETS for p in self.preconditions)

@@ -20,12 +20,14 @@ from urllib.parse import urlparse
 import psycopg
 from psycopg.rows import dict_row
 
+from projections import rebuild_fast
 from projections.eventstore.inline import INLINE_TABLES, InlineProjections, inline_ddl
 from projections.eventstore.recorder import ChronicleApplication
 from projections.eventstore.sql import Dialect, PostgresDialect
 from projections.eventstore.tx import Tx
+from projections.rebuild_fast import FastRebuild
 
-PAGE = 2000
+PAGE = 5000  # events read (and committed into the target) at a time
 
 
 class BadTarget(ValueError):
@@ -66,6 +68,7 @@ def rebuild_into(
     """Apply every event up to position `until` (inclusive) to fresh inline tables in `target`;
     returns the number of events applied."""
     conn, dialect = connect(target)
+    fast: FastRebuild | None = None
     try:
         cursor = conn.cursor()
         tx = Tx(cursor, dialect)
@@ -75,6 +78,7 @@ def rebuild_into(
             tx.execute(statement)
         conn.commit()
         projection = InlineProjections()
+        fast = FastRebuild(app, tx, projection) if rebuild_fast.usable(app, dialect.name) else None
         store = app.store
         applied, start = 0, 1
         while start <= until:
@@ -83,14 +87,35 @@ def rebuild_into(
             rows = [r for r in rows if int(r["notification_id"]) <= until]
             if not rows:
                 break
-            for row in rows:
-                projection.apply(tx, int(row["notification_id"]), app.decode_row(row))
-            conn.commit()
+            if fast is not None:
+                fast.apply(rows)
+                fast.flush(commit=True)  # written and committed while the next page is read
+            else:
+                for row in rows:
+                    projection.apply(tx, int(row["notification_id"]), app.decode_row(row))
+                conn.commit()
             applied += len(rows)
             start = int(rows[-1]["notification_id"]) + 1
             if progress is not None:
                 progress(start - 1, until)
+        if fast is not None:
+            fast.close()
+            conn.commit()
         return applied
+    finally:
+        if fast is not None:
+            fast.stop()  # its writer may still use the connection when something failed
+        conn.close()
+
+
+def drop_views(target: Target) -> None:
+    """Drop what rebuild_into built in `target` (a replay refused after the build)."""
+    conn, dialect = connect(target)
+    try:
+        tx = Tx(conn.cursor(), dialect)
+        for table in INLINE_TABLES:
+            tx.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.commit()
     finally:
         conn.close()
 

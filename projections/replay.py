@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from domain.change_record import RedactSettings
+from projections import rebuild_fast
 from projections.audit.indexer import AUDIT_TABLES, AuditIndexer
 from projections.eventstore.eventsourcing_internals import lock_events_table
 from projections.eventstore.inline import INLINE_TABLES, InlineProjections, inline_ddl
@@ -26,6 +27,7 @@ from projections.eventstore.tx import Tx
 from projections.history.follower import HISTORY_TABLES, HistoryFollower
 from projections.notifications.follower import NotificationFollower
 from projections.notifications.schema import NOTIFY_VIEW_TABLES, notify_ddl
+from projections.rebuild_fast import FastRebuild
 
 PAGE = 1000
 
@@ -104,18 +106,26 @@ def rebuild_namespace(app: ChronicleApplication, progress: Callable[[int, int], 
             tx.execute(f"DROP TABLE IF EXISTS {table}")
         for statement in inline_ddl(store.dialect):
             tx.execute(statement)
+        fast = FastRebuild(app, tx, projection) if rebuild_fast.usable(app, store.dialect.name) else None
         start = 1
         while True:
             # Read through the rebuild's own connection: SQLite's pool would block a second one.
             rows = tx.all(store.events_page_sql(), (start, PAGE))
             if not rows:
                 break
-            for row in rows:
-                projection.apply(tx, int(row["notification_id"]), app.decode_row(row))
-                applied += 1
+            if fast is not None:
+                fast.apply(rows)
+                fast.flush()
+                fast.wait()  # the next page is read on this connection
+            else:
+                for row in rows:
+                    projection.apply(tx, int(row["notification_id"]), app.decode_row(row))
+            applied += len(rows)
             start = int(rows[-1]["notification_id"]) + 1
             if progress is not None:
                 progress(start - 1, total)
+        if fast is not None:
+            fast.close()
     return applied
 
 

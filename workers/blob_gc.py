@@ -30,11 +30,11 @@ Why nothing acknowledged can be lost:
    than that deadline is safe while servers run.
 
 5. **The history keeps what it may still be asked for** (projections.history.retention): the
-   blobs of versions superseded less than the retention window ago (and of versions the
-   history still holds current) are referenced too; so are the blobs of versions whose event
-   the history follower has not indexed yet, read from the log in the same snapshot, so a
-   version superseded just before the pass cannot lose its bytes before its history row
-   exists.
+   blobs of versions superseded less than their bucket's retention window ago (the bucket's
+   own, else the default; and of versions the history still holds current) are referenced
+   too; so are the blobs of versions whose event the history follower has not indexed yet,
+   read from the log in the same snapshot, so a version superseded just before the pass
+   cannot lose its bytes before its history row exists.
 
 A GET that began before its object was deleted can still find the bytes gone; it is
 refused before the status line, or the connection is aborted mid-body (api.app), never a
@@ -105,14 +105,15 @@ def collect(
     progress: bool = False,
 ) -> dict[str, int]:
     """One pass; returns what it removed. Safe beside running servers (see the module
-    docstring for the conditions). Blobs of versions superseded less than
-    `retention_seconds` ago stay readable as of the past."""
+    docstring for the conditions). Blobs of versions superseded less than their bucket's
+    history retention ago stay readable as of the past; `retention_seconds` is the window of
+    buckets without one of their own."""
     store = app.store
     started = time.time()
     cutoff = started - grace_seconds
     removed_tmp = _sweep_tmp(blobs, cutoff)
-    keep_since_us = int((started - retention_seconds) * 1_000_000)
-    verdict = decide(store, blobs, cutoff, progress=progress, history=(app, keep_since_us))
+    history = (app, int(started * 1_000_000), int(retention_seconds * 1_000_000))
+    verdict = decide(store, blobs, cutoff, progress=progress, history=history)
     removed_files = 0
     for i, path in enumerate(verdict.files, 1):
         try:
@@ -136,15 +137,15 @@ def decide(
     cutoff: float,
     *,
     progress: bool = False,
-    history: tuple[ChronicleApplication, int] | None = None,
+    history: tuple[ChronicleApplication, int, int] | None = None,
 ) -> Verdict:
     """The blob files and rows older than `cutoff` (epoch seconds) that nothing references,
-    all judged from one snapshot. With `history` (the application, and the time in µs since
-    which superseded versions are retained), what the history keeps counts as referenced."""
+    all judged from one snapshot. With `history` (the application, the pass's start and the
+    default retention window, both in µs), what the history keeps counts as referenced."""
     dialect = store.dialect.name
     referenced, params = _REFERENCED[dialect], []
     if history is not None:
-        referenced, params = f"{referenced} UNION ALL {RETAINED[dialect]}", [history[1]]
+        referenced, params = f"{referenced} UNION ALL {RETAINED[dialect]}", [history[1], history[2]]
     grace_us = int((time.time() - cutoff) * 1_000_000)
     with store.snapshot() as cursor:
         tx = Tx(cursor, store.dialect)

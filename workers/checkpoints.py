@@ -32,7 +32,7 @@ T = TypeVar("T")
 _LOCK_NAMESPACE = 0x43484E54  # "CHNT": the advisory-lock key space of target workers
 
 
-def _now_us() -> int:
+def now_us() -> int:
     return int(time.time() * 1_000_000)
 
 
@@ -55,7 +55,12 @@ class PendingRecord:
 
 
 class CheckpointStore:
-    """The delivery state of one target, read and written on a connection of its own."""
+    """The delivery state of one target, read and written on a connection of its own.
+    ``TABLE`` and ``LOCK_NAMESPACE`` let another kind of delivery (workers.audit_checkpoints)
+    claim and track its targets the same way, in a table and a lock key space of its own."""
+
+    TABLE = "notify_checkpoints"
+    LOCK_NAMESPACE = _LOCK_NAMESPACE
 
     def __init__(self, app: ChronicleApplication, target: str) -> None:
         self.app = app
@@ -94,26 +99,28 @@ class CheckpointStore:
                 self._conn.execute("SET synchronous_commit = off")
             got = self._conn.execute(
                 "SELECT pg_try_advisory_lock(%s::int4, %s::int4) AS got",
-                (_LOCK_NAMESPACE, lock_key(self.target)),
+                (self.LOCK_NAMESPACE, lock_key(self.target)),
             ).fetchone()
             if not got["got"]:
                 return False
         self.epoch = self._run(self._bump_epoch)
         return True
 
+    def initial_position(self, tx: Tx) -> int:
+        """Where a target claimed for the first time starts: the beginning of its view."""
+        return 0
+
     def _bump_epoch(self, tx: Tx) -> int:
-        now = _now_us()
-        if tx.one("SELECT epoch FROM notify_checkpoints WHERE target = ?", (self.target,)) is None:
+        now = now_us()
+        table = self.TABLE
+        if tx.one(f"SELECT epoch FROM {table} WHERE target = ?", (self.target,)) is None:
             tx.execute(
-                "INSERT INTO notify_checkpoints (target, position, epoch, delivered, failed, last_error, "
-                "last_error_us, last_delivery_us, updated_us) VALUES (?, 0, 0, 0, 0, '', 0, 0, ?)",
-                (self.target, now),
+                f"INSERT INTO {table} (target, position, epoch, delivered, failed, last_error, "
+                "last_error_us, last_delivery_us, updated_us) VALUES (?, ?, 0, 0, 0, '', 0, 0, ?)",
+                (self.target, self.initial_position(tx), now),
             )
-        tx.execute(
-            "UPDATE notify_checkpoints SET epoch = epoch + 1, updated_us = ? WHERE target = ?",
-            (now, self.target),
-        )
-        return int(tx.scalar("SELECT epoch FROM notify_checkpoints WHERE target = ?", (self.target,)))
+        tx.execute(f"UPDATE {table} SET epoch = epoch + 1, updated_us = ? WHERE target = ?", (now, self.target))
+        return int(tx.scalar(f"SELECT epoch FROM {table} WHERE target = ?", (self.target,)))
 
     def release(self) -> None:
         if self._conn is not None:
@@ -128,7 +135,7 @@ class CheckpointStore:
     def position(self) -> int:
         return int(
             self._run(
-                lambda tx: tx.scalar("SELECT position FROM notify_checkpoints WHERE target = ?", (self.target,)),
+                lambda tx: tx.scalar(f"SELECT position FROM {self.TABLE} WHERE target = ?", (self.target,)),
                 write=False,
             )
             or 0
@@ -163,17 +170,17 @@ class CheckpointStore:
         return records, tracked
 
     def _update_ours(self, assignments: str, params: tuple[Any, ...]) -> None:
-        """``UPDATE notify_checkpoints SET <assignments>`` for this target, only while the
+        """``UPDATE <TABLE> SET <assignments>`` for this target, only while the
         epoch is still ours (compare-and-set); LostClaim otherwise. On PostgreSQL one
         autocommitted statement; SQLite's cursor has no rowcount, so there the epoch is
         read back first, in the same transaction."""
-        sql = f"UPDATE notify_checkpoints SET {assignments} WHERE target = ? AND epoch = ?"
+        sql = f"UPDATE {self.TABLE} SET {assignments} WHERE target = ? AND epoch = ?"
         args = (*params, self.target, self.epoch)
 
         def update(tx: Tx) -> bool:
             if self._pg:
                 return tx.one(sql + " RETURNING epoch", args) is not None
-            epoch = tx.scalar("SELECT epoch FROM notify_checkpoints WHERE target = ?", (self.target,))
+            epoch = tx.scalar(f"SELECT epoch FROM {self.TABLE} WHERE target = ?", (self.target,))
             if epoch is None or int(epoch) != self.epoch:
                 return False
             tx.execute(sql, args)
@@ -184,14 +191,14 @@ class CheckpointStore:
 
     def advance(self, position: int, delivered: int) -> None:
         """Move the checkpoint to ``position``."""
-        now = _now_us()
+        now = now_us()
         self._update_ours(
             "position = ?, delivered = delivered + ?, last_delivery_us = ?, updated_us = ?",
             (position, delivered, now, now),
         )
 
     def failed(self, count: int, error: str) -> None:
-        now = _now_us()
+        now = now_us()
         self._update_ours(
             "failed = failed + ?, last_error = ?, last_error_us = ?, updated_us = ?",
             (count, error[:1000], now, now),

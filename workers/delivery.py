@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from domain.notifications import encode_key
-from projections.eventstore.unavailable import STORE_OUTAGE, is_unavailable
-from workers.checkpoints import CheckpointStore, LostClaim, PendingRecord
+from workers.checkpoints import CheckpointStore, PendingRecord
+from workers.claimed_loop import BACKOFF_MAX, BACKOFF_MIN, ClaimedLoop, DeliveryStats
 from workers.targets import Delivery, Target, TargetError
 from workers.targets.base import describe
 
@@ -24,9 +23,7 @@ log = logging.getLogger("chronicle.delivery")
 BATCH = 1000
 MAX_BUFFERED = 4 * BATCH  # records handed over by the follower, at most (then: read the view)
 IDLE_POLL = 0.25  # seconds between looks at the view when nothing woke us
-CLAIM_RETRY = 1.0  # seconds between attempts to take over a target another worker holds
-BACKOFF_MIN = 0.1
-BACKOFF_MAX = 30.0
+__all__ = ["BACKOFF_MAX", "DeliveryStats", "TargetWorker", "rekey"]
 
 
 def rekey(record: str, key: str, key_encoding: str) -> str:
@@ -40,15 +37,7 @@ def rekey(record: str, key: str, key_encoding: str) -> str:
     return record.replace(old, new, 1)
 
 
-@dataclass(slots=True)
-class DeliveryStats:
-    delivered: int = 0
-    failed: int = 0
-    last_error: str = ""
-    state: str = "starting"  # starting | standby | delivering | retrying | stopped
-
-
-class TargetWorker:
+class TargetWorker(ClaimedLoop):
     """Delivers one target's records in log order from a buffer that two sources fill:
     reads of the access view (from the checkpoint at start, after a gap or a failure, and
     when idle) and the records an in-process follower hands over as it commits them
@@ -67,14 +56,10 @@ class TargetWorker:
         batch: int = BATCH,
         backoff_max: float = BACKOFF_MAX,
     ) -> None:
-        self.checkpoints = store
+        super().__init__(store, backoff_max=backoff_max)
         self.target = target
         self.key_encoding = key_encoding or "minio"
         self.batch = batch
-        self.backoff_max = backoff_max
-        self.wake = asyncio.Event()
-        self.stats = DeliveryStats()
-        self._stopping = False
         self._active = False  # delivering (the claim is ours): offers are taken only then
         self._buffer: deque[PendingRecord] = deque()
         self._seen = 0
@@ -83,14 +68,6 @@ class TargetWorker:
         self._reading: asyncio.Future[Any] | None = None
         self._read_error: BaseException | None = None
         self._generation = 0  # bumped when the buffer is dropped: older reads are stale
-
-    @property
-    def name(self) -> str:
-        return self.checkpoints.target
-
-    def stop(self) -> None:
-        self._stopping = True
-        self.wake.set()
 
     def offer(self, after: int, upto: int, records: list[tuple[Any, ...]]) -> None:
         """(On the event loop.) The follower committed ``records`` (position, event_name,
@@ -108,53 +85,8 @@ class TargetWorker:
         if self._buffer or self._more:
             self.wake.set()
 
-    async def run(self) -> None:
-        try:
-            while not self._stopping:
-                if not await asyncio.to_thread(self._claim):
-                    self.stats.state = "standby"
-                    await self._sleep(CLAIM_RETRY)
-                    continue
-                try:
-                    await self._deliver_claimed()
-                except LostClaim as e:
-                    log.warning("%s", e)
-                except Exception as e:  # noqa: BLE001 - e.g. the database restarting: claim again
-                    if is_unavailable(e):
-                        STORE_OUTAGE.failed(e)
-                    else:
-                        log.exception("%s: delivery loop failed; starting over from the checkpoint", self.name)
-                    self.stats.state = "retrying"
-                    await self._sleep_backoff(CLAIM_RETRY)
-                finally:
-                    await asyncio.to_thread(self.checkpoints.release)
-        finally:
-            self.stats.state = "stopped"
-            try:
-                await self.target.close()
-            except Exception:  # noqa: BLE001 - closing a target that is down
-                pass
-
-    def _claim(self) -> bool:
-        try:
-            return self.checkpoints.try_claim()
-        except Exception as e:  # noqa: BLE001 - the database may be restarting
-            if is_unavailable(e):
-                STORE_OUTAGE.failed(e)
-            else:
-                log.warning("%s: cannot claim delivery: %s", self.name, describe(e))
-            self.checkpoints.release()
-            return False
-
-    async def _sleep(self, seconds: float) -> bool:
-        """Wait for a wake-up or ``seconds``; True when woken."""
-        woke = True
-        try:
-            await asyncio.wait_for(self.wake.wait(), seconds)
-        except TimeoutError:
-            woke = False
-        self.wake.clear()
-        return woke
+    async def _close_target(self) -> None:
+        await self.target.close()
 
     # -- the buffer -----------------------------------------------------------------------
 
@@ -288,12 +220,6 @@ class TargetWorker:
     async def _advance(self, delivered: list[PendingRecord]) -> None:
         await asyncio.to_thread(self.checkpoints.advance, delivered[-1].position, len(delivered))
         self.stats.delivered += len(delivered)
-
-    async def _sleep_backoff(self, seconds: float) -> None:
-        # Not woken by new records: a target that is down should not be hammered.
-        end = asyncio.get_running_loop().time() + seconds
-        while not self._stopping and (left := end - asyncio.get_running_loop().time()) > 0:
-            await asyncio.sleep(min(left, 0.2))
 
     def _delivery(self, p: PendingRecord) -> Delivery:
         record = rekey(p.record, p.key, self.key_encoding)

@@ -5,7 +5,9 @@ view. In-process commits wake the follower at once (``log_appended``), appends b
 processes through the event store's NOTIFY, and the follower hands what each step
 committed straight to the workers (they read the view only to catch up), so delivery
 takes a few milliseconds. Target configuration is reloaded when ``generation()``
-changes: new targets start, removed or changed ones restart.
+changes: new targets start, removed or changed ones restart. ``audit_webhook`` targets,
+configured the same way, get a loop of their own kind (workers.audit_delivery) that reads
+the request audit table instead of the follower's views.
 """
 
 from __future__ import annotations
@@ -30,9 +32,13 @@ from projections.eventstore.recorder import (
 )
 from projections.eventstore.unavailable import STORE_OUTAGE, is_unavailable
 from projections.notifications.follower import Appended, NotificationFollower
+from workers.audit_checkpoints import AuditCheckpointStore
+from workers.audit_delivery import AuditWebhookWorker
 from workers.checkpoints import CheckpointStore
+from workers.claimed_loop import ClaimedLoop
 from workers.delivery import BACKOFF_MAX, TargetWorker
-from workers.targets import TargetConfig, WebhookConfig, make_target, to_kvs
+from workers.targets import AuditWebhookConfig, TargetConfig, WebhookConfig, make_target, to_kvs
+from workers.targets.audit_webhook import AuditWebhookSender
 
 log = logging.getLogger("chronicle.delivery")
 
@@ -71,7 +77,7 @@ class DeliverySupervisor:
         # Webhook requests in flight on one connection (1: no HTTP pipelining; None: the default).
         self.http_pipeline = http_pipeline
         self.follower = NotificationFollower(app, region=region, on_records=self._records_written)
-        self.workers: dict[str, TargetWorker] = {}
+        self.workers: dict[str, ClaimedLoop] = {}
         self._settings: dict[str, dict[str, str]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -97,7 +103,8 @@ class DeliverySupervisor:
 
     def _offer(self, appended: Appended) -> None:
         for name, worker in self.workers.items():
-            worker.offer(appended.after, appended.upto, appended.records.get(name, []))
+            if isinstance(worker, TargetWorker):
+                worker.offer(appended.after, appended.upto, appended.records.get(name, []))
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -247,19 +254,24 @@ class DeliverySupervisor:
         for name, (sub, tid, cfg) in wanted.items():
             if name in self.workers:
                 continue
-            if isinstance(cfg, WebhookConfig) and self.http_pipeline is not None:
-                cfg = dataclasses.replace(cfg, pipeline=self.http_pipeline)
-            target = make_target(sub, tid, cfg)
-            worker = TargetWorker(
-                CheckpointStore(self.app, name),
-                target,
-                key_encoding=getattr(cfg, "key_encoding", "minio"),
-                backoff_max=self.backoff_max,
-            )
+            worker = self._worker(name, sub, tid, cfg)
             self.workers[name] = worker
             self._settings[name] = to_kvs(cfg)
             self._tasks[name] = asyncio.create_task(worker.run(), name=f"deliver-{name}")
-            log.info("delivering notifications to %s", name)
+            what = "the request audit" if isinstance(worker, AuditWebhookWorker) else "notifications"
+            log.info("delivering %s to %s", what, name)
+
+    def _worker(self, name: str, sub: str, tid: str, cfg: TargetConfig) -> ClaimedLoop:
+        if isinstance(cfg, AuditWebhookConfig):
+            return AuditWebhookWorker(AuditCheckpointStore(self.app, name), AuditWebhookSender(tid, cfg))
+        if isinstance(cfg, WebhookConfig) and self.http_pipeline is not None:
+            cfg = dataclasses.replace(cfg, pipeline=self.http_pipeline)
+        return TargetWorker(
+            CheckpointStore(self.app, name),
+            make_target(sub, tid, cfg),
+            key_encoding=getattr(cfg, "key_encoding", "minio"),
+            backoff_max=self.backoff_max,
+        )
 
     async def _stop_worker(self, name: str) -> None:
         worker = self.workers.pop(name)

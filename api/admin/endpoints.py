@@ -401,6 +401,34 @@ ENDPOINTS: dict[str, Endpoint] = {
         optional_query=("metrics", "no-cache"),
         response_shape="info_message",
     ),
+    # ---- buckets ----------------------------------------------------------------------------
+    "set-bucket-quota": _ep(
+        "set-bucket-quota",
+        "PUT",
+        ("bucket",),
+        encrypted_request=False,
+        encrypted_response=False,
+        description=(
+            "madmin BucketQuota as plain JSON {quota (deprecated name of size), size, rate, requests, "
+            "quotatype}; Chronicle adds objects. mc quota set / clear, minio-py bucket_quota_set / clear "
+            "(sends quota only). All limits 0 clears the quota. Answer: 200, empty body."
+        ),
+        clients=("minio-py", "mc", "chronicle"),
+        core=False,
+    ),
+    "get-bucket-quota": _ep(
+        "get-bucket-quota",
+        "GET",
+        ("bucket",),
+        encrypted_request=False,
+        encrypted_response=False,
+        description=(
+            "The bucket's BucketQuota as plain JSON (quotatype omitted when no quota), with Chronicle's "
+            "objects and usage {size, objects}."
+        ),
+        clients=("minio-py", "mc", "chronicle"),
+        core=False,
+    ),
     # ---- Chronicle's own ----------------------------------------------------------------------
     "chronicle/targets": _ep(
         "chronicle/targets",
@@ -431,6 +459,38 @@ ENDPOINTS: dict[str, Endpoint] = {
             "limit",
             "requests",
         ),
+        clients=("chronicle",),
+        core=False,
+    ),
+    # A bucket's history retention (api.admin.bucket_retention), shaped as MinIO's
+    # set-bucket-quota / get-bucket-quota: the bucket in the query, JSON in and out.
+    "chronicle/set-bucket-retention": _ep(
+        "chronicle/set-bucket-retention",
+        "PUT",
+        ("bucket",),
+        encrypted_request=False,
+        encrypted_response=False,
+        description='Give a bucket its own history retention: body {"retention": "30d"} (12h, 90m, 45s, 0).',
+        clients=("chronicle",),
+        core=False,
+    ),
+    "chronicle/get-bucket-retention": _ep(
+        "chronicle/get-bucket-retention",
+        "GET",
+        ("bucket",),
+        encrypted_request=False,
+        encrypted_response=False,
+        description="A bucket's history retention: its own, or the server default.",
+        clients=("chronicle",),
+        core=False,
+    ),
+    "chronicle/clear-bucket-retention": _ep(
+        "chronicle/clear-bucket-retention",
+        "DELETE",
+        ("bucket",),
+        encrypted_request=False,
+        encrypted_response=False,
+        description="Return a bucket to the server default history retention.",
         clients=("chronicle",),
         core=False,
     ),

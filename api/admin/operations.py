@@ -9,7 +9,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from api.admin import audit, config_kv, groups, policies, server, service_accounts, targets, users
+from api.admin import (
+    audit,
+    bucket_retention,
+    config_kv,
+    groups,
+    policies,
+    quota,
+    server,
+    service_accounts,
+    targets,
+    users,
+)
 from api.admin.endpoints import ENDPOINTS, Endpoint
 
 if TYPE_CHECKING:
@@ -42,6 +53,11 @@ def _op(command: str, handler: Callable[[AdminCall], Awaitable[Response]], *acti
 _ROWS: tuple[AdminOperation, ...] = (
     _op("chronicle/targets", targets.list_targets, "admin:ServerInfo"),
     _op("chronicle/audit", audit.audit_query, "admin:ServerTrace"),
+    # How long a bucket's past stays readable is server configuration refined per bucket: the
+    # right to change the server's configuration (MinIO has no action of its own for it).
+    _op("chronicle/set-bucket-retention", bucket_retention.set_retention, "admin:ConfigUpdate"),
+    _op("chronicle/get-bucket-retention", bucket_retention.get_retention, "admin:ConfigUpdate"),
+    _op("chronicle/clear-bucket-retention", bucket_retention.clear_retention, "admin:ConfigUpdate"),
     _op("add-user", users.add_user, "admin:CreateUser"),
     _op("remove-user", users.remove_user, "admin:DeleteUser"),
     _op("list-users", users.list_users, "admin:ListUsers"),
@@ -78,6 +94,8 @@ _ROWS: tuple[AdminOperation, ...] = (
     _op("del-config-kv", config_kv.del_config_kv, "admin:ConfigUpdate"),
     _op("help-config-kv", config_kv.help_config_kv, "admin:ConfigUpdate"),
     _op("info", server.server_info, "admin:ServerInfo"),
+    _op("set-bucket-quota", quota.set_bucket_quota, "admin:SetBucketQuota"),
+    _op("get-bucket-quota", quota.get_bucket_quota, "admin:GetBucketQuota"),
 )
 
 ADMIN_OPERATIONS: dict[str, AdminOperation] = {row.command: row for row in _ROWS}

@@ -2,7 +2,10 @@
 requests (AccessDenied, bad signatures) — recorded when enabled, globally or per bucket
 (CHRONICLE_AUDIT_REQUESTS), in MinIO's audit entry format (api.audit.entry).
 
-Off the request path: a request appends its entry to an in-memory queue; a thread writes
+Off the request path: a request turns its entry into the table's row at once (the entry's
+JSON text and its columns: a tuple of strings and numbers, which the garbage collector stops
+tracking, where a queue of nested dicts would be carried into its older generations and
+rescanned) and appends the row to an in-memory queue; a thread writes
 the queue to the `request_audit` table in batches (one transaction per batch, every
 FLUSH_SECONDS or BATCH entries). The table is not a projection (requests are not events);
 replay leaves it alone. If the store is out of reach the entries wait (up to MAX_QUEUED, the
@@ -14,7 +17,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +62,7 @@ class RequestAudit:
     def __init__(self, app: ChronicleApplication, scope: AuditScope) -> None:
         self.app = app
         self.scope = scope
-        self._queue: deque[dict[str, Any]] = deque()
+        self._queue: deque[tuple[Any, ...]] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,7 +78,7 @@ class RequestAudit:
         if len(self._queue) >= MAX_QUEUED:
             self._queue.popleft()
             self.dropped += 1
-        self._queue.append(entry)
+        self._queue.append(_row(entry))
         if len(self._queue) >= BATCH:
             self._wake.set()
 
@@ -119,8 +122,7 @@ class RequestAudit:
             self.flush()
 
 
-def insert(tx: Tx, entries: Iterable[dict[str, Any]]) -> None:
-    rows = [_row(e) for e in entries]
+def insert(tx: Tx, rows: Sequence[tuple[Any, ...]]) -> None:
     if tx.dialect.name == "postgres":
         # COPY: one stream for the batch, far cheaper for PostgreSQL than row inserts.
         with tx.cursor.copy(f"COPY request_audit ({_COLUMNS}) FROM STDIN") as copy:

@@ -13,6 +13,9 @@ node's address as the scrape reached it.
   ``minio_notify_target_total_events`` / ``minio_notify_target_failed_events`` /
   ``minio_notify_target_queue_length`` per target (labels ``target_id``, ``target_name``);
   ``chronicle_notify_target_*``: checkpoint, head, lag in seconds, up;
+- the request audit's webhooks (api.metrics.audit_webhook_metrics): MinIO's
+  ``minio_audit_total_messages`` / ``minio_audit_failed_messages`` /
+  ``minio_audit_target_queue_length`` per ``audit_webhook`` target;
 - the event stream (this worker's): ``chronicle_event_stream_waiting_subscribers`` and
   ``chronicle_event_stream_index_looks_total`` (one shared look per wake-up, whatever the
   number of subscribers, see api.events.index_watch), ``chronicle_event_stream_pages_read_total``;
@@ -40,6 +43,7 @@ from api.admin.targets import delivery_states
 from api.auth.authenticate import authenticate_request
 from api.auth.authz import authorize_admin
 from api.errors import S3Error
+from api.metrics.audit_webhook_metrics import audit_webhook_families
 from api.metrics.exposition import Family, render
 from api.metrics.process_metrics import ProcessMetrics
 from api.metrics.prometheus_token import claimed_access_key, verify
@@ -75,6 +79,7 @@ class ServerMetrics:
         families = self.s3.families(server)
         families += await self.store.families(ctx, server)
         families += notify_families(await delivery_states(ctx), server)
+        families += await audit_webhook_families(ctx, server)
         if self.event_stream is not None:
             families += stream_families(self.event_stream, server)
         body = render(families) + self.process.render()

@@ -18,8 +18,6 @@ from api.s3.operations import S3_OPERATIONS
 # gives them (cmd/api-router.go; rejectedObjAPIs / rejectedBucketAPIs).
 _REFUSED: dict[tuple[str, str, str], str] = {
     ("DELETE", "bucket", "acl"): "acl",
-    ("PUT", "bucket", "cors"): "putbucketcors",
-    ("DELETE", "bucket", "cors"): "deletebucketcors",
     ("PUT", "bucket", "lifecycle"): "putbucketlifecycle",
     ("DELETE", "bucket", "lifecycle"): "deletebucketlifecycle",
     ("PUT", "bucket", "replication"): "putbucketreplicationconfig",

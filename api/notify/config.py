@@ -1,5 +1,5 @@
-"""Notification target configuration commands, shared by the MinIO admin API's config KV
-calls and the CLI: set a target's settings, remove a target (or reset some of its keys),
+"""Notification target (and ``audit_webhook``) configuration commands, shared by the MinIO
+admin API's config KV calls and the CLI: set a target's settings, remove a target (or reset some of its keys),
 list targets in MinIO's get-config-kv text, and record this node's environment at start.
 
 Settings arrive as MinIO's config KV text, ``notify_redis:1 address=127.0.0.1:6379
@@ -95,15 +95,15 @@ def parse_target(schema: Any, name: str) -> tuple[str, str | None]:
     ``notify_redis`` → (…, None), meaning every target of the subsystem."""
     subsystem, sep, target_id = name.strip().partition(":")
     subsystem = subsystem.lower()
-    if subsystem not in schema.CONFIG_CLASSES:
-        if subsystem.startswith("notify_"):
+    if subsystem not in schema.ALL_CONFIG_CLASSES:
+        if subsystem.startswith(("notify_", "audit_")):
             try:
                 schema.config_class(subsystem)
             except schema.ConfigError as exc:
                 raise ConfigSyntaxError(str(exc)) from None
         raise ConfigSyntaxError(
-            f"unknown sub-system {subsystem!r}: Chronicle configures notification targets "
-            "here, " + ", ".join(schema.CONFIG_CLASSES)
+            f"unknown sub-system {subsystem!r}: Chronicle configures notification targets and the "
+            "request audit's webhooks here, " + ", ".join(schema.ALL_CONFIG_CLASSES)
         )
     if not sep:
         return subsystem, None

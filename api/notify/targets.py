@@ -44,9 +44,13 @@ class KnownTarget:
 class TargetRegistry:
     """The configured targets, by (subsystem, id). Immutable once built."""
 
-    def __init__(self, targets: Iterable[KnownTarget] = (), *, region: str = "") -> None:
+    def __init__(
+        self, targets: Iterable[KnownTarget] = (), *, region: str = "", audit: Iterable[KnownTarget] = ()
+    ) -> None:
         self.region = region
         self._targets = {(t.subsystem, t.id): t for t in targets}
+        # audit_webhook targets: configured alongside, but no ARN and no bucket rule names them.
+        self.audit = tuple(sorted(audit, key=lambda t: t.id))
 
     @classmethod
     def from_configs(
@@ -57,19 +61,23 @@ class TargetRegistry:
         region: str = "",
     ) -> TargetRegistry:
         """From ``{(subsystem, id): TargetConfig}`` (what ``workers.targets.from_env``
-        returns); ``redact`` masks a config's secrets (``workers.targets.redacted``)."""
+        returns); ``redact`` masks a config's secrets (``workers.targets.redacted``).
+        ``notify_*`` sub-systems are the notification targets; the others (``audit_webhook``)
+        are kept apart in ``audit``."""
+        known = [
+            KnownTarget(
+                subsystem=subsystem,
+                id=target_id,
+                type=type(cfg).TYPE,
+                enabled=bool(cfg.enable),
+                settings=dict(redact(cfg)),
+            )
+            for (subsystem, target_id), cfg in configs.items()
+        ]
         return cls(
-            (
-                KnownTarget(
-                    subsystem=subsystem,
-                    id=target_id,
-                    type=type(cfg).TYPE,
-                    enabled=bool(cfg.enable),
-                    settings=dict(redact(cfg)),
-                )
-                for (subsystem, target_id), cfg in configs.items()
-            ),
+            (t for t in known if t.subsystem.startswith("notify_")),
             region=region,
+            audit=(t for t in known if not t.subsystem.startswith("notify_")),
         )
 
     def __len__(self) -> int:
@@ -120,7 +128,8 @@ class TargetSchema(Protocol):
     handed in by the composition root)."""
 
     ConfigError: type[Exception]
-    CONFIG_CLASSES: Mapping[str, type]
+    CONFIG_CLASSES: Mapping[str, type]  # notification targets
+    ALL_CONFIG_CLASSES: Mapping[str, type]  # and audit_webhook
 
     def config_class(self, subsystem: str) -> type: ...
     def valid_keys(self, subsystem: str) -> list[str]: ...

@@ -1,7 +1,13 @@
 """Reads as of a past time or log position: the `x-chronicle-as-of` request header on
 GetObject, HeadObject, ListObjects (v1, v2) and ListObjectVersions, answered from the history
 view (projections.history). Authorization is today's, done before this by the router. Any
-other operation carrying the header is refused (invariant 8: never accepted and ignored)."""
+other operation carrying the header is refused (invariant 8: never accepted and ignored).
+
+An object's data is kept for its bucket's history retention after it was superseded
+(projections.history.retention): GET and HEAD of a version superseded longer ago than that are
+refused with InvalidObjectState naming the window, whether or not garbage collection has
+reclaimed the bytes yet — never other bytes. Listings answer: the names, sizes and ETags of the
+past are history, kept for ever."""
 
 from __future__ import annotations
 
@@ -16,9 +22,11 @@ from api.errors import S3Error
 from api.request import S3Request
 from api.response import Response
 from api.s3.handlers import listing, object_read
+from domain.history_retention import format_retention
 from projections.blobstore import BlobMissing
 from projections.eventstore.tx import Tx
 from projections.history import queries as history
+from projections.history.retention import window_of
 
 AS_OF_HEADER = "x-chronicle-as-of"
 AS_OF_OPERATIONS = frozenset({"GetObject", "HeadObject", "ListObjects", "ListObjectsV2", "ListObjectVersions"})
@@ -26,8 +34,8 @@ AS_OF_OPERATIONS = frozenset({"GetObject", "HeadObject", "ListObjects", "ListObj
 CATCH_UP_WAIT = 2.0
 _CATCH_UP_POLL = 0.05
 RECLAIMED = (
-    "The object's data as of that point was reclaimed: it is older than the history retention "
-    "(CHRONICLE_HISTORY_RETENTION)."
+    "The object's data as of that point was reclaimed: it is older than its bucket's history retention "
+    "(the bucket's own, or CHRONICLE_HISTORY_RETENTION)."
 )
 
 
@@ -116,15 +124,58 @@ def _bucket_must_exist(tx: Tx, bucket: str, point: int) -> None:
         raise S3Error("NoSuchBucket", resource=f"/{bucket}", extra={"BucketName": bucket})
 
 
-def _resolve(tx: Tx, bucket: str, key: str, version_id: str | None, point: int, load_inline: bool) -> dict[str, Any]:
-    found = history.version_at(tx, bucket, key, version_id, point)
-    return object_read.finish_version(tx, found, bucket, key, version_id, load_inline=load_inline)
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one as-of GET or HEAD asks for, and the moment (µs) and default window it is judged by."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    point: int
+    now_us: int
+    default_retention: float
+
+
+def _resolve(tx: Tx, reading: Reading, load_inline: bool) -> dict[str, Any]:
+    found = history.version_at(tx, reading.bucket, reading.key, reading.version_id, reading.point)
+    ended_us = found.pop("to_us", None) if found is not None else None
+    if ended_us is not None and found is not None and not found["is_delete_marker"]:
+        _refuse_past_window(tx, reading, int(ended_us))
+    return object_read.finish_version(
+        tx, found, reading.bucket, reading.key, reading.version_id, load_inline=load_inline
+    )
+
+
+def _refuse_past_window(tx: Tx, reading: Reading, ended_us: int) -> None:
+    """InvalidObjectState when the version was superseded longer ago than its bucket's window."""
+    window = window_of(tx, reading.bucket, reading.default_retention)
+    if ended_us >= reading.now_us - int(window.seconds * 1_000_000):
+        return
+    ended = datetime.fromtimestamp(ended_us / 1_000_000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    whose = (
+        f"bucket {reading.bucket}'s own history retention ({format_retention(window.seconds)})"
+        if window.own
+        else f"the history retention ({format_retention(window.seconds)}, CHRONICLE_HISTORY_RETENTION)"
+    )
+    raise S3Error(
+        "InvalidObjectState",
+        f"The object's data as of that point is no longer kept: it was superseded at {ended}, longer ago than "
+        f"{whose}. `chronicle admin bucket retention get {reading.bucket}` shows the window.",
+    )
 
 
 async def _serve_object(req: S3Request, ctx: ServerContext, point: int, *, with_body: bool) -> Response:
     version_id = req.query.get("versionId")
+    reading = Reading(
+        req.bucket,
+        req.key,
+        version_id,
+        point,
+        int(ctx.clock() * 1_000_000),
+        ctx.settings.history_retention,
+    )
     try:
-        row = await ctx.read(_resolve, req.bucket, req.key, version_id, point, with_body)
+        row = await ctx.read(_resolve, reading, with_body)
         response = await object_read.serve_resolved(req, ctx, row, with_body)
     except BlobMissing:
         raise S3Error("InvalidObjectState", RECLAIMED) from None

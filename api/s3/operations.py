@@ -17,6 +17,7 @@ from api.s3.handlers import (
     acl,
     bucket_policy,
     buckets,
+    cors,
     listen,
     listing,
     multipart,
@@ -66,7 +67,8 @@ _SERVICE: tuple[Operation, ...] = (
         when=signed_for_query_api,
         authenticates_itself=True,
     ),
-    Op("CorsPreflight", "OPTIONS", ANY, ANY, refused.cors_preflight, NO_ACTION, "", authenticates_itself=True),
+    # A browser sends a preflight without credentials: it is answered from the bucket's CORS rules.
+    Op("CorsPreflight", "OPTIONS", ANY, ANY, cors.cors_preflight, NO_ACTION, "", authenticates_itself=True),
 )
 
 _BUCKET: tuple[Operation, ...] = (
@@ -94,6 +96,10 @@ _BUCKET: tuple[Operation, ...] = (
     Op("GetBucketTagging", "GET", "bucket", "tagging", tagging.get_bucket_tagging, "s3:GetBucketTagging"),
     Op("PutBucketTagging", "PUT", "bucket", "tagging", tagging.put_bucket_tagging, "s3:PutBucketTagging"),
     Op("DeleteBucketTagging", "DELETE", "bucket", "tagging", tagging.delete_bucket_tagging, "s3:PutBucketTagging"),
+    Op("GetBucketCors", "GET", "bucket", "cors", cors.get_bucket_cors, "s3:GetBucketCORS"),
+    Op("PutBucketCors", "PUT", "bucket", "cors", cors.put_bucket_cors, "s3:PutBucketCORS"),
+    # AWS has no delete action: removing the rules is changing them.
+    Op("DeleteBucketCors", "DELETE", "bucket", "cors", cors.delete_bucket_cors, "s3:PutBucketCORS"),
     Op(
         "DeleteObjects",
         "POST",
@@ -237,7 +243,6 @@ _BUCKET: tuple[Operation, ...] = (
 
 # Configurations no bucket can have yet: reading one answers its "not found" error.
 _UNCONFIGURED: tuple[tuple[str, str, str, str], ...] = (
-    ("GetBucketCors", "cors", "s3:GetBucketCORS", "getbucketcors"),
     ("GetBucketLifecycleConfiguration", "lifecycle", "s3:GetLifecycleConfiguration", "getbucketlifecycle"),
     ("GetBucketEncryption", "encryption", "s3:GetEncryptionConfiguration", "getbucketencryption"),
     (

@@ -13,14 +13,24 @@ from api.context import ServerContext
 from domain.actor import Actor
 from domain.aggregates import DeleteMarker, ObjectAccess, ObjectVersion
 from domain.created import created_event
-from domain.preconditions import BucketExists, ObjectMatches, Precondition, Refused, VersionMatches, VersionStillExists
+from domain.preconditions import (
+    BucketExists,
+    ObjectMatches,
+    Precondition,
+    Refused,
+    VersionMatches,
+    VersionStillExists,
+    WithinQuota,
+)
 from domain.write_plan import WritePlan
 from projections.blobstore import StagedBlob
 
 
-def write_preconditions(bucket: str, conditions: ObjectMatches | None) -> tuple[Precondition, ...]:
-    """A write into bucket: it exists, and the request's If-Match / If-None-Match hold."""
-    return (BucketExists(bucket),) if conditions is None else (BucketExists(bucket), conditions)
+def write_preconditions(bucket: str, key: str, size: int, conditions: ObjectMatches | None) -> tuple[Precondition, ...]:
+    """A new version of size bytes in bucket: the bucket exists, stays within its quota,
+    and the request's If-Match / If-None-Match hold."""
+    quota = WithinQuota(bucket, key, size)
+    return (BucketExists(bucket), quota) if conditions is None else (BucketExists(bucket), quota, conditions)
 
 
 async def put_version(
@@ -36,7 +46,7 @@ async def put_version(
     )
     plan = WritePlan(
         events=events,
-        preconditions=write_preconditions(fields["bucket"], conditions),
+        preconditions=write_preconditions(fields["bucket"], fields["key"], fields["size"], conditions),
         blobs=staged.db_rows(),
         files_written_at=staged.file_written_at,
     )
@@ -50,7 +60,8 @@ async def copy_version(
     id and its modification time (microseconds)."""
     still_there = VersionStillExists(source["id"], source["key"])
     plan = WritePlan.new(
-        ObjectVersion(**fields), preconditions=(*write_preconditions(fields["bucket"], conditions), still_there)
+        ObjectVersion(**fields),
+        preconditions=(*write_preconditions(fields["bucket"], fields["key"], fields["size"], conditions), still_there),
     )
     committed = await ctx.submit(plan)
     return committed.results[0], int(committed.events[0].timestamp.timestamp() * 1_000_000)

@@ -5,7 +5,8 @@ notification follower holds one; SQLite: the one server process). It reads the e
 the last link in pages and writes their links in one transaction per page, so a page is
 linked whole or not at all. Off the request path: appends never wait for it. It looks for
 new events at least every POLL seconds and at once when this process commits, so an event is
-linked well within a second of its commit (projections.log_follower: POLL).
+linked well within a second of its commit (projections.log_follower: POLL, plus LINGER, the
+tenth of a second it lets commits gather into one page).
 
 A checkpoint is signed at least every SIGN_EVERY_EVENTS events and every SIGN_EVERY_SECONDS
 seconds while events arrive: a page stops at the position where a checkpoint is due.
@@ -28,6 +29,7 @@ from projections.log_follower import LogFollower
 log = logging.getLogger("chronicle.chain")
 
 PAGE = 5000
+LINGER = 0.1
 SIGN_EVERY_EVENTS = 10_000
 SIGN_EVERY_SECONDS = 60.0
 _LINKER_LOCK = 0x6368726F6E636861  # "chroncha": one active linker across processes
@@ -38,6 +40,7 @@ Publish = Callable[[Checkpoint], None]
 class ChainLinker(LogFollower):
     lock_key = _LINKER_LOCK
     name = "chain"
+    linger = LINGER
 
     def __init__(
         self,

@@ -48,3 +48,10 @@ def transcoder_default(transcoder: JSONTranscoder) -> Callable[[Any], Any]:
     handed to orjson, which encodes an event state several times faster, so that both write
     the same document (see projections.eventstore.fast_append.event_row)."""
     return transcoder._encode_obj
+
+
+def transcoder_names(transcoder: JSONTranscoder) -> dict[str, Any]:
+    """The transcoder's registered types by the name its documents carry ({"_type_": name,
+    "_data_": ...}): what its JSON object hook turns back into values. Read by a decoder that
+    parses with orjson and restores those values itself (projections.rebuild_fast)."""
+    return transcoder.names

@@ -2,9 +2,10 @@
 
 A batch of plain PUTs (new ObjectVersions in buckets that never versioned, no condition
 but "the bucket exists"; chosen by projections.eventstore.fast_path) is appended by one call of the database function
-`chronicle_append_puts` (migration 0007), in autocommit, so the call is its own
+`chronicle_append_puts` (migration 0007, replaced by 0017), in autocommit, so the call is its own
 transaction: it takes the store's table lock (as eventsourcing's recorder does), asserts
-that every bucket exists unversioned, inserts the events and upserts their null versions,
+that every bucket exists unversioned and without a quota (migration 0017: a PUT into a
+bucket with a quota has its quota checked on the careful path), inserts the events and upserts their null versions,
 inserts the blobs and notifies the store's channel. One prepared statement, one round trip;
 the table lock is held only while PostgreSQL executes the batch and commits it, and a second
 committer's batch queued behind the lock starts the moment this one commits.
@@ -14,7 +15,7 @@ one bytea holding the event states and blob bytes back to back (the document giv
 offset and length). psycopg dumps a str and a bytes in C, where 20-odd typed arrays cost
 about 0.3 ms of Python per batch.
 
-If the assertion fails (a bucket was deleted, or turned versioning on) the transaction
+If the assertion fails (a bucket was deleted, turned versioning on or got a quota) the transaction
 aborts as a whole and the caller replays the batch on the careful path, which gives each
 change its own outcome.
 """
@@ -90,9 +91,10 @@ BEGIN
   -- Serialises appends with every other writer of the log, exactly as the recorder does.
   LOCK TABLE {events_table} IN EXCLUSIVE MODE;
   IF (SELECT count(*) FROM ns_buckets
-      WHERE name IN (SELECT jsonb_array_elements_text(doc->'b')) AND versioning = '')
+      WHERE name IN (SELECT jsonb_array_elements_text(doc->'b')) AND versioning = ''
+        AND quota_bytes = 0 AND quota_objects = 0)
      <> jsonb_array_length(doc->'b') THEN
-    RAISE EXCEPTION 'a bucket of the batch is missing or versioned' USING ERRCODE = '{BUCKET_ASSERTION}';
+    RAISE EXCEPTION 'a bucket of the batch is missing, versioned or has a quota' USING ERRCODE = '{BUCKET_ASSERTION}';
   END IF;
   RETURN QUERY
   WITH e AS (

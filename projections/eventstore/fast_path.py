@@ -2,8 +2,9 @@
 appended other than plan by plan.
 
 The store decides from each plan's content alone (callers set no flags):
-- a *plain PUT* (new ObjectVersions of one bucket, whose only precondition is that the
-  bucket exists) into a bucket last seen unversioned joins a one-statement append
+- a *plain PUT* (new ObjectVersions of one bucket, whose only preconditions are that the
+  bucket exists and stays within its quota) into a bucket last seen unversioned and without
+  a quota joins a one-statement append
   (projections.eventstore.fast_append: one call of the database function
   chronicle_append_puts, which asserts the buckets itself under the lock);
 - a *create-only* plan (only first events of randomly-identified aggregates) is appended
@@ -33,17 +34,18 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
 from domain.aggregates import DeleteMarker, MultipartUpload, ObjectAccess, ObjectVersion, UploadedPart
-from domain.preconditions import BucketExists
+from domain.preconditions import BucketExists, WithinQuota
 from domain.write_plan import WritePlan
 from projections.eventstore.eventsourcing_internals import lock_events_table, notify_events_channel
 from projections.eventstore.fast_append import BUCKET_ASSERTION, CALL_SQL, FUNCTION, AppendBatch
-from projections.eventstore.preconditions import verify
+from projections.eventstore.preconditions import has_quota, reads_only_bucket_rows, verify
 from projections.eventstore.tx import Tx
 from projections.namespace.projection import NULL_VERSION, bulk_null_versions, is_null_version_put
 
 log = logging.getLogger("chronicle.eventstore")
 
 SETTING = "CHRONICLE_FAST_PATH"
+QUOTA_HINT = "quota"  # versioning_hint's value for a bucket with a quota (never "")
 UNDEFINED_FUNCTION = "42883"
 
 _CREATED: Any = ObjectVersion.Created  # Any: the event's fields are made at run time, unseen by mypy
@@ -59,11 +61,17 @@ def enabled(setting: str) -> bool:
 
 def plain_put_bucket(plan: WritePlan) -> str | None:
     """The bucket of a plain PUT (new ObjectVersions of one bucket, nothing required but
-    that the bucket exists), else None."""
+    that the bucket exists and, when it has one, stays within its quota), else None. The
+    one-statement append takes a batch only into buckets without a quota, and asserts that
+    itself under the lock."""
     preconditions = plan.preconditions
-    if len(preconditions) != 1 or type(preconditions[0]) is not BucketExists or not plan.events:
+    if not plan.events or not 1 <= len(preconditions) <= 2 or type(preconditions[0]) is not BucketExists:
         return None
     bucket = preconditions[0].bucket
+    if len(preconditions) == 2:
+        quota = preconditions[1]
+        if type(quota) is not WithinQuota or quota.bucket != bucket:
+            return None
     for e in plan.events:  # (a loop, not all() over a generator: once per PUT)
         if type(e) is not _CREATED or e.bucket != bucket:
             return None
@@ -145,7 +153,7 @@ def commit_pipelined(store: Any, plans: Sequence[WritePlan]) -> None:
             pending: list[WritePlan] = []
             for plan in plans:
                 heavy = not is_create_only(plan)
-                if pending and (heavy or not plan.reads_only_buckets):
+                if pending and (heavy or not reads_only_bucket_rows(tx, plan.preconditions)):
                     _flush(store, tx, pending)
                     pending = []
                 if heavy:
@@ -172,7 +180,8 @@ def _remember_versioning(store: Any, tx: Tx) -> None:
             if row is None:
                 store.versioning_hint.pop(key[1], None)
             else:
-                store.versioning_hint[key[1]] = row["versioning"]
+                # A bucket with a quota is no candidate for the one-statement append.
+                store.versioning_hint[key[1]] = QUOTA_HINT if has_quota(row) else row["versioning"]
 
 
 def _flush(store: Any, tx: Tx, pending: list[WritePlan]) -> None:

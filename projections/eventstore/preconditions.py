@@ -5,10 +5,11 @@ and raises Refused."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from domain.preconditions import (
+    READS_ONLY_BUCKETS,
     AccessKeyIsUsers,
     BucketExists,
     BucketIsEmpty,
@@ -23,10 +24,13 @@ from domain.preconditions import (
     UploadIsOpen,
     VersionMatches,
     VersionStillExists,
+    WithinQuota,
 )
 from projections.eventstore.tx import Tx
 from projections.iam import queries as iam
 from projections.namespace import queries as ns
+from projections.namespace.projection import NULL_VERSION
+from projections.namespace.usage import bucket_usage
 
 
 def verify(tx: Tx, preconditions: Iterable[Precondition]) -> None:
@@ -38,6 +42,37 @@ def verify(tx: Tx, preconditions: Iterable[Precondition]) -> None:
 def _bucket_exists(tx: Tx, p: BucketExists) -> None:
     if ns.get_bucket(tx, p.bucket) is None:
         raise p.refusal()
+
+
+def has_quota(bucket_row: Mapping[str, Any] | None) -> bool:
+    return bucket_row is not None and bool(bucket_row["quota_bytes"] or bucket_row["quota_objects"])
+
+
+def _within_quota(tx: Tx, p: WithinQuota) -> None:
+    row = ns.get_bucket(tx, p.bucket)
+    if not has_quota(row):
+        return  # (the bucket row is cached in the transaction: free for a bucket without quota)
+    assert row is not None
+    replaced = None
+    if p.key is not None and row["versioning"] != "Enabled":
+        replaced = tx.one(
+            "SELECT size, is_delete_marker FROM ns_versions WHERE bucket = ? AND key = ? AND version_id = ?",
+            (p.bucket, p.key, NULL_VERSION),
+        )
+    p.judge((int(row["quota_bytes"]), int(row["quota_objects"])), bucket_usage(tx, p.bucket), replaced)
+
+
+def reads_only_bucket_rows(tx: Tx, preconditions: Iterable[Precondition]) -> bool:
+    """The preconditions read nothing but bucket rows (those of their buckets, in this
+    transaction): a plan holding no other may be checked before the create-only plans ahead
+    of it in its batch are applied (projections.eventstore.fast_path)."""
+    for p in preconditions:
+        if type(p) is WithinQuota:
+            if has_quota(ns.get_bucket(tx, p.bucket)):
+                return False
+        elif type(p) not in READS_ONLY_BUCKETS:
+            return False
+    return True
 
 
 def _bucket_is_free(tx: Tx, p: BucketIsFree) -> None:
@@ -107,6 +142,7 @@ def _has_no_policies(tx: Tx, p: HasNoPolicies) -> None:
 
 _VERIFY: dict[type, Callable[[Tx, Any], None]] = {
     BucketExists: _bucket_exists,
+    WithinQuota: _within_quota,
     BucketIsFree: _bucket_is_free,
     BucketIsEmpty: _bucket_is_empty,
     ObjectMatches: _object_matches,

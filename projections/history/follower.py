@@ -19,6 +19,9 @@ from projections.log_follower import LogFollower
 from projections.namespace.projection import NULL_VERSION, acl_text, version_columns
 
 PAGE = 2000
+# An as-of read of a point the view has not reached waits for it (api.s3.as_of), so a tenth
+# of a second of lag is paid only by reads of the last tenth of a second.
+LINGER = 0.1
 TRACKING = "history"
 _HISTORY_LOCK = 0x6368726F6E686973  # "chronhis"
 HISTORY_TABLES = ("ns_history", "ns_history_buckets", "ns_history_clock", "ns_history_tracking")
@@ -35,6 +38,7 @@ def _us(event: Any) -> int:
 class HistoryFollower(LogFollower):
     lock_key = _HISTORY_LOCK
     name = "history"
+    linger = LINGER
 
     def __init__(self, app: ChronicleApplication, *, page: int = PAGE) -> None:
         super().__init__(app)

@@ -14,7 +14,7 @@ from projections.namespace.queries import Page, VersionRows, _raw, _walk, key_ra
 
 _COLUMNS = (
     "id, bucket, key, version_id, from_position AS position, is_delete_marker, size, etag, mtime_us, "
-    "content_type, headers, metadata, blob, checksum, tags, parts, owner, operation"
+    "content_type, headers, metadata, blob, checksum, tags, parts, owner, operation, to_us"
 )
 _VALID = "from_position <= ? AND (to_position IS NULL OR to_position > ?)"
 # No newer version of the same key is valid at P (the alias `h` is the candidate row).

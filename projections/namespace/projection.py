@@ -51,12 +51,15 @@ def _forget_bucket(tx: Tx, name: str) -> None:
 def _bucket_created(tx: Tx, position: int, e: Any) -> None:
     _forget_bucket(tx, _name_of(tx, e))
     tx.execute("DELETE FROM ns_bucket_configs WHERE bucket = ?", (_name_of(tx, e),))
+    # A new bucket of a deleted one's name starts at the server default: the deleted bucket's
+    # window kept its history until now (see _bucket_deleted).
+    tx.execute("DELETE FROM ns_bucket_retention WHERE bucket = ?", (_name_of(tx, e),))
     tx.execute(
         """INSERT INTO ns_buckets (name, id, owner, region, created_us, versioning, position)
            VALUES (?, ?, ?, ?, ?, '', ?)
            ON CONFLICT (name) DO UPDATE SET id = excluded.id, owner = excluded.owner,
              region = excluded.region, created_us = excluded.created_us, versioning = '',
-             position = excluded.position""",
+             position = excluded.position, quota_bytes = 0, quota_objects = 0""",
         (_name_of(tx, e), e.originator_id.hex, e.owner, e.region, _us(e), position),
     )
     for name, document in (e.settings or {}).items():
@@ -82,6 +85,8 @@ def _bucket_deleted(tx: Tx, position: int, e: Any) -> None:
         subscriptions_generation.bump(tx)  # its notification rules go with it
     tx.execute("DELETE FROM ns_buckets WHERE name = ?", (name,))
     tx.execute("DELETE FROM ns_bucket_configs WHERE bucket = ?", (name,))
+    # Its history retention stays: the deleted bucket's superseded data is kept (and readable
+    # as of the past) for the window it had, until a bucket of that name is created again.
     for row in tx.all("SELECT id FROM ns_uploads WHERE bucket = ?", (name,)):
         tx.execute("DELETE FROM ns_parts WHERE upload_id = ?", (row["id"],))
     tx.execute("DELETE FROM ns_uploads WHERE bucket = ?", (name,))
@@ -90,6 +95,14 @@ def _bucket_deleted(tx: Tx, position: int, e: Any) -> None:
 def _versioning_changed(tx: Tx, position: int, e: Any) -> None:
     _forget_bucket(tx, _name_of(tx, e))
     tx.execute("UPDATE ns_buckets SET versioning = ? WHERE id = ?", (e.status, e.originator_id.hex))
+
+
+def _quota_set(tx: Tx, position: int, e: Any) -> None:
+    _forget_bucket(tx, _name_of(tx, e))
+    tx.execute(
+        "UPDATE ns_buckets SET quota_bytes = ?, quota_objects = ? WHERE id = ?",
+        (e.max_bytes, e.max_objects, e.originator_id.hex),
+    )
 
 
 def _set_config(tx: Tx, bucket: str, name: str, document: Any) -> None:
@@ -110,6 +123,18 @@ def _configuration_deleted(tx: Tx, position: int, e: Any) -> None:
     tx.execute("DELETE FROM ns_bucket_configs WHERE bucket = ? AND name = ?", (_name_of(tx, e), e.subresource))
     if e.subresource == NOTIFICATION:
         subscriptions_generation.bump(tx)
+
+
+def _history_retention_set(tx: Tx, position: int, e: Any) -> None:
+    tx.execute(
+        """INSERT INTO ns_bucket_retention (bucket, seconds, position) VALUES (?, ?, ?)
+           ON CONFLICT (bucket) DO UPDATE SET seconds = excluded.seconds, position = excluded.position""",
+        (_name_of(tx, e), e.seconds, position),
+    )
+
+
+def _history_retention_cleared(tx: Tx, position: int, e: Any) -> None:
+    tx.execute("DELETE FROM ns_bucket_retention WHERE bucket = ?", (_name_of(tx, e),))
 
 
 def _versioning(tx: Tx, bucket: str) -> str:
@@ -315,6 +340,9 @@ _HANDLERS: dict[type, Any] = {
     Bucket.VersioningChanged: _versioning_changed,
     Bucket.ConfigurationSet: _configuration_set,
     Bucket.ConfigurationDeleted: _configuration_deleted,
+    Bucket.QuotaSet: _quota_set,
+    Bucket.HistoryRetentionSet: _history_retention_set,
+    Bucket.HistoryRetentionCleared: _history_retention_cleared,
     ObjectVersion.Created: _object_created,
     ObjectVersion.TagsSet: _tags_set,
     ObjectVersion.AclSet: _acl_set,

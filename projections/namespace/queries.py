@@ -53,6 +53,14 @@ def bucket_config(tx: Tx, bucket: str, name: str) -> Any | None:
     return None if doc is None else orjson.loads(doc)
 
 
+# One statement (for ServerContext.fetch_one): a row when the bucket exists, its `document`
+# the configuration named by the first parameter, or NULL without one.
+BUCKET_AND_CONFIG_SQL = (
+    "SELECT c.document FROM ns_buckets b "
+    "LEFT JOIN ns_bucket_configs c ON c.bucket = b.name AND c.name = ? WHERE b.name = ?"
+)
+
+
 def namespace_usage(tx: Tx) -> dict[str, int]:
     """Over every bucket: objects (current versions that are not delete markers), versions
     (every one that is not a delete marker), delete markers, and the bytes the versions

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from projections.eventstore.sql import Dialect
+from projections.namespace.usage import USAGE_TABLE, usage_ddl
 
-PROJECTION_TABLES = ("ns_buckets", "ns_bucket_configs", "ns_versions", "ns_uploads", "ns_parts")
+PROJECTION_TABLES = (
+    "ns_buckets",
+    "ns_bucket_configs",
+    "ns_bucket_retention",
+    "ns_versions",
+    "ns_uploads",
+    "ns_parts",
+    USAGE_TABLE,
+)
 
 
 def namespace_ddl(d: Dialect) -> list[str]:
@@ -12,10 +21,15 @@ def namespace_ddl(d: Dialect) -> list[str]:
     return [
         f"""CREATE TABLE IF NOT EXISTS ns_buckets (
             name {k} PRIMARY KEY, id TEXT NOT NULL, owner TEXT NOT NULL, region TEXT NOT NULL,
-            created_us {d.bigint} NOT NULL, versioning TEXT NOT NULL, position {d.bigint} NOT NULL)""",
+            created_us {d.bigint} NOT NULL, versioning TEXT NOT NULL, position {d.bigint} NOT NULL,
+            quota_bytes {d.bigint} NOT NULL DEFAULT 0, quota_objects {d.bigint} NOT NULL DEFAULT 0)""",
         f"""CREATE TABLE IF NOT EXISTS ns_bucket_configs (
             bucket {k} NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL,
             PRIMARY KEY (bucket, name))""",
+        # A bucket's own history retention (seconds), where it has one; garbage collection
+        # joins it on the history's bucket name (projections.history.retention).
+        f"""CREATE TABLE IF NOT EXISTS ns_bucket_retention (
+            bucket {k} PRIMARY KEY, seconds {d.bigint} NOT NULL, position {d.bigint} NOT NULL)""",
         f"""CREATE TABLE IF NOT EXISTS ns_versions (
             id TEXT PRIMARY KEY, bucket {k} NOT NULL, key {k} NOT NULL, version_id TEXT NOT NULL,
             position {d.bigint} NOT NULL, is_latest BOOLEAN NOT NULL, is_delete_marker BOOLEAN NOT NULL,
@@ -40,6 +54,7 @@ def namespace_ddl(d: Dialect) -> list[str]:
             size {d.bigint} NOT NULL, etag TEXT NOT NULL, blob TEXT NOT NULL, checksum TEXT NOT NULL,
             mtime_us {d.bigint} NOT NULL, position {d.bigint} NOT NULL,
             PRIMARY KEY (upload_id, part_number))""",
+        *usage_ddl(d),
         # Blob store, not a projection: small objects' bytes, written with their event, and
         # when (garbage collection spares young blobs).
         f"""CREATE TABLE IF NOT EXISTS blob_data (

@@ -4,7 +4,7 @@ again on the same port (as a crashed downstream service would behave).
     python -m tests.helpers.webhook_receiver --port 8123 --out /tmp/x/requests.jsonl [--style S]
 
 Every request is appended to ``--out`` as one JSON line ``{"auth", "type", "body",
-"peer"}`` and flushed before the 200 is sent, so the file order is arrival order and
+"peer", "headers"}`` and flushed before the 200 is sent, so the file order is arrival order and
 nothing the sender saw acknowledged is missing from it. ``peer`` is the sender's
 ``host:port``: one value per connection.
 
@@ -31,12 +31,13 @@ from aiohttp import web
 STYLES = ("aiohttp", "http10", "close", "http11")
 
 
-def record_line(out: IO[str], auth: str | None, ctype: str | None, body: bytes, peer: Any) -> None:
+def record_line(out: IO[str], auth: str | None, ctype: str | None, body: bytes, peer: Any, headers: Any = None) -> None:
     line = {
         "auth": auth,
         "type": ctype,
         "body": body.decode("utf-8"),
         "peer": f"{peer[0]}:{peer[1]}" if peer else "",
+        "headers": {k.lower(): v for k, v in (headers or {}).items()},
     }
     out.write(json.dumps(line, ensure_ascii=False) + "\n")
     out.flush()
@@ -52,6 +53,7 @@ def run_aiohttp(port: int, out: IO[str]) -> None:
             request.headers.get("Content-Type"),
             body,
             peer,
+            request.headers,
         )
         return web.Response(text="ok")
 
@@ -73,6 +75,7 @@ def run_http_server(port: int, out: IO[str], style: str) -> None:
                 self.headers.get("Content-Type"),
                 body,
                 self.client_address,
+                self.headers,
             )
             self.send_response(200)
             if style != "http10":

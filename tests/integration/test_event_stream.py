@@ -6,10 +6,12 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -83,12 +85,12 @@ class Stream:
         return [g for g in got if g.startswith((b"{", b"data: "))]
 
     def close(self) -> None:
-        # Closing waits for the reading thread's read to return: unblock it first (else the
-        # close took until the stream's next keep-alive, 15 s by default, or the 60 s timeout).
-        try:
-            self.response.raw.shutdown()
-        except (ValueError, RuntimeError, OSError):
-            pass  # already closed or released
+        # Shut the socket first: closing the response alone waits for the reader thread's
+        # blocked read, which returns only at the server's next keep-alive line (15 s).
+        conn = getattr(self.response.raw, "_connection", None)
+        if conn is not None and conn.sock is not None:
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
         self.response.close()
 
 

@@ -432,7 +432,7 @@ def test_help_lists_each_targets_keys(nserver):
     assert keys["address"]["optional"] is False and keys["password"]["optional"] is True
     assert keys["enable"]["type"] == "on|off" and "6379" in keys["address"]["description"]
     # Every key the help names is one set-config-kv accepts.
-    for sub in ("notify_postgres", "notify_mysql", "notify_amqp", "notify_webhook"):
+    for sub in ("notify_postgres", "notify_mysql", "notify_amqp", "notify_webhook", "audit_webhook"):
         doc = client.call("GET", "help-config-kv", {"subSys": sub, "key": ""})
         assert all(k["description"] for k in doc["keysHelp"]), sub
     one = client.call("GET", "help-config-kv", {"subSys": "notify_webhook", "key": "auth_token"})
@@ -444,6 +444,7 @@ def test_help_lists_each_targets_keys(nserver):
         "notify_mysql",
         "notify_amqp",
         "notify_webhook",
+        "audit_webhook",  # MinIO lists every sub-system; the request audit's webhook is one
     ]
     for query in ({"subSys": "notify_kafkaesque", "key": ""}, {"subSys": "notify_redis", "key": "nope"}):
         with pytest.raises(ServerError) as info:

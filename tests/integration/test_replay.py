@@ -7,12 +7,16 @@ import re
 import subprocess
 
 import pytest
+import requests
+from minio import MinioAdmin
+from minio.credentials import StaticProvider
 
 from projections.eventstore.inline import INLINE_TABLES
 from projections.history.follower import HISTORY_TABLES
 from projections.notifications.schema import NOTIFY_VIEW_TABLES
 from tests.helpers.server import REPO_ROOT, chronicle_command
 
+CORS_RULE = {"AllowedOrigins": ["https://*.example.com"], "AllowedMethods": ["GET"], "MaxAgeSeconds": 60}
 PROJECTION_TABLES = INLINE_TABLES + NOTIFY_VIEW_TABLES + HISTORY_TABLES
 # A target nobody listens on: its records pile up in the notification views.
 TARGET_ENV = {
@@ -47,6 +51,8 @@ def exercise(s3, bucket: str) -> None:
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
     s3.put_object(Bucket=bucket, Key="v", Body=b"3")
     s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "team", "Value": "x"}]})
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [CORS_RULE | {"AllowedMethods": ["PUT"]}]})
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [CORS_RULE]})
     s3.put_bucket_notification_configuration(
         Bucket=bucket,
         NotificationConfiguration={
@@ -183,9 +189,14 @@ def test_replay_rebuilds_identical_tables(server_factory, backend, request):
     exercise(srv.client(), "replay-" + backend)
     exercise_iam(srv)
     configure_targets(srv)
+    MinioAdmin(
+        endpoint=srv.address, credentials=StaticProvider(srv.access_key, srv.secret_key), secure=False
+    ).bucket_quota_set("replay-" + backend, 10 << 20)
     wait_for_follower(database_url, srv.data_dir)
     srv.stop()
     before = dump(database_url, srv.data_dir)
+    # Usage (kept by triggers on ns_versions) and the quota (an event) are rebuilt too.
+    assert before["ns_bucket_usage"] and any("10485760" in str(r) for r in before["ns_buckets"])
     assert len(before["ns_versions"]) == 7 and before["ns_uploads"] and before["ns_parts"]
     # The history keeps what the namespace dropped: every version ever created, and when it ended.
     assert len(before["ns_history"]) > 7 and any(dict(r)["to_position"] != "None" for r in before["ns_history"])
@@ -219,3 +230,11 @@ def test_replay_rebuilds_identical_tables(server_factory, backend, request):
     srv.start()
     s3 = srv.client()
     assert s3.get_object(Bucket="replay-" + backend, Key="dir/copy")["Body"].read() == b"a" * 200_000
+    # The CORS rules of the bucket's last PutBucketCors, and a browser allowed by them.
+    assert s3.get_bucket_cors(Bucket="replay-" + backend)["CORSRules"] == [CORS_RULE]
+    preflight = requests.options(
+        f"{srv.endpoint}/replay-{backend}/plain",
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"},
+        timeout=10,
+    )
+    assert preflight.status_code == 200 and preflight.headers["Access-Control-Max-Age"] == "60"

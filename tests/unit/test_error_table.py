@@ -69,7 +69,7 @@ def raised_codes() -> dict[str, str]:
 def test_the_scan_finds_codes_raised_in_every_way():
     found = raised_codes()
     assert {"NoSuchKey", "BucketAlreadyOwnedByYou", "ValidationError", "InvalidClientTokenId"} <= set(found)
-    assert "NoSuchCORSConfiguration" in found  # from buckets.UNCONFIGURED
+    assert "NoSuchLifecycleConfiguration" in found  # from buckets.UNCONFIGURED
     assert "MalformedPolicyDocument" in found  # a `self.code = ...` assignment
 
 

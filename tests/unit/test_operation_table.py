@@ -67,7 +67,7 @@ def test_requests_no_row_answers_are_authorized_as_their_group():
     plain_post = S3Request("POST", "/", "", {"host": "x"}, None, "", "rid", "http", bucket="bucket", query={})
     assert S3_OPERATIONS.find(plain_post, "POST", "bucket", "") is None
     assert S3_OPERATIONS.group_action("POST", "bucket", "") == "s3:PutObject"
-    assert S3_OPERATIONS.group_action("PUT", "bucket", "cors") == "s3:*"
+    assert S3_OPERATIONS.group_action("PUT", "bucket", "website") == "s3:*"
 
 
 def test_versioned_requests_ask_for_the_version_action():

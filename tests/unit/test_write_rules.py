@@ -7,8 +7,7 @@ import pytest
 
 from domain.aggregates import MultipartUpload
 from domain.errors import DomainError
-from domain.preconditions import HasNoPolicies, ObjectMatches, Refused, VersionMatches
-from domain.write_plan import WritePlan
+from domain.preconditions import HasNoPolicies, ObjectMatches, Refused, VersionMatches, WithinQuota
 
 MIN = 5
 
@@ -73,6 +72,17 @@ def test_iam_refusals_carry_their_status():
     HasNoPolicies("group", "g").judge(None, True)  # a missing group: DeleteGroup answers NoSuchEntity itself
 
 
-def test_only_bucket_preconditions_let_a_plan_be_checked_early():
-    assert WritePlan().reads_only_buckets
-    assert not WritePlan(preconditions=(ObjectMatches("b", "k", if_match="*"),)).reads_only_buckets
+def test_a_quota_counts_the_bucket_after_the_write():
+    fits = WithinQuota("b", "k", 4)
+    fits.judge((10, 0), (6, 3), None)  # exactly at the quota: allowed
+    assert _code(lambda: WithinQuota("b", "k", 5).judge((10, 0), (6, 3), None)) == "XMinioAdminBucketQuotaExceeded"
+    # Replacing the null version frees its room, and never adds an object.
+    WithinQuota("b", "k", 5).judge((10, 4), (10, 4), {"size": 5, "is_delete_marker": False})
+    assert _code(lambda: WithinQuota("b", "k", 0).judge((0, 4), (0, 4), None)) == "XMinioAdminBucketQuotaExceeded"
+    WithinQuota("b", "k", 0).judge((0, 4), (0, 4), {"size": 0, "is_delete_marker": False})
+    # Writing over a delete marker adds an object; a part adds bytes only; no quota, no limit.
+    assert _code(lambda: fits.judge((0, 1), (0, 1), {"size": 0, "is_delete_marker": True})) == (
+        "XMinioAdminBucketQuotaExceeded"
+    )
+    WithinQuota("b", None, 4).judge((10, 1), (6, 1), None)
+    WithinQuota("b", "k", 1 << 40).judge((0, 0), (1 << 40, 1 << 30), None)

@@ -1,4 +1,5 @@
-"""Notification targets: Redis, PostgreSQL, MySQL, AMQP and webhooks, as MinIO feeds them.
+"""Notification targets: Redis, PostgreSQL, MySQL, AMQP and webhooks, as MinIO feeds them
+(and the settings of ``audit_webhook``, configured the same way; workers.audit_delivery sends it).
 
 Each target takes an ordered batch of already-serialised records (``Delivery``) and
 returns only once the target confirmed all of them, else raises ``TargetError``::
@@ -13,8 +14,10 @@ Client libraries are imported only when their target is built.
 
 from workers.targets.base import Delivery, Target, TargetError, arn, event_log_body
 from workers.targets.config import (
+    ALL_CONFIG_CLASSES,
     CONFIG_CLASSES,
     AMQPConfig,
+    AuditWebhookConfig,
     ConfigError,
     MySQLConfig,
     PostgresConfig,
@@ -22,6 +25,7 @@ from workers.targets.config import (
     TargetConfig,
     WebhookConfig,
     config_class,
+    is_notification_target,
     listing_kvs,
     parse_config,
     redacted,
@@ -34,8 +38,10 @@ from workers.targets.environment import env_kvs, env_var_names, from_env
 from workers.targets.factory import make_target
 
 __all__ = [
+    "ALL_CONFIG_CLASSES",
     "CONFIG_CLASSES",
     "AMQPConfig",
+    "AuditWebhookConfig",
     "ConfigError",
     "Delivery",
     "MySQLConfig",
@@ -52,6 +58,7 @@ __all__ = [
     "env_var_names",
     "event_log_body",
     "from_env",
+    "is_notification_target",
     "listing_kvs",
     "make_target",
     "parse_config",

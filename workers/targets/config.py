@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from workers.targets.values import (
     ConfigError,
+    go_duration_seconds,
     parse_bool,
     parse_int,
     parse_mysql_dsn,
@@ -101,6 +102,7 @@ class TargetConfig:
     ENV: ClassVar[str] = ""  # environment name, "REDIS"
     REQUIRED: ClassVar[tuple[str, ...]] = ()
     EXAMPLES: ClassVar[dict[str, str]] = {}
+    ORDER: ClassVar[tuple[str, ...]] = ()  # MinIO's order of the keys, when it differs from the fields'
 
     enable: bool = True
     queue_dir: str = ""  # accepted, ignored: the log is the outbox
@@ -287,29 +289,110 @@ class WebhookConfig(TargetConfig):
             raise ConfigError(f"{self.SUBSYSTEM}: pipeline must be at least 1")
 
 
+@dataclass
+class AuditWebhookConfig(TargetConfig):
+    """MinIO's ``audit_webhook`` (internal/logger/config.go: lookupAuditWebhookConfig): where
+    the request audit goes. Not a notification target: it has no ARN and receives the
+    ``request_audit`` table's entries (workers.audit_delivery), not events. Its keys and
+    defaults are MinIO's DefaultAuditWebhookKVS; ``queue_limit`` and ``key_encoding``
+    (notification keys) are not among them."""
+
+    SUBSYSTEM = "audit_webhook"
+    TYPE = ""  # no ARN: bucket rules cannot name it
+    ENV = ""  # not read from the environment
+    REQUIRED = ("endpoint",)
+    EXAMPLES = {"endpoint": "http://127.0.0.1:8080/minio/logs/audit"}
+    ORDER = (
+        "enable", "endpoint", "auth_token", "client_cert", "client_key", "batch_size", "queue_size",
+        "queue_dir", "max_retry", "retry_interval", "http_timeout", "comment",
+    )  # fmt: skip
+
+    queue_limit: int = field(default=0, metadata={"internal": True})
+    key_encoding: str = field(default="minio", metadata={"internal": True})
+    endpoint: str = ""
+    auth_token: str = secret(default="")
+    client_cert: str = ""
+    client_key: str = ""
+    batch_size: int = 1
+    queue_size: int = 100000
+    max_retry: int = 0
+    retry_interval: str = "3s"
+    http_timeout: str = "5s"
+
+    def validate(self) -> None:
+        super().validate()
+        # MinIO's checks, in its words where it has some (lookupAuditWebhookConfig).
+        if self.batch_size <= 0:
+            raise ConfigError(f"{self.SUBSYSTEM}: invalid batch_size value {self.batch_size}: use 1 or more")
+        if self.queue_size <= 0:
+            raise ConfigError(f"{self.SUBSYSTEM}: invalid queue_size value {self.queue_size}: use 1 or more")
+        if self.max_retry < 0:
+            raise ConfigError(f"{self.SUBSYSTEM}: invalid {self.max_retry} max_retry: use 0 (retry forever) or more")
+        if self.retry_seconds > 60:
+            raise ConfigError(
+                f"{self.SUBSYSTEM}: maximum allowed value for retry_interval is '1m': {self.retry_interval}"
+            )
+        if self.timeout_seconds < 1:
+            raise ConfigError(f"{self.SUBSYSTEM}: minimum value allowed for http_timeout is '1s': {self.http_timeout}")
+        if not self.enable:
+            return
+        parts = urllib.parse.urlsplit(self.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"{self.SUBSYSTEM}: endpoint must be an http:// or https:// URL with a host, not {self.endpoint!r}"
+            )
+        if bool(self.client_cert) != bool(self.client_key):
+            raise ConfigError(
+                f"{self.SUBSYSTEM}: client_cert and client_key must be set together "
+                "(both PEM file paths) for mutual TLS"
+            )
+
+    @property
+    def retry_seconds(self) -> float:
+        return go_duration_seconds(self.retry_interval, f"{self.SUBSYSTEM}: retry_interval")
+
+    @property
+    def timeout_seconds(self) -> float:
+        return go_duration_seconds(self.http_timeout, f"{self.SUBSYSTEM}: http_timeout")
+
+
 CONFIG_CLASSES: dict[str, type[TargetConfig]] = {
     c.SUBSYSTEM: c for c in (RedisConfig, PostgresConfig, MySQLConfig, AMQPConfig, WebhookConfig)
 }
+# Configured the same way (config set/get/del, sealed secrets) but not notification targets.
+AUDIT_CONFIG_CLASSES: dict[str, type[TargetConfig]] = {AuditWebhookConfig.SUBSYSTEM: AuditWebhookConfig}
+ALL_CONFIG_CLASSES: dict[str, type[TargetConfig]] = {**CONFIG_CLASSES, **AUDIT_CONFIG_CLASSES}
 _BY_TYPE = {c.TYPE: c for c in CONFIG_CLASSES.values()}
 UNSUPPORTED = ("kafka", "mqtt", "nats", "nsq", "elasticsearch")
 
 
+def is_notification_target(subsystem: str) -> bool:
+    """``notify_*`` sub-systems feed bucket notifications (they have ARNs); ``audit_webhook``
+    is configured alongside them but receives the request audit."""
+    return subsystem in CONFIG_CLASSES
+
+
 def config_class(subsystem: str) -> type[TargetConfig]:
-    """The config class for ``notify_redis`` (or ``redis``, ``postgresql``, ...)."""
+    """The config class for ``notify_redis`` (or ``redis``, ``postgresql``, ...) or ``audit_webhook``."""
     name = subsystem.strip().lower()
-    cls = CONFIG_CLASSES.get(name) or CONFIG_CLASSES.get("notify_" + name) or _BY_TYPE.get(name)
+    cls = ALL_CONFIG_CLASSES.get(name) or CONFIG_CLASSES.get("notify_" + name) or _BY_TYPE.get(name)
     if cls is None:
+        if name == "audit_kafka":
+            raise ConfigError("audit_kafka is not supported by Chronicle; send the request audit to an audit_webhook")
         bare = name.removeprefix("notify_")
         if bare in UNSUPPORTED:
             raise ConfigError(
                 f"notify_{bare} is not supported by Chronicle; supported targets: " + ", ".join(CONFIG_CLASSES)
             )
-        raise ConfigError(f"unknown notification subsystem {subsystem!r}; use one of " + ", ".join(CONFIG_CLASSES))
+        kind = "notification subsystem" if name.startswith("notify_") else "sub-system"
+        raise ConfigError(f"unknown {kind} {subsystem!r}; use one of " + ", ".join(ALL_CONFIG_CLASSES))
     return cls
 
 
 def public_fields(cls: type[TargetConfig]) -> list[dataclasses.Field]:
     fields = [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
+    if cls.ORDER:
+        return sorted(fields, key=lambda f: cls.ORDER.index(f.name))
     # MinIO's keys in MinIO's order; Chronicle's own (key_encoding) after them.
     return sorted(fields, key=lambda f: f.name == "key_encoding")
 
@@ -379,11 +462,13 @@ def listing_kvs(cfg: TargetConfig) -> list[tuple[str, str]]:
     (password, auth_token, client_key) is left out when set, as MinIO leaves secrets out;
     a password inside a connection string, DSN or URL is masked."""
     fields = public_fields(type(cfg))
-    ordered = (
-        [f for f in fields if f.name == "enable"]
-        + [f for f in fields if f.name != "enable" and f.name not in _BASE_KEYS]
-        + [f for f in fields if f.name in _BASE_KEYS]
-    )
+    ordered = fields
+    if not type(cfg).ORDER:
+        ordered = (
+            [f for f in fields if f.name == "enable"]
+            + [f for f in fields if f.name != "enable" and f.name not in _BASE_KEYS]
+            + [f for f in fields if f.name in _BASE_KEYS]
+        )
     out = []
     for f in ordered:
         value = _to_str(getattr(cfg, f.name))

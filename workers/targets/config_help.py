@@ -1,4 +1,4 @@
-"""Help for the notification targets' config keys, in madmin's ``Help`` shape.
+"""Help for the notification targets' (and ``audit_webhook``'s) config keys, in madmin's ``Help`` shape.
 
 ``mc admin config set ALIAS notify_redis`` with no keys asks the server
 (``help-config-kv``) which keys exist and what they mean; so does
@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any
 
 from workers.targets.config import (
-    CONFIG_CLASSES,
+    ALL_CONFIG_CLASSES,
     ConfigError,
     TargetConfig,
     config_class,
@@ -25,6 +25,7 @@ SUBSYSTEM_HELP = {
     "notify_mysql": "publish bucket notifications to MySQL databases",
     "notify_amqp": "publish bucket notifications to AMQP endpoints",
     "notify_webhook": "publish bucket notifications to webhook endpoints",
+    "audit_webhook": "send audit logs to webhook endpoints",
 }
 
 _COMMON = {
@@ -74,12 +75,31 @@ _KEYS = {
         "client_cert": "client certificate (PEM file path) for mutual TLS",
         "client_key": "client certificate's key (PEM file path) for mutual TLS",
     },
+    # MinIO's HelpWebhook (internal/logger/help.go), with what Chronicle does differently.
+    "audit_webhook": {
+        "endpoint": "HTTP(s) endpoint e.g. 'http://localhost:8080/minio/logs/audit'",
+        "auth_token": "opaque string or JWT authorization token, sent as the Authorization header as it is",
+        "client_cert": "mTLS certificate for webhook authentication (PEM file path)",
+        "client_key": "mTLS certificate key for webhook authentication (PEM file path)",
+        "batch_size": "number of audit entries per HTTP request (more than 1: newline-delimited JSON)",
+        "queue_size": "accepted for MinIO compatibility: undelivered entries wait in the request audit table, "
+        "however many, and none is dropped",
+        "queue_dir": "accepted for MinIO compatibility and unused: the request audit table is the queue",
+        "max_retry": "attempts before a failing batch is given up (0, the default: retry until delivered)",
+        "retry_interval": "longest wait between retries, at most '1m' e.g. '10s' (the first waits are shorter)",
+        "http_timeout": "the longest one HTTP request may take, at least '1s' e.g. '5s'",
+    },
 }
+
+
+_DURATIONS = ("retry_interval", "http_timeout")
 
 
 def _type_of(f: dataclasses.Field) -> str:
     if f.metadata.get("secret"):
         return "string"
+    if f.name in _DURATIONS:
+        return "duration"
     return {"bool": "on|off", "int": "number"}.get(str(f.type), "string")
 
 
@@ -126,6 +146,6 @@ def all_help() -> dict[str, Any]:
                 "type": "",
                 "multipleTargets": True,
             }
-            for name in CONFIG_CLASSES
+            for name in ALL_CONFIG_CLASSES
         ],
     }

@@ -14,6 +14,7 @@ from workers.targets.config import (
     TargetConfig,
     WebhookConfig,
     config_class,
+    is_notification_target,
     parse_config,
 )
 
@@ -21,6 +22,11 @@ from workers.targets.config import (
 def make_target(subsystem: str, target_id: str, cfg: TargetConfig | Mapping[str, str]) -> Target:
     """Build the Target for one configured target (a config or raw key=value settings)."""
     cls = config_class(subsystem)
+    if not is_notification_target(cls.SUBSYSTEM):
+        raise ConfigError(
+            f"{cls.SUBSYSTEM} receives the request audit, not events: it is delivered by its own worker "
+            "(workers.audit_delivery), and history is re-sent with `chronicle audit export`"
+        )
     if not isinstance(cfg, TargetConfig):
         cfg = parse_config(cls.SUBSYSTEM, cfg)
     elif not isinstance(cfg, cls):

@@ -59,7 +59,7 @@ def connect_kwargs(dsn: MySQLDSN) -> dict:
         ("write_timeout", "writeTimeout"),
     ):
         if go_key in dsn.params:
-            kw[name] = go_duration_seconds(dsn.params[go_key], go_key)
+            kw[name] = go_duration_seconds(dsn.params[go_key], f"notify_mysql: dsn_string {go_key}")
     if "charset" in dsn.params:
         kw["charset"] = dsn.params["charset"].split(",")[0]
     if "collation" in dsn.params:

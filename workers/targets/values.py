@@ -94,6 +94,8 @@ class MySQLDSN:
 
 
 def go_duration_seconds(value: str, what: str) -> float:
+    """A Go duration (``5s``, ``1m30s``, ``500ms``) in seconds; ``what`` names the setting in
+    the error (``notify_mysql: dsn_string timeout``)."""
     units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
     total, pos = 0.0, 0
     for m in re.finditer(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", value):
@@ -102,7 +104,7 @@ def go_duration_seconds(value: str, what: str) -> float:
         total += float(m.group(1)) * units[m.group(2)]
         pos = m.end()
     if pos != len(value) or not value:
-        raise ConfigError(f"notify_mysql: dsn_string {what}={value!r} is not a Go duration like 5s")
+        raise ConfigError(f"{what}={value!r} is not a Go duration like 5s")
     return total
 
 
@@ -140,7 +142,7 @@ def parse_mysql_dsn(dsn: str) -> MySQLDSN:
             raise ConfigError(f"notify_mysql: dsn_string network {out.net!r} is not supported; use tcp or unix")
     for go_key in ("timeout", "readTimeout", "writeTimeout"):
         if go_key in out.params:
-            go_duration_seconds(out.params[go_key], go_key)
+            go_duration_seconds(out.params[go_key], f"notify_mysql: dsn_string {go_key}")
     tls = out.params.get("tls", "false").lower()
     if tls not in ("true", "false", "1", "0", "skip-verify", "preferred"):
         raise ConfigError(f"notify_mysql: dsn_string tls={tls!r}: use true, false, skip-verify or preferred")

@@ -13,21 +13,18 @@ receiver answers in HTTP/1.1 keep-alive, the rest are pipelined on a connection 
 own (http_pipeline.py; ``pipeline`` = requests in flight, 1 turns pipelining off) until
 that connection ends, then aiohttp asks again. ``window`` > 1 (a Chronicle extension)
 uses that many parallel connections instead: arrival order is then no longer guaranteed.
+The aiohttp part (session, mutual TLS, MinIO's error wording) is http_post.py, which the
+request audit's webhook shares.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ssl
-
-import aiohttp
 
 from workers.targets.base import Delivery, TargetError, describe, event_log_body
 from workers.targets.config import WebhookConfig
 from workers.targets.http_pipeline import HTTPStatusError, PipelinedPoster
-
-CONNECT_TIMEOUT = 10.0
-REQUEST_TIMEOUT = 60.0
+from workers.targets.http_post import CONNECT_TIMEOUT, REQUEST_TIMEOUT, USER_AGENT, HTTPPoster, status_message
 
 
 def authorization_header(token: str) -> str | None:
@@ -39,21 +36,20 @@ def authorization_header(token: str) -> str | None:
     return None  # MinIO sends nothing for an empty (or 3+ word) token
 
 
-def _status_message(endpoint: str, status: int, reason: str) -> str:
-    """MinIO's wording for a non-2xx answer."""
-    text = f"{status} {reason}".strip()
-    if status == 403:
-        return f"{endpoint} returned '{text}', please check if your auth token is correctly set"
-    return f"{endpoint} returned '{text}', please check your endpoint configuration"
-
-
 class WebhookTarget:
     type = "webhook"
 
     def __init__(self, target_id: str, config: WebhookConfig) -> None:
         self.id = target_id
         self.config = config
-        self._session: aiohttp.ClientSession | None = None
+        self._http = HTTPPoster(
+            config.endpoint,
+            client_cert=config.client_cert,
+            client_key=config.client_key,
+            connections=config.window,
+            timeout=REQUEST_TIMEOUT,
+            connect_timeout=CONNECT_TIMEOUT,
+        )
         self._pipe: PipelinedPoster | None = None
         # The receiver's last answer through aiohttp was keep-alive: the pipeline may open
         # a connection.
@@ -63,46 +59,12 @@ class WebhookTarget:
         if auth is not None:
             self._headers["Authorization"] = auth
 
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        if not (self.config.client_cert and self.config.client_key):
-            return None
-        ctx = ssl.create_default_context()
-        try:
-            ctx.load_cert_chain(self.config.client_cert, self.config.client_key)
-        except (OSError, ssl.SSLError) as e:
-            raise TargetError(
-                f"webhook {self.config.endpoint}: cannot load client_cert/client_key: {describe(e)}"
-            ) from e
-        return ctx
-
-    def _ensure(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=max(1, self.config.window), ssl=self._ssl_context() or True)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT, sock_connect=CONNECT_TIMEOUT),
-                skip_auto_headers=("User-Agent",),
-                headers={"User-Agent": "Chronicle"},
-            )
-        return self._session
-
     async def open(self) -> None:
-        self._ensure()
+        self._http.session()
 
-    async def _post(self, session: aiohttp.ClientSession, body: bytes) -> bool:
+    async def _post(self, body: bytes) -> bool:
         """POST one body; returns whether the receiver keeps the connection alive."""
-        endpoint = self.config.endpoint
-        try:
-            async with session.post(endpoint, data=body, headers=self._headers) as r:
-                await r.read()
-                status = r.status
-                reason = r.reason or ""
-                keeps_alive = _keeps_alive(r)
-        except (aiohttp.ClientError, OSError, TimeoutError) as e:
-            raise TargetError(f"webhook {endpoint}: {describe(e)}") from e
-        if 200 <= status <= 299:
-            return keeps_alive
-        raise TargetError(_status_message(endpoint, status, reason))
+        return await self._http.post(body, self._headers)
 
     async def deliver(self, batch: list[Delivery]) -> None:
         if not batch:
@@ -111,13 +73,12 @@ class WebhookTarget:
         if window == 1:
             await self._deliver_in_order(batch)
             return
-        session = self._ensure()
         # Windowed: up to `window` in flight; report the leading run that succeeded.
         sem = asyncio.Semaphore(window)
 
         async def one(d: Delivery) -> None:
             async with sem:
-                await self._post(session, event_log_body(d))
+                await self._post(event_log_body(d))
 
         results = await asyncio.gather(*(one(d) for d in batch), return_exceptions=True)
         for i, res in enumerate(results):
@@ -133,8 +94,8 @@ class WebhookTarget:
         if self._pipe is None:
             self._pipe = PipelinedPoster(
                 self.config.endpoint,
-                {**self._headers, "User-Agent": "Chronicle"},
-                ssl_context=self._ssl_context(),
+                {**self._headers, "User-Agent": USER_AGENT},
+                ssl_context=self._http.ssl_context(),
                 depth=self.config.pipeline,
                 connect_timeout=CONNECT_TIMEOUT,
                 response_timeout=REQUEST_TIMEOUT,
@@ -155,22 +116,20 @@ class WebhookTarget:
                     continue
                 if pipe is not None:
                     await pipe.close()  # one connection at a time (a receiver may serve one)
-                keeps_alive = await self._post(self._ensure(), bodies[done])
+                keeps_alive = await self._post(bodies[done])
                 done += 1
                 if pipe is not None and keeps_alive:
                     self._vouched = True
                     await self._close_session()  # the pipeline opens the next connection
         except HTTPStatusError as e:
-            message = _status_message(self.config.endpoint, e.status, e.reason)
+            message = status_message(self.config.endpoint, e.status, e.reason)
             raise TargetError(message, delivered=done + e.delivered) from e
         except TargetError as e:
             e.delivered += done
             raise
 
     async def _close_session(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        await self._http.close()
 
     async def close(self) -> None:
         self._vouched = False
@@ -178,15 +137,3 @@ class WebhookTarget:
         if pipe is not None:
             await pipe.close()
         await self._close_session()
-
-
-def _keeps_alive(r: aiohttp.ClientResponse) -> bool:
-    """The receiver answered so that its connection carries more requests: HTTP/1.1, no
-    ``Connection: close``, and a body whose end is marked (Content-Length or chunked)
-    rather than by closing the connection."""
-    if r.version != aiohttp.HttpVersion11:
-        return False
-    if "close" in (t.strip().lower() for t in r.headers.get("Connection", "").split(",")):
-        return False
-    chunked = "chunked" in r.headers.get("Transfer-Encoding", "").lower()
-    return r.content_length is not None or chunked or r.status in (204, 304)

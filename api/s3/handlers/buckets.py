@@ -139,7 +139,6 @@ async def update_bucket(req: S3Request, ctx: ServerContext, mutate: Any) -> None
 
 # Subresources S3 has and we do not configure yet: GET answers as AWS does when unset.
 UNCONFIGURED = {
-    "cors": "NoSuchCORSConfiguration",
     "lifecycle": "NoSuchLifecycleConfiguration",
     "encryption": "ServerSideEncryptionConfigurationNotFoundError",
     "object-lock": "ObjectLockConfigurationNotFoundError",

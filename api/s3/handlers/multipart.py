@@ -149,7 +149,7 @@ async def upload_part(req: S3Request, ctx: ServerContext) -> Response:
             part_number=number, size=staged.size, etag=etag, blob=staged.descriptor(), checksum=part_checksum,
             actor=actor,
         )  # fmt: skip
-        await multipart.add_part(ctx, upload_id, fields, staged)
+        await multipart.add_part(ctx, req.bucket, upload_id, fields, staged)
     except BaseException:
         ctx.blobs.discard(staged)
         raise
@@ -215,7 +215,7 @@ async def _upload_part_copy(req: S3Request, ctx: ServerContext, upload: dict[str
     fields: dict[str, Any] = dict(
         part_number=number, size=length, etag=etag, blob={"segments": segments}, checksum=checksum, actor=actor
     )
-    mtime = await multipart.copy_part(ctx, upload_id, fields, src)
+    mtime = await multipart.copy_part(ctx, req.bucket, upload_id, fields, src)
     x = X().open("CopyPartResult", xmlns=True).leaf("LastModified", iso8601(mtime)).leaf("ETag", etag_header(etag))
     for a, v in checksum.items():
         x.leaf(f"Checksum{a}", v)
