@@ -100,6 +100,21 @@ class S3Request:
         if expected is not None and received < expected:
             raise S3Error("IncompleteBody")
 
+    async def until_client_leaves(self) -> None:
+        """Returns when a client that sends no more than its request is gone: it disconnected,
+        it closed its side of the connection, or the server is stopping. For the streams
+        (listen API, event stream), which send until then.
+
+        The protocol keeps a half-closed connection open for the response, so a client's EOF
+        arrives as one more (empty) message after the request's body, as does the server's
+        shutdown (api/http/protocol.py); either way, nothing more will come from the client."""
+        body_done = self._body_used  # a handler that read the body read it whole
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect" or body_done:
+                return
+            body_done = not message.get("more_body", False)
+
     async def read_all(self, limit: int = 10 * 1024 * 1024, *, object_checksums: bool = True) -> bytes:
         """Small documents (XML bodies), verified like any body (Content-MD5, checksums)."""
         body = DecodedBody(self, want_md5=False, object_checksums=object_checksums)

@@ -10,8 +10,15 @@ import uuid
 
 import pytest
 
+from tests.helpers.pg_template import MigratedTemplate
 from tests.helpers.server import ServerFactory, s3_client
-from tests.helpers.services import PG_DSN, create_pg_database, drop_pg_database, dsn_with_database
+from tests.helpers.services import (
+    PG_DSN,
+    create_pg_database,
+    drop_pg_database_later,
+    dsn_with_database,
+    wait_for_dropped_databases,
+)
 
 
 def unique_bucket_name(prefix: str = "test") -> str:
@@ -71,25 +78,57 @@ def session_server_factory(tmp_path_factory):
     factory.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _dropped_databases():
+    """Every per-test database is dropped in the background (services.drop_pg_database_later);
+    the session ends once they are all gone."""
+    yield
+    wait_for_dropped_databases()
+
+
+@pytest.fixture(scope="session")
+def pg_template(tmp_path_factory, _dropped_databases):
+    """This worker's migrated template database (made on first use, dropped at the end)."""
+    template = MigratedTemplate(tmp_path_factory.mktemp("pg-template"))
+    yield template
+    template.close()
+
+
 @pytest.fixture
-def pg_database():
-    """Name of a fresh PostgreSQL database, dropped (WITH FORCE) after the test."""
-    name, _ = create_pg_database()
+def pg_database(pg_template):
+    """Name of a fresh PostgreSQL database that is already migrated (a copy of the template
+    `chronicle migrate` made; server_factory starts on it without migrating), dropped
+    (WITH FORCE) after the test. A test of migrating itself uses empty_pg_database."""
+    name, _ = pg_template.copy()
     yield name
-    drop_pg_database(name)
+    drop_pg_database_later(name)
 
 
 @pytest.fixture
 def pg_url(pg_database):
-    """URL of the fresh per-test database, for CHRONICLE_DATABASE_URL."""
+    """URL of the fresh, migrated per-test database, for CHRONICLE_DATABASE_URL."""
     return dsn_with_database(PG_DSN, pg_database)
 
 
+@pytest.fixture
+def empty_pg_database(_dropped_databases):
+    """Name of a fresh PostgreSQL database that was never migrated, dropped after the test."""
+    name, _ = create_pg_database()
+    yield name
+    drop_pg_database_later(name)
+
+
+@pytest.fixture
+def empty_pg_url(empty_pg_database):
+    """URL of the fresh, never migrated per-test database."""
+    return dsn_with_database(PG_DSN, empty_pg_database)
+
+
 @pytest.fixture(scope="session")
-def session_pg_url():
-    name, url = create_pg_database("chronicle_session")
+def session_pg_url(pg_template):
+    name, url = pg_template.copy("chronicle_session")
     yield url
-    drop_pg_database(name)
+    drop_pg_database_later(name)
 
 
 @pytest.fixture(scope="session")

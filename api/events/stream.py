@@ -147,7 +147,7 @@ class EventStream:
         self, req: S3Request, wanted: StreamFilter, after: int, sse: bool, ping: float
     ) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
-        disconnected = loop.create_task(_wait_disconnect(req))
+        disconnected = loop.create_task(req.until_client_leaves())
         may_see = _Visibility(self.ctx, req)
         last_sent = loop.time()
         try:
@@ -250,10 +250,3 @@ def _commit(tx: Any, name: str, position: int, owner: str) -> None:
 
 def _json(body: dict[str, Any]) -> Response:
     return Response(200, {"content-type": "application/json"}, orjson.dumps(body))
-
-
-async def _wait_disconnect(req: S3Request) -> None:
-    while True:
-        message = await req.receive()
-        if message["type"] == "http.disconnect":
-            return

@@ -1,5 +1,6 @@
 """uvicorn's httptools protocol, taught to answer a client that half-closes its side, to
-bound how long a request head may take, and to cap the connections one process serves.
+bound how long a request head may take, to cap the connections one process serves, and to
+end the streams when the server stops.
 
 Half-close: a client that sends part of a body and shuts down its write side still
 listens; S3 tells it IncompleteBody. uvicorn's protocol lets asyncio close the connection
@@ -43,6 +44,18 @@ class HalfCloseAwareHttpToolsProtocol(HttpToolsProtocol):
             cycle.message_event.set()
             return True  # keep the transport open for the response
         return None
+
+    def shutdown(self) -> None:
+        """The server is stopping (SIGTERM): uvicorn waits for every response in flight to
+        finish, and a stream (listen API, event stream) never finishes by itself; a server
+        with one subscriber never stopped. A request whose body was received whole is woken
+        with one more empty message, which a stream takes as its client leaving
+        (S3Request.until_client_leaves); other handlers do not read past the body and finish
+        as before, as do requests still receiving a body."""
+        super().shutdown()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and not cycle.more_body:
+            cycle.message_event.set()
 
 
 class LimitedHttpProtocol(HalfCloseAwareHttpToolsProtocol):

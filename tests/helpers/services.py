@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import urllib.parse
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
@@ -42,15 +43,15 @@ def pg_connect(dsn: str = PG_DSN):
     return psycopg.connect(dsn, autocommit=True, connect_timeout=5)
 
 
-def create_pg_database(prefix: str = "chronicle_test") -> tuple[str, str]:
-    """CREATE DATABASE with a unique name; returns (name, url)."""
+def create_pg_database(prefix: str = "chronicle_test", template: str | None = None) -> tuple[str, str]:
+    """CREATE DATABASE with a unique name (a copy of TEMPLATE if given); returns (name, url)."""
     name = f"{prefix}_{uuid.uuid4().hex[:16]}"
     try:
         conn = pg_connect()
     except Exception as e:  # psycopg.OperationalError and friends
         service_missing(f"PostgreSQL at {PG_DSN}", e)
     with conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return name, dsn_with_database(PG_DSN, name)
 
 
@@ -60,3 +61,32 @@ def drop_pg_database(name: str) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     except Exception:  # best effort at teardown
         pass
+
+
+# DROP DATABASE waits for a checkpoint (0.3-1.5 s on a busy machine, disk time, not CPU):
+# a test's teardown hands its database to this thread and the next test starts meanwhile.
+# `wait_for_dropped_databases()` (at the end of the session) waits until every one is gone.
+_dropper = ThreadPoolExecutor(1, thread_name_prefix="drop-pg-database")
+_drops: list[Future[None]] = []
+
+
+def drop_pg_database_later(name: str) -> None:
+    _drops.append(_dropper.submit(drop_pg_database, name))
+
+
+def wait_for_dropped_databases() -> None:
+    while _drops:
+        _drops.pop().result()
+
+
+# URLs of databases copied from a migrated template (tests/helpers/pg_template.py): already
+# migrated, so starting a server on one needs no `chronicle migrate`.
+_migrated_copies: set[str] = set()
+
+
+def record_migrated_copy(url: str) -> None:
+    _migrated_copies.add(url)
+
+
+def is_migrated_copy(url: str) -> bool:
+    return url in _migrated_copies

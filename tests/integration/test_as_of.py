@@ -66,9 +66,8 @@ def error_code(call) -> str:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_reads_as_of_each_point_answer_what_was_current_then(server_factory, request, backend):
-    kwargs = {"database_url": request.getfixturevalue("pg_url")} if backend == "postgres" else {}
-    srv = server_factory(backend, **kwargs)
+def test_reads_as_of_each_point_answer_what_was_current_then(request, backend):
+    srv = request.getfixturevalue("server" if backend == "sqlite" else "pg_server")  # its own bucket
     s3 = srv.client()
     bucket = unique_bucket_name("asof")
     before_bucket = moment()
@@ -113,8 +112,8 @@ def test_reads_as_of_each_point_answer_what_was_current_then(server_factory, req
     assert error_code(lambda: keys_at(as_of_client(srv, "yesterday"), bucket)) == "InvalidArgument"
 
 
-def test_as_of_on_a_write_is_refused_and_anonymous_reads_stay_refused(server_factory):
-    srv = server_factory("sqlite")
+def test_as_of_on_a_write_is_refused_and_anonymous_reads_stay_refused(server):
+    srv = server
     s3 = srv.client()
     bucket = unique_bucket_name("asofw")
     s3.create_bucket(Bucket=bucket)
@@ -129,8 +128,8 @@ def test_as_of_on_a_write_is_refused_and_anonymous_reads_stay_refused(server_fac
     assert error_code(lambda: keys_at(anonymous, bucket)) == "AccessDenied"
 
 
-def test_versioned_bucket_as_of_sees_versions_markers_and_removed_versions(server_factory):
-    srv = server_factory("sqlite")
+def test_versioned_bucket_as_of_sees_versions_markers_and_removed_versions(server):
+    srv = server
     s3 = srv.client()
     bucket = unique_bucket_name("asofv")
     s3.create_bucket(Bucket=bucket)
@@ -166,8 +165,8 @@ def chronicle(srv, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(chronicle_command(*args), cwd=str(REPO_ROOT), env=env, capture_output=True, timeout=60)
 
 
-def test_chronicle_ls_and_cat_as_of(server_factory):
-    srv = server_factory("sqlite")
+def test_chronicle_ls_and_cat_as_of(server):
+    srv = server
     s3 = srv.client()
     bucket = unique_bucket_name("asofcli")
     s3.create_bucket(Bucket=bucket)
@@ -227,8 +226,8 @@ def test_gc_keeps_superseded_data_for_the_retention_then_as_of_reads_say_it_is_g
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new"
 
 
-def test_as_of_listing_pages_through_keys_with_many_versions(server_factory):
-    srv = server_factory("sqlite")
+def test_as_of_listing_pages_through_keys_with_many_versions(server):
+    srv = server
     s3 = srv.client()
     bucket = unique_bucket_name("asofp")
     s3.create_bucket(Bucket=bucket)

@@ -88,9 +88,9 @@ def test_database_that_does_not_exist(tmp_path):
     )
 
 
-def test_a_database_never_migrated_is_named_as_such(tmp_path, pg_url):
+def test_a_database_never_migrated_is_named_as_such(tmp_path, empty_pg_url):
     # An empty database (not "unreachable", not a driver error): the one step missing is said.
-    res = serve(tmp_path, env=pg_env(pg_url))
+    res = serve(tmp_path, env=pg_env(empty_pg_url))
     assert_config_error(res, "no Chronicle tables yet", "chronicle migrate")
 
 
@@ -256,8 +256,8 @@ def test_reading_commands_use_the_default_data_dir_only_when_it_exists(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_gc_with_postgresql_needs_the_blob_directory(tmp_path, pg_url):
-    res = run_chronicle("gc", "--data-dir", str(tmp_path / "blobless"), env=pg_env(pg_url))
+def test_gc_with_postgresql_needs_the_blob_directory(tmp_path, empty_pg_url):
+    res = run_chronicle("gc", "--data-dir", str(tmp_path / "blobless"), env=pg_env(empty_pg_url))
     assert_config_error(res, "does not exist")
     assert not (tmp_path / "blobless").exists()
 

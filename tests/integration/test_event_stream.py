@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
+import signal
 import socket
 import threading
 import time
@@ -24,6 +26,7 @@ from minio import MinioAdmin
 from minio.credentials import StaticProvider
 
 from tests.conftest import unique_bucket_name
+from tests.helpers.prometheus import scrape
 
 EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -192,8 +195,8 @@ def test_a_subscriber_sees_only_what_it_may(server_factory, tmp_path):
     assert requests.put(url, headers=hdrs, timeout=30).status_code == 403
 
 
-def test_bad_requests_get_s3_errors(server_factory):
-    srv = server_factory("sqlite")
+def test_bad_requests_get_s3_errors(server):
+    srv = server
     for query, status, code in (
         ("kind=objects", 400, "InvalidArgument"),
         ("from=yesterday", 400, "InvalidArgument"),
@@ -207,3 +210,33 @@ def test_bad_requests_get_s3_errors(server_factory):
     assert unsigned.status_code == 403 and "<Code>AccessDenied</Code>" in unsigned.text
     url, hdrs = signed(srv, "GET", "/minio/chronicle/v1/events", secret="not-the-secret")
     assert requests.get(url, headers=hdrs, timeout=30).status_code == 403
+
+
+def test_a_subscriber_that_leaves_is_let_go_and_stopping_the_server_ends_the_streams(server_factory):
+    srv = server_factory("sqlite", env={"CHRONICLE_PROMETHEUS_AUTH_TYPE": "public"})
+
+    def waiting() -> float:
+        return scrape(srv.endpoint).value("chronicle_event_stream_waiting_subscribers")
+
+    def wait_for(predicate, what: str, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.05)
+
+    srv.client().create_bucket(Bucket=unique_bucket_name("leave"))
+    # ping=600: no keep-alive write is what notices that the subscriber left. (A stream's
+    # headers come with its first line: the bucket's record.)
+    leaving = Stream(srv, "from=beginning&ping=600")
+    leaving.records(1)
+    wait_for(lambda: waiting() == 1, "the subscriber waiting")
+    leaving.close()
+    wait_for(lambda: waiting() == 0, "the subscriber that left let go")
+
+    staying = Stream(srv, "from=beginning&ping=600")
+    staying.records(1)
+    wait_for(lambda: waiting() == 1, "the second subscriber waiting")
+    os.killpg(srv.proc.pid, signal.SIGTERM)
+    # It used to wait for the stream to end, which it never did.
+    assert srv.proc.wait(timeout=10) in (0, -signal.SIGTERM), srv.stderr_text()[-3000:]
+    staying.close()

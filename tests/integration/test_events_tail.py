@@ -147,8 +147,8 @@ def test_filters_and_following(server_factory, request, backend):
     assert [json.loads(line)["key"] for line in out.splitlines()] == ["live-0", "live-1", "live-2"]
 
 
-def test_bad_arguments_are_one_line_with_what_to_do(server_factory):
-    srv = server_factory("sqlite")
+def test_bad_arguments_are_one_line_with_what_to_do(server):
+    srv = server
     for args, says in (
         (["--kind", "objects"], "use one of"),
         (["--consumer", "bad name!"], "consumer name"),

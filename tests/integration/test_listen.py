@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import queue
+import signal
 import threading
 import time
 import urllib.parse
@@ -179,3 +181,16 @@ def test_listen_rejects_bad_events_and_unknown_buckets(server, s3):
     assert missing.status == 404 and b"<Code>NoSuchBucket</Code>" in missing.read()
     after = signed_get(server, f"/{bucket}?events=s3%3AObjectCreated%3A%2A&after=soon")
     assert after.status == 400
+
+
+def test_stopping_the_server_ends_the_listen_streams(server_factory):
+    """SIGTERM with a listener connected: the server ends the stream and exits (it used to
+    wait for the stream to end, which it never did while the listener stayed)."""
+    srv = server_factory("sqlite")
+    bucket = unique_bucket_name("stop")
+    srv.client().create_bucket(Bucket=bucket)
+    listening = signed_get(srv, f"/{bucket}?events=s3%3AObjectCreated%3A%2A&ping=600")
+    assert listening.status == 200
+    os.killpg(srv.proc.pid, signal.SIGTERM)
+    assert srv.proc.wait(timeout=10) in (0, -signal.SIGTERM), srv.stderr_text()[-3000:]
+    listening.release_conn()

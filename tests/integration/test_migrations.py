@@ -57,7 +57,8 @@ def _pg_schema(url: str, tables: list[str] | None) -> dict[str, Any]:
     return schema
 
 
-def test_migrations_create_what_the_schema_modules_declare_postgres(pg_url: str, tmp_path: Path) -> None:
+def test_migrations_create_what_the_schema_modules_declare_postgres(empty_pg_url: str, tmp_path: Path) -> None:
+    pg_url = empty_pg_url
     open_store(pg_url, tmp_path, create_table=True).close()
     name, declared_url = create_pg_database("chronicle_declared")
     try:

@@ -106,10 +106,10 @@ def test_two_api_nodes_read_after_write(server_factory, pg_url, tmp_path):
     assert sum(len(p.get("Contents", [])) for p in pages) == 199
 
 
-def test_migrate_is_idempotent(pg_url, tmp_path):
+def test_migrate_is_idempotent(empty_pg_url, tmp_path):
     env = dict(os.environ)
     env.update(
-        CHRONICLE_DATABASE_URL=pg_url,
+        CHRONICLE_DATABASE_URL=empty_pg_url,
         CHRONICLE_MASTER_KEY=master_key(),
         CHRONICLE_ROOT_USER="chronicleroot",
         CHRONICLE_ROOT_PASSWORD="migrate-secret-123",

@@ -134,9 +134,9 @@ def dump(database_url: str | None, data_dir) -> dict[str, list[tuple]]:  # type:
 
 
 @pytest.fixture(scope="module")
-def tables_by_path(tmp_path_factory):  # type: ignore[no-untyped-def]
+def tables_by_path(tmp_path_factory, pg_template):  # type: ignore[no-untyped-def]
     from tests.helpers.server import ServerFactory
-    from tests.helpers.services import PG_DSN, create_pg_database, drop_pg_database, dsn_with_database
+    from tests.helpers.services import drop_pg_database
 
     factory = ServerFactory(tmp_path_factory.mktemp("write-paths"))
     databases = []
@@ -145,9 +145,8 @@ def tables_by_path(tmp_path_factory):  # type: ignore[no-untyped-def]
         for path, (backend, env) in PATHS.items():
             database_url = None
             if backend == "postgres":
-                name, _ = create_pg_database()
+                name, database_url = pg_template.copy()
                 databases.append(name)
-                database_url = dsn_with_database(PG_DSN, name)
             srv = factory(backend, database_url=database_url, env=env)
             write_history(srv.client(), "paths")
             exercise_iam(srv)

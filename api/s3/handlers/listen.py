@@ -84,7 +84,7 @@ async def _stream(
     req: S3Request, ctx: ServerContext, listener: Listener, position: int, ping: float | None
 ) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
-    disconnected = loop.create_task(_wait_disconnect(req))
+    disconnected = loop.create_task(req.until_client_leaves())
     region, deployment = ctx.targets.region, ctx.deployment_id
     interval = ping if ping is not None else LEGACY_KEEPALIVE
     last_sent = loop.time()
@@ -118,10 +118,3 @@ async def _stream(
     finally:
         disconnected.cancel()
         await ctx.subscriptions.remove(listener)
-
-
-async def _wait_disconnect(req: S3Request) -> None:
-    while True:
-        message = await req.receive()
-        if message["type"] == "http.disconnect":
-            return
