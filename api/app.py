@@ -72,7 +72,7 @@ class ChronicleASGI:
         self.events = EventStream(ctx)
         self.metrics.event_stream = self.events
         scope = AuditScope.parse(ctx.settings.audit_requests)
-        self.audit = RequestAudit(ctx.store, scope) if scope.enabled else None
+        self.audit = RequestAudit(ctx.store, scope, writer_process=ctx.settings.fast_path) if scope.enabled else None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":

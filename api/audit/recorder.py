@@ -2,7 +2,8 @@
 requests (AccessDenied, bad signatures) — recorded when enabled, globally or per bucket
 (CHRONICLE_AUDIT_REQUESTS), in MinIO's audit entry format (api.audit.entry).
 
-Off the request path: a request turns its entry into the table's row at once (the entry's
+Off the request path (on PostgreSQL the writes are made by a process of its own:
+api.audit.writer_process): a request turns its entry into the table's row at once (the entry's
 JSON text and its columns: a tuple of strings and numbers, which the garbage collector stops
 tracking, where a queue of nested dicts would be carried into its older generations and
 rescanned) and appends the row to an in-memory queue; a thread writes
@@ -23,7 +24,8 @@ from typing import Any
 
 import orjson
 
-from projections.eventstore.recorder import ChronicleApplication
+from api.audit.writer_process import AuditWriterProcess
+from projections.eventstore.recorder import ChronicleApplication, PostgresChronicleRecorder, pg_connect_kwargs
 from projections.eventstore.tx import Tx
 
 log = logging.getLogger("chronicle.audit")
@@ -59,14 +61,17 @@ class AuditScope:
 
 
 class RequestAudit:
-    def __init__(self, app: ChronicleApplication, scope: AuditScope) -> None:
+    def __init__(self, app: ChronicleApplication, scope: AuditScope, *, writer_process: bool = True) -> None:
         self.app = app
         self.scope = scope
+        # CHRONICLE_FAST_PATH=off writes from this process's thread (the plain path).
+        self.writer_process = writer_process
         self._queue: deque[tuple[Any, ...]] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._writer: AuditWriterProcess | None = None
         self.dropped = 0
 
     def covers(self, bucket: str) -> bool:
@@ -85,6 +90,8 @@ class RequestAudit:
     def _start(self) -> None:
         with self._lock:
             if self._thread is None:  # started by the process that serves (after a fork)
+                if self.writer_process and isinstance(self.app.store, PostgresChronicleRecorder):
+                    self._writer = AuditWriterProcess(pg_connect_kwargs(self.app))
                 self._thread = threading.Thread(target=self._run, name="chronicle-request-audit", daemon=True)
                 self._thread.start()
 
@@ -99,6 +106,14 @@ class RequestAudit:
         written = 0
         while self._queue:
             batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+            if self._writer is not None:
+                try:
+                    self._writer.send(batch)
+                    written += len(batch)
+                    continue
+                except OSError:
+                    log.warning("request audit: the writer process is gone; writing from this process")
+                    self._writer = None
             try:
                 store = self.app.store
                 with store.datastore.transaction(commit=True) as cursor:
@@ -120,6 +135,8 @@ class RequestAudit:
             self._thread.join(timeout=10)
         else:
             self.flush()
+        if self._writer is not None:
+            self._writer.close()
 
 
 def insert(tx: Tx, rows: Sequence[tuple[Any, ...]]) -> None:
